@@ -1,0 +1,164 @@
+// Command keygate is an authentication gateway: a reverse proxy that lets a
+// request through to an upstream API only with a valid credential for it.
+//
+// Usage:
+//
+//	keygate serve [-config gateway.yaml]   run the gateway
+//	keygate check -config FILE             validate a config file
+//	keygate demo                           run a gateway with a sample upstream
+//	keygate version                        print the version
+//
+// This package only parses flags and signals; the gateway package does the
+// work.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"go.uber.org/zap"
+
+	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/gateway"
+	"github.com/keygate/keygate/proxy"
+)
+
+const usage = `keygate — an authentication gateway in front of HTTP APIs
+
+Usage:
+  keygate serve [-config gateway.yaml]   run the gateway
+  keygate check [-config gateway.yaml]   validate a config file and print every problem
+  keygate demo  [-listen ADDR]           run a gateway and a sample upstream, no setup needed
+  keygate version                        print the version
+
+Run "keygate COMMAND -h" for a command's flags.
+`
+
+// Exit codes.
+const (
+	exitOK     = 0
+	exitError  = 1 // the gateway failed while running
+	exitConfig = 2 // bad usage or a bad config file
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitConfig
+	}
+	cmd, args := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return serve(args, stderr)
+	case "check":
+		return check(args, stdout, stderr)
+	case "demo":
+		return demo(args, stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "keygate", proxy.Version())
+		return exitOK
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "keygate: unknown command %q\n\n%s", cmd, usage)
+	return exitConfig
+}
+
+func configFlag(fs *flag.FlagSet) *string {
+	return fs.String("config", "gateway.yaml", "path of the config `file`")
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) (ok bool, code int) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return false, exitOK
+		}
+		return false, exitConfig
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "keygate %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return false, exitConfig
+	}
+	return true, 0
+}
+
+// printProblems prints a config error one problem per line.
+func printProblems(w io.Writer, err error) {
+	for _, e := range config.Problems(err) {
+		fmt.Fprintln(w, e)
+	}
+}
+
+func check(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := configFlag(fs)
+	if ok, code := parseFlags(fs, args); !ok {
+		return code
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		printProblems(stderr, err)
+		return exitConfig
+	}
+	fmt.Fprintf(stdout, "%s: OK: %d routes, store %s, listen %s, admin %s\n",
+		*path, len(cfg.Routes), cfg.Store.Driver, cfg.Listen, cfg.AdminListen)
+	return exitOK
+}
+
+func serve(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := configFlag(fs)
+	if ok, code := parseFlags(fs, args); !ok {
+		return code
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		printProblems(stderr, err)
+		return exitConfig
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	g, err := gateway.New(ctx, cfg, gateway.Options{Version: proxy.Version()})
+	if err != nil {
+		fmt.Fprintln(stderr, "keygate:", err)
+		return exitConfig
+	}
+	if err := g.Listen(); err != nil {
+		fmt.Fprintln(stderr, "keygate:", err)
+		return exitError
+	}
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-hup:
+				g.Logger().Info("SIGHUP: reloading config", zap.String("file", *path))
+				_ = g.ReloadFile(*path) // an invalid file is logged; the running config stays
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+
+	if err := g.Serve(ctx); err != nil {
+		g.Logger().Error("keygate stopped with an error", zap.Error(err))
+		return exitError
+	}
+	return exitOK
+}

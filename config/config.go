@@ -1,0 +1,242 @@
+// Package config is gateway.yaml: the typed tree, strict loading, defaults in
+// one place and validation that reports every problem with its field path.
+//
+// Load reads a file, refuses unknown keys (naming file, line and key),
+// expands ${VAR} references in scalar values, applies defaults and validates.
+// Nothing else in keygate parses configuration: the components receive a
+// validated *Config and build what they need from it once.
+package config
+
+import "time"
+
+// Defaults, applied by (*Config).setDefaults to fields left empty or zero.
+const (
+	DefaultListen            = ":8080"
+	DefaultAdminListen       = "127.0.0.1:9090"
+	DefaultReadHeaderTimeout = 5 * time.Second
+	DefaultReadTimeout       = 30 * time.Second
+	DefaultWriteTimeout      = 60 * time.Second
+	DefaultIdleTimeout       = 120 * time.Second
+	DefaultShutdownTimeout   = 30 * time.Second
+	DefaultMaxHeaderBytes    = 64 << 10
+	DefaultMaxBodyBytes      = 10 << 20
+	DefaultLogLevel          = "info"
+	DefaultLogFormat         = "json"
+	DefaultStoreDriver       = "embedded"
+	DefaultEmbeddedPath      = "keygate.db"
+	DefaultRedisKeyPrefix    = "keygate:"
+	DefaultRedisDialTimeout  = 5 * time.Second
+	DefaultRedisReadTimeout  = 500 * time.Millisecond
+	DefaultRedisWriteTimeout = 500 * time.Millisecond
+	DefaultRouteTimeout      = 30 * time.Second
+	DefaultRouteAuth         = AuthRequired
+
+	DefaultUpstreamDialTimeout           = 5 * time.Second
+	DefaultUpstreamTLSHandshakeTimeout   = 5 * time.Second
+	DefaultUpstreamResponseHeaderTimeout = 30 * time.Second
+	DefaultUpstreamIdleConnTimeout       = 90 * time.Second
+	DefaultUpstreamMaxIdleConnsPerHost   = 256
+)
+
+// Route auth modes.
+const (
+	// AuthRequired: only a request with a verified credential for the
+	// route's API set and the method's scope reaches the upstream.
+	AuthRequired = "required"
+	// AuthOptional: a credential is verified when present (a bad one is
+	// refused); a request without one passes anonymously.
+	AuthOptional = "optional"
+	// AuthNone: no credential is looked at; the Authorization header is
+	// still removed unless forward_authorization is set.
+	AuthNone = "none"
+)
+
+// Store drivers.
+const (
+	DriverEmbedded = "embedded"
+	DriverRedis    = "redis"
+)
+
+// Config is the whole of gateway.yaml.
+type Config struct {
+	// Listen is the public listener address. Default ":8080".
+	Listen string `yaml:"listen"`
+	// AdminListen serves /metrics, /healthz and /readyz. Default
+	// "127.0.0.1:9090"; keep it off the public network.
+	AdminListen string `yaml:"admin_listen"`
+	// Server holds the public server's timeouts and size limits.
+	Server Server `yaml:"server"`
+	// Upstream tunes the one Transport shared by every route.
+	Upstream Upstream `yaml:"upstream"`
+	// TrustedProxies are the IPs or CIDRs whose X-Forwarded-* headers are
+	// believed. Default none: client-sent X-Forwarded-* are dropped.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// Log configures the zap logger.
+	Log Log `yaml:"log"`
+	// Store selects where keygate keeps its state.
+	Store Store `yaml:"store"`
+	// Routes are matched by host, then longest path prefix, then method.
+	Routes []Route `yaml:"routes"`
+}
+
+// Server holds the public listener's timeouts and limits.
+type Server struct {
+	// ReadHeaderTimeout default 5s.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// ReadTimeout (whole request, body included) default 30s.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// WriteTimeout default 60s.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// IdleTimeout between keep-alive requests, default 120s.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// ShutdownTimeout bounds the drain of in-flight requests on SIGTERM,
+	// default 30s.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// MaxHeaderBytes default 65536.
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// MaxBodyBytes caps a request body; larger ones get 413. Default
+	// 10 MiB.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+}
+
+// Upstream tunes the shared upstream Transport.
+type Upstream struct {
+	// DialTimeout default 5s.
+	DialTimeout time.Duration `yaml:"dial_timeout"`
+	// TLSHandshakeTimeout default 5s.
+	TLSHandshakeTimeout time.Duration `yaml:"tls_handshake_timeout"`
+	// ResponseHeaderTimeout default 30s.
+	ResponseHeaderTimeout time.Duration `yaml:"response_header_timeout"`
+	// IdleConnTimeout default 90s.
+	IdleConnTimeout time.Duration `yaml:"idle_conn_timeout"`
+	// MaxIdleConnsPerHost default 256.
+	MaxIdleConnsPerHost int `yaml:"max_idle_conns_per_host"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is debug, info, warn or error. Default info.
+	Level string `yaml:"level"`
+	// Format is json or console. Default json.
+	Format string `yaml:"format"`
+	// AccessLog writes one line per request. Default true.
+	AccessLog *bool `yaml:"access_log"`
+}
+
+// AccessLogEnabled reports whether access logging is on (default true).
+func (l Log) AccessLogEnabled() bool { return l.AccessLog == nil || *l.AccessLog }
+
+// Store selects and configures the state backend.
+type Store struct {
+	// Driver is embedded (default, one instance) or redis (replicas).
+	Driver string `yaml:"driver"`
+	// Embedded configures the bbolt file.
+	Embedded Embedded `yaml:"embedded"`
+	// Redis configures the Redis client.
+	Redis Redis `yaml:"redis"`
+}
+
+// Embedded configures the bbolt store.
+type Embedded struct {
+	// Path of the database file. Default "keygate.db".
+	Path string `yaml:"path"`
+}
+
+// Redis configures go-redis's UniversalClient: one node, Sentinel (set
+// master_name) or Cluster (set cluster).
+type Redis struct {
+	// Addrs: host:port of the node, the sentinels or the cluster seeds.
+	// Required when store.driver is redis.
+	Addrs []string `yaml:"addrs"`
+	// MasterName selects Sentinel mode.
+	MasterName string `yaml:"master_name"`
+	// SentinelUsername and SentinelPassword authenticate to the sentinels.
+	SentinelUsername string `yaml:"sentinel_username"`
+	SentinelPassword string `yaml:"sentinel_password"`
+	// Cluster selects Cluster mode.
+	Cluster bool `yaml:"cluster"`
+	// Username and Password (ACL / AUTH); use ${VAR} for the password.
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// DB number; must be 0 in Cluster mode.
+	DB int `yaml:"db"`
+	// TLS toward Redis.
+	TLS ClientTLS `yaml:"tls"`
+	// KeyPrefix is put before every key. Default "keygate:".
+	KeyPrefix string `yaml:"key_prefix"`
+	// PoolSize is connections per node; 0 lets go-redis choose
+	// (10 per GOMAXPROCS).
+	PoolSize int `yaml:"pool_size"`
+	// DialTimeout default 5s.
+	DialTimeout time.Duration `yaml:"dial_timeout"`
+	// ReadTimeout default 500ms; every store call also carries a deadline.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// WriteTimeout default 500ms.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+}
+
+// ClientTLS configures TLS for an outgoing connection.
+type ClientTLS struct {
+	// Enabled turns TLS on (rediss://).
+	Enabled bool `yaml:"enabled"`
+	// CAFile is a PEM bundle to trust instead of the system roots.
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are a client certificate, both or neither.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// ServerName overrides the name checked in the server's certificate.
+	ServerName string `yaml:"server_name"`
+}
+
+// Route maps requests to an upstream.
+type Route struct {
+	// Name identifies the route in logs and metrics. Required, unique,
+	// [a-z0-9_-].
+	Name string `yaml:"name"`
+	// Host, if set, must equal the request's host (port ignored, case
+	// insensitive). Empty matches any host.
+	Host string `yaml:"host"`
+	// PathPrefix is matched on segment boundaries: "/pub" matches "/pub"
+	// and "/pub/x" but not "/public". Required, starts with "/".
+	PathPrefix string `yaml:"path_prefix"`
+	// Methods allowed; empty allows all. Others get 405.
+	Methods []string `yaml:"methods"`
+	// Upstream is the http or https URL requests are sent to; its path, if
+	// any, is put before the request path.
+	Upstream string `yaml:"upstream"`
+	// StripPrefix removes PathPrefix before forwarding.
+	StripPrefix bool `yaml:"strip_prefix"`
+	// Timeout bounds the whole upstream exchange. Default 30s.
+	Timeout time.Duration `yaml:"timeout"`
+	// Auth is required (default), optional or none.
+	Auth string `yaml:"auth"`
+	// APISet the route belongs to. Required unless auth is none.
+	APISet string `yaml:"api_set"`
+	// Scopes overrides the scope a method needs (default: GET, HEAD and
+	// OPTIONS need read, the others write), e.g. {POST: read}.
+	Scopes map[string]string `yaml:"scopes"`
+	// ForwardAuthorization keeps the Authorization header toward the
+	// upstream. Default false: keygate removes it, so the upstream never
+	// sees the client's secret.
+	ForwardAuthorization bool `yaml:"forward_authorization"`
+}
+
+// Scopes keygate knows by default.
+const (
+	ScopeRead  = "read"
+	ScopeWrite = "write"
+)
+
+// RequiredScope returns the scope a request with method needs on the
+// route: the route's override if it has one, else read for GET, HEAD and
+// OPTIONS and write for every other method.
+func (r *Route) RequiredScope(method string) string {
+	if s, ok := r.Scopes[method]; ok {
+		return s
+	}
+	switch method {
+	case "GET", "HEAD", "OPTIONS":
+		return ScopeRead
+	}
+	return ScopeWrite
+}

@@ -1,0 +1,237 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(vars map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+}
+
+const minimal = `
+routes:
+  - name: api
+    path_prefix: /api/
+    upstream: http://127.0.0.1:9000
+    api_set: cortex
+`
+
+func TestParseDefaults(t *testing.T) {
+	cfg, err := Parse("gateway.yaml", []byte(minimal), env(nil))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"listen", cfg.Listen, DefaultListen},
+		{"admin_listen", cfg.AdminListen, DefaultAdminListen},
+		{"store.driver", cfg.Store.Driver, DriverEmbedded},
+		{"store.embedded.path", cfg.Store.Embedded.Path, DefaultEmbeddedPath},
+		{"server.max_body_bytes", cfg.Server.MaxBodyBytes, int64(DefaultMaxBodyBytes)},
+		{"routes[0].auth", cfg.Routes[0].Auth, AuthRequired},
+		{"routes[0].timeout", cfg.Routes[0].Timeout, DefaultRouteTimeout},
+		{"routes[0].path_prefix (trailing slash trimmed)", cfg.Routes[0].PathPrefix, "/api"},
+		{"log.access_log", cfg.Log.AccessLogEnabled(), true},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestParseReportsEveryProblem(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want []string // each must appear in the error
+	}{
+		{
+			name: "three mistakes",
+			yaml: `
+listen: ":8080"
+store:
+  driver: redis
+routes:
+  - name: a
+    path_prefix: /a
+    upstream: ftp://example.com
+    api_set: s
+  - name: b
+    path_prefix: /b
+    upstream: http://127.0.0.1:1
+    auth: sometimes
+`,
+			want: []string{
+				"store.redis.addrs: required when store.driver is redis",
+				"routes[0].upstream: scheme must be http or https",
+				`routes[1].auth: "sometimes" is not one of required, optional, none`,
+			},
+		},
+		{
+			name: "unknown keys with line and suggestion",
+			yaml: `
+lisen: ":8080"
+routes:
+  - name: a
+    path_prefix: /a
+    upstrem: http://127.0.0.1:1
+    api_set: s
+`,
+			want: []string{
+				`gateway.yaml:2: lisen: unknown field (did you mean "listen"?)`,
+				`gateway.yaml:6: routes[0].upstrem: unknown field (did you mean "upstream"?)`,
+				"routes[0].upstream: required",
+			},
+		},
+		{
+			name: "type error with line",
+			yaml: "server:\n  max_header_bytes: lots\n" + minimal,
+			want: []string{"gateway.yaml:2: cannot unmarshal"},
+		},
+		{
+			name: "unset variable names the field",
+			yaml: "store:\n  redis:\n    password: ${NOPE}\n" + minimal,
+			want: []string{"gateway.yaml:3: store.redis.password: environment variable NOPE is not set"},
+		},
+		{
+			name: "route problems",
+			yaml: `
+routes:
+  - name: Bad Name
+    path_prefix: api/../x
+    upstream: http://user:pw@h
+    timeout: -1s
+    methods: [get, TRACE]
+    scopes: {POST: "Write!"}
+  - name: dup
+    path_prefix: /x
+    upstream: http://h
+    auth: none
+  - name: dup
+    path_prefix: /x/
+    upstream: http://h?q=1
+    auth: none
+`,
+			want: []string{
+				"routes[0].name: required",
+				`routes[0].path_prefix: "api/../x" must start with /`,
+				"routes[0].upstream: must not contain user information",
+				"routes[0].timeout: must be a positive duration",
+				"routes[0].api_set: required when auth is required",
+				`routes[0].methods[1]: "TRACE" is not one of`,
+				`routes[0].scopes.POST: "Write!" is not a scope name`,
+				`routes[2].name: "dup" is also the name of routes[1]`,
+				`routes[2].path_prefix: host "", prefix "/x" and method * are already matched by routes[1]`,
+				"routes[2].upstream: must not contain a query or fragment",
+			},
+		},
+		{
+			name: "bad addresses and enums",
+			yaml: "listen: nope\nadmin_listen: 127.0.0.1:99999\nlog: {level: loud, format: xml}\ntrusted_proxies: [10.0.0.0/33]\n" + minimal,
+			want: []string{
+				`listen: "nope" is not host:port`,
+				`admin_listen: port "99999" is not a number`,
+				`log.level: "loud" is not one of`,
+				`log.format: "xml" is not one of`,
+				`trusted_proxies[0]: "10.0.0.0/33" is not an IP address or CIDR`,
+			},
+		},
+		{
+			name: "no routes",
+			yaml: "listen: :8080\n",
+			want: []string{"routes: at least one route is required"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Parse("gateway.yaml", []byte(tt.yaml), env(nil))
+			if err == nil {
+				t.Fatalf("Parse succeeded, want errors containing %q", tt.want)
+			}
+			if cfg != nil {
+				t.Errorf("Parse returned a config alongside an error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not contain %q; got:\n%v", w, err)
+				}
+			}
+			if lines := strings.Count(err.Error(), "\n") + 1; lines != len(tt.want) {
+				t.Errorf("got %d problems, want %d:\n%v", lines, len(tt.want), err)
+			}
+		})
+	}
+}
+
+func TestEnvExpansion(t *testing.T) {
+	y := `
+store:
+  driver: redis
+  redis:
+    addrs: ["${REDIS_HOST}:6379"]
+    password: ${REDIS_PASSWORD}
+    username: "$${literal}"
+    db: ${REDIS_DB}
+    read_timeout: ${REDIS_TIMEOUT}
+` + minimal
+	cfg, err := Parse("gateway.yaml", []byte(y), env(map[string]string{
+		"REDIS_HOST":     "redis.internal",
+		"REDIS_PASSWORD": "null", // must stay the text "null", not become empty
+		"REDIS_DB":       "3",
+		"REDIS_TIMEOUT":  "250ms",
+	}))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	r := cfg.Store.Redis
+	if r.Addrs[0] != "redis.internal:6379" || r.Password != "null" || r.Username != "${literal}" || r.DB != 3 || r.ReadTimeout != 250*time.Millisecond {
+		t.Errorf("got addrs=%q password=%q username=%q db=%d read_timeout=%v", r.Addrs, r.Password, r.Username, r.DB, r.ReadTimeout)
+	}
+}
+
+func TestEnvValueCannotInjectStructure(t *testing.T) {
+	y := "store:\n  redis:\n    password: ${PW}\n" + minimal
+	cfg, err := Parse("gateway.yaml", []byte(y), env(map[string]string{"PW": "x\nlisten: :1"}))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if cfg.Listen != DefaultListen || cfg.Store.Redis.Password != "x\nlisten: :1" {
+		t.Errorf("listen = %q, password = %q: an environment value changed the structure", cfg.Listen, cfg.Store.Redis.Password)
+	}
+}
+
+func TestRequiredScope(t *testing.T) {
+	r := Route{Scopes: map[string]string{"POST": "read"}}
+	for method, want := range map[string]string{"GET": "read", "HEAD": "read", "OPTIONS": "read", "POST": "read", "PUT": "write", "DELETE": "write", "PATCH": "write"} {
+		if got := r.RequiredScope(method); got != want {
+			t.Errorf("RequiredScope(%s) = %q, want %q", method, got, want)
+		}
+	}
+}
+
+func TestLoadFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "gateway.yaml")
+	if err := os.WriteFile(p, []byte(minimal), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(p); err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if _, err := Load(filepath.Join(dir, "missing.yaml")); err == nil || !strings.Contains(err.Error(), "missing.yaml") {
+		t.Errorf("Load(missing) = %v, want an error naming the file", err)
+	}
+}
+
+func TestExampleConfigIsValid(t *testing.T) {
+	if _, err := Load("../gateway.yaml"); err != nil {
+		t.Fatalf("the repository's gateway.yaml does not load: %v", err)
+	}
+}

@@ -1,0 +1,352 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// setDefaults fills every field left empty or zero with its Default*
+// value and brings names to their canonical case. It is the only place
+// defaults are applied.
+func (c *Config) setDefaults() {
+	setStr(&c.Listen, DefaultListen)
+	setStr(&c.AdminListen, DefaultAdminListen)
+
+	s := &c.Server
+	setDur(&s.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	setDur(&s.ReadTimeout, DefaultReadTimeout)
+	setDur(&s.WriteTimeout, DefaultWriteTimeout)
+	setDur(&s.IdleTimeout, DefaultIdleTimeout)
+	setDur(&s.ShutdownTimeout, DefaultShutdownTimeout)
+	if s.MaxHeaderBytes == 0 {
+		s.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if s.MaxBodyBytes == 0 {
+		s.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+
+	u := &c.Upstream
+	setDur(&u.DialTimeout, DefaultUpstreamDialTimeout)
+	setDur(&u.TLSHandshakeTimeout, DefaultUpstreamTLSHandshakeTimeout)
+	setDur(&u.ResponseHeaderTimeout, DefaultUpstreamResponseHeaderTimeout)
+	setDur(&u.IdleConnTimeout, DefaultUpstreamIdleConnTimeout)
+	if u.MaxIdleConnsPerHost == 0 {
+		u.MaxIdleConnsPerHost = DefaultUpstreamMaxIdleConnsPerHost
+	}
+
+	setStr(&c.Log.Level, DefaultLogLevel)
+	setStr(&c.Log.Format, DefaultLogFormat)
+
+	setStr(&c.Store.Driver, DefaultStoreDriver)
+	setStr(&c.Store.Embedded.Path, DefaultEmbeddedPath)
+	r := &c.Store.Redis
+	setStr(&r.KeyPrefix, DefaultRedisKeyPrefix)
+	setDur(&r.DialTimeout, DefaultRedisDialTimeout)
+	setDur(&r.ReadTimeout, DefaultRedisReadTimeout)
+	setDur(&r.WriteTimeout, DefaultRedisWriteTimeout)
+
+	for i := range c.Routes {
+		rt := &c.Routes[i]
+		rt.Host = strings.ToLower(rt.Host)
+		if len(rt.PathPrefix) > 1 {
+			rt.PathPrefix = strings.TrimSuffix(rt.PathPrefix, "/")
+		}
+		for j, m := range rt.Methods {
+			rt.Methods[j] = strings.ToUpper(m)
+		}
+		if len(rt.Scopes) > 0 {
+			up := make(map[string]string, len(rt.Scopes))
+			for m, s := range rt.Scopes {
+				up[strings.ToUpper(m)] = s
+			}
+			rt.Scopes = up
+		}
+		setDur(&rt.Timeout, DefaultRouteTimeout)
+		setStr(&rt.Auth, DefaultRouteAuth)
+	}
+}
+
+func setStr(p *string, def string) {
+	if *p == "" {
+		*p = def
+	}
+}
+
+func setDur(p *time.Duration, def time.Duration) {
+	if *p == 0 {
+		*p = def
+	}
+}
+
+var (
+	routeName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+	setName   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+	scopeName = regexp.MustCompile(`^[a-z][a-z0-9_.:-]{0,63}$`)
+	hostName  = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
+)
+
+// Methods a route may name. CONNECT and TRACE are never proxied.
+var knownMethods = map[string]bool{
+	"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "OPTIONS": true,
+}
+
+// Validate checks a defaulted Config and returns every problem found, each
+// prefixed by its field path, joined with errors.Join. It reads nothing but
+// the Config.
+func (c *Config) Validate() error {
+	var v problems
+	v.addr("listen", c.Listen)
+	v.addr("admin_listen", c.AdminListen)
+	if c.Listen == c.AdminListen && !strings.HasSuffix(c.Listen, ":0") {
+		v.add("admin_listen", "must differ from listen")
+	}
+
+	s := c.Server
+	v.positive("server.read_header_timeout", s.ReadHeaderTimeout)
+	v.positive("server.read_timeout", s.ReadTimeout)
+	v.positive("server.write_timeout", s.WriteTimeout)
+	v.positive("server.idle_timeout", s.IdleTimeout)
+	v.positive("server.shutdown_timeout", s.ShutdownTimeout)
+	if s.MaxHeaderBytes < 1024 {
+		v.add("server.max_header_bytes", "must be at least 1024")
+	}
+	if s.MaxBodyBytes < 0 {
+		v.add("server.max_body_bytes", "must not be negative")
+	}
+
+	u := c.Upstream
+	v.positive("upstream.dial_timeout", u.DialTimeout)
+	v.positive("upstream.tls_handshake_timeout", u.TLSHandshakeTimeout)
+	v.positive("upstream.response_header_timeout", u.ResponseHeaderTimeout)
+	v.positive("upstream.idle_conn_timeout", u.IdleConnTimeout)
+	if u.MaxIdleConnsPerHost < 1 {
+		v.add("upstream.max_idle_conns_per_host", "must be at least 1")
+	}
+
+	for i, p := range c.TrustedProxies {
+		if _, err := ParsePrefix(p); err != nil {
+			v.add(fmt.Sprintf("trusted_proxies[%d]", i), err.Error())
+		}
+	}
+
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		v.add("log.level", fmt.Sprintf("%q is not one of debug, info, warn, error", c.Log.Level))
+	}
+	switch c.Log.Format {
+	case "json", "console":
+	default:
+		v.add("log.format", fmt.Sprintf("%q is not one of json, console", c.Log.Format))
+	}
+
+	c.validateStore(&v)
+	c.validateRoutes(&v)
+	return v.err()
+}
+
+func (c *Config) validateStore(v *problems) {
+	st := c.Store
+	switch st.Driver {
+	case DriverEmbedded:
+	case DriverRedis:
+		r := st.Redis
+		if len(r.Addrs) == 0 {
+			v.add("store.redis.addrs", "required when store.driver is redis")
+		}
+		for i, a := range r.Addrs {
+			v.addr(fmt.Sprintf("store.redis.addrs[%d]", i), a)
+		}
+		if r.Cluster && r.MasterName != "" {
+			v.add("store.redis.cluster", "cannot be combined with store.redis.master_name (Sentinel)")
+		}
+		if r.Cluster && r.DB != 0 {
+			v.add("store.redis.db", "must be 0 in cluster mode")
+		}
+		if r.DB < 0 {
+			v.add("store.redis.db", "must not be negative")
+		}
+		if r.PoolSize < 0 {
+			v.add("store.redis.pool_size", "must not be negative")
+		}
+		if strings.ContainsAny(r.KeyPrefix, "{} \t\r\n") {
+			v.add("store.redis.key_prefix", "must not contain braces or white space")
+		}
+		v.positive("store.redis.dial_timeout", r.DialTimeout)
+		v.positive("store.redis.read_timeout", r.ReadTimeout)
+		v.positive("store.redis.write_timeout", r.WriteTimeout)
+		if (r.TLS.CertFile == "") != (r.TLS.KeyFile == "") {
+			v.add("store.redis.tls", "cert_file and key_file go together")
+		}
+		if !r.TLS.Enabled && (r.TLS.CAFile != "" || r.TLS.CertFile != "") {
+			v.add("store.redis.tls.enabled", "must be true when TLS files are set")
+		}
+	default:
+		v.add("store.driver", fmt.Sprintf("%q is not one of embedded, redis", st.Driver))
+	}
+}
+
+func (c *Config) validateRoutes(v *problems) {
+	if len(c.Routes) == 0 {
+		v.add("routes", "at least one route is required")
+	}
+	names := map[string]int{}
+	type matchKey struct{ host, prefix, method string }
+	seen := map[matchKey]int{}
+	for i, rt := range c.Routes {
+		f := func(name string) string { return fmt.Sprintf("routes[%d].%s", i, name) }
+		if !routeName.MatchString(rt.Name) {
+			v.add(f("name"), "required: 1 to 64 of a-z, 0-9, _ and -, starting with a letter or digit")
+		} else if j, dup := names[rt.Name]; dup {
+			v.add(f("name"), fmt.Sprintf("%q is also the name of routes[%d]", rt.Name, j))
+		} else {
+			names[rt.Name] = i
+		}
+		if rt.Host != "" && !hostName.MatchString(rt.Host) {
+			v.add(f("host"), fmt.Sprintf("%q is not a host name (no scheme, port or path)", rt.Host))
+		}
+		if err := checkPathPrefix(rt.PathPrefix); err != nil {
+			v.add(f("path_prefix"), err.Error())
+		}
+		for j, m := range rt.Methods {
+			if !knownMethods[m] {
+				v.add(fmt.Sprintf("routes[%d].methods[%d]", i, j), fmt.Sprintf("%q is not one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS", m))
+			}
+		}
+		methods := rt.Methods
+		if len(methods) == 0 {
+			methods = []string{"*"}
+		}
+		for _, m := range methods {
+			k := matchKey{rt.Host, rt.PathPrefix, m}
+			if j, dup := seen[k]; dup {
+				v.add(f("path_prefix"), fmt.Sprintf("host %q, prefix %q and method %s are already matched by routes[%d]", rt.Host, rt.PathPrefix, m, j))
+				break
+			}
+			seen[k] = i
+		}
+		if err := checkUpstream(rt.Upstream); err != nil {
+			v.add(f("upstream"), err.Error())
+		}
+		v.positive(f("timeout"), rt.Timeout)
+		switch rt.Auth {
+		case AuthRequired, AuthOptional:
+			if rt.APISet == "" {
+				v.add(f("api_set"), "required when auth is "+rt.Auth)
+			}
+		case AuthNone:
+		default:
+			v.add(f("auth"), fmt.Sprintf("%q is not one of required, optional, none", rt.Auth))
+		}
+		if rt.APISet != "" && !setName.MatchString(rt.APISet) {
+			v.add(f("api_set"), fmt.Sprintf("%q: use 1 to 64 of A-Z, a-z, 0-9, _, . and -", rt.APISet))
+		}
+		for m, s := range rt.Scopes {
+			if !knownMethods[m] {
+				v.add(f("scopes."+m), "not a method this route can serve")
+			}
+			if !scopeName.MatchString(s) {
+				v.add(f("scopes."+m), fmt.Sprintf("%q is not a scope name", s))
+			}
+		}
+	}
+}
+
+// checkPathPrefix accepts only canonical prefixes: the proxy compares them
+// with canonical request paths, so a prefix that no canonical path can have
+// would silently match nothing.
+func checkPathPrefix(p string) error {
+	switch {
+	case p == "":
+		return errors.New("required")
+	case p[0] != '/':
+		return fmt.Errorf("%q must start with /", p)
+	case strings.ContainsAny(p, "%?#;\\ \t"):
+		return fmt.Errorf("%q must not contain %%, ?, #, ;, \\ or white space", p)
+	case strings.Contains(p, "//"):
+		return fmt.Errorf("%q must not contain an empty segment", p)
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "." || seg == ".." {
+			return fmt.Errorf("%q must not contain . or .. segments", p)
+		}
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] < 0x21 || p[i] >= 0x7f {
+			return fmt.Errorf("%q must be printable ASCII", p)
+		}
+	}
+	return nil
+}
+
+func checkUpstream(s string) error {
+	if s == "" {
+		return errors.New("required")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL", s)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("scheme must be http or https, not %q", u.Scheme)
+	case u.Host == "":
+		return errors.New("host is required")
+	case u.User != nil:
+		return errors.New("must not contain user information")
+	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+		return errors.New("must not contain a query or fragment")
+	}
+	return nil
+}
+
+// ParsePrefix parses a trusted-proxy entry: a CIDR, or a single address.
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not an IP address or CIDR", s)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not an IP address or CIDR", s)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// problems collects validation errors with their field paths.
+type problems []error
+
+func (v *problems) add(path, msg string) { *v = append(*v, fmt.Errorf("%s: %s", path, msg)) }
+
+func (v *problems) positive(path string, d time.Duration) {
+	if d <= 0 {
+		v.add(path, "must be a positive duration such as 5s")
+	}
+}
+
+func (v *problems) addr(path, a string) {
+	host, port, err := net.SplitHostPort(a)
+	if err != nil {
+		v.add(path, fmt.Sprintf("%q is not host:port", a))
+		return
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		v.add(path, fmt.Sprintf("port %q is not a number from 0 to 65535", port))
+	}
+	if strings.ContainsAny(host, "/ ") {
+		v.add(path, fmt.Sprintf("host %q is not a host name or IP address", host))
+	}
+}
+
+func (v problems) err() error { return errors.Join(v...) }

@@ -1,0 +1,236 @@
+// Package gateway is the keygate process: it builds the pieces from a
+// validated config (logger, metrics registry, store, proxy), runs the
+// public and admin servers, reloads the config in place and drains
+// in-flight requests on shutdown.
+//
+// cmd/keygate only parses flags and signals and calls into this package.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.uber.org/zap"
+
+	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/proxy"
+	"github.com/keygate/keygate/store"
+)
+
+// Options are what a Gateway takes besides its config.
+type Options struct {
+	// Logger, if nil, is built from the config's log section.
+	Logger *zap.Logger
+	// Version is reported by keygate_build_info and `keygate version`.
+	Version string
+}
+
+// Gateway is one running keygate.
+type Gateway struct {
+	log     *zap.Logger
+	level   zap.AtomicLevel
+	reg     *prometheus.Registry
+	store   store.Store
+	proxy   *proxy.Handler
+	cfg     atomic.Pointer[config.Config]
+	metrics *gatewayMetrics
+
+	public, admin   *http.Server
+	publicL, adminL net.Listener
+	reloadMu        sync.Mutex
+	shuttingDown    atomic.Bool
+}
+
+// New builds a Gateway: logger, registry, store (opened now: a store that
+// cannot be opened is an error naming its config field) and proxy.
+func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error) {
+	g := &Gateway{reg: prometheus.NewRegistry()}
+	g.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	g.metrics = newGatewayMetrics(g.reg)
+
+	if opts.Logger != nil {
+		g.log, g.level = opts.Logger, zap.NewAtomicLevelAt(opts.Logger.Level())
+	} else {
+		log, level, err := NewLogger(cfg.Log)
+		if err != nil {
+			return nil, err
+		}
+		g.log, g.level = log, level
+	}
+
+	st, err := OpenStore(ctx, cfg.Store, g.log, g.reg)
+	if err != nil {
+		return nil, err
+	}
+	g.store = st
+
+	g.proxy, err = proxy.New(cfg, proxy.Options{Logger: g.log, Registerer: g.reg, Version: opts.Version})
+	if err != nil {
+		_ = st.Close()
+		return nil, fmt.Errorf("building proxy: %w", err)
+	}
+	g.cfg.Store(cfg)
+	g.public = &http.Server{
+		Handler:           g.proxy,
+		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
+		ReadTimeout:       cfg.Server.ReadTimeout,
+		WriteTimeout:      cfg.Server.WriteTimeout,
+		IdleTimeout:       cfg.Server.IdleTimeout,
+		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
+		ErrorLog:          zap.NewStdLog(g.log.Named("http")),
+	}
+	g.admin = &http.Server{
+		Handler:           g.adminHandler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		ErrorLog:          zap.NewStdLog(g.log.Named("admin")),
+	}
+	return g, nil
+}
+
+// Logger is the gateway's logger.
+func (g *Gateway) Logger() *zap.Logger { return g.log }
+
+// Config is the config in force.
+func (g *Gateway) Config() *config.Config { return g.cfg.Load() }
+
+// Listen binds the public and admin listeners. Addr and AdminAddr tell
+// where they are (useful with port 0).
+func (g *Gateway) Listen() error {
+	cfg := g.cfg.Load()
+	var err error
+	if g.publicL, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	if g.adminL, err = net.Listen("tcp", cfg.AdminListen); err != nil {
+		g.publicL.Close()
+		return fmt.Errorf("admin_listen: %w", err)
+	}
+	return nil
+}
+
+// Addr is the public listener's address.
+func (g *Gateway) Addr() net.Addr { return g.publicL.Addr() }
+
+// AdminAddr is the admin listener's address.
+func (g *Gateway) AdminAddr() net.Addr { return g.adminL.Addr() }
+
+// Serve serves on the bound listeners until ctx is done, then stops
+// accepting, lets in-flight requests finish within server.shutdown_timeout
+// and closes the store. It returns nil after a clean drain.
+func (g *Gateway) Serve(ctx context.Context) error {
+	cfg := g.cfg.Load()
+	errc := make(chan error, 2)
+	go func() { errc <- serveOn(g.public, g.publicL) }()
+	go func() { errc <- serveOn(g.admin, g.adminL) }()
+	g.log.Info("keygate serving",
+		zap.String("listen", g.publicL.Addr().String()),
+		zap.String("admin_listen", g.adminL.Addr().String()),
+		zap.String("store", cfg.Store.Driver),
+		zap.Int("routes", len(cfg.Routes)))
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	g.shuttingDown.Store(true)
+	g.log.Info("keygate shutting down: draining in-flight requests", zap.Duration("timeout", cfg.Server.ShutdownTimeout))
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
+	defer cancel()
+	err := g.public.Shutdown(sctx)
+	_ = g.admin.Shutdown(sctx)
+	g.proxy.Close()
+	if cerr := g.store.Close(); cerr != nil {
+		g.log.Warn("closing store", zap.Error(cerr))
+	}
+	if err != nil {
+		return fmt.Errorf("draining: %w", err)
+	}
+	g.log.Info("keygate stopped")
+	return serveErr
+}
+
+func serveOn(s *http.Server, l net.Listener) error {
+	if err := s.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Run is Listen then Serve.
+func (g *Gateway) Run(ctx context.Context) error {
+	if err := g.Listen(); err != nil {
+		return err
+	}
+	return g.Serve(ctx)
+}
+
+// ReloadFile loads path and, if it is valid, applies it with Reload. An
+// invalid file is logged with every problem and the running config stays.
+func (g *Gateway) ReloadFile(path string) error {
+	cfg, err := config.Load(path)
+	if err != nil {
+		g.metrics.reloads.WithLabelValues("error").Inc()
+		g.log.Error("config reload refused; keeping the running config", zap.String("file", path), zap.Errors("problems", config.Problems(err)))
+		return err
+	}
+	return g.Reload(cfg)
+}
+
+// Reload applies a validated config to the running gateway. Routes,
+// upstream settings, trusted proxies, body limit, log level and access
+// log switch over atomically; listeners, server timeouts, log format and
+// the store stay as they started (changing them needs a restart, and a
+// warning says so).
+func (g *Gateway) Reload(cfg *config.Config) error {
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
+	old := g.cfg.Load()
+	for _, f := range restartOnly(old, cfg) {
+		g.log.Warn("config field changed but needs a restart to take effect", zap.String("field", f))
+	}
+	if err := g.proxy.Reload(cfg); err != nil {
+		g.metrics.reloads.WithLabelValues("error").Inc()
+		g.log.Error("config reload refused; keeping the running config", zap.Error(err))
+		return err
+	}
+	if lvl, err := zap.ParseAtomicLevel(cfg.Log.Level); err == nil {
+		g.level.SetLevel(lvl.Level())
+	}
+	g.cfg.Store(cfg)
+	g.metrics.reloads.WithLabelValues("ok").Inc()
+	g.log.Info("config reloaded", zap.Int("routes", len(cfg.Routes)))
+	return nil
+}
+
+func restartOnly(old, cfg *config.Config) []string {
+	var fields []string
+	if old.Listen != cfg.Listen {
+		fields = append(fields, "listen")
+	}
+	if old.AdminListen != cfg.AdminListen {
+		fields = append(fields, "admin_listen")
+	}
+	if old.Server != cfg.Server {
+		fields = append(fields, "server")
+	}
+	if old.Log.Format != cfg.Log.Format {
+		fields = append(fields, "log.format")
+	}
+	if !reflect.DeepEqual(old.Store, cfg.Store) {
+		fields = append(fields, "store")
+	}
+	return fields
+}

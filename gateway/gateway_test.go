@@ -1,0 +1,161 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/internal/redistest"
+)
+
+func parse(t *testing.T, y string) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse("test.yaml", []byte(y), nil)
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	return cfg
+}
+
+// start runs a Gateway on loopback ports until the test ends.
+func start(t *testing.T, cfg *config.Config) (*Gateway, func()) {
+	t.Helper()
+	g, err := New(context.Background(), cfg, Options{Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if err := g.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Serve(ctx) }()
+	stop := func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}
+	t.Cleanup(func() {
+		if ctx.Err() == nil {
+			stop()
+		}
+	})
+	return g, stop
+}
+
+func getStatus(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, string(b)
+}
+
+func waitStatus(t *testing.T, url string, want int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, body := getStatus(t, url)
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s: %d %q, want %d", url, got, body, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+const route = "routes:\n  - {name: r, path_prefix: /, upstream: http://127.0.0.1:1, auth: none}\n"
+
+// TestReadyzFollowsRedis stops a real redis-server under a running gateway:
+// /readyz turns 503, /healthz stays 200, and both recover when Redis is
+// back, without a restart.
+func TestReadyzFollowsRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	cfg := parse(t, fmt.Sprintf("listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nstore: {driver: redis, redis: {addrs: [%q], key_prefix: %q}}\n%s",
+		srv.Addr(), redistest.Prefix(t), route))
+	g, _ := start(t, cfg)
+	admin := "http://" + g.AdminAddr().String()
+
+	waitStatus(t, admin+"/readyz", 200)
+	srv.Stop()
+	waitStatus(t, admin+"/readyz", 503)
+	if code, _ := getStatus(t, admin+"/healthz"); code != 200 {
+		t.Errorf("/healthz with Redis down: %d, want 200 (alive, not ready)", code)
+	}
+	srv.Restart()
+	waitStatus(t, admin+"/readyz", 200)
+
+	_, metrics := getStatus(t, admin+"/metrics")
+	for _, want := range []string{"keygate_ready 1", "keygate_build_info{", "keygate_requests_in_flight 0", "go_goroutines"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics has no %q", want)
+		}
+	}
+}
+
+func TestReadyzEmbedded(t *testing.T) {
+	dir := t.TempDir()
+	cfg := parse(t, fmt.Sprintf("listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nstore: {embedded: {path: %q}}\n%s", filepath.Join(dir, "k.db"), route))
+	g, stop := start(t, cfg)
+	waitStatus(t, "http://"+g.AdminAddr().String()+"/readyz", 200)
+	stop()
+}
+
+// TestStoreErrorsNameTheField: a store that cannot be opened stops start-up
+// with an error naming the config field.
+func TestStoreErrorsNameTheField(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "k.db")
+	cfg := parse(t, fmt.Sprintf("listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nstore: {embedded: {path: %q}}\n%s", db, route))
+	start(t, cfg) // holds the file's lock
+	if _, err := New(context.Background(), cfg, Options{Logger: zap.NewNop()}); err == nil || !strings.HasPrefix(err.Error(), "store.embedded.path:") {
+		t.Errorf("second gateway on a locked file: %v, want an error starting with store.embedded.path:", err)
+	}
+
+	unreachable := parse(t, "listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nstore: {driver: redis, redis: {addrs: [\"127.0.0.1:1\"], dial_timeout: 200ms}}\n"+route)
+	if _, err := New(context.Background(), unreachable, Options{Logger: zap.NewNop()}); err == nil || !strings.HasPrefix(err.Error(), "store.redis:") {
+		t.Errorf("unreachable Redis: %v, want an error starting with store.redis:", err)
+	}
+}
+
+// TestReloadKeepsListeners: Reload swaps routes and warns about fields that
+// need a restart instead of applying them half-way.
+func TestReloadKeepsListeners(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "up") }))
+	defer up.Close()
+	dir := t.TempDir()
+	base := fmt.Sprintf("listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nstore: {embedded: {path: %q}}\n", filepath.Join(dir, "k.db"))
+	g, _ := start(t, parse(t, base+fmt.Sprintf("routes:\n  - {name: a, path_prefix: /a, upstream: %s, auth: none}\n", up.URL)))
+	pub := "http://" + g.Addr().String()
+	if code, _ := getStatus(t, pub+"/b"); code != 404 {
+		t.Fatalf("/b before reload: %d", code)
+	}
+	next := parse(t, strings.Replace(base, "listen: 127.0.0.1:0", "listen: 127.0.0.1:1", 1)+fmt.Sprintf("log: {level: debug}\nroutes:\n  - {name: b, path_prefix: /b, upstream: %s, auth: none}\n", up.URL))
+	if err := g.Reload(next); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := getStatus(t, pub+"/b"); code != 200 {
+		t.Errorf("/b after reload: %d, want 200 on the listener that was already bound", code)
+	}
+	if code, _ := getStatus(t, pub+"/a"); code != 404 {
+		t.Errorf("/a after reload: %d, want 404 (route removed)", code)
+	}
+	if !g.level.Enabled(zap.DebugLevel) {
+		t.Error("log level not changed by reload")
+	}
+}

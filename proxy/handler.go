@@ -1,0 +1,483 @@
+// Package proxy is keygate's request path: the route table, path
+// canonicalisation, header hygiene, authentication through an
+// Authenticator, and one httputil.ReverseProxy per route sharing one tuned
+// Transport.
+//
+// Handler.ServeHTTP is the whole chain; the order of its steps is written
+// in its doc comment and nowhere else.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/keygate/keygate/config"
+)
+
+// Identity is who a verified credential belongs to, as told to the
+// upstream. It never holds secret material.
+type Identity struct {
+	User           string
+	CredentialID   string
+	CredentialKind string
+	APISets        []string
+	Scopes         []string
+}
+
+// Authenticator verifies a request's credential for a route. It is called
+// only for routes whose auth is required or optional.
+//
+// It returns (nil, nil) when the request carries no credential, the
+// identity when the credential is valid and allowed on the route, and an
+// *Error (401, 400, 403, 503...) otherwise. Any other error is answered
+// 503: keygate fails closed.
+type Authenticator interface {
+	Authenticate(r *http.Request, rt *Route) (*Identity, error)
+}
+
+// Options are a Handler's collaborators.
+type Options struct {
+	// Logger receives access and error logs. Nil: no logging.
+	Logger *zap.Logger
+	// Registerer receives the proxy metrics. Nil: a private registry.
+	Registerer prometheus.Registerer
+	// Authenticator verifies credentials. Nil: no credential can be
+	// verified, so routes with auth required answer 401 to every request
+	// and a credential sent to an optional route is refused.
+	Authenticator Authenticator
+	// Version is reported by keygate_build_info.
+	Version string
+}
+
+// Handler is the public listener's http.Handler. Its configuration can be
+// replaced while it serves with Reload.
+type Handler struct {
+	log       *zap.Logger
+	metrics   *metrics
+	auth      Authenticator
+	ids       *requestIDs
+	state     atomic.Pointer[state]
+	unmatched routeMetrics
+}
+
+// state is everything a Reload replaces at once.
+type state struct {
+	table       *table
+	trusted     trustedProxies
+	maxBody     int64
+	accessLog   bool
+	transport   *http.Transport
+	upstreamCfg config.Upstream
+}
+
+// New builds a Handler from a validated config.
+func New(cfg *config.Config, opts Options) (*Handler, error) {
+	log := opts.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	reg := opts.Registerer
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	m, err := newMetrics(reg, opts.Version)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{
+		log:     log.Named("proxy"),
+		metrics: m,
+		auth:    opts.Authenticator,
+		ids:     newRequestIDs(),
+	}
+	h.unmatched = m.forRoute(unmatchedRoute)
+	if err := h.Reload(cfg); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// Reload builds the route table, proxies and Transport for cfg and swaps
+// them in at once: requests already running finish on the old ones, new
+// requests use the new ones. On error nothing changes.
+func (h *Handler) Reload(cfg *config.Config) error {
+	old := h.state.Load()
+	s := &state{
+		maxBody:     cfg.Server.MaxBodyBytes,
+		accessLog:   cfg.Log.AccessLogEnabled(),
+		upstreamCfg: cfg.Upstream,
+	}
+	for i, p := range cfg.TrustedProxies {
+		pfx, err := config.ParsePrefix(p)
+		if err != nil {
+			return fmt.Errorf("trusted_proxies[%d]: %w", i, err)
+		}
+		s.trusted = append(s.trusted, pfx)
+	}
+	if old != nil && old.upstreamCfg == cfg.Upstream {
+		s.transport = old.transport
+	} else {
+		s.transport = newTransport(cfg.Upstream)
+	}
+	t, err := compileTable(cfg, func(rt *Route) error {
+		rt.metrics = h.metrics.forRoute(rt.Name)
+		rt.proxy = &httputil.ReverseProxy{
+			Rewrite:        rt.rewrite,
+			Transport:      s.transport,
+			BufferPool:     bufferPool{},
+			ErrorHandler:   h.upstreamError,
+			ModifyResponse: markUpstreamResponse,
+			ErrorLog:       zap.NewStdLog(h.log.Named("httputil")),
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.table = t
+	h.state.Store(s)
+	if old != nil && old.transport != s.transport {
+		// Connections in use finish; idle ones are closed now.
+		old.transport.CloseIdleConnections()
+	}
+	return nil
+}
+
+// Close releases idle upstream connections.
+func (h *Handler) Close() {
+	if s := h.state.Load(); s != nil {
+		s.transport.CloseIdleConnections()
+	}
+}
+
+// exchange is one request's state between ServeHTTP and the proxy's
+// Rewrite, ModifyResponse and ErrorHandler.
+type exchange struct {
+	route         *Route
+	path          string // canonical request path, once accepted
+	upstreamPath  string
+	requestID     string
+	peer          netip.Addr // the connection's peer
+	client        netip.Addr // who the request is from (see trustedProxies.clientAddr)
+	trustedPeer   bool
+	identity      *Identity
+	keepAuth      bool
+	upstreamStart time.Time
+	upstreamDur   time.Duration
+	upstreamErr   string
+}
+
+type exchangeKey struct{}
+
+// exchangeCtx carries the exchange in the request's context without a
+// context.WithValue allocation of its own.
+type exchangeCtx struct {
+	context.Context
+	ex *exchange
+}
+
+func (c exchangeCtx) Value(key any) any {
+	if _, ok := key.(exchangeKey); ok {
+		return c.ex
+	}
+	return c.Context.Value(key)
+}
+
+func exchangeOf(r *http.Request) *exchange {
+	ex, _ := r.Context().Value(exchangeKey{}).(*exchange)
+	return ex
+}
+
+// ServeHTTP runs a request through keygate, in this order:
+//
+//  1. request id: the client's X-Request-Id if well-formed, else a new one;
+//     echoed in the response;
+//  2. path: canonicalised once (see canonicalPath); refused forms get 400;
+//  3. route: host, longest path prefix, method; no match is 404 and a
+//     method the route does not serve is 405 — neither is ever proxied;
+//  4. body: a declared Content-Length over server.max_body_bytes is 413,
+//     and the body is capped while it streams;
+//  5. identity hygiene: client-sent X-Keygate-* headers are removed;
+//  6. authentication and policy through the Authenticator (routes with
+//     auth none skip it);
+//  7. the route's ReverseProxy, under the route's timeout; its Rewrite sets
+//     the upstream URL, X-Forwarded-*, X-Request-Id and the identity
+//     headers, after the proxy has removed hop-by-hop headers, so a
+//     "Connection: X-Keygate-User" from the client cannot remove them;
+//  8. metrics and the access log line.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	s := h.state.Load()
+	h.metrics.inFlight.Inc()
+	rec := recorder{ResponseWriter: w, status: http.StatusOK}
+	ex := exchange{}
+
+	ex.requestID = r.Header.Get(headerRequestID)
+	if !validRequestID(ex.requestID) {
+		ex.requestID = h.ids.next()
+	}
+	w.Header()["X-Request-Id"] = []string{ex.requestID}
+
+	if e := h.serve(&rec, r, s, &ex); e != nil {
+		writeError(&rec, e)
+		h.logRefusal(r, &ex, e)
+	}
+
+	h.metrics.inFlight.Dec()
+	elapsed := time.Since(start)
+	rm := &h.unmatched
+	if ex.route != nil {
+		rm = &ex.route.metrics
+	}
+	rm.requests[methodIndex(r.Method)][classIndex(rec.status)].Inc()
+	rm.duration.Observe(elapsed.Seconds())
+	if s.accessLog {
+		h.logAccess(r, &ex, &rec, elapsed)
+	}
+}
+
+// serve is steps 2 to 7; an *Error it returns is written by ServeHTTP.
+func (h *Handler) serve(w *recorder, r *http.Request, s *state, ex *exchange) *Error {
+	ex.peer = peerAddr(r.RemoteAddr)
+	ex.trustedPeer = len(s.trusted) > 0 && s.trusted.contains(ex.peer)
+	ex.client = ex.peer
+	if ex.trustedPeer {
+		ex.client = s.trusted.clientAddr(ex.peer, r.Header["X-Forwarded-For"])
+	}
+
+	if r.URL.Opaque != "" {
+		return errBadRequestPath
+	}
+	path, _, err := canonicalPath(r.URL.EscapedPath())
+	if err != nil {
+		return errBadRequestPath
+	}
+
+	if r.Method == http.MethodTrace || r.Method == http.MethodConnect {
+		return errMethodRefused
+	}
+	rt, allow := s.table.match(requestHost(r), path, r.Method)
+	if rt == nil {
+		if allow != "" {
+			w.Header()["Allow"] = []string{allow}
+			return errMethodNotAllowed
+		}
+		return errNotFound
+	}
+	ex.route = rt
+	ex.path = path
+	ex.upstreamPath = rt.upstreamPath(path)
+
+	if r.ContentLength > s.maxBody {
+		return errTooLarge
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
+	}
+
+	stripIdentity(r.Header)
+
+	if rt.Auth != config.AuthNone {
+		id, e := h.authenticate(r, rt)
+		if e != nil {
+			return e
+		}
+		ex.identity = id
+	}
+	ex.keepAuth = rt.cfg.ForwardAuthorization
+
+	ctx, cancel := context.WithTimeout(r.Context(), rt.timeout)
+	defer cancel()
+	rt.proxy.ServeHTTP(w, r.WithContext(exchangeCtx{ctx, ex}))
+	return nil
+}
+
+// challenge is sent with every 401.
+var challenge = []string{`Bearer realm="keygate"`, `ApiKey realm="keygate"`}
+
+func (h *Handler) authenticate(r *http.Request, rt *Route) (*Identity, *Error) {
+	if h.auth == nil {
+		if rt.Auth == config.AuthOptional && len(r.Header["Authorization"]) == 0 {
+			return nil, nil
+		}
+		e := &Error{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "The credential could not be verified.", Challenge: challenge}
+		if len(r.Header["Authorization"]) == 0 {
+			e.Code, e.Description = "unauthorized", "A credential is required."
+		}
+		return nil, e
+	}
+	id, err := h.auth.Authenticate(r, rt)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return nil, e
+		}
+		return nil, &Error{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable", Description: "Credentials cannot be verified right now.", RetryAfter: 1, Cause: err}
+	}
+	if id == nil && rt.Auth == config.AuthRequired {
+		return nil, &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Description: "A credential is required.", Challenge: challenge}
+	}
+	return id, nil
+}
+
+// requestHost is the request's host, lower case, without the port.
+func requestHost(r *http.Request) string {
+	host := r.Host
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") {
+		host = host[:i]
+	}
+	for i := 0; i < len(host); i++ {
+		if c := host[i]; 'A' <= c && c <= 'Z' {
+			return strings.ToLower(host)
+		}
+	}
+	return host
+}
+
+// rewrite is the route's httputil.ReverseProxy Rewrite: it only shapes
+// the outgoing request; every decision was taken before.
+func (rt *Route) rewrite(pr *httputil.ProxyRequest) {
+	ex := exchangeOf(pr.In)
+	out := pr.Out
+	out.URL.Scheme = rt.target.Scheme
+	out.URL.Host = rt.target.Host
+	setPath(out.URL, ex.upstreamPath)
+	out.URL.RawQuery = pr.In.URL.RawQuery
+	out.Host = ""
+
+	h := out.Header
+	if ex.trustedPeer {
+		if prior := pr.In.Header["X-Forwarded-For"]; len(prior) > 0 {
+			h["X-Forwarded-For"] = []string{strings.Join(prior, ", ") + ", " + ex.peer.String()}
+		} else {
+			h["X-Forwarded-For"] = []string{ex.peer.String()}
+		}
+		if v := pr.In.Header["X-Forwarded-Proto"]; len(v) > 0 {
+			h["X-Forwarded-Proto"] = v[:1]
+		}
+		if v := pr.In.Header["X-Forwarded-Host"]; len(v) > 0 {
+			h["X-Forwarded-Host"] = v[:1]
+		}
+	} else {
+		h["X-Forwarded-For"] = []string{ex.peer.String()}
+	}
+	if len(h["X-Forwarded-Proto"]) == 0 {
+		if pr.In.TLS != nil {
+			h["X-Forwarded-Proto"] = []string{"https"}
+		} else {
+			h["X-Forwarded-Proto"] = []string{"http"}
+		}
+	}
+	if len(h["X-Forwarded-Host"]) == 0 {
+		h["X-Forwarded-Host"] = []string{pr.In.Host}
+	}
+	h[headerRequestID] = []string{ex.requestID}
+	if !ex.keepAuth {
+		delete(h, "Authorization")
+	}
+	// Hop-by-hop headers were removed before Rewrite; strip the identity
+	// namespace again in case a Connection header named one of them
+	// differently, then set ours.
+	stripIdentity(h)
+	if id := ex.identity; id != nil {
+		h[HeaderUser] = []string{id.User}
+		h[HeaderCredentialID] = []string{id.CredentialID}
+		h[HeaderCredentialKind] = []string{id.CredentialKind}
+		h[HeaderAPISets] = []string{strings.Join(id.APISets, ",")}
+		h[HeaderScopes] = []string{strings.Join(id.Scopes, ",")}
+	}
+	ex.upstreamStart = time.Now()
+}
+
+// markUpstreamResponse records when the upstream's response headers came.
+func markUpstreamResponse(resp *http.Response) error {
+	if ex := exchangeOf(resp.Request); ex != nil {
+		ex.upstreamDur = time.Since(ex.upstreamStart)
+	}
+	return nil
+}
+
+// upstreamError answers a failed upstream exchange: 504 for a timeout,
+// 413 for a body over the limit, 502 otherwise.
+func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	ex := exchangeOf(r)
+	kind, e := upstreamOther, errBadGateway
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		kind, e = "", errTooLarge
+	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+		kind, e = upstreamTimeout, errTimeout
+	case errors.Is(err, context.Canceled):
+		kind = upstreamCanceled // the client went away; nobody reads the answer
+	case isConnect(err):
+		kind = upstreamConnect
+	}
+	if ex != nil {
+		ex.upstreamDur = time.Since(ex.upstreamStart)
+		ex.upstreamErr = kind
+		if kind != "" {
+			ex.route.metrics.upstreamErrors[kind].Inc()
+		}
+	}
+	if ce := h.log.Check(zapcore.WarnLevel, "upstream error"); ce != nil && kind != upstreamCanceled {
+		fields := []zap.Field{zap.String("kind", kind), zap.Error(err)}
+		if ex != nil {
+			fields = append(fields, zap.String("request_id", ex.requestID), zap.String("route", ex.route.Name))
+		}
+		ce.Write(fields...)
+	}
+	writeError(w, e)
+}
+
+// logRefusal writes a debug line for a request keygate answered itself.
+func (h *Handler) logRefusal(r *http.Request, ex *exchange, e *Error) {
+	if ce := h.log.Check(zapcore.DebugLevel, "request refused"); ce != nil {
+		ce.Write(zap.String("request_id", ex.requestID), zap.Int("status", e.Status), zap.String("code", e.Code), zap.NamedError("cause", e.Cause))
+	}
+}
+
+// logAccess writes the access log line. The query string, Authorization
+// and cookies are never logged; the path logged is the one the route
+// matched.
+func (h *Handler) logAccess(r *http.Request, ex *exchange, rec *recorder, elapsed time.Duration) {
+	ce := h.log.Check(zapcore.InfoLevel, "request")
+	if ce == nil {
+		return
+	}
+	route := unmatchedRoute
+	if ex.route != nil {
+		route = ex.route.Name
+	}
+	ce.Write(
+		zap.String("request_id", ex.requestID),
+		zap.String("route", route),
+		zap.String("method", r.Method),
+		zap.String("path", logPath(ex)),
+		zap.Int("status", rec.status),
+		zap.Duration("duration", elapsed),
+		zap.Int64("bytes", rec.bytes),
+		zap.Duration("upstream_duration", ex.upstreamDur),
+		zap.String("client", ex.client.String()),
+	)
+}
+
+// logPath is the request path for logs: the canonical path once it was
+// accepted, otherwise a fixed marker (a refused path may hold anything).
+func logPath(ex *exchange) string {
+	if ex.path == "" {
+		return "(refused)"
+	}
+	return ex.path
+}

@@ -1,0 +1,155 @@
+package proxy
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync/atomic"
+)
+
+// Header names keygate reads or writes.
+const (
+	headerRequestID = "X-Request-Id"
+	// IdentityPrefix starts every header keygate sets for the upstream
+	// (X-Keygate-User...). Client-sent headers in this namespace, in any
+	// case and with "_" for "-", are removed before a request is forwarded.
+	IdentityPrefix = "X-Keygate-"
+)
+
+// Identity headers set toward the upstream for an authenticated request.
+const (
+	HeaderUser           = "X-Keygate-User"
+	HeaderCredentialID   = "X-Keygate-Credential-Id"
+	HeaderCredentialKind = "X-Keygate-Credential-Kind"
+	HeaderAPISets        = "X-Keygate-Api-Sets"
+	HeaderScopes         = "X-Keygate-Scopes"
+)
+
+// requestIDs makes request ids: a random per-process prefix and a counter.
+// Ids need to be unique, not secret, so one crypto/rand read at start-up is
+// enough.
+type requestIDs struct {
+	prefix string
+	n      atomic.Uint64
+}
+
+func newRequestIDs() *requestIDs {
+	var b [10]byte
+	_, _ = rand.Read(b[:])
+	return &requestIDs{prefix: strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])) + "-"}
+}
+
+func (g *requestIDs) next() string {
+	var buf [48]byte
+	b := append(buf[:0], g.prefix...)
+	b = strconv.AppendUint(b, g.n.Add(1), 36)
+	return string(b)
+}
+
+// validRequestID accepts a client's X-Request-Id only if it is 1 to 128
+// bytes of A-Z a-z 0-9 . _ - (nothing a log line or header could be
+// confused by).
+func validRequestID(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// trustedProxies decides whose X-Forwarded-* headers to believe.
+type trustedProxies []netip.Prefix
+
+func (t trustedProxies) contains(a netip.Addr) bool {
+	for _, p := range t {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// peerAddr returns the IP of the connection's peer.
+func peerAddr(remoteAddr string) netip.Addr {
+	ap, err := netip.ParseAddrPort(remoteAddr)
+	if err == nil {
+		return ap.Addr().Unmap()
+	}
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	a, _ := netip.ParseAddr(host)
+	return a.Unmap()
+}
+
+// clientAddr is the address keygate attributes a request to: the peer,
+// or, when the peer is a trusted proxy, the right-most address of
+// X-Forwarded-For that is not itself a trusted proxy.
+func (t trustedProxies) clientAddr(peer netip.Addr, xff []string) netip.Addr {
+	if len(t) == 0 || !t.contains(peer) {
+		return peer
+	}
+	client := peer
+	for i := len(xff) - 1; i >= 0; i-- {
+		parts := xff[i]
+		for parts != "" {
+			j := strings.LastIndexByte(parts, ',')
+			item := strings.TrimSpace(parts[j+1:])
+			parts = parts[:max(j, 0)]
+			a, err := netip.ParseAddr(item)
+			if err != nil {
+				return client // a garbled entry ends what can be believed
+			}
+			client = a.Unmap()
+			if !t.contains(client) {
+				return client
+			}
+			if j < 0 {
+				break
+			}
+		}
+	}
+	return client
+}
+
+// isIdentityHeader reports whether a header name is in keygate's identity
+// namespace, in any case, with "-" or "_" between words.
+func isIdentityHeader(name string) bool {
+	const p = "x-keygate"
+	if len(name) <= len(p) {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		c := name[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c == '_' {
+			c = '-'
+		}
+		if c != p[i] {
+			return false
+		}
+	}
+	return name[len(p)] == '-' || name[len(p)] == '_'
+}
+
+// stripIdentity removes every client-sent header in the identity
+// namespace.
+func stripIdentity(h http.Header) {
+	for name := range h {
+		if isIdentityHeader(name) {
+			delete(h, name)
+		}
+	}
+}

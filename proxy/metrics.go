@@ -1,0 +1,128 @@
+package proxy
+
+import (
+	"errors"
+	"runtime"
+	"runtime/debug"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Label values come from small fixed sets only: route names from the
+// config, methods folded to the list below, status classes.
+var (
+	methodLabels = [...]string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER"}
+	classLabels  = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}
+)
+
+// unmatchedRoute is the route label of requests that matched no route or
+// were refused before matching.
+const unmatchedRoute = "unmatched"
+
+// Upstream error kinds, the values of keygate_upstream_errors_total's kind.
+const (
+	upstreamTimeout  = "timeout"
+	upstreamConnect  = "connect"
+	upstreamCanceled = "canceled"
+	upstreamOther    = "other"
+)
+
+func methodIndex(m string) int {
+	switch m {
+	case "GET":
+		return 0
+	case "HEAD":
+		return 1
+	case "POST":
+		return 2
+	case "PUT":
+		return 3
+	case "PATCH":
+		return 4
+	case "DELETE":
+		return 5
+	case "OPTIONS":
+		return 6
+	}
+	return 7
+}
+
+func classIndex(status int) int {
+	c := status/100 - 1
+	if c < 0 || c > 4 {
+		return 4
+	}
+	return c
+}
+
+// metrics are the proxy's collectors, registered once per Handler.
+type metrics struct {
+	requests       *prometheus.CounterVec
+	duration       *prometheus.HistogramVec
+	upstreamErrors *prometheus.CounterVec
+	inFlight       prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer, version string) (*metrics, error) {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keygate_requests_total",
+			Help: "Requests answered, by route, method and status class.",
+		}, []string{"route", "method", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "keygate_request_duration_seconds",
+			Help:    "Time from request to the end of the response, by route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"route"}),
+		upstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keygate_upstream_errors_total",
+			Help: "Upstream exchanges that failed, by route and kind (timeout, connect, canceled, other).",
+		}, []string{"route", "kind"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "keygate_requests_in_flight",
+			Help: "Requests being served now.",
+		}),
+	}
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "keygate_build_info",
+		Help: "Always 1; the labels say which keygate is running.",
+	}, []string{"version", "goversion"})
+	build.WithLabelValues(version, runtime.Version()).Set(1)
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.upstreamErrors, m.inFlight, build} {
+		if err := reg.Register(c); err != nil {
+			return nil, errors.Join(errors.New("registering proxy metrics"), err)
+		}
+	}
+	return m, nil
+}
+
+// routeMetrics are one route's label children, resolved when the route
+// table is built so that a request costs no label look-up.
+type routeMetrics struct {
+	requests       [len(methodLabels)][len(classLabels)]prometheus.Counter
+	duration       prometheus.Observer
+	upstreamErrors map[string]prometheus.Counter
+}
+
+func (m *metrics) forRoute(name string) routeMetrics {
+	var rm routeMetrics
+	for i, method := range methodLabels {
+		for j, class := range classLabels {
+			rm.requests[i][j] = m.requests.WithLabelValues(name, method, class)
+		}
+	}
+	rm.duration = m.duration.WithLabelValues(name)
+	rm.upstreamErrors = make(map[string]prometheus.Counter, 4)
+	for _, kind := range []string{upstreamTimeout, upstreamConnect, upstreamCanceled, upstreamOther} {
+		rm.upstreamErrors[kind] = m.upstreamErrors.WithLabelValues(name, kind)
+	}
+	return rm
+}
+
+// Version is keygate's version, from the module's build information.
+func Version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}

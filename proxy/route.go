@@ -1,0 +1,151 @@
+package proxy
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/keygate/keygate/config"
+)
+
+// Route is one compiled entry of the route table. It is immutable once
+// built and shared by every request that matches it.
+type Route struct {
+	// Name, APISet and Auth as configured.
+	Name   string
+	APISet string
+	Auth   string
+
+	cfg         config.Route
+	prefix      string
+	methods     map[string]bool // nil: any method
+	allow       string          // Allow header for 405
+	target      *url.URL
+	targetPath  string // upstream path without its trailing "/"
+	stripPrefix bool
+	timeout     time.Duration
+	proxy       *httputil.ReverseProxy
+	metrics     routeMetrics
+}
+
+// RequiredScope is the scope a request with method needs on this route.
+func (rt *Route) RequiredScope(method string) string { return rt.cfg.RequiredScope(method) }
+
+// table maps a request to a route: host first (a route with a host beats
+// one without), then the longest path prefix on a segment boundary, then
+// the method.
+type table struct {
+	byHost map[string]map[string][]*Route // host → prefix → routes
+	any    map[string][]*Route            // prefix → routes, any host
+	routes []*Route
+}
+
+func compileTable(cfg *config.Config, build func(*Route) error) (*table, error) {
+	t := &table{byHost: map[string]map[string][]*Route{}, any: map[string][]*Route{}}
+	for i := range cfg.Routes {
+		rc := cfg.Routes[i]
+		target, err := url.Parse(rc.Upstream)
+		if err != nil {
+			return nil, fmt.Errorf("routes[%d].upstream: %w", i, err)
+		}
+		rt := &Route{
+			Name:        rc.Name,
+			APISet:      rc.APISet,
+			Auth:        rc.Auth,
+			cfg:         rc,
+			prefix:      rc.PathPrefix,
+			target:      target,
+			targetPath:  strings.TrimSuffix(target.EscapedPath(), "/"),
+			stripPrefix: rc.StripPrefix,
+			timeout:     rc.Timeout,
+		}
+		if len(rc.Methods) > 0 {
+			rt.methods = make(map[string]bool, len(rc.Methods)+1)
+			for _, m := range rc.Methods {
+				rt.methods[m] = true
+			}
+			if rt.methods[http.MethodGet] {
+				rt.methods[http.MethodHead] = true
+			}
+			rt.allow = strings.Join(rc.Methods, ", ")
+		}
+		if err := build(rt); err != nil {
+			return nil, fmt.Errorf("routes[%d]: %w", i, err)
+		}
+		m := t.any
+		if rc.Host != "" {
+			if m = t.byHost[rc.Host]; m == nil {
+				m = map[string][]*Route{}
+				t.byHost[rc.Host] = m
+			}
+		}
+		m[rc.PathPrefix] = append(m[rc.PathPrefix], rt)
+		t.routes = append(t.routes, rt)
+	}
+	return t, nil
+}
+
+// match finds the route for a canonical path. A nil route with allow set
+// means the path matched but the method did not (405); a nil route with an
+// empty allow means nothing matched (404).
+func (t *table) match(host, path, method string) (rt *Route, allow string) {
+	if len(t.byHost) > 0 {
+		if m := t.byHost[host]; m != nil {
+			if rt, allow, ok := matchPrefix(m, path, method); ok {
+				return rt, allow
+			}
+		}
+	}
+	rt, allow, _ = matchPrefix(t.any, path, method)
+	return rt, allow
+}
+
+// matchPrefix tries path and each of its segment-boundary prefixes, longest
+// first: for "/a/b/c" it looks up "/a/b/c", "/a/b", "/a" and "/". The cost
+// is one map look-up per segment, whatever the number of routes.
+func matchPrefix(m map[string][]*Route, path, method string) (*Route, string, bool) {
+	p := path
+	if len(p) > 1 && p[len(p)-1] == '/' {
+		p = p[:len(p)-1]
+	}
+	for {
+		if routes, ok := m[p]; ok {
+			var allow []string
+			for _, rt := range routes {
+				if rt.methods == nil || rt.methods[method] {
+					return rt, "", true
+				}
+				allow = append(allow, rt.allow)
+			}
+			return nil, strings.Join(allow, ", "), true
+		}
+		if p == "/" {
+			return nil, "", false
+		}
+		i := strings.LastIndexByte(p, '/')
+		if i == 0 {
+			p = "/"
+		} else {
+			p = p[:i]
+		}
+	}
+}
+
+// upstreamPath is the escaped path the upstream receives for a canonical
+// request path matched by rt: the prefix stripped if configured, under
+// the upstream URL's own path.
+func (rt *Route) upstreamPath(path string) string {
+	if rt.stripPrefix && rt.prefix != "/" {
+		path = path[len(rt.prefix):]
+		if path == "" {
+			path = "/"
+		}
+	}
+	if rt.targetPath == "" {
+		return path
+	}
+	return rt.targetPath + path
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The whole test suite, as README's second command and CI run it:
+# installs what the tests need when it is missing (redis-server), then
+# gofmt, go vet and go test -race over every package. Fuzz targets run on
+# their seed corpus (testdata/fuzz) as part of go test.
+#
+# Environment:
+#   KEYGATE_TEST_REDIS_ADDR  use this Redis instead of private redis-server
+#                            processes (tests that restart Redis still need
+#                            the binary)
+#   GOTESTFLAGS              extra flags for go test (e.g. -run TestPath -v)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "test.sh: installing ${need_apt[*]}" >&2
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    echo "test.sh: missing ${need_apt[*]}: install it (e.g. sudo apt-get install ${need_apt[*]}) and run again" >&2
+    exit 1
+  fi
+fi
+command -v go >/dev/null 2>&1 || { echo "test.sh: Go is not installed (https://go.dev/dl/)" >&2; exit 1; }
+
+echo "== gofmt" >&2
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:" >&2
+  echo "$unformatted" >&2
+  exit 1
+fi
+
+echo "== go vet" >&2
+go vet ./...
+
+echo "== go test -race" >&2
+# shellcheck disable=SC2086
+go test -race -count=1 -timeout 20m ${GOTESTFLAGS:-} ./...
