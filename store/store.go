@@ -176,7 +176,8 @@ type Store interface {
 	// Ping reports whether the backend answers (ErrUnavailable if not).
 	Ping(ctx context.Context) error
 	// Close releases the backend. Subscriptions are closed; later calls
-	// fail with an error wrapping ErrUnavailable.
+	// fail with an error wrapping ErrUnavailable. Closing again does
+	// nothing and returns nil.
 	Close() error
 }
 

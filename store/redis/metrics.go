@@ -1,0 +1,73 @@
+package redis
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// ops are the values of the op label: one per Store method that talks to
+// Redis.
+var ops = []string{
+	"get", "create", "put", "update", "delete", "list",
+	"incr", "counter", "reset_counter",
+	"strike", "strikes", "reset_strikes", "clear_strikes",
+	"publish", "subscribe", "ping",
+}
+
+// metrics are the store's Prometheus collectors.
+type metrics struct {
+	// resubscribes counts subscriptions re-established after a lost
+	// connection (each one sent a Resync).
+	resubscribes prometheus.Counter
+	// errors counts calls that failed with ErrUnavailable, by op.
+	errors *prometheus.CounterVec
+}
+
+// newMetrics makes the collectors and registers them on reg unless it is
+// nil. A collector already registered by another Store on the same reg is
+// shared.
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		resubscribes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "keygate_store_pubsub_resubscribes_total",
+			Help: "Redis pub/sub subscriptions re-established after a lost connection.",
+		}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keygate_store_errors_total",
+			Help: "Store calls that failed because Redis was unavailable, by operation.",
+		}, []string{"op"}),
+	}
+	for _, op := range ops {
+		m.errors.WithLabelValues(op)
+	}
+	if reg == nil {
+		return m, nil
+	}
+	var err error
+	m.resubscribes, err = register(reg, m.resubscribes)
+	if err != nil {
+		return nil, err
+	}
+	m.errors, err = register(reg, m.errors)
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// register registers c, or returns the equal collector already registered.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	err := reg.Register(c)
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing, nil
+		}
+	}
+	if err != nil {
+		var zero C
+		return zero, err
+	}
+	return c, nil
+}

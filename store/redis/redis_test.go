@@ -1,0 +1,376 @@
+package redis_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	goredis "github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/internal/redistest"
+	"github.com/keygate/keygate/store"
+	"github.com/keygate/keygate/store/redis"
+	"github.com/keygate/keygate/store/storetest"
+)
+
+// cfg is a client configuration for addr with a prefix of the test's own.
+func cfg(t *testing.T, addr string) config.Redis {
+	return config.Redis{
+		Addrs:        []string{addr},
+		KeyPrefix:    redistest.Prefix(t),
+		DialTimeout:  time.Second,
+		ReadTimeout:  config.DefaultRedisReadTimeout,
+		WriteTimeout: config.DefaultRedisWriteTimeout,
+	}
+}
+
+func newStore(t *testing.T, c config.Redis) *redis.Store {
+	t.Helper()
+	s, err := redis.New(t.Context(), c, nil, nil)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return s
+}
+
+// harness runs the suite against the Redis at addr, through a Cluster
+// client if cluster is set; restartable stores get a private server each.
+func harness(addr string, cluster bool) storetest.Harness {
+	var configs sync.Map // store.Store → config.Redis
+	open := func(t *testing.T, c config.Redis) store.Store {
+		c.Cluster = cluster
+		s := newStore(t, c)
+		configs.Store(s, c)
+		return s
+	}
+	configOf := func(s store.Store) config.Redis {
+		c, _ := configs.Load(s)
+		return c.(config.Redis)
+	}
+	return storetest.Harness{
+		New:     func(t *testing.T) store.Store { return open(t, cfg(t, addr)) },
+		Replica: func(t *testing.T, s store.Store) store.Store { return open(t, configOf(s)) },
+		Reopen: func(t *testing.T, s store.Store) store.Store {
+			c := configOf(s)
+			if err := s.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			return open(t, c)
+		},
+		CountersSurviveReopen: true,
+		Restartable: func(t *testing.T) (store.Store, func()) {
+			if cluster {
+				srv := startCluster(t)
+				return open(t, cfg(t, srv.Addr())), func() { srv.Restart(); waitClusterOK(t, srv.Addr()) }
+			}
+			srv := redistest.Start(t)
+			return open(t, cfg(t, srv.Addr())), srv.Restart
+		},
+	}
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, harness(redistest.Addr(t), false))
+}
+
+// TestConformanceCluster runs the suite through a Cluster client against a
+// one-node cluster, where Redis refuses any script or command whose keys
+// are in different slots.
+func TestConformanceCluster(t *testing.T) {
+	storetest.Run(t, harness(startCluster(t).Addr(), true))
+}
+
+// startCluster starts a private one-node Redis Cluster holding every slot.
+func startCluster(t *testing.T) *redistest.Server {
+	t.Helper()
+	srv := redistest.Start(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
+	defer c.Close()
+	if err := c.Do(t.Context(), "CLUSTER", "ADDSLOTSRANGE", 0, 16383).Err(); err != nil {
+		t.Fatalf("CLUSTER ADDSLOTSRANGE: %v", err)
+	}
+	waitClusterOK(t, srv.Addr())
+	return srv
+}
+
+// waitClusterOK waits until the node at addr reports cluster_state:ok (the
+// slots it holds survive a restart in its nodes.conf).
+func waitClusterOK(t *testing.T, addr string) {
+	t.Helper()
+	c := goredis.NewClient(&goredis.Options{Addr: addr})
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err := c.ClusterInfo(t.Context()).Result()
+		if err == nil && strings.Contains(info, "cluster_state:ok") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cluster at %s not ok after 10s: %v %q", addr, err, info)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestKeyPrefixIsolation(t *testing.T) {
+	addr := redistest.Addr(t)
+	a, b := newStore(t, cfg(t, addr)), newStore(t, cfg(t, addr))
+	defer a.Close()
+	defer b.Close()
+	ctx := t.Context()
+	sub, err := b.Subscribe(ctx, "events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Put(ctx, "k", []byte("a"), store.WriteOptions{Indexes: []string{"idx"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Incr(ctx, "k", 5, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.Strike(ctx, "k", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Publish(ctx, "events", []byte("from a")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Get(ctx, "k"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Get under another prefix: got %v, want ErrNotFound", err)
+	}
+	if rs, err := b.List(ctx, "idx"); err != nil || len(rs) != 0 {
+		t.Errorf("List under another prefix: got (%v, %v), want none", rs, err)
+	}
+	if n, err := b.Counter(ctx, "k"); err != nil || n != 0 {
+		t.Errorf("Counter under another prefix: got (%d, %v), want 0", n, err)
+	}
+	if st, err := b.Strikes(ctx, "k"); err != nil || st != (store.Strikes{}) {
+		t.Errorf("Strikes under another prefix: got (%+v, %v), want zero", st, err)
+	}
+	if err := b.Publish(ctx, "events", []byte("from b")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-sub:
+		if string(m.Payload) != "from b" {
+			t.Errorf("subscriber under prefix b: got %q first, want %q", m.Payload, "from b")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("subscriber under prefix b: no message")
+	}
+}
+
+func TestKeyLayout(t *testing.T) {
+	c := cfg(t, redistest.Addr(t))
+	s := newStore(t, c)
+	defer s.Close()
+	ctx := t.Context()
+	raw := s.Client()
+	p := c.KeyPrefix
+	if _, err := s.Put(ctx, "user/alice", []byte("A"), store.WriteOptions{TTL: time.Hour, Indexes: []string{"all"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Incr(ctx, "hits", 2, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Strike(ctx, "tok", 5); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := raw.HGetAll(ctx, p+"r:{user/alice}").Result()
+	if err != nil || rec["v"] != "A" || rec["n"] != "1" || rec["x"] != "all" {
+		t.Errorf("record hash: got (%v, %v), want v=A n=1 x=all", rec, err)
+	}
+	for key, wantTTL := range map[string]bool{
+		p + "r:{user/alice}": true, p + "i:{all}": true, p + "c:{hits}": true, p + "s:{tok}": false,
+	} {
+		ttl, err := raw.PTTL(ctx, key).Result()
+		if err != nil || (ttl > 0) != wantTTL || ttl == -2*time.Nanosecond {
+			t.Errorf("PTTL %s: got (%v, %v), want expiry %v", key, ttl, err, wantTTL)
+		}
+	}
+	if n, err := raw.Exists(ctx, p+"c:{hits}", p+"s:{tok}", p+"i:{all}").Result(); err != nil || n != 3 {
+		t.Errorf("Exists counter, strikes, index: got (%d, %v), want 3", n, err)
+	}
+}
+
+func TestListDropsStaleMembers(t *testing.T) {
+	c := cfg(t, redistest.Addr(t))
+	s := newStore(t, c)
+	defer s.Close()
+	ctx := t.Context()
+	idx := c.KeyPrefix + "i:{idx}"
+	for _, k := range []string{"a", "b", "c"} {
+		if _, err := s.Put(ctx, k, []byte("v"), store.WriteOptions{Indexes: []string{"idx"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Delete(ctx, "a", 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Put(ctx, "b", []byte("v"), store.WriteOptions{Indexes: []string{"other"}}); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s.Client().HLen(ctx, idx).Result(); n != 3 {
+		t.Fatalf("index members before List: got %d, want 3 (removal is List's job)", n)
+	}
+	rs, err := s.List(ctx, "idx")
+	if err != nil || len(rs) != 1 || rs[0].Key != "c" {
+		t.Fatalf("List: got (%v, %v), want [c]", rs, err)
+	}
+	if n, _ := s.Client().HLen(ctx, idx).Result(); n != 1 {
+		t.Fatalf("index members after List: got %d, want 1", n)
+	}
+}
+
+func TestUnavailable(t *testing.T) {
+	srv := redistest.Start(t)
+	reg := prometheus.NewRegistry()
+	c := cfg(t, srv.Addr())
+	c.ReadTimeout, c.WriteTimeout = 100*time.Millisecond, 100*time.Millisecond
+	s, err := redis.New(t.Context(), c, nil, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	if _, err := s.Put(ctx, "k", []byte("v"), store.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	start := time.Now()
+	_, err = s.Get(ctx, "k")
+	if !errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Get with Redis stopped: got %v, want ErrUnavailable and not ErrNotFound", err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("Get with Redis stopped took %s, want at most the call timeout of 200ms", took)
+	}
+	checks := map[string]error{
+		"incr":    func() error { _, err := s.Incr(ctx, "k", 1, 0); return err }(),
+		"strike":  func() error { _, _, err := s.Strike(ctx, "k", 3); return err }(),
+		"list":    func() error { _, err := s.List(ctx, "idx"); return err }(),
+		"publish": s.Publish(ctx, "c", nil),
+		"ping":    s.Ping(ctx),
+	}
+	for op, err := range checks {
+		if !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("%s with Redis stopped: got %v, want ErrUnavailable", op, err)
+		}
+	}
+	want := `
+# HELP keygate_store_errors_total Store calls that failed because Redis was unavailable, by operation.
+# TYPE keygate_store_errors_total counter
+keygate_store_errors_total{op="clear_strikes"} 0
+keygate_store_errors_total{op="counter"} 0
+keygate_store_errors_total{op="create"} 0
+keygate_store_errors_total{op="delete"} 0
+keygate_store_errors_total{op="get"} 1
+keygate_store_errors_total{op="incr"} 1
+keygate_store_errors_total{op="list"} 1
+keygate_store_errors_total{op="ping"} 1
+keygate_store_errors_total{op="publish"} 1
+keygate_store_errors_total{op="put"} 0
+keygate_store_errors_total{op="reset_counter"} 0
+keygate_store_errors_total{op="reset_strikes"} 0
+keygate_store_errors_total{op="strike"} 1
+keygate_store_errors_total{op="strikes"} 0
+keygate_store_errors_total{op="subscribe"} 0
+keygate_store_errors_total{op="update"} 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "keygate_store_errors_total"); err != nil {
+		t.Error(err)
+	}
+
+	// Back again: the same Store recovers.
+	srv.Restart()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := s.Get(ctx, "k")
+		if errors.Is(err, store.ErrNotFound) { // the test server keeps nothing
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Get after Redis came back: %v, want ErrNotFound", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestNewUnreachable(t *testing.T) {
+	srv := redistest.Start(t)
+	addr := srv.Addr()
+	srv.Stop() // nothing listens there now
+	start := time.Now()
+	s, err := redis.New(t.Context(), config.Redis{Addrs: []string{addr}, DialTimeout: 200 * time.Millisecond}, nil, nil)
+	if err == nil {
+		s.Close()
+		t.Fatalf("New(%s): no error with nothing listening", addr)
+	}
+	if !strings.Contains(err.Error(), addr) || !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("New(%s): got %q, want an error naming the address and wrapping ErrUnavailable", addr, err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("New(%s) took %s", addr, took)
+	}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := redis.New(ctx, config.Redis{Addrs: []string{addr}}, nil, nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("New with a cancelled context: got %v, want context.Canceled", err)
+	}
+}
+
+func TestResubscribeReported(t *testing.T) {
+	srv := redistest.Start(t)
+	reg := prometheus.NewRegistry()
+	core, logs := observer.New(zapcore.WarnLevel)
+	s, err := redis.New(t.Context(), cfg(t, srv.Addr()), zap.New(core), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	sub, err := s.Subscribe(t.Context(), "events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Restart()
+	select {
+	case m := <-sub:
+		if !m.Resync || m.Channel != "events" {
+			t.Fatalf("first message after a restart: got %+v, want a Resync on events", m)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no Resync within 10s of the restart")
+	}
+	want := `
+# HELP keygate_store_pubsub_resubscribes_total Redis pub/sub subscriptions re-established after a lost connection.
+# TYPE keygate_store_pubsub_resubscribes_total counter
+keygate_store_pubsub_resubscribes_total 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "keygate_store_pubsub_resubscribes_total"); err != nil {
+		t.Error(err)
+	}
+	if n := logs.FilterMessage("store pubsub resubscribed").FilterField(zap.String("channel", "events")).Len(); n != 1 {
+		t.Errorf("warn log lines %q: got %d, want 1", "store pubsub resubscribed", n)
+	}
+}
+
+func TestMetricsSharedByStores(t *testing.T) {
+	addr := redistest.Addr(t)
+	reg := prometheus.NewRegistry()
+	for range 2 {
+		s, err := redis.New(t.Context(), cfg(t, addr), nil, reg)
+		if err != nil {
+			t.Fatalf("New with a registry already holding the store's metrics: %v", err)
+		}
+		s.Close()
+	}
+}
