@@ -22,6 +22,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/keygate/keygate/config"
@@ -136,6 +137,9 @@ func serve(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "keygate:", err)
 		return exitConfig
 	}
+	// go-redis logs reconnection trouble through a process-wide logger;
+	// send it to ours.
+	goredis.SetLogger(redisLogger{g.Logger().Named("go-redis").Sugar()})
 	if err := g.Listen(); err != nil {
 		fmt.Fprintln(stderr, "keygate:", err)
 		return exitError
@@ -161,4 +165,11 @@ func serve(args []string, stderr io.Writer) int {
 		return exitError
 	}
 	return exitOK
+}
+
+// redisLogger adapts zap to go-redis's logging interface.
+type redisLogger struct{ log *zap.SugaredLogger }
+
+func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
+	l.log.Warnf(format, v...)
 }

@@ -1,0 +1,136 @@
+package authz
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+var headerCases = []struct {
+	name   string
+	values []string
+	want   Presented
+	err    error
+}{
+	{"none", nil, Presented{}, ErrNoCredential},
+	{"bearer", []string{"Bearer abc.DEF-_~+/=="}, Presented{Scheme: SchemeBearer, Token: "abc.DEF-_~+/=="}, nil},
+	{"scheme case-insensitive", []string{"bEaReR tok"}, Presented{Scheme: SchemeBearer, Token: "tok"}, nil},
+	{"several spaces", []string{"Bearer    tok"}, Presented{Scheme: SchemeBearer, Token: "tok"}, nil},
+	{"apikey", []string{"ApiKey kgk_abc:kgt_def"}, Presented{Scheme: SchemeAPIKey, Key: "kgk_abc", Token: "kgt_def"}, nil},
+	{"apikey case", []string{"APIKEY k:t"}, Presented{Scheme: SchemeAPIKey, Key: "k", Token: "t"}, nil},
+	{"basic is not ours", []string{"Basic dXNlcjpwYXNz"}, Presented{}, ErrNoCredential},
+	{"unknown scheme", []string{"Token abc"}, Presented{}, ErrNoCredential},
+
+	{"two headers", []string{"Bearer a", "Bearer b"}, Presented{}, ErrMalformed},
+	{"comma-joined", []string{"Bearer a, Bearer b"}, Presented{}, ErrMalformed},
+	{"comma-joined other scheme", []string{"Basic a, Bearer b"}, Presented{}, ErrMalformed},
+	{"bearer without token", []string{"Bearer"}, Presented{}, ErrMalformed},
+	{"bearer only spaces", []string{"Bearer   "}, Presented{}, ErrMalformed},
+	{"bearer tab", []string{"Bearer\ttok"}, Presented{}, ErrMalformed},
+	{"bearer space inside", []string{"Bearer to k"}, Presented{}, ErrMalformed},
+	{"bearer bad char", []string{"Bearer tok!"}, Presented{}, ErrMalformed},
+	{"bearer = in middle", []string{"Bearer a=b"}, Presented{}, ErrMalformed},
+	{"bearer only =", []string{"Bearer ="}, Presented{}, ErrMalformed},
+	{"bearer colon", []string{"Bearer a:b"}, Presented{}, ErrMalformed},
+	{"apikey no colon", []string{"ApiKey abc"}, Presented{}, ErrMalformed},
+	{"apikey empty key", []string{"ApiKey :tok"}, Presented{}, ErrMalformed},
+	{"apikey empty token", []string{"ApiKey key:"}, Presented{}, ErrMalformed},
+	{"apikey two colons", []string{"ApiKey a:b:c"}, Presented{}, ErrMalformed},
+	{"apikey space inside", []string{"ApiKey a: b"}, Presented{}, ErrMalformed},
+	{"apikey nothing", []string{"ApiKey"}, Presented{}, ErrMalformed},
+	{"empty", []string{""}, Presented{}, ErrMalformed},
+	{"leading space", []string{" Bearer tok"}, Presented{}, ErrMalformed},
+	{"too long", []string{"Bearer " + strings.Repeat("a", MaxAuthorizationLen)}, Presented{}, ErrMalformed},
+	{"nul", []string{"Bearer a\x00"}, Presented{}, ErrMalformed},
+}
+
+func TestParseAuthorization(t *testing.T) {
+	for _, tt := range headerCases {
+		got, err := ParseAuthorization(tt.values)
+		if !errors.Is(err, tt.err) || got != tt.want {
+			t.Errorf("%s: ParseAuthorization(%q) = %+v, %v; want %+v, %v", tt.name, tt.values, got, err, tt.want, tt.err)
+		}
+	}
+}
+
+func TestParseAuthorizationAllocations(t *testing.T) {
+	v := []string{"ApiKey kgk_abc:kgt_def"}
+	if n := testing.AllocsPerRun(100, func() { _, _ = ParseAuthorization(v) }); n != 0 {
+		t.Errorf("ParseAuthorization allocated %v times, want 0", n)
+	}
+}
+
+// FuzzParseAuthorization: the parser never panics, and whatever it accepts
+// obeys the grammar: the parts are non-empty b64tokens, and putting them
+// back together gives a header it parses to the same credential.
+func FuzzParseAuthorization(f *testing.F) {
+	for _, tt := range headerCases {
+		if len(tt.values) == 1 {
+			f.Add(tt.values[0])
+		}
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		p, err := ParseAuthorization([]string{v})
+		if err != nil {
+			if p != (Presented{}) {
+				t.Fatalf("%q: error %v with credential %+v", v, err, p)
+			}
+			return
+		}
+		if strings.ContainsAny(v, ",\t\r\n\x00") {
+			t.Fatalf("%q accepted", v)
+		}
+		var again string
+		switch p.Scheme {
+		case SchemeBearer:
+			if p.Key != "" || !isB64Token(p.Token) {
+				t.Fatalf("%q: bad bearer %+v", v, p)
+			}
+			again = "Bearer " + p.Token
+		case SchemeAPIKey:
+			if !isB64Token(p.Key) || !isB64Token(p.Token) || strings.Contains(p.Key+p.Token, ":") {
+				t.Fatalf("%q: bad apikey %+v", v, p)
+			}
+			again = "ApiKey " + p.Key + ":" + p.Token
+		default:
+			t.Fatalf("%q: accepted with scheme %d", v, p.Scheme)
+		}
+		if q, err := ParseAuthorization([]string{again}); err != nil || q != p {
+			t.Fatalf("%q -> %+v; %q -> %+v, %v", v, p, again, q, err)
+		}
+	})
+}
+
+func TestTokenFormat(t *testing.T) {
+	for _, p := range []tokenPrefix{prefixAccess, prefixRefresh, prefixKey, prefixAPIKey, prefixAPITok} {
+		s := newSecret(p)
+		if !wellFormed(s, p) {
+			t.Errorf("newSecret(%s) = %q is not well-formed", p, s)
+		}
+		if want := prefixLen + p.secretLen() + checksumLen; len(s) != want {
+			t.Errorf("newSecret(%s) has %d characters, want %d", p, len(s), want)
+		}
+		if _, err := ParseAuthorization([]string{"Bearer " + s}); err != nil {
+			t.Errorf("%q is not a valid Bearer token: %v", s, err)
+		}
+		// Any single-character change is caught by the checksum or the
+		// alphabet check.
+		for i := prefixLen; i < len(s); i++ {
+			b := []byte(s)
+			b[i] = base62[(strings.IndexByte(base62, b[i])+1)%62]
+			if wellFormed(string(b), p) {
+				t.Errorf("%q with character %d changed is still well-formed", s, i)
+			}
+		}
+		if wellFormed(s, prefixKey+"x") || (p != prefixKey && wellFormed(s, prefixKey)) {
+			t.Errorf("%q accepted under another prefix", s)
+		}
+	}
+	if a, b := newSecret(prefixKey), newSecret(prefixKey); a == b {
+		t.Error("two secrets are equal")
+	}
+	s := newSecret(prefixKey)
+	if n := testing.AllocsPerRun(100, func() { wellFormed(s, prefixKey) }); n != 0 {
+		t.Errorf("wellFormed allocated %v times, want 0", n)
+	}
+}
