@@ -31,6 +31,13 @@ const (
 	DefaultRouteTimeout      = 30 * time.Second
 	DefaultRouteAuth         = AuthRequired
 
+	DefaultLockoutThreshold = 3
+	DefaultCacheTTL         = 15 * time.Second
+	DefaultNegativeCacheTTL = 5 * time.Second
+	DefaultCacheSize        = 100_000
+	DefaultStaleIfError     = time.Minute
+	MinDigestKeyLen         = 32
+
 	DefaultUpstreamDialTimeout           = 5 * time.Second
 	DefaultUpstreamTLSHandshakeTimeout   = 5 * time.Second
 	DefaultUpstreamResponseHeaderTimeout = 30 * time.Second
@@ -75,6 +82,8 @@ type Config struct {
 	Log Log `yaml:"log"`
 	// Store selects where keygate keeps its state.
 	Store Store `yaml:"store"`
+	// Auth configures credential verification.
+	Auth Auth `yaml:"auth"`
 	// Routes are matched by host, then longest path prefix, then method.
 	Routes []Route `yaml:"routes"`
 }
@@ -125,6 +134,44 @@ type Log struct {
 
 // AccessLogEnabled reports whether access logging is on (default true).
 func (l Log) AccessLogEnabled() bool { return l.AccessLog == nil || *l.AccessLog }
+
+// Auth configures how credentials are verified.
+type Auth struct {
+	// DigestKeys are the server keys of the HMAC-SHA256 digests under
+	// which secrets are stored. The first one digests new secrets; the
+	// others still verify old ones, so a key can be rotated without
+	// invalidating every credential. Write the secrets as ${ENV}
+	// references. Default none: keygate generates one at first start,
+	// keeps it in the store and warns at every start.
+	DigestKeys []DigestKey `yaml:"digest_keys"`
+	// LockoutThreshold is the number of calls with a wrong ApiKey token
+	// after which the key's token is void (seed 004). Default 3.
+	LockoutThreshold int `yaml:"lockout_threshold"`
+	// CacheTTL is how long a verified credential is trusted without
+	// asking the store again: the hard cap on staleness if an
+	// invalidation message is lost. Default 15s.
+	CacheTTL time.Duration `yaml:"cache_ttl"`
+	// NegativeCacheTTL is how long an unknown token is remembered as
+	// unknown. Default 5s.
+	NegativeCacheTTL time.Duration `yaml:"negative_cache_ttl"`
+	// CacheSize bounds the number of cached credentials. Default 100000.
+	CacheSize int `yaml:"cache_size"`
+	// StaleIfError lets a credential verified less than this long ago keep
+	// working while the store cannot be reached. Default 1m (a zero value
+	// means the default; write 1ms to practically turn it off).
+	StaleIfError time.Duration `yaml:"stale_if_error"`
+	// IdentityHeaders are more header names (besides X-Keygate-*) that
+	// upstreams treat as identity; client-sent ones are removed.
+	IdentityHeaders []string `yaml:"identity_headers"`
+}
+
+// DigestKey is one server key for secret digests.
+type DigestKey struct {
+	// ID names the key in stored records: 1 to 16 of a-z and 0-9.
+	ID string `yaml:"id"`
+	// Secret is at least 32 bytes; write it as ${KEYGATE_DIGEST_KEY}.
+	Secret string `yaml:"secret"`
+}
 
 // Store selects and configures the state backend.
 type Store struct {

@@ -44,6 +44,17 @@ func (c *Config) setDefaults() {
 	setStr(&c.Log.Level, DefaultLogLevel)
 	setStr(&c.Log.Format, DefaultLogFormat)
 
+	a := &c.Auth
+	if a.LockoutThreshold == 0 {
+		a.LockoutThreshold = DefaultLockoutThreshold
+	}
+	setDur(&a.CacheTTL, DefaultCacheTTL)
+	setDur(&a.NegativeCacheTTL, DefaultNegativeCacheTTL)
+	setDur(&a.StaleIfError, DefaultStaleIfError)
+	if a.CacheSize == 0 {
+		a.CacheSize = DefaultCacheSize
+	}
+
 	setStr(&c.Store.Driver, DefaultStoreDriver)
 	setStr(&c.Store.Embedded.Path, DefaultEmbeddedPath)
 	r := &c.Store.Redis
@@ -147,9 +158,46 @@ func (c *Config) Validate() error {
 		v.add("log.format", fmt.Sprintf("%q is not one of json, console", c.Log.Format))
 	}
 
+	c.validateAuth(&v)
 	c.validateStore(&v)
 	c.validateRoutes(&v)
 	return v.err()
+}
+
+var (
+	keyID      = regexp.MustCompile(`^[a-z0-9]{1,16}$`)
+	headerName = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
+)
+
+func (c *Config) validateAuth(v *problems) {
+	a := c.Auth
+	ids := map[string]bool{}
+	for i, k := range a.DigestKeys {
+		f := fmt.Sprintf("auth.digest_keys[%d]", i)
+		if !keyID.MatchString(k.ID) {
+			v.add(f+".id", "required: 1 to 16 of a-z and 0-9")
+		} else if ids[k.ID] {
+			v.add(f+".id", fmt.Sprintf("%q is used twice", k.ID))
+		}
+		ids[k.ID] = true
+		if len(k.Secret) < MinDigestKeyLen {
+			v.add(f+".secret", fmt.Sprintf("must be at least %d bytes (got %d); generate one with: openssl rand -base64 48", MinDigestKeyLen, len(k.Secret)))
+		}
+	}
+	if a.LockoutThreshold < 1 || a.LockoutThreshold > 1000 {
+		v.add("auth.lockout_threshold", "must be from 1 to 1000")
+	}
+	v.positive("auth.cache_ttl", a.CacheTTL)
+	v.positive("auth.negative_cache_ttl", a.NegativeCacheTTL)
+	v.positive("auth.stale_if_error", a.StaleIfError)
+	if a.CacheSize < 100 {
+		v.add("auth.cache_size", "must be at least 100")
+	}
+	for i, h := range a.IdentityHeaders {
+		if !headerName.MatchString(h) {
+			v.add(fmt.Sprintf("auth.identity_headers[%d]", i), fmt.Sprintf("%q is not a header name", h))
+		}
+	}
 }
 
 func (c *Config) validateStore(v *problems) {

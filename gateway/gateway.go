@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
 
+	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/proxy"
 	"github.com/keygate/keygate/store"
@@ -40,6 +41,7 @@ type Gateway struct {
 	level   zap.AtomicLevel
 	reg     *prometheus.Registry
 	store   store.Store
+	auth    *authz.Service
 	proxy   *proxy.Handler
 	cfg     atomic.Pointer[config.Config]
 	metrics *gatewayMetrics
@@ -73,8 +75,14 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 	}
 	g.store = st
 
-	g.proxy, err = proxy.New(cfg, proxy.Options{Logger: g.log, Registerer: g.reg, Version: opts.Version})
+	g.auth, err = authz.New(ctx, cfg.Auth, st, authz.Options{Logger: g.log, Registerer: g.reg})
 	if err != nil {
+		_ = st.Close()
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	g.proxy, err = proxy.New(cfg, proxy.Options{Logger: g.log, Registerer: g.reg, Version: opts.Version, Authenticator: g.auth})
+	if err != nil {
+		g.auth.Close()
 		_ = st.Close()
 		return nil, fmt.Errorf("building proxy: %w", err)
 	}
@@ -101,6 +109,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 
 // Logger is the gateway's logger.
 func (g *Gateway) Logger() *zap.Logger { return g.log }
+
+// Auth is the credential service, for issuing credentials in process.
+func (g *Gateway) Auth() *authz.Service { return g.auth }
 
 // Config is the config in force.
 func (g *Gateway) Config() *config.Config { return g.cfg.Load() }
@@ -152,6 +163,7 @@ func (g *Gateway) Serve(ctx context.Context) error {
 	err := g.public.Shutdown(sctx)
 	_ = g.admin.Shutdown(sctx)
 	g.proxy.Close()
+	g.auth.Close()
 	if cerr := g.store.Close(); cerr != nil {
 		g.log.Warn("closing store", zap.Error(cerr))
 	}

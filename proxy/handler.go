@@ -22,28 +22,16 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/config"
 )
 
-// Identity is who a verified credential belongs to, as told to the
-// upstream. It never holds secret material.
-type Identity struct {
-	User           string
-	CredentialID   string
-	CredentialKind string
-	APISets        []string
-	Scopes         []string
-}
-
-// Authenticator verifies a request's credential for a route. It is called
-// only for routes whose auth is required or optional.
-//
-// It returns (nil, nil) when the request carries no credential, the
-// identity when the credential is valid and allowed on the route, and an
-// *Error (401, 400, 403, 503...) otherwise. Any other error is answered
-// 503: keygate fails closed.
+// Authenticator verifies a request's credential for what a route needs.
+// *authz.Service implements it; its errors are authz's sentinels
+// (ErrNoCredential, ErrMalformed, ErrInvalid, *ScopeError, ErrUnavailable),
+// and any other error is answered 503: keygate fails closed.
 type Authenticator interface {
-	Authenticate(r *http.Request, rt *Route) (*Identity, error)
+	Verify(ctx context.Context, authorization []string, need authz.Need, client netip.Addr) (*authz.Identity, error)
 }
 
 // Options are a Handler's collaborators.
@@ -79,6 +67,9 @@ type state struct {
 	accessLog   bool
 	transport   *http.Transport
 	upstreamCfg config.Upstream
+	// extraIdentity: auth.identity_headers, canonical, removed from
+	// client requests like X-Keygate-*.
+	extraIdentity map[string]bool
 }
 
 // New builds a Handler from a validated config.
@@ -117,6 +108,12 @@ func (h *Handler) Reload(cfg *config.Config) error {
 		maxBody:     cfg.Server.MaxBodyBytes,
 		accessLog:   cfg.Log.AccessLogEnabled(),
 		upstreamCfg: cfg.Upstream,
+	}
+	for _, name := range cfg.Auth.IdentityHeaders {
+		if s.extraIdentity == nil {
+			s.extraIdentity = map[string]bool{}
+		}
+		s.extraIdentity[http.CanonicalHeaderKey(strings.ReplaceAll(name, "_", "-"))] = true
 	}
 	for i, p := range cfg.TrustedProxies {
 		pfx, err := config.ParsePrefix(p)
@@ -171,7 +168,7 @@ type exchange struct {
 	peer          netip.Addr // the connection's peer
 	client        netip.Addr // who the request is from (see trustedProxies.clientAddr)
 	trustedPeer   bool
-	identity      *Identity
+	identity      *authz.Identity
 	keepAuth      bool
 	upstreamStart time.Time
 	upstreamDur   time.Duration
@@ -286,10 +283,10 @@ func (h *Handler) serve(w *recorder, r *http.Request, s *state, ex *exchange) *E
 		r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
 	}
 
-	stripIdentity(r.Header)
+	stripIdentity(r.Header, s.extraIdentity)
 
 	if rt.Auth != config.AuthNone {
-		id, e := h.authenticate(r, rt)
+		id, e := h.authenticate(r, rt, ex)
 		if e != nil {
 			return e
 		}
@@ -303,32 +300,55 @@ func (h *Handler) serve(w *recorder, r *http.Request, s *state, ex *exchange) *E
 	return nil
 }
 
-// challenge is sent with every 401.
-var challenge = []string{`Bearer realm="keygate"`, `ApiKey realm="keygate"`}
+// The WWW-Authenticate challenges of RFC 6750 §3, with keygate's ApiKey
+// scheme beside Bearer.
+var (
+	challengeMissing   = []string{`Bearer realm="keygate"`, `ApiKey realm="keygate"`}
+	challengeMalformed = []string{`Bearer realm="keygate", error="invalid_request"`, `ApiKey realm="keygate"`}
+	challengeInvalid   = []string{`Bearer realm="keygate", error="invalid_token"`, `ApiKey realm="keygate"`}
+)
 
-func (h *Handler) authenticate(r *http.Request, rt *Route) (*Identity, *Error) {
+// The answers to a credential that does not pass. Unknown, wrong,
+// expired, revoked and voided credentials all get errInvalidToken: the
+// client is never told which.
+var (
+	errNoCredential = &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Description: "A credential is required.", Challenge: challengeMissing}
+	errMalformed    = &Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "The Authorization header is malformed.", Challenge: challengeMalformed}
+	errInvalidToken = &Error{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "The credential is not valid.", Challenge: challengeInvalid}
+)
+
+// authenticate is step 6: it returns the identity, nil for an anonymous
+// request on an optional route, or the error to answer.
+func (h *Handler) authenticate(r *http.Request, rt *Route, ex *exchange) (*authz.Identity, *Error) {
 	if h.auth == nil {
 		if rt.Auth == config.AuthOptional && len(r.Header["Authorization"]) == 0 {
 			return nil, nil
 		}
-		e := &Error{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "The credential could not be verified.", Challenge: challenge}
 		if len(r.Header["Authorization"]) == 0 {
-			e.Code, e.Description = "unauthorized", "A credential is required."
+			return nil, errNoCredential
 		}
-		return nil, e
+		return nil, errInvalidToken
 	}
-	id, err := h.auth.Authenticate(r, rt)
-	if err != nil {
-		var e *Error
-		if errors.As(err, &e) {
-			return nil, e
+	id, err := h.auth.Verify(r.Context(), r.Header["Authorization"], authz.Need{APISet: rt.APISet, Scope: rt.RequiredScope(r.Method)}, ex.client)
+	if err == nil {
+		return id, nil
+	}
+	var scopeErr *authz.ScopeError
+	switch {
+	case errors.Is(err, authz.ErrNoCredential):
+		if rt.Auth == config.AuthOptional {
+			return nil, nil
 		}
-		return nil, &Error{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable", Description: "Credentials cannot be verified right now.", RetryAfter: 1, Cause: err}
+		return nil, errNoCredential
+	case errors.Is(err, authz.ErrMalformed):
+		return nil, errMalformed
+	case errors.Is(err, authz.ErrInvalid):
+		return nil, errInvalidToken
+	case errors.As(err, &scopeErr):
+		return nil, rt.scopeError(scopeErr.Scope)
 	}
-	if id == nil && rt.Auth == config.AuthRequired {
-		return nil, &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Description: "A credential is required.", Challenge: challenge}
-	}
-	return id, nil
+	return nil, &Error{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable",
+		Description: "Credentials cannot be verified right now; try again shortly.", RetryAfter: 1, Cause: err}
 }
 
 // requestHost is the request's host, lower case, without the port.
@@ -389,13 +409,14 @@ func (rt *Route) rewrite(pr *httputil.ProxyRequest) {
 	// Hop-by-hop headers were removed before Rewrite; strip the identity
 	// namespace again in case a Connection header named one of them
 	// differently, then set ours.
-	stripIdentity(h)
+	stripIdentity(h, nil)
 	if id := ex.identity; id != nil {
-		h[HeaderUser] = []string{id.User}
-		h[HeaderCredentialID] = []string{id.CredentialID}
-		h[HeaderCredentialKind] = []string{id.CredentialKind}
-		h[HeaderAPISets] = []string{strings.Join(id.APISets, ",")}
-		h[HeaderScopes] = []string{strings.Join(id.Scopes, ",")}
+		v := id.HeaderValues()
+		h[HeaderUser] = v.User
+		h[HeaderCredentialID] = v.CredentialID
+		h[HeaderCredentialKind] = v.Kind
+		h[HeaderAPISets] = v.APISets
+		h[HeaderScopes] = v.Scopes
 	}
 	ex.upstreamStart = time.Now()
 }

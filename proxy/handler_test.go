@@ -2,17 +2,20 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/internal/echo"
 )
@@ -61,13 +64,18 @@ func newGateway(t *testing.T, yaml string, opts Options) *gateway {
 // normalisation, and returns the response.
 func rawGet(t *testing.T, addr, target string, headers ...string) (*http.Response, string) {
 	t.Helper()
+	return rawRequest(t, addr, "GET", target, headers...)
+}
+
+func rawRequest(t *testing.T, addr, method, target string, headers ...string) (*http.Response, string) {
+	t.Helper()
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
-	req := "GET " + target + " HTTP/1.1\r\nHost: gw.test\r\nConnection: close\r\n"
+	req := method + " " + target + " HTTP/1.1\r\nHost: gw.test\r\nConnection: close\r\nContent-Length: 0\r\n"
 	for _, h := range headers {
 		req += h + "\r\n"
 	}
@@ -235,28 +243,39 @@ routes:
 	}
 }
 
-// fixedAuth stands in for authz: it accepts the one credential "Bearer good"
-// and otherwise refuses the way authz does.
+// fixedAuth stands in for authz at the Authenticator seam: it accepts
+// the one credential "Bearer good" and otherwise answers with authz's
+// outcomes. (authz itself is tested against real stores in its package
+// and end to end in gateway.)
 type fixedAuth struct{}
 
-func (fixedAuth) Authenticate(r *http.Request, rt *Route) (*Identity, error) {
-	switch r.Header.Get("Authorization") {
-	case "":
-		return nil, nil
+func (fixedAuth) Verify(_ context.Context, authorization []string, need authz.Need, _ netip.Addr) (*authz.Identity, error) {
+	if len(authorization) == 0 {
+		return nil, authz.ErrNoCredential
+	}
+	switch authorization[0] {
 	case "Bearer good":
-		return &Identity{User: "alice", CredentialID: "cred_1", CredentialKind: "key_token", APISets: []string{"ops", "cortex"}, Scopes: []string{"read", "write"}}, nil
+		id := &authz.Identity{User: "alice", CredentialID: "cred_1", Kind: authz.KindKeyToken, APISets: []string{"ops", "cortex"}, Scopes: []string{"read"}}
+		if need.Scope != "read" {
+			return nil, &authz.ScopeError{Scope: need.Scope}
+		}
+		return id, nil
 	case "Bearer broken-store":
 		return nil, io.ErrUnexpectedEOF
+	case "Bearer a b":
+		return nil, authz.ErrMalformed
 	}
-	return nil, &Error{Status: 401, Code: "invalid_token", Description: "The credential is not valid.", Challenge: challenge}
+	return nil, authz.ErrInvalid
 }
 
 func TestHeaders(t *testing.T) {
 	up := newUpstream(t, "up")
 	cfg := fmt.Sprintf(`
 trusted_proxies: [10.9.0.0/16]
+auth: {identity_headers: [X-User-Id]}
 routes:
   - {name: open, path_prefix: /open, upstream: %[1]s, auth: none}
+  - {name: maybe, path_prefix: /maybe, upstream: %[1]s, auth: optional, api_set: ops}
   - {name: keep, path_prefix: /keep, upstream: %[1]s, auth: none, forward_authorization: true}
   - {name: private, path_prefix: /private, upstream: %[1]s, api_set: ops}
 `, up.URL)
@@ -291,6 +310,31 @@ routes:
 			}
 		}
 	})
+	t.Run("configured identity headers are stripped", func(t *testing.T) {
+		_, body := rawGet(t, addr, "/open", "X-User-Id: root", "x_user_id: root", "X-Other: kept")
+		h := echoed(t, body).Headers
+		for name := range h {
+			if strings.EqualFold(strings.ReplaceAll(name, "_", "-"), "X-User-Id") {
+				t.Errorf("upstream received client-sent %s", name)
+			}
+		}
+		if h["X-Other"] != "kept" {
+			t.Errorf("X-Other = %q, want it forwarded", h["X-Other"])
+		}
+	})
+	t.Run("optional route", func(t *testing.T) {
+		resp, body := rawGet(t, addr, "/maybe")
+		if resp.StatusCode != 200 || echoed(t, body).Headers[HeaderUser] != "" {
+			t.Errorf("anonymous request on an optional route: %d, user %q; want 200 and no identity", resp.StatusCode, echoed(t, body).Headers[HeaderUser])
+		}
+		resp, body = rawGet(t, addr, "/maybe", "Authorization: Bearer good")
+		if resp.StatusCode != 200 || echoed(t, body).Headers[HeaderUser] != "alice" {
+			t.Errorf("credential on an optional route: %d, user %q; want 200 alice", resp.StatusCode, echoed(t, body).Headers[HeaderUser])
+		}
+		if resp, _ := rawGet(t, addr, "/maybe", "Authorization: Bearer bad"); resp.StatusCode != 401 {
+			t.Errorf("bad credential on an optional route: %d, want 401", resp.StatusCode)
+		}
+	})
 	t.Run("authorization removed unless forward_authorization", func(t *testing.T) {
 		_, body := rawGet(t, addr, "/open", "Authorization: Bearer secret")
 		if got := echoed(t, body).Headers["Authorization"]; got != "" {
@@ -307,7 +351,7 @@ routes:
 			t.Fatalf("status %d: %s", resp.StatusCode, body)
 		}
 		h := echoed(t, body).Headers
-		want := map[string]string{HeaderUser: "alice", HeaderCredentialID: "cred_1", HeaderCredentialKind: "key_token", HeaderAPISets: "ops,cortex", HeaderScopes: "read,write", "Authorization": ""}
+		want := map[string]string{HeaderUser: "alice", HeaderCredentialID: "cred_1", HeaderCredentialKind: "key_token", HeaderAPISets: "ops,cortex", HeaderScopes: "read", "Authorization": ""}
 		for k, v := range want {
 			if h[k] != v {
 				t.Errorf("upstream %s = %q, want %q", k, h[k], v)
@@ -316,22 +360,28 @@ routes:
 	})
 	t.Run("auth outcomes", func(t *testing.T) {
 		for _, tc := range []struct {
-			auth   string
-			status int
-			code   string
+			method, auth string
+			status       int
+			code         string
+			challenge    string
 		}{
-			{"", 401, "unauthorized"},
-			{"Authorization: Bearer bad", 401, "invalid_token"},
-			{"Authorization: Bearer broken-store", 503, "temporarily_unavailable"},
+			{"GET", "", 401, "unauthorized", `Bearer realm="keygate"`},
+			{"GET", "Authorization: Bearer bad", 401, "invalid_token", `Bearer realm="keygate", error="invalid_token"`},
+			{"GET", "Authorization: Bearer a b", 400, "invalid_request", `Bearer realm="keygate", error="invalid_request"`},
+			{"POST", "Authorization: Bearer good", 403, "insufficient_scope", `Bearer realm="keygate", error="insufficient_scope", scope="write"`},
+			{"GET", "Authorization: Bearer broken-store", 503, "temporarily_unavailable", ""},
 		} {
 			before := up.hits.Load()
 			var hdrs []string
 			if tc.auth != "" {
 				hdrs = append(hdrs, tc.auth)
 			}
-			resp, body := rawGet(t, addr, "/private", hdrs...)
+			resp, body := rawRequest(t, addr, tc.method, "/private", hdrs...)
 			if resp.StatusCode != tc.status || !strings.Contains(body, `"error":"`+tc.code+`"`) {
-				t.Errorf("%q: %d %s, want %d %s", tc.auth, resp.StatusCode, body, tc.status, tc.code)
+				t.Errorf("%s %q: %d %s, want %d %s", tc.method, tc.auth, resp.StatusCode, body, tc.status, tc.code)
+			}
+			if got := resp.Header.Values("Www-Authenticate"); tc.challenge != "" && (len(got) == 0 || got[0] != tc.challenge) {
+				t.Errorf("%s %q: WWW-Authenticate %q, want %q first", tc.method, tc.auth, got, tc.challenge)
 			}
 			if tc.status == 401 && len(resp.Header.Values("Www-Authenticate")) != 2 {
 				t.Errorf("%q: WWW-Authenticate %q, want the Bearer and ApiKey challenges", tc.auth, resp.Header.Values("Www-Authenticate"))

@@ -145,10 +145,15 @@ func isIdentityHeader(name string) bool {
 }
 
 // stripIdentity removes every client-sent header in the identity
-// namespace.
-func stripIdentity(h http.Header) {
+// namespace, and those named in extra (canonical names; a client's
+// variant with "_" for "-" is caught too).
+func stripIdentity(h http.Header, extra map[string]bool) {
 	for name := range h {
 		if isIdentityHeader(name) {
+			delete(h, name)
+			continue
+		}
+		if len(extra) > 0 && (extra[name] || strings.ContainsRune(name, '_') && extra[http.CanonicalHeaderKey(strings.ReplaceAll(name, "_", "-"))]) {
 			delete(h, name)
 		}
 	}

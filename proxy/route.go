@@ -34,6 +34,17 @@ type Route struct {
 // RequiredScope is the scope a request with method needs on this route.
 func (rt *Route) RequiredScope(method string) string { return rt.cfg.RequiredScope(method) }
 
+// scopeError is the 403 for a credential without the API set or scope the
+// route needs (RFC 6750 §3.1 insufficient_scope).
+func (rt *Route) scopeError(scope string) *Error {
+	return &Error{
+		Status:      http.StatusForbidden,
+		Code:        "insufficient_scope",
+		Description: "The credential does not allow this request.",
+		Challenge:   []string{`Bearer realm="keygate", error="insufficient_scope", scope="` + scope + `"`},
+	}
+}
+
 // table maps a request to a route: host first (a route with a host beats
 // one without), then the longest path prefix on a segment boundary, then
 // the method.

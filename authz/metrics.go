@@ -1,0 +1,97 @@
+package authz
+
+import (
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// result is the label value of keygate_auth_decisions_total.
+type result uint8
+
+const (
+	resultOK result = iota
+	resultMissing
+	resultMalformed
+	resultUnknown
+	resultBadToken
+	resultExpired
+	resultRevoked
+	resultVoided
+	resultScopeDenied
+	resultStoreError
+	numResults
+)
+
+var resultNames = [numResults]string{"ok", "missing", "malformed", "unknown", "bad_token", "expired", "revoked", "voided", "scope_denied", "store_error"}
+
+type metrics struct {
+	decisions   [numResults]prometheus.Counter
+	duration    prometheus.Observer
+	cacheHits   prometheus.Counter
+	cacheMisses prometheus.Counter
+	staleServed prometheus.Counter
+	voided      prometheus.Counter
+	degraded    prometheus.Gauge
+	isDegraded  atomic.Bool
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	decisions := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "keygate_auth_decisions_total",
+		Help: "Credential checks, by result.",
+	}, []string{"result"})
+	duration := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "keygate_auth_duration_seconds",
+		Help:    "Time to verify a credential.",
+		Buckets: []float64{.00001, .000025, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .05},
+	})
+	cache := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "keygate_auth_cache_total",
+		Help: "Credential cache look-ups, by result (hit, miss, stale: served from an expired entry while the store is down).",
+	}, []string{"result"})
+	m := &metrics{
+		duration:    duration,
+		cacheHits:   cache.WithLabelValues("hit"),
+		cacheMisses: cache.WithLabelValues("miss"),
+		staleServed: cache.WithLabelValues("stale"),
+		voided: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "keygate_credentials_voided_total",
+			Help: "ApiKey tokens voided after reaching the wrong-token threshold.",
+		}),
+		degraded: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "keygate_auth_degraded",
+			Help: "1 while the store cannot be reached and credentials are verified from cache only.",
+		}),
+	}
+	for i, name := range resultNames {
+		m.decisions[i] = decisions.WithLabelValues(name)
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{decisions, duration, cache, m.voided, m.degraded} {
+			if err := reg.Register(c); err != nil {
+				return nil, errors.Join(errors.New("registering auth metrics"), err)
+			}
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) observe(r result, d time.Duration) {
+	m.decisions[r].Inc()
+	m.duration.Observe(d.Seconds())
+}
+
+func (m *metrics) storeError() {
+	if !m.isDegraded.Swap(true) {
+		m.degraded.Set(1)
+	}
+}
+
+func (m *metrics) storeOK() {
+	if m.isDegraded.Swap(false) {
+		m.degraded.Set(0)
+	}
+}

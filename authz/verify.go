@@ -1,0 +1,470 @@
+package authz
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/keygate/keygate/store"
+)
+
+// Outcomes of Verify besides ErrNoCredential and ErrMalformed.
+var (
+	// ErrInvalid: the credential is unknown, wrong, expired, revoked or
+	// voided, or its owner is disabled. Which one is never told to the
+	// client (and is counted in keygate_auth_decisions_total).
+	ErrInvalid = errors.New("authz: invalid credential")
+	// ErrUnavailable: the credential could not be verified because the
+	// store did not answer (503, never 401).
+	ErrUnavailable = errors.New("authz: cannot verify now")
+)
+
+// ScopeError: the credential is valid but not for this API set or method
+// (403 insufficient_scope).
+type ScopeError struct {
+	// Scope is what the request needed: the method's scope, or the API set
+	// when that is what is missing.
+	Scope string
+}
+
+func (e *ScopeError) Error() string { return "authz: insufficient scope " + e.Scope }
+
+// secretRecord is what verification reads from the store: the record under
+// a secret's digest. One read answers a cache miss.
+type secretRecord struct {
+	CredentialID string   `json:"id"`
+	Kind         Kind     `json:"k"`
+	Owner        string   `json:"o"`
+	APISets      []string `json:"s"`
+	Scopes       []string `json:"sc"`
+	Status       Status   `json:"st"`
+	ExpiresMs    int64    `json:"e,omitempty"`
+	// ApiKey only: the current token's digest and the key that made it,
+	// and its generation.
+	TokenDigest string `json:"td,omitempty"`
+	TokenKeyID  string `json:"tk,omitempty"`
+	Generation  int64  `json:"g,omitempty"`
+
+	// digestHint is the store key the record was read from.
+	digestHint string
+}
+
+// cacheKey is a digest and the index of the key that made it.
+type cacheKey struct {
+	key uint8
+	d   [sha256.Size]byte
+}
+
+// entry is a cached verification: a secretRecord (nil for "no such
+// credential") with what verification derives from it.
+type entry struct {
+	key      *digestKey // made the digest this entry is cached under
+	ck       cacheKey
+	fetched  time.Time
+	rec      *secretRecord
+	identity *Identity // effective: narrowed to the owner's sets and scopes
+	expires  time.Time
+	disabled bool // owner disabled or gone
+
+	// ApiKey only.
+	tokenKey    *digestKey
+	tokenDigest [sha256.Size]byte
+	strikes     int64 // failures recorded when fetched
+	tripped     bool
+	pending     *pending
+}
+
+// pending makes a right token wait for wrong tokens of the same key that
+// this replica has answered but not yet recorded, so that "three wrong,
+// then right" is refused here even though strikes are recorded after the
+// response.
+type pending struct {
+	mu   sync.Mutex
+	cond *sync.Cond
+	n    int
+	// dirty: a strike was recorded since the entry was fetched; the next
+	// right token must read the strikes again.
+	dirty bool
+}
+
+type userEntry struct {
+	fetched time.Time
+	user    *User // nil: no such user
+}
+
+// Need is what a route asks of a credential.
+type Need struct {
+	APISet string
+	Scope  string
+}
+
+// Verify checks the credential in a request's Authorization header values
+// for an API set and scope. It returns the identity, or ErrNoCredential,
+// ErrMalformed, ErrInvalid, a *ScopeError, or ErrUnavailable. client is
+// written to audit logs only.
+//
+// On the steady path (a credential verified less than cache_ttl ago) it
+// makes no store round trip and allocates nothing.
+func (s *Service) Verify(ctx context.Context, authorization []string, need Need, client netip.Addr) (*Identity, error) {
+	start := time.Now()
+	id, result, err := s.verify(ctx, authorization, need, client)
+	s.metrics.observe(result, time.Since(start))
+	return id, err
+}
+
+func (s *Service) verify(ctx context.Context, authorization []string, need Need, client netip.Addr) (*Identity, result, error) {
+	p, err := ParseAuthorization(authorization)
+	switch {
+	case errors.Is(err, ErrNoCredential):
+		return nil, resultMissing, err
+	case err != nil:
+		return nil, resultMalformed, err
+	}
+
+	var e *entry
+	var res result
+	if p.Scheme == SchemeBearer {
+		if !wellFormed(p.Token, prefixKey) && !wellFormed(p.Token, prefixAccess) {
+			return nil, resultUnknown, ErrInvalid
+		}
+		e, res, err = s.lookup(ctx, p.Token, false)
+	} else {
+		if !wellFormed(p.Key, prefixAPIKey) || !wellFormed(p.Token, prefixAPITok) {
+			return nil, resultUnknown, ErrInvalid
+		}
+		e, res, err = s.lookup(ctx, p.Key, true)
+	}
+	if err != nil {
+		return nil, res, err
+	}
+	if res != resultOK {
+		return nil, res, ErrInvalid
+	}
+	rec := e.rec
+	if p.Scheme == SchemeBearer && rec.Kind != KindKeyToken && rec.Kind != KindAccessToken {
+		return nil, resultUnknown, ErrInvalid // a refresh token or ApiKey key presented as Bearer
+	}
+	if p.Scheme == SchemeAPIKey {
+		if rec.Kind != KindAPIKey || e.tokenKey == nil {
+			return nil, resultUnknown, ErrInvalid
+		}
+		got := e.tokenKey.digest(p.Token)
+		if !hmac.Equal(got[:], e.tokenDigest[:]) {
+			s.strikeLater(e, client)
+			return nil, resultBadToken, ErrInvalid
+		}
+		if e, res, err = s.settle(ctx, e); err != nil || res != resultOK {
+			if err == nil {
+				err = ErrInvalid
+			}
+			return nil, res, err
+		}
+		rec = e.rec
+	}
+
+	switch {
+	case rec.Status == StatusRevoked:
+		return nil, resultRevoked, ErrInvalid
+	case rec.Status == StatusVoided || e.tripped:
+		return nil, resultVoided, ErrInvalid
+	case e.disabled:
+		return nil, resultRevoked, ErrInvalid
+	case !e.expires.IsZero() && !s.now().Before(e.expires):
+		return nil, resultExpired, ErrInvalid
+	}
+	if !slices.Contains(e.identity.APISets, need.APISet) {
+		return nil, resultScopeDenied, &ScopeError{Scope: need.APISet}
+	}
+	if !slices.Contains(e.identity.Scopes, need.Scope) {
+		return nil, resultScopeDenied, &ScopeError{Scope: need.Scope}
+	}
+	return e.identity, resultOK, nil
+}
+
+// lookup finds the verification entry of a secret: from the cache while it
+// is fresh, else from the store; while the store is down, a stale entry
+// within stale_if_error stands in. res is resultOK when a credential was
+// found, resultUnknown when none exists.
+func (s *Service) lookup(ctx context.Context, secret string, apiKey bool) (*entry, result, error) {
+	now := s.now()
+	var stale *entry
+	var storeErr error
+	for _, k := range s.keys {
+		ck := cacheKey{key: k.index, d: k.digest(secret)}
+		if e, ok := s.creds.GetIfPresent(ck); ok {
+			if e.rec != nil && s.fresh(e.fetched, now, s.ttl) || e.rec == nil && s.fresh(e.fetched, now, s.negTTL) {
+				s.metrics.cacheHits.Inc()
+				if e.rec == nil {
+					continue // unknown under this key; maybe under an older one
+				}
+				return e, resultOK, nil
+			}
+			if e.rec != nil {
+				stale = e
+			}
+		}
+		s.metrics.cacheMisses.Inc()
+		e, err := s.fetch(ctx, k, ck, apiKey)
+		if err != nil {
+			storeErr = err
+			break
+		}
+		s.metrics.storeOK()
+		if e.rec != nil {
+			return e, resultOK, nil
+		}
+	}
+	if storeErr != nil {
+		s.metrics.storeError()
+		if stale != nil && now.Sub(stale.fetched) < s.stale {
+			s.metrics.staleServed.Inc()
+			return stale, resultOK, nil
+		}
+		return nil, resultStoreError, fmt.Errorf("%w: %w", ErrUnavailable, storeErr)
+	}
+	return nil, resultUnknown, nil
+}
+
+// fetch reads a secret's verification record (and, for an ApiKey, its
+// strikes) from the store and caches the result, found or not. A store
+// error is returned and never cached.
+func (s *Service) fetch(ctx context.Context, k *digestKey, ck cacheKey, apiKey bool) (*entry, error) {
+	fetched := s.now()
+	r, err := s.st.Get(ctx, k.recordKey(ck.d))
+	if errors.Is(err, store.ErrNotFound) {
+		e := &entry{key: k, ck: ck, fetched: fetched}
+		s.creds.Set(ck, e)
+		return e, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var rec secretRecord
+	if err := json.Unmarshal(r.Value, &rec); err != nil {
+		return nil, fmt.Errorf("decoding %s: %w", r.Key, err)
+	}
+	rec.digestHint = r.Key
+	e := &entry{key: k, ck: ck, fetched: fetched, rec: &rec}
+	if rec.ExpiresMs > 0 {
+		e.expires = time.UnixMilli(rec.ExpiresMs)
+	}
+	u, err := s.user(ctx, rec.Owner)
+	if err != nil {
+		return nil, err
+	}
+	e.identity = &Identity{User: rec.Owner, CredentialID: rec.CredentialID, Kind: rec.Kind}
+	if u == nil || u.Disabled {
+		e.disabled = true
+	} else {
+		e.identity.APISets = intersect(rec.APISets, u.APISets)
+		e.identity.Scopes = intersect(rec.Scopes, u.Scopes)
+	}
+	if apiKey && rec.Kind == KindAPIKey {
+		e.pending = &pending{}
+		e.pending.cond = sync.NewCond(&e.pending.mu)
+		if err := s.fillToken(e); err != nil {
+			return nil, err
+		}
+		st, err := s.st.Strikes(ctx, strikeKey(rec.CredentialID, rec.Generation))
+		if err != nil {
+			return nil, err
+		}
+		e.strikes, e.tripped = st.Count, st.Tripped
+	}
+	s.creds.Set(ck, e)
+	return e, nil
+}
+
+func (s *Service) fillToken(e *entry) error {
+	rec := e.rec
+	if rec.TokenDigest == "" {
+		return nil // no token generated yet: nothing can match
+	}
+	for _, k := range s.keys {
+		if k.id == rec.TokenKeyID {
+			e.tokenKey = k
+		}
+	}
+	if e.tokenKey == nil {
+		return nil // made with a key no longer configured: no token matches
+	}
+	b, err := hex.DecodeString(rec.TokenDigest)
+	if err != nil || len(b) != sha256.Size {
+		return fmt.Errorf("credential %s: bad token digest", rec.CredentialID)
+	}
+	copy(e.tokenDigest[:], b)
+	return nil
+}
+
+func (s *Service) user(ctx context.Context, name string) (*User, error) {
+	if ue, ok := s.users.GetIfPresent(name); ok && s.fresh(ue.fetched, s.now(), s.ttl) {
+		return ue.user, nil
+	}
+	fetched := s.now()
+	r, err := s.st.Get(ctx, userKey(name))
+	if errors.Is(err, store.ErrNotFound) {
+		s.users.Set(name, &userEntry{fetched: fetched})
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var u User
+	if err := json.Unmarshal(r.Value, &u); err != nil {
+		return nil, fmt.Errorf("decoding user %q: %w", name, err)
+	}
+	s.users.Set(name, &userEntry{fetched: fetched, user: &u})
+	return &u, nil
+}
+
+// settle runs before a right ApiKey token is accepted: it waits for this
+// replica's wrong tokens of the same key to be recorded, and when any
+// failure was recorded since the entry was read (here or, through an
+// invalidation, elsewhere) it reads the strikes again and resets the count
+// (ResetStrikes never clears a trip, so a success racing a failure cannot
+// un-void).
+func (s *Service) settle(ctx context.Context, e *entry) (*entry, result, error) {
+	p := e.pending
+	p.mu.Lock()
+	for p.n > 0 {
+		p.cond.Wait()
+	}
+	dirty := p.dirty
+	p.mu.Unlock()
+	if !dirty && e.strikes == 0 {
+		return e, resultOK, nil
+	}
+	// Read the record and strikes again, then reset the count.
+	fresh, err := s.fetch(ctx, e.key, e.ck, true)
+	if err != nil {
+		return nil, resultStoreError, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if fresh.rec == nil {
+		return nil, resultUnknown, nil
+	}
+	if fresh.tripped || fresh.rec.Status == StatusVoided {
+		return fresh, resultVoided, nil
+	}
+	if fresh.strikes > 0 {
+		if err := s.st.ResetStrikes(ctx, strikeKey(fresh.rec.CredentialID, fresh.rec.Generation)); err != nil {
+			return nil, resultStoreError, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		fresh.strikes = 0
+	}
+	return fresh, resultOK, nil
+}
+
+// strikeLater counts a wrong ApiKey token. The 401 goes out at once (a
+// wrong token and an unknown key cost the client the same time); the strike
+// is recorded right after, atomically in the store, and the token is voided
+// when the count reaches the threshold.
+func (s *Service) strikeLater(e *entry, client netip.Addr) {
+	p := e.pending
+	p.mu.Lock()
+	p.n++
+	p.dirty = true
+	p.mu.Unlock()
+	run := func() {
+		s.strike(e, client)
+		p.mu.Lock()
+		p.n--
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	}
+	select {
+	case s.strikeSlots <- struct{}{}:
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer func() { <-s.strikeSlots }()
+			run()
+		}()
+	default:
+		run() // too many in flight: record this one before answering
+	}
+}
+
+func (s *Service) strike(e *entry, client netip.Addr) {
+	rec := e.rec
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, tripped, err := s.st.Strike(ctx, strikeKey(rec.CredentialID, rec.Generation), s.threshold)
+	if err != nil {
+		// Lockout never fails open: the failure is not lost silently, and
+		// the entry is dropped so the next request reads the store.
+		s.log.Error("recording a wrong ApiKey token failed", zap.String("credential_id", rec.CredentialID), zap.Error(err))
+	}
+	if tripped {
+		if err := s.markVoided(ctx, rec.CredentialID, rec.Generation); err != nil {
+			s.log.Error("marking credential voided", zap.String("credential_id", rec.CredentialID), zap.Error(err))
+		}
+		s.metrics.voided.Inc()
+		s.log.Warn("credential voided after repeated wrong tokens",
+			zap.String("audit", "void"),
+			zap.String("credential_id", rec.CredentialID),
+			zap.String("owner", rec.Owner),
+			zap.Int64("strikes", st.Count),
+			zap.Stringer("client", client))
+	}
+	// Every replica re-reads this key's strikes before its next success.
+	s.publish(ctx, "d:"+rec.digestHint)
+}
+
+func strikeKey(credentialID string, generation int64) string {
+	return "lock/" + credentialID + "/" + strconv.FormatInt(generation, 10)
+}
+
+// applyEvent handles one invalidation: "d:<record key>" drops the entry of
+// one secret, "u:<user>" and "*" drop everything.
+func (s *Service) applyEvent(ev string) {
+	kind, arg, _ := strings.Cut(ev, ":")
+	switch kind {
+	case "d":
+		// "dig/<key id>/<hex digest>"
+		rest, ok := strings.CutPrefix(arg, "dig/")
+		if !ok {
+			return
+		}
+		kid, hx, ok := strings.Cut(rest, "/")
+		if !ok {
+			return
+		}
+		var d [sha256.Size]byte
+		if b, err := hex.DecodeString(hx); err != nil || len(b) != len(d) {
+			return
+		} else {
+			copy(d[:], b)
+		}
+		for _, k := range s.keys {
+			if k.id == kid {
+				s.creds.Invalidate(cacheKey{key: k.index, d: d})
+			}
+		}
+	default:
+		s.invalidateAll()
+	}
+}
+
+// publish tells every replica to drop what an event names: this one at
+// once, the others through the store. The message carries this replica's
+// origin id so that its echo, arriving later, does not drop an entry
+// fetched meanwhile. A failure is logged: the cache TTL still bounds
+// staleness.
+func (s *Service) publish(ctx context.Context, ev string) {
+	s.applyEvent(ev)
+	if err := s.st.Publish(ctx, eventsChannel, []byte(s.origin+" "+ev)); err != nil {
+		s.log.Error("publishing invalidation failed; other replicas keep their cache up to auth.cache_ttl", zap.String("event", ev), zap.Error(err))
+	}
+}
