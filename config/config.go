@@ -28,7 +28,6 @@ const (
 	DefaultRedisDialTimeout  = 5 * time.Second
 	DefaultRedisReadTimeout  = 500 * time.Millisecond
 	DefaultRedisWriteTimeout = 500 * time.Millisecond
-	DefaultRouteTimeout      = 30 * time.Second
 	DefaultRouteAuth         = AuthRequired
 
 	DefaultLockoutThreshold = 3
@@ -71,6 +70,9 @@ type Config struct {
 	// AdminListen serves /metrics, /healthz and /readyz. Default
 	// "127.0.0.1:9090"; keep it off the public network.
 	AdminListen string `yaml:"admin_listen"`
+	// Pprof serves Go's /debug/pprof/ profiles on the admin listener.
+	// Default false: profiles show internals and cost CPU while taken.
+	Pprof bool `yaml:"pprof"`
 	// Server holds the public server's timeouts and size limits.
 	Server Server `yaml:"server"`
 	// Upstream tunes the one Transport shared by every route.
@@ -253,7 +255,10 @@ type Route struct {
 	Upstream string `yaml:"upstream"`
 	// StripPrefix removes PathPrefix before forwarding.
 	StripPrefix bool `yaml:"strip_prefix"`
-	// Timeout bounds the whole upstream exchange. Default 30s.
+	// Timeout bounds the whole upstream exchange, body included, and
+	// answers 504 past it. Default none: upstream.response_header_timeout
+	// bounds the wait for the upstream's answer and server.write_timeout
+	// the whole response (a per-route deadline costs a timer per request).
 	Timeout time.Duration `yaml:"timeout"`
 	// Auth is required (default), optional or none.
 	Auth string `yaml:"auth"`

@@ -35,7 +35,7 @@ func TestParseDefaults(t *testing.T) {
 		{"store.embedded.path", cfg.Store.Embedded.Path, DefaultEmbeddedPath},
 		{"server.max_body_bytes", cfg.Server.MaxBodyBytes, int64(DefaultMaxBodyBytes)},
 		{"routes[0].auth", cfg.Routes[0].Auth, AuthRequired},
-		{"routes[0].timeout", cfg.Routes[0].Timeout, DefaultRouteTimeout},
+		{"routes[0].timeout (none)", cfg.Routes[0].Timeout, time.Duration(0)},
 		{"routes[0].path_prefix (trailing slash trimmed)", cfg.Routes[0].PathPrefix, "/api"},
 		{"log.access_log", cfg.Log.AccessLogEnabled(), true},
 	}
@@ -123,7 +123,7 @@ routes:
 				"routes[0].name: required",
 				`routes[0].path_prefix: "api/../x" must start with /`,
 				"routes[0].upstream: must not contain user information",
-				"routes[0].timeout: must be a positive duration",
+				"routes[0].timeout: must not be negative",
 				"routes[0].api_set: required when auth is required",
 				`routes[0].methods[1]: "TRACE" is not one of`,
 				`routes[0].scopes.POST: "Write!" is not a scope name`,

@@ -79,7 +79,6 @@ func (c *Config) setDefaults() {
 			}
 			rt.Scopes = up
 		}
-		setDur(&rt.Timeout, DefaultRouteTimeout)
 		setStr(&rt.Auth, DefaultRouteAuth)
 	}
 }
@@ -283,7 +282,9 @@ func (c *Config) validateRoutes(v *problems) {
 		if err := checkUpstream(rt.Upstream); err != nil {
 			v.add(f("upstream"), err.Error())
 		}
-		v.positive(f("timeout"), rt.Timeout)
+		if rt.Timeout < 0 {
+			v.add(f("timeout"), "must not be negative")
+		}
 		switch rt.Auth {
 		case AuthRequired, AuthOptional:
 			if rt.APISet == "" {

@@ -159,3 +159,16 @@ func TestReloadKeepsListeners(t *testing.T) {
 		t.Error("log level not changed by reload")
 	}
 }
+
+func TestPprofSwitch(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		dir := t.TempDir()
+		cfg := parse(t, fmt.Sprintf("listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\npprof: %v\nstore: {embedded: {path: %q}}\n%s", on, filepath.Join(dir, "k.db"), route))
+		g, stop := start(t, cfg)
+		code, _ := getStatus(t, "http://"+g.AdminAddr().String()+"/debug/pprof/")
+		if want := map[bool]int{false: 404, true: 200}[on]; code != want {
+			t.Errorf("pprof: %v: /debug/pprof/ answered %d, want %d", on, code, want)
+		}
+		stop()
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -164,7 +165,7 @@ type exchange struct {
 	route         *Route
 	path          string // canonical request path, once accepted
 	upstreamPath  string
-	requestID     string
+	requestID     []string   // X-Request-Id's value, shared by response and upstream request
 	peer          netip.Addr // the connection's peer
 	client        netip.Addr // who the request is from (see trustedProxies.clientAddr)
 	trustedPeer   bool
@@ -208,7 +209,9 @@ func exchangeOf(r *http.Request) *exchange {
 //  5. identity hygiene: client-sent X-Keygate-* headers are removed;
 //  6. authentication and policy through the Authenticator (routes with
 //     auth none skip it);
-//  7. the route's ReverseProxy, under the route's timeout; its Rewrite sets
+//  7. the route's ReverseProxy, under the route's timeout if it has one
+//     (otherwise upstream.response_header_timeout and server.write_timeout
+//     bound the exchange); its Rewrite sets
 //     the upstream URL, X-Forwarded-*, X-Request-Id and the identity
 //     headers, after the proxy has removed hop-by-hop headers, so a
 //     "Connection: X-Keygate-User" from the client cannot remove them;
@@ -217,18 +220,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	s := h.state.Load()
 	h.metrics.inFlight.Inc()
-	rec := recorder{ResponseWriter: w, status: http.StatusOK}
-	ex := exchange{}
+	c := calls.Get().(*call)
+	rec, ex := &c.rec, &c.ex
+	rec.ResponseWriter, rec.status = w, http.StatusOK
 
-	ex.requestID = r.Header.Get(headerRequestID)
-	if !validRequestID(ex.requestID) {
-		ex.requestID = h.ids.next()
+	if ids := r.Header[headerRequestID]; len(ids) == 1 && validRequestID(ids[0]) {
+		ex.requestID = ids
+	} else {
+		ex.requestID = []string{h.ids.next()}
 	}
-	w.Header()["X-Request-Id"] = []string{ex.requestID}
+	w.Header()[headerRequestID] = ex.requestID
 
-	if e := h.serve(&rec, r, s, &ex); e != nil {
-		writeError(&rec, e)
-		h.logRefusal(r, &ex, e)
+	if e := h.serve(rec, r, s, ex); e != nil {
+		writeError(rec, e)
+		h.logRefusal(r, ex, e)
 	}
 
 	h.metrics.inFlight.Dec()
@@ -240,9 +245,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rm.requests[methodIndex(r.Method)][classIndex(rec.status)].Inc()
 	rm.duration.Observe(elapsed.Seconds())
 	if s.accessLog {
-		h.logAccess(r, &ex, &rec, elapsed)
+		h.logAccess(r, ex, rec, elapsed)
 	}
+	*c = call{}
+	calls.Put(c)
 }
+
+// call is one request's recorder and exchange, pooled: nothing keeps a
+// reference once ServeHTTP returns.
+type call struct {
+	rec recorder
+	ex  exchange
+}
+
+var calls = sync.Pool{New: func() any { return new(call) }}
 
 // serve is steps 2 to 7; an *Error it returns is written by ServeHTTP.
 func (h *Handler) serve(w *recorder, r *http.Request, s *state, ex *exchange) *Error {
@@ -294,8 +310,12 @@ func (h *Handler) serve(w *recorder, r *http.Request, s *state, ex *exchange) *E
 	}
 	ex.keepAuth = rt.cfg.ForwardAuthorization
 
-	ctx, cancel := context.WithTimeout(r.Context(), rt.timeout)
-	defer cancel()
+	ctx := r.Context()
+	if rt.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, rt.timeout)
+		defer cancel()
+	}
 	rt.proxy.ServeHTTP(w, r.WithContext(exchangeCtx{ctx, ex}))
 	return nil
 }
@@ -394,15 +414,15 @@ func (rt *Route) rewrite(pr *httputil.ProxyRequest) {
 	}
 	if len(h["X-Forwarded-Proto"]) == 0 {
 		if pr.In.TLS != nil {
-			h["X-Forwarded-Proto"] = []string{"https"}
+			h["X-Forwarded-Proto"] = protoHTTPS
 		} else {
-			h["X-Forwarded-Proto"] = []string{"http"}
+			h["X-Forwarded-Proto"] = protoHTTP
 		}
 	}
 	if len(h["X-Forwarded-Host"]) == 0 {
 		h["X-Forwarded-Host"] = []string{pr.In.Host}
 	}
-	h[headerRequestID] = []string{ex.requestID}
+	h[headerRequestID] = ex.requestID
 	if !ex.keepAuth {
 		delete(h, "Authorization")
 	}
@@ -420,6 +440,12 @@ func (rt *Route) rewrite(pr *httputil.ProxyRequest) {
 	}
 	ex.upstreamStart = time.Now()
 }
+
+// Shared, read-only header values.
+var (
+	protoHTTP  = []string{"http"}
+	protoHTTPS = []string{"https"}
+)
 
 // markUpstreamResponse records when the upstream's response headers came.
 func markUpstreamResponse(resp *http.Response) error {
@@ -455,7 +481,7 @@ func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 	if ce := h.log.Check(zapcore.WarnLevel, "upstream error"); ce != nil && kind != upstreamCanceled {
 		fields := []zap.Field{zap.String("kind", kind), zap.Error(err)}
 		if ex != nil {
-			fields = append(fields, zap.String("request_id", ex.requestID), zap.String("route", ex.route.Name))
+			fields = append(fields, zap.String("request_id", ex.requestID[0]), zap.String("route", ex.route.Name))
 		}
 		ce.Write(fields...)
 	}
@@ -465,7 +491,7 @@ func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 // logRefusal writes a debug line for a request keygate answered itself.
 func (h *Handler) logRefusal(r *http.Request, ex *exchange, e *Error) {
 	if ce := h.log.Check(zapcore.DebugLevel, "request refused"); ce != nil {
-		ce.Write(zap.String("request_id", ex.requestID), zap.Int("status", e.Status), zap.String("code", e.Code), zap.NamedError("cause", e.Cause))
+		ce.Write(zap.String("request_id", ex.requestID[0]), zap.Int("status", e.Status), zap.String("code", e.Code), zap.NamedError("cause", e.Cause))
 	}
 }
 
@@ -482,7 +508,7 @@ func (h *Handler) logAccess(r *http.Request, ex *exchange, rec *recorder, elapse
 		route = ex.route.Name
 	}
 	ce.Write(
-		zap.String("request_id", ex.requestID),
+		zap.String("request_id", ex.requestID[0]),
 		zap.String("route", route),
 		zap.String("method", r.Method),
 		zap.String("path", logPath(ex)),

@@ -1,0 +1,210 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/internal/echo"
+	"github.com/keygate/keygate/internal/redistest"
+)
+
+// redisGateway is the config of a gateway on a shared Redis, with a
+// configured digest key so that every instance digests alike.
+func redisGateway(addr, prefix, upstream string, extra string) string {
+	return fmt.Sprintf(`
+listen: 127.0.0.1:0
+admin_listen: 127.0.0.1:0
+store: {driver: redis, redis: {addrs: [%q], key_prefix: %q, dial_timeout: 1s}}
+auth:
+  digest_keys: [{id: t1, secret: "a-test-digest-key-of-at-least-32-bytes"}]
+%s
+routes:
+  - {name: orders, path_prefix: /orders, upstream: %s, api_set: orders}
+`, addr, prefix, extra, upstream)
+}
+
+func do(t *testing.T, method, url, authorization string) (int, http.Header, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, nil)
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+func echoUpstream(t *testing.T) *httptest.Server {
+	up := httptest.NewServer(echo.Handler{})
+	t.Cleanup(up.Close)
+	return up
+}
+
+func newAlice(t *testing.T, a *authz.Service) {
+	t.Helper()
+	if _, err := a.CreateUser(t.Context(), authz.User{Name: "alice", APISets: []string{"orders"}, Scopes: []string{"read", "write"}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTwoInstancesVoidAndRevoke runs two keygate gateways on one real
+// redis-server: wrong ApiKey tokens sent to both void the token after
+// exactly the threshold, and a revocation on one is refused by the other
+// within a second.
+func TestTwoInstancesVoidAndRevoke(t *testing.T) {
+	srv := redistest.Start(t)
+	up := echoUpstream(t)
+	prefix := redistest.Prefix(t)
+	y := redisGateway(srv.Addr(), prefix, up.URL, "  lockout_threshold: 3")
+	g1, _ := start(t, parse(t, y))
+	g2, _ := start(t, parse(t, y))
+	urls := []string{"http://" + g1.Addr().String() + "/orders/1", "http://" + g2.Addr().String() + "/orders/1"}
+	newAlice(t, g1.Auth())
+	key, first, err := g1.Auth().NewAPIKeyToken(t.Context(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, second, err := g2.Auth().NewAPIKeyToken(t.Context(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	right := "ApiKey " + key + ":" + second
+	wrong := "ApiKey " + key + ":" + first // generating a new token invalidated it
+	for _, u := range urls {
+		if code, _, body := do(t, "GET", u, right); code != 200 || !strings.Contains(body, `"X-Keygate-User": "alice"`) {
+			t.Fatalf("newest token: %d %s", code, body)
+		}
+	}
+	if code, _, _ := do(t, "GET", urls[0], "ApiKey "+key+":kgt_"+strings.Repeat("A", 49)); code != 401 {
+		t.Fatalf("token with a bad checksum: %d, want 401", code) // refused before the store, not counted
+	}
+
+	// Three wrong tokens, at once, across both instances.
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if code, h, body := do(t, "GET", urls[i%2], wrong); code != 401 || !strings.Contains(h.Get("Www-Authenticate"), `error="invalid_token"`) {
+				t.Errorf("wrong token: %d %q %s", code, h.Get("Www-Authenticate"), body)
+			}
+		}()
+	}
+	wg.Wait()
+	time.Sleep(200 * time.Millisecond) // strikes are recorded right after the answers
+	for i := range 6 {
+		if code, _, body := do(t, "GET", urls[i%2], right); code != 401 || !strings.Contains(body, "invalid_token") {
+			t.Fatalf("right token after 3 wrong ones, instance %d: %d %s; want 401 (voided)", i%2+1, code, body)
+		}
+	}
+
+	// Revocation: a named key deleted through instance 1 is refused by
+	// instance 2 within a second.
+	kt, _, err := g1.Auth().CreateKey(t.Context(), "alice", authz.KeySpec{Handle: "ci"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := do(t, "GET", urls[1], "Bearer "+kt); code != 200 {
+		t.Fatalf("named key on instance 2: %d", code)
+	}
+	if err := g1.Auth().DeleteKey(t.Context(), "alice", "ci"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Second)
+	for {
+		code, _, _ := do(t, "GET", urls[1], "Bearer "+kt)
+		if code == 401 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("instance 2 still answers %d to a deleted key after 1s", code)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestRedisDownFailsClosed stops the real redis-server under a running
+// gateway: a credential verified moments ago keeps working (stale_if_error),
+// one that needs the store gets 503 with Retry-After (never 401, never
+// passed), readiness drops, and everything recovers when Redis is back.
+func TestRedisDownFailsClosed(t *testing.T) {
+	srv := redistest.Start(t)
+	up := echoUpstream(t)
+	y := redisGateway(srv.Addr(), redistest.Prefix(t), up.URL, "  cache_ttl: 100ms\n  stale_if_error: 1m")
+	g, _ := start(t, parse(t, y))
+	base := "http://" + g.Addr().String() + "/orders/1"
+	admin := "http://" + g.AdminAddr().String()
+	newAlice(t, g.Auth())
+	warm, _, err := g.Auth().CreateKey(t.Context(), "alice", authz.KeySpec{Handle: "warm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cold, _, err := g.Auth().CreateKey(t.Context(), "alice", authz.KeySpec{Handle: "cold"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := do(t, "GET", base, "Bearer "+warm); code != 200 {
+		t.Fatalf("warm-up: %d", code)
+	}
+
+	srv.Stop()
+	time.Sleep(150 * time.Millisecond) // past cache_ttl: the store is asked, and fails
+	if code, _, body := do(t, "GET", base, "Bearer "+warm); code != 200 {
+		t.Errorf("recently verified credential, Redis down: %d %s; want 200 (stale_if_error)", code, body)
+	}
+	code, h, body := do(t, "GET", base, "Bearer "+cold)
+	if code != 503 || h.Get("Retry-After") == "" || !strings.Contains(body, "temporarily_unavailable") {
+		t.Errorf("uncached credential, Redis down: %d Retry-After=%q %s; want 503 with Retry-After", code, h.Get("Retry-After"), body)
+	}
+	if code, _, _ := do(t, "GET", base, ""); code != 401 {
+		t.Errorf("no credential, Redis down: %d; want 401 (nothing to verify)", code)
+	}
+	waitStatus(t, admin+"/readyz", 503)
+	if _, _, metrics := do(t, "GET", admin+"/metrics", ""); !strings.Contains(metrics, "keygate_auth_degraded 1") || !strings.Contains(metrics, `keygate_auth_decisions_total{result="store_error"} 1`) {
+		t.Errorf("metrics do not show degraded mode:\n%s", grep(metrics, "keygate_auth"))
+	}
+
+	srv.Restart() // empty: this Redis keeps nothing on disk
+	waitStatus(t, admin+"/readyz", 200)
+	newAlice(t, g.Auth())
+	fresh, _, err := g.Auth().CreateKey(context.Background(), "alice", authz.KeySpec{Handle: "after"})
+	if err != nil {
+		t.Fatalf("creating a key after Redis came back: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		code, _, body := do(t, "GET", base, "Bearer "+fresh)
+		if code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after Redis came back: %d %s; want 200 without restarting keygate", code, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, _, _ := do(t, "GET", base, "Bearer "+cold); code != 401 {
+		t.Errorf("credential lost with Redis's data: %d; want 401 once the store answers again", code)
+	}
+}
+
+func grep(s, substr string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
