@@ -121,3 +121,22 @@ func crcString(s string) uint32 {
 	}
 	return ^crc
 }
+
+// NewKey returns a fresh, well-formed ApiKey key that is stored nowhere:
+// for tests and load tools.
+func NewKey() string { return newSecret(prefixAPIKey) }
+
+// NewToken returns a fresh, well-formed secret in the format of kind's
+// Bearer or ApiKey token (an ApiKey token for KindAPIKey). It is stored
+// nowhere, so it verifies as unknown: for tests and load tools.
+func NewToken(kind Kind) string {
+	switch kind {
+	case KindAccessToken:
+		return newSecret(prefixAccess)
+	case KindRefreshToken:
+		return newSecret(prefixRefresh)
+	case KindAPIKey:
+		return newSecret(prefixAPITok)
+	}
+	return newSecret(prefixKey)
+}

@@ -162,7 +162,9 @@ func (s *Service) verify(ctx context.Context, authorization []string, need Need,
 		}
 		got := e.tokenKey.digest(p.Token)
 		if !hmac.Equal(got[:], e.tokenDigest[:]) {
-			s.strikeLater(e, client)
+			if rec.Status == StatusActive && !e.tripped {
+				s.strikeLater(e, client) // once void, more strikes change nothing
+			}
 			return nil, resultBadToken, ErrInvalid
 		}
 		if e, res, err = s.settle(ctx, e); err != nil || res != resultOK {
@@ -343,6 +345,9 @@ func (s *Service) settle(ctx context.Context, e *entry) (*entry, result, error) 
 	}
 	dirty := p.dirty
 	p.mu.Unlock()
+	if !dirty && (e.tripped || e.rec.Status == StatusVoided) {
+		return e, resultVoided, nil // sticky until a new token or an unvoid, which invalidate the entry
+	}
 	if !dirty && e.strikes == 0 {
 		return e, resultOK, nil
 	}

@@ -7,9 +7,14 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"net/netip"
+	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/store/embedded"
 )
 
 // The proxy benchmarks run keygate's Handler and a bare
@@ -103,5 +108,95 @@ func BenchmarkRouteMatch(b *testing.B) {
 		if rt, _ := t.match("gw.test", "/svc57/v1/items/42", "GET"); rt == nil {
 			b.Fatal("no match")
 		}
+	}
+}
+
+// BenchmarkKeygateProxyAuth is BenchmarkKeygateProxy on a route with auth
+// required: a valid key token (Bearer) and ApiKey pair on cache hits, and
+// a flood of one well-formed unknown token (negative cache). Compare with
+// BenchmarkBareProxy from the same run.
+func BenchmarkKeygateProxyAuth(b *testing.B) {
+	up := benchUpstream(b)
+	st, err := embedded.Open(b.Context(), config.Embedded{Path: filepath.Join(b.TempDir(), "k.db")}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	cfg, err := config.Parse("b.yaml", []byte(fmt.Sprintf(`
+log: {access_log: false}
+auth: {digest_keys: [{id: b1, secret: "benchmark-digest-key-of-32-bytes-or-more"}]}
+routes:
+  - {name: api, path_prefix: /api, upstream: %s, api_set: orders}
+`, up.URL)), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc, err := authz.New(b.Context(), cfg.Auth, st, authz.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer svc.Close()
+	if _, err := svc.CreateUser(b.Context(), authz.User{Name: "bench", APISets: []string{"orders"}, Scopes: []string{"read", "write"}}); err != nil {
+		b.Fatal(err)
+	}
+	keyTok, _, err := svc.CreateKey(b.Context(), "bench", authz.KeySpec{Handle: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	key, apiTok, err := svc.NewAPIKeyToken(b.Context(), "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	// A second user whose ApiKey token is void: three wrong tokens.
+	if _, err := svc.CreateUser(b.Context(), authz.User{Name: "voided", APISets: []string{"orders"}, Scopes: []string{"read"}}); err != nil {
+		b.Fatal(err)
+	}
+	vkey, vtok, err := svc.NewAPIKeyToken(b.Context(), "voided")
+	if err != nil {
+		b.Fatal(err)
+	}
+	wrong := "ApiKey " + vkey + ":" + authz.NewToken(authz.KindAPIKey)
+	for range 3 {
+		svc.Verify(b.Context(), []string{wrong}, authz.Need{APISet: "orders", Scope: "read"}, netip.Addr{})
+	}
+	for i := 0; ; i++ { // strikes are recorded just after the answers
+		if _, err := svc.Verify(b.Context(), []string{"ApiKey " + vkey + ":" + vtok}, authz.Need{APISet: "orders", Scope: "read"}, netip.Addr{}); err != nil {
+			break
+		}
+		if i > 100 {
+			b.Fatal("the ApiKey token was not voided")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	h, err := New(cfg, Options{Authenticator: svc})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer h.Close()
+	for _, c := range []struct {
+		name, authorization string
+		status              int
+	}{
+		{"bearer", "Bearer " + keyTok, 200},
+		{"apikey", "ApiKey " + key + ":" + apiTok, 200},
+		{"unknown", "Bearer " + authz.NewToken(authz.KindKeyToken), 401},
+		{"apikey-unknown-key", "ApiKey " + authz.NewKey() + ":" + vtok, 401},
+		{"apikey-void", "ApiKey " + vkey + ":" + vtok, 401},
+		{"apikey-wrong-on-void", wrong, 401},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			req := httptest.NewRequest("GET", "http://gw.test/api/v1/items/42", nil)
+			req.RemoteAddr = "192.0.2.10:1234"
+			req.Header.Set("Authorization", c.authorization)
+			b.ReportAllocs()
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req)
+				if w.Code != c.status {
+					b.Fatalf("status %d, want %d: %s", w.Code, c.status, w.Body)
+				}
+			}
+		})
 	}
 }
