@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/gateway"
 	"github.com/keygate/keygate/internal/echo"
@@ -90,15 +91,33 @@ func demo(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- g.Serve(serveCtx) }()
+	fail := func(err error) int {
+		fmt.Fprintln(stderr, "keygate demo:", err)
+		cancel()
+		<-done
+		return exitError
+	}
+
+	// What `keygate users add demo --api-sets demo` and `keygate keys
+	// create demo --handle demo` do, in this process.
+	if _, err := g.Auth().CreateUser(ctx, authz.User{Name: "demo", APISets: []string{"demo"}, Scopes: []string{"read", "write"}}); err != nil {
+		return fail(err)
+	}
+	token, _, err := g.Auth().CreateKey(ctx, "demo", authz.KeySpec{Handle: "demo", Description: "keygate demo"})
+	if err != nil {
+		return fail(err)
+	}
 
 	base := "http://" + g.Addr().String()
-	fmt.Fprintf(stdout, "keygate demo: gateway on %s, sample upstream on %s, metrics on http://%s/metrics\n\n", base, upURL, g.AdminAddr())
-	for _, path := range []string{"/public/hello?name=world", "/private/hello"} {
-		if err := showRequest(stdout, base+path); err != nil {
-			fmt.Fprintln(stderr, "keygate demo:", err)
-			cancel()
-			<-done
-			return exitError
+	fmt.Fprintf(stdout, "keygate demo: gateway on %s, sample upstream on %s, metrics on http://%s/metrics\n", base, upURL, g.AdminAddr())
+	fmt.Fprintf(stdout, "keygate demo: user \"demo\" (API set demo; scopes read, write) with a named API key \"demo\"; its token:\n  %s\n\n", token)
+	for _, r := range []struct{ path, authorization string }{
+		{"/public/hello?name=world", ""},
+		{"/private/hello", ""},
+		{"/private/hello", "Bearer " + token},
+	} {
+		if err := showRequest(stdout, base+r.path, r.authorization); err != nil {
+			return fail(err)
 		}
 	}
 	if *once {
@@ -113,12 +132,22 @@ func demo(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// showRequest prints a request through the gateway as a person would see
-// it with curl.
-func showRequest(w io.Writer, url string) error {
-	fmt.Fprintf(w, "$ curl -i '%s'\n", url)
+// showRequest prints a request through the gateway, with an
+// Authorization header unless authorization is empty, as a person would
+// see it with curl.
+func showRequest(w io.Writer, url, authorization string) error {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+		fmt.Fprintf(w, "$ curl -i -H 'Authorization: %s' '%s'\n", authorization, url)
+	} else {
+		fmt.Fprintf(w, "$ curl -i '%s'\n", url)
+	}
 	client := &http.Client{Timeout: 5 * time.Second}
-	resp, err := client.Get(url)
+	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}

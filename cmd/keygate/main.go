@@ -6,10 +6,13 @@
 //	keygate serve [-config gateway.yaml]   run the gateway
 //	keygate check -config FILE             validate a config file
 //	keygate demo                           run a gateway with a sample upstream
+//	keygate users add|list|disable|enable  manage users
+//	keygate keys create|list|delete|revoke manage API keys and credentials
+//	keygate apikey token|unvoid            manage a user's ApiKey
 //	keygate version                        print the version
 //
-// This package only parses flags and signals; the gateway package does the
-// work.
+// This package only parses flags and signals; the gateway and authz
+// packages do the work.
 package main
 
 import (
@@ -30,7 +33,7 @@ import (
 	"github.com/keygate/keygate/proxy"
 )
 
-const usage = `keygate — an authentication gateway in front of HTTP APIs
+var usage = `keygate — an authentication gateway in front of HTTP APIs
 
 Usage:
   keygate serve [-config gateway.yaml]   run the gateway
@@ -38,13 +41,15 @@ Usage:
   keygate demo  [-listen ADDR]           run a gateway and a sample upstream, no setup needed
   keygate version                        print the version
 
+Credentials, in the store the config names (every command takes -config FILE):
+` + adminUsage("") + `
 Run "keygate COMMAND -h" for a command's flags.
 `
 
 // Exit codes.
 const (
 	exitOK     = 0
-	exitError  = 1 // the gateway failed while running
+	exitError  = 1 // the gateway failed while running, or a command failed
 	exitConfig = 2 // bad usage or a bad config file
 )
 
@@ -65,6 +70,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return check(args, stdout, stderr)
 	case "demo":
 		return demo(args, stdout, stderr)
+	case "users", "keys", "apikey":
+		return admin(cmd, args, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "keygate", proxy.Version())
 		return exitOK

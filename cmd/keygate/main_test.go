@@ -38,6 +38,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "building keygate: %v\n%s", err, out)
 		os.Exit(1)
 	}
+	// A race-enabled binary sleeps a second before exiting, for the
+	// detector's goroutines; the tests run it dozens of times.
+	os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -309,16 +312,28 @@ func TestServeBadConfig(t *testing.T) {
 	}
 }
 
-// TestDemo runs the quickstart's first command and checks that a request
-// went through to the sample upstream.
+// TestDemo runs the quickstart's first command and checks its three
+// requests: the public one goes through to the sample upstream, the private
+// one is refused without a credential and goes through with the demo key's
+// token, which the upstream sees as user demo.
 func TestDemo(t *testing.T) {
 	out, err := exec.Command(binary, "demo", "-once", "-listen", "127.0.0.1:0", "-admin", "127.0.0.1:0").Output()
 	if err != nil {
 		t.Fatalf("keygate demo: %v\n%s", err, out)
 	}
-	for _, want := range []string{"HTTP/1.1 200 OK", `"path": "/public/hello"`, `"X-Forwarded-For": "127.0.0.1"`, "HTTP/1.1 401 Unauthorized"} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("demo output does not contain %q:\n%s", want, out)
+	requests := strings.Split(string(out), "$ curl ")
+	if len(requests) != 4 {
+		t.Fatalf("demo output shows %d requests, want 3:\n%s", len(requests)-1, out)
+	}
+	for i, wants := range [][]string{
+		{"-i 'http://127.0.0.1:", "/public/hello?name=world'", "HTTP/1.1 200 OK", `"path": "/public/hello"`, `"X-Forwarded-For": "127.0.0.1"`},
+		{"-i 'http://127.0.0.1:", "/private/hello'", "HTTP/1.1 401 Unauthorized", `Www-Authenticate: Bearer realm="keygate"`},
+		{"-i -H 'Authorization: Bearer kgl_", "HTTP/1.1 200 OK", `"X-Keygate-User": "demo"`, `"X-Keygate-Api-Sets": "demo"`, `"X-Keygate-Scopes": "read,write"`, `"X-Keygate-Credential-Kind": "key_token"`},
+	} {
+		for _, want := range wants {
+			if !strings.Contains(requests[i+1], want) {
+				t.Errorf("demo request %d does not contain %q:\n%s", i+1, want, requests[i+1])
+			}
 		}
 	}
 }

@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	goredis "github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/gateway"
+	"github.com/keygate/keygate/store/embedded"
+)
+
+// The operator commands (users, keys, apikey) open the configured store
+// themselves and build an authz.Service on it: the same code as the server,
+// so their changes reach running servers through the store's
+// publish/subscribe. The embedded store's file can only be open in one
+// process, so with it they need the server stopped; see openService.
+
+// action is what an operator command does once its flags and arguments
+// are parsed and the credential service is open. args are its positional
+// arguments, as many as the command names.
+type action func(ctx context.Context, s *authz.Service, args []string, stdout, stderr io.Writer) error
+
+// adminCommand is one operator command, e.g. "users add".
+type adminCommand struct {
+	group, name string
+	args        []string // names of the positional arguments, in order
+	flags       string   // flags in the synopsis
+	summary     string
+	// setup registers the command's flags on fs and returns its action,
+	// which reads them.
+	setup func(fs *flag.FlagSet) action
+}
+
+var adminCommands = []adminCommand{
+	{group: "users", name: "add", args: []string{"NAME"}, flags: "[--admin] [--manage-keys] [--api-sets a,b] [--scopes read,write]",
+		summary: "Create a user, with the API sets and scopes its credentials may carry", setup: usersAdd},
+	{group: "users", name: "list", summary: "List the users", setup: usersList},
+	{group: "users", name: "disable", args: []string{"NAME"}, summary: "Disable a user: every credential of theirs stops working", setup: usersDisable(true)},
+	{group: "users", name: "enable", args: []string{"NAME"}, summary: "Enable a disabled user", setup: usersDisable(false)},
+	{group: "keys", name: "create", args: []string{"USER"}, flags: "--handle H [--alias A] [--description D] [--api-sets a,b] [--scopes read] [--expires 720h]",
+		summary: "Create a named API key; prints its long-lived Bearer token, which is shown only once", setup: keysCreate},
+	{group: "keys", name: "list", args: []string{"USER"}, summary: "List a user's credentials (never a secret)", setup: keysList},
+	{group: "keys", name: "delete", args: []string{"USER", "HANDLE"}, summary: "Delete a named API key: its token stops working", setup: keysDelete},
+	{group: "keys", name: "revoke", args: []string{"CREDENTIAL_ID"}, summary: "Revoke any credential by id: its secret stops working", setup: keysRevoke},
+	{group: "apikey", name: "token", args: []string{"USER"}, summary: "Generate a new ApiKey token (earlier ones stop working); prints \"ApiKey key:token\"", setup: apikeyToken},
+	{group: "apikey", name: "unvoid", args: []string{"USER"}, summary: "Make a user's voided ApiKey token work again", setup: apikeyUnvoid},
+}
+
+// synopsis is the command's line in the usage text.
+func (c adminCommand) synopsis() string {
+	words := append([]string{"keygate", c.group, c.name}, c.args...)
+	if c.flags != "" {
+		words = append(words, c.flags)
+	}
+	return strings.Join(words, " ")
+}
+
+// adminUsage is the synopsis of the operator commands, or of one group's
+// if group is not empty.
+func adminUsage(group string) string {
+	var b strings.Builder
+	for _, c := range adminCommands {
+		if group == "" || c.group == group {
+			fmt.Fprintf(&b, "  %s\n", c.synopsis())
+		}
+	}
+	return b.String()
+}
+
+// admin runs "keygate GROUP COMMAND ARGS..." for the groups users, keys
+// and apikey, and returns the exit code.
+func admin(group string, args []string, stdout, stderr io.Writer) int {
+	groupUsage := fmt.Sprintf("Usage:\n%s\nEvery command takes -config FILE (default gateway.yaml). Run \"keygate %s COMMAND -h\" for its flags.\n", adminUsage(group), group)
+	if len(args) == 0 {
+		fmt.Fprint(stderr, groupUsage)
+		return exitConfig
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, groupUsage)
+		return exitOK
+	}
+	for _, c := range adminCommands {
+		if c.group == group && c.name == args[0] {
+			return c.execute(args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "keygate %s: unknown command %q\n\n%s", group, args[0], groupUsage)
+	return exitConfig
+}
+
+// execute parses args, opens the service, runs the action and closes the
+// service, and returns the exit code.
+func (c adminCommand) execute(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet(c.group+" "+c.name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := configFlag(fs)
+	act := c.setup(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: %s\n\n%s.\n\nFlags (before or after the arguments):\n", c.synopsis(), c.summary)
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		return exitConfig // flag printed the problem and the usage
+	}
+	if len(pos) != len(c.args) {
+		if len(pos) > len(c.args) {
+			fmt.Fprintf(stderr, "keygate %s: unexpected argument %q\n", fs.Name(), pos[len(c.args)])
+		} else {
+			fmt.Fprintf(stderr, "keygate %s: missing %s\n", fs.Name(), strings.Join(c.args[len(pos):], " "))
+		}
+		fs.Usage()
+		return exitConfig
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		printProblems(stderr, err)
+		return exitConfig
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	log := cliLogger(stderr)
+	defer func() { _ = log.Sync() }()
+	goredis.SetLogger(redisLogger{log.Named("go-redis").Sugar()})
+	s, closeAll, err := openService(ctx, cfg, log)
+	if err == nil {
+		err = act(ctx, s, pos, stdout, stderr)
+		closeAll()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "keygate %s: %v\n", fs.Name(), err)
+		return exitError
+	}
+	return exitOK
+}
+
+// parseInterspersed parses flags that may come before, between or after
+// the positional arguments (flag stops at the first non-flag) and returns
+// the positional arguments. Everything after "--" is positional.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos, args = append(pos, rest[0]), rest[1:]
+	}
+}
+
+// cliLogger logs warnings and errors to w, in console format: the
+// operator sees the "digest key generated" warning and nothing noisy.
+func cliLogger(w io.Writer) *zap.Logger {
+	enc := zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig())
+	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), zap.WarnLevel))
+}
+
+// openService opens the configured store and the credential service on it;
+// closeAll closes both. An embedded store held by a running keygate is
+// refused with a message saying what to do.
+func openService(ctx context.Context, cfg *config.Config, log *zap.Logger) (s *authz.Service, closeAll func(), err error) {
+	st, err := gateway.OpenStore(ctx, cfg.Store, log, nil)
+	if errors.Is(err, embedded.ErrLocked) {
+		return nil, nil, fmt.Errorf("the embedded store %s is in use by a running keygate; stop it first, or use store.driver: redis to manage credentials while serving", cfg.Store.Embedded.Path)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err = authz.New(ctx, cfg.Auth, st, authz.Options{Logger: log})
+	if err != nil {
+		_ = st.Close()
+		return nil, nil, fmt.Errorf("auth: %w", err)
+	}
+	return s, func() {
+		s.Close()
+		if err := st.Close(); err != nil {
+			log.Warn("closing store", zap.Error(err))
+		}
+	}, nil
+}
+
+// listFlag is a comma-separated list flag; each use replaces the value.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	*l = nil
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
+}
+
+// names prints a list for people: "a, b", or "none".
+func names(l []string) string {
+	if len(l) == 0 {
+		return "none"
+	}
+	return strings.Join(l, ", ")
+}

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/keygate/keygate/authz"
+)
+
+func keysCreate(fs *flag.FlagSet) action {
+	var spec authz.KeySpec
+	fs.StringVar(&spec.Handle, "handle", "", "the key's `handle` (required; unique per user)")
+	fs.StringVar(&spec.Alias, "alias", "", "the key's `alias`")
+	fs.StringVar(&spec.Description, "description", "", "what the key is for")
+	sets, scopes := listFlag{}, listFlag{}
+	fs.Var(&sets, "api-sets", "comma-separated API `sets` (default: all of the user's)")
+	fs.Var(&scopes, "scopes", "comma-separated `scopes` (default: all of the user's)")
+	expires := fs.Duration("expires", 0, "lifetime of the token, e.g. 720h (default: until the key is deleted)")
+	return func(ctx context.Context, s *authz.Service, args []string, stdout, stderr io.Writer) error {
+		spec.APISets, spec.Scopes = sets, scopes
+		if *expires != 0 {
+			spec.Expires = time.Now().Add(*expires)
+		}
+		token, cred, err := s.CreateKey(ctx, args[0], spec)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, token)
+		fmt.Fprintf(stderr, "keygate: key %q of %s created (credential %s; api sets: %s; scopes: %s). Send the token above as \"Authorization: Bearer TOKEN\". It is shown only once: keygate keeps only its digest.\n",
+			cred.Handle, cred.Owner, cred.ID, names(cred.APISets), names(cred.Scopes))
+		return nil
+	}
+}
+
+func keysList(*flag.FlagSet) action {
+	return func(ctx context.Context, s *authz.Service, args []string, stdout, _ io.Writer) error {
+		if _, err := s.GetUser(ctx, args[0]); err != nil {
+			return err
+		}
+		creds, err := s.Credentials(ctx, args[0])
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tKIND\tHANDLE\tSTATUS\tAPI SETS\tSCOPES\tCREATED\tEXPIRES")
+		for _, c := range creds {
+			expires := "never"
+			if !c.Expires.IsZero() {
+				expires = c.Expires.UTC().Format(time.RFC3339)
+			}
+			handle := c.Handle
+			if handle == "" {
+				handle = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Kind, handle, c.Status,
+				column(c.APISets), column(c.Scopes), c.Created.UTC().Format(time.RFC3339), expires)
+		}
+		return tw.Flush()
+	}
+}
+
+func keysDelete(*flag.FlagSet) action {
+	return func(ctx context.Context, s *authz.Service, args []string, stdout, _ io.Writer) error {
+		if err := s.DeleteKey(ctx, args[0], args[1]); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "key %q of %s deleted\n", args[1], args[0])
+		return nil
+	}
+}
+
+func keysRevoke(*flag.FlagSet) action {
+	return func(ctx context.Context, s *authz.Service, args []string, stdout, _ io.Writer) error {
+		if err := s.Revoke(ctx, args[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "credential %s revoked\n", args[0])
+		return nil
+	}
+}

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/keygate/keygate/authz"
+)
+
+func usersAdd(fs *flag.FlagSet) action {
+	isAdmin := fs.Bool("admin", false, "give the user the ADMIN authority")
+	manageKeys := fs.Bool("manage-keys", false, "give the user the MANAGE_USER_API_KEY authority (self-service API keys)")
+	sets := listFlag{}
+	fs.Var(&sets, "api-sets", "comma-separated API `sets` the user's credentials may use")
+	scopes := listFlag{"read", "write"}
+	fs.Var(&scopes, "scopes", "comma-separated `scopes` the user's credentials may carry")
+	return func(ctx context.Context, s *authz.Service, args []string, stdout, _ io.Writer) error {
+		u := authz.User{Name: args[0], APISets: sets, Scopes: scopes}
+		if *isAdmin {
+			u.Authorities = append(u.Authorities, authz.AuthorityAdmin)
+		}
+		if *manageKeys {
+			u.Authorities = append(u.Authorities, authz.AuthorityManageUserAPIKey)
+		}
+		created, err := s.CreateUser(ctx, u)
+		if err != nil {
+			return err
+		}
+		authorities := ""
+		if len(created.Authorities) > 0 {
+			authorities = "; authorities: " + names(created.Authorities)
+		}
+		fmt.Fprintf(stdout, "user %s created (api sets: %s; scopes: %s%s)\n", created.Name, names(created.APISets), names(created.Scopes), authorities)
+		return nil
+	}
+}
+
+func usersList(*flag.FlagSet) action {
+	return func(ctx context.Context, s *authz.Service, _ []string, stdout, _ io.Writer) error {
+		users, err := s.ListUsers(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tAUTHORITIES\tAPI SETS\tSCOPES\tDISABLED")
+		for _, u := range users {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Name, column(u.Authorities), column(u.APISets), column(u.Scopes), yesNo(u.Disabled))
+		}
+		return tw.Flush()
+	}
+}
+
+// usersDisable returns the setup of "users disable" (disable true) or
+// "users enable".
+func usersDisable(disable bool) func(*flag.FlagSet) action {
+	return func(*flag.FlagSet) action {
+		return func(ctx context.Context, s *authz.Service, args []string, stdout, _ io.Writer) error {
+			if _, err := s.UpdateUser(ctx, args[0], func(u *authz.User) error {
+				u.Disabled = disable
+				return nil
+			}); err != nil {
+				return err
+			}
+			word := "enabled"
+			if disable {
+				word = "disabled"
+			}
+			fmt.Fprintf(stdout, "user %s %s\n", args[0], word)
+			return nil
+		}
+	}
+}
+
+func apikeyToken(*flag.FlagSet) action {
+	return func(ctx context.Context, s *authz.Service, args []string, stdout, stderr io.Writer) error {
+		key, token, err := s.NewAPIKeyToken(ctx, args[0])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "ApiKey %s:%s\n", key, token)
+		fmt.Fprintf(stderr, "keygate: a new ApiKey token for %s; earlier tokens no longer work. Send the line above as the Authorization header. The token is shown only once.\n", args[0])
+		return nil
+	}
+}
+
+func apikeyUnvoid(*flag.FlagSet) action {
+	return func(ctx context.Context, s *authz.Service, args []string, stdout, _ io.Writer) error {
+		if err := s.Unvoid(ctx, args[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "the ApiKey token of %s works again\n", args[0])
+		return nil
+	}
+}
+
+// column prints a list in a table cell: "a,b", or "-".
+func column(l []string) string {
+	if len(l) == 0 {
+		return "-"
+	}
+	return strings.Join(l, ",")
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
