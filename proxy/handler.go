@@ -272,7 +272,7 @@ func (h *Handler) serve(w *recorder, r *http.Request, s *state, ex *exchange) *E
 	if r.URL.Opaque != "" {
 		return errBadRequestPath
 	}
-	path, _, err := canonicalPath(r.URL.EscapedPath())
+	path, _, err := canonicalPath(rawPath(r))
 	if err != nil {
 		return errBadRequestPath
 	}
@@ -371,12 +371,27 @@ func (h *Handler) authenticate(r *http.Request, rt *Route, ex *exchange) (*authz
 		Description: "Credentials cannot be verified right now; try again shortly.", RetryAfter: 1, Cause: err}
 }
 
-// requestHost is the request's host, lower case, without the port.
+// rawPath is the request target's path exactly as the client sent it
+// (url.URL's EscapedPath may re-encode it from the decoded form, hiding
+// what was sent), or, for an absolute-form target, the URL's escaped path.
+func rawPath(r *http.Request) string {
+	if u := r.RequestURI; u != "" && u[0] == '/' {
+		if i := strings.IndexByte(u, '?'); i >= 0 {
+			return u[:i]
+		}
+		return u
+	}
+	return r.URL.EscapedPath()
+}
+
+// requestHost is the request's host, lower case, without the port or a
+// trailing dot ("API.example.com.:443" is "api.example.com").
 func requestHost(r *http.Request) string {
 	host := r.Host
 	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") {
 		host = host[:i]
 	}
+	host = strings.TrimSuffix(host, ".")
 	for i := 0; i < len(host); i++ {
 		if c := host[i]; 'A' <= c && c <= 'Z' {
 			return strings.ToLower(host)

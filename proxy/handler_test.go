@@ -142,6 +142,8 @@ routes:
 		{"/pub/%00/x", 400, "", ""},
 		{"/pub/%252e%252e/admin", 400, "", ""},
 		{"/pub%", 400, "", ""},
+		{"/pub%2Fx{", 400, "", ""}, // an invalid byte must not make the encoded slash disappear
+		{"/pub/%2f..%2f..%2fadmin", 400, "", ""},
 		{"*", 400, "", ""},
 		// matched and forwarded as the matched path
 		{"/admin", 401, "", ""}, // auth required, no credential: never proxied
@@ -209,6 +211,7 @@ routes:
 	}{
 		{"GET", "api.example.com", "/items", 200, "a", ""},
 		{"GET", "API.Example.com:8080", "/anything", 200, "a", ""},
+		{"GET", "api.example.com.", "/items", 200, "a", ""},
 		{"GET", "other.test", "/items/1", 200, "b", ""},
 		{"HEAD", "other.test", "/items/1", 200, "b", ""},
 		{"POST", "other.test", "/items", 200, "c", ""},
