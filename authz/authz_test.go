@@ -493,12 +493,22 @@ func TestVoidAcrossReplicas(t *testing.T) {
 	}
 	settle := func() {
 		// Strikes are recorded right after each answer; wait until both
-		// replicas have recorded theirs and the invalidations travelled.
-		deadline := time.Now().Add(5 * time.Second)
+		// replicas have recorded theirs and each has dropped its cached
+		// entry for the key (the invalidation arrived), so that what
+		// follows is "later" on both.
+		deadline := time.Now().Add(10 * time.Second)
 		for len(a.strikeSlots)+len(b.strikeSlots) > 0 && time.Now().Before(deadline) {
 			time.Sleep(5 * time.Millisecond)
 		}
-		time.Sleep(100 * time.Millisecond)
+		for _, s := range []*Service{a, b} {
+			ck := cacheKey{key: s.keys[0].index, d: s.keys[0].digest(key)}
+			for time.Now().Before(deadline) {
+				if _, ok := s.creds.GetIfPresent(ck); !ok {
+					break
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
 	}
 
 	attack(cfg.LockoutThreshold - 1)

@@ -36,6 +36,19 @@ const usersIndex = "users"
 
 func credsIndex(owner string) string { return "creds/" + owner }
 
+// credIndexes are the indexes a credential is listed under: its owner's,
+// and for OAuth tokens its client's and its family's.
+func credIndexes(c *Credential) []string {
+	idx := []string{credsIndex(c.Owner)}
+	if c.ClientID != "" {
+		idx = append(idx, clientCredsIndex(c.ClientID))
+	}
+	if c.Family != "" {
+		idx = append(idx, familyIndex(c.Family))
+	}
+	return idx
+}
+
 // newID makes a credential id: "cred_" and 16 random bytes in base32. It
 // is not secret: logs, metrics and identity headers may carry it.
 func newID() string {
@@ -261,6 +274,7 @@ func (s *Service) writeNew(ctx context.Context, cred *Credential, secret string,
 	rec := secretRecord{
 		CredentialID: cred.ID, Kind: cred.Kind, Owner: cred.Owner,
 		APISets: cred.APISets, Scopes: cred.Scopes, Status: cred.Status,
+		IssuedMs: cred.Created.UnixMilli(), ClientID: cred.ClientID, Family: cred.Family,
 	}
 	var opts store.WriteOptions
 	if !cred.Expires.IsZero() {
@@ -276,7 +290,7 @@ func (s *Service) writeNew(ctx context.Context, cred *Credential, secret string,
 	}
 	cb, _ := json.Marshal(cred)
 	copts := opts
-	copts.Indexes = []string{credsIndex(cred.Owner)}
+	copts.Indexes = credIndexes(cred)
 	if _, err := s.st.Create(ctx, credKey(cred.ID), cb, copts); err != nil {
 		_ = s.st.Delete(context.WithoutCancel(ctx), cred.Digest, 0)
 		return fmt.Errorf("storing credential: %w", err)
@@ -335,7 +349,7 @@ func (s *Service) updateCred(ctx context.Context, id string, change func(*Creden
 		}
 		change(c)
 		b, _ := json.Marshal(c)
-		opts := store.WriteOptions{Indexes: []string{credsIndex(c.Owner)}}
+		opts := store.WriteOptions{Indexes: credIndexes(c)}
 		if !c.Expires.IsZero() {
 			opts.TTL = time.Until(c.Expires) + time.Minute
 		}

@@ -39,6 +39,7 @@ const (
 	StatusActive  Status = "active"
 	StatusVoided  Status = "voided"  // ApiKey token after too many wrong tokens
 	StatusRevoked Status = "revoked" // taken away; kept for audit
+	StatusRotated Status = "rotated" // a refresh token already exchanged
 )
 
 // Credential is the management view of an issued credential. It never
@@ -56,6 +57,10 @@ type Credential struct {
 	Created     time.Time `json:"created"`
 	Expires     time.Time `json:"expires,omitzero"`
 	LastUsed    time.Time `json:"lastUsed,omitzero"`
+	// ClientID and Family: for OAuth tokens, the client that obtained
+	// them and the refresh-token family they belong to.
+	ClientID string `json:"clientId,omitempty"`
+	Family   string `json:"family,omitempty"`
 	// Generation counts ApiKey tokens: each new token is the next one.
 	Generation int64 `json:"generation,omitempty"`
 	// Digest is the store key of the verification record (a keyed

@@ -34,6 +34,10 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// OAuth and SelfService configure clients, tokens and password
+	// sign-in; zero values take the config defaults.
+	OAuth       config.OAuth
+	SelfService config.SelfService
 }
 
 // Service verifies and issues credentials. It is safe for concurrent use.
@@ -47,6 +51,8 @@ type Service struct {
 	stale     time.Duration
 	now       func() time.Time
 	metrics   *metrics
+	oauth     config.OAuth
+	selfSvc   config.SelfService
 
 	creds *otter.Cache[cacheKey, *entry]
 	users *otter.Cache[string, *userEntry]
@@ -80,6 +86,7 @@ func New(ctx context.Context, cfg config.Auth, st store.Store, opts Options) (*S
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.oauth, s.selfSvc = withDefaults(opts.OAuth, opts.SelfService)
 	var err error
 	if s.metrics, err = newMetrics(opts.Registerer); err != nil {
 		return nil, err
@@ -191,4 +198,12 @@ func (s *Service) invalidateAll() {
 // invalidateAll.
 func (s *Service) fresh(fetched time.Time, now time.Time, ttl time.Duration) bool {
 	return now.Sub(fetched) < ttl && fetched.UnixNano() > s.staleBefore.Load()
+}
+
+// withDefaults fills zero OAuth and self-service settings from config's
+// defaults (a Service built from a loaded config already has them).
+func withDefaults(o config.OAuth, ss config.SelfService) (config.OAuth, config.SelfService) {
+	c := config.Config{OAuth: o, SelfService: ss}
+	c.ApplyDefaults()
+	return c.OAuth, c.SelfService
 }

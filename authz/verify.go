@@ -51,6 +51,11 @@ type secretRecord struct {
 	Scopes       []string `json:"sc"`
 	Status       Status   `json:"st"`
 	ExpiresMs    int64    `json:"e,omitempty"`
+	IssuedMs     int64    `json:"i,omitempty"`
+	// OAuth tokens: the client that obtained them and their family (a
+	// refresh token and everything issued from it).
+	ClientID string `json:"c,omitempty"`
+	Family   string `json:"f,omitempty"`
 	// ApiKey only: the current token's digest and the key that made it,
 	// and its generation.
 	TokenDigest string `json:"td,omitempty"`
@@ -119,12 +124,22 @@ type Need struct {
 // makes no store round trip and allocates nothing.
 func (s *Service) Verify(ctx context.Context, authorization []string, need Need, client netip.Addr) (*Identity, error) {
 	start := time.Now()
-	id, result, err := s.verify(ctx, authorization, need, client)
+	id, result, err := s.verify(ctx, authorization, &need, client)
 	s.metrics.observe(result, time.Since(start))
 	return id, err
 }
 
-func (s *Service) verify(ctx context.Context, authorization []string, need Need, client netip.Addr) (*Identity, result, error) {
+// Authenticate is Verify without a route: it identifies the caller of the
+// self-service API by a credential of their own (key token, access token
+// or ApiKey pair), whatever its API sets and scopes.
+func (s *Service) Authenticate(ctx context.Context, authorization []string, client netip.Addr) (*Identity, error) {
+	start := time.Now()
+	id, result, err := s.verify(ctx, authorization, nil, client)
+	s.metrics.observe(result, time.Since(start))
+	return id, err
+}
+
+func (s *Service) verify(ctx context.Context, authorization []string, need *Need, client netip.Addr) (*Identity, result, error) {
 	p, err := ParseAuthorization(authorization)
 	switch {
 	case errors.Is(err, ErrNoCredential):
@@ -183,8 +198,13 @@ func (s *Service) verify(ctx context.Context, authorization []string, need Need,
 		return nil, resultVoided, ErrInvalid
 	case e.disabled:
 		return nil, resultRevoked, ErrInvalid
+	case rec.Status != StatusActive:
+		return nil, resultRevoked, ErrInvalid
 	case !e.expires.IsZero() && !s.now().Before(e.expires):
 		return nil, resultExpired, ErrInvalid
+	}
+	if need == nil {
+		return e.identity, resultOK, nil
 	}
 	if !slices.Contains(e.identity.APISets, need.APISet) {
 		return nil, resultScopeDenied, &ScopeError{Scope: need.APISet}

@@ -9,7 +9,7 @@ package config
 
 import "time"
 
-// Defaults, applied by (*Config).setDefaults to fields left empty or zero.
+// Defaults, applied by (*Config).ApplyDefaults to fields left empty or zero.
 const (
 	DefaultListen            = ":8080"
 	DefaultAdminListen       = "127.0.0.1:9090"
@@ -29,6 +29,14 @@ const (
 	DefaultRedisReadTimeout  = 500 * time.Millisecond
 	DefaultRedisWriteTimeout = 500 * time.Millisecond
 	DefaultRouteAuth         = AuthRequired
+
+	DefaultAccessTokenValidity     = 12 * time.Hour
+	DefaultRefreshTokenValidity    = 720 * time.Hour
+	DefaultMaxAccessTokenValidity  = 24 * time.Hour
+	DefaultMaxRefreshTokenValidity = 2160 * time.Hour
+	DefaultMaxPasswordFailuresUser = 10
+	DefaultMaxPasswordFailuresAddr = 50
+	DefaultPasswordFailureWindow   = 15 * time.Minute
 
 	DefaultLockoutThreshold = 3
 	DefaultCacheTTL         = 15 * time.Second
@@ -86,6 +94,10 @@ type Config struct {
 	Store Store `yaml:"store"`
 	// Auth configures credential verification.
 	Auth Auth `yaml:"auth"`
+	// OAuth configures OAuth2 clients and the token endpoint.
+	OAuth OAuth `yaml:"oauth"`
+	// SelfService configures the credential API on the public listener.
+	SelfService SelfService `yaml:"self_service"`
 	// Routes are matched by host, then longest path prefix, then method.
 	Routes []Route `yaml:"routes"`
 }
@@ -166,6 +178,57 @@ type Auth struct {
 	// upstreams treat as identity; client-sent ones are removed.
 	IdentityHeaders []string `yaml:"identity_headers"`
 }
+
+// OAuth configures OAuth2 clients (seeds 000, 001) and /oauth/token.
+type OAuth struct {
+	// AccessTokenValidity is a new client's access token lifetime.
+	// Default 12h (seed 001's accessTokenValiditySeconds 43200).
+	AccessTokenValidity time.Duration `yaml:"access_token_validity"`
+	// RefreshTokenValidity is a new client's refresh token lifetime.
+	// Default 720h (seed 001's refreshTokenValiditySeconds 2592000).
+	RefreshTokenValidity time.Duration `yaml:"refresh_token_validity"`
+	// MaxAccessTokenValidity and MaxRefreshTokenValidity bound what a
+	// client may ask for. Defaults 24h and 2160h (90 days).
+	MaxAccessTokenValidity  time.Duration `yaml:"max_access_token_validity"`
+	MaxRefreshTokenValidity time.Duration `yaml:"max_refresh_token_validity"`
+	// IssueRefreshTokens issues a refresh token with client_credentials
+	// tokens, as seed 001's clients expect. Default true; RFC 6749 §4.4.3
+	// says SHOULD NOT, so set false where clients can simply ask again.
+	IssueRefreshTokens *bool `yaml:"issue_refresh_tokens"`
+	// SecretGrace keeps a client's previous secret working this long after
+	// a new one is generated. Default 0: the old secret stops at once.
+	SecretGrace time.Duration `yaml:"secret_grace"`
+}
+
+// RefreshTokensIssued reports whether refresh tokens are issued (default
+// true).
+func (o OAuth) RefreshTokensIssued() bool {
+	return o.IssueRefreshTokens == nil || *o.IssueRefreshTokens
+}
+
+// SelfService configures the self-service credential API (seeds 001–004)
+// served on the public listener beside the proxied routes.
+type SelfService struct {
+	// Enabled serves /connect/register/createClientId, /oauth/*, /user,
+	// /user/keys, /user/apikey and /openapi.json on the public listener.
+	// Default false: those paths would shadow the same paths of an
+	// upstream behind a catch-all route, so turning it on is a choice, and
+	// routes may not overlap them while it is on.
+	Enabled bool `yaml:"enabled"`
+	// MaxPasswordFailures per user and per client address within
+	// PasswordFailureWindow before password sign-in is refused (429).
+	// Defaults 10 per user, 50 per address, 15m.
+	MaxPasswordFailuresPerUser    int           `yaml:"max_password_failures_per_user"`
+	MaxPasswordFailuresPerAddress int           `yaml:"max_password_failures_per_address"`
+	PasswordFailureWindow         time.Duration `yaml:"password_failure_window"`
+}
+
+// On reports whether the self-service API is served.
+func (s SelfService) On() bool { return s.Enabled }
+
+// SelfServicePaths are the path prefixes the self-service API answers on;
+// routes may not overlap them while it is enabled.
+var SelfServicePaths = []string{"/connect/register", "/oauth", "/user", "/openapi.json"}
 
 // DigestKey is one server key for secret digests.
 type DigestKey struct {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -233,5 +234,28 @@ func TestLoadFile(t *testing.T) {
 func TestExampleConfigIsValid(t *testing.T) {
 	if _, err := Load("../gateway.yaml"); err != nil {
 		t.Fatalf("the repository's gateway.yaml does not load: %v", err)
+	}
+}
+
+func TestSelfServicePathsReserved(t *testing.T) {
+	for _, c := range []struct {
+		prefix string
+		on     bool
+		bad    bool
+	}{
+		{"/", true, true},
+		{"/user", true, true},
+		{"/user/keys/x", true, true},
+		{"/oauth", true, true},
+		{"/users", true, false},
+		{"/api", true, false},
+		{"/", false, false},
+		{"/user", false, false},
+	} {
+		y := fmt.Sprintf("self_service: {enabled: %v}\nroutes:\n  - {name: r, path_prefix: %q, upstream: http://h, auth: none}\n", c.on, c.prefix)
+		_, err := Parse("t.yaml", []byte(y), nil)
+		if got := err != nil && strings.Contains(err.Error(), "overlaps the self-service API"); got != c.bad {
+			t.Errorf("prefix %q with self_service %v: error %v, want refused=%v", c.prefix, c.on, err, c.bad)
+		}
 	}
 }

@@ -44,7 +44,7 @@ func Parse(name string, data []byte, lookup func(string) (string, bool)) (*Confi
 	}
 	cfg := &Config{}
 	if len(root.Content) == 0 { // empty file: all defaults
-		cfg.setDefaults()
+		cfg.ApplyDefaults()
 		if err := cfg.Validate(); err != nil {
 			return nil, err
 		}
@@ -72,7 +72,7 @@ func Parse(name string, data []byte, lookup func(string) (string, bool)) (*Confi
 		}
 		return nil, errors.Join(errs...)
 	}
-	cfg.setDefaults()
+	cfg.ApplyDefaults()
 	if err := cfg.Validate(); err != nil {
 		errs = append(errs, Problems(err)...)
 	}

@@ -12,10 +12,10 @@ import (
 	"time"
 )
 
-// setDefaults fills every field left empty or zero with its Default*
+// ApplyDefaults fills every field left empty or zero with its Default*
 // value and brings names to their canonical case. It is the only place
-// defaults are applied.
-func (c *Config) setDefaults() {
+// defaults are applied; Load and Parse call it.
+func (c *Config) ApplyDefaults() {
 	setStr(&c.Listen, DefaultListen)
 	setStr(&c.AdminListen, DefaultAdminListen)
 
@@ -54,6 +54,20 @@ func (c *Config) setDefaults() {
 	if a.CacheSize == 0 {
 		a.CacheSize = DefaultCacheSize
 	}
+
+	o := &c.OAuth
+	setDur(&o.AccessTokenValidity, DefaultAccessTokenValidity)
+	setDur(&o.RefreshTokenValidity, DefaultRefreshTokenValidity)
+	setDur(&o.MaxAccessTokenValidity, DefaultMaxAccessTokenValidity)
+	setDur(&o.MaxRefreshTokenValidity, DefaultMaxRefreshTokenValidity)
+	ss := &c.SelfService
+	if ss.MaxPasswordFailuresPerUser == 0 {
+		ss.MaxPasswordFailuresPerUser = DefaultMaxPasswordFailuresUser
+	}
+	if ss.MaxPasswordFailuresPerAddress == 0 {
+		ss.MaxPasswordFailuresPerAddress = DefaultMaxPasswordFailuresAddr
+	}
+	setDur(&ss.PasswordFailureWindow, DefaultPasswordFailureWindow)
 
 	setStr(&c.Store.Driver, DefaultStoreDriver)
 	setStr(&c.Store.Embedded.Path, DefaultEmbeddedPath)
@@ -158,6 +172,7 @@ func (c *Config) Validate() error {
 	}
 
 	c.validateAuth(&v)
+	c.validateOAuth(&v)
 	c.validateStore(&v)
 	c.validateRoutes(&v)
 	return v.err()
@@ -197,6 +212,29 @@ func (c *Config) validateAuth(v *problems) {
 			v.add(fmt.Sprintf("auth.identity_headers[%d]", i), fmt.Sprintf("%q is not a header name", h))
 		}
 	}
+}
+
+func (c *Config) validateOAuth(v *problems) {
+	o := c.OAuth
+	v.positive("oauth.access_token_validity", o.AccessTokenValidity)
+	v.positive("oauth.refresh_token_validity", o.RefreshTokenValidity)
+	if o.AccessTokenValidity > o.MaxAccessTokenValidity {
+		v.add("oauth.access_token_validity", "must not exceed oauth.max_access_token_validity")
+	}
+	if o.RefreshTokenValidity > o.MaxRefreshTokenValidity {
+		v.add("oauth.refresh_token_validity", "must not exceed oauth.max_refresh_token_validity")
+	}
+	if o.SecretGrace < 0 {
+		v.add("oauth.secret_grace", "must not be negative")
+	}
+	ss := c.SelfService
+	if ss.MaxPasswordFailuresPerUser < 1 {
+		v.add("self_service.max_password_failures_per_user", "must be at least 1")
+	}
+	if ss.MaxPasswordFailuresPerAddress < 1 {
+		v.add("self_service.max_password_failures_per_address", "must be at least 1")
+	}
+	v.positive("self_service.password_failure_window", ss.PasswordFailureWindow)
 }
 
 func (c *Config) validateStore(v *problems) {
@@ -261,6 +299,13 @@ func (c *Config) validateRoutes(v *problems) {
 		}
 		if err := checkPathPrefix(rt.PathPrefix); err != nil {
 			v.add(f("path_prefix"), err.Error())
+		} else if c.SelfService.On() {
+			for _, p := range SelfServicePaths {
+				if pathsOverlap(rt.PathPrefix, p) {
+					v.add(f("path_prefix"), fmt.Sprintf("%q overlaps the self-service API at %s (move the route, or set self_service.enabled: false)", rt.PathPrefix, p))
+					break
+				}
+			}
 		}
 		for j, m := range rt.Methods {
 			if !knownMethods[m] {
@@ -333,6 +378,15 @@ func checkPathPrefix(p string) error {
 		}
 	}
 	return nil
+}
+
+// pathsOverlap reports whether one prefix covers the other on a segment
+// boundary ("/" covers everything).
+func pathsOverlap(a, b string) bool {
+	under := func(p, prefix string) bool {
+		return prefix == "/" || p == prefix || strings.HasPrefix(p, prefix+"/")
+	}
+	return under(a, b) || under(b, a)
 }
 
 func checkUpstream(s string) error {

@@ -75,7 +75,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 	}
 	g.store = st
 
-	g.auth, err = authz.New(ctx, cfg.Auth, st, authz.Options{Logger: g.log, Registerer: g.reg})
+	g.auth, err = authz.New(ctx, cfg.Auth, st, authz.Options{Logger: g.log, Registerer: g.reg, OAuth: cfg.OAuth, SelfService: cfg.SelfService})
 	if err != nil {
 		_ = st.Close()
 		return nil, fmt.Errorf("auth: %w", err)

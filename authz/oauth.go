@@ -1,0 +1,530 @@
+package authz
+
+import (
+	"context"
+	"crypto/hmac"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/keygate/keygate/store"
+)
+
+// OAuth2 outcomes (RFC 6749 §5.2), checked with errors.Is.
+var (
+	// ErrInvalidClient: unknown client, wrong secret, or a client whose
+	// owner is disabled.
+	ErrInvalidClient = errors.New("invalid_client")
+	// ErrInvalidGrant: a refresh token that is unknown, expired, another
+	// client's, revoked, or already exchanged.
+	ErrInvalidGrant = errors.New("invalid_grant")
+	// ErrInvalidScope: a scope the client (or the refresh token) lacks.
+	ErrInvalidScope = errors.New("invalid_scope")
+)
+
+// Grant types a client may use.
+const (
+	GrantClientCredentials = "client_credentials"
+	GrantRefreshToken      = "refresh_token"
+)
+
+const prefixClientSecret tokenPrefix = "kgs_"
+
+func clientKey(id string) string              { return "client/" + id }
+func clientsIndex(owner string) string        { return "clients/" + owner }
+func clientCredsIndex(clientID string) string { return "client-creds/" + clientID }
+func familyIndex(family string) string        { return "family/" + family }
+
+// ClientSpec is what a new OAuth client asks for; zero values take the
+// config's defaults.
+type ClientSpec struct {
+	Description          string
+	Scopes               []string
+	APISets              []string
+	AccessTokenValidity  time.Duration
+	RefreshTokenValidity time.Duration
+}
+
+// Client is an OAuth2 client (seed 001's "API keys": client ID and
+// secret). It never holds the secret, only its digest.
+type Client struct {
+	ID                   string        `json:"id"`
+	Owner                string        `json:"owner"`
+	Description          string        `json:"description,omitempty"`
+	Scopes               []string      `json:"scopes"`
+	APISets              []string      `json:"apiSets"`
+	GrantTypes           []string      `json:"grantTypes"`
+	AccessTokenValidity  time.Duration `json:"accessTokenValidity"`
+	RefreshTokenValidity time.Duration `json:"refreshTokenValidity"`
+	Created              time.Time     `json:"created"`
+	SecretRotated        time.Time     `json:"secretRotated,omitzero"`
+
+	SecretDigest     string    `json:"secretDigest"` // "<key id>/<hex>"
+	PrevSecretDigest string    `json:"prevSecretDigest,omitempty"`
+	PrevSecretUntil  time.Time `json:"prevSecretUntil,omitzero"`
+}
+
+// CreateClient makes an OAuth client for owner and returns its secret,
+// which is shown once.
+func (s *Service) CreateClient(ctx context.Context, owner string, spec ClientSpec) (string, *Client, error) {
+	u, err := s.GetUser(ctx, owner)
+	if err != nil {
+		return "", nil, err
+	}
+	if u.Disabled {
+		return "", nil, fmt.Errorf("%w: user %q is disabled", ErrForbidden, owner)
+	}
+	if len(spec.Description) > 1024 {
+		return "", nil, invalid("description", "at most 1024 characters")
+	}
+	scopes := spec.Scopes
+	if len(scopes) == 0 {
+		scopes = intersect([]string{"read", "write"}, u.Scopes)
+	}
+	sets, scopes, err := narrow(u, spec.APISets, scopes)
+	if err != nil {
+		return "", nil, err
+	}
+	o := s.oauth
+	access, refresh := spec.AccessTokenValidity, spec.RefreshTokenValidity
+	if access == 0 {
+		access = o.AccessTokenValidity
+	}
+	if refresh == 0 {
+		refresh = o.RefreshTokenValidity
+	}
+	if access < time.Second || access > o.MaxAccessTokenValidity {
+		return "", nil, invalid("accessTokenValiditySeconds", "must be from 1 to %d", int64(o.MaxAccessTokenValidity/time.Second))
+	}
+	if refresh < time.Second || refresh > o.MaxRefreshTokenValidity {
+		return "", nil, invalid("refreshTokenValiditySeconds", "must be from 1 to %d", int64(o.MaxRefreshTokenValidity/time.Second))
+	}
+	grants := []string{GrantClientCredentials}
+	if o.RefreshTokensIssued() {
+		grants = []string{GrantRefreshToken, GrantClientCredentials} // seed 001's order
+	}
+	c := &Client{
+		ID: newClientID(), Owner: owner, Description: spec.Description, Scopes: scopes, APISets: sets,
+		GrantTypes: grants, AccessTokenValidity: access, RefreshTokenValidity: refresh,
+		Created: s.now().UTC().Truncate(time.Millisecond),
+	}
+	secret := newSecret(prefixClientSecret)
+	c.SecretDigest = s.secretDigest(secret)
+	b, _ := json.Marshal(c)
+	if _, err := s.st.Create(ctx, clientKey(c.ID), b, store.WriteOptions{Indexes: []string{clientsIndex(owner)}}); err != nil {
+		return "", nil, fmt.Errorf("storing client: %w", err)
+	}
+	s.log.Info("oauth client created", zap.String("audit", "create"), zap.String("client_id", c.ID), zap.String("owner", owner))
+	return secret, c, nil
+}
+
+// newClientID is 20 base62 characters: public, but unguessable enough
+// that ids do not enumerate.
+func newClientID() string {
+	s := newSecret(prefixAPIKey) // 22 random base62 characters after the prefix
+	return s[prefixLen : prefixLen+20]
+}
+
+// secretDigest is "<key id>/<hex>" of a client secret under the current key.
+func (s *Service) secretDigest(secret string) string {
+	k := s.keys[0]
+	d := k.digest(secret)
+	return k.id + "/" + hex.EncodeToString(d[:])
+}
+
+// secretMatches compares a presented secret with a stored "<key id>/<hex>"
+// digest in constant time.
+func (s *Service) secretMatches(secret, stored string) bool {
+	kid, hx, ok := strings.Cut(stored, "/")
+	if !ok {
+		return false
+	}
+	want, err := hex.DecodeString(hx)
+	if err != nil {
+		return false
+	}
+	for _, k := range s.keys {
+		if k.id == kid {
+			got := k.digest(secret)
+			return hmac.Equal(got[:], want)
+		}
+	}
+	return false
+}
+
+func (s *Service) readClient(ctx context.Context, id string) (*Client, int64, error) {
+	r, err := s.st.Get(ctx, clientKey(id))
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidKey) {
+		return nil, 0, fmt.Errorf("%w: client %q", ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	var c Client
+	if err := json.Unmarshal(r.Value, &c); err != nil {
+		return nil, 0, fmt.Errorf("decoding client %q: %w", id, err)
+	}
+	return &c, r.Version, nil
+}
+
+// GetClient returns owner's client; someone else's is ErrNotFound too.
+func (s *Service) GetClient(ctx context.Context, owner, id string) (*Client, error) {
+	c, _, err := s.readClient(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if c.Owner != owner {
+		return nil, fmt.Errorf("%w: client %q", ErrNotFound, id)
+	}
+	return c, nil
+}
+
+// Clients lists owner's clients (seed 001's "Get existing keys").
+func (s *Service) Clients(ctx context.Context, owner string) ([]Client, error) {
+	recs, err := s.st.List(ctx, clientsIndex(owner))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Client, 0, len(recs))
+	for _, r := range recs {
+		var c Client
+		if err := json.Unmarshal(r.Value, &c); err != nil {
+			return nil, fmt.Errorf("decoding %s: %w", r.Key, err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// NewClientSecret gives owner's client a new secret ("Generate new keys");
+// the previous one keeps working for oauth.secret_grace.
+func (s *Service) NewClientSecret(ctx context.Context, owner, id string) (string, *Client, error) {
+	secret := newSecret(prefixClientSecret)
+	for {
+		c, version, err := s.readClient(ctx, id)
+		if err != nil {
+			return "", nil, err
+		}
+		if c.Owner != owner {
+			return "", nil, fmt.Errorf("%w: client %q", ErrNotFound, id)
+		}
+		now := s.now().UTC().Truncate(time.Millisecond)
+		c.PrevSecretDigest, c.PrevSecretUntil = "", time.Time{}
+		if s.oauth.SecretGrace > 0 {
+			c.PrevSecretDigest, c.PrevSecretUntil = c.SecretDigest, now.Add(s.oauth.SecretGrace)
+		}
+		c.SecretDigest, c.SecretRotated = s.secretDigest(secret), now
+		b, _ := json.Marshal(c)
+		_, err = s.st.Update(ctx, clientKey(id), b, version, store.WriteOptions{Indexes: []string{clientsIndex(owner)}})
+		if errors.Is(err, store.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return "", nil, err
+		}
+		s.log.Info("oauth client secret rotated", zap.String("audit", "rotate"), zap.String("client_id", id), zap.String("owner", owner))
+		return secret, c, nil
+	}
+}
+
+// DeleteClient removes owner's client; every token it obtained stops
+// working on every replica.
+func (s *Service) DeleteClient(ctx context.Context, owner, id string) error {
+	c, version, err := s.readClient(ctx, id)
+	if err != nil {
+		return err
+	}
+	if c.Owner != owner {
+		return fmt.Errorf("%w: client %q", ErrNotFound, id)
+	}
+	if err := s.st.Delete(ctx, clientKey(id), version); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if err := s.revokeIndex(ctx, clientCredsIndex(id)); err != nil {
+		return err
+	}
+	s.log.Info("oauth client deleted", zap.String("audit", "revoke"), zap.String("client_id", id), zap.String("owner", owner))
+	return nil
+}
+
+// revokeIndex revokes every credential listed under an index.
+func (s *Service) revokeIndex(ctx context.Context, index string) error {
+	recs, err := s.st.List(ctx, index)
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		var c Credential
+		if err := json.Unmarshal(r.Value, &c); err != nil {
+			return fmt.Errorf("decoding %s: %w", r.Key, err)
+		}
+		if c.Status == StatusRevoked {
+			continue
+		}
+		if err := s.Revoke(ctx, c.ID); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+	}
+	return nil
+}
+
+// AuthenticateClient checks a client's id and secret (the current one, or
+// the previous one within its grace period).
+func (s *Service) AuthenticateClient(ctx context.Context, id, secret string) (*Client, error) {
+	if !wellFormed(secret, prefixClientSecret) {
+		return nil, ErrInvalidClient
+	}
+	c, _, err := s.readClient(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrInvalidClient
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	ok := s.secretMatches(secret, c.SecretDigest)
+	if !ok && c.PrevSecretDigest != "" && s.now().Before(c.PrevSecretUntil) {
+		ok = s.secretMatches(secret, c.PrevSecretDigest)
+	}
+	if !ok {
+		return nil, ErrInvalidClient
+	}
+	u, err := s.GetUser(ctx, c.Owner)
+	if err != nil || u.Disabled {
+		return nil, ErrInvalidClient
+	}
+	return c, nil
+}
+
+// TokenResponse is what the token endpoint answers (RFC 6749 §5.1).
+type TokenResponse struct {
+	AccessToken  string
+	RefreshToken string // empty when none is issued
+	ExpiresIn    int64  // seconds
+	Scope        []string
+	// Narrowed: the scope differs from what the client may have, so the
+	// response must carry it (RFC 6749 §5.1).
+	Narrowed bool
+}
+
+// ClientCredentialsGrant issues tokens to an authenticated client (RFC
+// 6749 §4.4), narrowed to scope if given.
+func (s *Service) ClientCredentialsGrant(ctx context.Context, c *Client, scope []string) (*TokenResponse, error) {
+	if !slices.Contains(c.GrantTypes, GrantClientCredentials) {
+		return nil, ErrInvalidClient
+	}
+	granted, narrowed, err := narrowScope(scope, c.Scopes)
+	if err != nil {
+		return nil, err
+	}
+	return s.issueTokens(ctx, c, granted, narrowed, newID())
+}
+
+// narrowScope checks a requested scope against what is allowed.
+func narrowScope(requested, allowed []string) ([]string, bool, error) {
+	if len(requested) == 0 {
+		return allowed, false, nil
+	}
+	for _, sc := range requested {
+		if !slices.Contains(allowed, sc) {
+			return nil, false, fmt.Errorf("%w: %q is not allowed", ErrInvalidScope, sc)
+		}
+	}
+	out := slices.Compact(slices.Sorted(slices.Values(requested)))
+	return out, len(out) != len(allowed), nil
+}
+
+// issueTokens makes an access token (and a refresh token when the client
+// may refresh) in a token family.
+func (s *Service) issueTokens(ctx context.Context, c *Client, scopes []string, narrowed bool, family string) (*TokenResponse, error) {
+	u, err := s.GetUser(ctx, c.Owner)
+	if err != nil || u.Disabled {
+		return nil, ErrInvalidClient
+	}
+	now := s.now().UTC().Truncate(time.Millisecond)
+	sets := intersect(c.APISets, u.APISets)
+	scopes = intersect(scopes, u.Scopes)
+	access := &Credential{ID: newID(), Kind: KindAccessToken, Owner: c.Owner, APISets: sets, Scopes: scopes,
+		Status: StatusActive, Created: now, Expires: now.Add(c.AccessTokenValidity), ClientID: c.ID, Family: family}
+	at := newSecret(prefixAccess)
+	if err := s.writeNew(ctx, access, at, nil); err != nil {
+		return nil, err
+	}
+	resp := &TokenResponse{AccessToken: at, ExpiresIn: int64(c.AccessTokenValidity / time.Second), Scope: scopes, Narrowed: narrowed}
+	if s.oauth.RefreshTokensIssued() && slices.Contains(c.GrantTypes, GrantRefreshToken) {
+		refresh := &Credential{ID: newID(), Kind: KindRefreshToken, Owner: c.Owner, APISets: sets, Scopes: scopes,
+			Status: StatusActive, Created: now, Expires: now.Add(c.RefreshTokenValidity), ClientID: c.ID, Family: family}
+		rt := newSecret(prefixRefresh)
+		if err := s.writeNew(ctx, refresh, rt, nil); err != nil {
+			return nil, err
+		}
+		resp.RefreshToken = rt
+	}
+	return resp, nil
+}
+
+// RefreshGrant exchanges a refresh token (RFC 6749 §6). Refresh tokens
+// rotate: the one presented stops working and a new one comes back.
+// Presenting one that was already exchanged means it leaked: the whole
+// family (every token descended from the same grant) is revoked.
+func (s *Service) RefreshGrant(ctx context.Context, c *Client, refreshToken string, scope []string) (*TokenResponse, error) {
+	if !slices.Contains(c.GrantTypes, GrantRefreshToken) {
+		return nil, fmt.Errorf("%w: the client may not refresh", ErrInvalidGrant)
+	}
+	if !wellFormed(refreshToken, prefixRefresh) {
+		return nil, ErrInvalidGrant
+	}
+	key, err := s.findSecret(ctx, refreshToken)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrInvalidGrant
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	var rec secretRecord
+	var stale bool
+	err = s.updateSecret(ctx, key, func(r *secretRecord) bool {
+		rec = *r
+		if r.Kind != KindRefreshToken || r.ClientID != c.ID || r.Status != StatusActive ||
+			r.ExpiresMs > 0 && s.now().UnixMilli() >= r.ExpiresMs {
+			stale = true
+			return false
+		}
+		r.Status = StatusRotated
+		return true
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrInvalidGrant
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if stale {
+		if rec.Status == StatusRotated && rec.ClientID == c.ID {
+			s.log.Warn("a rotated refresh token was presented again: revoking its family",
+				zap.String("audit", "revoke"), zap.String("client_id", c.ID), zap.String("credential_id", rec.CredentialID))
+			if err := s.revokeIndex(ctx, familyIndex(rec.Family)); err != nil {
+				return nil, err
+			}
+		}
+		return nil, ErrInvalidGrant
+	}
+	if _, err := s.updateCred(ctx, rec.CredentialID, func(cr *Credential) { cr.Status = StatusRotated }); err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	granted, narrowed, err := narrowScope(scope, rec.Scopes)
+	if err != nil {
+		return nil, err
+	}
+	return s.issueTokens(ctx, c, granted, narrowed || len(granted) != len(c.Scopes), rec.Family)
+}
+
+// RevokeToken revokes a token presented by its client (RFC 7009). A
+// refresh token takes its family with it. An unknown token, or one of
+// another client, is not an error: the answer must not tell.
+func (s *Service) RevokeToken(ctx context.Context, c *Client, token string) error {
+	if !wellFormed(token, prefixAccess) && !wellFormed(token, prefixRefresh) {
+		return nil
+	}
+	rec, err := s.readSecret(ctx, token)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if rec.ClientID != c.ID {
+		return nil
+	}
+	if rec.Kind == KindRefreshToken && rec.Family != "" {
+		return s.revokeIndex(ctx, familyIndex(rec.Family))
+	}
+	if err := s.Revoke(ctx, rec.CredentialID); err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// Introspection is RFC 7662's answer.
+type Introspection struct {
+	Active    bool   `json:"active"`
+	Scope     string `json:"scope,omitempty"`
+	ClientID  string `json:"client_id,omitempty"`
+	Username  string `json:"username,omitempty"`
+	TokenType string `json:"token_type,omitempty"`
+	Exp       int64  `json:"exp,omitempty"`
+	Iat       int64  `json:"iat,omitempty"`
+	Sub       string `json:"sub,omitempty"`
+}
+
+// Introspect tells whether a token keygate issued is active (RFC 7662).
+// Anything not active, unknown included, is exactly {active: false}.
+func (s *Service) Introspect(ctx context.Context, token string) (*Introspection, error) {
+	inactive := &Introspection{}
+	if !wellFormed(token, prefixAccess) && !wellFormed(token, prefixRefresh) && !wellFormed(token, prefixKey) {
+		return inactive, nil
+	}
+	rec, err := s.readSecret(ctx, token)
+	if errors.Is(err, store.ErrNotFound) {
+		return inactive, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if rec.Status != StatusActive || rec.ExpiresMs > 0 && s.now().UnixMilli() >= rec.ExpiresMs {
+		return inactive, nil
+	}
+	u, err := s.GetUser(ctx, rec.Owner)
+	if err != nil || u.Disabled {
+		return inactive, nil
+	}
+	typ := "Bearer"
+	if rec.Kind == KindRefreshToken {
+		typ = "refresh_token"
+	}
+	return &Introspection{
+		Active: true, Scope: strings.Join(intersect(rec.Scopes, u.Scopes), " "), ClientID: rec.ClientID,
+		Username: rec.Owner, TokenType: typ, Exp: rec.ExpiresMs / 1000, Iat: rec.IssuedMs / 1000, Sub: rec.Owner,
+	}, nil
+}
+
+// findSecret returns the store key of a secret's verification record,
+// trying every configured digest key (current first).
+func (s *Service) findSecret(ctx context.Context, secret string) (string, error) {
+	for _, k := range s.keys {
+		key := k.recordKey(k.digest(secret))
+		_, err := s.st.Get(ctx, key)
+		if err == nil {
+			return key, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return "", err
+		}
+	}
+	return "", store.ErrNotFound
+}
+
+// readSecret reads a secret's verification record from the store.
+func (s *Service) readSecret(ctx context.Context, secret string) (*secretRecord, error) {
+	for _, k := range s.keys {
+		r, err := s.st.Get(ctx, k.recordKey(k.digest(secret)))
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		var rec secretRecord
+		if err := json.Unmarshal(r.Value, &rec); err != nil {
+			return nil, fmt.Errorf("decoding %s: %w", r.Key, err)
+		}
+		rec.digestHint = r.Key
+		return &rec, nil
+	}
+	return nil, store.ErrNotFound
+}
