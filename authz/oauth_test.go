@@ -230,3 +230,52 @@ func TestAPIKeyStatus(t *testing.T) {
 	}
 	_ = tok
 }
+
+// TestLastUsed: a verified credential's last use is recorded off the
+// request path, at most once a minute per replica.
+func TestLastUsed(t *testing.T) {
+	ctx := t.Context()
+	var now atomic.Pointer[time.Time]
+	t0 := time.Now().Truncate(time.Second)
+	now.Store(&t0)
+	s, err := New(ctx, authConfig(), backends["embedded"](t), Options{Now: func() time.Time { return *now.Load() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	mustUser(t, s, "tia", []string{"orders"}, []string{"read"})
+	tok, cred, err := s.CreateKey(ctx, "tia", KeySpec{Handle: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitLastUsed := func(want time.Time) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			c, err := s.Credential(ctx, cred.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.LastUsed.Equal(want.UTC()) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("lastUsed = %v, want %v", c.LastUsed, want.UTC())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if _, err := s.Verify(ctx, bearer(tok), readOrders, client); err != nil {
+		t.Fatal(err)
+	}
+	waitLastUsed(t0)
+	t30 := t0.Add(30 * time.Second)
+	now.Store(&t30)
+	s.Verify(ctx, bearer(tok), readOrders, client)
+	time.Sleep(50 * time.Millisecond)
+	waitLastUsed(t0) // not again within a minute
+	t61 := t0.Add(61 * time.Second)
+	now.Store(&t61)
+	s.Verify(ctx, bearer(tok), readOrders, client)
+	waitLastUsed(t61)
+}

@@ -60,6 +60,7 @@ type Service struct {
 	strikeSlots chan struct{} // bounds strikes running after their response
 	staleBefore atomic.Int64  // unix ns: entries fetched before are not fresh
 	origin      string        // this Service's id in the events it publishes
+	usedQueue   chan string   // credential ids whose last use is to be recorded
 	cancel      context.CancelFunc
 	wg          sync.WaitGroup
 }
@@ -123,8 +124,10 @@ func New(ctx context.Context, cfg config.Auth, st store.Store, opts Options) (*S
 		return nil, fmt.Errorf("subscribing to invalidations: %w", err)
 	}
 	s.cancel = cancel
-	s.wg.Add(1)
+	s.usedQueue = make(chan string, 1024)
+	s.wg.Add(2)
 	go s.listen(events)
+	go s.recordUse(subCtx)
 	return s, nil
 }
 
@@ -206,4 +209,46 @@ func withDefaults(o config.OAuth, ss config.SelfService) (config.OAuth, config.S
 	c := config.Config{OAuth: o, SelfService: ss}
 	c.ApplyDefaults()
 	return c.OAuth, c.SelfService
+}
+
+// lastUsedEvery is how often, at most, a replica records a credential's
+// last use.
+const lastUsedEvery = time.Minute
+
+// markUsed queues a last-used update for a verified credential at most
+// once a minute per replica, off the request path: the update is written
+// by recordUse, and dropped (not waited for) when the queue is full.
+func (s *Service) markUsed(e *entry) {
+	now := s.now().UnixNano()
+	last := e.lastUsed.Load()
+	if now-last < int64(lastUsedEvery) || !e.lastUsed.CompareAndSwap(last, now) {
+		return
+	}
+	select {
+	case s.usedQueue <- e.rec.CredentialID:
+	default:
+	}
+}
+
+// recordUse writes queued last-used times into the credentials' records.
+func (s *Service) recordUse(ctx context.Context) {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case id := <-s.usedQueue:
+			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			now := s.now().UTC().Truncate(time.Second)
+			_, err := s.updateCred(wctx, id, func(c *Credential) {
+				if now.After(c.LastUsed) {
+					c.LastUsed = now
+				}
+			})
+			cancel()
+			if err != nil && !errors.Is(err, ErrNotFound) && ctx.Err() == nil {
+				s.log.Debug("recording last use failed", zap.String("credential_id", id), zap.Error(err))
+			}
+		}
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -82,6 +83,9 @@ type entry struct {
 	identity *Identity // effective: narrowed to the owner's sets and scopes
 	expires  time.Time
 	disabled bool // owner disabled or gone
+	// lastUsed is when this replica last queued a last-used update for
+	// the credential (unix ns).
+	lastUsed atomic.Int64
 
 	// ApiKey only.
 	tokenKey    *digestKey
@@ -203,6 +207,7 @@ func (s *Service) verify(ctx context.Context, authorization []string, need *Need
 	case !e.expires.IsZero() && !s.now().Before(e.expires):
 		return nil, resultExpired, ErrInvalid
 	}
+	s.markUsed(e)
 	if need == nil {
 		return e.identity, resultOK, nil
 	}
@@ -304,6 +309,9 @@ func (s *Service) fetch(ctx context.Context, k *digestKey, ck cacheKey, apiKey b
 			return nil, err
 		}
 		e.strikes, e.tripped = st.Count, st.Tripped
+	}
+	if prev, ok := s.creds.GetIfPresent(ck); ok {
+		e.lastUsed.Store(prev.lastUsed.Load()) // once a minute survives a refresh
 	}
 	s.creds.Set(ck, e)
 	return e, nil
