@@ -18,26 +18,42 @@ import (
 // digestKey is one server key: it makes keyed digests of secrets
 // (HMAC-SHA256) and seals the few secrets that must be shown again.
 type digestKey struct {
-	id    string
+	*sealer
 	macs  sync.Pool // of *macState keyed with the secret; Reset between uses
-	aead  cipher.AEAD
-	index uint8 // position in the key list, part of cache keys
+	index uint8     // position in the key list, part of cache keys
+}
+
+// sealer encrypts secrets that keygate must be able to show again, with
+// AES-256-GCM under a key derived (HKDF-SHA256) from a configured secret.
+// Each ciphertext starts with the key id, so keys can rotate.
+type sealer struct {
+	id   string
+	aead cipher.AEAD
+}
+
+func newSealer(id string, secret []byte, info string) (*sealer, error) {
+	key, err := hkdf.Key(sha256.New, secret, nil, info, 32)
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	return &sealer{id: id, aead: aead}, nil
 }
 
 func newDigestKey(id string, secret []byte, index int) (*digestKey, error) {
-	k := &digestKey{id: id, index: uint8(index)}
+	sl, err := newSealer(id, secret, "keygate apikey seal v1")
+	if err != nil {
+		return nil, err
+	}
+	k := &digestKey{sealer: sl, index: uint8(index)}
 	k.macs.New = func() any { return &macState{h: hmac.New(sha256.New, secret)} }
-	sealKey, err := hkdf.Key(sha256.New, secret, nil, "keygate apikey seal v1", 32)
-	if err != nil {
-		return nil, err
-	}
-	block, err := aes.NewCipher(sealKey)
-	if err != nil {
-		return nil, err
-	}
-	if k.aead, err = cipher.NewGCM(block); err != nil {
-		return nil, err
-	}
 	return k, nil
 }
 
@@ -68,7 +84,7 @@ func (k *digestKey) recordKey(d [sha256.Size]byte) string {
 
 // seal encrypts a secret that keygate must be able to show again (the
 // ApiKey key), bound to the credential id.
-func (k *digestKey) seal(plaintext, credentialID string) []byte {
+func (k *sealer) seal(plaintext, credentialID string) []byte {
 	nonce := make([]byte, k.aead.NonceSize(), k.aead.NonceSize()+len(plaintext)+k.aead.Overhead())
 	_, _ = rand.Read(nonce)
 	out := append([]byte{byte(len(k.id))}, k.id...)
@@ -80,8 +96,19 @@ type keyring []*digestKey
 
 var errUnseal = errors.New("authz: sealed secret cannot be opened")
 
-// open decrypts what seal made, with whichever key sealed it.
 func (r keyring) open(sealed []byte, credentialID string) (string, error) {
+	sealers := make(sealers, len(r))
+	for i, k := range r {
+		sealers[i] = k.sealer
+	}
+	return sealers.open(sealed, credentialID)
+}
+
+// sealers are the configured keys of one purpose; the first seals.
+type sealers []*sealer
+
+// open decrypts what seal made, with whichever key sealed it.
+func (r sealers) open(sealed []byte, credentialID string) (string, error) {
 	if len(sealed) < 1 || len(sealed) < 1+int(sealed[0]) {
 		return "", errUnseal
 	}

@@ -210,6 +210,9 @@ func (s *Service) CreateKey(ctx context.Context, owner string, spec KeySpec) (to
 		return "", nil, err
 	}
 	token = newSecret(prefixKey)
+	if len(s.retrievable) > 0 {
+		cred.SealedSecret = s.retrievable[0].seal(token, cred.ID)
+	}
 	if err := s.writeNew(ctx, cred, token, nil); err != nil {
 		_ = s.st.Delete(context.WithoutCancel(ctx), handleKey(owner, spec.Handle), 0)
 		return "", nil, err
@@ -574,4 +577,22 @@ func (s *Service) Unvoid(ctx context.Context, owner string) error {
 	s.publish(ctx, "d:"+c.Digest)
 	s.log.Info("ApiKey token unvoided", zap.String("audit", "unvoid"), zap.String("credential_id", id), zap.String("owner", owner))
 	return nil
+}
+
+// ErrNotRetrievable: the secret was shown once and is not kept (no
+// auth.encryption_keys were configured when it was made).
+var ErrNotRetrievable = errors.New("the secret is not retrievable: it was shown once")
+
+// KeyToken returns a named key's token again when retrievable secrets are
+// on (seed 003: "get the details of an existing API key to obtain the
+// long-lived token").
+func (s *Service) KeyToken(ctx context.Context, owner, handle string) (string, error) {
+	c, err := s.KeyByHandle(ctx, owner, handle)
+	if err != nil {
+		return "", err
+	}
+	if len(c.SealedSecret) == 0 || len(s.retrievable) == 0 {
+		return "", ErrNotRetrievable
+	}
+	return s.retrievable.open(c.SealedSecret, c.ID)
 }

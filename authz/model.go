@@ -69,6 +69,9 @@ type Credential struct {
 	// SealedKey is the ApiKey key, encrypted with a key derived from the
 	// digest key, so the never-changing key can be shown again (seed 004).
 	SealedKey []byte `json:"sealedKey,omitempty"`
+	// SealedSecret is a named key's token, encrypted under
+	// auth.encryption_keys when they are configured (retrievable secrets).
+	SealedSecret []byte `json:"sealedSecret,omitempty"`
 }
 
 // Identity is who a verified credential speaks for, as the upstream is

@@ -65,7 +65,8 @@ type Client struct {
 	Created              time.Time     `json:"created"`
 	SecretRotated        time.Time     `json:"secretRotated,omitzero"`
 
-	SecretDigest     string    `json:"secretDigest"` // "<key id>/<hex>"
+	SecretDigest     string    `json:"secretDigest"`           // "<key id>/<hex>"
+	SealedSecret     []byte    `json:"sealedSecret,omitempty"` // under auth.encryption_keys, if any
 	PrevSecretDigest string    `json:"prevSecretDigest,omitempty"`
 	PrevSecretUntil  time.Time `json:"prevSecretUntil,omitzero"`
 }
@@ -116,6 +117,7 @@ func (s *Service) CreateClient(ctx context.Context, owner string, spec ClientSpe
 	}
 	secret := newSecret(prefixClientSecret)
 	c.SecretDigest = s.secretDigest(secret)
+	c.SealedSecret = s.sealClientSecret(secret, c.ID)
 	b, _ := json.Marshal(c)
 	if _, err := s.st.Create(ctx, clientKey(c.ID), b, store.WriteOptions{Indexes: []string{clientsIndex(owner)}}); err != nil {
 		return "", nil, fmt.Errorf("storing client: %w", err)
@@ -220,6 +222,7 @@ func (s *Service) NewClientSecret(ctx context.Context, owner, id string) (string
 			c.PrevSecretDigest, c.PrevSecretUntil = c.SecretDigest, now.Add(s.oauth.SecretGrace)
 		}
 		c.SecretDigest, c.SecretRotated = s.secretDigest(secret), now
+		c.SealedSecret = s.sealClientSecret(secret, c.ID)
 		b, _ := json.Marshal(c)
 		_, err = s.st.Update(ctx, clientKey(id), b, version, store.WriteOptions{Indexes: []string{clientsIndex(owner)}})
 		if errors.Is(err, store.ErrConflict) {
@@ -527,4 +530,24 @@ func (s *Service) readSecret(ctx context.Context, secret string) (*secretRecord,
 		return &rec, nil
 	}
 	return nil, store.ErrNotFound
+}
+
+func (s *Service) sealClientSecret(secret, clientID string) []byte {
+	if len(s.retrievable) == 0 {
+		return nil
+	}
+	return s.retrievable[0].seal(secret, "client/"+clientID)
+}
+
+// ClientSecret returns owner's client's current secret again when
+// retrievable secrets are on (seed 001's "Get existing keys").
+func (s *Service) ClientSecret(ctx context.Context, owner, id string) (string, error) {
+	c, err := s.GetClient(ctx, owner, id)
+	if err != nil {
+		return "", err
+	}
+	if len(c.SealedSecret) == 0 || len(s.retrievable) == 0 {
+		return "", ErrNotRetrievable
+	}
+	return s.retrievable.open(c.SealedSecret, "client/"+c.ID)
 }

@@ -3,6 +3,7 @@ package authz
 import (
 	"errors"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -278,4 +279,56 @@ func TestLastUsed(t *testing.T) {
 	now.Store(&t61)
 	s.Verify(ctx, bearer(tok), readOrders, client)
 	waitLastUsed(t61)
+}
+
+func TestRetrievableSecrets(t *testing.T) {
+	ctx := t.Context()
+	st := backends["embedded"](t)
+	plain := newService(t, st, authConfig(), nil)
+	mustUser(t, plain, "uma", []string{"orders"}, []string{"read"})
+	if _, _, err := plain.CreateKey(ctx, "uma", KeySpec{Handle: "once"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plain.KeyToken(ctx, "uma", "once"); !errors.Is(err, ErrNotRetrievable) {
+		t.Errorf("without encryption keys: %v, want ErrNotRetrievable", err)
+	}
+	plain.Close()
+
+	cfg := authConfig()
+	cfg.EncryptionKeys = []config.DigestKey{{ID: "e1", Secret: "an-encryption-key-of-at-least-32-bytes"}}
+	s := newService(t, st, cfg, nil)
+	tok, _, err := s.CreateKey(ctx, "uma", KeySpec{Handle: "kept"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.KeyToken(ctx, "uma", "kept"); err != nil || got != tok {
+		t.Errorf("KeyToken = %q, %v; want the token", got, err)
+	}
+	secret, c, err := s.CreateClient(ctx, "uma", ClientSpec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.ClientSecret(ctx, "uma", c.ID); err != nil || got != secret {
+		t.Errorf("ClientSecret = %q, %v", got, err)
+	}
+	// Rotated encryption keys: the old key still decrypts.
+	s.Close()
+	rotated := cfg
+	rotated.EncryptionKeys = append([]config.DigestKey{{ID: "e2", Secret: "a-newer-encryption-key-of-32-bytes!!"}}, cfg.EncryptionKeys...)
+	s2 := newService(t, st, rotated, nil)
+	if got, err := s2.KeyToken(ctx, "uma", "kept"); err != nil || got != tok {
+		t.Errorf("after rotation: %q, %v", got, err)
+	}
+	// The stored record holds no plaintext.
+	kc, err := s2.KeyByHandle(ctx, "uma", "kept")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := st.Get(ctx, credKey(kc.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(r.Value), tok[4:20]) {
+		t.Error("the credential record contains the token in clear")
+	}
 }

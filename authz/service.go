@@ -61,6 +61,7 @@ type Service struct {
 	staleBefore atomic.Int64  // unix ns: entries fetched before are not fresh
 	origin      string        // this Service's id in the events it publishes
 	usedQueue   chan string   // credential ids whose last use is to be recorded
+	retrievable sealers       // auth.encryption_keys; empty: secrets are shown once
 	cancel      context.CancelFunc
 	wg          sync.WaitGroup
 }
@@ -94,6 +95,13 @@ func New(ctx context.Context, cfg config.Auth, st store.Store, opts Options) (*S
 	}
 	if s.keys, err = s.loadKeys(ctx, cfg.DigestKeys); err != nil {
 		return nil, err
+	}
+	for i, k := range cfg.EncryptionKeys {
+		sl, err := newSealer(k.ID, []byte(k.Secret), "keygate retrievable secrets v1")
+		if err != nil {
+			return nil, fmt.Errorf("auth.encryption_keys[%d]: %w", i, err)
+		}
+		s.retrievable = append(s.retrievable, sl)
 	}
 	// Positive entries outlive their freshness by stale_if_error, so that
 	// they can stand in while the store is down; negative ones do not.

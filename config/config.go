@@ -158,6 +158,13 @@ type Auth struct {
 	// references. Default none: keygate generates one at first start,
 	// keeps it in the store and warns at every start.
 	DigestKeys []DigestKey `yaml:"digest_keys"`
+	// EncryptionKeys, when set, make named-key tokens and OAuth client
+	// secrets retrievable (seed 003 gets a key's token again later): they
+	// are also stored encrypted (AES-256-GCM, key id with each ciphertext)
+	// and the show endpoints return them. The first key encrypts; the
+	// others still decrypt. Default none: secrets are shown once.
+	// Digests stay the only thing verification uses.
+	EncryptionKeys []DigestKey `yaml:"encryption_keys"`
 	// LockoutThreshold is the number of calls with a wrong ApiKey token
 	// after which the key's token is void (seed 004). Default 3.
 	LockoutThreshold int `yaml:"lockout_threshold"`

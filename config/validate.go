@@ -198,6 +198,19 @@ func (c *Config) validateAuth(v *problems) {
 			v.add(f+".secret", fmt.Sprintf("must be at least %d bytes (got %d); generate one with: openssl rand -base64 48", MinDigestKeyLen, len(k.Secret)))
 		}
 	}
+	eids := map[string]bool{}
+	for i, k := range a.EncryptionKeys {
+		f := fmt.Sprintf("auth.encryption_keys[%d]", i)
+		if !keyID.MatchString(k.ID) {
+			v.add(f+".id", "required: 1 to 16 of a-z and 0-9")
+		} else if eids[k.ID] {
+			v.add(f+".id", fmt.Sprintf("%q is used twice", k.ID))
+		}
+		eids[k.ID] = true
+		if len(k.Secret) < MinDigestKeyLen {
+			v.add(f+".secret", fmt.Sprintf("must be at least %d bytes (got %d); generate one with: openssl rand -base64 48", MinDigestKeyLen, len(k.Secret)))
+		}
+	}
 	if a.LockoutThreshold < 1 || a.LockoutThreshold > 1000 {
 		v.add("auth.lockout_threshold", "must be from 1 to 1000")
 	}
