@@ -38,6 +38,8 @@ const (
 	DefaultMaxPasswordFailuresAddr = 50
 	DefaultPasswordFailureWindow   = 15 * time.Minute
 
+	DefaultGCPercent        = 400
+	DefaultMemoryLimitMiB   = 1024
 	DefaultLockoutThreshold = 3
 	DefaultCacheTTL         = 15 * time.Second
 	DefaultNegativeCacheTTL = 5 * time.Second
@@ -78,6 +80,8 @@ type Config struct {
 	// AdminListen serves /metrics, /healthz and /readyz. Default
 	// "127.0.0.1:9090"; keep it off the public network.
 	AdminListen string `yaml:"admin_listen"`
+	// Runtime sets the Go runtime's parallelism and garbage collector.
+	Runtime Runtime `yaml:"runtime"`
 	// Pprof serves Go's /debug/pprof/ profiles on the admin listener.
 	// Default false: profiles show internals and cost CPU while taken.
 	Pprof bool `yaml:"pprof"`
@@ -100,6 +104,24 @@ type Config struct {
 	SelfService SelfService `yaml:"self_service"`
 	// Routes are matched by host, then longest path prefix, then method.
 	Routes []Route `yaml:"routes"`
+}
+
+// Runtime is how keygate sets up the Go runtime at start. The environment
+// variables GOMAXPROCS, GOGC and GOMEMLIMIT, when set, win over these.
+type Runtime struct {
+	// GOMAXPROCS: 0 (default) keeps Go's own choice, which follows the
+	// container's CPU quota.
+	GOMAXPROCS int `yaml:"gomaxprocs"`
+	// GCPercent is GOGC. Default 400: a proxy's heap is small and its
+	// garbage short-lived, so collecting less often buys throughput for
+	// memory, which MemoryLimitMiB bounds. -1 turns the collector off
+	// until the memory limit.
+	GCPercent int `yaml:"gc_percent"`
+	// MemoryLimitMiB is GOMEMLIMIT in MiB, the soft limit at which the
+	// collector works harder whatever GCPercent says. Default 0: 90% of
+	// the container's memory limit (cgroup v2 memory.max), or 1024 MiB
+	// without one.
+	MemoryLimitMiB int64 `yaml:"memory_limit_mib"`
 }
 
 // Server holds the public listener's timeouts and limits.

@@ -44,6 +44,10 @@ func (c *Config) ApplyDefaults() {
 	setStr(&c.Log.Level, DefaultLogLevel)
 	setStr(&c.Log.Format, DefaultLogFormat)
 
+	if c.Runtime.GCPercent == 0 {
+		c.Runtime.GCPercent = DefaultGCPercent
+	}
+
 	a := &c.Auth
 	if a.LockoutThreshold == 0 {
 		a.LockoutThreshold = DefaultLockoutThreshold
@@ -171,6 +175,15 @@ func (c *Config) Validate() error {
 		v.add("log.format", fmt.Sprintf("%q is not one of json, console", c.Log.Format))
 	}
 
+	if c.Runtime.GOMAXPROCS < 0 {
+		v.add("runtime.gomaxprocs", "must not be negative (0 keeps Go's choice)")
+	}
+	if c.Runtime.GCPercent < -1 {
+		v.add("runtime.gc_percent", "must be -1 (off until the memory limit) or positive")
+	}
+	if c.Runtime.MemoryLimitMiB < 0 {
+		v.add("runtime.memory_limit_mib", "must not be negative (0 picks one from the container's limit)")
+	}
 	c.validateAuth(&v)
 	c.validateOAuth(&v)
 	c.validateStore(&v)

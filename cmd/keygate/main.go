@@ -137,6 +137,7 @@ func serve(args []string, stderr io.Writer) int {
 		printProblems(stderr, err)
 		return exitConfig
 	}
+	rt := gateway.TuneRuntime(cfg.Runtime)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	g, err := gateway.New(ctx, cfg, gateway.Options{Version: proxy.Version()})
@@ -147,6 +148,7 @@ func serve(args []string, stderr io.Writer) int {
 	// go-redis logs reconnection trouble through a process-wide logger;
 	// send it to ours.
 	goredis.SetLogger(redisLogger{g.Logger().Named("go-redis").Sugar()})
+	g.Logger().Info("go runtime", rt.Fields()...)
 	if err := g.Listen(); err != nil {
 		fmt.Fprintln(stderr, "keygate:", err)
 		return exitError
