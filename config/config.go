@@ -156,6 +156,10 @@ type Upstream struct {
 	IdleConnTimeout time.Duration `yaml:"idle_conn_timeout"`
 	// MaxIdleConnsPerHost default 256.
 	MaxIdleConnsPerHost int `yaml:"max_idle_conns_per_host"`
+	// HTTP2 speaks HTTP/2 to upstreams: over TLS by ALPN, and in clear
+	// text with prior knowledge (h2c), so every cleartext upstream must
+	// speak it. Default false: HTTP/1.1 with keep-alive.
+	HTTP2 bool `yaml:"http2"`
 }
 
 // Log configures logging.
@@ -343,7 +347,9 @@ type Route struct {
 	// Methods allowed; empty allows all. Others get 405.
 	Methods []string `yaml:"methods"`
 	// Upstream is the http or https URL requests are sent to; its path, if
-	// any, is put before the request path.
+	// any, is put before the request path. unix:///path/to.sock sends them
+	// over a Unix socket (the sidecar case: the application in the same
+	// pod).
 	Upstream string `yaml:"upstream"`
 	// StripPrefix removes PathPrefix before forwarding.
 	StripPrefix bool `yaml:"strip_prefix"`

@@ -71,7 +71,7 @@ routes:
 `,
 			want: []string{
 				"store.redis.addrs: required when store.driver is redis",
-				"routes[0].upstream: scheme must be http or https",
+				"routes[0].upstream: scheme must be http, https or unix",
 				`routes[1].auth: "sometimes" is not one of required, optional, none`,
 			},
 		},

@@ -423,9 +423,18 @@ func checkUpstream(s string) error {
 	if err != nil {
 		return fmt.Errorf("%q is not a URL", s)
 	}
+	if u.Scheme == "unix" {
+		switch {
+		case u.Host != "" || !strings.HasPrefix(u.Path, "/") || len(u.Path) < 2:
+			return fmt.Errorf("%q: write a Unix socket as unix:///absolute/path.sock", s)
+		case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+			return errors.New("must not contain a query, fragment or user information")
+		}
+		return nil
+	}
 	switch {
 	case u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Errorf("scheme must be http or https, not %q", u.Scheme)
+		return fmt.Errorf("scheme must be http, https or unix, not %q", u.Scheme)
 	case u.Host == "":
 		return errors.New("host is required")
 	case u.User != nil:

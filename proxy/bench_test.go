@@ -58,7 +58,7 @@ func BenchmarkBareProxy(b *testing.B) {
 			pr.SetURL(target)
 			pr.SetXForwarded()
 		},
-		Transport:  newTransport(c.Upstream),
+		Transport:  newTransport(c.Upstream, &socketMap{}),
 		BufferPool: bufferPool{},
 	}
 	runProxyBench(b, rp)

@@ -57,6 +57,7 @@ type Handler struct {
 	auth      Authenticator
 	ids       *requestIDs
 	state     atomic.Pointer[state]
+	sockets   socketMap // Unix-socket upstreams, for the Transport's dialer
 	unmatched routeMetrics
 }
 
@@ -126,9 +127,10 @@ func (h *Handler) Reload(cfg *config.Config) error {
 	if old != nil && old.upstreamCfg == cfg.Upstream {
 		s.transport = old.transport
 	} else {
-		s.transport = newTransport(cfg.Upstream)
+		s.transport = newTransport(cfg.Upstream, &h.sockets)
 	}
-	t, err := compileTable(cfg, func(rt *Route) error {
+	sockets := map[string]string{}
+	t, err := compileTable(cfg, sockets, func(rt *Route) error {
 		rt.metrics = h.metrics.forRoute(rt.Name)
 		rt.proxy = &httputil.ReverseProxy{
 			Rewrite:        rt.rewrite,
@@ -144,6 +146,7 @@ func (h *Handler) Reload(cfg *config.Config) error {
 		return err
 	}
 	s.table = t
+	h.sockets.m.Store(&sockets)
 	h.state.Store(s)
 	if old != nil && old.transport != s.transport {
 		// Connections in use finish; idle ones are closed now.

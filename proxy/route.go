@@ -54,13 +54,19 @@ type table struct {
 	routes []*Route
 }
 
-func compileTable(cfg *config.Config, build func(*Route) error) (*table, error) {
+func compileTable(cfg *config.Config, sockets map[string]string, build func(*Route) error) (*table, error) {
 	t := &table{byHost: map[string]map[string][]*Route{}, any: map[string][]*Route{}}
 	for i := range cfg.Routes {
 		rc := cfg.Routes[i]
 		target, err := url.Parse(rc.Upstream)
 		if err != nil {
 			return nil, fmt.Errorf("routes[%d].upstream: %w", i, err)
+		}
+		if target.Scheme == "unix" {
+			// The shared Transport dials the socket for this host name.
+			host := "unix-" + rc.Name
+			sockets[host+":80"] = target.Path
+			target = &url.URL{Scheme: "http", Host: host}
 		}
 		rt := &Route{
 			Name:        rc.Name,

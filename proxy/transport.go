@@ -1,12 +1,14 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -16,28 +18,63 @@ import (
 // newTransport is the one Transport every route's ReverseProxy shares:
 // connection reuse sized for a gateway (many idle connections per
 // upstream host) and a deadline on every phase before the response.
-func newTransport(c config.Upstream) *http.Transport {
+// Routes whose upstream is a Unix socket get a synthetic host name that
+// sockets maps to the socket's path.
+func newTransport(c config.Upstream, sockets *socketMap) *http.Transport {
 	d := &net.Dialer{Timeout: c.DialTimeout, KeepAlive: 30 * time.Second}
-	return &http.Transport{
-		Proxy:                 nil, // never an environment proxy between keygate and its upstreams
-		DialContext:           d.DialContext,
+	t := &http.Transport{
+		Proxy: nil, // never an environment proxy between keygate and its upstreams
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if path, ok := sockets.lookup(addr); ok {
+				return d.DialContext(ctx, "unix", path)
+			}
+			return d.DialContext(ctx, network, addr)
+		},
 		MaxIdleConns:          0, // no global cap; MaxIdleConnsPerHost bounds each upstream
 		MaxIdleConnsPerHost:   c.MaxIdleConnsPerHost,
 		IdleConnTimeout:       c.IdleConnTimeout,
 		TLSHandshakeTimeout:   c.TLSHandshakeTimeout,
 		ResponseHeaderTimeout: c.ResponseHeaderTimeout,
 		ExpectContinueTimeout: time.Second,
-		ForceAttemptHTTP2:     false,
 	}
+	if c.HTTP2 {
+		// HTTP/2 over TLS (ALPN) and, toward cleartext upstreams, HTTP/2
+		// with prior knowledge (h2c): the upstream must speak it.
+		var p http.Protocols
+		p.SetHTTP2(true)
+		p.SetUnencryptedHTTP2(true)
+		t.Protocols = &p
+	}
+	return t
+}
+
+// socketMap maps the synthetic host names of Unix-socket upstreams
+// ("unix-<route>:80") to socket paths. It is replaced whole on reload.
+type socketMap struct {
+	m atomic.Pointer[map[string]string]
+}
+
+func (s *socketMap) lookup(addr string) (string, bool) {
+	m := s.m.Load()
+	if m == nil {
+		return "", false
+	}
+	p, ok := (*m)[addr]
+	return p, ok
 }
 
 // bufferPool lends ReverseProxy its 32 KiB copy buffers.
 type bufferPool struct{}
 
-var buffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+var buffers = sync.Pool{New: func() any { return new([32 << 10]byte) }}
 
-func (bufferPool) Get() []byte  { return *(buffers.Get().(*[]byte)) }
-func (bufferPool) Put(b []byte) { buffers.Put(&b) }
+func (bufferPool) Get() []byte { return buffers.Get().(*[32 << 10]byte)[:] }
+
+func (bufferPool) Put(b []byte) {
+	if len(b) == 32<<10 {
+		buffers.Put((*[32 << 10]byte)(b))
+	}
+}
 
 // setPath sets an outgoing URL's path from a canonical escaped path.
 func setPath(u *url.URL, escaped string) {

@@ -76,7 +76,7 @@ routes:
 	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
 	want := []string{
 		"store.redis.addrs: required when store.driver is redis",
-		"routes[0].upstream: scheme must be http or https",
+		"routes[0].upstream: scheme must be http, https or unix",
 		"routes[1].auth:",
 	}
 	if len(lines) != len(want) {
@@ -281,7 +281,7 @@ func TestServeReloadsOnSIGHUP(t *testing.T) {
 	p.cmd.Process.Signal(syscall.SIGHUP)
 	e := p.waitLog(t, "config reload refused; keeping the running config")
 	problems := fmt.Sprint(e["problems"])
-	for _, want := range []string{"routes[0].upstream: scheme must be http or https", "routes[1].path_prefx: unknown field"} {
+	for _, want := range []string{"routes[0].upstream: scheme must be http, https or unix", "routes[1].path_prefx: unknown field"} {
 		if !strings.Contains(problems, want) {
 			t.Errorf("reload refusal log %q does not contain %q", problems, want)
 		}
