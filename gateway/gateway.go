@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/authz/selfservice"
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/proxy"
 	"github.com/keygate/keygate/store"
@@ -50,6 +51,10 @@ type Gateway struct {
 	publicL, adminL net.Listener
 	reloadMu        sync.Mutex
 	shuttingDown    atomic.Bool
+
+	// selfService is the self-service API; nil when
+	// self_service.enabled is false.
+	selfService *selfservice.Handler
 }
 
 // New builds a Gateway: logger, registry, store (opened now: a store that
@@ -86,9 +91,20 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		_ = st.Close()
 		return nil, fmt.Errorf("building proxy: %w", err)
 	}
+	// The self-service API shares the public listener: see publicHandler.
+	var public http.Handler = g.proxy
+	if cfg.SelfService.On() {
+		if g.selfService, err = selfservice.New(g.auth, cfg, g.log); err != nil {
+			g.proxy.Close()
+			g.auth.Close()
+			_ = st.Close()
+			return nil, fmt.Errorf("self-service API: %w", err)
+		}
+		public = publicHandler{proxy: g.proxy, selfService: g.selfService}
+	}
 	g.cfg.Store(cfg)
 	g.public = &http.Server{
-		Handler:           g.proxy,
+		Handler:           public,
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
 		ReadTimeout:       cfg.Server.ReadTimeout,
 		WriteTimeout:      cfg.Server.WriteTimeout,
@@ -218,6 +234,13 @@ func (g *Gateway) Reload(cfg *config.Config) error {
 		g.log.Error("config reload refused; keeping the running config", zap.Error(err))
 		return err
 	}
+	if g.selfService != nil { // it keeps the trusted proxies
+		if err := g.selfService.Reload(cfg); err != nil {
+			g.metrics.reloads.WithLabelValues("error").Inc()
+			g.log.Error("config reload refused; keeping the running config", zap.Error(err))
+			return err
+		}
+	}
 	if lvl, err := zap.ParseAtomicLevel(cfg.Log.Level); err == nil {
 		g.level.SetLevel(lvl.Level())
 	}
@@ -244,5 +267,51 @@ func restartOnly(old, cfg *config.Config) []string {
 	if !reflect.DeepEqual(old.Store, cfg.Store) {
 		fields = append(fields, "store")
 	}
+	// The credential service and the self-service handler take these
+	// when they are built.
+	if !reflect.DeepEqual(old.OAuth, cfg.OAuth) {
+		fields = append(fields, "oauth")
+	}
+	if !reflect.DeepEqual(old.SelfService, cfg.SelfService) {
+		fields = append(fields, "self_service")
+	}
 	return fields
+}
+
+// publicHandler is the public server's handler while the self-service API
+// is on: requests under config.SelfServicePaths go to the self-service
+// handler, everything else to the proxy, whose path costs one prefix check
+// more.
+type publicHandler struct {
+	proxy       http.Handler
+	selfService http.Handler
+}
+
+func (p publicHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if isSelfService(r) {
+		p.selfService.ServeHTTP(w, r)
+		return
+	}
+	p.proxy.ServeHTTP(w, r)
+}
+
+// isSelfService reports whether the request path, as sent, is one of
+// config.SelfServicePaths or below it (on a segment boundary). A path
+// whose canonical form is a self-service path but is spelt otherwise
+// (such as /%75ser) goes to the proxy: the config refuses routes that
+// overlap the self-service paths, so the proxy answers it 404 and never
+// forwards it. The self-service handler itself refuses any path that is
+// not plain.
+func isSelfService(r *http.Request) bool {
+	p := r.RequestURI
+	if p == "" || p[0] != '/' {
+		p = r.URL.EscapedPath() // absolute-form request target
+	}
+	for _, prefix := range config.SelfServicePaths {
+		if len(p) >= len(prefix) && p[:len(prefix)] == prefix &&
+			(len(p) == len(prefix) || p[len(prefix)] == '/' || p[len(prefix)] == '?') {
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,341 @@
+package selfservice
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/config"
+)
+
+// Handler serves the self-service API. Build it with New.
+type Handler struct {
+	svc    *authz.Service
+	log    *zap.Logger
+	mux    *http.ServeMux
+	routes []route
+	// oauth is the OAuth config the service was built with (its defaults
+	// and maxima bound what a client may ask for).
+	oauth config.OAuth
+	// retryAfter is sent with a 429 for too many wrong passwords: the
+	// failure window, the longest a client may have to wait.
+	retryAfter int
+	trusted    atomic.Pointer[[]netip.Prefix]
+}
+
+var _ http.Handler = (*Handler)(nil)
+
+// access is who may call a route.
+type access uint8
+
+const (
+	// public: anyone (the OpenAPI document).
+	public access = iota
+	// user: a signed-in user (password or a credential of their own); the
+	// handler gets the caller.
+	user
+	// client: the handler authenticates an OAuth client itself (RFC 6749
+	// §2.3), or, for introspection, a client or a user.
+	client
+)
+
+// route is one endpoint: the method and ServeMux pattern, who may call it
+// and what serves it.
+type route struct {
+	method, pattern string
+	access          access
+	serve           func(w http.ResponseWriter, r *http.Request, c *caller) error
+}
+
+// New builds the self-service handler on the credential service. cfg is
+// the validated config the service was built from.
+func New(svc *authz.Service, cfg *config.Config, log *zap.Logger) (*Handler, error) {
+	if svc == nil {
+		return nil, fmt.Errorf("self-service: no credential service")
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	// The service fills zero OAuth and self-service settings with the
+	// defaults; so does the handler (a loaded config already has them).
+	d := config.Config{OAuth: cfg.OAuth, SelfService: cfg.SelfService}
+	d.ApplyDefaults()
+	h := &Handler{
+		svc:        svc,
+		log:        log.Named("selfservice"),
+		mux:        http.NewServeMux(),
+		oauth:      d.OAuth,
+		retryAfter: int((d.SelfService.PasswordFailureWindow + time.Second - 1) / time.Second),
+	}
+	if err := h.Reload(cfg); err != nil {
+		return nil, err
+	}
+	h.routes = []route{
+		{"POST", "/connect/register/createClientId", user, h.createClient},
+		{"GET", "/connect/register/clients", user, h.listClients},
+		{"GET", "/connect/register/clients/{clientId}", user, h.getClient},
+		{"POST", "/connect/register/clients/{clientId}/secret", user, h.newClientSecret},
+		{"DELETE", "/connect/register/clients/{clientId}", user, h.deleteClient},
+		{"POST", "/oauth/token", client, h.token},
+		{"POST", "/oauth/revoke", client, h.revoke},
+		{"POST", "/oauth/introspect", client, h.introspect},
+		{"GET", "/user", user, h.getUser},
+		{"GET", "/user/keys", user, h.listKeys},
+		{"POST", "/user/keys", user, h.createKey},
+		{"GET", "/user/keys/{handle}", user, h.getKey},
+		{"DELETE", "/user/keys/{handle}", user, h.deleteKey},
+		{"GET", "/user/apikey", user, h.getAPIKey},
+		{"POST", "/user/apikey/token", user, h.newAPIKeyToken},
+		{"GET", "/openapi.json", public, h.openAPI},
+	}
+	for _, rt := range h.routes {
+		h.mux.Handle(rt.method+" "+rt.pattern, h.endpoint(rt))
+	}
+	h.mux.HandleFunc("/", h.unmatched)
+	return h, nil
+}
+
+// Reload takes the parts of a new config the handler uses while running:
+// the trusted proxies whose X-Forwarded-For names the client address
+// (which password failures are counted against). The OAuth settings are
+// the credential service's and need a restart, like the service.
+func (h *Handler) Reload(cfg *config.Config) error {
+	trusted := make([]netip.Prefix, 0, len(cfg.TrustedProxies))
+	for i, p := range cfg.TrustedProxies {
+		pfx, err := config.ParsePrefix(p)
+		if err != nil {
+			return fmt.Errorf("trusted_proxies[%d]: %w", i, err)
+		}
+		trusted = append(trusted, pfx)
+	}
+	h.trusted.Store(&trusted)
+	return nil
+}
+
+// ServeHTTP answers one self-service request: a request id, a strict check
+// of the path (the API's paths and identifiers are plain ASCII: anything
+// percent-encoded, empty or dot segments are refused, so there is one
+// spelling of every resource), the route, the caller, the endpoint, and an
+// access log line.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	id := r.Header.Get("X-Request-Id")
+	if !validRequestID(id) {
+		id = newRequestID()
+	}
+	rec.Header().Set("X-Request-Id", id)
+	st := &reqState{}
+	r = r.WithContext(withState(r.Context(), st))
+
+	if !plainPath(rawPath(r)) {
+		writeError(rec, errBadPath)
+	} else {
+		h.mux.ServeHTTP(rec, r)
+	}
+
+	if ce := h.log.Check(zapcore.InfoLevel, "self-service request"); ce != nil {
+		ce.Write(
+			zap.String("request_id", id),
+			zap.String("method", r.Method),
+			zap.String("route", st.pattern),
+			zap.Int("status", rec.status),
+			zap.Duration("duration", time.Since(start)),
+			zap.String("user", st.user),
+			zap.String("client", h.clientAddr(r).String()),
+		)
+	}
+}
+
+// endpoint wraps a route: it authenticates the caller where the route
+// needs one, runs the route and writes its error, if any.
+func (h *Handler) endpoint(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := stateOf(r.Context())
+		st.pattern = rt.method + " " + rt.pattern
+		var c *caller
+		if rt.access == user {
+			var err error
+			if c, err = h.authenticate(r); err != nil {
+				h.fail(w, r, err)
+				return
+			}
+			st.user = c.user.Name
+			if rt.method != http.MethodGet && c.identity != nil && !slices.Contains(c.identity.Scopes, scopeWrite) {
+				h.fail(w, r, insufficient(scopeWrite))
+				return
+			}
+		}
+		if err := rt.serve(w, r, c); err != nil {
+			h.fail(w, r, err)
+		}
+	})
+}
+
+// fail writes an endpoint's error; internal causes are logged.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	e := fromAuthz(err)
+	if e.Status >= 500 {
+		level := zapcore.ErrorLevel
+		if e.Status == http.StatusServiceUnavailable {
+			level = zapcore.WarnLevel // the store is down: authz and the store say more
+		}
+		if ce := h.log.Check(level, "self-service request failed"); ce != nil {
+			ce.Write(zap.String("request_id", w.Header().Get("X-Request-Id")), zap.String("method", r.Method),
+				zap.String("route", stateOf(r.Context()).pattern), zap.Int("status", e.Status), zap.Error(e.Cause))
+		}
+	}
+	writeError(w, e)
+}
+
+// unmatched answers a path or method the API does not serve: 405 with
+// Allow when the path is served with other methods, else 404.
+func (h *Handler) unmatched(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := h.mux.Handler(probe); pattern != "/" && pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) == 0 {
+		writeError(w, errNotFound)
+		return
+	}
+	if slices.Contains(allow, http.MethodGet) {
+		allow = slices.Insert(allow, 1, http.MethodHead)
+	}
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	writeError(w, errMethodNotAllowed)
+}
+
+// rawPath is the request target's path as the client sent it.
+func rawPath(r *http.Request) string {
+	if u := r.RequestURI; u != "" && u[0] == '/' {
+		if i := strings.IndexByte(u, '?'); i >= 0 {
+			return u[:i]
+		}
+		return u
+	}
+	return r.URL.EscapedPath()
+}
+
+// plainPath accepts "/" followed by non-empty segments of letters, digits
+// and - . _ ~, none of them "." or "..", and maybe a trailing "/" (no path
+// of the API has one: 404). Every path of the API, with every client id
+// and key handle in it, has this form; a path that does not is refused
+// rather than decoded.
+func plainPath(p string) bool {
+	if len(p) < 2 || p[0] != '/' {
+		return false
+	}
+	segs := strings.Split(p[1:], "/")
+	if len(segs) > 1 && segs[len(segs)-1] == "" {
+		segs = segs[:len(segs)-1]
+	}
+	for _, seg := range segs {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+		for i := 0; i < len(seg); i++ {
+			c := seg[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// clientAddr is the address a request is attributed to: the peer, or,
+// when the peer is a trusted proxy, the right-most X-Forwarded-For address
+// that is not itself a trusted proxy (the proxy's rule).
+func (h *Handler) clientAddr(r *http.Request) netip.Addr {
+	peer := peerAddr(r.RemoteAddr)
+	trusted := *h.trusted.Load()
+	contains := func(a netip.Addr) bool {
+		for _, p := range trusted {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
+	if !contains(peer) {
+		return peer
+	}
+	client := peer
+	xff := r.Header["X-Forwarded-For"]
+	for i := len(xff) - 1; i >= 0; i-- {
+		items := strings.Split(xff[i], ",")
+		for j := len(items) - 1; j >= 0; j-- {
+			a, err := netip.ParseAddr(strings.TrimSpace(items[j]))
+			if err != nil {
+				return client // a garbled entry ends what can be believed
+			}
+			client = a.Unmap()
+			if !contains(client) {
+				return client
+			}
+		}
+	}
+	return client
+}
+
+func peerAddr(remoteAddr string) netip.Addr {
+	if ap, err := netip.ParseAddrPort(remoteAddr); err == nil {
+		return ap.Addr().Unmap()
+	}
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	a, _ := netip.ParseAddr(host)
+	return a.Unmap()
+}
+
+// validRequestID accepts a client's X-Request-Id only if it is 1 to 128
+// of letters, digits, . _ - (the proxy's rule).
+func validRequestID(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// recorder remembers the status for the access log.
+type recorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *recorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

@@ -1,0 +1,292 @@
+package selfservice
+
+import (
+	"cmp"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/keygate/keygate/authz"
+)
+
+// nonNil makes an absent list an empty JSON array rather than null.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// userView is GET /user: the caller and what they authenticated with
+// (seed 003's validation step).
+type userView struct {
+	Name        string         `json:"name"`
+	Authorities []string       `json:"authorities"`
+	APISets     []string       `json:"apiSets"`
+	Scopes      []string       `json:"scopes"`
+	Created     time.Time      `json:"created"`
+	Credential  credentialUsed `json:"credential"`
+}
+
+// credentialUsed is how the caller authenticated: "password", or a
+// credential's kind and id with its effective API sets and scopes.
+type credentialUsed struct {
+	Kind    string   `json:"kind"`
+	ID      string   `json:"id,omitempty"`
+	APISets []string `json:"apiSets"`
+	Scopes  []string `json:"scopes"`
+}
+
+func (h *Handler) getUser(w http.ResponseWriter, r *http.Request, c *caller) error {
+	u := c.user
+	used := credentialUsed{Kind: "password", APISets: nonNil(c.apiSets()), Scopes: nonNil(c.scopes())}
+	if c.identity != nil {
+		used.Kind, used.ID = string(c.identity.Kind), c.identity.CredentialID
+	}
+	writeJSON(w, http.StatusOK, userView{
+		Name: u.Name, Authorities: nonNil(u.Authorities), APISets: nonNil(u.APISets), Scopes: nonNil(u.Scopes),
+		Created: u.Created, Credential: used,
+	})
+	return nil
+}
+
+// createKeyRequest is POST /user/keys's body (seeds 002 and 003).
+type createKeyRequest struct {
+	Handle      string   `json:"handle"`
+	Alias       string   `json:"alias"`
+	Description string   `json:"description"`
+	APISets     []string `json:"apiSets"`
+	Scopes      []string `json:"scopes"`
+	ExpiresAt   string   `json:"expiresAt"`
+}
+
+// keyCreated is POST /user/keys's answer: the only time the token is shown.
+type keyCreated struct {
+	Handle      string    `json:"handle"`
+	Alias       string    `json:"alias"`
+	Description string    `json:"description"`
+	APISets     []string  `json:"apiSets"`
+	Scopes      []string  `json:"scopes"`
+	Token       string    `json:"token"`
+	Usage       string    `json:"usage"`
+	ID          string    `json:"id"`
+	Created     time.Time `json:"created"`
+	ExpiresAt   time.Time `json:"expiresAt,omitzero"`
+}
+
+// keyView is a named key as listed and shown: never its token.
+type keyView struct {
+	ID          string    `json:"id"`
+	Handle      string    `json:"handle"`
+	Alias       string    `json:"alias"`
+	Description string    `json:"description"`
+	APISets     []string  `json:"apiSets"`
+	Scopes      []string  `json:"scopes"`
+	Status      string    `json:"status"`
+	Created     time.Time `json:"created"`
+	ExpiresAt   time.Time `json:"expiresAt,omitzero"`
+	LastUsed    time.Time `json:"lastUsed,omitzero"`
+}
+
+func viewKey(c *authz.Credential) keyView {
+	return keyView{
+		ID: c.ID, Handle: c.Handle, Alias: c.Alias, Description: c.Description,
+		APISets: nonNil(c.APISets), Scopes: nonNil(c.Scopes), Status: string(c.Status),
+		Created: c.Created, ExpiresAt: c.Expires, LastUsed: c.LastUsed,
+	}
+}
+
+var errNoKeyAuthority = &httpError{Status: http.StatusForbidden, Code: "forbidden",
+	Description: "Creating API keys needs the MANAGE_USER_API_KEY or ADMIN authority."}
+
+// createKey is POST /user/keys: a named key for the caller, only with the
+// MANAGE_USER_API_KEY or ADMIN authority (seed 002); with ?download=1 the
+// token comes as a <handle>.APIKEY attachment (seed 002's Download).
+func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, c *caller) error {
+	if !c.user.Has(authz.AuthorityManageUserAPIKey) {
+		return errNoKeyAuthority
+	}
+	download := false
+	for name, vals := range r.URL.Query() {
+		if name != "download" || len(vals) != 1 {
+			return badRequest("unknown query parameter %q", name)
+		}
+		switch vals[0] {
+		case "1", "true":
+			download = true
+		case "0", "false", "":
+		default:
+			return badRequest("download: must be 1 or 0")
+		}
+	}
+	var req createKeyRequest
+	if e := decodeJSON(w, r, &req, true); e != nil {
+		return e
+	}
+	spec := authz.KeySpec{Handle: req.Handle, Alias: req.Alias, Description: req.Description}
+	if req.ExpiresAt != "" {
+		t, err := time.Parse(time.RFC3339, req.ExpiresAt)
+		if err != nil {
+			return badRequest("expiresAt: must be an RFC 3339 date-time such as 2030-01-02T15:04:05Z")
+		}
+		spec.Expires = t
+	}
+	var err error
+	if spec.APISets, err = c.bound("apiSets", req.APISets, c.apiSets(), c.user.APISets); err != nil {
+		return err
+	}
+	if spec.Scopes, err = c.bound("scopes", req.Scopes, c.scopes(), c.user.Scopes); err != nil {
+		return err
+	}
+	token, cred, err := h.svc.CreateKey(r.Context(), c.user.Name, spec)
+	if err != nil {
+		return err
+	}
+	if download {
+		hd := w.Header()
+		hd.Set("Content-Type", "text/plain; charset=utf-8")
+		hd.Set("Content-Disposition", `attachment; filename="`+cred.Handle+`.APIKEY"`)
+		hd.Set("Cache-Control", "no-store")
+		hd.Set("Pragma", "no-cache")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Content-Length", strconv.Itoa(len(token)+1))
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte(token + "\n"))
+		return nil
+	}
+	writeJSON(w, http.StatusCreated, keyCreated{
+		Handle: cred.Handle, Alias: cred.Alias, Description: cred.Description,
+		APISets: nonNil(cred.APISets), Scopes: nonNil(cred.Scopes),
+		Token: token, Usage: "Authorization: Bearer " + token,
+		ID: cred.ID, Created: cred.Created, ExpiresAt: cred.Expires,
+	})
+	return nil
+}
+
+// bound applies what the caller authenticated with to a requested list of
+// API sets or scopes: every name must be carried by it, and an empty
+// request means all of it. The result is never empty where the owner has
+// names (authz reads an empty list as "all of the owner's", which for a
+// narrower credential would be more than it carries).
+func (c *caller) bound(field string, want, have, owners []string) ([]string, error) {
+	if err := within(field, want, have, c); err != nil {
+		return nil, err
+	}
+	if len(want) > 0 {
+		return want, nil
+	}
+	if len(have) == 0 && len(owners) > 0 {
+		return nil, badRequest("%s: the credential you authenticated with carries none, so nothing can be granted", field)
+	}
+	return slices.Clone(have), nil
+}
+
+// listKeys is GET /user/keys: the caller's named keys, never their tokens.
+// A deleted key (revoked, its handle freed) is not listed; one revoked by
+// an administrator but not deleted is, with status "revoked".
+func (h *Handler) listKeys(w http.ResponseWriter, r *http.Request, c *caller) error {
+	creds, err := h.svc.Credentials(r.Context(), c.user.Name)
+	if err != nil {
+		return err
+	}
+	keys := []keyView{}
+	for i := range creds {
+		cr := &creds[i]
+		if cr.Kind != authz.KindKeyToken || cr.Handle == "" {
+			continue
+		}
+		if cr.Status == authz.StatusRevoked {
+			cur, err := h.svc.KeyByHandle(r.Context(), c.user.Name, cr.Handle)
+			if errors.Is(err, authz.ErrNotFound) || err == nil && cur.ID != cr.ID {
+				continue // deleted
+			}
+			if err != nil {
+				return err
+			}
+		}
+		keys = append(keys, viewKey(cr))
+	}
+	slices.SortFunc(keys, func(a, b keyView) int {
+		return cmp.Or(a.Created.Compare(b.Created), cmp.Compare(a.Handle, b.Handle))
+	})
+	writeJSON(w, http.StatusOK, struct {
+		Keys []keyView `json:"keys"`
+	}{keys})
+	return nil
+}
+
+// getKey is GET /user/keys/{handle}.
+func (h *Handler) getKey(w http.ResponseWriter, r *http.Request, c *caller) error {
+	cred, err := h.svc.KeyByHandle(r.Context(), c.user.Name, r.PathValue("handle"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, viewKey(cred))
+	return nil
+}
+
+// deleteKey is DELETE /user/keys/{handle}: the token is refused from now
+// on, on every replica, and the handle is free again.
+func (h *Handler) deleteKey(w http.ResponseWriter, r *http.Request, c *caller) error {
+	if err := h.svc.DeleteKey(r.Context(), c.user.Name, r.PathValue("handle")); err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// apiKeyView is GET /user/apikey (seed 004's Settings > API): the key,
+// which never changes, and its token's state.
+type apiKeyView struct {
+	Key string `json:"key"`
+	// Status: active, voided (after too many wrong tokens) or revoked.
+	Status string `json:"status"`
+	// Failures: wrong tokens counted against the current token so far.
+	Failures int64 `json:"failures"`
+	// HasToken: a token was generated (until then nothing authenticates
+	// with the key).
+	HasToken bool `json:"hasToken"`
+}
+
+func (h *Handler) getAPIKey(w http.ResponseWriter, r *http.Request, c *caller) error {
+	key, cred, err := h.svc.APIKey(r.Context(), c.user.Name)
+	if err != nil {
+		return err
+	}
+	status, failures, err := h.svc.APIKeyStatus(r.Context(), c.user.Name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, apiKeyView{Key: key, Status: string(status), Failures: failures, HasToken: cred.Generation > 0})
+	return nil
+}
+
+// apiKeyToken is POST /user/apikey/token's answer, shown once.
+type apiKeyToken struct {
+	Key   string `json:"key"`
+	Token string `json:"token"`
+	// Usage is the Authorization header's value.
+	Usage string `json:"usage"`
+}
+
+// newAPIKeyToken is POST /user/apikey/token (seed 004's Generate Token):
+// every earlier token stops working. The ApiKey pair carries all of the
+// user's API sets and scopes, so a credential narrower than that may not
+// make one.
+func (h *Handler) newAPIKeyToken(w http.ResponseWriter, r *http.Request, c *caller) error {
+	if e := decodeJSON(w, r, &struct{}{}, false); e != nil {
+		return e
+	}
+	if err := c.covers(c.user.APISets, c.user.Scopes); err != nil {
+		return err
+	}
+	key, token, err := h.svc.NewAPIKeyToken(r.Context(), c.user.Name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, apiKeyToken{Key: key, Token: token, Usage: "ApiKey " + key + ":" + token})
+	return nil
+}
