@@ -111,6 +111,9 @@ func checkNames(field string, names []string, re *regexp.Regexp) error {
 		if !re.MatchString(n) {
 			return invalid(fmt.Sprintf("%s[%d]", field, i), "%q is not a valid name", n)
 		}
+		if slices.Contains(names[:i], n) {
+			return invalid(fmt.Sprintf("%s[%d]", field, i), "%q is listed twice", n)
+		}
 	}
 	return nil
 }

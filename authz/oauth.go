@@ -26,6 +26,9 @@ var (
 	ErrInvalidGrant = errors.New("invalid_grant")
 	// ErrInvalidScope: a scope the client (or the refresh token) lacks.
 	ErrInvalidScope = errors.New("invalid_scope")
+	// ErrUnauthorizedClient: the client may not use this grant type (not
+	// registered for it, or refresh tokens are turned off).
+	ErrUnauthorizedClient = errors.New("unauthorized_client")
 )
 
 // Grant types a client may use.
@@ -319,7 +322,7 @@ type TokenResponse struct {
 // 6749 §4.4), narrowed to scope if given.
 func (s *Service) ClientCredentialsGrant(ctx context.Context, c *Client, scope []string) (*TokenResponse, error) {
 	if !slices.Contains(c.GrantTypes, GrantClientCredentials) {
-		return nil, ErrInvalidClient
+		return nil, ErrUnauthorizedClient
 	}
 	granted, narrowed, err := narrowScope(scope, c.Scopes)
 	if err != nil {
@@ -376,8 +379,8 @@ func (s *Service) issueTokens(ctx context.Context, c *Client, scopes []string, n
 // Presenting one that was already exchanged means it leaked: the whole
 // family (every token descended from the same grant) is revoked.
 func (s *Service) RefreshGrant(ctx context.Context, c *Client, refreshToken string, scope []string) (*TokenResponse, error) {
-	if !slices.Contains(c.GrantTypes, GrantRefreshToken) {
-		return nil, fmt.Errorf("%w: the client may not refresh", ErrInvalidGrant)
+	if !slices.Contains(c.GrantTypes, GrantRefreshToken) || !s.oauth.RefreshTokensIssued() {
+		return nil, fmt.Errorf("%w: the client may not refresh", ErrUnauthorizedClient)
 	}
 	if !wellFormed(refreshToken, prefixRefresh) {
 		return nil, ErrInvalidGrant

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 
 	"github.com/keygate/keygate/authz"
@@ -128,14 +127,8 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request, _ *caller) error
 	case "":
 		return oauthError("invalid_request", "grant_type is required.")
 	case authz.GrantClientCredentials:
-		if !slices.Contains(c.GrantTypes, authz.GrantClientCredentials) {
-			return oauthError("unauthorized_client", "The client may not use this grant type.")
-		}
 		resp, err = h.svc.ClientCredentialsGrant(r.Context(), c, scope)
 	case authz.GrantRefreshToken:
-		if !slices.Contains(h.grantTypes(c), authz.GrantRefreshToken) {
-			return oauthError("unauthorized_client", "The client may not use this grant type.")
-		}
 		rt := form.Get("refresh_token")
 		if rt == "" {
 			return oauthError("invalid_request", "refresh_token is required.")
@@ -145,6 +138,8 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request, _ *caller) error
 		return oauthError("unsupported_grant_type", "grant_type must be client_credentials or refresh_token.")
 	}
 	switch {
+	case errors.Is(err, authz.ErrUnauthorizedClient):
+		return oauthError("unauthorized_client", "The client may not use this grant type.")
 	case errors.Is(err, authz.ErrInvalidGrant):
 		return oauthError("invalid_grant", "The refresh token is not valid.")
 	case errors.Is(err, authz.ErrInvalidScope):
