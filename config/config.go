@@ -365,11 +365,56 @@ type Route struct {
 	// Scopes overrides the scope a method needs (default: GET, HEAD and
 	// OPTIONS need read, the others write), e.g. {POST: read}.
 	Scopes map[string]string `yaml:"scopes"`
+	// RateLimit, if set, limits the route's requests (429 past it).
+	RateLimit *RateLimit `yaml:"rate_limit"`
 	// ForwardAuthorization keeps the Authorization header toward the
 	// upstream. Default false: keygate removes it, so the upstream never
 	// sees the client's secret.
 	ForwardAuthorization bool `yaml:"forward_authorization"`
 }
+
+// Rate-limit keys: what a route's limit is counted per.
+const (
+	LimitByCredential = "credential"
+	LimitByUser       = "user"
+	LimitByRoute      = "route"
+	LimitByAddress    = "address"
+)
+
+// What a limit does when its backend (Redis) cannot be reached.
+const (
+	OnErrorLocal      = "local"
+	OnErrorFailOpen   = "fail_open"
+	OnErrorFailClosed = "fail_closed"
+)
+
+// RateLimit is a route's GCRA limit: Rate requests per Per, in bursts of
+// up to Burst, counted per Key. With the Redis store every decision is
+// taken atomically in Redis and shared by all replicas (exact); with the
+// embedded store it is kept in process.
+type RateLimit struct {
+	// Rate is the number of requests allowed per Per. Required.
+	Rate int `yaml:"rate"`
+	// Per is the period of Rate. Default 1s.
+	Per time.Duration `yaml:"per"`
+	// Burst is the most requests allowed at once. Default Rate.
+	Burst int `yaml:"burst"`
+	// Key is what the limit counts: credential (default where auth is
+	// required or optional), user, route, or address (the client address;
+	// the default, and the only choice, where auth is none). On an
+	// optional route an anonymous request counts per address.
+	Key string `yaml:"key"`
+	// OnStoreError is what happens while Redis cannot be reached: local
+	// (default: each replica limits on its own, in process), fail_open
+	// (allow) or fail_closed (503).
+	OnStoreError string `yaml:"on_store_error"`
+	// Headers sends RateLimit-Limit, -Remaining and -Reset on allowed
+	// responses too (they are always on 429s). Default true.
+	Headers *bool `yaml:"headers"`
+}
+
+// HeadersOn reports whether allowed responses carry RateLimit-* headers.
+func (r *RateLimit) HeadersOn() bool { return r.Headers == nil || *r.Headers }
 
 // Scopes keygate knows by default.
 const (

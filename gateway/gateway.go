@@ -25,7 +25,9 @@ import (
 	"github.com/keygate/keygate/authz/selfservice"
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/proxy"
+	"github.com/keygate/keygate/ratelimit"
 	"github.com/keygate/keygate/store"
+	redisstore "github.com/keygate/keygate/store/redis"
 )
 
 // Options are what a Gateway takes besides its config.
@@ -85,7 +87,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		_ = st.Close()
 		return nil, fmt.Errorf("auth: %w", err)
 	}
-	g.proxy, err = proxy.New(cfg, proxy.Options{Logger: g.log, Registerer: g.reg, Version: opts.Version, Authenticator: g.auth})
+	var limiter proxy.RateLimiter // in process unless the store is shared
+	if rs, ok := st.(*redisstore.Store); ok {
+		limiter = ratelimit.NewRedis(rs.Client(), cfg.Store.Redis.KeyPrefix, cfg.Store.Redis.ReadTimeout+cfg.Store.Redis.WriteTimeout)
+	}
+	g.proxy, err = proxy.New(cfg, proxy.Options{Logger: g.log, Registerer: g.reg, Version: opts.Version, Authenticator: g.auth, RateLimiter: limiter})
 	if err != nil {
 		g.auth.Close()
 		_ = st.Close()

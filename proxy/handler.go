@@ -25,6 +25,7 @@ import (
 
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/ratelimit"
 )
 
 // Authenticator verifies a request's credential for what a route needs.
@@ -47,6 +48,16 @@ type Options struct {
 	Authenticator Authenticator
 	// Version is reported by keygate_build_info.
 	Version string
+	// RateLimiter takes the decisions of routes with a rate_limit: the
+	// Redis limiter shared by replicas, or an in-process one. Nil: an
+	// in-process limiter.
+	RateLimiter RateLimiter
+}
+
+// RateLimiter decides under a limit; *ratelimit.Redis and
+// *ratelimit.Local implement it.
+type RateLimiter interface {
+	Allow(ctx context.Context, key string, l ratelimit.Limit) (ratelimit.Decision, error)
 }
 
 // Handler is the public listener's http.Handler. Its configuration can be
@@ -55,6 +66,8 @@ type Handler struct {
 	log       *zap.Logger
 	metrics   *metrics
 	auth      Authenticator
+	limiter   RateLimiter
+	local     *ratelimit.Local // fallback while the limiter's backend is down
 	ids       *requestIDs
 	state     atomic.Pointer[state]
 	sockets   socketMap // Unix-socket upstreams, for the Transport's dialer
@@ -88,11 +101,20 @@ func New(cfg *config.Config, opts Options) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	local, err := ratelimit.NewLocal(100_000, nil)
+	if err != nil {
+		return nil, err
+	}
 	h := &Handler{
 		log:     log.Named("proxy"),
 		metrics: m,
 		auth:    opts.Authenticator,
+		limiter: opts.RateLimiter,
+		local:   local,
 		ids:     newRequestIDs(),
+	}
+	if h.limiter == nil {
+		h.limiter = local
 	}
 	h.unmatched = m.forRoute(unmatchedRoute)
 	if err := h.Reload(cfg); err != nil {
@@ -312,6 +334,12 @@ func (h *Handler) serve(w *recorder, r *http.Request, s *state, ex *exchange) *E
 		ex.identity = id
 	}
 	ex.keepAuth = rt.cfg.ForwardAuthorization
+
+	if rt.limit != nil {
+		if e := h.rateLimit(w, r, rt, ex); e != nil {
+			return e
+		}
+	}
 
 	ctx := r.Context()
 	if rt.timeout > 0 {

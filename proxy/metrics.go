@@ -61,6 +61,8 @@ type metrics struct {
 	duration       *prometheus.HistogramVec
 	upstreamErrors *prometheus.CounterVec
 	inFlight       prometheus.Gauge
+	limitDecisions *prometheus.CounterVec
+	limitDegraded  prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer, version string) (*metrics, error) {
@@ -82,13 +84,21 @@ func newMetrics(reg prometheus.Registerer, version string) (*metrics, error) {
 			Name: "keygate_requests_in_flight",
 			Help: "Requests being served now.",
 		}),
+		limitDecisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keygate_ratelimit_decisions_total",
+			Help: "Rate-limit decisions, by route and result (allowed, limited, degraded: taken in process while the shared limiter was unreachable, fail_open, fail_closed).",
+		}, []string{"route", "result"}),
+		limitDegraded: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "keygate_ratelimit_degraded",
+			Help: "1 while the shared rate limiter cannot be reached and limits follow on_store_error.",
+		}),
 	}
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "keygate_build_info",
 		Help: "Always 1; the labels say which keygate is running.",
 	}, []string{"version", "goversion"})
 	build.WithLabelValues(version, runtime.Version()).Set(1)
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.upstreamErrors, m.inFlight, build} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.upstreamErrors, m.inFlight, m.limitDecisions, m.limitDegraded, build} {
 		if err := reg.Register(c); err != nil {
 			return nil, errors.Join(errors.New("registering proxy metrics"), err)
 		}
@@ -102,6 +112,7 @@ type routeMetrics struct {
 	requests       [len(methodLabels)][len(classLabels)]prometheus.Counter
 	duration       prometheus.Observer
 	upstreamErrors map[string]prometheus.Counter
+	limits         map[string]prometheus.Counter // by rate-limit result
 }
 
 func (m *metrics) forRoute(name string) routeMetrics {
@@ -115,6 +126,10 @@ func (m *metrics) forRoute(name string) routeMetrics {
 	rm.upstreamErrors = make(map[string]prometheus.Counter, 4)
 	for _, kind := range []string{upstreamTimeout, upstreamConnect, upstreamCanceled, upstreamOther} {
 		rm.upstreamErrors[kind] = m.upstreamErrors.WithLabelValues(name, kind)
+	}
+	rm.limits = make(map[string]prometheus.Counter, 5)
+	for _, res := range []string{limitAllowed, limitLimited, limitDegraded, limitOpen, limitClosed} {
+		rm.limits[res] = m.limitDecisions.WithLabelValues(name, res)
 	}
 	return rm
 }

@@ -5,10 +5,12 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/ratelimit"
 )
 
 // Route is one compiled entry of the route table. It is immutable once
@@ -29,6 +31,7 @@ type Route struct {
 	timeout     time.Duration
 	proxy       *httputil.ReverseProxy
 	metrics     routeMetrics
+	limit       *routeLimit // nil: no rate limit
 }
 
 // RequiredScope is the scope a request with method needs on this route.
@@ -78,6 +81,14 @@ func compileTable(cfg *config.Config, sockets map[string]string, build func(*Rou
 			targetPath:  strings.TrimSuffix(target.EscapedPath(), "/"),
 			stripPrefix: rc.StripPrefix,
 			timeout:     rc.Timeout,
+		}
+		if rl := rc.RateLimit; rl != nil {
+			rt.limit = &routeLimit{
+				cfg:     *rl,
+				limit:   ratelimit.Limit{Rate: rl.Rate, Per: rl.Per, Burst: rl.Burst},
+				burst:   []string{strconv.Itoa(rl.Burst)},
+				keyHead: rc.Name + "|" + rl.Key + ":",
+			}
 		}
 		if len(rc.Methods) > 0 {
 			rt.methods = make(map[string]bool, len(rc.Methods)+1)

@@ -1,0 +1,65 @@
+package gateway
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/keygate/keygate/internal/redistest"
+)
+
+func rateLimitedGateway(addr, prefix, upstream string) string {
+	return fmt.Sprintf(`
+listen: 127.0.0.1:0
+admin_listen: 127.0.0.1:0
+store: {driver: redis, redis: {addrs: [%q], key_prefix: %q, dial_timeout: 1s, read_timeout: 200ms, write_timeout: 200ms}}
+routes:
+  - {name: local, path_prefix: /local, upstream: %[3]s, auth: none, rate_limit: {rate: 1, per: 1m, burst: 2}}
+  - {name: open, path_prefix: /open, upstream: %[3]s, auth: none, rate_limit: {rate: 1, per: 1m, burst: 2, on_store_error: fail_open}}
+  - {name: closed, path_prefix: /closed, upstream: %[3]s, auth: none, rate_limit: {rate: 1, per: 1m, burst: 2, on_store_error: fail_closed}}
+`, addr, prefix, upstream)
+}
+
+// TestRateLimitSharedAndDegraded: two gateways on one real Redis share a
+// limit exactly; with Redis stopped each route follows its on_store_error
+// policy, and the degradation shows in a metric.
+func TestRateLimitSharedAndDegraded(t *testing.T) {
+	srv := redistest.Start(t)
+	up := echoUpstream(t)
+	y := rateLimitedGateway(srv.Addr(), redistest.Prefix(t), up.URL)
+	g1, _ := start(t, parse(t, y))
+	g2, _ := start(t, parse(t, y))
+	u1, u2 := "http://"+g1.Addr().String(), "http://"+g2.Addr().String()
+
+	// Shared: burst 2 across both instances.
+	for i, c := range []struct {
+		url  string
+		want int
+	}{{u1, 200}, {u2, 200}, {u1, 429}, {u2, 429}} {
+		if code, _, _ := do(t, "GET", c.url+"/local", ""); code != c.want {
+			t.Errorf("shared limit, request %d: %d, want %d", i+1, code, c.want)
+		}
+	}
+
+	srv.Stop()
+	// local: each instance limits on its own (a fresh bucket of 2 here).
+	for i, want := range []int{200, 200, 429} {
+		if code, _, _ := do(t, "GET", u1+"/local", ""); code != want {
+			t.Errorf("Redis down, local policy, request %d: %d, want %d", i+1, code, want)
+		}
+	}
+	for i := range 3 {
+		if code, _, _ := do(t, "GET", u1+"/open", ""); code != 200 {
+			t.Errorf("Redis down, fail_open, request %d: %d, want 200", i+1, code)
+		}
+	}
+	if code, h, _ := do(t, "GET", u1+"/closed", ""); code != 503 || h.Get("Retry-After") == "" {
+		t.Errorf("Redis down, fail_closed: %d (Retry-After %q), want 503 with Retry-After", code, h.Get("Retry-After"))
+	}
+	_, _, metrics := do(t, "GET", "http://"+g1.AdminAddr().String()+"/metrics", "")
+	for _, want := range []string{"keygate_ratelimit_degraded 1", `keygate_ratelimit_decisions_total{result="degraded",route="local"} 2`, `keygate_ratelimit_decisions_total{result="fail_closed",route="closed"} 1`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %q:\n%s", want, grep(metrics, "keygate_ratelimit"))
+		}
+	}
+}
