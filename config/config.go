@@ -207,6 +207,12 @@ type Auth struct {
 	// working while the store cannot be reached. Default 1m (a zero value
 	// means the default; write 1ms to practically turn it off).
 	StaleIfError time.Duration `yaml:"stale_if_error"`
+	// FailureLimit bounds failed credential checks (unknown, wrong,
+	// expired... credentials) per client address, per replica: past it
+	// the address gets 429 without a look-up until its bucket refills, so
+	// a guessing flood is answered cheaply. Default 20 per minute, burst
+	// 20; rate -1 turns it off.
+	FailureLimit FailureLimit `yaml:"failure_limit"`
 	// IdentityHeaders are more header names (besides X-Keygate-*) that
 	// upstreams treat as identity; client-sent ones are removed.
 	IdentityHeaders []string `yaml:"identity_headers"`
@@ -262,6 +268,19 @@ func (s SelfService) On() bool { return s.Enabled }
 // SelfServicePaths are the path prefixes the self-service API answers on;
 // routes may not overlap them while it is enabled.
 var SelfServicePaths = []string{"/connect/register", "/oauth", "/user", "/openapi.json"}
+
+// FailureLimit is a per-address limit on failed credential checks.
+type FailureLimit struct {
+	// Rate failures per Per are forgiven; -1 turns the limit off.
+	Rate int `yaml:"rate"`
+	// Per default 1m.
+	Per time.Duration `yaml:"per"`
+	// Burst failures are allowed at once. Default Rate.
+	Burst int `yaml:"burst"`
+}
+
+// On reports whether the failure limit is in force.
+func (f FailureLimit) On() bool { return f.Rate > 0 }
 
 // DigestKey is one server key for secret digests.
 type DigestKey struct {

@@ -55,6 +55,13 @@ func (c *Config) ApplyDefaults() {
 	setDur(&a.CacheTTL, DefaultCacheTTL)
 	setDur(&a.NegativeCacheTTL, DefaultNegativeCacheTTL)
 	setDur(&a.StaleIfError, DefaultStaleIfError)
+	if a.FailureLimit.Rate == 0 {
+		a.FailureLimit.Rate = 20
+	}
+	setDur(&a.FailureLimit.Per, time.Minute)
+	if a.FailureLimit.Burst == 0 {
+		a.FailureLimit.Burst = max(a.FailureLimit.Rate, 1)
+	}
 	if a.CacheSize == 0 {
 		a.CacheSize = DefaultCacheSize
 	}
@@ -243,6 +250,9 @@ func (c *Config) validateAuth(v *problems) {
 	v.positive("auth.cache_ttl", a.CacheTTL)
 	v.positive("auth.negative_cache_ttl", a.NegativeCacheTTL)
 	v.positive("auth.stale_if_error", a.StaleIfError)
+	if fl := a.FailureLimit; fl.Rate < -1 || fl.Per <= 0 || fl.Burst < 1 {
+		v.add("auth.failure_limit", "rate must be positive (or -1 for off), per a positive duration, burst at least 1")
+	}
 	if a.CacheSize < 100 {
 		v.add("auth.cache_size", "must be at least 100")
 	}

@@ -85,6 +85,9 @@ type state struct {
 	// extraIdentity: auth.identity_headers, canonical, removed from
 	// client requests like X-Keygate-*.
 	extraIdentity map[string]bool
+	// failures limits failed credential checks per address; nil: off.
+	failures   *failureGuard
+	failureCfg config.FailureLimit
 }
 
 // New builds a Handler from a validated config.
@@ -133,6 +136,15 @@ func (h *Handler) Reload(cfg *config.Config) error {
 		accessLog:   cfg.Log.AccessLogEnabled(),
 		upstreamCfg: cfg.Upstream,
 	}
+	if old != nil && old.failures != nil && old.failureCfg == cfg.Auth.FailureLimit {
+		s.failures = old.failures // keep the counts across a reload
+	} else {
+		var err error
+		if s.failures, err = newFailureGuard(cfg.Auth.FailureLimit); err != nil {
+			return err
+		}
+	}
+	s.failureCfg = cfg.Auth.FailureLimit
 	for _, name := range cfg.Auth.IdentityHeaders {
 		if s.extraIdentity == nil {
 			s.extraIdentity = map[string]bool{}
@@ -233,7 +245,9 @@ func exchangeOf(r *http.Request) *exchange {
 //     and the body is capped while it streams;
 //  5. identity hygiene: client-sent X-Keygate-* headers are removed;
 //  6. authentication and policy through the Authenticator (routes with
-//     auth none skip it);
+//     auth none skip it), unless the client address has failed too many
+//     credential checks (429 without a look-up); then the route's rate
+//     limit;
 //  7. the route's ReverseProxy, under the route's timeout if it has one
 //     (otherwise upstream.response_header_timeout and server.write_timeout
 //     bound the exchange); its Rewrite sets
@@ -327,8 +341,16 @@ func (h *Handler) serve(w *recorder, r *http.Request, s *state, ex *exchange) *E
 	stripIdentity(r.Header, s.extraIdentity)
 
 	if rt.Auth != config.AuthNone {
+		if s.failures != nil && len(r.Header["Authorization"]) > 0 {
+			if e := s.failures.check(ex.client); e != nil {
+				return e
+			}
+		}
 		id, e := h.authenticate(r, rt, ex)
 		if e != nil {
+			if s.failures != nil && (e == errInvalidToken || e == errMalformed) {
+				s.failures.failed(ex.client)
+			}
 			return e
 		}
 		ex.identity = id

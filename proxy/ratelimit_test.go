@@ -1,9 +1,15 @@
 package proxy
 
 import (
+	"context"
 	"fmt"
+	"net/netip"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/keygate/keygate/authz"
 )
 
 func TestRateLimit(t *testing.T) {
@@ -48,5 +54,49 @@ routes:
 	resp, _ := rawGet(t, addr, "/quiet")
 	if resp.StatusCode != 200 || resp.Header.Get("Ratelimit-Limit") != "" {
 		t.Errorf("headers: false: %d with RateLimit-Limit %q", resp.StatusCode, resp.Header.Get("Ratelimit-Limit"))
+	}
+}
+
+// countingAuth counts the credential checks that reach the authenticator.
+type countingAuth struct {
+	fixedAuth
+	n atomic.Int64
+}
+
+func (c *countingAuth) Verify(ctx context.Context, authorization []string, need authz.Need, client netip.Addr) (*authz.Identity, error) {
+	c.n.Add(1)
+	return c.fixedAuth.Verify(ctx, authorization, need, client)
+}
+
+func TestFailureLimit(t *testing.T) {
+	up := newUpstream(t, "up")
+	auth := &countingAuth{}
+	gw := newGateway(t, fmt.Sprintf(`
+trusted_proxies: [127.0.0.1]
+auth: {failure_limit: {rate: 1, per: 1m, burst: 3}}
+routes:
+  - {name: private, path_prefix: /private, upstream: %s, api_set: ops}
+`, up.URL), Options{Authenticator: auth})
+	addr := gw.Listener.Addr().String()
+	from := func(ip string) string { return "X-Forwarded-For: " + ip }
+
+	for i := range 4 {
+		if resp, _ := rawGet(t, addr, "/private", "Authorization: Bearer bad", from("203.0.113.5")); resp.StatusCode != 401 {
+			t.Fatalf("failure %d: %d, want 401", i+1, resp.StatusCode)
+		}
+	}
+	before := auth.n.Load()
+	resp, body := rawGet(t, addr, "/private", "Authorization: Bearer good", from("203.0.113.5"))
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "too_many_requests") {
+		t.Errorf("after the burst of failures: %d %s (Retry-After %q), want 429", resp.StatusCode, body, resp.Header.Get("Retry-After"))
+	}
+	if auth.n.Load() != before {
+		t.Error("a blocked address's credential was still checked")
+	}
+	if resp, _ := rawGet(t, addr, "/private", "Authorization: Bearer good", from("203.0.113.6")); resp.StatusCode != 200 {
+		t.Errorf("another address: %d, want 200", resp.StatusCode)
+	}
+	if resp, _ := rawGet(t, addr, "/private", from("203.0.113.5")); resp.StatusCode != 401 {
+		t.Errorf("blocked address without a credential: %d, want 401 (nothing to look up)", resp.StatusCode)
 	}
 }
