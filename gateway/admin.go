@@ -4,11 +4,14 @@ import (
 	"context"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
+
+	"github.com/keygate/keygate/authz/adminapi"
 )
 
 // readyTimeout bounds the store check of one /readyz.
@@ -20,9 +23,18 @@ const readyTimeout = time.Second
 //	/healthz  200 while the process runs (liveness)
 //	/readyz   200 when a config is loaded, the store answers and the
 //	          gateway is not shutting down; 503 otherwise (readiness)
+//	/admin/   the admin API (authz/adminapi): users and credentials, for
+//	          the bootstrap admin token ($KEYGATE_ADMIN_TOKEN, read now)
+//	          or users with the ADMIN authority only
 //	/debug/pprof/  Go profiles, only with pprof: true
+//
+// Only /admin/ asks for authentication: the others are for the
+// orchestrator and the metrics scraper, as before.
 func (g *Gateway) adminHandler() http.Handler {
 	mux := http.NewServeMux()
+	api := adminapi.New(g.auth, g.cfg.Load(), adminapi.Options{Logger: g.log, Token: os.Getenv(adminapi.EnvToken)})
+	mux.Handle("/admin/", api)
+	mux.Handle("/admin", api) // a JSON 404 rather than a redirect
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g.reg, promhttp.HandlerOpts{Registry: g.reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -2,12 +2,14 @@ package selfservice
 
 import (
 	"cmp"
+	"context"
 	"math"
 	"net/http"
 	"slices"
 	"time"
 
 	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/authz/internal/httpapi"
 )
 
 // createClientRequest is createClientId's optional body.
@@ -69,8 +71,8 @@ func (h *Handler) registration(c *authz.Client, secret string) clientRegistratio
 		ClientID:                    c.ID,
 		ClientSecret:                secret,
 		RefreshTokenValiditySeconds: int64(c.RefreshTokenValidity / time.Second),
-		ResourceIDs:                 nonNil(c.APISets),
-		Scope:                       nonNil(c.Scopes),
+		ResourceIDs:                 httpapi.NonNil(c.APISets),
+		Scope:                       httpapi.NonNil(c.Scopes),
 		Scoped:                      true,
 		SecretRequired:              true,
 	}
@@ -96,7 +98,7 @@ func (h *Handler) grantTypes(c *authz.Client) []string {
 // scope that what the caller authenticated with lacks.
 func (h *Handler) createClient(w http.ResponseWriter, r *http.Request, c *caller) error {
 	var req createClientRequest
-	if e := decodeJSON(w, r, &req, false); e != nil {
+	if e := httpapi.DecodeJSON(w, r, &req, false); e != nil {
 		return e
 	}
 	spec := authz.ClientSpec{Description: req.Description}
@@ -121,7 +123,7 @@ func (h *Handler) createClient(w http.ResponseWriter, r *http.Request, c *caller
 				spec.Scopes = slices.Clone(c.scopes())
 			}
 			if len(spec.Scopes) == 0 && len(c.user.Scopes) > 0 {
-				return badRequest("scope: the credential you authenticated with carries none, so nothing can be granted")
+				return httpapi.BadRequest("scope: the credential you authenticated with carries none, so nothing can be granted")
 			}
 		}
 	}
@@ -135,7 +137,7 @@ func (h *Handler) createClient(w http.ResponseWriter, r *http.Request, c *caller
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, h.registration(client, secret))
+	httpapi.WriteJSON(w, http.StatusOK, h.registration(client, secret))
 	return nil
 }
 
@@ -148,7 +150,7 @@ func validity(field string, secs *int64, limit time.Duration) (time.Duration, er
 	}
 	maxSecs := int64(limit / time.Second)
 	if *secs < 1 || *secs > maxSecs || *secs > math.MaxInt64/int64(time.Second) {
-		return 0, badRequest("%s: must be from 1 to %d", field, maxSecs)
+		return 0, httpapi.BadRequest("%s: must be from 1 to %d", field, maxSecs)
 	}
 	return time.Duration(*secs) * time.Second, nil
 }
@@ -178,20 +180,30 @@ func (h *Handler) listClients(w http.ResponseWriter, r *http.Request, c *caller)
 	for i := range clients {
 		out = append(out, h.registration(&clients[i], ""))
 	}
-	writeJSON(w, http.StatusOK, struct {
+	httpapi.WriteJSON(w, http.StatusOK, struct {
 		Clients []clientRegistration `json:"clients"`
 	}{out})
 	return nil
 }
 
-// getClient is GET /connect/register/clients/{clientId}, without the
-// secret.
+// getClient is GET /connect/register/clients/{clientId} (seed 001's "Get
+// existing keys"): the client, with its current clientSecret where
+// retrievable secrets are on (auth.encryption_keys) and the caller
+// authenticated with a password or a credential that carries all of the
+// client's API sets and scopes; otherwise without it.
 func (h *Handler) getClient(w http.ResponseWriter, r *http.Request, c *caller) error {
-	client, err := h.svc.GetClient(r.Context(), c.user.Name, r.PathValue("clientId"))
+	id := r.PathValue("clientId")
+	client, err := h.svc.GetClient(r.Context(), c.user.Name, id)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, h.registration(client, ""))
+	secret := ""
+	if c.covers(client.APISets, client.Scopes) == nil {
+		if secret, err = h.retrieve(r, func(ctx context.Context) (string, error) { return h.svc.ClientSecret(ctx, c.user.Name, id) }); err != nil {
+			return err
+		}
+	}
+	httpapi.WriteJSON(w, http.StatusOK, h.registration(client, secret))
 	return nil
 }
 
@@ -200,7 +212,7 @@ func (h *Handler) getClient(w http.ResponseWriter, r *http.Request, c *caller) e
 // shown once; the previous one keeps working for oauth.secret_grace. A
 // credential may do this only for a client no broader than itself.
 func (h *Handler) newClientSecret(w http.ResponseWriter, r *http.Request, c *caller) error {
-	if e := decodeJSON(w, r, &struct{}{}, false); e != nil {
+	if e := httpapi.DecodeJSON(w, r, &struct{}{}, false); e != nil {
 		return e
 	}
 	id := r.PathValue("clientId")
@@ -215,7 +227,7 @@ func (h *Handler) newClientSecret(w http.ResponseWriter, r *http.Request, c *cal
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, h.registration(client, secret))
+	httpapi.WriteJSON(w, http.StatusOK, h.registration(client, secret))
 	return nil
 }
 
@@ -225,7 +237,6 @@ func (h *Handler) deleteClient(w http.ResponseWriter, r *http.Request, c *caller
 	if err := h.svc.DeleteClient(r.Context(), c.user.Name, r.PathValue("clientId")); err != nil {
 		return err
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusNoContent)
+	httpapi.WriteNoContent(w)
 	return nil
 }

@@ -1,14 +1,10 @@
 package selfservice
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"net"
 	"net/http"
 	"net/netip"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -16,6 +12,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/authz/internal/httpapi"
 	"github.com/keygate/keygate/config"
 )
 
@@ -102,7 +99,7 @@ func New(svc *authz.Service, cfg *config.Config, log *zap.Logger) (*Handler, err
 	for _, rt := range h.routes {
 		h.mux.Handle(rt.method+" "+rt.pattern, h.endpoint(rt))
 	}
-	h.mux.HandleFunc("/", h.unmatched)
+	h.mux.HandleFunc("/", httpapi.NotServed(h.mux, http.MethodGet, http.MethodPost, http.MethodDelete))
 	return h, nil
 }
 
@@ -130,27 +127,15 @@ func (h *Handler) Reload(cfg *config.Config) error {
 // access log line.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
-	id := r.Header.Get("X-Request-Id")
-	if !validRequestID(id) {
-		id = newRequestID()
-	}
-	rec.Header().Set("X-Request-Id", id)
 	st := &reqState{}
 	r = r.WithContext(withState(r.Context(), st))
-
-	if !plainPath(rawPath(r)) {
-		writeError(rec, errBadPath)
-	} else {
-		h.mux.ServeHTTP(rec, r)
-	}
-
+	id, status := httpapi.Serve(w, r, "", h.mux)
 	if ce := h.log.Check(zapcore.InfoLevel, "self-service request"); ce != nil {
 		ce.Write(
 			zap.String("request_id", id),
 			zap.String("method", r.Method),
 			zap.String("route", st.pattern),
-			zap.Int("status", rec.status),
+			zap.Int("status", status),
 			zap.Duration("duration", time.Since(start)),
 			zap.String("user", st.user),
 			zap.String("client", h.clientAddr(r).String()),
@@ -172,8 +157,8 @@ func (h *Handler) endpoint(rt route) http.Handler {
 				return
 			}
 			st.user = c.user.Name
-			if rt.method != http.MethodGet && c.identity != nil && !slices.Contains(c.identity.Scopes, scopeWrite) {
-				h.fail(w, r, insufficient(scopeWrite))
+			if rt.method != http.MethodGet && c.identity != nil && !slices.Contains(c.identity.Scopes, httpapi.ScopeWrite) {
+				h.fail(w, r, httpapi.Insufficient(httpapi.ScopeWrite))
 				return
 			}
 		}
@@ -185,7 +170,7 @@ func (h *Handler) endpoint(rt route) http.Handler {
 
 // fail writes an endpoint's error; internal causes are logged.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	e := fromAuthz(err)
+	e := httpapi.FromAuthz(err)
 	if e.Status >= 500 {
 		level := zapcore.ErrorLevel
 		if e.Status == http.StatusServiceUnavailable {
@@ -196,146 +181,11 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 				zap.String("route", stateOf(r.Context()).pattern), zap.Int("status", e.Status), zap.Error(e.Cause))
 		}
 	}
-	writeError(w, e)
-}
-
-// unmatched answers a path or method the API does not serve: 405 with
-// Allow when the path is served with other methods, else 404.
-func (h *Handler) unmatched(w http.ResponseWriter, r *http.Request) {
-	var allow []string
-	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
-		probe := r.Clone(r.Context())
-		probe.Method = m
-		if _, pattern := h.mux.Handler(probe); pattern != "/" && pattern != "" {
-			allow = append(allow, m)
-		}
-	}
-	if len(allow) == 0 {
-		writeError(w, errNotFound)
-		return
-	}
-	if slices.Contains(allow, http.MethodGet) {
-		allow = slices.Insert(allow, 1, http.MethodHead)
-	}
-	w.Header().Set("Allow", strings.Join(allow, ", "))
-	writeError(w, errMethodNotAllowed)
-}
-
-// rawPath is the request target's path as the client sent it.
-func rawPath(r *http.Request) string {
-	if u := r.RequestURI; u != "" && u[0] == '/' {
-		if i := strings.IndexByte(u, '?'); i >= 0 {
-			return u[:i]
-		}
-		return u
-	}
-	return r.URL.EscapedPath()
-}
-
-// plainPath accepts "/" followed by non-empty segments of letters, digits
-// and - . _ ~, none of them "." or "..", and maybe a trailing "/" (no path
-// of the API has one: 404). Every path of the API, with every client id
-// and key handle in it, has this form; a path that does not is refused
-// rather than decoded.
-func plainPath(p string) bool {
-	if len(p) < 2 || p[0] != '/' {
-		return false
-	}
-	segs := strings.Split(p[1:], "/")
-	if len(segs) > 1 && segs[len(segs)-1] == "" {
-		segs = segs[:len(segs)-1]
-	}
-	for _, seg := range segs {
-		if seg == "" || seg == "." || seg == ".." {
-			return false
-		}
-		for i := 0; i < len(seg); i++ {
-			c := seg[i]
-			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
-				return false
-			}
-		}
-	}
-	return true
+	httpapi.WriteError(w, e)
 }
 
 // clientAddr is the address a request is attributed to: the peer, or,
-// when the peer is a trusted proxy, the right-most X-Forwarded-For address
-// that is not itself a trusted proxy (the proxy's rule).
+// behind trusted proxies, the client they name (see httpapi.ClientAddr).
 func (h *Handler) clientAddr(r *http.Request) netip.Addr {
-	peer := peerAddr(r.RemoteAddr)
-	trusted := *h.trusted.Load()
-	contains := func(a netip.Addr) bool {
-		for _, p := range trusted {
-			if p.Contains(a) {
-				return true
-			}
-		}
-		return false
-	}
-	if !contains(peer) {
-		return peer
-	}
-	client := peer
-	xff := r.Header["X-Forwarded-For"]
-	for i := len(xff) - 1; i >= 0; i-- {
-		items := strings.Split(xff[i], ",")
-		for j := len(items) - 1; j >= 0; j-- {
-			a, err := netip.ParseAddr(strings.TrimSpace(items[j]))
-			if err != nil {
-				return client // a garbled entry ends what can be believed
-			}
-			client = a.Unmap()
-			if !contains(client) {
-				return client
-			}
-		}
-	}
-	return client
+	return httpapi.ClientAddr(r, *h.trusted.Load())
 }
-
-func peerAddr(remoteAddr string) netip.Addr {
-	if ap, err := netip.ParseAddrPort(remoteAddr); err == nil {
-		return ap.Addr().Unmap()
-	}
-	host, _, err := net.SplitHostPort(remoteAddr)
-	if err != nil {
-		host = remoteAddr
-	}
-	a, _ := netip.ParseAddr(host)
-	return a.Unmap()
-}
-
-// validRequestID accepts a client's X-Request-Id only if it is 1 to 128
-// of letters, digits, . _ - (the proxy's rule).
-func validRequestID(s string) bool {
-	if len(s) == 0 || len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-func newRequestID() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-// recorder remembers the status for the access log.
-type recorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *recorder) WriteHeader(code int) {
-	r.status = code
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

@@ -7,16 +7,21 @@ import (
 	"strings"
 
 	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/authz/internal/httpapi"
 )
 
 // oauthError is an RFC 6749 §5.2 error answer (400 unless said otherwise).
-func oauthError(code, description string) *httpError {
-	return &httpError{Status: http.StatusBadRequest, Code: code, Description: description}
+func oauthError(code, description string) *httpapi.Error {
+	return &httpapi.Error{Status: http.StatusBadRequest, Code: code, Description: description}
 }
+
+// challengeClient is the WWW-Authenticate challenge of a 401 to an OAuth
+// client (RFC 6749 §5.2).
+var challengeClient = []string{`Basic realm="keygate"`}
 
 // errInvalidClient: client authentication failed (RFC 6749 §5.2): 401 with
 // a Basic challenge, whichever way the client tried.
-var errInvalidClient = &httpError{Status: http.StatusUnauthorized, Code: "invalid_client",
+var errInvalidClient = &httpapi.Error{Status: http.StatusUnauthorized, Code: "invalid_client",
 	Description: "Client authentication failed.", Challenge: challengeClient}
 
 // authenticateClient authenticates the OAuth client of a request to the
@@ -31,7 +36,7 @@ func (h *Handler) authenticateClient(r *http.Request, form url.Values) (*authz.C
 	case len(values) > 1:
 		return nil, oauthError("invalid_request", "More than one Authorization header.")
 	case len(values) == 1:
-		if !isBasic(values[0]) {
+		if !httpapi.IsBasic(values[0]) {
 			return nil, errInvalidClient
 		}
 		if formSecret != "" {
@@ -80,7 +85,7 @@ func basicClient(r *http.Request) (id, secret string, ok bool) {
 
 // parseScope reads RFC 6749 §3.3's scope parameter: scope tokens of
 // printable ASCII but space, " and \, one space apart.
-func parseScope(s string) ([]string, *httpError) {
+func parseScope(s string) ([]string, *httpapi.Error) {
 	if s == "" {
 		return nil, nil
 	}
@@ -153,7 +158,7 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request, _ *caller) error
 	if resp.Narrowed {
 		out.Scope = strings.Join(resp.Scope, " ")
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -214,10 +219,10 @@ func (h *Handler) introspect(w http.ResponseWriter, r *http.Request, _ *caller) 
 		return err
 	}
 	if !in.Active || !admin && in.Username != owner {
-		writeJSON(w, http.StatusOK, inactive)
+		httpapi.WriteJSON(w, http.StatusOK, inactive)
 		return nil
 	}
-	writeJSON(w, http.StatusOK, in)
+	httpapi.WriteJSON(w, http.StatusOK, in)
 	return nil
 }
 
@@ -226,7 +231,7 @@ func (h *Handler) introspect(w http.ResponseWriter, r *http.Request, _ *caller) 
 // password; otherwise with a credential of the user's own.
 func (h *Handler) introspectionCaller(r *http.Request) (owner string, admin bool, err error) {
 	values := r.Header["Authorization"]
-	if len(values) == 1 && isBasic(values[0]) {
+	if len(values) == 1 && httpapi.IsBasic(values[0]) {
 		if id, secret, ok := basicClient(r); ok {
 			c, err := h.svc.AuthenticateClient(r.Context(), id, secret)
 			if err == nil {
@@ -240,10 +245,10 @@ func (h *Handler) introspectionCaller(r *http.Request) (owner string, admin bool
 	}
 	c, err := h.authenticate(r)
 	if err != nil {
-		var he *httpError
-		if errors.As(err, &he) && he.Status == http.StatusUnauthorized && len(values) == 1 && isBasic(values[0]) {
-			return "", false, &httpError{Status: http.StatusUnauthorized, Code: "invalid_client",
-				Description: "Neither a client nor a user could be authenticated.", Challenge: challengeUser}
+		var he *httpapi.Error
+		if errors.As(err, &he) && he.Status == http.StatusUnauthorized && len(values) == 1 && httpapi.IsBasic(values[0]) {
+			return "", false, &httpapi.Error{Status: http.StatusUnauthorized, Code: "invalid_client",
+				Description: "Neither a client nor a user could be authenticated.", Challenge: httpapi.ChallengeUser}
 		}
 		return "", false, err
 	}

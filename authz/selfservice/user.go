@@ -2,22 +2,18 @@ package selfservice
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"net/http"
 	"slices"
 	"strconv"
 	"time"
 
-	"github.com/keygate/keygate/authz"
-)
+	"go.uber.org/zap"
 
-// nonNil makes an absent list an empty JSON array rather than null.
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
+	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/authz/internal/httpapi"
+)
 
 // userView is GET /user: the caller and what they authenticated with
 // (seed 003's validation step).
@@ -41,12 +37,12 @@ type credentialUsed struct {
 
 func (h *Handler) getUser(w http.ResponseWriter, r *http.Request, c *caller) error {
 	u := c.user
-	used := credentialUsed{Kind: "password", APISets: nonNil(c.apiSets()), Scopes: nonNil(c.scopes())}
+	used := credentialUsed{Kind: "password", APISets: httpapi.NonNil(c.apiSets()), Scopes: httpapi.NonNil(c.scopes())}
 	if c.identity != nil {
 		used.Kind, used.ID = string(c.identity.Kind), c.identity.CredentialID
 	}
-	writeJSON(w, http.StatusOK, userView{
-		Name: u.Name, Authorities: nonNil(u.Authorities), APISets: nonNil(u.APISets), Scopes: nonNil(u.Scopes),
+	httpapi.WriteJSON(w, http.StatusOK, userView{
+		Name: u.Name, Authorities: httpapi.NonNil(u.Authorities), APISets: httpapi.NonNil(u.APISets), Scopes: httpapi.NonNil(u.Scopes),
 		Created: u.Created, Credential: used,
 	})
 	return nil
@@ -76,7 +72,9 @@ type keyCreated struct {
 	ExpiresAt   time.Time `json:"expiresAt,omitzero"`
 }
 
-// keyView is a named key as listed and shown: never its token.
+// keyView is a named key as listed and shown. Token and Usage are only
+// ever in the answer of GET /user/keys/{handle}, and only where the token
+// is retrievable (see getKey).
 type keyView struct {
 	ID          string    `json:"id"`
 	Handle      string    `json:"handle"`
@@ -88,17 +86,19 @@ type keyView struct {
 	Created     time.Time `json:"created"`
 	ExpiresAt   time.Time `json:"expiresAt,omitzero"`
 	LastUsed    time.Time `json:"lastUsed,omitzero"`
+	Token       string    `json:"token,omitempty"`
+	Usage       string    `json:"usage,omitempty"`
 }
 
 func viewKey(c *authz.Credential) keyView {
 	return keyView{
 		ID: c.ID, Handle: c.Handle, Alias: c.Alias, Description: c.Description,
-		APISets: nonNil(c.APISets), Scopes: nonNil(c.Scopes), Status: string(c.Status),
+		APISets: httpapi.NonNil(c.APISets), Scopes: httpapi.NonNil(c.Scopes), Status: string(c.Status),
 		Created: c.Created, ExpiresAt: c.Expires, LastUsed: c.LastUsed,
 	}
 }
 
-var errNoKeyAuthority = &httpError{Status: http.StatusForbidden, Code: "forbidden",
+var errNoKeyAuthority = &httpapi.Error{Status: http.StatusForbidden, Code: "forbidden",
 	Description: "Creating API keys needs the MANAGE_USER_API_KEY or ADMIN authority."}
 
 // createKey is POST /user/keys: a named key for the caller, only with the
@@ -111,25 +111,25 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, c *caller) e
 	download := false
 	for name, vals := range r.URL.Query() {
 		if name != "download" || len(vals) != 1 {
-			return badRequest("unknown query parameter %q", name)
+			return httpapi.BadRequest("unknown query parameter %q", name)
 		}
 		switch vals[0] {
 		case "1", "true":
 			download = true
 		case "0", "false", "":
 		default:
-			return badRequest("download: must be 1 or 0")
+			return httpapi.BadRequest("download: must be 1 or 0")
 		}
 	}
 	var req createKeyRequest
-	if e := decodeJSON(w, r, &req, true); e != nil {
+	if e := httpapi.DecodeJSON(w, r, &req, true); e != nil {
 		return e
 	}
 	spec := authz.KeySpec{Handle: req.Handle, Alias: req.Alias, Description: req.Description}
 	if req.ExpiresAt != "" {
 		t, err := time.Parse(time.RFC3339, req.ExpiresAt)
 		if err != nil {
-			return badRequest("expiresAt: must be an RFC 3339 date-time such as 2030-01-02T15:04:05Z")
+			return httpapi.BadRequest("expiresAt: must be an RFC 3339 date-time such as 2030-01-02T15:04:05Z")
 		}
 		spec.Expires = t
 	}
@@ -156,9 +156,9 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, c *caller) e
 		_, _ = w.Write([]byte(token + "\n"))
 		return nil
 	}
-	writeJSON(w, http.StatusCreated, keyCreated{
+	httpapi.WriteJSON(w, http.StatusCreated, keyCreated{
 		Handle: cred.Handle, Alias: cred.Alias, Description: cred.Description,
-		APISets: nonNil(cred.APISets), Scopes: nonNil(cred.Scopes),
+		APISets: httpapi.NonNil(cred.APISets), Scopes: httpapi.NonNil(cred.Scopes),
 		Token: token, Usage: "Authorization: Bearer " + token,
 		ID: cred.ID, Created: cred.Created, ExpiresAt: cred.Expires,
 	})
@@ -178,7 +178,7 @@ func (c *caller) bound(field string, want, have, owners []string) ([]string, err
 		return want, nil
 	}
 	if len(have) == 0 && len(owners) > 0 {
-		return nil, badRequest("%s: the credential you authenticated with carries none, so nothing can be granted", field)
+		return nil, httpapi.BadRequest("%s: the credential you authenticated with carries none, so nothing can be granted", field)
 	}
 	return slices.Clone(have), nil
 }
@@ -211,20 +211,58 @@ func (h *Handler) listKeys(w http.ResponseWriter, r *http.Request, c *caller) er
 	slices.SortFunc(keys, func(a, b keyView) int {
 		return cmp.Or(a.Created.Compare(b.Created), cmp.Compare(a.Handle, b.Handle))
 	})
-	writeJSON(w, http.StatusOK, struct {
+	httpapi.WriteJSON(w, http.StatusOK, struct {
 		Keys []keyView `json:"keys"`
 	}{keys})
 	return nil
 }
 
-// getKey is GET /user/keys/{handle}.
+// getKey is GET /user/keys/{handle}: the key and, where retrievable
+// secrets are on (auth.encryption_keys), its token again (seed 003: "get
+// the details of an existing API key to obtain the long-lived token").
+// The token is left out when it is not retrievable, when the key no
+// longer works (revoked or expired), and when the caller authenticated
+// with a credential that carries less than the key: a credential may not
+// obtain a secret broader than itself.
 func (h *Handler) getKey(w http.ResponseWriter, r *http.Request, c *caller) error {
-	cred, err := h.svc.KeyByHandle(r.Context(), c.user.Name, r.PathValue("handle"))
+	handle := r.PathValue("handle")
+	cred, err := h.svc.KeyByHandle(r.Context(), c.user.Name, handle)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, viewKey(cred))
+	v := viewKey(cred)
+	if cred.Status == authz.StatusActive && (cred.Expires.IsZero() || time.Now().Before(cred.Expires)) &&
+		c.covers(cred.APISets, cred.Scopes) == nil {
+		token, err := h.retrieve(r, func(ctx context.Context) (string, error) { return h.svc.KeyToken(ctx, c.user.Name, handle) })
+		if err != nil {
+			return err
+		}
+		if token != "" {
+			v.Token, v.Usage = token, "Authorization: Bearer "+token
+		}
+	}
+	httpapi.WriteJSON(w, http.StatusOK, v)
 	return nil
+}
+
+// retrieve gets a secret again with get (authz's KeyToken or
+// ClientSecret): "" when it is not retrievable, or when it cannot be
+// opened (sealed under an encryption key that is no longer configured:
+// logged, not an error to the caller). Store trouble and a resource gone
+// meanwhile are errors.
+func (h *Handler) retrieve(r *http.Request, get func(context.Context) (string, error)) (string, error) {
+	secret, err := get(r.Context())
+	switch {
+	case err == nil:
+		return secret, nil
+	case errors.Is(err, authz.ErrNotRetrievable):
+		return "", nil
+	case errors.Is(err, authz.ErrNotFound), errors.Is(err, authz.ErrUserNotFound), httpapi.Unavailable(err):
+		return "", err
+	}
+	h.log.Warn("a retrievable secret could not be opened; is its encryption key still in auth.encryption_keys?",
+		zap.String("route", stateOf(r.Context()).pattern), zap.Error(err))
+	return "", nil
 }
 
 // deleteKey is DELETE /user/keys/{handle}: the token is refused from now
@@ -233,8 +271,7 @@ func (h *Handler) deleteKey(w http.ResponseWriter, r *http.Request, c *caller) e
 	if err := h.svc.DeleteKey(r.Context(), c.user.Name, r.PathValue("handle")); err != nil {
 		return err
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusNoContent)
+	httpapi.WriteNoContent(w)
 	return nil
 }
 
@@ -260,7 +297,7 @@ func (h *Handler) getAPIKey(w http.ResponseWriter, r *http.Request, c *caller) e
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, apiKeyView{Key: key, Status: string(status), Failures: failures, HasToken: cred.Generation > 0})
+	httpapi.WriteJSON(w, http.StatusOK, apiKeyView{Key: key, Status: string(status), Failures: failures, HasToken: cred.Generation > 0})
 	return nil
 }
 
@@ -277,7 +314,7 @@ type apiKeyToken struct {
 // user's API sets and scopes, so a credential narrower than that may not
 // make one.
 func (h *Handler) newAPIKeyToken(w http.ResponseWriter, r *http.Request, c *caller) error {
-	if e := decodeJSON(w, r, &struct{}{}, false); e != nil {
+	if e := httpapi.DecodeJSON(w, r, &struct{}{}, false); e != nil {
 		return e
 	}
 	if err := c.covers(c.user.APISets, c.user.Scopes); err != nil {
@@ -287,6 +324,6 @@ func (h *Handler) newAPIKeyToken(w http.ResponseWriter, r *http.Request, c *call
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, apiKeyToken{Key: key, Token: token, Usage: "ApiKey " + key + ":" + token})
+	httpapi.WriteJSON(w, http.StatusOK, apiKeyToken{Key: key, Token: token, Usage: "ApiKey " + key + ":" + token})
 	return nil
 }

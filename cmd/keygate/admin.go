@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -28,7 +30,8 @@ import (
 
 // action is what an operator command does once its flags and arguments
 // are parsed and the credential service is open. args are its positional
-// arguments, as many as the command names.
+// arguments, as many as the command names, then the line it reads from
+// standard input if it reads one.
 type action func(ctx context.Context, s *authz.Service, args []string, stdout, stderr io.Writer) error
 
 // adminCommand is one operator command, e.g. "users add".
@@ -37,6 +40,10 @@ type adminCommand struct {
 	args        []string // names of the positional arguments, in order
 	flags       string   // flags in the synopsis
 	summary     string
+	// stdin, if set, names what the command reads as one line from
+	// standard input (a secret: never an argument, so it stays out of
+	// shell history and ps). It is read before the store is opened.
+	stdin string
 	// setup registers the command's flags on fs and returns its action,
 	// which reads them.
 	setup func(fs *flag.FlagSet) action
@@ -48,6 +55,8 @@ var adminCommands = []adminCommand{
 	{group: "users", name: "list", summary: "List the users", setup: usersList},
 	{group: "users", name: "disable", args: []string{"NAME"}, summary: "Disable a user: every credential of theirs stops working", setup: usersDisable(true)},
 	{group: "users", name: "enable", args: []string{"NAME"}, summary: "Enable a disabled user", setup: usersDisable(false)},
+	{group: "users", name: "password", args: []string{"NAME"}, flags: "< one line on standard input",
+		summary: "Set a user's password (for HTTP Basic sign-in to the self-service and admin APIs), read as one line from standard input", stdin: "the new password", setup: usersPassword},
 	{group: "keys", name: "create", args: []string{"USER"}, flags: "--handle H [--alias A] [--description D] [--api-sets a,b] [--scopes read] [--expires 720h]",
 		summary: "Create a named API key; prints its long-lived Bearer token, which is shown only once", setup: keysCreate},
 	{group: "keys", name: "list", args: []string{"USER"}, summary: "List a user's credentials (never a secret)", setup: keysList},
@@ -119,9 +128,13 @@ func (c adminCommand) execute(args []string, stdout, stderr io.Writer) int {
 		return exitConfig // flag printed the problem and the usage
 	}
 	if len(pos) != len(c.args) {
-		if len(pos) > len(c.args) {
+		switch {
+		case len(pos) > len(c.args) && c.stdin != "":
+			// Not echoed: it may be the secret, typed where it does not belong.
+			fmt.Fprintf(stderr, "keygate %s: unexpected argument: %s is read from standard input, never taken as an argument\n", fs.Name(), c.stdin)
+		case len(pos) > len(c.args):
 			fmt.Fprintf(stderr, "keygate %s: unexpected argument %q\n", fs.Name(), pos[len(c.args)])
-		} else {
+		default:
 			fmt.Fprintf(stderr, "keygate %s: missing %s\n", fs.Name(), strings.Join(c.args[len(pos):], " "))
 		}
 		fs.Usage()
@@ -131,6 +144,17 @@ func (c adminCommand) execute(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		printProblems(stderr, err)
 		return exitConfig
+	}
+	if c.stdin != "" {
+		if isTerminal(stdin) {
+			fmt.Fprintf(stderr, "Type %s for %s and press Enter (it is shown as you type): ", c.stdin, pos[0])
+		}
+		line, err := readLine(stdin)
+		if err != nil {
+			fmt.Fprintf(stderr, "keygate %s: %s: %v\n", fs.Name(), c.stdin, err)
+			return exitError
+		}
+		pos = append(pos, line)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -148,6 +172,41 @@ func (c adminCommand) execute(args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	return exitOK
+}
+
+// stdin is where commands read a line from (a variable for tests).
+var stdin io.Reader = os.Stdin
+
+// maxLine bounds the line a command reads from standard input.
+const maxLine = 4096
+
+// readLine reads one line from r: up to the first newline (a "\r" before
+// it is dropped) or the end of the input. An empty line is refused, and
+// so is one longer than maxLine; what follows the line is not read.
+func readLine(r io.Reader) (string, error) {
+	br := bufio.NewReaderSize(io.LimitReader(r, maxLine+2), maxLine+2)
+	line, err := br.ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("reading standard input: %w", err)
+	}
+	line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+	if len(line) > maxLine {
+		return "", fmt.Errorf("the line on standard input is longer than %d bytes", maxLine)
+	}
+	if line == "" {
+		return "", errors.New("standard input holds no line, or an empty one (send it as one line on standard input, e.g. from a file or a password manager)")
+	}
+	return line, nil
+}
+
+// isTerminal reports whether r is a terminal (someone typing).
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // parseInterspersed parses flags that may come before, between or after

@@ -6,7 +6,7 @@
 //	keygate serve [-config gateway.yaml]   run the gateway
 //	keygate check -config FILE             validate a config file
 //	keygate demo                           run a gateway with a sample upstream
-//	keygate users add|list|disable|enable  manage users
+//	keygate users add|list|disable|enable|password  manage users
 //	keygate keys create|list|delete|revoke manage API keys and credentials
 //	keygate apikey token|unvoid            manage a user's ApiKey
 //	keygate version                        print the version

@@ -75,6 +75,18 @@ func usersDisable(disable bool) func(*flag.FlagSet) action {
 	}
 }
 
+// usersPassword sets a user's password, given as the line read from
+// standard input after the name.
+func usersPassword(*flag.FlagSet) action {
+	return func(ctx context.Context, s *authz.Service, args []string, stdout, _ io.Writer) error {
+		if err := s.SetPassword(ctx, args[0], args[1]); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "password of %s set\n", args[0])
+		return nil
+	}
+}
+
 func apikeyToken(*flag.FlagSet) action {
 	return func(ctx context.Context, s *authz.Service, args []string, stdout, stderr io.Writer) error {
 		key, token, err := s.NewAPIKeyToken(ctx, args[0])

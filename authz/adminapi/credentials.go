@@ -1,0 +1,152 @@
+package adminapi
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/authz/internal/httpapi"
+)
+
+// credentialView is a credential as the admin API shows one: never a
+// secret, nor where its digest is stored.
+type credentialView struct {
+	ID          string    `json:"id"`
+	Kind        string    `json:"kind"`
+	Handle      string    `json:"handle,omitempty"`
+	Alias       string    `json:"alias,omitempty"`
+	Description string    `json:"description,omitempty"`
+	APISets     []string  `json:"apiSets"`
+	Scopes      []string  `json:"scopes"`
+	Status      string    `json:"status"`
+	Created     time.Time `json:"created"`
+	ExpiresAt   time.Time `json:"expiresAt,omitzero"`
+	LastUsed    time.Time `json:"lastUsed,omitzero"`
+	// ClientID: for OAuth tokens, the client that obtained them.
+	ClientID string `json:"clientId,omitempty"`
+	// Failures: for the ApiKey pair, wrong tokens counted against its
+	// current token (three void it).
+	Failures *int64 `json:"failures,omitempty"`
+}
+
+// clientView is an OAuth client as the admin API shows one: never its
+// secret.
+type clientView struct {
+	ClientID      string    `json:"clientId"`
+	Description   string    `json:"description,omitempty"`
+	APISets       []string  `json:"apiSets"`
+	Scopes        []string  `json:"scopes"`
+	GrantTypes    []string  `json:"grantTypes"`
+	Created       time.Time `json:"created"`
+	SecretRotated time.Time `json:"secretRotated,omitzero"`
+}
+
+// credentials is GET /admin/users/{name}/credentials: every credential of
+// the user (named keys, OAuth access and refresh tokens, the ApiKey pair;
+// revoked ones too, marked so) and their OAuth clients, oldest first.
+func (h *Handler) credentials(w http.ResponseWriter, r *http.Request, _ *actor) error {
+	ctx := r.Context()
+	name := r.PathValue("name")
+	if _, err := h.svc.GetUser(ctx, name); err != nil {
+		return err
+	}
+	creds, err := h.svc.Credentials(ctx, name)
+	if err != nil {
+		return err
+	}
+	clients, err := h.svc.Clients(ctx, name)
+	if err != nil {
+		return err
+	}
+	out := make([]credentialView, 0, len(creds))
+	for i := range creds {
+		c := &creds[i]
+		v := credentialView{
+			ID: c.ID, Kind: string(c.Kind), Handle: c.Handle, Alias: c.Alias, Description: c.Description,
+			APISets: httpapi.NonNil(c.APISets), Scopes: httpapi.NonNil(c.Scopes), Status: string(c.Status),
+			Created: c.Created, ExpiresAt: c.Expires, LastUsed: c.LastUsed, ClientID: c.ClientID,
+		}
+		if c.Kind == authz.KindAPIKey {
+			// The record says active until a void is recorded; the strike
+			// counter knows at once.
+			status, failures, err := h.svc.APIKeyStatus(ctx, name)
+			if err != nil && !errors.Is(err, authz.ErrNotFound) {
+				return err
+			}
+			if err == nil {
+				v.Status, v.Failures = string(status), &failures
+			}
+		}
+		out = append(out, v)
+	}
+	slices.SortFunc(out, func(a, b credentialView) int {
+		return cmp.Or(a.Created.Compare(b.Created), cmp.Compare(a.ID, b.ID))
+	})
+	cv := make([]clientView, 0, len(clients))
+	for _, c := range clients {
+		cv = append(cv, clientView{
+			ClientID: c.ID, Description: c.Description, APISets: httpapi.NonNil(c.APISets), Scopes: httpapi.NonNil(c.Scopes),
+			GrantTypes: httpapi.NonNil(c.GrantTypes), Created: c.Created, SecretRotated: c.SecretRotated,
+		})
+	}
+	slices.SortFunc(cv, func(a, b clientView) int {
+		return cmp.Or(a.Created.Compare(b.Created), cmp.Compare(a.ClientID, b.ClientID))
+	})
+	httpapi.WriteJSON(w, http.StatusOK, struct {
+		User        string           `json:"user"`
+		Credentials []credentialView `json:"credentials"`
+		Clients     []clientView     `json:"clients"`
+	}{name, out, cv})
+	return nil
+}
+
+// revoke is DELETE /admin/credentials/{id}: any credential, by the id the
+// credentials list shows. Its secret stops working on every replica; the
+// record stays, marked revoked. Revoking a revoked credential is not an
+// error.
+func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, a *actor) error {
+	id := r.PathValue("id")
+	c, err := h.svc.Credential(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if err := h.svc.Revoke(r.Context(), id); err != nil {
+		return err
+	}
+	h.audit(w, r, a, "revoke", "admin: credential revoked", zap.String("credential_id", id), zap.String("kind", string(c.Kind)), zap.String("user", c.Owner))
+	httpapi.WriteNoContent(w)
+	return nil
+}
+
+// unvoid is POST /admin/users/{name}/apikey/unvoid: the user's ApiKey
+// token, voided after too many wrong tokens (seed 004), works again and
+// its wrong-token count starts again. A token that is not void is left
+// as it is.
+func (h *Handler) unvoid(w http.ResponseWriter, r *http.Request, a *actor) error {
+	if e := httpapi.DecodeJSON(w, r, &struct{}{}, false); e != nil {
+		return e
+	}
+	ctx := r.Context()
+	name := r.PathValue("name")
+	creds, err := h.svc.Credentials(ctx, name)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(creds, func(c authz.Credential) bool { return c.Kind == authz.KindAPIKey })
+	if i < 0 {
+		return &httpapi.Error{Status: http.StatusNotFound, Code: "not_found", Description: "The user has no ApiKey.",
+			Cause: fmt.Errorf("%w: %q has no ApiKey", authz.ErrNotFound, name)}
+	}
+	if err := h.svc.Unvoid(ctx, name); err != nil {
+		return err
+	}
+	h.audit(w, r, a, "unvoid", "admin: ApiKey token unvoided", zap.String("credential_id", creds[i].ID), zap.String("user", name))
+	httpapi.WriteNoContent(w)
+	return nil
+}

@@ -1,0 +1,225 @@
+package adminapi
+
+import (
+	"cmp"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/authz/internal/httpapi"
+)
+
+// userView is a user as the admin API shows one.
+type userView struct {
+	Name        string    `json:"name"`
+	Authorities []string  `json:"authorities"`
+	APISets     []string  `json:"apiSets"`
+	Scopes      []string  `json:"scopes"`
+	Disabled    bool      `json:"disabled"`
+	Created     time.Time `json:"created"`
+}
+
+func viewUser(u *authz.User) userView {
+	return userView{
+		Name: u.Name, Authorities: httpapi.NonNil(u.Authorities), APISets: httpapi.NonNil(u.APISets),
+		Scopes: httpapi.NonNil(u.Scopes), Disabled: u.Disabled, Created: u.Created,
+	}
+}
+
+// listUsers is GET /admin/users: every user, by name.
+func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request, _ *actor) error {
+	users, err := h.svc.ListUsers(r.Context())
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(users, func(a, b authz.User) int { return cmp.Compare(a.Name, b.Name) })
+	out := make([]userView, 0, len(users))
+	for i := range users {
+		out = append(out, viewUser(&users[i]))
+	}
+	httpapi.WriteJSON(w, http.StatusOK, struct {
+		Users []userView `json:"users"`
+	}{out})
+	return nil
+}
+
+// getUser is GET /admin/users/{name}.
+func (h *Handler) getUser(w http.ResponseWriter, r *http.Request, _ *actor) error {
+	u, err := h.svc.GetUser(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, viewUser(u))
+	return nil
+}
+
+// createUserRequest is POST /admin/users's body.
+type createUserRequest struct {
+	Name        string   `json:"name"`
+	Authorities []string `json:"authorities"`
+	APISets     []string `json:"apiSets"`
+	// Scopes absent means read and write, as `keygate users add` has it;
+	// an empty list means none.
+	Scopes *[]string `json:"scopes"`
+	// Password, if given, is set at once (see setPassword).
+	Password *string `json:"password"`
+}
+
+// defaultScopes are a new user's scopes when the request names none.
+var defaultScopes = []string{"read", "write"}
+
+// createUser is POST /admin/users: a user, with the API sets and scopes
+// their credentials may carry, and their password if one is given.
+func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, a *actor) error {
+	var req createUserRequest
+	if e := httpapi.DecodeJSON(w, r, &req, true); e != nil {
+		return e
+	}
+	if err := checkAuthorities(req.Authorities); err != nil {
+		return err
+	}
+	// Checked before anything is made: a request that fails creates
+	// nothing. (authz.SetPassword applies the same rule.)
+	if req.Password != nil && (len(*req.Password) < minPassword || len(*req.Password) > maxPassword) {
+		return httpapi.BadRequest("password: must be %d to %d bytes", minPassword, maxPassword)
+	}
+	scopes := slices.Clone(defaultScopes)
+	if req.Scopes != nil {
+		scopes = *req.Scopes
+	}
+	u, err := h.svc.CreateUser(r.Context(), authz.User{Name: req.Name, Authorities: req.Authorities, APISets: req.APISets, Scopes: scopes})
+	if err != nil {
+		return err
+	}
+	h.audit(w, r, a, "create_user", "admin: user created", zap.String("user", u.Name),
+		zap.Strings("authorities", u.Authorities), zap.Strings("api_sets", u.APISets), zap.Strings("scopes", u.Scopes))
+	if req.Password != nil {
+		if err := h.svc.SetPassword(r.Context(), u.Name, *req.Password); err != nil {
+			e := *httpapi.FromAuthz(err)
+			e.Description = fmt.Sprintf("The user was created, but their password was not set (%s) Set it with PUT /admin/users/%s/password.", e.Description, u.Name)
+			return &e
+		}
+		h.audit(w, r, a, "set_password", "admin: password set", zap.String("user", u.Name))
+	}
+	w.Header().Set("Location", "/admin/users/"+u.Name)
+	httpapi.WriteJSON(w, http.StatusCreated, viewUser(u))
+	return nil
+}
+
+// The password rule of authz.SetPassword, checked before a user is
+// created with one.
+const (
+	minPassword = 8
+	maxPassword = 256
+)
+
+// updateUserRequest is PATCH /admin/users/{name}'s body: the fields given
+// are set, the others stay.
+type updateUserRequest struct {
+	Disabled    *bool     `json:"disabled"`
+	APISets     *[]string `json:"apiSets"`
+	Scopes      *[]string `json:"scopes"`
+	Authorities *[]string `json:"authorities"`
+}
+
+// updateUser is PATCH /admin/users/{name}: disable or enable a user, or
+// set their API sets, scopes or authorities. A disabled user's
+// credentials all stop working, and narrowing API sets or scopes narrows
+// their credentials, on every replica (authz.UpdateUser).
+func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request, a *actor) error {
+	var req updateUserRequest
+	if e := httpapi.DecodeJSON(w, r, &req, true); e != nil {
+		return e
+	}
+	var changed []string
+	if req.Disabled != nil {
+		changed = append(changed, "disabled")
+	}
+	if req.APISets != nil {
+		changed = append(changed, "apiSets")
+	}
+	if req.Scopes != nil {
+		changed = append(changed, "scopes")
+	}
+	if req.Authorities != nil {
+		changed = append(changed, "authorities")
+		if err := checkAuthorities(*req.Authorities); err != nil {
+			return err
+		}
+	}
+	if len(changed) == 0 {
+		return httpapi.BadRequest("The request changes nothing: give disabled, apiSets, scopes or authorities.")
+	}
+	name := r.PathValue("name")
+	var wasDisabled bool
+	u, err := h.svc.UpdateUser(r.Context(), name, func(u *authz.User) error {
+		wasDisabled = u.Disabled
+		if req.Disabled != nil {
+			u.Disabled = *req.Disabled
+		}
+		if req.APISets != nil {
+			u.APISets = *req.APISets
+		}
+		if req.Scopes != nil {
+			u.Scopes = *req.Scopes
+		}
+		if req.Authorities != nil {
+			u.Authorities = *req.Authorities
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	action, msg := "update_user", "admin: user changed"
+	switch {
+	case u.Disabled && !wasDisabled:
+		action, msg = "disable_user", "admin: user disabled"
+	case !u.Disabled && wasDisabled:
+		action, msg = "enable_user", "admin: user enabled"
+	}
+	h.audit(w, r, a, action, msg, zap.String("user", u.Name), zap.Strings("changed", changed), zap.Bool("disabled", u.Disabled),
+		zap.Strings("authorities", u.Authorities), zap.Strings("api_sets", u.APISets), zap.Strings("scopes", u.Scopes))
+	httpapi.WriteJSON(w, http.StatusOK, viewUser(u))
+	return nil
+}
+
+// checkAuthorities refuses, naming the field, an authority keygate does
+// not know or one listed twice.
+func checkAuthorities(authorities []string) error {
+	for i, au := range authorities {
+		if au != authz.AuthorityAdmin && au != authz.AuthorityManageUserAPIKey {
+			return httpapi.BadRequest("authorities[%d]: %q is not one of %s, %s", i, au, authz.AuthorityAdmin, authz.AuthorityManageUserAPIKey)
+		}
+		if slices.Contains(authorities[:i], au) {
+			return httpapi.BadRequest("authorities[%d]: %q is listed twice", i, au)
+		}
+	}
+	return nil
+}
+
+// setPassword is PUT /admin/users/{name}/password: the user's password,
+// for HTTP Basic sign-in to the self-service and admin APIs. Their
+// failed-sign-in count starts again.
+func (h *Handler) setPassword(w http.ResponseWriter, r *http.Request, a *actor) error {
+	var req struct {
+		Password string `json:"password"`
+	}
+	if e := httpapi.DecodeJSON(w, r, &req, true); e != nil {
+		return e
+	}
+	if req.Password == "" {
+		return httpapi.BadRequest("password: required")
+	}
+	name := r.PathValue("name")
+	if err := h.svc.SetPassword(r.Context(), name, req.Password); err != nil {
+		return err
+	}
+	h.audit(w, r, a, "set_password", "admin: password set", zap.String("user", name))
+	httpapi.WriteNoContent(w)
+	return nil
+}

@@ -1,0 +1,179 @@
+package httpapi
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// Serve answers one API request: it gives it a request id (the client's
+// X-Request-Id when it is well-formed, else a new one; echoed back),
+// refuses a path that is not plain (see PlainPath; also are the extra
+// characters the API's identifiers may hold) and hands the rest to next.
+// It returns the request id and the status written, for the access log.
+func Serve(w http.ResponseWriter, r *http.Request, also string, next http.Handler) (id string, status int) {
+	rec := &Recorder{ResponseWriter: w, Status: http.StatusOK}
+	id = r.Header.Get("X-Request-Id")
+	if !ValidRequestID(id) {
+		id = NewRequestID()
+	}
+	rec.Header().Set("X-Request-Id", id)
+	if !PlainPath(RawPath(r), also) {
+		WriteError(rec, ErrBadPath)
+	} else {
+		next.ServeHTTP(rec, r)
+	}
+	return id, rec.Status
+}
+
+// RawPath is the request target's path as the client sent it.
+func RawPath(r *http.Request) string {
+	if u := r.RequestURI; u != "" && u[0] == '/' {
+		if i := strings.IndexByte(u, '?'); i >= 0 {
+			return u[:i]
+		}
+		return u
+	}
+	return r.URL.EscapedPath()
+}
+
+// PlainPath accepts "/" followed by non-empty segments of letters, digits,
+// - . _ ~ and the characters in also, none of them "." or "..", and maybe a
+// trailing "/" (no path of the APIs has one: 404). Every path of the APIs,
+// with every identifier in it, has this form; a path that does not is
+// refused rather than decoded, so there is one spelling of every resource.
+// also may hold only characters a URI path may carry unencoded (RFC 3986
+// pchar, such as "@"), never "/", "%", "?" or "#".
+func PlainPath(p, also string) bool {
+	if len(p) < 2 || p[0] != '/' {
+		return false
+	}
+	segs := strings.Split(p[1:], "/")
+	if len(segs) > 1 && segs[len(segs)-1] == "" {
+		segs = segs[:len(segs)-1]
+	}
+	for _, seg := range segs {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+		for i := 0; i < len(seg); i++ {
+			c := seg[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' ||
+				strings.IndexByte(also, c) >= 0) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// NotServed answers a path or method that mux does not serve: 405 with
+// Allow when one of methods is served there, else 404. mux's own catch-all
+// is "/".
+func NotServed(mux *http.ServeMux, methods ...string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, m := range methods {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "/" && pattern != "" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) == 0 {
+			WriteError(w, ErrNotFound)
+			return
+		}
+		if i := slices.Index(allow, http.MethodGet); i >= 0 {
+			allow = slices.Insert(allow, i+1, http.MethodHead)
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		WriteError(w, ErrMethodNotAllowed)
+	}
+}
+
+// ClientAddr is the address a request is attributed to: the peer, or,
+// when the peer is a trusted proxy, the right-most X-Forwarded-For address
+// that is not itself a trusted proxy (the proxy's rule).
+func ClientAddr(r *http.Request, trusted []netip.Prefix) netip.Addr {
+	peer := PeerAddr(r.RemoteAddr)
+	contains := func(a netip.Addr) bool {
+		for _, p := range trusted {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
+	if !contains(peer) {
+		return peer
+	}
+	client := peer
+	xff := r.Header["X-Forwarded-For"]
+	for i := len(xff) - 1; i >= 0; i-- {
+		items := strings.Split(xff[i], ",")
+		for j := len(items) - 1; j >= 0; j-- {
+			a, err := netip.ParseAddr(strings.TrimSpace(items[j]))
+			if err != nil {
+				return client // a garbled entry ends what can be believed
+			}
+			client = a.Unmap()
+			if !contains(client) {
+				return client
+			}
+		}
+	}
+	return client
+}
+
+// PeerAddr is the address of a connection's peer (http.Request.RemoteAddr).
+func PeerAddr(remoteAddr string) netip.Addr {
+	if ap, err := netip.ParseAddrPort(remoteAddr); err == nil {
+		return ap.Addr().Unmap()
+	}
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	a, _ := netip.ParseAddr(host)
+	return a.Unmap()
+}
+
+// ValidRequestID accepts a client's X-Request-Id only if it is 1 to 128
+// of letters, digits, . _ - (the proxy's rule).
+func ValidRequestID(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// NewRequestID makes a request id: 24 hex digits from crypto/rand.
+func NewRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Recorder remembers the status written, for the access log.
+type Recorder struct {
+	http.ResponseWriter
+	Status int
+}
+
+func (r *Recorder) WriteHeader(code int) {
+	r.Status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *Recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

@@ -1,0 +1,179 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/authz/adminapi"
+	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/internal/redistest"
+)
+
+// startLogged runs a Gateway logging to an observer until the test ends.
+func startLogged(t *testing.T, cfg *config.Config) (*Gateway, *observer.ObservedLogs) {
+	t.Helper()
+	core, logs := observer.New(zapcore.InfoLevel)
+	g, err := New(context.Background(), cfg, Options{Logger: zap.New(core)})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if err := g.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return g, logs
+}
+
+// adminCall sends a request with a JSON body (if any) to a gateway's
+// admin listener.
+func adminCall(t *testing.T, g *Gateway, method, path, authorization, body string) (int, http.Header, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://"+g.AdminAddr().String()+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+// TestAdminAPIOnTwoInstances: the admin API is mounted on the admin
+// listener with the bootstrap token from KEYGATE_ADMIN_TOKEN; a user made
+// and a key revoked through instance 1 take effect on instance 2 (same
+// Redis) within a second; the revocation is audited with its actor; the
+// probes and metrics need no authentication.
+func TestAdminAPIOnTwoInstances(t *testing.T) {
+	const token = "a-bootstrap-admin-token-of-the-gateway-test-0123"
+	t.Setenv(adminapi.EnvToken, token)
+	srv := redistest.Start(t)
+	up := echoUpstream(t)
+	y := redisGateway(srv.Addr(), redistest.Prefix(t), up.URL, "")
+	g1, logs := startLogged(t, parse(t, y))
+	g2, _ := start(t, parse(t, y))
+	if logs.FilterMessageSnippet("bootstrap admin token set").Len() != 1 {
+		t.Error("no log line at start saying the bootstrap admin token is set")
+	}
+
+	code, _, body := adminCall(t, g1, "POST", "/admin/users", "Bearer "+token, `{"name": "alice", "apiSets": ["orders"]}`)
+	if code != 201 {
+		t.Fatalf("create a user with the bootstrap token: %d %s", code, body)
+	}
+	kt, _, err := g2.Auth().CreateKey(t.Context(), "alice", authz.KeySpec{Handle: "ci"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url2 := "http://" + g2.Addr().String() + "/orders/1"
+	if code, _, body := do(t, "GET", url2, "Bearer "+kt); code != 200 {
+		t.Fatalf("alice's key on instance 2: %d %s", code, body)
+	}
+
+	code, _, body = adminCall(t, g1, "GET", "/admin/users/alice/credentials", "Bearer "+token, "")
+	var list struct {
+		Credentials []struct{ ID, Handle string } `json:"credentials"`
+	}
+	if err := json.Unmarshal([]byte(body), &list); code != 200 || err != nil || len(list.Credentials) != 1 {
+		t.Fatalf("alice's credentials: %d %s", code, body)
+	}
+	id := list.Credentials[0].ID
+	if code, _, body := adminCall(t, g1, "DELETE", "/admin/credentials/"+id, "Bearer "+token, ""); code != 204 {
+		t.Fatalf("revoke through instance 1: %d %s", code, body)
+	}
+	deadline := time.Now().Add(time.Second)
+	for {
+		code, _, _ := do(t, "GET", url2, "Bearer "+kt)
+		if code == 401 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("instance 2 still answers %d to a key revoked through instance 1's admin API after 1s", code)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	audit := logs.FilterField(zap.String("audit", "revoke")).FilterLoggerName("adminapi").All()
+	if len(audit) != 1 || audit[0].ContextMap()["actor"] != "<admin token>" || audit[0].ContextMap()["credential_id"] != id || audit[0].ContextMap()["user"] != "alice" {
+		t.Errorf("admin audit lines of the revocation: %v", audit)
+	}
+	for _, l := range logs.All() {
+		if line := l.Message + fmt.Sprint(l.ContextMap()); strings.Contains(line, token) || strings.Contains(line, kt) {
+			t.Errorf("a log line holds a secret: %s", line)
+		}
+	}
+
+	// Around the admin API, the admin listener is as it was.
+	admin := "http://" + g1.AdminAddr().String()
+	for _, p := range []string{"/metrics", "/healthz", "/readyz"} {
+		if code, _, _ := do(t, "GET", admin+p, ""); code != 200 {
+			t.Errorf("GET %s without credentials: %d, want 200", p, code)
+		}
+	}
+	if code, h, body := do(t, "GET", admin+"/admin", ""); code != 404 || h.Get("Content-Type") != "application/json" {
+		t.Errorf("GET /admin: %d %q %s, want a JSON 404", code, h.Get("Content-Type"), body)
+	}
+	if code, _, _ := do(t, "GET", "http://"+g1.Addr().String()+"/admin/users", "Bearer "+token); code != 404 {
+		t.Errorf("the admin API on the public listener: %d, want 404 (no route)", code)
+	}
+}
+
+// TestAdminAPIFailsClosed: without KEYGATE_ADMIN_TOKEN and without an
+// ADMIN user the admin API refuses everything with 401; a token that is
+// too short is not used, with a warning at start.
+func TestAdminAPIFailsClosed(t *testing.T) {
+	for _, token := range []string{"", "short"} {
+		t.Run(fmt.Sprintf("token=%q", token), func(t *testing.T) {
+			t.Setenv(adminapi.EnvToken, token)
+			g, logs := startLogged(t, parse(t, fmt.Sprintf(`
+listen: 127.0.0.1:0
+admin_listen: 127.0.0.1:0
+store: {driver: embedded, embedded: {path: %q}}
+routes:
+  - {name: orders, path_prefix: /orders, upstream: http://127.0.0.1:1, api_set: orders}
+`, t.TempDir()+"/keygate.db")))
+			if token != "" && logs.FilterLevelExact(zapcore.WarnLevel).FilterMessageSnippet(adminapi.EnvToken+" is shorter than 32 bytes").Len() != 1 {
+				t.Errorf("no warning at start about the short token")
+			}
+			tries := []string{""}
+			if token != "" {
+				tries = append(tries, "Bearer "+token)
+			}
+			for _, authorization := range tries {
+				for _, p := range []string{"/admin/users", "/admin/users/root"} {
+					if code, _, body := adminCall(t, g, "GET", p, authorization, ""); code != 401 {
+						t.Errorf("GET %s with %q: %d %s, want 401", p, authorization, code, body)
+					}
+				}
+				if code, _, body := adminCall(t, g, "POST", "/admin/users", authorization, `{"name": "root", "authorities": ["ADMIN"]}`); code != 401 {
+					t.Errorf("POST /admin/users with %q: %d %s, want 401", authorization, code, body)
+				}
+			}
+		})
+	}
+}
