@@ -37,9 +37,9 @@ fi
 echo "== go vet" >&2
 go vet ./...
 
+echo "== allocation tests without -race (the race detector makes sync.Pool drop items)" >&2
+go test -count=1 -run 'Alloc' ./authz ./proxy
+
 echo "== go test -race" >&2
 # shellcheck disable=SC2086
 go test -race -count=1 -timeout 20m ${GOTESTFLAGS:-} ./...
-
-echo "== allocation tests without -race (the race detector makes sync.Pool drop items)" >&2
-go test -count=1 -run 'Alloc' ./authz/... ./proxy/...
