@@ -259,3 +259,29 @@ func TestSelfServicePathsReserved(t *testing.T) {
 		}
 	}
 }
+
+func TestRateLimitValidation(t *testing.T) {
+	y := "routes:\n  - {name: r, path_prefix: /, upstream: http://h, auth: none, rate_limit: {rate: 0, key: user, on_store_error: maybe}}\n"
+	_, err := Parse("t.yaml", []byte(y), nil)
+	if err == nil {
+		t.Fatal("a bad rate_limit was accepted")
+	}
+	want := []string{
+		"routes[0].rate_limit.rate: required",
+		`routes[0].rate_limit.key: "user" needs a credential`,
+		`routes[0].rate_limit.on_store_error: "maybe" is not one of`,
+		"routes[0].rate_limit.burst: must be at least 1",
+	}
+	for _, w := range want {
+		if strings.Count(err.Error(), w) != 1 {
+			t.Errorf("%q appears %d times in:\n%v", w, strings.Count(err.Error(), w), err)
+		}
+	}
+	cfg, err := Parse("t.yaml", []byte("routes:\n  - {name: r, path_prefix: /, upstream: http://h, api_set: s, rate_limit: {rate: 10}}\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rl := cfg.Routes[0].RateLimit; rl.Per != time.Second || rl.Burst != 10 || rl.Key != LimitByCredential || rl.OnStoreError != OnErrorLocal || !rl.HeadersOn() {
+		t.Errorf("rate_limit defaults: %+v", rl)
+	}
+}

@@ -416,31 +416,6 @@ func (c *Config) validateRoutes(v *problems) {
 				v.add(f("rate_limit.on_store_error"), fmt.Sprintf("%q is not one of local, fail_open, fail_closed", rl.OnStoreError))
 			}
 		}
-		if rl := rt.RateLimit; rl != nil {
-			if rl.Rate < 1 {
-				v.add(f("rate_limit.rate"), "required: a positive number of requests per rate_limit.per")
-			}
-			if rl.Per <= 0 {
-				v.add(f("rate_limit.per"), "must be a positive duration such as 1s")
-			}
-			if rl.Burst < 1 {
-				v.add(f("rate_limit.burst"), "must be at least 1")
-			}
-			switch rl.Key {
-			case LimitByCredential, LimitByUser:
-				if rt.Auth == AuthNone {
-					v.add(f("rate_limit.key"), fmt.Sprintf("%q needs a credential: use address or route on a route with auth none", rl.Key))
-				}
-			case LimitByRoute, LimitByAddress:
-			default:
-				v.add(f("rate_limit.key"), fmt.Sprintf("%q is not one of credential, user, route, address", rl.Key))
-			}
-			switch rl.OnStoreError {
-			case OnErrorLocal, OnErrorFailOpen, OnErrorFailClosed:
-			default:
-				v.add(f("rate_limit.on_store_error"), fmt.Sprintf("%q is not one of local, fail_open, fail_closed", rl.OnStoreError))
-			}
-		}
 		for m, s := range rt.Scopes {
 			if !knownMethods[m] {
 				v.add(f("scopes."+m), "not a method this route can serve")
