@@ -190,6 +190,12 @@ func (s *Service) GetClient(ctx context.Context, owner, id string) (*Client, err
 	return c, nil
 }
 
+// ClientByID returns any client, whoever owns it (for administrators).
+func (s *Service) ClientByID(ctx context.Context, id string) (*Client, error) {
+	c, _, err := s.readClient(ctx, id)
+	return c, err
+}
+
 // Clients lists owner's clients (seed 001's "Get existing keys").
 func (s *Service) Clients(ctx context.Context, owner string) ([]Client, error) {
 	recs, err := s.st.List(ctx, clientsIndex(owner))

@@ -124,6 +124,23 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, a *actor) error
 	return nil
 }
 
+// deleteClient is DELETE /admin/clients/{clientId}: any user's OAuth
+// client is deleted, and every token it obtained stops working on every
+// replica.
+func (h *Handler) deleteClient(w http.ResponseWriter, r *http.Request, a *actor) error {
+	id := r.PathValue("clientId")
+	c, err := h.svc.ClientByID(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if err := h.svc.DeleteClient(r.Context(), c.Owner, id); err != nil {
+		return err
+	}
+	h.audit(w, r, a, "delete_client", "admin: oauth client deleted", zap.String("client_id", id), zap.String("user", c.Owner))
+	httpapi.WriteNoContent(w)
+	return nil
+}
+
 // unvoid is POST /admin/users/{name}/apikey/unvoid: the user's ApiKey
 // token, voided after too many wrong tokens (seed 004), works again and
 // its wrong-token count starts again. A token that is not void is left

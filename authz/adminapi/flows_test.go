@@ -242,3 +242,27 @@ func TestStoreDown(t *testing.T) {
 		}
 	}
 }
+
+// TestDeleteClient: an administrator deletes any user's OAuth client, and
+// the access tokens it obtained stop working on the proxied route.
+func TestDeleteClient(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		e.user(t, "carl", []string{"orders"})
+		_, c, err := e.svc.CreateClient(t.Context(), "carl", authz.ClientSpec{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr, err := e.svc.ClientCredentialsGrant(t.Context(), c, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := e.proxied(t, bearer(tr.AccessToken)); got != 200 {
+			t.Fatalf("access token before the delete: %d", got)
+		}
+		want(t, "delete client", e.call(t, "DELETE", "/admin/clients/"+c.ID, bearer(adminToken), ""), 204)
+		e.waitProxied(t, "token of a deleted client", bearer(tr.AccessToken), 401)
+		wantFields(t, e.audit(t, "delete_client", 1)[0], map[string]string{"actor": "<admin token>", "client_id": c.ID, "user": "carl"})
+		wantError(t, "unknown client", e.call(t, "DELETE", "/admin/clients/nope", bearer(adminToken), ""), 404, "not_found")
+		e.noSecrets(t, tr.AccessToken)
+	})
+}
