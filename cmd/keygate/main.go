@@ -154,6 +154,11 @@ func serve(args []string, stderr io.Writer) int {
 		return exitError
 	}
 
+	// The config also reloads when its file changes (a Kubernetes
+	// ConfigMap update included); SIGHUP stays for everything else.
+	if err := g.WatchConfig(ctx, *path); err != nil {
+		g.Logger().Warn("config file is not watched; reload with SIGHUP", zap.Error(err))
+	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
