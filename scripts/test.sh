@@ -37,6 +37,9 @@ fi
 echo "== go vet" >&2
 go vet ./...
 
+echo "== deploy module (Dockerfile and Kubernetes manifests, checked statically)" >&2
+(cd deploy && go vet ./... && go test -count=1 ./...)
+
 echo "== allocation tests without -race (the race detector makes sync.Pool drop items)" >&2
 go test -count=1 -run 'Alloc' ./authz ./proxy
 

@@ -1,0 +1,610 @@
+package deploy
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
+
+	"github.com/keygate/keygate/config"
+)
+
+// objects is the output of one kustomization, decoded into k8s.io/api types.
+type objects struct {
+	deployments  []*appsv1.Deployment
+	statefulSets []*appsv1.StatefulSet
+	services     []*corev1.Service
+	configMaps   []*corev1.ConfigMap
+	secrets      []*corev1.Secret
+	netpols      []*networkingv1.NetworkPolicy
+	pdbs         []*policyv1.PodDisruptionBudget
+	hpas         []*autoscalingv2.HorizontalPodAutoscaler
+}
+
+// build runs kustomize on dir and decodes every object strictly: an unknown
+// field, a wrong type or an unexpected kind fails the test.
+func build(t *testing.T, dir string) *objects {
+	t.Helper()
+	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+	rm, err := k.Run(filesys.MakeFsOnDisk(), dir)
+	if err != nil {
+		t.Fatalf("kustomize build %s: %v", dir, err)
+	}
+	o := &objects{}
+	for _, r := range rm.Resources() {
+		data, err := r.AsYAML()
+		if err != nil {
+			t.Fatalf("%s: %v", r.CurId(), err)
+		}
+		gvk := r.GetGvk()
+		var target any
+		switch gvk.ApiVersion() + "/" + gvk.Kind {
+		case "apps/v1/Deployment":
+			v := &appsv1.Deployment{}
+			o.deployments, target = append(o.deployments, v), v
+		case "apps/v1/StatefulSet":
+			v := &appsv1.StatefulSet{}
+			o.statefulSets, target = append(o.statefulSets, v), v
+		case "v1/Service":
+			v := &corev1.Service{}
+			o.services, target = append(o.services, v), v
+		case "v1/ConfigMap":
+			v := &corev1.ConfigMap{}
+			o.configMaps, target = append(o.configMaps, v), v
+		case "v1/Secret":
+			v := &corev1.Secret{}
+			o.secrets, target = append(o.secrets, v), v
+		case "networking.k8s.io/v1/NetworkPolicy":
+			v := &networkingv1.NetworkPolicy{}
+			o.netpols, target = append(o.netpols, v), v
+		case "policy/v1/PodDisruptionBudget":
+			v := &policyv1.PodDisruptionBudget{}
+			o.pdbs, target = append(o.pdbs, v), v
+		case "autoscaling/v2/HorizontalPodAutoscaler":
+			v := &autoscalingv2.HorizontalPodAutoscaler{}
+			o.hpas, target = append(o.hpas, v), v
+		default:
+			t.Fatalf("%s: unexpected kind %s", dir, gvk)
+		}
+		if err := yaml.UnmarshalStrict(data, target); err != nil {
+			t.Fatalf("%s: %s does not decode strictly: %v\n%s", dir, r.CurId(), err, data)
+		}
+	}
+	return o
+}
+
+// keygatePod is a keygate container with everything the checks need.
+type keygatePod struct {
+	owner     string
+	tmpl      *corev1.PodTemplateSpec
+	container *corev1.Container
+	cfg       *config.Config
+}
+
+func TestKustomizations(t *testing.T) {
+	for _, dir := range []string{"base", "sidecar", "standalone", "redis"} {
+		t.Run(dir, func(t *testing.T) {
+			o := build(t, "kubernetes/"+dir)
+			checkWorkloads(t, o)
+			checkPDBs(t, o)
+			for _, cm := range o.configMaps {
+				if _, ok := cm.Data["gateway.yaml"]; !ok {
+					t.Errorf("ConfigMap %s has no gateway.yaml", cm.Name)
+				}
+			}
+		})
+	}
+}
+
+func TestSidecar(t *testing.T) {
+	o := build(t, "kubernetes/sidecar")
+	pods := keygatePods(t, o)
+	if len(pods) != 1 {
+		t.Fatalf("want one Deployment with a keygate container, got %d", len(pods))
+	}
+	p := pods[0]
+	checkKeygatePod(t, o, p)
+	checkNetworkPolicy(t, o, p)
+	if len(p.tmpl.Spec.Containers) != 2 {
+		t.Fatalf("%s: want the app and keygate containers, got %d", p.owner, len(p.tmpl.Spec.Containers))
+	}
+
+	// The application listens on 127.0.0.1 only, and every route goes to it.
+	var app *corev1.Container
+	for i := range p.tmpl.Spec.Containers {
+		if c := &p.tmpl.Spec.Containers[i]; c.Name != "keygate" {
+			app = c
+		}
+	}
+	host, port := appListen(t, app)
+	if host != "127.0.0.1" {
+		t.Errorf("app container listens on %q, want 127.0.0.1 only", host)
+	}
+	if len(app.Ports) != 0 {
+		t.Errorf("app container declares ports %v; it must be reachable only through keygate", app.Ports)
+	}
+	if len(p.cfg.Routes) == 0 {
+		t.Fatal("sidecar gateway.yaml has no routes")
+	}
+	for _, r := range p.cfg.Routes {
+		u, err := url.Parse(r.Upstream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.Hostname() != "127.0.0.1" || u.Port() != port {
+			t.Errorf("route %s: upstream %s, want the app container at 127.0.0.1:%s", r.Name, r.Upstream, port)
+		}
+	}
+	for _, s := range o.services {
+		for _, sp := range s.Spec.Ports {
+			if sp.TargetPort.String() == port {
+				t.Errorf("Service %s targets the app's port %s directly", s.Name, port)
+			}
+		}
+	}
+	if len(o.pdbs) == 0 {
+		t.Error("no PodDisruptionBudget")
+	}
+}
+
+// appListen finds host and port of the app container's listen address in
+// its args or env (-listen=HOST:PORT, --listen HOST:PORT, LISTEN=HOST:PORT).
+func appListen(t *testing.T, c *corev1.Container) (string, string) {
+	t.Helper()
+	var vals []string
+	for i, a := range c.Args {
+		if k, v, ok := strings.Cut(a, "="); ok && strings.Contains(k, "listen") {
+			vals = append(vals, v)
+		} else if strings.Contains(a, "listen") && i+1 < len(c.Args) {
+			vals = append(vals, c.Args[i+1])
+		}
+	}
+	for _, e := range c.Env {
+		if strings.Contains(strings.ToLower(e.Name), "listen") || strings.Contains(strings.ToLower(e.Name), "addr") {
+			vals = append(vals, e.Value)
+		}
+	}
+	if len(vals) != 1 {
+		t.Fatalf("app container %s: want exactly one listen address in args/env, got %q", c.Name, vals)
+	}
+	h, p, err := net.SplitHostPort(vals[0])
+	if err != nil {
+		t.Fatalf("app container %s: listen address %q: %v", c.Name, vals[0], err)
+	}
+	return h, p
+}
+
+func TestStandalone(t *testing.T) {
+	o := build(t, "kubernetes/standalone")
+	pods := keygatePods(t, o)
+	if len(pods) != 1 {
+		t.Fatalf("want one keygate Deployment, got %d", len(pods))
+	}
+	p := pods[0]
+	checkKeygatePod(t, o, p)
+	checkNetworkPolicy(t, o, p)
+
+	var d *appsv1.Deployment
+	for _, x := range o.deployments {
+		if "Deployment/"+x.Name == p.owner {
+			d = x
+		}
+	}
+	if d.Spec.Replicas == nil || *d.Spec.Replicas < 2 {
+		t.Errorf("Deployment %s: want several replicas, got %v", d.Name, d.Spec.Replicas)
+	}
+	if p.cfg.Store.Driver != config.DriverRedis {
+		t.Errorf("replicas need store.driver redis, got %q", p.cfg.Store.Driver)
+	}
+	checkRedisAddrs(t, o, p.cfg)
+
+	if len(o.hpas) != 1 {
+		t.Fatalf("want one HorizontalPodAutoscaler, got %d", len(o.hpas))
+	}
+	h := o.hpas[0]
+	ref := h.Spec.ScaleTargetRef
+	if ref.Kind != "Deployment" || ref.Name != d.Name || ref.APIVersion != "apps/v1" {
+		t.Errorf("HPA %s targets %+v, want apps/v1 Deployment %s", h.Name, ref, d.Name)
+	}
+	if h.Spec.MinReplicas == nil || *h.Spec.MinReplicas < 2 || h.Spec.MaxReplicas < *h.Spec.MinReplicas {
+		t.Errorf("HPA %s: min %v max %d", h.Name, h.Spec.MinReplicas, h.Spec.MaxReplicas)
+	}
+	cpu := false
+	for _, m := range h.Spec.Metrics {
+		if m.Type == autoscalingv2.ResourceMetricSourceType && m.Resource != nil && m.Resource.Name == corev1.ResourceCPU {
+			cpu = true
+		}
+	}
+	if !cpu {
+		t.Errorf("HPA %s has no CPU metric", h.Name)
+	}
+	if len(p.container.Resources.Requests.Cpu().String()) == 0 || p.container.Resources.Requests.Cpu().IsZero() {
+		t.Error("the HPA's CPU utilization needs a CPU request on keygate")
+	}
+	if len(o.pdbs) == 0 {
+		t.Error("no PodDisruptionBudget")
+	}
+}
+
+func TestRedis(t *testing.T) {
+	o := build(t, "kubernetes/redis")
+	if len(o.statefulSets) != 1 || len(o.services) != 1 {
+		t.Fatalf("want one StatefulSet and one Service, got %d and %d", len(o.statefulSets), len(o.services))
+	}
+	c := o.statefulSets[0].Spec.Template.Spec.Containers[0]
+	args := strings.Join(append(slices.Clone(c.Command), c.Args...), " ")
+	if !strings.Contains(args, "--maxmemory-policy noeviction") {
+		t.Errorf("redis must run with maxmemory-policy noeviction: %s", args)
+	}
+	if !strings.Contains(args, "--requirepass") {
+		t.Errorf("redis must require a password: %s", args)
+	}
+	raw, err := os.ReadFile("kubernetes/redis/kustomization.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"managed", "Sentinel", "Cluster", "noeviction"} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("redis/kustomization.yaml should say production uses a %s Redis / %s", want, want)
+		}
+	}
+}
+
+// keygatePods returns every Deployment's keygate container with its parsed
+// gateway.yaml.
+func keygatePods(t *testing.T, o *objects) []keygatePod {
+	t.Helper()
+	var out []keygatePod
+	for _, d := range o.deployments {
+		for i := range d.Spec.Template.Spec.Containers {
+			c := &d.Spec.Template.Spec.Containers[i]
+			if c.Name != "keygate" {
+				continue
+			}
+			p := keygatePod{owner: "Deployment/" + d.Name, tmpl: &d.Spec.Template, container: c}
+			p.cfg = parseConfig(t, o, p)
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// parseConfig finds the gateway.yaml the keygate container reads (its
+// -config argument, inside a ConfigMap volume) and parses it with keygate's
+// own config.Parse, the variables being exactly those the container sets
+// from a Secret.
+func parseConfig(t *testing.T, o *objects, p keygatePod) *config.Config {
+	t.Helper()
+	c := p.container
+	path := "/etc/keygate/gateway.yaml" // the image's ENTRYPOINT
+	for i, a := range c.Args {
+		if (a == "-config" || a == "--config") && i+1 < len(c.Args) {
+			path = c.Args[i+1]
+		}
+	}
+	var cmName, key string
+	for _, m := range c.VolumeMounts {
+		rel, ok := strings.CutPrefix(path, strings.TrimSuffix(m.MountPath, "/")+"/")
+		if !ok {
+			continue
+		}
+		for _, v := range p.tmpl.Spec.Volumes {
+			if v.Name == m.Name && v.ConfigMap != nil {
+				cmName, key = v.ConfigMap.Name, rel
+			}
+		}
+	}
+	if cmName == "" {
+		t.Fatalf("%s: %s is not in a ConfigMap volume", p.owner, path)
+	}
+	var data string
+	found := false
+	for _, cm := range o.configMaps {
+		if cm.Name == cmName {
+			data, found = cm.Data[key]
+		}
+	}
+	if !found {
+		t.Fatalf("%s: ConfigMap %s with key %s is not in the build", p.owner, cmName, key)
+	}
+
+	fromSecret := map[string]bool{}
+	for _, e := range c.Env {
+		if e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil {
+			continue
+		}
+		ref := e.ValueFrom.SecretKeyRef
+		fromSecret[e.Name] = true
+		if !secretHasKey(o, ref.Name, ref.Key) {
+			t.Errorf("%s: env %s refers to %s/%s, which the build does not contain", p.owner, e.Name, ref.Name, ref.Key)
+		}
+	}
+	// Every ${VAR} in a value must come from a Secret: config.Parse asks
+	// lookup for each of them, and any other name is reported unset.
+	lookup := func(name string) (string, bool) {
+		if fromSecret[name] {
+			return "dummy-" + name + "-0123456789abcdefghijklmnopqrstuvwxyz", true
+		}
+		t.Errorf("%s: gateway.yaml uses ${%s}, which the container does not set from a Secret", p.owner, name)
+		return "", false
+	}
+	cfg, err := config.Parse(cmName+"/"+key, []byte(data), lookup)
+	if err != nil {
+		t.Fatalf("%s: gateway.yaml does not pass keygate's validation:\n%v", p.owner, err)
+	}
+	return cfg
+}
+
+func secretHasKey(o *objects, name, key string) bool {
+	for _, s := range o.secrets {
+		if s.Name != name {
+			continue
+		}
+		_, a := s.Data[key]
+		_, b := s.StringData[key]
+		return a || b
+	}
+	return false
+}
+
+func portOf(t *testing.T, what, addr string) int32 {
+	t.Helper()
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatalf("%s %q: %v", what, addr, err)
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil {
+		t.Fatalf("%s %q: %v", what, addr, err)
+	}
+	return int32(n)
+}
+
+// containerPort resolves a probe's or Service's port (number or name).
+func containerPort(c *corev1.Container, p intstr.IntOrString) int32 {
+	if p.Type == intstr.Int {
+		return p.IntVal
+	}
+	for _, cp := range c.Ports {
+		if cp.Name == p.StrVal {
+			return cp.ContainerPort
+		}
+	}
+	return -1
+}
+
+// checkKeygatePod: probes on the admin port of gateway.yaml, a Service on
+// its listen port.
+func checkKeygatePod(t *testing.T, o *objects, p keygatePod) {
+	t.Helper()
+	c := p.container
+	admin := portOf(t, "admin_listen", p.cfg.AdminListen)
+	listen := portOf(t, "listen", p.cfg.Listen)
+	if h, _, _ := net.SplitHostPort(p.cfg.AdminListen); h != "0.0.0.0" && h != "" && !strings.Contains(h, "$") {
+		t.Errorf("%s: admin_listen %q: the kubelet cannot reach the probes on it", p.owner, p.cfg.AdminListen)
+	}
+	for _, pr := range []struct {
+		name  string
+		probe *corev1.Probe
+		path  string
+	}{{"livenessProbe", c.LivenessProbe, "/healthz"}, {"readinessProbe", c.ReadinessProbe, "/readyz"}} {
+		if pr.probe == nil || pr.probe.HTTPGet == nil {
+			t.Errorf("%s: keygate has no HTTP %s", p.owner, pr.name)
+			continue
+		}
+		g := pr.probe.HTTPGet
+		if g.Path != pr.path {
+			t.Errorf("%s: %s path %s, want %s", p.owner, pr.name, g.Path, pr.path)
+		}
+		if got := containerPort(c, g.Port); got != admin {
+			t.Errorf("%s: %s port %s is %d, want admin_listen's %d", p.owner, pr.name, g.Port.String(), got, admin)
+		}
+	}
+	if c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() {
+		t.Errorf("%s: keygate needs memory requests and limits", p.owner)
+	}
+
+	podLabels := labels.Set(p.tmpl.Labels)
+	n := 0
+	for _, s := range o.services {
+		if len(s.Spec.Selector) == 0 || !labels.SelectorFromSet(s.Spec.Selector).Matches(podLabels) {
+			continue
+		}
+		n++
+		for _, sp := range s.Spec.Ports {
+			if got := containerPort(c, sp.TargetPort); got != listen {
+				t.Errorf("Service %s port %d targets %s (%d), want keygate's listen port %d", s.Name, sp.Port, sp.TargetPort.String(), got, listen)
+			}
+		}
+	}
+	if n == 0 {
+		t.Errorf("%s: no Service selects the keygate pods", p.owner)
+	}
+}
+
+// checkNetworkPolicy: the public port open, the admin port only from a
+// namespace or pod selector (monitoring).
+func checkNetworkPolicy(t *testing.T, o *objects, p keygatePod) {
+	t.Helper()
+	admin := portOf(t, "admin_listen", p.cfg.AdminListen)
+	listen := portOf(t, "listen", p.cfg.Listen)
+	found := false
+	for _, np := range o.netpols {
+		sel, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
+		if err != nil || !sel.Matches(labels.Set(p.tmpl.Labels)) {
+			continue
+		}
+		found = true
+		publicOpen, adminOpen := false, false
+		for _, r := range np.Spec.Ingress {
+			for _, pp := range r.Ports {
+				if pp.Port == nil {
+					t.Errorf("NetworkPolicy %s: a rule without ports opens every port", np.Name)
+					continue
+				}
+				port := containerPort(p.container, *pp.Port)
+				switch {
+				case port == listen:
+					publicOpen = true
+				case port == admin:
+					adminOpen = true
+					if len(r.From) == 0 {
+						t.Errorf("NetworkPolicy %s opens the admin port %d to everyone", np.Name, admin)
+					}
+					for _, f := range r.From {
+						if f.NamespaceSelector == nil && f.PodSelector == nil {
+							t.Errorf("NetworkPolicy %s: admin port %d open to an IP block", np.Name, admin)
+						}
+					}
+				default:
+					t.Errorf("NetworkPolicy %s opens port %d, which keygate does not serve", np.Name, port)
+				}
+			}
+			if len(r.Ports) == 0 {
+				t.Errorf("NetworkPolicy %s: a rule without ports opens every port", np.Name)
+			}
+		}
+		if !publicOpen || !adminOpen {
+			t.Errorf("NetworkPolicy %s: public port open %v, admin port open to monitoring %v", np.Name, publicOpen, adminOpen)
+		}
+	}
+	if !found {
+		t.Errorf("%s: no NetworkPolicy selects the keygate pods", p.owner)
+	}
+}
+
+// checkRedisAddrs: store.redis.addrs name a Service of the build.
+func checkRedisAddrs(t *testing.T, o *objects, cfg *config.Config) {
+	t.Helper()
+	for _, a := range cfg.Store.Redis.Addrs {
+		h, _, _ := net.SplitHostPort(a)
+		port := portOf(t, "store.redis.addrs", a)
+		ok := false
+		for _, s := range o.services {
+			if s.Name == strings.Split(h, ".")[0] {
+				for _, sp := range s.Spec.Ports {
+					ok = ok || sp.Port == port
+				}
+			}
+		}
+		if !ok {
+			t.Errorf("store.redis.addrs %s: no such Service and port in the build", a)
+		}
+	}
+}
+
+// checkWorkloads: every container of every workload is non-root, with a
+// read-only root filesystem, no privilege escalation, no capabilities and
+// the runtime's seccomp profile.
+func checkWorkloads(t *testing.T, o *objects) {
+	t.Helper()
+	var tmpls []struct {
+		owner string
+		spec  *corev1.PodSpec
+	}
+	for _, d := range o.deployments {
+		tmpls = append(tmpls, struct {
+			owner string
+			spec  *corev1.PodSpec
+		}{"Deployment/" + d.Name, &d.Spec.Template.Spec})
+		sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+		if err != nil || !sel.Matches(labels.Set(d.Spec.Template.Labels)) {
+			t.Errorf("Deployment %s: selector does not match its pods", d.Name)
+		}
+	}
+	for _, s := range o.statefulSets {
+		tmpls = append(tmpls, struct {
+			owner string
+			spec  *corev1.PodSpec
+		}{"StatefulSet/" + s.Name, &s.Spec.Template.Spec})
+	}
+	for _, w := range tmpls {
+		ps := w.spec
+		psc := ps.SecurityContext
+		if psc == nil {
+			psc = &corev1.PodSecurityContext{}
+		}
+		for _, c := range append(slices.Clone(ps.InitContainers), ps.Containers...) {
+			where := fmt.Sprintf("%s container %s", w.owner, c.Name)
+			sc := c.SecurityContext
+			if sc == nil {
+				t.Errorf("%s: no securityContext", where)
+				continue
+			}
+			nonRoot := psc.RunAsNonRoot
+			if sc.RunAsNonRoot != nil {
+				nonRoot = sc.RunAsNonRoot
+			}
+			if nonRoot == nil || !*nonRoot {
+				t.Errorf("%s: runAsNonRoot is not true", where)
+			}
+			uid := psc.RunAsUser
+			if sc.RunAsUser != nil {
+				uid = sc.RunAsUser
+			}
+			if uid != nil && *uid == 0 {
+				t.Errorf("%s: runs as uid 0", where)
+			}
+			if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
+				t.Errorf("%s: readOnlyRootFilesystem is not true", where)
+			}
+			if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+				t.Errorf("%s: allowPrivilegeEscalation is not false", where)
+			}
+			if sc.Privileged != nil && *sc.Privileged {
+				t.Errorf("%s: privileged", where)
+			}
+			if sc.Capabilities == nil || !slices.Contains(sc.Capabilities.Drop, "ALL") || len(sc.Capabilities.Add) > 0 {
+				t.Errorf("%s: capabilities must drop ALL and add none", where)
+			}
+			seccomp := psc.SeccompProfile
+			if sc.SeccompProfile != nil {
+				seccomp = sc.SeccompProfile
+			}
+			if seccomp == nil || seccomp.Type != corev1.SeccompProfileTypeRuntimeDefault {
+				t.Errorf("%s: seccompProfile is not RuntimeDefault", where)
+			}
+			if c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() {
+				t.Errorf("%s: needs memory requests and limits", where)
+			}
+		}
+	}
+}
+
+// checkPDBs: every PodDisruptionBudget selects the pods of a workload.
+func checkPDBs(t *testing.T, o *objects) {
+	t.Helper()
+	var podLabels []labels.Set
+	for _, d := range o.deployments {
+		podLabels = append(podLabels, d.Spec.Template.Labels)
+	}
+	for _, s := range o.statefulSets {
+		podLabels = append(podLabels, s.Spec.Template.Labels)
+	}
+	for _, pdb := range o.pdbs {
+		sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
+		if err != nil || sel.Empty() {
+			t.Errorf("PDB %s: bad or empty selector: %v", pdb.Name, err)
+			continue
+		}
+		if !slices.ContainsFunc(podLabels, func(l labels.Set) bool { return sel.Matches(l) }) {
+			t.Errorf("PDB %s selects no pods of the build", pdb.Name)
+		}
+	}
+}
