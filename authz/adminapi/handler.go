@@ -194,18 +194,7 @@ func (h *Handler) endpoint(rt route) http.Handler {
 
 // fail writes an endpoint's error; internal causes are logged.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	e := httpapi.FromAuthz(err)
-	if e.Status >= 500 {
-		level := zapcore.ErrorLevel
-		if e.Status == http.StatusServiceUnavailable {
-			level = zapcore.WarnLevel // the store is down: authz and the store say more
-		}
-		if ce := h.log.Check(level, "admin request failed"); ce != nil {
-			ce.Write(zap.String("request_id", w.Header().Get("X-Request-Id")), zap.String("method", r.Method),
-				zap.String("route", stateOf(r.Context()).pattern), zap.Int("status", e.Status), zap.Error(e.Cause))
-		}
-	}
-	httpapi.WriteError(w, e)
+	httpapi.Fail(h.log, "admin request failed", stateOf(r.Context()).pattern, w, r, err)
 }
 
 // actor is an authenticated administrator.

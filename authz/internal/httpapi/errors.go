@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/store"
 )
@@ -164,4 +167,22 @@ func WriteDocument(w http.ResponseWriter, r *http.Request, doc []byte) {
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(doc)
 	}
+}
+
+// Fail writes an endpoint's error through FromAuthz and logs the internal
+// cause of a 5xx under msg (a 503 at warn level: the store is down, and
+// authz and the store say more).
+func Fail(log *zap.Logger, msg, route string, w http.ResponseWriter, r *http.Request, err error) {
+	e := FromAuthz(err)
+	if e.Status >= 500 {
+		level := zapcore.ErrorLevel
+		if e.Status == http.StatusServiceUnavailable {
+			level = zapcore.WarnLevel
+		}
+		if ce := log.Check(level, msg); ce != nil {
+			ce.Write(zap.String("request_id", w.Header().Get("X-Request-Id")), zap.String("method", r.Method),
+				zap.String("route", route), zap.Int("status", e.Status), zap.Error(e.Cause))
+		}
+	}
+	WriteError(w, e)
 }
