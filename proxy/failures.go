@@ -1,27 +1,17 @@
 package proxy
 
 import (
-	"context"
 	"net/http"
 	"net/netip"
-	"time"
-
-	"github.com/maypok86/otter/v2"
 
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/ratelimit"
 )
 
 // failureGuard answers 429 to a client address that has failed too many
-// credential checks, before its next credential is looked at. It is per
-// replica and in process: its job is to make a guessing flood cheap, not
-// to count exactly.
-type failureGuard struct {
-	limit   ratelimit.Limit
-	buckets *ratelimit.Local
-	blocked *otter.Cache[netip.Addr, time.Time] // until when
-	now     func() time.Time
-}
+// credential checks, before its next credential is looked at (see
+// ratelimit.FailureGuard).
+type failureGuard struct{ *ratelimit.FailureGuard }
 
 var errTooManyFailures = &Error{Status: http.StatusTooManyRequests, Code: "too_many_requests",
 	Description: "Too many failed credential checks from this address; retry later."}
@@ -30,31 +20,17 @@ func newFailureGuard(c config.FailureLimit) (*failureGuard, error) {
 	if !c.On() {
 		return nil, nil
 	}
-	local, err := ratelimit.NewLocal(100_000, nil)
+	g, err := ratelimit.NewFailureGuard(ratelimit.Limit{Rate: c.Rate, Per: c.Per, Burst: c.Burst})
 	if err != nil {
 		return nil, err
 	}
-	blocked, err := otter.New(&otter.Options[netip.Addr, time.Time]{
-		MaximumSize: 100_000,
-		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[netip.Addr, time.Time]) time.Duration {
-			return time.Until(e.Value) + time.Second
-		}),
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &failureGuard{limit: ratelimit.Limit{Rate: c.Rate, Per: c.Per, Burst: c.Burst}, buckets: local, blocked: blocked, now: time.Now}, nil
+	return &failureGuard{g}, nil
 }
 
-// check returns the 429 for a blocked address, or nil. It allocates
-// nothing.
+// check returns the 429 for a blocked address, or nil.
 func (g *failureGuard) check(addr netip.Addr) *Error {
-	until, ok := g.blocked.GetIfPresent(addr)
-	if !ok {
-		return nil
-	}
-	wait := until.Sub(g.now())
-	if wait <= 0 {
+	wait, blocked := g.Blocked(addr)
+	if !blocked {
 		return nil
 	}
 	e := *errTooManyFailures
@@ -62,11 +38,5 @@ func (g *failureGuard) check(addr netip.Addr) *Error {
 	return &e
 }
 
-// failed counts one failed credential check for addr, and blocks the
-// address when its failures exceed the limit.
-func (g *failureGuard) failed(addr netip.Addr) {
-	d, _ := g.buckets.Allow(context.Background(), addr.String(), g.limit)
-	if !d.Allowed {
-		g.blocked.Set(addr, g.now().Add(d.RetryAfter))
-	}
-}
+// failed counts one failed credential check for addr.
+func (g *failureGuard) failed(addr netip.Addr) { g.Failed(addr) }

@@ -14,6 +14,7 @@ import (
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/authz/internal/httpapi"
 	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/ratelimit"
 )
 
 // Handler serves the self-service API. Build it with New.
@@ -29,6 +30,9 @@ type Handler struct {
 	// failure window, the longest a client may have to wait.
 	retryAfter int
 	trusted    atomic.Pointer[[]netip.Prefix]
+	// clientFailures limits failed client authentications per address
+	// (auth.failure_limit); nil: off.
+	clientFailures *ratelimit.FailureGuard
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -77,6 +81,13 @@ func New(svc *authz.Service, cfg *config.Config, log *zap.Logger) (*Handler, err
 	}
 	if err := h.Reload(cfg); err != nil {
 		return nil, err
+	}
+	if fl := cfg.Auth.FailureLimit; fl.On() {
+		g, err := ratelimit.NewFailureGuard(ratelimit.Limit{Rate: fl.Rate, Per: fl.Per, Burst: fl.Burst})
+		if err != nil {
+			return nil, err
+		}
+		h.clientFailures = g
 	}
 	h.routes = []route{
 		{"POST", "/connect/register/createClientId", user, h.createClient},

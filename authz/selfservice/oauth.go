@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/authz/internal/httpapi"
@@ -23,6 +24,11 @@ var challengeClient = []string{`Basic realm="keygate"`}
 // a Basic challenge, whichever way the client tried.
 var errInvalidClient = &httpapi.Error{Status: http.StatusUnauthorized, Code: "invalid_client",
 	Description: "Client authentication failed.", Challenge: challengeClient}
+
+// errTooManyClientFailures: the address failed client authentication too
+// often (auth.failure_limit); it is refused before any look-up.
+var errTooManyClientFailures = &httpapi.Error{Status: http.StatusTooManyRequests, Code: "too_many_requests",
+	Description: "Too many failed client authentications from this address; retry later."}
 
 // authenticateClient authenticates the OAuth client of a request to the
 // token, revocation or introspection endpoint (RFC 6749 §2.3.1): HTTP
@@ -57,8 +63,19 @@ func (h *Handler) authenticateClient(r *http.Request, form url.Values) (*authz.C
 	default:
 		return nil, errInvalidClient
 	}
+	addr := h.clientAddr(r)
+	if g := h.clientFailures; g != nil {
+		if wait, blocked := g.Blocked(addr); blocked {
+			e := *errTooManyClientFailures
+			e.RetryAfter = max(int((wait+time.Second-1)/time.Second), 1)
+			return nil, &e
+		}
+	}
 	c, err := h.svc.AuthenticateClient(r.Context(), id, secret)
 	if errors.Is(err, authz.ErrInvalidClient) {
+		if h.clientFailures != nil {
+			h.clientFailures.Failed(addr)
+		}
 		return nil, errInvalidClient
 	}
 	if err != nil {

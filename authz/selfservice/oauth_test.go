@@ -2,6 +2,7 @@ package selfservice_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/authz"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 )
@@ -281,4 +283,23 @@ func TestIntrospectAndRevoke(t *testing.T) {
 			t.Errorf("introspect a revoked token: %s", r)
 		}
 	})
+}
+
+// TestClientAuthFailureLimit: past auth.failure_limit, an address that
+// keeps failing client authentication gets 429 before any look-up, even
+// with the right secret; another address is not affected.
+func TestClientAuthFailureLimit(t *testing.T) {
+	e := newEnv(t, "embedded", "  failure_limit: {rate: 1, per: 1m, burst: 2}\n")
+	alice := e.user(t, "alice", []string{"orders"}, []string{"read", "write"})
+	id, secret := e.createClient(t, alice, "")
+	cc := url.Values{"grant_type": {"client_credentials"}}
+	wrong := clientBasic(id, authz.NewToken(authz.KindKeyToken))
+	for i := range 3 {
+		wantError(t, fmt.Sprintf("wrong secret %d", i+1), e.postForm(t, "/oauth/token", wrong, cc), 401, "invalid_client")
+	}
+	r := e.postForm(t, "/oauth/token", clientBasic(id, secret), cc)
+	wantError(t, "right secret from a blocked address", r, 429, "too_many_requests")
+	if r.header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
 }
