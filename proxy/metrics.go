@@ -4,6 +4,7 @@ import (
 	"errors"
 	"runtime"
 	"runtime/debug"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -63,6 +64,7 @@ type metrics struct {
 	inFlight       prometheus.Gauge
 	limitDecisions *prometheus.CounterVec
 	limitDegraded  prometheus.Gauge
+	isDegraded     atomic.Bool // limitDegraded's value, so it is set only on a change
 }
 
 func newMetrics(reg prometheus.Registerer, version string) (*metrics, error) {
@@ -140,4 +142,16 @@ func Version() string {
 		return bi.Main.Version
 	}
 	return "dev"
+}
+
+// setLimitDegraded records whether the shared rate limiter is unreachable,
+// touching the gauge only when that changes.
+func (m *metrics) setLimitDegraded(on bool) {
+	if m.isDegraded.Swap(on) != on {
+		if on {
+			m.limitDegraded.Set(1)
+		} else {
+			m.limitDegraded.Set(0)
+		}
+	}
 }

@@ -60,7 +60,7 @@ func (h *Handler) rateLimit(w http.ResponseWriter, r *http.Request, rt *Route, e
 	d, err := h.limiter.Allow(r.Context(), key, rl.limit)
 	result := limitAllowed
 	if err != nil {
-		h.metrics.limitDegraded.Set(1)
+		h.metrics.setLimitDegraded(true)
 		if ce := h.log.Check(zapcore.WarnLevel, "rate limit backend unavailable"); ce != nil {
 			ce.Write(zap.String("route", rt.Name), zap.String("policy", rl.cfg.OnStoreError), zap.Error(err))
 		}
@@ -76,8 +76,8 @@ func (h *Handler) rateLimit(w http.ResponseWriter, r *http.Request, rt *Route, e
 			return errStoreLimit
 		}
 		result = limitDegraded
-	} else if h.metrics.limitDegraded != nil {
-		h.metrics.limitDegraded.Set(0)
+	} else {
+		h.metrics.setLimitDegraded(false)
 	}
 
 	hdr := w.Header()

@@ -30,6 +30,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -210,6 +211,15 @@ func CheckValue(value []byte) error {
 
 // Check reports whether opts are valid: TTL not negative and every index
 // name following the key rules (an error wrapping ErrInvalidKey if not).
+// SortedIndexes returns the index names sorted and without duplicates, the
+// form both implementations store.
+func (opts WriteOptions) SortedIndexes() []string {
+	if len(opts.Indexes) == 0 {
+		return nil
+	}
+	return slices.Compact(slices.Sorted(slices.Values(opts.Indexes)))
+}
+
 func (opts WriteOptions) Check() error {
 	if opts.TTL < 0 {
 		return fmt.Errorf("store: negative ttl %s", opts.TTL)

@@ -3,7 +3,6 @@ package embedded
 import (
 	"bytes"
 	"context"
-	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -70,7 +69,7 @@ func (s *Store) write(ctx context.Context, mode writeMode, key string, value []b
 		return 0, opError(op, key, err)
 	}
 	now := time.Now()
-	next := rec{indexes: normIndexes(opts.Indexes), value: value}
+	next := rec{indexes: opts.SortedIndexes(), value: value}
 	if opts.TTL > 0 {
 		next.expiresMs = now.Add(opts.TTL).UnixMilli()
 	}
@@ -163,16 +162,6 @@ func (s *Store) List(ctx context.Context, index string) ([]store.Record, error) 
 		return nil, s.wrap("list", index, err)
 	}
 	return out, nil
-}
-
-// normIndexes returns the index names sorted and without duplicates.
-func normIndexes(idx []string) []string {
-	if len(idx) == 0 {
-		return nil
-	}
-	out := slices.Clone(idx)
-	slices.Sort(out)
-	return slices.Compact(out)
 }
 
 func nowMs() int64 { return time.Now().UnixMilli() }

@@ -103,7 +103,7 @@ func (s *Store) write(ctx context.Context, op, mode, key string, value []byte, v
 	if opts.TTL > 0 {
 		expMs = now.Add(opts.TTL).UnixMilli()
 	}
-	indexes := normIndexes(opts.Indexes)
+	indexes := opts.SortedIndexes()
 	// Membership before the write, so that a failure after it leaves the
 	// record listed, and again after it with a fresh token (see the package
 	// comment for why List can then never lose a live record).
@@ -230,16 +230,6 @@ func (s *Store) List(ctx context.Context, index string) ([]store.Record, error) 
 		}
 	}
 	return out, nil
-}
-
-// normIndexes returns the index names sorted and without duplicates.
-func normIndexes(idx []string) []string {
-	if len(idx) == 0 {
-		return nil
-	}
-	out := slices.Clone(idx)
-	slices.Sort(out)
-	return slices.Compact(out)
 }
 
 func nowMs() int64 { return time.Now().UnixMilli() }
