@@ -3,9 +3,7 @@ package selfservice_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
+	"github.com/keygate/keygate/authz/internal/httpapi/httpapitest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -95,46 +93,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		}
 	}
 
-	// Every $ref points at something.
-	var all any
-	if err := json.Unmarshal(raw, &all); err != nil {
-		t.Fatal(err)
-	}
-	var walk func(v any)
-	walk = func(v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			if ref, ok := v["$ref"].(string); ok {
-				var cur any = all
-				for _, part := range strings.Split(strings.TrimPrefix(ref, "#/"), "/") {
-					m, _ := cur.(map[string]any)
-					cur = m[part]
-				}
-				if cur == nil {
-					t.Errorf("$ref %q resolves to nothing", ref)
-				}
-			}
-			for _, x := range v {
-				walk(x)
-			}
-		case []any:
-			for _, x := range v {
-				walk(x)
-			}
-		}
-	}
-	walk(all)
-
-	// And it is what GET /openapi.json serves, to anyone.
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	resp, err := http.Get(srv.URL + "/openapi.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" || string(body) != string(raw) {
-		t.Errorf("GET /openapi.json: %d %q, %d bytes; want 200 application/json with openapi.json", resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
-	}
+	// Every $ref points at something, and it is what GET /openapi.json serves, to anyone.
+	httpapitest.CheckRefs(t, raw)
+	httpapitest.CheckServed(t, h, "/openapi.json", raw)
 }

@@ -1,0 +1,64 @@
+// Package httpapitest holds the checks the self-service and admin APIs'
+// tests share: that an OpenAPI document is whole and is what the API
+// serves.
+package httpapitest
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// CheckRefs fails the test for every $ref in the JSON document raw that
+// resolves to nothing.
+func CheckRefs(t *testing.T, raw []byte) {
+	t.Helper()
+	var all any
+	if err := json.Unmarshal(raw, &all); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if ref, ok := v["$ref"].(string); ok {
+				var cur any = all
+				for _, part := range strings.Split(strings.TrimPrefix(ref, "#/"), "/") {
+					m, _ := cur.(map[string]any)
+					cur = m[part]
+				}
+				if cur == nil {
+					t.Errorf("$ref %q resolves to nothing", ref)
+				}
+			}
+			for _, x := range v {
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	walk(all)
+}
+
+// CheckServed fails the test unless GET path on h answers 200
+// application/json with exactly raw, without credentials.
+func CheckServed(t *testing.T, h http.Handler, path string, raw []byte) {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" || string(body) != string(raw) {
+		t.Errorf("GET %s: %d %q, %d bytes; want 200 application/json with the document", path, resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
+	}
+}
