@@ -36,19 +36,23 @@ func (c *clock) Add(d time.Duration) {
 // env is the account pages on a real embedded store and credential
 // service, served by an httptest server, with a clock the test moves.
 type env struct {
-	srv   *httptest.Server
-	svc   *authz.Service
-	h     *Handler
-	clock *clock
+	// closeStore closes the store under the pages (to see them fail).
+	closeStore func()
+	srv        *httptest.Server
+	svc        *authz.Service
+	h          *Handler
+	clock      *clock
 }
 
-// newEnv starts the pages; extra is more YAML for the top level.
+// newEnv starts the pages; extra is more YAML for the top level (with
+// an auth section of its own, it replaces the test digest key's).
 func newEnv(t *testing.T, extra string) *env {
 	t.Helper()
+	if !strings.Contains(extra, "auth:") {
+		extra += "\nauth: {digest_keys: [{id: t1, secret: \"a-test-digest-key-of-at-least-32-bytes\"}]}"
+	}
 	y := fmt.Sprintf(`
 store: {driver: embedded, embedded: {path: %q}}
-auth:
-  digest_keys: [{id: t1, secret: "a-test-digest-key-of-at-least-32-bytes"}]
 account: {enabled: true, session_idle_timeout: 10m, session_absolute_timeout: 1h}
 %s
 routes:
@@ -77,7 +81,7 @@ routes:
 		svc.Close()
 		_ = st.Close()
 	})
-	return &env{srv: srv, svc: svc, h: h, clock: c}
+	return &env{srv: srv, svc: svc, h: h, clock: c, closeStore: func() { _ = st.Close() }}
 }
 
 // user makes a user with the password "pw-<name>-secret".
