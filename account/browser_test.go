@@ -205,6 +205,7 @@ func TestBrowser(t *testing.T) {
 	s := startSite(t)
 	s.user(t, "alice", []string{"orders", "billing"}, authz.AuthorityManageUserAPIKey)
 	s.user(t, "bob", []string{"orders"})
+	s.user(t, "root", []string{"orders"}, authz.AuthorityAdmin)
 	dir := screens(t)
 	downloads := t.TempDir()
 
@@ -362,6 +363,31 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("OAuth client ID and secret", func(t *testing.T) {
+		b.t = t
+		b.load("profile", chromedp.Navigate(s.base+"/account/profile"))
+		b.do("description", chromedp.SendKeys(chromedp.ID("client-description"), "layar"))
+		if st := b.load("Generate New API Access Keys", chromedp.Click(chromedp.CSS(`form[action$="/clients"] button`))); st != http.StatusCreated {
+			t.Fatalf("Generate New API Access Keys: status %d, want 201", st)
+		}
+		id := run(b, "client ID", chromedp.Value(chromedp.ID("client-id")))
+		secret := run(b, "client secret", chromedp.Value(chromedp.ID("client-secret")))
+		b.do("copy the secret", chromedp.Click(chromedp.CSS(`button[data-copy="client-secret"]`)))
+		b.do("copied", chromedp.WaitVisible(chromedp.CSS(`button[data-copy="client-secret"].done`)))
+		if clip := run(b, "clipboard", chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise)); clip != secret {
+			t.Errorf("clipboard holds %q, want the client secret", clip)
+		}
+		b.screenshot("client")
+		if _, err := s.svc.AuthenticateClient(t.Context(), id, secret); err != nil {
+			t.Errorf("the client ID and secret shown: %v", err)
+		}
+		b.load("Close", chromedp.Click(chromedp.CSS(`a[href$="/profile#clients"]`)))
+		b.load("Get existing keys", chromedp.Click(chromedp.CSS(`a[href$="/clients/`+id+`"]`)))
+		if page := b.html(); !strings.Contains(page, id) || strings.Contains(page, secret) {
+			t.Errorf("Get existing keys: want the client ID and not the secret")
+		}
+	})
+
 	t.Run("a form from elsewhere without the CSRF token is refused", func(t *testing.T) {
 		b.t = t
 		// Another port of 127.0.0.1 is the same site, so the SameSite
@@ -395,6 +421,27 @@ func TestBrowser(t *testing.T) {
 		b.load("reload", chromedp.Reload())
 		b.screenshot("profile-phone")
 		b.do("desktop width", chromedp.EmulateViewport(1000, 760))
+		b.signOut(s.base)
+	})
+
+	t.Run("administrator revokes a key", func(t *testing.T) {
+		b.t = t
+		_, cred, err := s.svc.CreateKey(t.Context(), "bob", authz.KeySpec{Handle: "laptop", Description: "bob's laptop"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.signIn(s.base, "root")
+		b.load("Users", chromedp.Click(chromedp.CSS(`nav a[href$="/admin/users"]`)))
+		b.screenshot("users")
+		b.load("bob", chromedp.Click(chromedp.CSS(`a[href$="/admin/users/bob"]`)))
+		b.screenshot("user-details")
+		b.load("Revoke", chromedp.Click(chromedp.CSS(`form[action$="/credentials/`+cred.ID+`/revoke"] button`)))
+		if c, err := s.svc.Credential(t.Context(), cred.ID); err != nil || c.Status != authz.StatusRevoked {
+			t.Errorf("after Revoke: %v %v", c, err)
+		}
+		if !strings.Contains(b.html(), `<span class="status revoked">revoked</span>`) {
+			t.Errorf("the details do not show the key revoked")
+		}
 		b.signOut(s.base)
 	})
 }

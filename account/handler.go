@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/config"
@@ -114,7 +115,8 @@ var securityHeaders = map[string]string{
 }
 
 // ServeHTTP answers one request for the pages: the security headers, then
-// the page, then one log line.
+// the page, then one log line (never the query string, a cookie or a form
+// value).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.now()
 	hd := w.Header()
@@ -123,8 +125,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 	h.mux.ServeHTTP(rec, r)
-	h.log.Debug("account request", zap.String("method", r.Method), zap.String("path", r.URL.Path),
-		zap.Int("status", rec.status), zap.Duration("duration", h.now().Sub(start)))
+	if ce := h.log.Check(zapcore.InfoLevel, "account request"); ce != nil {
+		ce.Write(zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Int("status", rec.status),
+			zap.Duration("duration", h.now().Sub(start)), zap.String("client", h.clientAddr(r).String()))
+	}
 }
 
 // recorder remembers the status written, for the log line.

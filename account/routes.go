@@ -98,7 +98,7 @@ func (h *Handler) signedIn(page pageFunc, admin bool) http.Handler {
 	})
 }
 
-// base returns a view with what every signed-in page shows.
+// view is a page's data with what every signed-in page shows.
 func (v *visit) view(title string, page any) view {
 	return view{Title: title, User: v.user, CSRF: v.s.CSRF, Admin: v.user.Has(authz.AuthorityAdmin), Page: page}
 }
