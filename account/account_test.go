@@ -1,6 +1,7 @@
 package account
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/internal/redistest"
 )
 
 func TestSecurityHeadersOnEveryPage(t *testing.T) {
@@ -304,4 +306,31 @@ func TestSessionExpiry(t *testing.T) {
 			t.Errorf("a disabled user's session still works")
 		}
 	})
+}
+
+// TestSessionsSharedThroughRedis: sessions are store records, so with
+// Redis a browser signed in on one replica is signed in on every one, and
+// signing out on one ends it everywhere.
+func TestSessionsSharedThroughRedis(t *testing.T) {
+	storeYAML := fmt.Sprintf("store: {driver: redis, redis: {addrs: [%q], key_prefix: %q}}", redistest.Addr(t), redistest.Prefix(t))
+	a, b := startEnv(t, storeYAML, ""), startEnv(t, storeYAML, "")
+	a.user(t, "alice", []string{"orders"})
+	br := a.browser(t)
+	br.signIn("alice")
+	// The same browser now talks to the other replica (cookies are per
+	// host, not port: the jar sends the session cookie there too).
+	u, _ := url.Parse(a.srv.URL + "/account")
+	saved := br.c.Jar.Cookies(u)
+	br.e = b
+	if p := br.get("/account/profile"); p.status != 200 || !strings.Contains(p.body, "alice") {
+		t.Fatalf("profile on the other replica: %d, want 200", p.status)
+	}
+	if p := br.post("/account/signout", nil); p.status != http.StatusSeeOther {
+		t.Fatalf("sign out on the other replica: %d", p.status)
+	}
+	br.c.Jar.SetCookies(u, saved) // the cookie, kept by someone
+	br.e = a
+	if p := br.get("/account/profile"); p.status != http.StatusSeeOther {
+		t.Errorf("profile on the first replica after signing out on the other: %d, want 303 to sign-in", p.status)
+	}
 }

@@ -15,9 +15,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/store"
 	"github.com/keygate/keygate/store/embedded"
+	redisstore "github.com/keygate/keygate/store/redis"
 )
 
 // clock is a settable clock for session deadlines.
@@ -44,25 +49,37 @@ type env struct {
 	clock      *clock
 }
 
-// newEnv starts the pages; extra is more YAML for the top level (with
-// an auth section of its own, it replaces the test digest key's).
+// newEnv starts the pages on an embedded store; extra is more YAML for the
+// top level (with an auth section of its own, it replaces the test digest
+// key's).
 func newEnv(t *testing.T, extra string) *env {
+	t.Helper()
+	return startEnv(t, fmt.Sprintf("store: {driver: embedded, embedded: {path: %q}}", filepath.Join(t.TempDir(), "keygate.db")), extra)
+}
+
+// startEnv starts the pages on the store section storeYAML.
+func startEnv(t *testing.T, storeYAML, extra string) *env {
 	t.Helper()
 	if !strings.Contains(extra, "auth:") {
 		extra += "\nauth: {digest_keys: [{id: t1, secret: \"a-test-digest-key-of-at-least-32-bytes\"}]}"
 	}
 	y := fmt.Sprintf(`
-store: {driver: embedded, embedded: {path: %q}}
+%s
 account: {enabled: true, session_idle_timeout: 10m, session_absolute_timeout: 1h}
 %s
 routes:
   - {name: orders, path_prefix: /orders, upstream: "http://127.0.0.1:1", api_set: orders}
-`, filepath.Join(t.TempDir(), "keygate.db"), extra)
+`, storeYAML, extra)
 	cfg, err := config.Parse("test.yaml", []byte(y), nil)
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	st, err := embedded.Open(context.Background(), cfg.Store.Embedded, nil)
+	var st store.Store
+	if cfg.Store.Driver == config.DriverRedis {
+		st, err = redisstore.New(context.Background(), cfg.Store.Redis, zap.NewNop(), prometheus.NewRegistry())
+	} else {
+		st, err = embedded.Open(context.Background(), cfg.Store.Embedded, nil)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
