@@ -63,3 +63,15 @@ routes:
 		})
 	}
 }
+
+// BenchmarkUnderAccountPath is what the account pages add to every
+// proxied request while they are on.
+func BenchmarkUnderAccountPath(b *testing.B) {
+	r := httptest.NewRequest("GET", "/orders/12345?x=1", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		if under(r, "/account") {
+			b.Fatal("proxied path taken for the account pages")
+		}
+	}
+}
