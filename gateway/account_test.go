@@ -75,3 +75,43 @@ func BenchmarkUnderAccountPath(b *testing.B) {
 		}
 	}
 }
+
+// TestAccountReloadTrustedProxies: the pages take trusted_proxies on
+// reload: X-Forwarded-Proto https from a newly trusted peer makes the
+// cookie Secure.
+func TestAccountReloadTrustedProxies(t *testing.T) {
+	up := echoUpstream(t)
+	dbPath := t.TempDir() + "/keygate.db"
+	y := func(trusted string) string {
+		return fmt.Sprintf(`
+listen: 127.0.0.1:0
+admin_listen: 127.0.0.1:0
+store: {driver: embedded, embedded: {path: %q}}
+trusted_proxies: [%s]
+account: {enabled: true}
+routes:
+  - {name: orders, path_prefix: /orders, upstream: %s, auth: none}
+`, dbPath, trusted, up.URL)
+	}
+	g, _ := start(t, parse(t, y("")))
+	secure := func() bool {
+		req, _ := http.NewRequest("GET", "http://"+g.Addr().String()+"/account/signin", nil)
+		req.Header.Set("X-Forwarded-Proto", "https")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		cs := resp.Cookies()
+		return len(cs) == 1 && cs[0].Secure
+	}
+	if secure() {
+		t.Fatalf("X-Forwarded-Proto from an untrusted peer made the cookie Secure")
+	}
+	if err := g.Reload(parse(t, y("127.0.0.1/32"))); err != nil {
+		t.Fatal(err)
+	}
+	if !secure() {
+		t.Errorf("after the reload trusting 127.0.0.1, the cookie is not Secure")
+	}
+}
