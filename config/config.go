@@ -38,6 +38,10 @@ const (
 	DefaultMaxPasswordFailuresAddr = 50
 	DefaultPasswordFailureWindow   = 15 * time.Minute
 
+	DefaultAccountPath            = "/account"
+	DefaultSessionIdleTimeout     = 30 * time.Minute
+	DefaultSessionAbsoluteTimeout = 12 * time.Hour
+
 	DefaultGCPercent        = 400
 	DefaultMemoryLimitMiB   = 1024
 	DefaultLockoutThreshold = 3
@@ -102,6 +106,8 @@ type Config struct {
 	OAuth OAuth `yaml:"oauth"`
 	// SelfService configures the credential API on the public listener.
 	SelfService SelfService `yaml:"self_service"`
+	// Account configures the account pages in the browser.
+	Account Account `yaml:"account"`
 	// Routes are matched by host, then longest path prefix, then method.
 	Routes []Route `yaml:"routes"`
 }
@@ -268,6 +274,33 @@ func (s SelfService) On() bool { return s.Enabled }
 // SelfServicePaths are the path prefixes the self-service API answers on;
 // routes may not overlap them while it is enabled.
 var SelfServicePaths = []string{"/connect/register", "/oauth", "/user", "/openapi.json"}
+
+// Account configures the account pages (seeds 000–004 as screens: sign
+// in, API keys, the ApiKey screen, the administrators' user list) served
+// on the public listener under Path.
+type Account struct {
+	// Enabled serves the pages. Default false, like self_service: Path
+	// would shadow the same path of an upstream behind a catch-all route,
+	// so turning it on is a choice, and routes may not overlap Path while
+	// it is on.
+	Enabled bool `yaml:"enabled"`
+	// Path is where the pages live. Default "/account".
+	Path string `yaml:"path"`
+	// SessionIdleTimeout ends a session not used for this long. Default
+	// 30m.
+	SessionIdleTimeout time.Duration `yaml:"session_idle_timeout"`
+	// SessionAbsoluteTimeout ends every session this long after sign-in,
+	// used or not. Default 12h.
+	SessionAbsoluteTimeout time.Duration `yaml:"session_absolute_timeout"`
+	// SecureCookie marks the session cookie Secure on every answer. Default
+	// false: Secure when the request came over TLS, or from a trusted
+	// proxy with X-Forwarded-Proto: https. Set it when a TLS-terminating
+	// proxy in front of keygate is not in trusted_proxies.
+	SecureCookie bool `yaml:"secure_cookie"`
+}
+
+// On reports whether the account pages are served.
+func (a Account) On() bool { return a.Enabled }
 
 // FailureLimit is a per-address limit on failed credential checks.
 type FailureLimit struct {

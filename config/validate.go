@@ -80,6 +80,14 @@ func (c *Config) ApplyDefaults() {
 	}
 	setDur(&ss.PasswordFailureWindow, DefaultPasswordFailureWindow)
 
+	ac := &c.Account
+	setStr(&ac.Path, DefaultAccountPath)
+	if len(ac.Path) > 1 {
+		ac.Path = strings.TrimSuffix(ac.Path, "/")
+	}
+	setDur(&ac.SessionIdleTimeout, DefaultSessionIdleTimeout)
+	setDur(&ac.SessionAbsoluteTimeout, DefaultSessionAbsoluteTimeout)
+
 	setStr(&c.Store.Driver, DefaultStoreDriver)
 	setStr(&c.Store.Embedded.Path, DefaultEmbeddedPath)
 	r := &c.Store.Redis
@@ -207,6 +215,7 @@ func (c *Config) Validate() error {
 	c.validateAuth(&v)
 	c.validateOAuth(&v)
 	c.validateStore(&v)
+	c.validateAccount(&v)
 	c.validateRoutes(&v)
 	return v.err()
 }
@@ -355,6 +364,9 @@ func (c *Config) validateRoutes(v *problems) {
 					break
 				}
 			}
+		}
+		if c.Account.On() && checkPathPrefix(rt.PathPrefix) == nil && pathsOverlap(rt.PathPrefix, c.Account.Path) {
+			v.add(f("path_prefix"), fmt.Sprintf("%q overlaps the account pages at %s (move the route, change account.path, or set account.enabled: false)", rt.PathPrefix, c.Account.Path))
 		}
 		for j, m := range rt.Methods {
 			if !knownMethods[m] {
@@ -536,3 +548,26 @@ func (v *problems) addr(path, a string) {
 }
 
 func (v problems) err() error { return errors.Join(v...) }
+
+// accountPath is what account.path may be: one or more plain segments
+// (the pages' links are built from it unescaped).
+var accountPath = regexp.MustCompile(`^(/[A-Za-z0-9][A-Za-z0-9_.-]*)+$`)
+
+func (c *Config) validateAccount(v *problems) {
+	a := c.Account
+	if !accountPath.MatchString(a.Path) {
+		v.add("account.path", fmt.Sprintf("%q must be / followed by segments of A-Z, a-z, 0-9, _, . and - (not / alone)", a.Path))
+	} else if a.On() && c.SelfService.On() {
+		for _, p := range SelfServicePaths {
+			if pathsOverlap(a.Path, p) {
+				v.add("account.path", fmt.Sprintf("%q overlaps the self-service API at %s", a.Path, p))
+				break
+			}
+		}
+	}
+	v.positive("account.session_idle_timeout", a.SessionIdleTimeout)
+	v.positive("account.session_absolute_timeout", a.SessionAbsoluteTimeout)
+	if a.SessionIdleTimeout > a.SessionAbsoluteTimeout {
+		v.add("account.session_idle_timeout", fmt.Sprintf("%s is longer than account.session_absolute_timeout (%s)", a.SessionIdleTimeout, a.SessionAbsoluteTimeout))
+	}
+}

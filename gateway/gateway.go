@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
 
+	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/authz/selfservice"
 	"github.com/keygate/keygate/config"
@@ -57,6 +58,8 @@ type Gateway struct {
 	// selfService is the self-service API; nil when
 	// self_service.enabled is false.
 	selfService *selfservice.Handler
+	// account is the account pages; nil when account.enabled is false.
+	account *account.Handler
 }
 
 // New builds a Gateway: logger, registry, store (opened now: a store that
@@ -107,6 +110,15 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 			return nil, fmt.Errorf("self-service API: %w", err)
 		}
 		public = publicHandler{proxy: g.proxy, selfService: g.selfService}
+	}
+	if cfg.Account.On() {
+		if g.account, err = account.New(g.auth, st, cfg, account.Options{Logger: g.log}); err != nil {
+			g.proxy.Close()
+			g.auth.Close()
+			_ = st.Close()
+			return nil, fmt.Errorf("account pages: %w", err)
+		}
+		public = accountHandler{next: public, path: cfg.Account.Path, account: g.account}
 	}
 	g.cfg.Store(cfg)
 	g.public = &http.Server{
@@ -247,6 +259,13 @@ func (g *Gateway) Reload(cfg *config.Config) error {
 			return err
 		}
 	}
+	if g.account != nil { // it keeps the trusted proxies too
+		if err := g.account.Reload(cfg); err != nil {
+			g.metrics.reloads.WithLabelValues("error").Inc()
+			g.log.Error("config reload refused; keeping the running config", zap.Error(err))
+			return err
+		}
+	}
 	if lvl, err := zap.ParseAtomicLevel(cfg.Log.Level); err == nil {
 		g.level.SetLevel(lvl.Level())
 	}
@@ -280,6 +299,9 @@ func restartOnly(old, cfg *config.Config) []string {
 	}
 	if !reflect.DeepEqual(old.SelfService, cfg.SelfService) {
 		fields = append(fields, "self_service")
+	}
+	if old.Account != cfg.Account {
+		fields = append(fields, "account")
 	}
 	return fields
 }
