@@ -32,6 +32,13 @@
 #                 keygate-unknown  auth: required, failure limit off; every request has
 #                                  a different well-formed but unknown Bearer token
 #                                  (a store look-up, answered 401)
+#                 keygate-bearer-user  keygate-bearer with auth.upstream_identity: [user]
+#                                  (one identity header upstream instead of five)
+#                 keygate-unix     keygate, auth: none, with the upstream on a Unix
+#                                  socket (a second upstream process) instead of TCP
+#                 nginx            nginx (Debian package), one worker, proxy_pass with
+#                                  keepalive to the same upstream, a static map check
+#                                  of the Authorization header keygate-bearer sends
 #               The baseline for ratios is bare if listed, else the first target.
 #   ACCESS_LOG  1 adds keygate-log after keygate [0]
 #   ROUNDS      measured rounds [5]
@@ -68,6 +75,7 @@
 #   ROUNDS=3 DURATION=5s TARGETS="bare default" scripts/bench.sh
 #   ACCESS_LOG=1 scripts/bench.sh > /tmp/bench.md
 #   TARGETS="bare keygate keygate-bearer keygate-apikey keygate-unknown" scripts/bench.sh
+#   TARGETS="bare default keygate keygate-bearer nginx" scripts/bench.sh   # the speed comparison
 #   RATE=5000 RATE_ROUNDS=3 TARGETS="bare keygate-bearer" scripts/bench.sh
 set -euo pipefail
 export LC_ALL=C
@@ -103,13 +111,16 @@ KEEP_TMP=${KEEP_TMP:-0}
 HOST=127.0.0.1
 UPSTREAM_PORT=9001
 declare -A PORT=([bare]=9002 [keygate]=9003 [default]=9004 [keygate-log]=9005
-	[keygate-bearer]=9006 [keygate-apikey]=9007 [keygate-unknown]=9008)
+	[keygate-bearer]=9006 [keygate-apikey]=9007 [keygate-unknown]=9008 [nginx]=9009
+	[keygate-unix]=9010 [keygate-bearer-user]=9011)
 declare -A ADMIN_PORT=([keygate]=9093 [keygate-log]=9095
-	[keygate-bearer]=9096 [keygate-apikey]=9097 [keygate-unknown]=9098)
+	[keygate-bearer]=9096 [keygate-apikey]=9097 [keygate-unknown]=9098 [keygate-unix]=9100
+	[keygate-bearer-user]=9101)
 # The route's auth mode per keygate target; the authenticated ones share one
 # user, API set and digest-key setup (see write_config).
-declare -A ROUTE_AUTH=([keygate]=none [keygate-log]=none
-	[keygate-bearer]=required [keygate-apikey]=required [keygate-unknown]=required)
+declare -A ROUTE_AUTH=([keygate]=none [keygate-log]=none [keygate-unix]=none
+	[keygate-bearer]=required [keygate-apikey]=required [keygate-unknown]=required
+	[keygate-bearer-user]=required)
 declare -A AUTH=() # target -> Authorization header value sent on every request
 
 log() { printf 'bench: %s\n' "$*" >&2; }
@@ -151,7 +162,7 @@ fi
 ((${#targets[@]} >= 1)) || die "TARGETS is empty"
 declare -A seen=()
 for t in "${targets[@]}"; do
-	[[ -n ${PORT[$t]:-} ]] || die "unknown target '$t' (want bare, default, keygate, keygate-log, keygate-bearer, keygate-apikey, keygate-unknown)"
+	[[ -n ${PORT[$t]:-} ]] || die "unknown target '$t' (want bare, default, keygate, keygate-log, keygate-bearer, keygate-apikey, keygate-unknown, keygate-bearer-user, keygate-unix, nginx)"
 	[[ -z ${seen[$t]:-} ]] || die "target '$t' listed twice"
 	seen[$t]=1
 done
@@ -174,8 +185,8 @@ case $RATE_PHASE in
 	read -r -a rate_want <<<"$RATE_TARGETS"
 	for t in "${rate_want[@]}"; do
 		case $t in
-		bare | keygate | keygate-log | keygate-bearer | keygate-apikey | default) ;;
-		*) die "RATE_TARGETS: '$t' cannot be in the rate phase (want bare, default, keygate, keygate-log, keygate-bearer, keygate-apikey)" ;;
+		bare | keygate | keygate-log | keygate-bearer | keygate-bearer-user | keygate-apikey | keygate-unix | default | nginx) ;;
+		*) die "RATE_TARGETS: '$t' cannot be in the rate phase (want bare, default, keygate, keygate-log, keygate-bearer, keygate-bearer-user, keygate-apikey, keygate-unix, nginx)" ;;
 		esac
 		if listed "$t"; then
 			rate_targets+=("$t")
@@ -185,7 +196,7 @@ case $RATE_PHASE in
 	done
 	has_auth=0
 	for t in "${rate_targets[@]}"; do
-		[[ $t != keygate-bearer && $t != keygate-apikey ]] || has_auth=1
+		[[ $t != keygate-bearer && $t != keygate-bearer-user && $t != keygate-apikey ]] || has_auth=1
 	done
 	if [[ " ${rate_targets[*]} " != *" bare "* || ${#rate_targets[@]} -lt 2 ]] ||
 		{ [[ -z $RATE_TARGETS_SET ]] && ((!has_auth)); }; then
@@ -208,6 +219,7 @@ fi
 # --- processes and cleanup ---------------------------------------------------
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/keygate-bench.XXXXXX")
+UPSTREAM_SOCK=$WORK/upstream.sock
 mkdir -p "$RESULTS_DIR"
 declare -A PID=() # server name -> pid
 LOAD_PID=         # the running wrk or loadgen
@@ -309,6 +321,15 @@ if ! command -v wrk >/dev/null; then
 	command -v wrk >/dev/null || die "wrk is not installed (apt-get install -y wrk)"
 fi
 
+if listed nginx && ! command -v nginx >/dev/null; then
+	if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+		log "installing nginx"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y nginx >&2 ||
+			{ apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y nginx >&2; }
+	fi
+	command -v nginx >/dev/null || die "nginx is not installed (apt-get install -y nginx), or leave it out of TARGETS"
+fi
+
 log "building into $WORK"
 (cd "$ROOT" && go build -o "$WORK/upstream" ./bench/upstream && go build -o "$WORK/bareproxy" ./bench/bareproxy)
 if ((${#rate_targets[@]})); then
@@ -333,7 +354,8 @@ fi
 # their own digest key (random, per run) and require API set "bench";
 # keygate-unknown has the per-address failure limit off.
 write_config() {
-	local name=$1 access_log=$2 auth=${ROUTE_AUTH[$1]} secret
+	local name=$1 access_log=$2 auth=${ROUTE_AUTH[$1]} secret upstream=http://$HOST:$UPSTREAM_PORT
+	[[ $name != keygate-unix ]] || upstream=unix://$UPSTREAM_SOCK
 	{
 		cat <<EOF
 listen: $HOST:${PORT[$name]}
@@ -353,12 +375,13 @@ EOF
 			# request is a look-up: the worst case, a flood from
 			# many addresses.
 			[[ $name != keygate-unknown ]] || echo "  failure_limit: {rate: -1}"
+			[[ $name != keygate-bearer-user ]] || echo "  upstream_identity: [user]"
 		fi
 		cat <<EOF
 routes:
   - name: bench
     path_prefix: /
-    upstream: http://$HOST:$UPSTREAM_PORT
+    upstream: $upstream
     auth: $auth
 EOF
 		[[ $auth != required ]] || echo "    api_set: bench"
@@ -374,7 +397,7 @@ credentials() {
 	"$WORK/keygate" users add bench --api-sets bench --scopes read,write -config "$cfg" >>"$clilog" 2>&1 ||
 		die "$name: keygate users add failed (see $clilog)"
 	case $name in
-	keygate-bearer)
+	keygate-bearer | keygate-bearer-user)
 		value=$("$WORK/keygate" keys create bench --handle bench -config "$cfg" 2>>"$clilog") ||
 			die "$name: keygate keys create failed (see $clilog)"
 		[[ $value =~ ^kgl_[A-Za-z0-9]+$ ]] || die "$name: keygate keys create printed no key token"
@@ -389,14 +412,76 @@ credentials() {
 	esac
 }
 
+# write_nginx_config writes WORK/nginx/nginx.conf: one process (no master
+# process, so the one worker is the process measured), proxy_pass with a
+# keepalive pool to the same upstream, and a static map of the Authorization
+# header, the way a hand-written nginx gateway checks a shared secret: 401
+# without it, else forwarded with the header removed and an identity header
+# added, as keygate-bearer does.
+write_nginx_config() {
+	local d=$WORK/nginx
+	mkdir -p "$d/tmp" "$d/logs"
+	{
+		printf 'daemon off;\nmaster_process off;\nworker_processes 1;\npid %s/nginx.pid;\nerror_log %s/logs/error.log warn;\n' "$d" "$d"
+		[[ $(id -u) != 0 ]] || echo 'user root root;'
+		cat <<EOF
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $d/tmp/body;
+  proxy_temp_path $d/tmp/proxy;
+  fastcgi_temp_path $d/tmp/fastcgi;
+  uwsgi_temp_path $d/tmp/uwsgi;
+  scgi_temp_path $d/tmp/scgi;
+  keepalive_requests 1000000;
+  map_hash_bucket_size 128;
+  upstream bench_upstream {
+    server $HOST:$UPSTREAM_PORT;
+    keepalive 256;
+  }
+  map \$http_authorization \$bench_user {
+    default "";
+    "${AUTH[nginx]}" bench;
+  }
+  server {
+    listen $HOST:${PORT[nginx]};
+    location / {
+      if (\$bench_user = "") { return 401; }
+      proxy_pass http://bench_upstream;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Authorization "";
+      proxy_set_header X-Keygate-User \$bench_user;
+      proxy_set_header X-Forwarded-For \$remote_addr;
+      proxy_set_header X-Forwarded-Proto \$scheme;
+      proxy_set_header X-Forwarded-Host \$host;
+    }
+  }
+}
+EOF
+	} >"$d/nginx.conf"
+}
+
 # --- start -------------------------------------------------------------------
 
 start upstream "$UPSTREAM_PORT" "$WORK/upstream" -addr "$HOST:$UPSTREAM_PORT"
 wait_port upstream "$UPSTREAM_PORT"
+if listed keygate-unix; then
+	# The same upstream program on a Unix socket, for keygate-unix: the
+	# sidecar case, where the application is in the same pod.
+	"$WORK/upstream" -unix "$UPSTREAM_SOCK" >"$WORK/upstream-unix.log" 2>&1 &
+	PID[upstream-unix]=$!
+	for ((i = 0; i < 150; i++)); do
+		[[ -S $UPSTREAM_SOCK ]] && break
+		sleep 0.1
+	done
+	[[ -S $UPSTREAM_SOCK ]] || die "upstream-unix is not listening on $UPSTREAM_SOCK after 15s"
+fi
 for t in "${targets[@]}"; do
 	case $t in
 	bare) start "$t" "${PORT[$t]}" "$WORK/bareproxy" -addr "$HOST:${PORT[$t]}" -upstream "http://$HOST:$UPSTREAM_PORT" ;;
 	default) start "$t" "${PORT[$t]}" "$WORK/bareproxy" -default -addr "$HOST:${PORT[$t]}" -upstream "http://$HOST:$UPSTREAM_PORT" ;;
+	nginx) ;; # after the keygate targets: it checks keygate-bearer's token
 	keygate*)
 		al=false
 		[[ $t == keygate-log ]] && al=true
@@ -407,6 +492,15 @@ for t in "${targets[@]}"; do
 		;;
 	esac
 done
+if listed nginx; then
+	if [[ -n ${AUTH[keygate-bearer]:-} ]]; then
+		AUTH[nginx]=${AUTH[keygate-bearer]}
+	else
+		AUTH[nginx]="Bearer kgl_$(head -c 48 /dev/urandom | base64 -w0 | tr -dc 'A-Za-z0-9')"
+	fi
+	write_nginx_config
+	start nginx "${PORT[nginx]}" nginx -p "$WORK/nginx" -e "$WORK/nginx/logs/error.log" -c "$WORK/nginx/nginx.conf"
+fi
 for t in "${targets[@]}"; do
 	wait_port "$t" "${PORT[$t]}"
 	[[ -z ${ADMIN_PORT[$t]:-} ]] || wait_port "$t" "${ADMIN_PORT[$t]}"
@@ -784,6 +878,22 @@ fi
 			"$(ratio "${CPU_US[$t]}" "${CPU_US[$baseline]}")"
 	done
 	printf -- '- CPU µs/req: server process user+system CPU over the measured rounds / requests it served; peak RSS: VmHWM at the end of these rounds\n'
+	pairs_out=()
+	for pair in keygate-bearer/keygate keygate-bearer-user/keygate keygate-bearer-user/keygate-bearer keygate-apikey/keygate keygate-bearer/nginx keygate/nginx keygate-unix/keygate keygate-bearer/default keygate/default; do
+		a=${pair%/*} b=${pair#*/}
+		listed "$a" && listed "$b" && [[ $b != "$baseline" ]] || continue
+		per_round=()
+		for ((r = 1; r <= ROUNDS; r++)); do
+			per_round+=("$(ratio "${R_RPS[$r/$a]}" "${R_RPS[$r/$b]}")")
+		done
+		pairs_out+=("$(printf -- '- %s/%s: median req/s ratio **%s** (median of the per-round ratios %s), median p99 ratio **%s**, CPU per request ratio **%s**' \
+			"$a" "$b" "$(ratio "${M_RPS[$a]}" "${M_RPS[$b]}")" "$(median "${per_round[@]}")" \
+			"$(ratio "${M_P99[$a]}" "${M_P99[$b]}")" "$(ratio "${CPU_US[$a]}" "${CPU_US[$b]}")")")
+	done
+	if ((${#pairs_out[@]})); then
+		printf '\nBetween other targets (each round loads both; per-round ratios are of the same round):\n\n'
+		printf '%s\n' "${pairs_out[@]}"
+	fi
 	if listed keygate-unknown; then
 		printf -- '- keygate-unknown cycles through %s distinct tokens (%s per wrk thread): at its median %.0f req/s each token recurs every %.1f s (negative cache: 5 s by default)\n' \
 			"$UNKNOWN_TOKENS" "$((UNKNOWN_TOKENS / THREADS))" "${M_RPS[keygate-unknown]}" \
