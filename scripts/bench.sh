@@ -300,6 +300,22 @@ probe() {
 	[[ $status == "$want" ]] || die "$name: GET $BENCH_PATH${authz:+ with its Authorization header} answered '${status:-nothing}', want $want (see $WORK/$name.log)"
 }
 
+# upstream_conns TARGET prints how many connections TARGET's upstream has
+# accepted so far (bench/upstream's /_bench/conns; each query opens one
+# itself), or nothing when it cannot be asked.
+upstream_conns() {
+	if [[ $1 == keygate-unix ]]; then
+		command -v curl >/dev/null || return 0
+		curl -s --max-time 5 --unix-socket "$UPSTREAM_SOCK" http://upstream/_bench/conns 2>/dev/null || true
+		return 0
+	fi
+	(
+		exec 3<>"/dev/tcp/$HOST/$UPSTREAM_PORT"
+		printf 'GET /_bench/conns HTTP/1.0\r\nHost: %s\r\n\r\n' "$HOST" >&3
+		timeout 5 cat <&3
+	) 2>/dev/null | tail -n 1 | tr -dc '0-9'
+}
+
 # scrape NAME saves NAME's admin /metrics to RESULTS_DIR/metrics-NAME.txt.
 scrape() {
 	local name=$1
@@ -638,7 +654,7 @@ disturbed() {
 	sleep "$COOLDOWN"
 }
 
-declare -A CPU=() REQS=() RPS=() P50=() P99=()
+declare -A CPU=() REQS=() RPS=() P50=() P99=() UPCONNS=()
 for t in "${targets[@]}"; do
 	CPU[$t]=0
 	REQS[$t]=0
@@ -655,9 +671,16 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		out="$RESULTS_DIR/round$r-$t.txt"
 		for ((try = 0; ; try++)); do
 			log "round $r/$ROUNDS: $t"
+			c0=$(upstream_conns "$t")
 			measure "$t" run_wrk "$t" "$DURATION" "$out"
+			c1=$(upstream_conns "$t")
 			disturbed "$try" || break
 		done
+		if [[ -n $c0 && -n $c1 && ${UPCONNS[$t]:-0} != n/a ]]; then
+			UPCONNS[$t]=$((${UPCONNS[$t]:-0} + c1 - c0 - 1))
+		else
+			UPCONNS[$t]=n/a
+		fi
 		read -r rps p50 p99 reqs errs non2xx < <(parse "$out") || die "cannot parse wrk output $out"
 		# bad: answers that are not the expected kind. keygate-unknown must
 		# answer every request with a refusal (its status is checked in the
@@ -861,14 +884,14 @@ fi
 	printf '\n`non-2xx` is wrk'\''s count of 4xx/5xx answers; `unexpected` counts the answers of the wrong kind: non-2xx for every target but keygate-unknown, 2xx/3xx for keygate-unknown, whose every answer must be a refusal. `others %%`: CPU used during the run by processes this script did not start, in %% of all cores.\n'
 
 	printf '\n#### Medians\n\n'
-	printf '| target | req/s | p50 ms | p99 ms | req/s vs %s | p99 vs %s | CPU µs/req | CPU vs %s | peak RSS MiB |\n' "$baseline" "$baseline" "$baseline"
-	printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|\n'
+	printf '| target | req/s | p50 ms | p99 ms | req/s vs %s | p99 vs %s | CPU µs/req | CPU vs %s | peak RSS MiB | upstream conns |\n' "$baseline" "$baseline" "$baseline"
+	printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
 	for t in "${targets[@]}"; do
-		printf '| %s | %.0f | %.3f | %.3f | %s | %s | %s | %s | %s |\n' "$t" "${M_RPS[$t]}" "${M_P50[$t]}" "${M_P99[$t]}" \
+		printf '| %s | %.0f | %.3f | %.3f | %s | %s | %s | %s | %s | %s |\n' "$t" "${M_RPS[$t]}" "${M_P50[$t]}" "${M_P99[$t]}" \
 			"$(ratio "${M_RPS[$t]}" "${M_RPS[$baseline]}")" "$(ratio "${M_P99[$t]}" "${M_P99[$baseline]}")" \
-			"${CPU_US[$t]}" "$(ratio "${CPU_US[$t]}" "${CPU_US[$baseline]}")" "${HWM[$t]}"
+			"${CPU_US[$t]}" "$(ratio "${CPU_US[$t]}" "${CPU_US[$baseline]}")" "${HWM[$t]}" "${UPCONNS[$t]:-n/a}"
 	done
-	printf '| upstream (shared) | | | | | | | | %s |\n' "${HWM[upstream]}"
+	printf '| upstream (shared) | | | | | | | | %s | |\n' "${HWM[upstream]}"
 
 	printf '\n'
 	for t in "${targets[@]}"; do
@@ -877,7 +900,7 @@ fi
 			"$(ratio "${M_RPS[$t]}" "${M_RPS[$baseline]}")" "$(ratio "${M_P99[$t]}" "${M_P99[$baseline]}")" \
 			"$(ratio "${CPU_US[$t]}" "${CPU_US[$baseline]}")"
 	done
-	printf -- '- CPU µs/req: server process user+system CPU over the measured rounds / requests it served; peak RSS: VmHWM at the end of these rounds\n'
+	printf -- '- CPU µs/req: server process user+system CPU over the measured rounds / requests it served; peak RSS: VmHWM at the end of these rounds; upstream conns: connections the upstream accepted from the target during the measured rounds (a pooling proxy opens none after its warm-up; one that churns opens thousands)\n'
 	pairs_out=()
 	for pair in keygate-bearer/keygate keygate-bearer-user/keygate keygate-bearer-user/keygate-bearer keygate-apikey/keygate keygate-bearer/nginx keygate/nginx keygate-unix/keygate keygate-bearer/default keygate/default; do
 		a=${pair%/*} b=${pair#*/}
