@@ -67,6 +67,8 @@
 #   RERUNS      at most this many reruns of one run [3]
 #   RESULTS_DIR raw wrk and loadgen output, server log tails, metrics and
 #               summary.md [bench/results/YYYYmmdd-HHMMSS, git-ignored]
+#   KEYGATE_RUNTIME  a YAML flow map for every keygate target's runtime
+#               section, e.g. "{gomaxprocs: 1}" or "{gc_percent: 100}" [keygate's defaults]
 #   KEYGATE_BIN use this keygate binary instead of building ./cmd/keygate
 #   KEEP_TMP    1 keeps the temporary directory (binaries, configs, logs) [0]
 #
@@ -105,6 +107,7 @@ RESULTS_DIR=${RESULTS_DIR:-$ROOT/bench/results/$(date +%Y%m%d-%H%M%S)}
 OTHER_CPU_MAX=${OTHER_CPU_MAX:-0}
 RERUNS=${RERUNS:-3}
 KEYGATE_BIN=${KEYGATE_BIN:-}
+KEYGATE_RUNTIME=${KEYGATE_RUNTIME:-}
 KEEP_TMP=${KEEP_TMP:-0}
 
 # Only loopback: every address below is on this host.
@@ -379,6 +382,7 @@ admin_listen: $HOST:${ADMIN_PORT[$name]}
 log: {level: warn, access_log: $access_log}
 store: {driver: embedded, embedded: {path: $WORK/$name.db}}
 EOF
+		[[ -z $KEYGATE_RUNTIME ]] || echo "runtime: $KEYGATE_RUNTIME"
 		if [[ $auth == required ]]; then
 			secret=$(head -c 48 /dev/urandom | base64 -w0)
 			cat <<EOF
