@@ -222,7 +222,28 @@ type Auth struct {
 	// IdentityHeaders are more header names (besides X-Keygate-*) that
 	// upstreams treat as identity; client-sent ones are removed.
 	IdentityHeaders []string `yaml:"identity_headers"`
+	// UpstreamIdentity names the identity headers an authenticated
+	// request carries to the upstream: user (X-Keygate-User),
+	// credential_id, credential_kind, api_sets and scopes. Default all
+	// five; [] sends none. Client-sent X-Keygate-* headers are removed
+	// whatever this says. Each header costs keygate and the upstream a
+	// little on every request, so name only those the upstream reads.
+	UpstreamIdentity []string `yaml:"upstream_identity"`
 }
+
+// The identity headers auth.upstream_identity can name, in the order
+// they are documented.
+const (
+	IdentityUser           = "user"
+	IdentityCredentialID   = "credential_id"
+	IdentityCredentialKind = "credential_kind"
+	IdentityAPISets        = "api_sets"
+	IdentityScopes         = "scopes"
+)
+
+// IdentityNames are every name auth.upstream_identity accepts; its
+// default is all of them.
+var IdentityNames = []string{IdentityUser, IdentityCredentialID, IdentityCredentialKind, IdentityAPISets, IdentityScopes}
 
 // OAuth configures OAuth2 clients (seeds 000, 001) and /oauth/token.
 type OAuth struct {

@@ -39,6 +39,7 @@ func TestParseDefaults(t *testing.T) {
 		{"routes[0].timeout (none)", cfg.Routes[0].Timeout, time.Duration(0)},
 		{"routes[0].path_prefix (trailing slash trimmed)", cfg.Routes[0].PathPrefix, "/api"},
 		{"log.access_log", cfg.Log.AccessLogEnabled(), true},
+		{"auth.upstream_identity", strings.Join(cfg.Auth.UpstreamIdentity, ","), "user,credential_id,credential_kind,api_sets,scopes"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -142,6 +143,14 @@ routes:
 				`log.level: "loud" is not one of`,
 				`log.format: "xml" is not one of`,
 				`trusted_proxies[0]: "10.0.0.0/33" is not an IP address or CIDR`,
+			},
+		},
+		{
+			name: "upstream identity names",
+			yaml: "auth: {upstream_identity: [user, email, user]}\n" + minimal,
+			want: []string{
+				`auth.upstream_identity[1]: unknown identity header "email" (want user, credential_id, credential_kind, api_sets, scopes)`,
+				`auth.upstream_identity[2]: "user" is listed twice`,
 			},
 		},
 		{

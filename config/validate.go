@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -64,6 +65,9 @@ func (c *Config) ApplyDefaults() {
 	}
 	if a.CacheSize == 0 {
 		a.CacheSize = DefaultCacheSize
+	}
+	if a.UpstreamIdentity == nil { // [] is a choice: none
+		a.UpstreamIdentity = slices.Clone(IdentityNames)
 	}
 
 	o := &c.OAuth
@@ -269,6 +273,17 @@ func (c *Config) validateAuth(v *problems) {
 		if !headerName.MatchString(h) {
 			v.add(fmt.Sprintf("auth.identity_headers[%d]", i), fmt.Sprintf("%q is not a header name", h))
 		}
+	}
+	seenIdentity := map[string]bool{}
+	for i, name := range a.UpstreamIdentity {
+		f := fmt.Sprintf("auth.upstream_identity[%d]", i)
+		switch {
+		case !slices.Contains(IdentityNames, name):
+			v.add(f, fmt.Sprintf("unknown identity header %q (want %s)", name, strings.Join(IdentityNames, ", ")))
+		case seenIdentity[name]:
+			v.add(f, fmt.Sprintf("%q is listed twice", name))
+		}
+		seenIdentity[name] = true
 	}
 }
 

@@ -499,12 +499,7 @@ func (rt *Route) rewrite(pr *httputil.ProxyRequest) {
 	// differently, then set ours.
 	stripIdentity(h, nil)
 	if id := ex.identity; id != nil {
-		v := id.HeaderValues()
-		h[HeaderUser] = v.User
-		h[HeaderCredentialID] = v.CredentialID
-		h[HeaderCredentialKind] = v.Kind
-		h[HeaderAPISets] = v.APISets
-		h[HeaderScopes] = v.Scopes
+		rt.identity.set(h, id.HeaderValues())
 	}
 	ex.upstreamStart = time.Now()
 }

@@ -32,6 +32,7 @@ type Route struct {
 	proxy       *httputil.ReverseProxy
 	metrics     routeMetrics
 	limit       *routeLimit // nil: no rate limit
+	identity    identitySet // the identity headers sent upstream
 }
 
 // RequiredScope is the scope a request with method needs on this route.
@@ -81,6 +82,7 @@ func compileTable(cfg *config.Config, sockets map[string]string, build func(*Rou
 			targetPath:  strings.TrimSuffix(target.EscapedPath(), "/"),
 			stripPrefix: rc.StripPrefix,
 			timeout:     rc.Timeout,
+			identity:    newIdentitySet(cfg.Auth.UpstreamIdentity),
 		}
 		if rl := rc.RateLimit; rl != nil {
 			rt.limit = &routeLimit{
