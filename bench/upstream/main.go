@@ -60,7 +60,7 @@ func run(addr, unix string) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           http.HandlerFunc(serve),
+		Handler: http.HandlerFunc(serve),
 		ConnState: func(_ net.Conn, s http.ConnState) {
 			if s == http.StateNew {
 				accepted.Add(1)
