@@ -1,7 +1,10 @@
 package redistest
 
 import (
+	"fmt"
+	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -81,5 +84,36 @@ func TestSentinelFailover(t *testing.T) {
 	s.WaitFailover(t, 20*time.Second)
 	if _, err := call(ctx, s.Replica.Addr(), "SET", "k", "v"); err != nil {
 		t.Errorf("SET on the promoted replica: %v", err)
+	}
+}
+
+// TestNoOrphans runs this test binary again as a child that starts a
+// server and exits without its cleanups: the server must die with it.
+func TestNoOrphans(t *testing.T) {
+	if os.Getenv("REDISTEST_ORPHAN_CHILD") == "1" {
+		s := Start(t)
+		fmt.Println("addr", s.Addr())
+		os.Exit(0)
+	}
+	if runtime.GOOS != "linux" {
+		t.Skip("servers die with the test process on Linux only (Pdeathsig)")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestNoOrphans$")
+	// The child's directories are left behind, in one of ours.
+	cmd.Env = append(os.Environ(), "REDISTEST_ORPHAN_CHILD=1", "TMPDIR="+t.TempDir())
+	out, err := cmd.Output()
+	addr, ok := strings.CutPrefix(strings.TrimSpace(string(out)), "addr ")
+	if err != nil || !ok {
+		t.Fatalf("child: %v, output %q", err, out)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := serverPID(addr); err != nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server at %s still answers 5s after its test process exited", addr)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
