@@ -38,7 +38,8 @@ type Sentinel struct {
 // StartSentinel starts the setup and waits until the replica is in sync
 // and every sentinel knows the master, its replica and the other two
 // sentinels, so that a failover can happen from then on. Everything is
-// stopped when the test ends.
+// stopped when the test ends. The sentinels are redis-server --sentinel
+// (Debian's redis-sentinel package adds only a service around it).
 func StartSentinel(t testing.TB) *Sentinel {
 	t.Helper()
 	s := &Sentinel{MasterName: "keygate-test"}
