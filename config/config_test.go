@@ -98,6 +98,14 @@ routes:
 			want: []string{"gateway.yaml:2: cannot unmarshal"},
 		},
 		{
+			name: "redis modes",
+			yaml: "store:\n  driver: redis\n  redis: {addrs: [\"a:1\", \"b:1\"], sentinel_password: x}\n" + minimal,
+			want: []string{
+				"store.redis.addrs: 2 addresses need master_name (Sentinel) or cluster: true",
+				"store.redis.sentinel_password: only used with master_name (Sentinel)",
+			},
+		},
+		{
 			name: "unset variable names the field",
 			yaml: "store:\n  redis:\n    password: ${NOPE}\n" + minimal,
 			want: []string{"gateway.yaml:3: store.redis.password: environment variable NOPE is not set"},

@@ -325,6 +325,15 @@ func (c *Config) validateStore(v *problems) {
 		if r.Cluster && r.MasterName != "" {
 			v.add("store.redis.cluster", "cannot be combined with store.redis.master_name (Sentinel)")
 		}
+		if len(r.Addrs) > 1 && !r.Cluster && r.MasterName == "" {
+			v.add("store.redis.addrs", fmt.Sprintf("%d addresses need master_name (Sentinel) or cluster: true", len(r.Addrs)))
+		}
+		if r.MasterName == "" && r.SentinelUsername != "" {
+			v.add("store.redis.sentinel_username", "only used with master_name (Sentinel)")
+		}
+		if r.MasterName == "" && r.SentinelPassword != "" {
+			v.add("store.redis.sentinel_password", "only used with master_name (Sentinel)")
+		}
 		if r.Cluster && r.DB != 0 {
 			v.add("store.redis.db", "must be 0 in cluster mode")
 		}
