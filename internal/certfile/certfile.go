@@ -7,8 +7,10 @@
 package certfile
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -34,19 +36,12 @@ type KeyPair struct {
 	checking sync.Mutex // one stat at a time; other handshakes use cur
 }
 
-// loaded is one successfully loaded pair, the file stamps it was checked
-// against and when they were last looked at.
+// loaded is one successfully loaded pair, the digest of the files' content
+// last looked at and when.
 type loaded struct {
 	cert    *tls.Certificate
-	stamp   stamp
+	digest  [sha256.Size]byte
 	checked time.Time
-}
-
-// stamp tells whether the files changed: modification time and size of
-// each, through symlinks.
-type stamp struct {
-	certMod, keyMod   time.Time
-	certSize, keySize int64
 }
 
 // Load reads the pair now (an error if it does not load) and returns a
@@ -63,20 +58,24 @@ func Load(certFile, keyFile string, checkEvery time.Duration, log *zap.Logger) (
 		log = zap.NewNop()
 	}
 	k := &KeyPair{certFile: certFile, keyFile: keyFile, checkEvery: checkEvery, log: log}
-	st, err := k.stat()
+	certPEM, keyPEM, err := k.read()
 	if err != nil {
 		return nil, err
 	}
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("loading certificate %s and key %s: %w", certFile, keyFile, err)
 	}
-	k.cur.Store(&loaded{cert: &cert, stamp: st, checked: time.Now()})
+	k.cur.Store(&loaded{cert: &cert, digest: digest(certPEM, keyPEM), checked: time.Now()})
 	return k, nil
 }
 
 // Certificate returns the current pair, loading it again first if the
 // files changed since they were last looked at (at most every checkEvery).
+// A change is a change of content: the files are read (a few KiB) and
+// their digest compared, which neither a rewrite within the file system's
+// timestamp granularity nor a symlink swap to files of the same size and
+// time can hide.
 func (k *KeyPair) Certificate() *tls.Certificate {
 	cur := k.cur.Load()
 	if time.Since(cur.checked) < k.checkEvery || !k.checking.TryLock() {
@@ -86,13 +85,13 @@ func (k *KeyPair) Certificate() *tls.Certificate {
 	cur = k.cur.Load()
 	next := *cur
 	next.checked = time.Now()
-	st, err := k.stat()
+	certPEM, keyPEM, err := k.read()
 	switch {
 	case err != nil:
 		k.log.Warn("certificate files unreadable; serving the last good certificate", zap.Error(err))
-	case st != cur.stamp:
-		next.stamp = st // a broken pair is tried again only when the files change again
-		cert, err := tls.LoadX509KeyPair(k.certFile, k.keyFile)
+	case digest(certPEM, keyPEM) != cur.digest:
+		next.digest = digest(certPEM, keyPEM) // a broken pair is tried again only when the files change again
+		cert, err := tls.X509KeyPair(certPEM, keyPEM)
 		if err != nil {
 			k.log.Error("changed certificate files do not load; serving the last good certificate", zap.String("cert_file", k.certFile), zap.String("key_file", k.keyFile), zap.Error(err))
 			break
@@ -114,16 +113,39 @@ func (k *KeyPair) GetClientCertificate(*tls.CertificateRequestInfo) (*tls.Certif
 	return k.Certificate(), nil
 }
 
-func (k *KeyPair) stat() (stamp, error) {
-	c, err := os.Stat(k.certFile)
-	if err != nil {
-		return stamp{}, fmt.Errorf("certificate file: %w", err)
+// maxFileSize bounds what read accepts of each file.
+const maxFileSize = 1 << 20
+
+// read reads both files, through symlinks.
+func (k *KeyPair) read() (certPEM, keyPEM []byte, err error) {
+	if certPEM, err = readFile(k.certFile); err != nil {
+		return nil, nil, fmt.Errorf("certificate file: %w", err)
 	}
-	kf, err := os.Stat(k.keyFile)
-	if err != nil {
-		return stamp{}, fmt.Errorf("key file: %w", err)
+	if keyPEM, err = readFile(k.keyFile); err != nil {
+		return nil, nil, fmt.Errorf("key file: %w", err)
 	}
-	return stamp{certMod: c.ModTime(), keyMod: kf.ModTime(), certSize: c.Size(), keySize: kf.Size()}, nil
+	return certPEM, keyPEM, nil
+}
+
+func readFile(name string) ([]byte, error) {
+	b, err := os.ReadFile(name)
+	if err == nil && len(b) > maxFileSize {
+		return nil, fmt.Errorf("%s: %d bytes, limit %d", name, len(b), maxFileSize)
+	}
+	return b, err
+}
+
+// digest identifies the content of a pair of files.
+func digest(certPEM, keyPEM []byte) [sha256.Size]byte {
+	h := sha256.New()
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(certPEM)))
+	h.Write(n[:])
+	h.Write(certPEM)
+	h.Write(keyPEM)
+	var d [sha256.Size]byte
+	h.Sum(d[:0])
+	return d
 }
 
 // CertPool reads a PEM bundle of CA certificates.
