@@ -52,14 +52,14 @@ type Gateway struct {
 
 	public, admin   *http.Server
 	publicL, adminL net.Listener
+	reloadMu        sync.Mutex
+	shuttingDown    atomic.Bool
 
 	// tls is the public listener's TLS (nil with tls.mode off); plain
 	// and plainL serve tls.http_listen (nil without one).
-	tls          *publicTLS
-	plain        *http.Server
-	plainL       net.Listener
-	reloadMu     sync.Mutex
-	shuttingDown atomic.Bool
+	tls    *publicTLS
+	plain  *http.Server
+	plainL net.Listener
 
 	// selfService is the self-service API; nil when
 	// self_service.enabled is false.
@@ -205,7 +205,7 @@ func (g *Gateway) AdminAddr() net.Addr { return g.adminL.Addr() }
 // and closes the store. It returns nil after a clean drain.
 func (g *Gateway) Serve(ctx context.Context) error {
 	cfg := g.cfg.Load()
-	errc := make(chan error, 3)
+	errc := make(chan error, 4) // public, admin, http_listen, certificate manager
 	go func() { errc <- serveOn(g.public, g.publicL) }()
 	go func() { errc <- serveOn(g.admin, g.adminL) }()
 	if g.plain != nil {

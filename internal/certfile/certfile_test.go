@@ -116,3 +116,37 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestReloadSameSizeAndTime: a rewrite that keeps both files' sizes and
+// modification times (as two writes within one file-system timestamp tick
+// can) is still seen, because the content is compared.
+func TestReloadSameSizeAndTime(t *testing.T) {
+	ca := testpki.NewCA(t, "test CA")
+	dir := t.TempDir()
+	a := ca.Server("a.example")
+	b := ca.Server("a.example")
+	for i := 0; len(b.CertPEM) != len(a.CertPEM) || len(b.KeyPEM) != len(a.KeyPEM); i++ {
+		if i == 100 {
+			t.Skip("no certificate of the same size in 100 tries")
+		}
+		b = ca.Server("a.example")
+	}
+	certFile, keyFile := a.Write(t, dir, "tls")
+	k, err := Load(certFile, keyFile, 5*time.Millisecond, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mtimes := map[string]time.Time{}
+	for _, f := range []string{certFile, keyFile} {
+		st, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mtimes[f] = st.ModTime()
+	}
+	b.Write(t, dir, "tls")
+	for f, mt := range mtimes {
+		must(t, os.Chtimes(f, mt, mt))
+	}
+	waitServed(t, k, b)
+}
