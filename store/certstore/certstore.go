@@ -15,7 +15,10 @@
 // if absent, with a TTL its holder renews.
 //
 // Values are limited by the store to [store.MaxValueLen] (1 MiB); CertMagic
-// writes a few KiB per file.
+// writes a few KiB per file. Keys are limited to [store.MaxKeyLen] bytes
+// with the prefix and escapes: CertMagic's keys for names of ordinary length
+// are far shorter, and a longer one fails with an error wrapping
+// store.ErrInvalidKey rather than being cut.
 package certstore
 
 import (
