@@ -42,6 +42,8 @@ func (c *Config) ApplyDefaults() {
 		u.MaxIdleConnsPerHost = DefaultUpstreamMaxIdleConnsPerHost
 	}
 
+	c.TLS.applyDefaults()
+
 	setStr(&c.Log.Level, DefaultLogLevel)
 	setStr(&c.Log.Format, DefaultLogFormat)
 
@@ -189,6 +191,9 @@ func (c *Config) Validate() error {
 	if u.MaxIdleConnsPerHost < 1 {
 		v.add("upstream.max_idle_conns_per_host", "must be at least 1")
 	}
+	if (u.TLS.CertFile == "") != (u.TLS.KeyFile == "") {
+		v.add("upstream.tls", "cert_file and key_file go together")
+	}
 
 	for i, p := range c.TrustedProxies {
 		if _, err := ParsePrefix(p); err != nil {
@@ -216,6 +221,7 @@ func (c *Config) Validate() error {
 	if c.Runtime.MemoryLimitMiB < 0 {
 		v.add("runtime.memory_limit_mib", "must not be negative (0 picks one from the container's limit)")
 	}
+	c.validateTLS(&v)
 	c.validateAuth(&v)
 	c.validateOAuth(&v)
 	c.validateStore(&v)

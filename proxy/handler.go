@@ -161,7 +161,10 @@ func (h *Handler) Reload(cfg *config.Config) error {
 	if old != nil && old.upstreamCfg == cfg.Upstream {
 		s.transport = old.transport
 	} else {
-		s.transport = newTransport(cfg.Upstream, &h.sockets)
+		var err error
+		if s.transport, err = newTransport(cfg.Upstream, &h.sockets, h.log); err != nil {
+			return err
+		}
 	}
 	sockets := map[string]string{}
 	t, err := compileTable(cfg, sockets, func(rt *Route) error {

@@ -45,6 +45,9 @@ type Server struct {
 	conf string // config file, first on the command line; "" for none
 	args []string
 	port int
+	// tls, if set, makes the server accept TLS on tlsPort as well.
+	tls     *TLSFiles
+	tlsPort int
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -77,10 +80,44 @@ func startConf(t testing.TB, conf string, args ...string) *Server {
 			t.Fatalf("redistest: writing %s: %v", s.conf, err)
 		}
 	}
-	var lastErr error
+	return startServer(t, s)
+}
+
+// TLSFiles are the PEM files of a TLS redis-server (StartTLS).
+type TLSFiles struct {
+	// CertFile and KeyFile are the server's certificate and key.
+	CertFile, KeyFile string
+	// CAFile verifies client certificates.
+	CAFile string
+	// RequireClientCert refuses clients without a certificate from CAFile.
+	RequireClientCert bool
+}
+
+// StartTLS is Start for a server that accepts TLS on TLSAddr besides plain
+// connections on Addr (which this package uses to see that it is ready).
+func StartTLS(t testing.TB, files TLSFiles, args ...string) *Server {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatalf("redistest: this test needs a redis-server binary in PATH (apt-get install redis-server): %v", err)
+	}
+	return startServer(t, &Server{t: t, bin: bin, dir: t.TempDir(), args: args, tls: &files})
+}
+
+// TLSAddr is the host:port of the TLS listener of a server from StartTLS.
+func (s *Server) TLSAddr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.tlsPort)) }
+
+func startServer(t testing.TB, s *Server) *Server {
+	t.Helper()
+	var err, lastErr error
 	for range 5 { // a free port can be taken between choosing and binding
 		if s.port, err = freePort(); err != nil {
 			t.Fatalf("redistest: choosing a port: %v", err)
+		}
+		if s.tls != nil {
+			if s.tlsPort, err = freePort(); err != nil {
+				t.Fatalf("redistest: choosing a port: %v", err)
+			}
 		}
 		if lastErr = s.start(); lastErr == nil {
 			t.Cleanup(s.Stop)
@@ -180,6 +217,15 @@ func (s *Server) start() error {
 		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", s.dir)
 	args = append(args, s.args...)
+	if f := s.tls; f != nil {
+		auth := "optional"
+		if f.RequireClientCert {
+			auth = "yes"
+		}
+		args = append(args, "--tls-port", strconv.Itoa(s.tlsPort),
+			"--tls-cert-file", f.CertFile, "--tls-key-file", f.KeyFile,
+			"--tls-ca-cert-file", f.CAFile, "--tls-auth-clients", auth)
+	}
 	cmd := exec.Command(s.bin, args...)
 	cmd.Dir = s.dir
 	cmd.SysProcAttr = procAttr()
