@@ -6,7 +6,8 @@
 // Profile page with its API Keys section: OAuth clients (seeds 000, 001:
 // Generate New API Access Keys, Get existing keys, new secret, delete),
 // named keys with API sets (seed 002: the New API Key and Save generated
-// key windows, shown once, downloadable as a .APIKEY file) and the ApiKey
+// key windows, shown once, downloadable as a .APIKEY file; seed 003: Show
+// key, where secrets are retrievable) and the ApiKey
 // screen (seed 004: the never-changing key, Generate Token, Usage). An
 // ADMIN sees the user list and each user's credentials (revoke, unvoid).
 //

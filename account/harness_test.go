@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,6 +39,14 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// ahead is the credential service's clock: the real time moved ahead by
+// a settable amount (to see a key expire; the store's own TTLs stay on
+// real time).
+type ahead struct{ d atomic.Int64 }
+
+func (a *ahead) Now() time.Time      { return time.Now().Add(time.Duration(a.d.Load())) }
+func (a *ahead) Add(d time.Duration) { a.d.Add(int64(d)) }
+
 // env is the account pages on a real embedded store and credential
 // service, served by an httptest server, with a clock the test moves.
 type env struct {
@@ -47,6 +56,8 @@ type env struct {
 	svc        *authz.Service
 	h          *Handler
 	clock      *clock
+	// authzClock is svc's clock.
+	authzClock *ahead
 }
 
 // newEnv starts the pages on an embedded store; extra is more YAML for the
@@ -83,7 +94,8 @@ routes:
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := authz.New(context.Background(), cfg.Auth, st, authz.Options{OAuth: cfg.OAuth, SelfService: cfg.SelfService})
+	ac := &ahead{}
+	svc, err := authz.New(context.Background(), cfg.Auth, st, authz.Options{OAuth: cfg.OAuth, SelfService: cfg.SelfService, Now: ac.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +110,7 @@ routes:
 		svc.Close()
 		_ = st.Close()
 	})
-	return &env{srv: srv, svc: svc, h: h, clock: c, closeStore: func() { _ = st.Close() }}
+	return &env{srv: srv, svc: svc, h: h, clock: c, authzClock: ac, closeStore: func() { _ = st.Close() }}
 }
 
 // user makes a user with the password "pw-<name>-secret".

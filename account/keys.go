@@ -8,16 +8,26 @@ import (
 	"net/url"
 	"slices"
 
+	"go.uber.org/zap"
+
 	"github.com/keygate/keygate/authz"
 )
 
 // profileData is the Profile page: the user and their API Keys section.
 type profileData struct {
-	Keys    []authz.Credential
+	Keys    []keyRow
 	Clients []authz.Client
 	// CanGenerate: the Generate key button is shown (MANAGE_USER_API_KEY
 	// or ADMIN, the self-service API's rule for POST /user/keys).
 	CanGenerate bool
+}
+
+// keyRow is a named key in the Profile's list.
+type keyRow struct {
+	authz.Credential
+	// Showable: Show key is offered (authz's KeyTokenShown: secrets are
+	// retrievable and the key is active and unexpired).
+	Showable bool
 }
 
 // profile is the Profile page with its API Keys section: OAuth clients,
@@ -44,9 +54,9 @@ func (h *Handler) profile(w http.ResponseWriter, r *http.Request, v *visit) erro
 				return err
 			}
 		}
-		d.Keys = append(d.Keys, c)
+		d.Keys = append(d.Keys, keyRow{Credential: c, Showable: h.svc.KeyTokenShown(&c) == nil})
 	}
-	slices.SortFunc(d.Keys, func(a, b authz.Credential) int {
+	slices.SortFunc(d.Keys, func(a, b keyRow) int {
 		return cmp.Or(a.Created.Compare(b.Created), cmp.Compare(a.Handle, b.Handle))
 	})
 	if d.Clients, err = h.svc.Clients(ctx, v.user.Name); err != nil {
@@ -87,6 +97,9 @@ type savedKey struct {
 	// copy of the token to serve it later.
 	Download template.URL
 	Filename string
+	// Again: the token was read again (Show key, retrievable secrets),
+	// not made by this request.
+	Again bool
 }
 
 // createKey is the New API Key window's Save: a named key made by authz's
@@ -122,10 +135,49 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, v *visit) er
 		h.render(w, status, "newkey", pv)
 		return nil
 	}
-	h.render(w, http.StatusCreated, "savekey", v.view("Save generated key", savedKey{
+	h.render(w, http.StatusCreated, "savekey", v.view("Save generated key", newSavedKey(cred, token)))
+	return nil
+}
+
+func newSavedKey(cred *authz.Credential, token string) savedKey {
+	return savedKey{
 		Cred: cred, Token: token, Filename: cred.Handle + ".APIKEY",
 		Download: template.URL("data:text/plain;charset=utf-8," + url.PathEscape(token+"\n")),
-	}))
+	}
+}
+
+// errNotRetrievable and errKeyInactive are Show key's refusals, in the
+// words of authz's ErrNotRetrievable and ErrKeyInactive.
+var (
+	errNotRetrievable = &pageError{http.StatusForbidden,
+		"The secret is not retrievable: it was shown once, when the key was made (keygate keeps only its digest). Delete the key and generate a new one if it is lost."}
+	errKeyInactive = &pageError{http.StatusConflict,
+		"The key is revoked or expired: its token is not shown again."}
+)
+
+// showKey is Show key (seed 003: get an existing key's long-lived token
+// again): where authz's KeyToken gives the signed-in user's key's token
+// (retrievable secrets on, the key active and unexpired), the Save
+// generated key window shows it, as after Generate key — not kept in the
+// session, the page never cached. Otherwise the refusal says why; another
+// user's key is not found.
+func (h *Handler) showKey(w http.ResponseWriter, r *http.Request, v *visit) error {
+	token, cred, err := h.svc.KeyToken(r.Context(), v.user.Name, r.PathValue("handle"))
+	switch {
+	case err == nil:
+	case errors.Is(err, authz.ErrNotRetrievable):
+		return errNotRetrievable
+	case errors.Is(err, authz.ErrKeyInactive):
+		return errKeyInactive
+	case errors.Is(err, authz.ErrNotFound), unavailable(err):
+		return err
+	default: // sealed under an encryption key no longer configured
+		h.log.Warn("a retrievable secret could not be opened; is its encryption key still in auth.encryption_keys?", zap.Error(err))
+		return errNotRetrievable
+	}
+	d := newSavedKey(cred, token)
+	d.Again = true
+	h.render(w, http.StatusOK, "savekey", v.view("Save generated key", d))
 	return nil
 }
 

@@ -37,6 +37,7 @@ func (h *Handler) routes() {
 	h.mux.Handle("GET "+b+"/keys/new", h.signedIn(h.newKeyPage, false))
 	h.mux.Handle("POST "+b+"/keys", h.signedIn(h.createKey, false))
 	h.mux.Handle("POST "+b+"/keys/{handle}/delete", h.signedIn(h.deleteKey, false))
+	h.mux.Handle("POST "+b+"/keys/{handle}/show", h.signedIn(h.showKey, false))
 	h.mux.Handle("GET "+b+"/apikey", h.signedIn(h.apiKeyPage, false))
 	h.mux.Handle("POST "+b+"/apikey/token", h.signedIn(h.newAPIKeyToken, false))
 	h.mux.Handle("POST "+b+"/clients", h.signedIn(h.createClient, false))

@@ -582,17 +582,3 @@ func (s *Service) Unvoid(ctx context.Context, owner string) error {
 // ErrNotRetrievable: the secret was shown once and is not kept (no
 // auth.encryption_keys were configured when it was made).
 var ErrNotRetrievable = errors.New("the secret is not retrievable: it was shown once")
-
-// KeyToken returns a named key's token again when retrievable secrets are
-// on (seed 003: "get the details of an existing API key to obtain the
-// long-lived token").
-func (s *Service) KeyToken(ctx context.Context, owner, handle string) (string, error) {
-	c, err := s.KeyByHandle(ctx, owner, handle)
-	if err != nil {
-		return "", err
-	}
-	if len(c.SealedSecret) == 0 || len(s.retrievable) == 0 {
-		return "", ErrNotRetrievable
-	}
-	return s.retrievable.open(c.SealedSecret, c.ID)
-}

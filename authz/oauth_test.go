@@ -289,7 +289,7 @@ func TestRetrievableSecrets(t *testing.T) {
 	if _, _, err := plain.CreateKey(ctx, "uma", KeySpec{Handle: "once"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := plain.KeyToken(ctx, "uma", "once"); !errors.Is(err, ErrNotRetrievable) {
+	if _, _, err := plain.KeyToken(ctx, "uma", "once"); !errors.Is(err, ErrNotRetrievable) {
 		t.Errorf("without encryption keys: %v, want ErrNotRetrievable", err)
 	}
 	plain.Close()
@@ -301,7 +301,7 @@ func TestRetrievableSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.KeyToken(ctx, "uma", "kept"); err != nil || got != tok {
+	if got, _, err := s.KeyToken(ctx, "uma", "kept"); err != nil || got != tok {
 		t.Errorf("KeyToken = %q, %v; want the token", got, err)
 	}
 	secret, c, err := s.CreateClient(ctx, "uma", ClientSpec{})
@@ -316,7 +316,7 @@ func TestRetrievableSecrets(t *testing.T) {
 	rotated := cfg
 	rotated.EncryptionKeys = append([]config.DigestKey{{ID: "e2", Secret: "a-newer-encryption-key-of-32-bytes!!"}}, cfg.EncryptionKeys...)
 	s2 := newService(t, st, rotated, nil)
-	if got, err := s2.KeyToken(ctx, "uma", "kept"); err != nil || got != tok {
+	if got, _, err := s2.KeyToken(ctx, "uma", "kept"); err != nil || got != tok {
 		t.Errorf("after rotation: %q, %v", got, err)
 	}
 	// The stored record holds no plaintext.

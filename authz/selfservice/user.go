@@ -220,10 +220,10 @@ func (h *Handler) listKeys(w http.ResponseWriter, r *http.Request, c *caller) er
 // getKey is GET /user/keys/{handle}: the key and, where retrievable
 // secrets are on (auth.encryption_keys), its token again (seed 003: "get
 // the details of an existing API key to obtain the long-lived token").
-// The token is left out when it is not retrievable, when the key no
-// longer works (revoked or expired), and when the caller authenticated
-// with a credential that carries less than the key: a credential may not
-// obtain a secret broader than itself.
+// The token is left out where authz's KeyToken refuses it (not
+// retrievable, or the key no longer works: revoked or expired), and when
+// the caller authenticated with a credential that carries less than the
+// key: a credential may not obtain a secret broader than itself.
 func (h *Handler) getKey(w http.ResponseWriter, r *http.Request, c *caller) error {
 	handle := r.PathValue("handle")
 	cred, err := h.svc.KeyByHandle(r.Context(), c.user.Name, handle)
@@ -231,9 +231,11 @@ func (h *Handler) getKey(w http.ResponseWriter, r *http.Request, c *caller) erro
 		return err
 	}
 	v := viewKey(cred)
-	if cred.Status == authz.StatusActive && (cred.Expires.IsZero() || time.Now().Before(cred.Expires)) &&
-		c.covers(cred.APISets, cred.Scopes) == nil {
-		token, err := h.retrieve(r, func(ctx context.Context) (string, error) { return h.svc.KeyToken(ctx, c.user.Name, handle) })
+	if c.covers(cred.APISets, cred.Scopes) == nil {
+		token, err := h.retrieve(r, func(ctx context.Context) (string, error) {
+			token, _, err := h.svc.KeyToken(ctx, c.user.Name, handle)
+			return token, err
+		})
 		if err != nil {
 			return err
 		}
@@ -246,16 +248,16 @@ func (h *Handler) getKey(w http.ResponseWriter, r *http.Request, c *caller) erro
 }
 
 // retrieve gets a secret again with get (authz's KeyToken or
-// ClientSecret): "" when it is not retrievable, or when it cannot be
-// opened (sealed under an encryption key that is no longer configured:
-// logged, not an error to the caller). Store trouble and a resource gone
-// meanwhile are errors.
+// ClientSecret): "" when it is not retrievable, not to be shown (a
+// revoked or expired key), or cannot be opened (sealed under an
+// encryption key that is no longer configured: logged, not an error to
+// the caller). Store trouble and a resource gone meanwhile are errors.
 func (h *Handler) retrieve(r *http.Request, get func(context.Context) (string, error)) (string, error) {
 	secret, err := get(r.Context())
 	switch {
 	case err == nil:
 		return secret, nil
-	case errors.Is(err, authz.ErrNotRetrievable):
+	case errors.Is(err, authz.ErrNotRetrievable), errors.Is(err, authz.ErrKeyInactive):
 		return "", nil
 	case errors.Is(err, authz.ErrNotFound), errors.Is(err, authz.ErrUserNotFound), httpapi.Unavailable(err):
 		return "", err

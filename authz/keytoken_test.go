@@ -1,0 +1,67 @@
+package authz
+
+import (
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/keygate/keygate/config"
+)
+
+// TestKeyTokenShown: where secrets are retrievable, a named key's token
+// is shown again only while the key works: not once it is revoked or has
+// expired (seed 003), and another user's handle is not found.
+// KeyTokenShown, the rule without I/O, agrees with KeyToken each time.
+func TestKeyTokenShown(t *testing.T) {
+	ctx := t.Context()
+	var now atomic.Pointer[time.Time]
+	t0 := time.Now()
+	now.Store(&t0)
+	cfg := authConfig()
+	cfg.EncryptionKeys = []config.DigestKey{{ID: "e1", Secret: "an-encryption-key-of-at-least-32-bytes"}}
+	s, err := New(ctx, cfg, backends["embedded"](t), Options{Now: func() time.Time { return *now.Load() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	mustUser(t, s, "uma", []string{"orders"}, []string{"read"})
+	mustUser(t, s, "vic", []string{"orders"}, []string{"read"})
+	kept, _, err := s.CreateKey(ctx, "uma", KeySpec{Handle: "kept"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	brief, _, err := s.CreateKey(ctx, "uma", KeySpec{Handle: "brief", Expires: t0.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(label, owner, handle, token string, want error) {
+		t.Helper()
+		got, c, err := s.KeyToken(ctx, owner, handle)
+		if !errors.Is(err, want) || got != token || (err == nil) != (c != nil) {
+			t.Errorf("%s: KeyToken = %q, %v, %v; want %q, %v", label, got, c != nil, err, token, want)
+		}
+		if c, cerr := s.KeyByHandle(ctx, owner, handle); cerr == nil {
+			if shown := s.KeyTokenShown(c); !errors.Is(shown, want) {
+				t.Errorf("%s: KeyTokenShown = %v, want %v", label, shown, want)
+			}
+		}
+	}
+	check("an active key", "uma", "kept", kept, nil)
+	check("a key before its expiry", "uma", "brief", brief, nil)
+	check("another user's handle", "vic", "kept", "", ErrNotFound)
+
+	later := t0.Add(time.Hour)
+	now.Store(&later)
+	check("a key at its expiry", "uma", "brief", "", ErrKeyInactive)
+	check("a key without expiry, later", "uma", "kept", kept, nil)
+
+	kc, err := s.KeyByHandle(ctx, "uma", "kept")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Revoke(ctx, kc.ID); err != nil {
+		t.Fatal(err)
+	}
+	check("a revoked key", "uma", "kept", "", ErrKeyInactive)
+}
