@@ -407,10 +407,15 @@ const (
 	OnErrorFailClosed = "fail_closed"
 )
 
+// Rate-limit modes: how a limit shared through Redis is decided.
+const (
+	LimitExact = "exact"
+	LimitFast  = "fast"
+)
+
 // RateLimit is a route's GCRA limit: Rate requests per Per, in bursts of
-// up to Burst, counted per Key. With the Redis store every decision is
-// taken atomically in Redis and shared by all replicas (exact); with the
-// embedded store it is kept in process.
+// up to Burst, counted per Key, shared by all replicas through Redis (in
+// Mode exact or fast); with the embedded store it is kept in process.
 type RateLimit struct {
 	// Rate is the number of requests allowed per Per. Required.
 	Rate int `yaml:"rate"`
@@ -430,6 +435,15 @@ type RateLimit struct {
 	// Headers sends RateLimit-Limit, -Remaining and -Reset on allowed
 	// responses too (they are always on 429s). Default true.
 	Headers *bool `yaml:"headers"`
+	// Mode, with the Redis store: fast (default: each replica decides in
+	// process from budget leased from Redis in batches, so a request
+	// normally costs no round trip) or exact (every decision atomically
+	// in Redis). Ignored by the embedded store.
+	Mode string `yaml:"mode"`
+	// Batch is the most tokens a replica leases at once in fast mode.
+	// Default 0: adaptive, up to a tenth of Burst and at most the tokens
+	// of 100ms, at least 1. At most Burst.
+	Batch int `yaml:"batch"`
 }
 
 // HeadersOn reports whether allowed responses carry RateLimit-* headers.

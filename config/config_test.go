@@ -261,7 +261,7 @@ func TestSelfServicePathsReserved(t *testing.T) {
 }
 
 func TestRateLimitValidation(t *testing.T) {
-	y := "routes:\n  - {name: r, path_prefix: /, upstream: http://h, auth: none, rate_limit: {rate: 0, key: user, on_store_error: maybe}}\n"
+	y := "routes:\n  - {name: r, path_prefix: /, upstream: http://h, auth: none, rate_limit: {rate: 0, key: user, on_store_error: maybe, mode: quick, batch: 5}}\n"
 	_, err := Parse("t.yaml", []byte(y), nil)
 	if err == nil {
 		t.Fatal("a bad rate_limit was accepted")
@@ -271,6 +271,8 @@ func TestRateLimitValidation(t *testing.T) {
 		`routes[0].rate_limit.key: "user" needs a credential`,
 		`routes[0].rate_limit.on_store_error: "maybe" is not one of`,
 		"routes[0].rate_limit.burst: must be at least 1",
+		`routes[0].rate_limit.mode: "quick" is not one of fast, exact`,
+		"routes[0].rate_limit.batch: must be between 0 (adaptive) and rate_limit.burst",
 	}
 	for _, w := range want {
 		if strings.Count(err.Error(), w) != 1 {
@@ -281,7 +283,7 @@ func TestRateLimitValidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rl := cfg.Routes[0].RateLimit; rl.Per != time.Second || rl.Burst != 10 || rl.Key != LimitByCredential || rl.OnStoreError != OnErrorLocal || !rl.HeadersOn() {
+	if rl := cfg.Routes[0].RateLimit; rl.Per != time.Second || rl.Burst != 10 || rl.Key != LimitByCredential || rl.OnStoreError != OnErrorLocal || !rl.HeadersOn() || rl.Mode != LimitFast || rl.Batch != 0 {
 		t.Errorf("rate_limit defaults: %+v", rl)
 	}
 }

@@ -117,6 +117,7 @@ func (c *Config) ApplyDefaults() {
 				}
 			}
 			setStr(&rl.OnStoreError, OnErrorLocal)
+			setStr(&rl.Mode, LimitFast)
 		}
 	}
 }
@@ -414,6 +415,12 @@ func (c *Config) validateRoutes(v *problems) {
 			case OnErrorLocal, OnErrorFailOpen, OnErrorFailClosed:
 			default:
 				v.add(f("rate_limit.on_store_error"), fmt.Sprintf("%q is not one of local, fail_open, fail_closed", rl.OnStoreError))
+			}
+			if rl.Mode != LimitExact && rl.Mode != LimitFast {
+				v.add(f("rate_limit.mode"), fmt.Sprintf("%q is not one of fast, exact", rl.Mode))
+			}
+			if rl.Batch < 0 || rl.Batch > max(rl.Burst, 1) {
+				v.add(f("rate_limit.batch"), "must be between 0 (adaptive) and rate_limit.burst")
 			}
 		}
 		for m, s := range rt.Scopes {

@@ -46,6 +46,7 @@ type Gateway struct {
 	store   store.Store
 	auth    *authz.Service
 	proxy   *proxy.Handler
+	limiter *ratelimit.Redis // nil unless the store is Redis
 	cfg     atomic.Pointer[config.Config]
 	metrics *gatewayMetrics
 
@@ -89,10 +90,16 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 	}
 	var limiter proxy.RateLimiter // in process unless the store is shared
 	if rs, ok := st.(*redisstore.Store); ok {
-		limiter = ratelimit.NewRedis(rs.Client(), cfg.Store.Redis.KeyPrefix, cfg.Store.Redis.ReadTimeout+cfg.Store.Redis.WriteTimeout)
+		if g.limiter, err = ratelimit.NewRedis(rs.Client(), cfg.Store.Redis.KeyPrefix, cfg.Store.Redis.ReadTimeout+cfg.Store.Redis.WriteTimeout, 100_000); err != nil {
+			g.auth.Close()
+			_ = st.Close()
+			return nil, fmt.Errorf("rate limiter: %w", err)
+		}
+		limiter = g.limiter
 	}
 	g.proxy, err = proxy.New(cfg, proxy.Options{Logger: g.log, Registerer: g.reg, Version: opts.Version, Authenticator: g.auth, RateLimiter: limiter})
 	if err != nil {
+		g.closeLimiter()
 		g.auth.Close()
 		_ = st.Close()
 		return nil, fmt.Errorf("building proxy: %w", err)
@@ -101,6 +108,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 	var public http.Handler = g.proxy
 	if cfg.SelfService.On() {
 		if g.selfService, err = selfservice.New(g.auth, cfg, g.log); err != nil {
+			g.closeLimiter()
 			g.proxy.Close()
 			g.auth.Close()
 			_ = st.Close()
@@ -127,6 +135,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		ErrorLog:          zap.NewStdLog(g.log.Named("admin")),
 	}
 	return g, nil
+}
+
+func (g *Gateway) closeLimiter() {
+	if g.limiter != nil {
+		g.limiter.Close()
+	}
 }
 
 // Logger is the gateway's logger.
@@ -184,6 +198,7 @@ func (g *Gateway) Serve(ctx context.Context) error {
 	defer cancel()
 	err := g.public.Shutdown(sctx)
 	_ = g.admin.Shutdown(sctx)
+	g.closeLimiter() // gives back unspent fast-mode leases
 	g.proxy.Close()
 	g.auth.Close()
 	if cerr := g.store.Close(); cerr != nil {

@@ -14,9 +14,13 @@ listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
 store: {driver: redis, redis: {addrs: [%q], key_prefix: %q, dial_timeout: 1s, read_timeout: 200ms, write_timeout: 200ms}}
 routes:
-  - {name: local, path_prefix: /local, upstream: %[3]s, auth: none, rate_limit: {rate: 1, per: 1m, burst: 2}}
-  - {name: open, path_prefix: /open, upstream: %[3]s, auth: none, rate_limit: {rate: 1, per: 1m, burst: 2, on_store_error: fail_open}}
-  - {name: closed, path_prefix: /closed, upstream: %[3]s, auth: none, rate_limit: {rate: 1, per: 1m, burst: 2, on_store_error: fail_closed}}
+  - {name: local, path_prefix: /local, upstream: %[3]s, auth: none, rate_limit: {rate: 1, per: 1m, burst: 2, mode: exact}}
+  - {name: open, path_prefix: /open, upstream: %[3]s, auth: none, rate_limit: {rate: 1, per: 1m, burst: 2, mode: exact, on_store_error: fail_open}}
+  - {name: closed, path_prefix: /closed, upstream: %[3]s, auth: none, rate_limit: {rate: 1, per: 1m, burst: 2, mode: exact, on_store_error: fail_closed}}
+  - {name: fastleased, path_prefix: /fastleased, upstream: %[3]s, auth: none, rate_limit: {rate: 1, per: 1m, burst: 8, batch: 8}}
+  - {name: fastlocal, path_prefix: /fastlocal, upstream: %[3]s, auth: none, rate_limit: {rate: 1, per: 1m, burst: 2}}
+  - {name: fastopen, path_prefix: /fastopen, upstream: %[3]s, auth: none, rate_limit: {rate: 1, per: 1m, burst: 2, on_store_error: fail_open}}
+  - {name: fastclosed, path_prefix: /fastclosed, upstream: %[3]s, auth: none, rate_limit: {rate: 1, per: 1m, burst: 2, on_store_error: fail_closed}}
 `, addr, prefix, upstream)
 }
 
@@ -41,7 +45,36 @@ func TestRateLimitSharedAndDegraded(t *testing.T) {
 		}
 	}
 
+	// Fast mode: g1 leases 8 (the whole burst) and spends one; g2 is
+	// refused while g1 holds the rest.
+	if code, _, _ := do(t, "GET", u1+"/fastleased", ""); code != 200 {
+		t.Errorf("fast, first request: %d, want 200", code)
+	}
+	if code, _, _ := do(t, "GET", u2+"/fastleased", ""); code != 429 {
+		t.Errorf("fast, the other instance while the first holds the burst: %d, want 429", code)
+	}
+
 	srv.Stop()
+	// fast, budget leased before Redis stopped: spent as usual.
+	for i := range 3 {
+		if code, _, _ := do(t, "GET", u1+"/fastleased", ""); code != 200 {
+			t.Errorf("Redis down, fast mode, leased request %d: %d, want 200", i+2, code)
+		}
+	}
+	// fast, nothing leased: the same policies as exact mode.
+	for i, want := range []int{200, 200, 429} {
+		if code, _, _ := do(t, "GET", u1+"/fastlocal", ""); code != want {
+			t.Errorf("Redis down, fast mode, local policy, request %d: %d, want %d", i+1, code, want)
+		}
+	}
+	for i := range 3 {
+		if code, _, _ := do(t, "GET", u1+"/fastopen", ""); code != 200 {
+			t.Errorf("Redis down, fast mode, fail_open, request %d: %d, want 200", i+1, code)
+		}
+	}
+	if code, h, _ := do(t, "GET", u1+"/fastclosed", ""); code != 503 || h.Get("Retry-After") == "" {
+		t.Errorf("Redis down, fast mode, fail_closed: %d (Retry-After %q), want 503 with Retry-After", code, h.Get("Retry-After"))
+	}
 	// local: each instance limits on its own (a fresh bucket of 2 here).
 	for i, want := range []int{200, 200, 429} {
 		if code, _, _ := do(t, "GET", u1+"/local", ""); code != want {
@@ -57,7 +90,15 @@ func TestRateLimitSharedAndDegraded(t *testing.T) {
 		t.Errorf("Redis down, fail_closed: %d (Retry-After %q), want 503 with Retry-After", code, h.Get("Retry-After"))
 	}
 	_, _, metrics := do(t, "GET", "http://"+g1.AdminAddr().String()+"/metrics", "")
-	for _, want := range []string{"keygate_ratelimit_degraded 1", `keygate_ratelimit_decisions_total{result="degraded",route="local"} 2`, `keygate_ratelimit_decisions_total{result="fail_closed",route="closed"} 1`} {
+	for _, want := range []string{
+		"keygate_ratelimit_degraded 1",
+		`keygate_ratelimit_decisions_total{result="degraded",route="local"} 2`,
+		`keygate_ratelimit_decisions_total{result="fail_closed",route="closed"} 1`,
+		`keygate_ratelimit_decisions_total{result="allowed",route="fastleased"} 4`,
+		`keygate_ratelimit_decisions_total{result="degraded",route="fastlocal"} 2`,
+		`keygate_ratelimit_decisions_total{result="fail_open",route="fastopen"} 3`,
+		`keygate_ratelimit_decisions_total{result="fail_closed",route="fastclosed"} 1`,
+	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %q:\n%s", want, grep(metrics, "keygate_ratelimit"))
 		}

@@ -77,7 +77,7 @@ func (h *Handler) rateLimit(w http.ResponseWriter, r *http.Request, rt *Route, e
 		}
 		result = limitDegraded
 	} else {
-		h.metrics.setLimitDegraded(false)
+		h.metrics.setLimitDegraded(d.Degraded) // fast mode: spending a lease while Redis is down
 	}
 
 	hdr := w.Header()

@@ -85,7 +85,7 @@ func compileTable(cfg *config.Config, sockets map[string]string, build func(*Rou
 		if rl := rc.RateLimit; rl != nil {
 			rt.limit = &routeLimit{
 				cfg:     *rl,
-				limit:   ratelimit.Limit{Rate: rl.Rate, Per: rl.Per, Burst: rl.Burst},
+				limit:   ratelimit.Limit{Rate: rl.Rate, Per: rl.Per, Burst: rl.Burst, Fast: rl.Mode == config.LimitFast, Batch: rl.Batch},
 				burst:   []string{strconv.Itoa(rl.Burst)},
 				keyHead: rc.Name + "|" + rl.Key + ":",
 			}
