@@ -75,7 +75,7 @@ type Redis struct {
 
 	leases    *otter.Cache[string, *lease]
 	life      time.Duration // leaseLife; tests make it longer
-	downUntil atomic.Int64 // unix ns: a lease failed, don't ask again before
+	downUntil atomic.Int64  // unix ns: a lease failed, don't ask again before
 	returns   sync.WaitGroup
 	done      chan struct{}
 	closeOnce sync.Once
