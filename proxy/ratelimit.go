@@ -59,6 +59,9 @@ func (h *Handler) rateLimit(w http.ResponseWriter, r *http.Request, rt *Route, e
 
 	d, err := h.limiter.Allow(r.Context(), key, rl.limit)
 	result := limitAllowed
+	if err != nil && r.Context().Err() != nil {
+		return errStoreLimit // the client went away meanwhile: not the store's failure, and nobody reads this
+	}
 	if err != nil {
 		h.metrics.setLimitDegraded(true)
 		if ce := h.log.Check(zapcore.WarnLevel, "rate limit backend unavailable"); ce != nil {

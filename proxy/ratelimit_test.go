@@ -3,13 +3,18 @@ package proxy
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/ratelimit"
 )
 
 func TestRateLimit(t *testing.T) {
@@ -98,5 +103,51 @@ routes:
 	}
 	if resp, _ := rawGet(t, addr, "/private", from("203.0.113.5")); resp.StatusCode != 401 {
 		t.Errorf("blocked address without a credential: %d, want 401 (nothing to look up)", resp.StatusCode)
+	}
+}
+
+// stallingLimiter answers only when the request's context ends, as a
+// Redis call does when the client goes away in the middle of it.
+type stallingLimiter struct{ called chan struct{} }
+
+func (s stallingLimiter) Allow(ctx context.Context, _ string, _ ratelimit.Limit) (ratelimit.Decision, error) {
+	close(s.called)
+	<-ctx.Done()
+	return ratelimit.Decision{}, fmt.Errorf("%w: %w", ratelimit.ErrUnavailable, ctx.Err())
+}
+
+// TestRateLimitClientGone: a client that goes away while its limit is
+// being checked is not a store failure: the limit is not marked degraded
+// and no fallback decision is counted.
+func TestRateLimitClientGone(t *testing.T) {
+	up := newUpstream(t, "up")
+	lim := stallingLimiter{called: make(chan struct{})}
+	gw := newGateway(t, fmt.Sprintf(`
+routes:
+  - {name: open, path_prefix: /open, upstream: %s, auth: none, rate_limit: {rate: 1, per: 1m, burst: 2}}
+`, up.URL), Options{RateLimiter: lim})
+	conn, err := net.Dial("tcp", gw.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Write([]byte("GET /open HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	<-lim.called
+	conn.Close()
+	// The handler's request context ends once the server notices the
+	// closed connection; wait for the handler to have answered.
+	deadline := time.Now().Add(5 * time.Second)
+	for testutil.ToFloat64(gw.h.metrics.requests.WithLabelValues("open", "GET", "5xx")) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the handler did not finish after the client left")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := testutil.ToFloat64(gw.h.metrics.limitDegraded); got != 0 {
+		t.Errorf("keygate_ratelimit_degraded = %v after a client went away, want 0", got)
+	}
+	if got := testutil.ToFloat64(gw.h.state.Load().table.routes[0].metrics.limits[limitDegraded]); got != 0 {
+		t.Errorf("degraded decisions = %v after a client went away, want 0", got)
 	}
 }
