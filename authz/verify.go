@@ -62,6 +62,8 @@ type secretRecord struct {
 	TokenDigest string `json:"td,omitempty"`
 	TokenKeyID  string `json:"tk,omitempty"`
 	Generation  int64  `json:"g,omitempty"`
+	// RateLimit is the credential's own rate limit.
+	RateLimit *RateLimit `json:"rl,omitempty"`
 
 	// digestHint is the store key the record was read from.
 	digestHint string
@@ -297,6 +299,11 @@ func (s *Service) fetch(ctx context.Context, k *digestKey, ck cacheKey, apiKey b
 	} else {
 		e.identity.APISets = intersect(rec.APISets, u.APISets)
 		e.identity.Scopes = intersect(rec.Scopes, u.Scopes)
+		e.identity.UserRate = u.RateLimit.rate()
+		e.identity.CredentialRate = rec.RateLimit.rate()
+		if e.identity.CredentialRate == nil {
+			e.identity.CredentialRate = e.identity.UserRate
+		}
 	}
 	if apiKey && rec.Kind == KindAPIKey {
 		e.pending = &pending{}

@@ -104,6 +104,9 @@ type Config struct {
 	SelfService SelfService `yaml:"self_service"`
 	// Routes are matched by host, then longest path prefix, then method.
 	Routes []Route `yaml:"routes"`
+	// APISets holds settings per API set, by name: limits shared by every
+	// route of the set. Default none.
+	APISets map[string]APISet `yaml:"api_sets"`
 }
 
 // Runtime is how keygate sets up the Go runtime at start. The environment

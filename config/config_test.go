@@ -272,7 +272,7 @@ func TestRateLimitValidation(t *testing.T) {
 		`routes[0].rate_limit.on_store_error: "maybe" is not one of`,
 		"routes[0].rate_limit.burst: must be at least 1",
 		`routes[0].rate_limit.mode: "quick" is not one of fast, exact`,
-		"routes[0].rate_limit.batch: must be between 0 (adaptive) and rate_limit.burst",
+		"routes[0].rate_limit.batch: must be between 0 (adaptive) and routes[0].rate_limit.burst",
 	}
 	for _, w := range want {
 		if strings.Count(err.Error(), w) != 1 {
@@ -285,5 +285,36 @@ func TestRateLimitValidation(t *testing.T) {
 	}
 	if rl := cfg.Routes[0].RateLimit; rl.Per != time.Second || rl.Burst != 10 || rl.Key != LimitByCredential || rl.OnStoreError != OnErrorLocal || !rl.HeadersOn() || rl.Mode != LimitFast || rl.Batch != 0 {
 		t.Errorf("rate_limit defaults: %+v", rl)
+	}
+}
+
+func TestAPISetValidation(t *testing.T) {
+	y := `
+routes:
+  - {name: r, path_prefix: /, upstream: http://h, api_set: orders}
+api_sets:
+  orders: {rate_limit: {rate: 10, key: everyone}}
+  ordrs: {rate_limit: {rate: 10}}
+  "bad name": {}
+`
+	_, err := Parse("t.yaml", []byte(y), nil)
+	if err == nil {
+		t.Fatal("bad api_sets were accepted")
+	}
+	for _, w := range []string{
+		`api_sets.orders.rate_limit.key: "everyone" is not one of`,
+		"api_sets.ordrs: no route has this api_set",
+		"api_sets.bad name: not an API set name",
+	} {
+		if strings.Count(err.Error(), w) != 1 {
+			t.Errorf("%q appears %d times in:\n%v", w, strings.Count(err.Error(), w), err)
+		}
+	}
+	cfg, err := Parse("t.yaml", []byte("routes:\n  - {name: r, path_prefix: /, upstream: http://h, api_set: s}\napi_sets: {s: {rate_limit: {rate: 10}}}\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rl := cfg.APISets["s"].RateLimit; rl.Per != time.Second || rl.Burst != 10 || rl.Key != LimitByCredential || rl.Mode != LimitFast || rl.OnStoreError != OnErrorLocal {
+		t.Errorf("api_sets rate_limit defaults: %+v", rl)
 	}
 }

@@ -105,21 +105,11 @@ func (c *Config) ApplyDefaults() {
 			rt.Scopes = up
 		}
 		setStr(&rt.Auth, DefaultRouteAuth)
-		if rl := rt.RateLimit; rl != nil {
-			setDur(&rl.Per, time.Second)
-			if rl.Burst == 0 {
-				rl.Burst = rl.Rate
-			}
-			if rl.Key == "" {
-				rl.Key = LimitByCredential
-				if rt.Auth == AuthNone {
-					rl.Key = LimitByAddress
-				}
-			}
-			setStr(&rl.OnStoreError, OnErrorLocal)
-			setStr(&rl.Mode, LimitFast)
+		if rt.RateLimit != nil {
+			rt.RateLimit.applyDefaults(rt.Auth == AuthNone)
 		}
 	}
+	c.applyAPISetDefaults()
 }
 
 func setStr(p *string, def string) {
@@ -209,6 +199,7 @@ func (c *Config) Validate() error {
 	c.validateOAuth(&v)
 	c.validateStore(&v)
 	c.validateRoutes(&v)
+	c.validateAPISets(&v)
 	return v.err()
 }
 
@@ -392,36 +383,8 @@ func (c *Config) validateRoutes(v *problems) {
 		if rt.APISet != "" && !setName.MatchString(rt.APISet) {
 			v.add(f("api_set"), fmt.Sprintf("%q: use 1 to 64 of A-Z, a-z, 0-9, _, . and -", rt.APISet))
 		}
-		if rl := rt.RateLimit; rl != nil {
-			if rl.Rate < 1 {
-				v.add(f("rate_limit.rate"), "required: a positive number of requests per rate_limit.per")
-			}
-			if rl.Per <= 0 {
-				v.add(f("rate_limit.per"), "must be a positive duration such as 1s")
-			}
-			if rl.Burst < 1 {
-				v.add(f("rate_limit.burst"), "must be at least 1")
-			}
-			switch rl.Key {
-			case LimitByCredential, LimitByUser:
-				if rt.Auth == AuthNone {
-					v.add(f("rate_limit.key"), fmt.Sprintf("%q needs a credential: use address or route on a route with auth none", rl.Key))
-				}
-			case LimitByRoute, LimitByAddress:
-			default:
-				v.add(f("rate_limit.key"), fmt.Sprintf("%q is not one of credential, user, route, address", rl.Key))
-			}
-			switch rl.OnStoreError {
-			case OnErrorLocal, OnErrorFailOpen, OnErrorFailClosed:
-			default:
-				v.add(f("rate_limit.on_store_error"), fmt.Sprintf("%q is not one of local, fail_open, fail_closed", rl.OnStoreError))
-			}
-			if rl.Mode != LimitExact && rl.Mode != LimitFast {
-				v.add(f("rate_limit.mode"), fmt.Sprintf("%q is not one of fast, exact", rl.Mode))
-			}
-			if rl.Batch < 0 || rl.Batch > max(rl.Burst, 1) {
-				v.add(f("rate_limit.batch"), "must be between 0 (adaptive) and rate_limit.burst")
-			}
+		if rt.RateLimit != nil {
+			rt.RateLimit.check(v, f("rate_limit"), rt.Auth == AuthNone)
 		}
 		for m, s := range rt.Scopes {
 			if !knownMethods[m] {

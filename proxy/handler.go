@@ -357,7 +357,7 @@ func (h *Handler) serve(w *recorder, r *http.Request, s *state, ex *exchange) *E
 	}
 	ex.keepAuth = rt.cfg.ForwardAuthorization
 
-	if rt.limit != nil {
+	if rt.limit != nil || rt.setLimit != nil {
 		if e := h.rateLimit(w, r, rt, ex); e != nil {
 			return e
 		}

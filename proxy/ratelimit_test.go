@@ -151,3 +151,49 @@ routes:
 		t.Errorf("degraded decisions = %v after a client went away, want 0", got)
 	}
 }
+
+// rateAuth verifies "Bearer good" as fixedAuth does and "Bearer vip" as a
+// credential with its own rate limit.
+type rateAuth struct{ fixedAuth }
+
+func (a rateAuth) Verify(ctx context.Context, authorization []string, need authz.Need, client netip.Addr) (*authz.Identity, error) {
+	if len(authorization) == 1 && authorization[0] == "Bearer vip" {
+		own := &authz.Rate{Rate: 1, Per: time.Minute, Burst: 4}
+		return &authz.Identity{User: "vic", CredentialID: "cred_vip", Kind: authz.KindKeyToken, APISets: []string{"ops"}, Scopes: []string{"read"},
+			CredentialRate: own, UserRate: own}, nil
+	}
+	return a.fixedAuth.Verify(ctx, authorization, need, client)
+}
+
+// TestAPISetLimitAndOverride: an API set's limit is shared by its routes
+// and applies on top of a route's own; a credential's own limit replaces
+// the configured one for that credential.
+func TestAPISetLimitAndOverride(t *testing.T) {
+	up := newUpstream(t, "up")
+	gw := newGateway(t, fmt.Sprintf(`
+routes:
+  - {name: a, path_prefix: /a, upstream: %[1]s, api_set: ops, rate_limit: {rate: 1, per: 1m, burst: 2}}
+  - {name: b, path_prefix: /b, upstream: %[1]s, api_set: ops}
+api_sets:
+  ops: {rate_limit: {rate: 1, per: 1m, burst: 3}}
+`, up.URL), Options{Authenticator: rateAuth{}})
+	addr := gw.Listener.Addr().String()
+	for i, c := range []struct {
+		path, auth  string
+		want        int
+		limit, left string
+	}{
+		{"/a", "good", 200, "2", "1"}, // route 1 left, set 2: the route's shown
+		{"/a", "good", 200, "2", "0"},
+		{"/a", "good", 429, "2", "0"}, // the route's limit; the set's is not spent
+		{"/b", "good", 200, "3", "0"}, // the set's last
+		{"/b", "good", 429, "3", "0"},
+		{"/a", "vip", 200, "4", "3"}, // its own burst 4, on the route's limit and the set's alike
+	} {
+		resp, body := rawGet(t, addr, c.path, "Authorization: Bearer "+c.auth)
+		if resp.StatusCode != c.want || resp.Header.Get("Ratelimit-Limit") != c.limit || resp.Header.Get("Ratelimit-Remaining") != c.left {
+			t.Errorf("request %d (%s as %s): %d, RateLimit-Limit %q, -Remaining %q (%s); want %d, %s, %s", i+1, c.path, c.auth,
+				resp.StatusCode, resp.Header.Get("Ratelimit-Limit"), resp.Header.Get("Ratelimit-Remaining"), body, c.want, c.limit, c.left)
+		}
+	}
+}

@@ -5,12 +5,10 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/keygate/keygate/config"
-	"github.com/keygate/keygate/ratelimit"
 )
 
 // Route is one compiled entry of the route table. It is immutable once
@@ -31,7 +29,8 @@ type Route struct {
 	timeout     time.Duration
 	proxy       *httputil.ReverseProxy
 	metrics     routeMetrics
-	limit       *routeLimit // nil: no rate limit
+	limit       *routeLimit // nil: no rate limit of its own
+	setLimit    *routeLimit // its API set's; nil: none
 }
 
 // RequiredScope is the scope a request with method needs on this route.
@@ -83,12 +82,10 @@ func compileTable(cfg *config.Config, sockets map[string]string, build func(*Rou
 			timeout:     rc.Timeout,
 		}
 		if rl := rc.RateLimit; rl != nil {
-			rt.limit = &routeLimit{
-				cfg:     *rl,
-				limit:   ratelimit.Limit{Rate: rl.Rate, Per: rl.Per, Burst: rl.Burst, Fast: rl.Mode == config.LimitFast, Batch: rl.Batch},
-				burst:   []string{strconv.Itoa(rl.Burst)},
-				keyHead: rc.Name + "|" + rl.Key + ":",
-			}
+			rt.limit = newRouteLimit(rl, rc.Name)
+		}
+		if rl := cfg.APISets[rc.APISet].RateLimit; rc.APISet != "" && rl != nil {
+			rt.setLimit = newRouteLimit(rl, "set:"+rc.APISet)
 		}
 		if len(rc.Methods) > 0 {
 			rt.methods = make(map[string]bool, len(rc.Methods)+1)

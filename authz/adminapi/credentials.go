@@ -2,6 +2,7 @@ package adminapi
 
 import (
 	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -33,6 +34,16 @@ type credentialView struct {
 	// Failures: for the ApiKey pair, wrong tokens counted against its
 	// current token (three void it).
 	Failures *int64 `json:"failures,omitempty"`
+	// RateLimit is the credential's own rate limit, if any.
+	RateLimit *authz.RateLimit `json:"rateLimit,omitempty"`
+}
+
+func viewCredential(c *authz.Credential) credentialView {
+	return credentialView{
+		ID: c.ID, Kind: string(c.Kind), Handle: c.Handle, Alias: c.Alias, Description: c.Description,
+		APISets: httpapi.NonNil(c.APISets), Scopes: httpapi.NonNil(c.Scopes), Status: string(c.Status),
+		Created: c.Created, ExpiresAt: c.Expires, LastUsed: c.LastUsed, ClientID: c.ClientID, RateLimit: c.RateLimit,
+	}
 }
 
 // clientView is an OAuth client as the admin API shows one: never its
@@ -67,11 +78,7 @@ func (h *Handler) credentials(w http.ResponseWriter, r *http.Request, _ *actor) 
 	out := make([]credentialView, 0, len(creds))
 	for i := range creds {
 		c := &creds[i]
-		v := credentialView{
-			ID: c.ID, Kind: string(c.Kind), Handle: c.Handle, Alias: c.Alias, Description: c.Description,
-			APISets: httpapi.NonNil(c.APISets), Scopes: httpapi.NonNil(c.Scopes), Status: string(c.Status),
-			Created: c.Created, ExpiresAt: c.Expires, LastUsed: c.LastUsed, ClientID: c.ClientID,
-		}
+		v := viewCredential(c)
 		if c.Kind == authz.KindAPIKey {
 			// The record says active until a void is recorded; the strike
 			// counter knows at once.
@@ -165,5 +172,41 @@ func (h *Handler) unvoid(w http.ResponseWriter, r *http.Request, a *actor) error
 	}
 	h.audit(w, r, a, "unvoid", "admin: ApiKey token unvoided", zap.String("credential_id", creds[i].ID), zap.String("user", name))
 	httpapi.WriteNoContent(w)
+	return nil
+}
+
+// updateCredentialRequest is PATCH /admin/credentials/{id}'s body.
+type updateCredentialRequest struct {
+	// RateLimit: an object sets the credential's own rate limit, null
+	// removes it. Required.
+	RateLimit json.RawMessage `json:"rateLimit"`
+}
+
+// updateCredential is PATCH /admin/credentials/{id}: set or remove the
+// credential's own rate limit, which replaces the configured rate, per
+// and burst of limits counted per credential, on every replica.
+func (h *Handler) updateCredential(w http.ResponseWriter, r *http.Request, a *actor) error {
+	var req updateCredentialRequest
+	if e := httpapi.DecodeJSON(w, r, &req, true); e != nil {
+		return e
+	}
+	if req.RateLimit == nil {
+		return httpapi.BadRequest("The request changes nothing: give rateLimit (an object, or null to remove it).")
+	}
+	l, err := decodeRateLimit(req.RateLimit)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	c, err := h.svc.SetCredentialRateLimit(r.Context(), id, l)
+	if err != nil {
+		return err
+	}
+	fields := []zap.Field{zap.String("credential_id", id), zap.String("user", c.Owner)}
+	if l != nil {
+		fields = append(fields, zap.Int("rate", l.Rate), zap.String("per", l.Per), zap.Int("burst", l.Burst))
+	}
+	h.audit(w, r, a, "set_rate_limit", "admin: credential rate limit changed", fields...)
+	httpapi.WriteJSON(w, http.StatusOK, viewCredential(c))
 	return nil
 }

@@ -108,6 +108,7 @@ func New(svc *authz.Service, cfg *config.Config, opts Options) *Handler {
 		{"GET", "/admin/users/{name}/credentials", false, h.credentials},
 		{"POST", "/admin/users/{name}/apikey/unvoid", false, h.unvoid},
 		{"DELETE", "/admin/credentials/{id}", false, h.revoke},
+		{"PATCH", "/admin/credentials/{id}", false, h.updateCredential},
 		{"DELETE", "/admin/clients/{clientId}", false, h.deleteClient},
 		{"GET", "/admin/openapi.json", true, h.openAPI},
 	}

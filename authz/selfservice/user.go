@@ -88,13 +88,15 @@ type keyView struct {
 	LastUsed    time.Time `json:"lastUsed,omitzero"`
 	Token       string    `json:"token,omitempty"`
 	Usage       string    `json:"usage,omitempty"`
+	// RateLimit is the key's own rate limit, set by an administrator.
+	RateLimit *authz.RateLimit `json:"rateLimit,omitempty"`
 }
 
 func viewKey(c *authz.Credential) keyView {
 	return keyView{
 		ID: c.ID, Handle: c.Handle, Alias: c.Alias, Description: c.Description,
 		APISets: httpapi.NonNil(c.APISets), Scopes: httpapi.NonNil(c.Scopes), Status: string(c.Status),
-		Created: c.Created, ExpiresAt: c.Expires, LastUsed: c.LastUsed,
+		Created: c.Created, ExpiresAt: c.Expires, LastUsed: c.LastUsed, RateLimit: c.RateLimit,
 	}
 }
 
