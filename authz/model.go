@@ -73,6 +73,8 @@ type Credential struct {
 	SealedKey []byte `json:"sealedKey,omitempty"`
 	// RateLimit, if set, is the credential's own rate limit.
 	RateLimit *RateLimit `json:"rateLimit,omitempty"`
+	// Quota, if set, is the credential's own request quota.
+	Quota *Quota `json:"quota,omitempty"`
 	// SealedSecret is a named key's token, encrypted under
 	// auth.encryption_keys when they are configured (retrievable secrets).
 	SealedSecret []byte `json:"sealedSecret,omitempty"`
@@ -90,6 +92,9 @@ type Identity struct {
 	// CredentialRate is the credential's own rate limit, else its
 	// owner's; UserRate the owner's. Nil: the configured limits.
 	CredentialRate, UserRate *Rate
+	// Quota is the credential's own number of requests per quota period;
+	// nil: the configured ones.
+	Quota *int64
 
 	once    sync.Once
 	headers *IdentityHeaders

@@ -72,3 +72,37 @@ func (s *Service) SetCredentialRateLimit(ctx context.Context, id string, l *Rate
 	s.publish(ctx, "d:"+c.Digest)
 	return c, nil
 }
+
+// Quota is a credential's own request quota: it replaces the number of
+// requests of every route and API-set quota that counts the credential
+// (their period stays as configured).
+type Quota struct {
+	Requests int64 `json:"requests"`
+}
+
+func (q *Quota) check(field string) error {
+	if q != nil && (q.Requests < 0 || q.Requests > 1<<53) {
+		return invalid(field+".requests", "must be 0 to 9007199254740992")
+	}
+	return nil
+}
+
+// SetCredentialQuota gives a credential its own quota (nil: the
+// configured ones again); every replica applies it from the credential's
+// next request.
+func (s *Service) SetCredentialQuota(ctx context.Context, id string, q *Quota) (*Credential, error) {
+	if err := q.check("quota"); err != nil {
+		return nil, err
+	}
+	c, err := s.updateCred(ctx, id, func(c *Credential) { c.Quota = q })
+	if err != nil {
+		return nil, err
+	}
+	if c.Status == StatusActive || c.Status == StatusVoided {
+		if err := s.updateSecret(ctx, c.Digest, func(rec *secretRecord) bool { rec.Quota = q; return true }); err != nil {
+			return nil, err
+		}
+	}
+	s.publish(ctx, "d:"+c.Digest)
+	return c, nil
+}

@@ -64,6 +64,8 @@ type secretRecord struct {
 	Generation  int64  `json:"g,omitempty"`
 	// RateLimit is the credential's own rate limit.
 	RateLimit *RateLimit `json:"rl,omitempty"`
+	// Quota is the credential's own request quota.
+	Quota *Quota `json:"q,omitempty"`
 
 	// digestHint is the store key the record was read from.
 	digestHint string
@@ -303,6 +305,9 @@ func (s *Service) fetch(ctx context.Context, k *digestKey, ck cacheKey, apiKey b
 		e.identity.CredentialRate = rec.RateLimit.rate()
 		if e.identity.CredentialRate == nil {
 			e.identity.CredentialRate = e.identity.UserRate
+		}
+		if rec.Quota != nil {
+			e.identity.Quota = &rec.Quota.Requests
 		}
 	}
 	if apiKey && rec.Kind == KindAPIKey {

@@ -389,6 +389,9 @@ type Route struct {
 	Scopes map[string]string `yaml:"scopes"`
 	// RateLimit, if set, limits the route's requests (429 past it).
 	RateLimit *RateLimit `yaml:"rate_limit"`
+	// Quota, if set, counts each credential's requests per day or month
+	// (429 past it). Not on routes with auth none.
+	Quota *Quota `yaml:"quota"`
 	// ForwardAuthorization keeps the Authorization header toward the
 	// upstream. Default false: keygate removes it, so the upstream never
 	// sees the client's secret.

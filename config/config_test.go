@@ -318,3 +318,35 @@ api_sets:
 		t.Errorf("api_sets rate_limit defaults: %+v", rl)
 	}
 }
+
+func TestQuotaValidation(t *testing.T) {
+	y := `
+routes:
+  - {name: a, path_prefix: /a, upstream: http://h, auth: none, quota: {requests: 10}}
+  - {name: b, path_prefix: /b, upstream: http://h, api_set: s, quota: {requests: 0, per: week, on_store_error: local}}
+api_sets:
+  s: {quota: {requests: -1}}
+`
+	_, err := Parse("t.yaml", []byte(y), nil)
+	if err == nil {
+		t.Fatal("bad quotas were accepted")
+	}
+	for _, w := range []string{
+		"routes[0].quota: counts per credential: not on a route with auth none",
+		"routes[1].quota.requests: required",
+		`routes[1].quota.per: "week" is not one of day, month`,
+		`routes[1].quota.on_store_error: "local" is not one of fail_closed, fail_open`,
+		"api_sets.s.quota.requests: required",
+	} {
+		if strings.Count(err.Error(), w) != 1 {
+			t.Errorf("%q appears %d times in:\n%v", w, strings.Count(err.Error(), w), err)
+		}
+	}
+	cfg, err := Parse("t.yaml", []byte("routes:\n  - {name: r, path_prefix: /, upstream: http://h, api_set: s, quota: {requests: 10}}\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := cfg.Routes[0].Quota; q.Per != QuotaPerMonth || q.OnStoreError != OnErrorFailClosed {
+		t.Errorf("quota defaults: %+v", q)
+	}
+}

@@ -14,6 +14,9 @@ type APISet struct {
 	// own rate_limit: a request must pass both. Key route means one
 	// bucket for everyone's requests to the set.
 	RateLimit *RateLimit `yaml:"rate_limit"`
+	// Quota, if set, counts each credential's requests to all the set's
+	// routes together, on top of each route's own quota.
+	Quota *Quota `yaml:"quota"`
 }
 
 // applyDefaults fills a rate limit's empty fields; authNone: the limit is
@@ -37,6 +40,9 @@ func (c *Config) applyAPISetDefaults() {
 	for name, set := range c.APISets {
 		if set.RateLimit != nil {
 			set.RateLimit.applyDefaults(false)
+		}
+		if set.Quota != nil {
+			set.Quota.applyDefaults()
 		}
 		c.APISets[name] = set
 	}
@@ -94,5 +100,45 @@ func (c *Config) validateAPISets(v *problems) {
 		if rl := c.APISets[name].RateLimit; rl != nil {
 			rl.check(v, path+".rate_limit", false)
 		}
+		if q := c.APISets[name].Quota; q != nil {
+			q.check(v, path+".quota")
+		}
+	}
+}
+
+// Quota periods: calendar days and months in UTC.
+const (
+	QuotaPerDay   = "day"
+	QuotaPerMonth = "month"
+)
+
+// Quota is a number of requests per credential per calendar day or month
+// (UTC), counted exactly in the store; past it, 429 until the period
+// ends. Anonymous requests are not counted.
+type Quota struct {
+	// Requests allowed per period. Required. A credential's own quota,
+	// set through the admin API, replaces it.
+	Requests int64 `yaml:"requests"`
+	// Per is day or month (default).
+	Per string `yaml:"per"`
+	// OnStoreError is what happens while the store cannot count:
+	// fail_closed (default: 503) or fail_open (allow).
+	OnStoreError string `yaml:"on_store_error"`
+}
+
+func (q *Quota) applyDefaults() {
+	setStr(&q.Per, QuotaPerMonth)
+	setStr(&q.OnStoreError, OnErrorFailClosed)
+}
+
+func (q *Quota) check(v *problems, path string) {
+	if q.Requests < 1 {
+		v.add(path+".requests", "required: a positive number of requests per "+path+".per")
+	}
+	if q.Per != QuotaPerDay && q.Per != QuotaPerMonth {
+		v.add(path+".per", fmt.Sprintf("%q is not one of day, month", q.Per))
+	}
+	if q.OnStoreError != OnErrorFailClosed && q.OnStoreError != OnErrorFailOpen {
+		v.add(path+".on_store_error", fmt.Sprintf("%q is not one of fail_closed, fail_open", q.OnStoreError))
 	}
 }

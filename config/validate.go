@@ -108,6 +108,9 @@ func (c *Config) ApplyDefaults() {
 		if rt.RateLimit != nil {
 			rt.RateLimit.applyDefaults(rt.Auth == AuthNone)
 		}
+		if rt.Quota != nil {
+			rt.Quota.applyDefaults()
+		}
 	}
 	c.applyAPISetDefaults()
 }
@@ -385,6 +388,12 @@ func (c *Config) validateRoutes(v *problems) {
 		}
 		if rt.RateLimit != nil {
 			rt.RateLimit.check(v, f("rate_limit"), rt.Auth == AuthNone)
+		}
+		if rt.Quota != nil {
+			rt.Quota.check(v, f("quota"))
+			if rt.Auth == AuthNone {
+				v.add(f("quota"), "counts per credential: not on a route with auth none")
+			}
 		}
 		for m, s := range rt.Scopes {
 			if !knownMethods[m] {

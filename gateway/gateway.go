@@ -47,6 +47,7 @@ type Gateway struct {
 	auth    *authz.Service
 	proxy   *proxy.Handler
 	limiter *ratelimit.Redis // nil unless the store is Redis
+	quotas  *ratelimit.Quotas
 	cfg     atomic.Pointer[config.Config]
 	metrics *gatewayMetrics
 
@@ -97,7 +98,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		}
 		limiter = g.limiter
 	}
-	g.proxy, err = proxy.New(cfg, proxy.Options{Logger: g.log, Registerer: g.reg, Version: opts.Version, Authenticator: g.auth, RateLimiter: limiter})
+	g.quotas = ratelimit.NewQuotas(st, nil)
+	g.proxy, err = proxy.New(cfg, proxy.Options{Logger: g.log, Registerer: g.reg, Version: opts.Version, Authenticator: g.auth, RateLimiter: limiter, Quotas: g.quotas})
 	if err != nil {
 		g.closeLimiter()
 		g.auth.Close()
@@ -114,6 +116,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 			_ = st.Close()
 			return nil, fmt.Errorf("self-service API: %w", err)
 		}
+		g.selfService.Quotas = g.quotaUsage
 		public = publicHandler{proxy: g.proxy, selfService: g.selfService}
 	}
 	g.cfg.Store(cfg)
@@ -135,6 +138,16 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		ErrorLog:          zap.NewStdLog(g.log.Named("admin")),
 	}
 	return g, nil
+}
+
+// quotaUsage is what a credential has used of the quotas of the current
+// config, for the key details of the self-service and admin APIs.
+func (g *Gateway) quotaUsage(ctx context.Context, c *authz.Credential) ([]ratelimit.QuotaUsage, error) {
+	var own *int64
+	if c.Quota != nil {
+		own = &c.Quota.Requests
+	}
+	return g.quotas.Usage(ctx, g.cfg.Load(), c.ID, c.APISets, own)
 }
 
 func (g *Gateway) closeLimiter() {

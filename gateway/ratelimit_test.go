@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/internal/redistest"
 )
 
@@ -102,5 +103,43 @@ func TestRateLimitSharedAndDegraded(t *testing.T) {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %q:\n%s", want, grep(metrics, "keygate_ratelimit"))
 		}
+	}
+}
+
+// TestQuotaRedisDown: with Redis stopped, a quota that cannot be counted
+// answers 503 (fail_closed, the default) or lets the request through
+// (fail_open); a recently verified credential is still known (stale_if_error).
+func TestQuotaRedisDown(t *testing.T) {
+	srv := redistest.Start(t)
+	up := echoUpstream(t)
+	y := fmt.Sprintf(`
+listen: 127.0.0.1:0
+admin_listen: 127.0.0.1:0
+store: {driver: redis, redis: {addrs: [%q], key_prefix: %q, dial_timeout: 1s, read_timeout: 200ms, write_timeout: 200ms}}
+auth:
+  digest_keys: [{id: t1, secret: "a-test-digest-key-of-at-least-32-bytes"}]
+  stale_if_error: 1m
+routes:
+  - {name: closed, path_prefix: /closed, upstream: %[3]s, api_set: orders, quota: {requests: 100, per: month}}
+  - {name: open, path_prefix: /open, upstream: %[3]s, api_set: orders, quota: {requests: 100, on_store_error: fail_open}}
+`, srv.Addr(), redistest.Prefix(t), up.URL)
+	g, _ := start(t, parse(t, y))
+	base := "http://" + g.Addr().String()
+	newAlice(t, g.Auth())
+	tok, _, err := g.Auth().CreateKey(t.Context(), "alice", authz.KeySpec{Handle: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/closed", "/open"} {
+		if code, _, body := do(t, "GET", base+p, "Bearer "+tok); code != 200 {
+			t.Fatalf("%s with Redis up: %d %s", p, code, body)
+		}
+	}
+	srv.Stop()
+	if code, h, body := do(t, "GET", base+"/closed", "Bearer "+tok); code != 503 || h.Get("Retry-After") == "" {
+		t.Errorf("quota, Redis down, fail_closed: %d %s, want 503 with Retry-After", code, body)
+	}
+	if code, _, body := do(t, "GET", base+"/open", "Bearer "+tok); code != 200 {
+		t.Errorf("quota, Redis down, fail_open: %d %s, want 200", code, body)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/ratelimit"
 )
 
 // Route is one compiled entry of the route table. It is immutable once
@@ -31,6 +32,8 @@ type Route struct {
 	metrics     routeMetrics
 	limit       *routeLimit // nil: no rate limit of its own
 	setLimit    *routeLimit // its API set's; nil: none
+	quota       *routeQuota // nil: no quota of its own
+	setQuota    *routeQuota // its API set's; nil: none
 }
 
 // RequiredScope is the scope a request with method needs on this route.
@@ -86,6 +89,12 @@ func compileTable(cfg *config.Config, sockets map[string]string, build func(*Rou
 		}
 		if rl := cfg.APISets[rc.APISet].RateLimit; rc.APISet != "" && rl != nil {
 			rt.setLimit = newRouteLimit(rl, "set:"+rc.APISet)
+		}
+		if q := rc.Quota; q != nil {
+			rt.quota = &routeQuota{cfg: *q, scope: ratelimit.QuotaScopeRoute(rc.Name)}
+		}
+		if q := cfg.APISets[rc.APISet].Quota; rc.APISet != "" && q != nil {
+			rt.setQuota = &routeQuota{cfg: *q, scope: ratelimit.QuotaScopeAPISet(rc.APISet)}
 		}
 		if len(rc.Methods) > 0 {
 			rt.methods = make(map[string]bool, len(rc.Methods)+1)

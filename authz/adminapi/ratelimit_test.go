@@ -71,7 +71,7 @@ func TestRateLimitOverrides(t *testing.T) {
 				{`{"rateLimit": {"rate": 5, "per": "soon"}}`, `rateLimit.per: "soon" must be a duration`},
 				{`{"rateLimit": {"rate": 5, "per": "1s", "burst": -1}}`, "rateLimit.burst: must be 0"},
 				{`{"rateLimit": {"rate": 5, "per": "1s", "cost": 2}}`, `unknown field "cost"`},
-				{`{}`, "The request changes nothing: give rateLimit"},
+				{`{}`, "The request changes nothing: give rateLimit or quota"},
 			} {
 				r := e.call(t, "PATCH", "/admin/credentials/"+id, root, c.body)
 				if d := wantError(t, "PATCH "+c.body, r, 400, "invalid_request"); !strings.Contains(d, c.desc) {
@@ -86,5 +86,37 @@ func TestRateLimitOverrides(t *testing.T) {
 				t.Errorf("unknown credential: %s, want 404", r)
 			}
 		})
+	}
+}
+
+// TestCredentialQuotaOverride: PATCH quota sets a credential's own quota,
+// shown in the credentials list; bad input names the field.
+func TestCredentialQuotaOverride(t *testing.T) {
+	e := newEnv(t, "embedded", adminToken)
+	e.user(t, "alice", []string{"orders"})
+	e.key(t, "alice", "k")
+	root := bearer(adminToken)
+	id := e.credentials(t, root, "alice").find(t, func(c credential) bool { return c.Handle == "k" }).ID
+	r := e.call(t, "PATCH", "/admin/credentials/"+id, root, `{"quota": {"requests": 7}}`)
+	want(t, "set quota", r, 200)
+	if !strings.Contains(string(r.body), `"quota":{"requests":7}`) {
+		t.Errorf("PATCH answer lacks the quota: %s", r)
+	}
+	if r := e.call(t, "GET", "/admin/users/alice/credentials", root, ""); !strings.Contains(string(r.body), `"quota":{"requests":7}`) {
+		t.Errorf("the credentials list does not show the quota: %s", r)
+	}
+	e.audit(t, "set_quota", 1)
+	for _, c := range []struct{ body, desc string }{
+		{`{"quota": {"requests": -1}}`, "quota.requests: must be 0"},
+		{`{"quota": {"requests": 1, "per": "day"}}`, `unknown field "per"`},
+	} {
+		r := e.call(t, "PATCH", "/admin/credentials/"+id, root, c.body)
+		if d := wantError(t, "PATCH "+c.body, r, 400, "invalid_request"); !strings.Contains(d, c.desc) {
+			t.Errorf("PATCH %s: %q, want it to contain %q", c.body, d, c.desc)
+		}
+	}
+	want(t, "remove quota", e.call(t, "PATCH", "/admin/credentials/"+id, root, `{"quota": null}`), 200)
+	if r := e.call(t, "GET", "/admin/users/alice/credentials", root, ""); strings.Contains(string(r.body), `"quota":`) {
+		t.Errorf("the quota is still shown after removing it: %s", r)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/authz/internal/httpapi"
+	"github.com/keygate/keygate/ratelimit"
 )
 
 // userView is GET /user: the caller and what they authenticated with
@@ -90,6 +91,8 @@ type keyView struct {
 	Usage       string    `json:"usage,omitempty"`
 	// RateLimit is the key's own rate limit, set by an administrator.
 	RateLimit *authz.RateLimit `json:"rateLimit,omitempty"`
+	// Quotas are the key's quotas and what it has used (details only).
+	Quotas []ratelimit.QuotaUsage `json:"quotas,omitempty"`
 }
 
 func viewKey(c *authz.Credential) keyView {
@@ -233,6 +236,11 @@ func (h *Handler) getKey(w http.ResponseWriter, r *http.Request, c *caller) erro
 		return err
 	}
 	v := viewKey(cred)
+	if h.Quotas != nil {
+		if v.Quotas, err = h.Quotas(r.Context(), cred); err != nil {
+			return err
+		}
+	}
 	if cred.Status == authz.StatusActive && (cred.Expires.IsZero() || time.Now().Before(cred.Expires)) &&
 		c.covers(cred.APISets, cred.Scopes) == nil {
 		token, err := h.retrieve(r, func(ctx context.Context) (string, error) { return h.svc.KeyToken(ctx, c.user.Name, handle) })
