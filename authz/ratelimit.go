@@ -3,6 +3,7 @@ package authz
 import (
 	"cmp"
 	"context"
+	"errors"
 	"time"
 )
 
@@ -106,3 +107,14 @@ func (s *Service) SetCredentialQuota(ctx context.Context, id string, q *Quota) (
 	s.publish(ctx, "d:"+c.Digest)
 	return c, nil
 }
+
+// ErrKeyBlocked: an ApiKey key had too many wrong tokens lately
+// (auth.key_failure_limit); its requests are refused, right token or not,
+// until Wait has passed. Verify returns it as a *KeyBlockedError.
+var ErrKeyBlocked = errors.New("authz: too many wrong tokens for this key")
+
+// KeyBlockedError is ErrKeyBlocked with how long the key stays blocked.
+type KeyBlockedError struct{ Wait time.Duration }
+
+func (e *KeyBlockedError) Error() string        { return ErrKeyBlocked.Error() }
+func (e *KeyBlockedError) Is(target error) bool { return target == ErrKeyBlocked }

@@ -125,7 +125,8 @@ type Need struct {
 
 // Verify checks the credential in a request's Authorization header values
 // for an API set and scope. It returns the identity, or ErrNoCredential,
-// ErrMalformed, ErrInvalid, a *ScopeError, or ErrUnavailable. client is
+// ErrMalformed, ErrInvalid, a *ScopeError, a *KeyBlockedError or
+// ErrUnavailable. client is
 // written to audit logs only.
 //
 // On the steady path (a credential verified less than cache_ttl ago) it
@@ -167,6 +168,11 @@ func (s *Service) verify(ctx context.Context, authorization []string, need *Need
 		if !wellFormed(p.Key, prefixAPIKey) || !wellFormed(p.Token, prefixAPITok) {
 			return nil, resultUnknown, ErrInvalid
 		}
+		if s.keyFailures != nil {
+			if wait, blocked := s.keyFailures.Blocked(p.Key); blocked {
+				return nil, resultKeyBlocked, &KeyBlockedError{Wait: wait}
+			}
+		}
 		e, res, err = s.lookup(ctx, p.Key, true)
 	}
 	if err != nil {
@@ -187,6 +193,9 @@ func (s *Service) verify(ctx context.Context, authorization []string, need *Need
 		if !hmac.Equal(got[:], e.tokenDigest[:]) {
 			if rec.Status == StatusActive && !e.tripped {
 				s.strikeLater(e, client) // once void, more strikes change nothing
+			}
+			if s.keyFailures != nil {
+				s.keyFailures.Failed(p.Key)
 			}
 			return nil, resultBadToken, ErrInvalid
 		}

@@ -350,3 +350,17 @@ api_sets:
 		t.Errorf("quota defaults: %+v", q)
 	}
 }
+
+func TestKeyFailureLimitValidation(t *testing.T) {
+	_, err := Parse("t.yaml", []byte("auth: {lockout_threshold: 5, key_failure_limit: {rate: 1, burst: 3}}\nroutes:\n  - {name: r, path_prefix: /, upstream: http://h, auth: none}\n"), nil)
+	if err == nil || !strings.Contains(err.Error(), "auth.key_failure_limit.burst: must be at least auth.lockout_threshold (5)") {
+		t.Errorf("burst below the lockout threshold: %v", err)
+	}
+	cfg, err := Parse("t.yaml", []byte("routes:\n  - {name: r, path_prefix: /, upstream: http://h, auth: none}\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fl := cfg.Auth.KeyFailureLimit; fl.Rate != 10 || fl.Per != time.Minute || fl.Burst != 10 {
+		t.Errorf("key_failure_limit defaults: %+v", fl)
+	}
+}

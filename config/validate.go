@@ -62,6 +62,13 @@ func (c *Config) ApplyDefaults() {
 	if a.FailureLimit.Burst == 0 {
 		a.FailureLimit.Burst = max(a.FailureLimit.Rate, 1)
 	}
+	if a.KeyFailureLimit.Rate == 0 {
+		a.KeyFailureLimit.Rate = 10
+	}
+	setDur(&a.KeyFailureLimit.Per, time.Minute)
+	if a.KeyFailureLimit.Burst == 0 {
+		a.KeyFailureLimit.Burst = max(a.KeyFailureLimit.Rate, a.LockoutThreshold, 1)
+	}
 	if a.CacheSize == 0 {
 		a.CacheSize = DefaultCacheSize
 	}
@@ -247,6 +254,11 @@ func (c *Config) validateAuth(v *problems) {
 	v.positive("auth.stale_if_error", a.StaleIfError)
 	if fl := a.FailureLimit; fl.Rate < -1 || fl.Per <= 0 || fl.Burst < 1 {
 		v.add("auth.failure_limit", "rate must be positive (or -1 for off), per a positive duration, burst at least 1")
+	}
+	if fl := a.KeyFailureLimit; fl.Rate < -1 || fl.Per <= 0 || fl.Burst < 1 {
+		v.add("auth.key_failure_limit", "rate must be positive (or -1 for off), per a positive duration, burst at least 1")
+	} else if fl.On() && fl.Burst < a.LockoutThreshold {
+		v.add("auth.key_failure_limit.burst", fmt.Sprintf("must be at least auth.lockout_threshold (%d), so that a token is void before its key is blocked", a.LockoutThreshold))
 	}
 	if a.CacheSize < 100 {
 		v.add("auth.cache_size", "must be at least 100")

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -141,5 +142,91 @@ routes:
 	}
 	if code, _, body := do(t, "GET", base+"/open", "Bearer "+tok); code != 200 {
 		t.Errorf("quota, Redis down, fail_open: %d %s, want 200", code, body)
+	}
+}
+
+// TestKeyFailureLimit: wrong tokens for one ApiKey key void its token at
+// lockout_threshold as always; past auth.key_failure_limit the key gets
+// 429 before its token is compared — the right one too — while other
+// keys are unaffected.
+func TestKeyFailureLimit(t *testing.T) {
+	srv := redistest.Start(t)
+	up := echoUpstream(t)
+	y := redisGateway(srv.Addr(), redistest.Prefix(t), up.URL, "  lockout_threshold: 3\n  failure_limit: {rate: -1}\n  key_failure_limit: {rate: 1, per: 1m, burst: 5}")
+	g, _ := start(t, parse(t, y))
+	url := "http://" + g.Addr().String() + "/orders/1"
+	newAlice(t, g.Auth())
+	if _, err := g.Auth().CreateUser(t.Context(), authz.User{Name: "bob", APISets: []string{"orders"}, Scopes: []string{"read"}}); err != nil {
+		t.Fatal(err)
+	}
+	key, old, err := g.Auth().NewAPIKeyToken(t.Context(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, right, err := g.Auth().NewAPIKeyToken(t.Context(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bobKey, bobToken, err := g.Auth().NewAPIKeyToken(t.Context(), "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := "ApiKey " + key + ":" + old
+	// A burst of 5 failures is forgiven; the 6th is answered 401 and
+	// blocks the key.
+	for i := range 6 {
+		if code, _, body := do(t, "GET", url, wrong); code != 401 {
+			t.Fatalf("wrong token %d: %d %s, want 401", i+1, code, body)
+		}
+	}
+	code, h, body := do(t, "GET", url, wrong)
+	if ra, _ := strconv.Atoi(h.Get("Retry-After")); code != 429 || !strings.Contains(body, "too_many_requests") || ra < 1 || ra > 60 {
+		t.Errorf("wrong token 7: %d (Retry-After %q) %s, want 429 with Retry-After", code, h.Get("Retry-After"), body)
+	}
+	if code, _, _ := do(t, "GET", url, "ApiKey "+key+":"+right); code != 429 {
+		t.Errorf("the right token of a blocked key: %d, want 429", code)
+	}
+	// The void came first (strikes are recorded after the answer, so one
+	// more may be counted before this replica sees the trip).
+	if st, failures, err := g.Auth().APIKeyStatus(t.Context(), "alice"); err != nil || st != authz.StatusVoided || failures < 3 {
+		t.Errorf("after the flood: %s with %d failures (%v), want voided", st, failures, err)
+	}
+	if code, _, _ := do(t, "GET", url, "ApiKey "+bobKey+":"+bobToken); code != 200 {
+		t.Errorf("another key during the flood: %d, want 200", code)
+	}
+	_, _, metrics := do(t, "GET", "http://"+g.AdminAddr().String()+"/metrics", "")
+	if !strings.Contains(metrics, `keygate_auth_decisions_total{result="key_blocked"} 2`) {
+		t.Errorf("metrics lack the blocked decision:\n%s", grep(metrics, "keygate_auth_decisions"))
+	}
+}
+
+// TestLockoutNeverFailsOpen: with Redis down, a wrong ApiKey token cannot
+// be recorded, so the key's right token is not let through on the
+// strength of the cache (stale_if_error) either: 503 until the store
+// answers, never a way around the void.
+func TestLockoutNeverFailsOpen(t *testing.T) {
+	srv := redistest.Start(t)
+	up := echoUpstream(t)
+	y := redisGateway(srv.Addr(), redistest.Prefix(t), up.URL, "  lockout_threshold: 3\n  stale_if_error: 1m")
+	g, _ := start(t, parse(t, y))
+	url := "http://" + g.Addr().String() + "/orders/1"
+	newAlice(t, g.Auth())
+	key, old, err := g.Auth().NewAPIKeyToken(t.Context(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, right, err := g.Auth().NewAPIKeyToken(t.Context(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := do(t, "GET", url, "ApiKey "+key+":"+right); code != 200 {
+		t.Fatalf("right token with Redis up: %d", code)
+	}
+	srv.Stop()
+	if code, _, _ := do(t, "GET", url, "ApiKey "+key+":"+old); code != 401 {
+		t.Errorf("wrong token with Redis down: %d, want 401", code)
+	}
+	if code, _, body := do(t, "GET", url, "ApiKey "+key+":"+right); code != 503 {
+		t.Errorf("right token after a wrong one that could not be recorded: %d %s, want 503", code, body)
 	}
 }

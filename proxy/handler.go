@@ -433,6 +433,13 @@ func (h *Handler) authenticate(r *http.Request, rt *Route, ex *exchange) (*authz
 		return nil, errInvalidToken
 	case errors.As(err, &scopeErr):
 		return nil, rt.scopeError(scopeErr.Scope)
+	case errors.Is(err, authz.ErrKeyBlocked):
+		e := *errKeyBlocked
+		var kb *authz.KeyBlockedError
+		if errors.As(err, &kb) {
+			e.RetryAfter = max(ceilSeconds(kb.Wait), 1)
+		}
+		return nil, &e
 	}
 	return nil, &Error{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable",
 		Description: "Credentials cannot be verified right now; try again shortly.", RetryAfter: 1, Cause: err}
