@@ -41,7 +41,10 @@ func TestRateLimitOverrides(t *testing.T) {
 			waitLimit("configured", "1000")
 
 			want(t, "user limit", e.call(t, "PATCH", "/admin/users/alice", root, `{"rateLimit": {"rate": 1, "per": "1h", "burst": 3}}`), 200)
-			if left := waitLimit("the user's limit", "3"); left != "2" {
+			// In process the changed limit starts full; in Redis the
+			// bucket's earlier use (under 1000/s) carries over, a fraction
+			// of a token.
+			if left := waitLimit("the user's limit", "3"); left != "2" && (backend == "embedded" || left != "1") {
 				t.Errorf("first request under the user's limit: %s left, want 2", left)
 			}
 			do(t, "GET", e.base+"/orders/1", token, "", "")
