@@ -122,6 +122,7 @@ func (r *Redis) allowFast(ctx context.Context, key string, l Limit) (Decision, e
 		}
 		if now.Before(e.blocked) {
 			d := e.decision(now, false)
+			d.Degraded = e.err != nil
 			e.mu.Unlock()
 			return d, nil
 		}
@@ -274,7 +275,8 @@ func (r *Redis) sweep(every time.Duration) {
 }
 
 // Close gives back every unspent lease and waits (within the limiter's
-// timeout) for Redis to take them. The limiter must not be used after.
+// timeout) for Redis to take them. The limiter must not be used during
+// or after Close (the gateway closes it once the listener has drained).
 func (r *Redis) Close() {
 	r.closeOnce.Do(func() {
 		close(r.done)
