@@ -708,3 +708,35 @@ func TestConcurrentHandleCreates(t *testing.T) {
 		}
 	})
 }
+
+// TestAPIKeyVoidIsDeterministicOnOneReplica: "three wrong, then right" is
+// refused on the replica that answered the wrong tokens, every time, even
+// though each strike is recorded after its 401 and each recorded strike
+// drops the cached entry (so the right token may meet an entry fetched
+// while earlier strikes were still being recorded).
+func TestAPIKeyVoidIsDeterministicOnOneReplica(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, st store.Store) {
+		ctx := t.Context()
+		s := newService(t, st, authConfig(), nil)
+		mustUser(t, s, "grace", []string{"orders"}, []string{"read"})
+		for i := range 30 {
+			key, tok, err := s.NewAPIKeyToken(ctx, "grace")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Verify(ctx, apiKey(key, tok), readOrders, client); err != nil {
+				t.Fatalf("round %d: right token: %v", i, err)
+			}
+			wrong := newSecret(prefixAPITok)
+			for j := range 3 {
+				s.Verify(ctx, apiKey(key, wrong), readOrders, client)
+				// Requests spaced as over HTTP: some strikes are recorded
+				// (and drop the entry) before the next request, some not.
+				time.Sleep(time.Duration((i*7+j*13)%10) * 50 * time.Microsecond)
+			}
+			if _, err := s.Verify(ctx, apiKey(key, tok), readOrders, client); !errors.Is(err, ErrInvalid) {
+				t.Fatalf("round %d: right token after 3 wrong: %v, want ErrInvalid (voided)", i, err)
+			}
+		}
+	})
+}

@@ -59,6 +59,7 @@ type Service struct {
 	users *otter.Cache[string, *userEntry]
 
 	strikeSlots chan struct{} // bounds strikes running after their response
+	pending     sync.Map      // strikeKey → *pending: wrong tokens being recorded
 	staleBefore atomic.Int64  // unix ns: entries fetched before are not fresh
 	origin      string        // this Service's id in the events it publishes
 	usedQueue   chan string   // credential ids whose last use is to be recorded

@@ -97,19 +97,36 @@ type entry struct {
 	strikes     int64 // failures recorded when fetched
 	tripped     bool
 	pending     *pending
+	// recordedSeen is pending.recorded when the entry was fetched.
+	recordedSeen uint64
 }
 
 // pending makes a right token wait for wrong tokens of the same key that
 // this replica has answered but not yet recorded, so that "three wrong,
 // then right" is refused here even though strikes are recorded after the
-// response.
+// response. There is one per credential generation, not per cache entry:
+// each recorded strike drops the entry, and a right token that meets an
+// entry fetched while earlier strikes were still being recorded must wait
+// for those too.
 type pending struct {
-	mu   sync.Mutex
-	cond *sync.Cond
-	n    int
-	// dirty: a strike was recorded since the entry was fetched; the next
-	// right token must read the strikes again.
-	dirty bool
+	mu       sync.Mutex
+	cond     sync.Cond
+	n        int    // strikes answered, not yet recorded
+	recorded uint64 // strikes recorded since this replica started
+}
+
+// pendingFor returns the pending strikes of a credential generation. The
+// map holds one small value per ApiKey credential this replica has
+// verified.
+func (s *Service) pendingFor(credentialID string, generation int64) *pending {
+	k := strikeKey(credentialID, generation)
+	if p, ok := s.pending.Load(k); ok {
+		return p.(*pending)
+	}
+	p := &pending{}
+	p.cond.L = &p.mu
+	got, _ := s.pending.LoadOrStore(k, p)
+	return got.(*pending)
 }
 
 type userEntry struct {
@@ -320,8 +337,12 @@ func (s *Service) fetch(ctx context.Context, k *digestKey, ck cacheKey, apiKey b
 		}
 	}
 	if apiKey && rec.Kind == KindAPIKey {
-		e.pending = &pending{}
-		e.pending.cond = sync.NewCond(&e.pending.mu)
+		// Note the strikes recorded so far before reading the count, so
+		// that one recorded after the read shows as new in settle.
+		e.pending = s.pendingFor(rec.CredentialID, rec.Generation)
+		e.pending.mu.Lock()
+		e.recordedSeen = e.pending.recorded
+		e.pending.mu.Unlock()
 		if err := s.fillToken(e); err != nil {
 			return nil, err
 		}
@@ -392,7 +413,7 @@ func (s *Service) settle(ctx context.Context, e *entry) (*entry, result, error) 
 	for p.n > 0 {
 		p.cond.Wait()
 	}
-	dirty := p.dirty
+	dirty := p.recorded != e.recordedSeen // recorded since the entry was read
 	p.mu.Unlock()
 	if !dirty && (e.tripped || e.rec.Status == StatusVoided) {
 		return e, resultVoided, nil // sticky until a new token or an unvoid, which invalidate the entry
@@ -428,12 +449,12 @@ func (s *Service) strikeLater(e *entry, client netip.Addr) {
 	p := e.pending
 	p.mu.Lock()
 	p.n++
-	p.dirty = true
 	p.mu.Unlock()
 	run := func() {
 		s.strike(e, client)
 		p.mu.Lock()
 		p.n--
+		p.recorded++
 		p.cond.Broadcast()
 		p.mu.Unlock()
 	}

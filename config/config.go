@@ -38,6 +38,10 @@ const (
 	DefaultMaxPasswordFailuresAddr = 50
 	DefaultPasswordFailureWindow   = 15 * time.Minute
 
+	DefaultAccountPath            = "/account"
+	DefaultSessionIdleTimeout     = 30 * time.Minute
+	DefaultSessionAbsoluteTimeout = 12 * time.Hour
+
 	DefaultGCPercent        = 400
 	DefaultMemoryLimitMiB   = 1024
 	DefaultLockoutThreshold = 3
@@ -89,6 +93,8 @@ type Config struct {
 	Server Server `yaml:"server"`
 	// Upstream tunes the one Transport shared by every route.
 	Upstream Upstream `yaml:"upstream"`
+	// TLS serves the public listener over TLS. Default off.
+	TLS TLS `yaml:"tls"`
 	// TrustedProxies are the IPs or CIDRs whose X-Forwarded-* headers are
 	// believed. Default none: client-sent X-Forwarded-* are dropped.
 	TrustedProxies []string `yaml:"trusted_proxies"`
@@ -102,6 +108,8 @@ type Config struct {
 	OAuth OAuth `yaml:"oauth"`
 	// SelfService configures the credential API on the public listener.
 	SelfService SelfService `yaml:"self_service"`
+	// Account configures the account pages in the browser.
+	Account Account `yaml:"account"`
 	// Routes are matched by host, then longest path prefix, then method.
 	Routes []Route `yaml:"routes"`
 	// APISets holds settings per API set, by name: limits shared by every
@@ -163,6 +171,23 @@ type Upstream struct {
 	// text with prior knowledge (h2c), so every cleartext upstream must
 	// speak it. Default false: HTTP/1.1 with keep-alive.
 	HTTP2 bool `yaml:"http2"`
+	// TLS is how keygate speaks TLS to https upstreams. Default: the
+	// system roots, no client certificate.
+	TLS UpstreamTLS `yaml:"tls"`
+}
+
+// UpstreamTLS configures TLS toward every https upstream (the Transport is
+// shared, so it is one setting for all of them).
+type UpstreamTLS struct {
+	// CAFile is a PEM bundle trusted instead of the system roots.
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are a client certificate (mutual TLS), both or
+	// neither. They are read again when they change on disk.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// ServerName is the name checked in every upstream's certificate
+	// instead of the host of its URL (for upstreams addressed by IP).
+	ServerName string `yaml:"server_name"`
 }
 
 // Log configures logging.
@@ -225,7 +250,28 @@ type Auth struct {
 	// IdentityHeaders are more header names (besides X-Keygate-*) that
 	// upstreams treat as identity; client-sent ones are removed.
 	IdentityHeaders []string `yaml:"identity_headers"`
+	// UpstreamIdentity names the identity headers an authenticated
+	// request carries to the upstream: user (X-Keygate-User),
+	// credential_id, credential_kind, api_sets and scopes. Default all
+	// five; [] sends none. Client-sent X-Keygate-* headers are removed
+	// whatever this says. Each header costs keygate and the upstream a
+	// little on every request, so name only those the upstream reads.
+	UpstreamIdentity []string `yaml:"upstream_identity"`
 }
+
+// The identity headers auth.upstream_identity can name, in the order
+// they are documented.
+const (
+	IdentityUser           = "user"
+	IdentityCredentialID   = "credential_id"
+	IdentityCredentialKind = "credential_kind"
+	IdentityAPISets        = "api_sets"
+	IdentityScopes         = "scopes"
+)
+
+// IdentityNames are every name auth.upstream_identity accepts; its
+// default is all of them.
+var IdentityNames = []string{IdentityUser, IdentityCredentialID, IdentityCredentialKind, IdentityAPISets, IdentityScopes}
 
 // OAuth configures OAuth2 clients (seeds 000, 001) and /oauth/token.
 type OAuth struct {
@@ -277,6 +323,33 @@ func (s SelfService) On() bool { return s.Enabled }
 // SelfServicePaths are the path prefixes the self-service API answers on;
 // routes may not overlap them while it is enabled.
 var SelfServicePaths = []string{"/connect/register", "/oauth", "/user", "/openapi.json"}
+
+// Account configures the account pages (seeds 000–004 as screens: sign
+// in, API keys, the ApiKey screen, the administrators' user list) served
+// on the public listener under Path.
+type Account struct {
+	// Enabled serves the pages. Default false, like self_service: Path
+	// would shadow the same path of an upstream behind a catch-all route,
+	// so turning it on is a choice, and routes may not overlap Path while
+	// it is on.
+	Enabled bool `yaml:"enabled"`
+	// Path is where the pages live. Default "/account".
+	Path string `yaml:"path"`
+	// SessionIdleTimeout ends a session not used for this long. Default
+	// 30m.
+	SessionIdleTimeout time.Duration `yaml:"session_idle_timeout"`
+	// SessionAbsoluteTimeout ends every session this long after sign-in,
+	// used or not. Default 12h.
+	SessionAbsoluteTimeout time.Duration `yaml:"session_absolute_timeout"`
+	// SecureCookie marks the session cookie Secure on every answer. Default
+	// false: Secure when the request came over TLS, or from a trusted
+	// proxy with X-Forwarded-Proto: https. Set it when a TLS-terminating
+	// proxy in front of keygate is not in trusted_proxies.
+	SecureCookie bool `yaml:"secure_cookie"`
+}
+
+// On reports whether the account pages are served.
+func (a Account) On() bool { return a.Enabled }
 
 // FailureLimit is a per-address limit on failed credential checks.
 type FailureLimit struct {
@@ -479,4 +552,78 @@ func (r *Route) RequiredScope(method string) string {
 		return ScopeRead
 	}
 	return ScopeWrite
+}
+
+// TLS modes of the public listener.
+const (
+	TLSOff   = "off"
+	TLSFiles = "files"
+	TLSACME  = "acme"
+)
+
+// ACME challenge types.
+const (
+	ChallengeHTTP01    = "http-01"
+	ChallengeTLSALPN01 = "tls-alpn-01"
+)
+
+// Defaults of the tls section.
+const (
+	DefaultTLSMode       = TLSOff
+	DefaultTLSMinVersion = "1.2"
+	DefaultACMEDirectory = "https://acme-v02.api.letsencrypt.org/directory"
+)
+
+// TLS configures TLS on the public listener.
+type TLS struct {
+	// Mode is off (default: plain HTTP, for a sidecar behind a TLS-ending
+	// load balancer or mesh), files (a certificate and key from disk) or
+	// acme (certificates obtained and renewed automatically).
+	Mode string `yaml:"mode"`
+	// MinVersion is the oldest TLS version accepted: "1.2" (default: what
+	// every client in use speaks, with Go's default cipher suites, all of
+	// them forward-secret AEADs) or "1.3".
+	MinVersion string `yaml:"min_version"`
+	// CertFile and KeyFile are PEM files, required when mode is files. A
+	// change of either file (a rewrite, or a Kubernetes Secret's symlink
+	// swap) is picked up within a second, without a restart; a pair that
+	// does not load is logged and the previous one stays.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// HTTPListen, if set, is a plain HTTP listener (such as ":80") that
+	// redirects every request to https (308) and, in acme mode, answers
+	// ACME HTTP-01 challenges. Default none.
+	HTTPListen string `yaml:"http_listen"`
+	// ACME configures mode acme.
+	ACME ACME `yaml:"acme"`
+}
+
+// ACME configures automatic certificates (CertMagic).
+type ACME struct {
+	// Domains are obtained at start and renewed before they expire.
+	// Required unless on_demand_domains is set.
+	Domains []string `yaml:"domains"`
+	// Email is given to the CA for expiry notices. Optional.
+	Email string `yaml:"email"`
+	// CA is the ACME directory URL. Default Let's Encrypt's production
+	// directory. Setting mode acme means agreeing to the CA's terms of
+	// service.
+	CA string `yaml:"ca"`
+	// CARootFile is a PEM bundle to trust for the ACME server's own HTTPS
+	// (a private CA such as Pebble or step-ca). Default the system roots.
+	CARootFile string `yaml:"ca_root_file"`
+	// StorageDir keeps certificates, keys, ACME accounts and locks in a
+	// folder. Default empty: in keygate's store, so that replicas on Redis
+	// share them and one replica orders a certificate for all.
+	StorageDir string `yaml:"storage_dir"`
+	// Challenges are the ACME challenge types offered: http-01 (needs
+	// tls.http_listen reachable on port 80) and tls-alpn-01 (on the public
+	// listener, which must be reachable on port 443). Default both where
+	// possible: tls-alpn-01, and http-01 when http_listen is set.
+	Challenges []string `yaml:"challenges"`
+	// OnDemandDomains are names a certificate is obtained for at the first
+	// handshake that asks for one (SNI), besides Domains. An entry is an
+	// exact name or "*.example.com" (any one label under example.com).
+	// Only these names are ever ordered. Default none (on-demand off).
+	OnDemandDomains []string `yaml:"on_demand_domains"`
 }

@@ -39,6 +39,7 @@ func TestParseDefaults(t *testing.T) {
 		{"routes[0].timeout (none)", cfg.Routes[0].Timeout, time.Duration(0)},
 		{"routes[0].path_prefix (trailing slash trimmed)", cfg.Routes[0].PathPrefix, "/api"},
 		{"log.access_log", cfg.Log.AccessLogEnabled(), true},
+		{"auth.upstream_identity", strings.Join(cfg.Auth.UpstreamIdentity, ","), "user,credential_id,credential_kind,api_sets,scopes"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -97,6 +98,14 @@ routes:
 			want: []string{"gateway.yaml:2: cannot unmarshal"},
 		},
 		{
+			name: "redis modes",
+			yaml: "store:\n  driver: redis\n  redis: {addrs: [\"a:1\", \"b:1\"], sentinel_password: x}\n" + minimal,
+			want: []string{
+				"store.redis.addrs: 2 addresses need master_name (Sentinel) or cluster: true",
+				"store.redis.sentinel_password: only used with master_name (Sentinel)",
+			},
+		},
+		{
 			name: "unset variable names the field",
 			yaml: "store:\n  redis:\n    password: ${NOPE}\n" + minimal,
 			want: []string{"gateway.yaml:3: store.redis.password: environment variable NOPE is not set"},
@@ -142,6 +151,14 @@ routes:
 				`log.level: "loud" is not one of`,
 				`log.format: "xml" is not one of`,
 				`trusted_proxies[0]: "10.0.0.0/33" is not an IP address or CIDR`,
+			},
+		},
+		{
+			name: "upstream identity names",
+			yaml: "auth: {upstream_identity: [user, email, user]}\n" + minimal,
+			want: []string{
+				`auth.upstream_identity[1]: unknown identity header "email" (want user, credential_id, credential_kind, api_sets, scopes)`,
+				`auth.upstream_identity[2]: "user" is listed twice`,
 			},
 		},
 		{

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +42,8 @@ func (c *Config) ApplyDefaults() {
 		u.MaxIdleConnsPerHost = DefaultUpstreamMaxIdleConnsPerHost
 	}
 
+	c.TLS.applyDefaults()
+
 	setStr(&c.Log.Level, DefaultLogLevel)
 	setStr(&c.Log.Format, DefaultLogFormat)
 
@@ -72,6 +75,9 @@ func (c *Config) ApplyDefaults() {
 	if a.CacheSize == 0 {
 		a.CacheSize = DefaultCacheSize
 	}
+	if a.UpstreamIdentity == nil { // [] is a choice: none
+		a.UpstreamIdentity = slices.Clone(IdentityNames)
+	}
 
 	o := &c.OAuth
 	setDur(&o.AccessTokenValidity, DefaultAccessTokenValidity)
@@ -86,6 +92,14 @@ func (c *Config) ApplyDefaults() {
 		ss.MaxPasswordFailuresPerAddress = DefaultMaxPasswordFailuresAddr
 	}
 	setDur(&ss.PasswordFailureWindow, DefaultPasswordFailureWindow)
+
+	ac := &c.Account
+	setStr(&ac.Path, DefaultAccountPath)
+	if len(ac.Path) > 1 {
+		ac.Path = strings.TrimSuffix(ac.Path, "/")
+	}
+	setDur(&ac.SessionIdleTimeout, DefaultSessionIdleTimeout)
+	setDur(&ac.SessionAbsoluteTimeout, DefaultSessionAbsoluteTimeout)
 
 	setStr(&c.Store.Driver, DefaultStoreDriver)
 	setStr(&c.Store.Embedded.Path, DefaultEmbeddedPath)
@@ -178,6 +192,9 @@ func (c *Config) Validate() error {
 	if u.MaxIdleConnsPerHost < 1 {
 		v.add("upstream.max_idle_conns_per_host", "must be at least 1")
 	}
+	if (u.TLS.CertFile == "") != (u.TLS.KeyFile == "") {
+		v.add("upstream.tls", "cert_file and key_file go together")
+	}
 
 	for i, p := range c.TrustedProxies {
 		if _, err := ParsePrefix(p); err != nil {
@@ -205,9 +222,11 @@ func (c *Config) Validate() error {
 	if c.Runtime.MemoryLimitMiB < 0 {
 		v.add("runtime.memory_limit_mib", "must not be negative (0 picks one from the container's limit)")
 	}
+	c.validateTLS(&v)
 	c.validateAuth(&v)
 	c.validateOAuth(&v)
 	c.validateStore(&v)
+	c.validateAccount(&v)
 	c.validateRoutes(&v)
 	c.validateAPISets(&v)
 	return v.err()
@@ -268,6 +287,17 @@ func (c *Config) validateAuth(v *problems) {
 			v.add(fmt.Sprintf("auth.identity_headers[%d]", i), fmt.Sprintf("%q is not a header name", h))
 		}
 	}
+	seenIdentity := map[string]bool{}
+	for i, name := range a.UpstreamIdentity {
+		f := fmt.Sprintf("auth.upstream_identity[%d]", i)
+		switch {
+		case !slices.Contains(IdentityNames, name):
+			v.add(f, fmt.Sprintf("unknown identity header %q (want %s)", name, strings.Join(IdentityNames, ", ")))
+		case seenIdentity[name]:
+			v.add(f, fmt.Sprintf("%q is listed twice", name))
+		}
+		seenIdentity[name] = true
+	}
 }
 
 func (c *Config) validateOAuth(v *problems) {
@@ -307,6 +337,15 @@ func (c *Config) validateStore(v *problems) {
 		}
 		if r.Cluster && r.MasterName != "" {
 			v.add("store.redis.cluster", "cannot be combined with store.redis.master_name (Sentinel)")
+		}
+		if len(r.Addrs) > 1 && !r.Cluster && r.MasterName == "" {
+			v.add("store.redis.addrs", fmt.Sprintf("%d addresses need master_name (Sentinel) or cluster: true", len(r.Addrs)))
+		}
+		if r.MasterName == "" && r.SentinelUsername != "" {
+			v.add("store.redis.sentinel_username", "only used with master_name (Sentinel)")
+		}
+		if r.MasterName == "" && r.SentinelPassword != "" {
+			v.add("store.redis.sentinel_password", "only used with master_name (Sentinel)")
 		}
 		if r.Cluster && r.DB != 0 {
 			v.add("store.redis.db", "must be 0 in cluster mode")
@@ -362,6 +401,9 @@ func (c *Config) validateRoutes(v *problems) {
 					break
 				}
 			}
+		}
+		if c.Account.On() && checkPathPrefix(rt.PathPrefix) == nil && pathsOverlap(rt.PathPrefix, c.Account.Path) {
+			v.add(f("path_prefix"), fmt.Sprintf("%q overlaps the account pages at %s (move the route, change account.path, or set account.enabled: false)", rt.PathPrefix, c.Account.Path))
 		}
 		for j, m := range rt.Methods {
 			if !knownMethods[m] {
@@ -527,3 +569,26 @@ func (v *problems) addr(path, a string) {
 }
 
 func (v problems) err() error { return errors.Join(v...) }
+
+// accountPath is what account.path may be: one or more plain segments
+// (the pages' links are built from it unescaped).
+var accountPath = regexp.MustCompile(`^(/[A-Za-z0-9][A-Za-z0-9_.-]*)+$`)
+
+func (c *Config) validateAccount(v *problems) {
+	a := c.Account
+	if !accountPath.MatchString(a.Path) {
+		v.add("account.path", fmt.Sprintf("%q must be / followed by segments of A-Z, a-z, 0-9, _, . and - (not / alone)", a.Path))
+	} else if a.On() && c.SelfService.On() {
+		for _, p := range SelfServicePaths {
+			if pathsOverlap(a.Path, p) {
+				v.add("account.path", fmt.Sprintf("%q overlaps the self-service API at %s", a.Path, p))
+				break
+			}
+		}
+	}
+	v.positive("account.session_idle_timeout", a.SessionIdleTimeout)
+	v.positive("account.session_absolute_timeout", a.SessionAbsoluteTimeout)
+	if a.SessionIdleTimeout > a.SessionAbsoluteTimeout {
+		v.add("account.session_idle_timeout", fmt.Sprintf("%s is longer than account.session_absolute_timeout (%s)", a.SessionIdleTimeout, a.SessionAbsoluteTimeout))
+	}
+}

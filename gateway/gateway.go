@@ -8,6 +8,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -21,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
 
+	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/authz/selfservice"
 	"github.com/keygate/keygate/config"
@@ -56,9 +58,17 @@ type Gateway struct {
 	reloadMu        sync.Mutex
 	shuttingDown    atomic.Bool
 
+	// tls is the public listener's TLS (nil with tls.mode off); plain
+	// and plainL serve tls.http_listen (nil without one).
+	tls    *publicTLS
+	plain  *http.Server
+	plainL net.Listener
+
 	// selfService is the self-service API; nil when
 	// self_service.enabled is false.
 	selfService *selfservice.Handler
+	// account is the account pages; nil when account.enabled is false.
+	account *account.Handler
 }
 
 // New builds a Gateway: logger, registry, store (opened now: a store that
@@ -119,6 +129,16 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		g.selfService.Quotas = g.quotaUsage
 		public = publicHandler{proxy: g.proxy, selfService: g.selfService}
 	}
+	if cfg.Account.On() {
+		if g.account, err = account.New(g.auth, st, cfg, account.Options{Logger: g.log}); err != nil {
+			g.closeLimiter()
+			g.proxy.Close()
+			g.auth.Close()
+			_ = st.Close()
+			return nil, fmt.Errorf("account pages: %w", err)
+		}
+		public = accountHandler{next: public, path: cfg.Account.Path, account: g.account}
+	}
 	g.cfg.Store(cfg)
 	g.public = &http.Server{
 		Handler:           public,
@@ -165,8 +185,9 @@ func (g *Gateway) Auth() *authz.Service { return g.auth }
 // Config is the config in force.
 func (g *Gateway) Config() *config.Config { return g.cfg.Load() }
 
-// Listen binds the public and admin listeners. Addr and AdminAddr tell
-// where they are (useful with port 0).
+// Listen binds the public and admin listeners (and tls.http_listen) and
+// sets up the public listener's TLS. Addr and AdminAddr tell where they
+// are (useful with port 0).
 func (g *Gateway) Listen() error {
 	cfg := g.cfg.Load()
 	var err error
@@ -177,7 +198,40 @@ func (g *Gateway) Listen() error {
 		g.publicL.Close()
 		return fmt.Errorf("admin_listen: %w", err)
 	}
+	if cfg.TLS.HTTPListen != "" {
+		if g.plainL, err = net.Listen("tcp", cfg.TLS.HTTPListen); err != nil {
+			g.publicL.Close()
+			g.adminL.Close()
+			return fmt.Errorf("tls.http_listen: %w", err)
+		}
+	}
+	httpPort := 0
+	if g.plainL != nil {
+		httpPort = portOf(g.plainL.Addr())
+	}
+	if g.tls, err = g.buildTLS(cfg, portOf(g.publicL.Addr()), httpPort); err != nil {
+		g.publicL.Close()
+		g.adminL.Close()
+		if g.plainL != nil {
+			g.plainL.Close()
+		}
+		return err
+	}
+	if g.tls != nil {
+		g.publicL = tls.NewListener(g.publicL, g.tls.config)
+		if g.plainL != nil {
+			g.plain = plainServer(g.tls.plain, g.log)
+		}
+	}
 	return nil
+}
+
+// HTTPAddr is the address of tls.http_listen, nil without one.
+func (g *Gateway) HTTPAddr() net.Addr {
+	if g.plainL == nil {
+		return nil
+	}
+	return g.plainL.Addr()
 }
 
 // Addr is the public listener's address.
@@ -191,11 +245,20 @@ func (g *Gateway) AdminAddr() net.Addr { return g.adminL.Addr() }
 // and closes the store. It returns nil after a clean drain.
 func (g *Gateway) Serve(ctx context.Context) error {
 	cfg := g.cfg.Load()
-	errc := make(chan error, 2)
+	errc := make(chan error, 4) // public, admin, http_listen, certificate manager
 	go func() { errc <- serveOn(g.public, g.publicL) }()
 	go func() { errc <- serveOn(g.admin, g.adminL) }()
+	if g.plain != nil {
+		go func() { errc <- serveOn(g.plain, g.plainL) }()
+	}
+	if g.tls != nil && g.tls.manage != nil {
+		if err := g.tls.manage(ctx); err != nil {
+			errc <- err
+		}
+	}
 	g.log.Info("keygate serving",
 		zap.String("listen", g.publicL.Addr().String()),
+		zap.String("tls", cfg.TLS.Mode),
 		zap.String("admin_listen", g.adminL.Addr().String()),
 		zap.String("store", cfg.Store.Driver),
 		zap.Int("routes", len(cfg.Routes)))
@@ -211,6 +274,12 @@ func (g *Gateway) Serve(ctx context.Context) error {
 	defer cancel()
 	err := g.public.Shutdown(sctx)
 	_ = g.admin.Shutdown(sctx)
+	if g.plain != nil {
+		_ = g.plain.Shutdown(sctx)
+	}
+	if g.tls != nil {
+		g.tls.stop()
+	}
 	g.closeLimiter() // gives back unspent fast-mode leases
 	g.proxy.Close()
 	g.auth.Close()
@@ -275,6 +344,13 @@ func (g *Gateway) Reload(cfg *config.Config) error {
 			return err
 		}
 	}
+	if g.account != nil { // it keeps the trusted proxies too
+		if err := g.account.Reload(cfg); err != nil {
+			g.metrics.reloads.WithLabelValues("error").Inc()
+			g.log.Error("config reload refused; keeping the running config", zap.Error(err))
+			return err
+		}
+	}
 	if lvl, err := zap.ParseAtomicLevel(cfg.Log.Level); err == nil {
 		g.level.SetLevel(lvl.Level())
 	}
@@ -295,6 +371,9 @@ func restartOnly(old, cfg *config.Config) []string {
 	if old.Server != cfg.Server {
 		fields = append(fields, "server")
 	}
+	if !reflect.DeepEqual(old.TLS, cfg.TLS) {
+		fields = append(fields, "tls") // the certificate files themselves are reloaded
+	}
 	if old.Log.Format != cfg.Log.Format {
 		fields = append(fields, "log.format")
 	}
@@ -308,6 +387,9 @@ func restartOnly(old, cfg *config.Config) []string {
 	}
 	if !reflect.DeepEqual(old.SelfService, cfg.SelfService) {
 		fields = append(fields, "self_service")
+	}
+	if old.Account != cfg.Account {
+		fields = append(fields, "account")
 	}
 	return fields
 }

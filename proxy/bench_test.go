@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/store/embedded"
@@ -53,12 +55,16 @@ func BenchmarkBareProxy(b *testing.B) {
 	var c config.Config
 	cfg, _ := config.Parse("b.yaml", []byte(fmt.Sprintf("routes:\n  - {name: api, path_prefix: /api, upstream: %s, auth: none}\n", up.URL)), nil)
 	c = *cfg
+	tr, err := newTransport(c.Upstream, &socketMap{}, zap.NewNop())
+	if err != nil {
+		b.Fatal(err)
+	}
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.SetXForwarded()
 		},
-		Transport:  newTransport(c.Upstream, &socketMap{}),
+		Transport:  tr,
 		BufferPool: bufferPool{},
 	}
 	runProxyBench(b, rp)

@@ -170,7 +170,10 @@ func (h *Handler) Reload(cfg *config.Config) error {
 	if old != nil && old.upstreamCfg == cfg.Upstream {
 		s.transport = old.transport
 	} else {
-		s.transport = newTransport(cfg.Upstream, &h.sockets)
+		var err error
+		if s.transport, err = newTransport(cfg.Upstream, &h.sockets, h.log); err != nil {
+			return err
+		}
 	}
 	sockets := map[string]string{}
 	t, err := compileTable(cfg, sockets, func(rt *Route) error {
@@ -520,12 +523,7 @@ func (rt *Route) rewrite(pr *httputil.ProxyRequest) {
 	// differently, then set ours.
 	stripIdentity(h, nil)
 	if id := ex.identity; id != nil {
-		v := id.HeaderValues()
-		h[HeaderUser] = v.User
-		h[HeaderCredentialID] = v.CredentialID
-		h[HeaderCredentialKind] = v.Kind
-		h[HeaderAPISets] = v.APISets
-		h[HeaderScopes] = v.Scopes
+		rt.identity.set(h, id.HeaderValues())
 	}
 	ex.upstreamStart = time.Now()
 }

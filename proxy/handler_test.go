@@ -399,6 +399,35 @@ routes:
 	})
 }
 
+// TestUpstreamIdentity: auth.upstream_identity chooses the identity
+// headers sent upstream; the others are not sent, and client-sent ones
+// are removed whatever it says.
+func TestUpstreamIdentity(t *testing.T) {
+	up := newUpstream(t, "up")
+	all := []string{HeaderUser, HeaderCredentialID, HeaderCredentialKind, HeaderAPISets, HeaderScopes}
+	for _, tc := range []struct {
+		config string
+		want   map[string]string
+	}{
+		{"", map[string]string{HeaderUser: "alice", HeaderCredentialID: "cred_1", HeaderCredentialKind: "key_token", HeaderAPISets: "ops,cortex", HeaderScopes: "read"}},
+		{"auth: {upstream_identity: [user]}", map[string]string{HeaderUser: "alice"}},
+		{"auth: {upstream_identity: [scopes, credential_id]}", map[string]string{HeaderCredentialID: "cred_1", HeaderScopes: "read"}},
+		{"auth: {upstream_identity: []}", map[string]string{}},
+	} {
+		gw := newGateway(t, fmt.Sprintf("%s\nroutes:\n  - {name: private, path_prefix: /, upstream: %s, api_set: ops}\n", tc.config, up.URL), Options{Authenticator: fixedAuth{}})
+		resp, body := rawGet(t, gw.Listener.Addr().String(), "/x", "Authorization: Bearer good", "X-Keygate-Credential-Kind: forged", "X-Keygate-User: mallory")
+		if resp.StatusCode != 200 {
+			t.Fatalf("%q: status %d: %s", tc.config, resp.StatusCode, body)
+		}
+		h := echoed(t, body).Headers
+		for _, name := range all {
+			if h[name] != tc.want[name] {
+				t.Errorf("%q: upstream %s = %q, want %q", tc.config, name, h[name], tc.want[name])
+			}
+		}
+	}
+}
+
 func TestTrustedProxyForwarding(t *testing.T) {
 	up := newUpstream(t, "up")
 	// The test client connects from 127.0.0.1, so trusting it makes this

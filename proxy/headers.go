@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+
+	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/config"
 )
 
 // Header names keygate reads or writes.
@@ -28,6 +31,56 @@ const (
 	HeaderAPISets        = "X-Keygate-Api-Sets"
 	HeaderScopes         = "X-Keygate-Scopes"
 )
+
+// identitySet is which identity headers go upstream
+// (auth.upstream_identity), one bit per header.
+type identitySet uint8
+
+const (
+	sendUser identitySet = 1 << iota
+	sendCredentialID
+	sendCredentialKind
+	sendAPISets
+	sendScopes
+)
+
+func newIdentitySet(names []string) identitySet {
+	var s identitySet
+	for _, n := range names {
+		switch n {
+		case config.IdentityUser:
+			s |= sendUser
+		case config.IdentityCredentialID:
+			s |= sendCredentialID
+		case config.IdentityCredentialKind:
+			s |= sendCredentialKind
+		case config.IdentityAPISets:
+			s |= sendAPISets
+		case config.IdentityScopes:
+			s |= sendScopes
+		}
+	}
+	return s
+}
+
+// set writes the chosen identity headers into h.
+func (s identitySet) set(h http.Header, v *authz.IdentityHeaders) {
+	if s&sendUser != 0 {
+		h[HeaderUser] = v.User
+	}
+	if s&sendCredentialID != 0 {
+		h[HeaderCredentialID] = v.CredentialID
+	}
+	if s&sendCredentialKind != 0 {
+		h[HeaderCredentialKind] = v.Kind
+	}
+	if s&sendAPISets != 0 {
+		h[HeaderAPISets] = v.APISets
+	}
+	if s&sendScopes != 0 {
+		h[HeaderScopes] = v.Scopes
+	}
+}
 
 // requestIDs makes request ids: a random per-process prefix and a counter.
 // Ids need to be unique, not secret, so one crypto/rand read at start-up is

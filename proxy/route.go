@@ -34,6 +34,7 @@ type Route struct {
 	setLimit    *routeLimit // its API set's; nil: none
 	quota       *routeQuota // nil: no quota of its own
 	setQuota    *routeQuota // its API set's; nil: none
+	identity    identitySet // the identity headers sent upstream
 }
 
 // RequiredScope is the scope a request with method needs on this route.
@@ -83,6 +84,7 @@ func compileTable(cfg *config.Config, sockets map[string]string, build func(*Rou
 			targetPath:  strings.TrimSuffix(target.EscapedPath(), "/"),
 			stripPrefix: rc.StripPrefix,
 			timeout:     rc.Timeout,
+			identity:    newIdentitySet(cfg.Auth.UpstreamIdentity),
 		}
 		if rl := rc.RateLimit; rl != nil {
 			rt.limit = newRouteLimit(rl, rc.Name)

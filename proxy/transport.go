@@ -2,7 +2,9 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -12,7 +14,10 @@ import (
 	"syscall"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/internal/certfile"
 )
 
 // newTransport is the one Transport every route's ReverseProxy shares:
@@ -20,7 +25,11 @@ import (
 // upstream host) and a deadline on every phase before the response.
 // Routes whose upstream is a Unix socket get a synthetic host name that
 // sockets maps to the socket's path.
-func newTransport(c config.Upstream, sockets *socketMap) *http.Transport {
+func newTransport(c config.Upstream, sockets *socketMap, log *zap.Logger) (*http.Transport, error) {
+	tc, err := upstreamTLS(c.TLS, log)
+	if err != nil {
+		return nil, err
+	}
 	d := &net.Dialer{Timeout: c.DialTimeout, KeepAlive: 30 * time.Second}
 	t := &http.Transport{
 		Proxy: nil, // never an environment proxy between keygate and its upstreams
@@ -36,6 +45,7 @@ func newTransport(c config.Upstream, sockets *socketMap) *http.Transport {
 		TLSHandshakeTimeout:   c.TLSHandshakeTimeout,
 		ResponseHeaderTimeout: c.ResponseHeaderTimeout,
 		ExpectContinueTimeout: time.Second,
+		TLSClientConfig:       tc,
 	}
 	if c.HTTP2 {
 		// HTTP/2 over TLS (ALPN) and, toward cleartext upstreams, HTTP/2
@@ -45,7 +55,30 @@ func newTransport(c config.Upstream, sockets *socketMap) *http.Transport {
 		p.SetUnencryptedHTTP2(true)
 		t.Protocols = &p
 	}
-	return t
+	return t, nil
+}
+
+// upstreamTLS is the client TLS configuration toward https upstreams: the
+// CA bundle to trust (default the system roots), a client certificate
+// read again when its files change, and a server name to check instead of
+// the URL's host.
+func upstreamTLS(c config.UpstreamTLS, log *zap.Logger) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.ServerName}
+	if c.CAFile != "" {
+		pool, err := certfile.CertPool(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("upstream.tls.ca_file: %w", err)
+		}
+		tc.RootCAs = pool
+	}
+	if c.CertFile != "" {
+		kp, err := certfile.Load(c.CertFile, c.KeyFile, 0, log.Named("upstream_tls"))
+		if err != nil {
+			return nil, fmt.Errorf("upstream.tls.cert_file: %w", err)
+		}
+		tc.GetClientCertificate = kp.GetClientCertificate
+	}
+	return tc, nil
 }
 
 // socketMap maps the synthetic host names of Unix-socket upstreams

@@ -32,6 +32,13 @@
 #                 keygate-unknown  auth: required, failure limit off; every request has
 #                                  a different well-formed but unknown Bearer token
 #                                  (a store look-up, answered 401)
+#                 keygate-bearer-user  keygate-bearer with auth.upstream_identity: [user]
+#                                  (one identity header upstream instead of five)
+#                 keygate-unix     keygate, auth: none, with the upstream on a Unix
+#                                  socket (a second upstream process) instead of TCP
+#                 nginx            nginx (Debian package), one worker, proxy_pass with
+#                                  keepalive to the same upstream, a static map check
+#                                  of the Authorization header keygate-bearer sends
 #                 keygate-rl-fast  like keygate-bearer, on a private redis-server (the
 #                                  store), and every request checked against a
 #                                  per-credential rate limit in fast mode that is
@@ -65,6 +72,8 @@
 #   RERUNS      at most this many reruns of one run [3]
 #   RESULTS_DIR raw wrk and loadgen output, server log tails, metrics and
 #               summary.md [bench/results/YYYYmmdd-HHMMSS, git-ignored]
+#   KEYGATE_RUNTIME  a YAML flow map for every keygate target's runtime
+#               section, e.g. "{gomaxprocs: 1}" or "{gc_percent: 100}" [keygate's defaults]
 #   KEYGATE_BIN use this keygate binary instead of building ./cmd/keygate
 #   KEEP_TMP    1 keeps the temporary directory (binaries, configs, logs) [0]
 #
@@ -73,6 +82,7 @@
 #   ROUNDS=3 DURATION=5s TARGETS="bare default" scripts/bench.sh
 #   ACCESS_LOG=1 scripts/bench.sh > /tmp/bench.md
 #   TARGETS="bare keygate keygate-bearer keygate-apikey keygate-unknown" scripts/bench.sh
+#   TARGETS="bare default keygate keygate-bearer nginx" scripts/bench.sh   # the speed comparison
 #   RATE=5000 RATE_ROUNDS=3 TARGETS="bare keygate-bearer" scripts/bench.sh
 set -euo pipefail
 export LC_ALL=C
@@ -102,26 +112,27 @@ RESULTS_DIR=${RESULTS_DIR:-$ROOT/bench/results/$(date +%Y%m%d-%H%M%S)}
 OTHER_CPU_MAX=${OTHER_CPU_MAX:-0}
 RERUNS=${RERUNS:-3}
 KEYGATE_BIN=${KEYGATE_BIN:-}
+KEYGATE_RUNTIME=${KEYGATE_RUNTIME:-}
 KEEP_TMP=${KEEP_TMP:-0}
 
 # Only loopback: every address below is on this host.
 HOST=127.0.0.1
 UPSTREAM_PORT=9001
 declare -A PORT=([bare]=9002 [keygate]=9003 [default]=9004 [keygate-log]=9005
-	[keygate-bearer]=9006 [keygate-apikey]=9007 [keygate-unknown]=9008
-	[keygate-rl-fast]=9009 [keygate-rl-exact]=9010)
+	[keygate-bearer]=9006 [keygate-apikey]=9007 [keygate-unknown]=9008 [nginx]=9009
+	[keygate-unix]=9010 [keygate-bearer-user]=9011 [keygate-rl-fast]=9012 [keygate-rl-exact]=9013)
 declare -A ADMIN_PORT=([keygate]=9093 [keygate-log]=9095
-	[keygate-bearer]=9096 [keygate-apikey]=9097 [keygate-unknown]=9098
-	[keygate-rl-fast]=9099 [keygate-rl-exact]=9100)
+	[keygate-bearer]=9096 [keygate-apikey]=9097 [keygate-unknown]=9098 [keygate-unix]=9100
+	[keygate-bearer-user]=9101 [keygate-rl-fast]=9102 [keygate-rl-exact]=9103)
 # The rate-limit targets' store: a private redis-server on this port.
-REDIS_PORT=9011
+REDIS_PORT=9014
 # The rate-limit targets' mode; their limit is never reached.
 declare -A LIMIT_MODE=([keygate-rl-fast]=fast [keygate-rl-exact]=exact)
 # The route's auth mode per keygate target; the authenticated ones share one
 # user, API set and digest-key setup (see write_config).
-declare -A ROUTE_AUTH=([keygate]=none [keygate-log]=none
+declare -A ROUTE_AUTH=([keygate]=none [keygate-log]=none [keygate-unix]=none
 	[keygate-bearer]=required [keygate-apikey]=required [keygate-unknown]=required
-	[keygate-rl-fast]=required [keygate-rl-exact]=required)
+	[keygate-bearer-user]=required [keygate-rl-fast]=required [keygate-rl-exact]=required)
 declare -A AUTH=() # target -> Authorization header value sent on every request
 
 log() { printf 'bench: %s\n' "$*" >&2; }
@@ -163,7 +174,7 @@ fi
 ((${#targets[@]} >= 1)) || die "TARGETS is empty"
 declare -A seen=()
 for t in "${targets[@]}"; do
-	[[ -n ${PORT[$t]:-} ]] || die "unknown target '$t' (want bare, default, keygate, keygate-log, keygate-bearer, keygate-apikey, keygate-unknown, keygate-rl-fast, keygate-rl-exact)"
+	[[ -n ${PORT[$t]:-} ]] || die "unknown target '$t' (want bare, default, keygate, keygate-log, keygate-bearer, keygate-apikey, keygate-unknown, keygate-bearer-user, keygate-unix, nginx, keygate-rl-fast, keygate-rl-exact)"
 	[[ -z ${seen[$t]:-} ]] || die "target '$t' listed twice"
 	seen[$t]=1
 done
@@ -186,8 +197,8 @@ case $RATE_PHASE in
 	read -r -a rate_want <<<"$RATE_TARGETS"
 	for t in "${rate_want[@]}"; do
 		case $t in
-		bare | keygate | keygate-log | keygate-bearer | keygate-apikey | keygate-rl-fast | keygate-rl-exact | default) ;;
-		*) die "RATE_TARGETS: '$t' cannot be in the rate phase (want bare, default, keygate, keygate-log, keygate-bearer, keygate-apikey, keygate-rl-fast, keygate-rl-exact)" ;;
+		bare | keygate | keygate-log | keygate-bearer | keygate-bearer-user | keygate-apikey | keygate-unix | keygate-rl-fast | keygate-rl-exact | default | nginx) ;;
+		*) die "RATE_TARGETS: '$t' cannot be in the rate phase (want bare, default, keygate, keygate-log, keygate-bearer, keygate-bearer-user, keygate-apikey, keygate-unix, keygate-rl-fast, keygate-rl-exact, nginx)" ;;
 		esac
 		if listed "$t"; then
 			rate_targets+=("$t")
@@ -197,7 +208,7 @@ case $RATE_PHASE in
 	done
 	has_auth=0
 	for t in "${rate_targets[@]}"; do
-		[[ $t != keygate-bearer && $t != keygate-apikey && $t != keygate-rl-* ]] || has_auth=1
+		[[ $t != keygate-bearer && $t != keygate-bearer-user && $t != keygate-apikey && $t != keygate-rl-* ]] || has_auth=1
 	done
 	if [[ " ${rate_targets[*]} " != *" bare "* || ${#rate_targets[@]} -lt 2 ]] ||
 		{ [[ -z $RATE_TARGETS_SET ]] && ((!has_auth)); }; then
@@ -220,6 +231,7 @@ fi
 # --- processes and cleanup ---------------------------------------------------
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/keygate-bench.XXXXXX")
+UPSTREAM_SOCK=$WORK/upstream.sock
 mkdir -p "$RESULTS_DIR"
 declare -A PID=() # server name -> pid
 LOAD_PID=         # the running wrk or loadgen
@@ -300,6 +312,22 @@ probe() {
 	[[ $status == "$want" ]] || die "$name: GET $BENCH_PATH${authz:+ with its Authorization header} answered '${status:-nothing}', want $want (see $WORK/$name.log)"
 }
 
+# upstream_conns TARGET prints how many connections TARGET's upstream has
+# accepted so far (bench/upstream's /_bench/conns; each query opens one
+# itself), or nothing when it cannot be asked.
+upstream_conns() {
+	if [[ $1 == keygate-unix ]]; then
+		command -v curl >/dev/null || return 0
+		curl -s --max-time 5 --unix-socket "$UPSTREAM_SOCK" http://upstream/_bench/conns 2>/dev/null || true
+		return 0
+	fi
+	(
+		exec 3<>"/dev/tcp/$HOST/$UPSTREAM_PORT"
+		printf 'GET /_bench/conns HTTP/1.0\r\nHost: %s\r\n\r\n' "$HOST" >&3
+		timeout 5 cat <&3
+	) 2>/dev/null | tail -n 1 | tr -dc '0-9'
+}
+
 # scrape NAME saves NAME's admin /metrics to RESULTS_DIR/metrics-NAME.txt.
 scrape() {
 	local name=$1
@@ -319,6 +347,15 @@ if ! command -v wrk >/dev/null; then
 		apt-get install -y wrk >&2 || { apt-get update >&2 && apt-get install -y wrk >&2; }
 	fi
 	command -v wrk >/dev/null || die "wrk is not installed (apt-get install -y wrk)"
+fi
+
+if listed nginx && ! command -v nginx >/dev/null; then
+	if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+		log "installing nginx"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y nginx >&2 ||
+			{ apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y nginx >&2; }
+	fi
+	command -v nginx >/dev/null || die "nginx is not installed (apt-get install -y nginx), or leave it out of TARGETS"
 fi
 
 log "building into $WORK"
@@ -345,7 +382,8 @@ fi
 # their own digest key (random, per run) and require API set "bench";
 # keygate-unknown has the per-address failure limit off.
 write_config() {
-	local name=$1 access_log=$2 auth=${ROUTE_AUTH[$1]} secret
+	local name=$1 access_log=$2 auth=${ROUTE_AUTH[$1]} secret upstream=http://$HOST:$UPSTREAM_PORT
+	[[ $name != keygate-unix ]] || upstream=unix://$UPSTREAM_SOCK
 	{
 		cat <<EOF
 listen: $HOST:${PORT[$name]}
@@ -357,6 +395,7 @@ EOF
 		else
 			echo "store: {driver: embedded, embedded: {path: $WORK/$name.db}}"
 		fi
+		[[ -z $KEYGATE_RUNTIME ]] || echo "runtime: $KEYGATE_RUNTIME"
 		if [[ $auth == required ]]; then
 			secret=$(head -c 48 /dev/urandom | base64 -w0)
 			cat <<EOF
@@ -369,12 +408,13 @@ EOF
 			# request is a look-up: the worst case, a flood from
 			# many addresses.
 			[[ $name != keygate-unknown ]] || echo "  failure_limit: {rate: -1}"
+			[[ $name != keygate-bearer-user ]] || echo "  upstream_identity: [user]"
 		fi
 		cat <<EOF
 routes:
   - name: bench
     path_prefix: /
-    upstream: http://$HOST:$UPSTREAM_PORT
+    upstream: $upstream
     auth: $auth
 EOF
 		[[ $auth != required ]] || echo "    api_set: bench"
@@ -392,7 +432,7 @@ credentials() {
 	"$WORK/keygate" users add bench --api-sets bench --scopes read,write -config "$cfg" >>"$clilog" 2>&1 ||
 		die "$name: keygate users add failed (see $clilog)"
 	case $name in
-	keygate-bearer | keygate-rl-*)
+	keygate-bearer | keygate-bearer-user | keygate-rl-*)
 		value=$("$WORK/keygate" keys create bench --handle bench -config "$cfg" 2>>"$clilog") ||
 			die "$name: keygate keys create failed (see $clilog)"
 		[[ $value =~ ^kgl_[A-Za-z0-9]+$ ]] || die "$name: keygate keys create printed no key token"
@@ -407,6 +447,56 @@ credentials() {
 	esac
 }
 
+# write_nginx_config writes WORK/nginx/nginx.conf: one process (no master
+# process, so the one worker is the process measured), proxy_pass with a
+# keepalive pool to the same upstream, and a static map of the Authorization
+# header, the way a hand-written nginx gateway checks a shared secret: 401
+# without it, else forwarded with the header removed and an identity header
+# added, as keygate-bearer does.
+write_nginx_config() {
+	local d=$WORK/nginx
+	mkdir -p "$d/tmp" "$d/logs"
+	{
+		printf 'daemon off;\nmaster_process off;\nworker_processes 1;\npid %s/nginx.pid;\nerror_log %s/logs/error.log warn;\n' "$d" "$d"
+		[[ $(id -u) != 0 ]] || echo 'user root root;'
+		cat <<EOF
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $d/tmp/body;
+  proxy_temp_path $d/tmp/proxy;
+  fastcgi_temp_path $d/tmp/fastcgi;
+  uwsgi_temp_path $d/tmp/uwsgi;
+  scgi_temp_path $d/tmp/scgi;
+  keepalive_requests 1000000;
+  map_hash_bucket_size 128;
+  upstream bench_upstream {
+    server $HOST:$UPSTREAM_PORT;
+    keepalive 256;
+  }
+  map \$http_authorization \$bench_user {
+    default "";
+    "${AUTH[nginx]}" bench;
+  }
+  server {
+    listen $HOST:${PORT[nginx]};
+    location / {
+      if (\$bench_user = "") { return 401; }
+      proxy_pass http://bench_upstream;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Authorization "";
+      proxy_set_header X-Keygate-User \$bench_user;
+      proxy_set_header X-Forwarded-For \$remote_addr;
+      proxy_set_header X-Forwarded-Proto \$scheme;
+      proxy_set_header X-Forwarded-Host \$host;
+    }
+  }
+}
+EOF
+	} >"$d/nginx.conf"
+}
+
 # --- start -------------------------------------------------------------------
 
 start upstream "$UPSTREAM_PORT" "$WORK/upstream" -addr "$HOST:$UPSTREAM_PORT"
@@ -416,10 +506,22 @@ if listed keygate-rl-fast || listed keygate-rl-exact; then
 	start redis "$REDIS_PORT" redis-server --bind "$HOST" --port "$REDIS_PORT" --save '' --appendonly no --dir "$WORK"
 	wait_port redis "$REDIS_PORT"
 fi
+if listed keygate-unix; then
+	# The same upstream program on a Unix socket, for keygate-unix: the
+	# sidecar case, where the application is in the same pod.
+	"$WORK/upstream" -unix "$UPSTREAM_SOCK" >"$WORK/upstream-unix.log" 2>&1 &
+	PID[upstream-unix]=$!
+	for ((i = 0; i < 150; i++)); do
+		[[ -S $UPSTREAM_SOCK ]] && break
+		sleep 0.1
+	done
+	[[ -S $UPSTREAM_SOCK ]] || die "upstream-unix is not listening on $UPSTREAM_SOCK after 15s"
+fi
 for t in "${targets[@]}"; do
 	case $t in
 	bare) start "$t" "${PORT[$t]}" "$WORK/bareproxy" -addr "$HOST:${PORT[$t]}" -upstream "http://$HOST:$UPSTREAM_PORT" ;;
 	default) start "$t" "${PORT[$t]}" "$WORK/bareproxy" -default -addr "$HOST:${PORT[$t]}" -upstream "http://$HOST:$UPSTREAM_PORT" ;;
+	nginx) ;; # after the keygate targets: it checks keygate-bearer's token
 	keygate*)
 		al=false
 		[[ $t == keygate-log ]] && al=true
@@ -430,6 +532,15 @@ for t in "${targets[@]}"; do
 		;;
 	esac
 done
+if listed nginx; then
+	if [[ -n ${AUTH[keygate-bearer]:-} ]]; then
+		AUTH[nginx]=${AUTH[keygate-bearer]}
+	else
+		AUTH[nginx]="Bearer kgl_$(head -c 48 /dev/urandom | base64 -w0 | tr -dc 'A-Za-z0-9')"
+	fi
+	write_nginx_config
+	start nginx "${PORT[nginx]}" nginx -p "$WORK/nginx" -e "$WORK/nginx/logs/error.log" -c "$WORK/nginx/nginx.conf"
+fi
 for t in "${targets[@]}"; do
 	wait_port "$t" "${PORT[$t]}"
 	[[ -z ${ADMIN_PORT[$t]:-} ]] || wait_port "$t" "${ADMIN_PORT[$t]}"
@@ -567,7 +678,7 @@ disturbed() {
 	sleep "$COOLDOWN"
 }
 
-declare -A CPU=() REQS=() RPS=() P50=() P99=()
+declare -A CPU=() REQS=() RPS=() P50=() P99=() UPCONNS=()
 for t in "${targets[@]}"; do
 	CPU[$t]=0
 	REQS[$t]=0
@@ -584,9 +695,16 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		out="$RESULTS_DIR/round$r-$t.txt"
 		for ((try = 0; ; try++)); do
 			log "round $r/$ROUNDS: $t"
+			c0=$(upstream_conns "$t")
 			measure "$t" run_wrk "$t" "$DURATION" "$out"
+			c1=$(upstream_conns "$t")
 			disturbed "$try" || break
 		done
+		if [[ -n $c0 && -n $c1 && ${UPCONNS[$t]:-0} != n/a ]]; then
+			UPCONNS[$t]=$((${UPCONNS[$t]:-0} + c1 - c0 - 1))
+		else
+			UPCONNS[$t]=n/a
+		fi
 		read -r rps p50 p99 reqs errs non2xx < <(parse "$out") || die "cannot parse wrk output $out"
 		# bad: answers that are not the expected kind. keygate-unknown must
 		# answer every request with a refusal (its status is checked in the
@@ -790,14 +908,14 @@ fi
 	printf '\n`non-2xx` is wrk'\''s count of 4xx/5xx answers; `unexpected` counts the answers of the wrong kind: non-2xx for every target but keygate-unknown, 2xx/3xx for keygate-unknown, whose every answer must be a refusal. `others %%`: CPU used during the run by processes this script did not start, in %% of all cores.\n'
 
 	printf '\n#### Medians\n\n'
-	printf '| target | req/s | p50 ms | p99 ms | req/s vs %s | p99 vs %s | CPU µs/req | CPU vs %s | peak RSS MiB |\n' "$baseline" "$baseline" "$baseline"
-	printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|\n'
+	printf '| target | req/s | p50 ms | p99 ms | req/s vs %s | p99 vs %s | CPU µs/req | CPU vs %s | peak RSS MiB | upstream conns |\n' "$baseline" "$baseline" "$baseline"
+	printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
 	for t in "${targets[@]}"; do
-		printf '| %s | %.0f | %.3f | %.3f | %s | %s | %s | %s | %s |\n' "$t" "${M_RPS[$t]}" "${M_P50[$t]}" "${M_P99[$t]}" \
+		printf '| %s | %.0f | %.3f | %.3f | %s | %s | %s | %s | %s | %s |\n' "$t" "${M_RPS[$t]}" "${M_P50[$t]}" "${M_P99[$t]}" \
 			"$(ratio "${M_RPS[$t]}" "${M_RPS[$baseline]}")" "$(ratio "${M_P99[$t]}" "${M_P99[$baseline]}")" \
-			"${CPU_US[$t]}" "$(ratio "${CPU_US[$t]}" "${CPU_US[$baseline]}")" "${HWM[$t]}"
+			"${CPU_US[$t]}" "$(ratio "${CPU_US[$t]}" "${CPU_US[$baseline]}")" "${HWM[$t]}" "${UPCONNS[$t]:-n/a}"
 	done
-	printf '| upstream (shared) | | | | | | | | %s |\n' "${HWM[upstream]}"
+	printf '| upstream (shared) | | | | | | | | %s | |\n' "${HWM[upstream]}"
 
 	printf '\n'
 	for t in "${targets[@]}"; do
@@ -806,7 +924,23 @@ fi
 			"$(ratio "${M_RPS[$t]}" "${M_RPS[$baseline]}")" "$(ratio "${M_P99[$t]}" "${M_P99[$baseline]}")" \
 			"$(ratio "${CPU_US[$t]}" "${CPU_US[$baseline]}")"
 	done
-	printf -- '- CPU µs/req: server process user+system CPU over the measured rounds / requests it served; peak RSS: VmHWM at the end of these rounds\n'
+	printf -- '- CPU µs/req: server process user+system CPU over the measured rounds / requests it served; peak RSS: VmHWM at the end of these rounds; upstream conns: connections the upstream accepted from the target during the measured rounds (a pooling proxy opens none after its warm-up; one that churns opens thousands)\n'
+	pairs_out=()
+	for pair in keygate-bearer/keygate keygate-bearer-user/keygate keygate-bearer-user/keygate-bearer keygate-apikey/keygate keygate-bearer/nginx keygate/nginx keygate-unix/keygate keygate-bearer/default keygate/default; do
+		a=${pair%/*} b=${pair#*/}
+		listed "$a" && listed "$b" && [[ $b != "$baseline" ]] || continue
+		per_round=()
+		for ((r = 1; r <= ROUNDS; r++)); do
+			per_round+=("$(ratio "${R_RPS[$r/$a]}" "${R_RPS[$r/$b]}")")
+		done
+		pairs_out+=("$(printf -- '- %s/%s: median req/s ratio **%s** (median of the per-round ratios %s), median p99 ratio **%s**, CPU per request ratio **%s**' \
+			"$a" "$b" "$(ratio "${M_RPS[$a]}" "${M_RPS[$b]}")" "$(median "${per_round[@]}")" \
+			"$(ratio "${M_P99[$a]}" "${M_P99[$b]}")" "$(ratio "${CPU_US[$a]}" "${CPU_US[$b]}")")")
+	done
+	if ((${#pairs_out[@]})); then
+		printf '\nBetween other targets (each round loads both; per-round ratios are of the same round):\n\n'
+		printf '%s\n' "${pairs_out[@]}"
+	fi
 	if listed keygate-unknown; then
 		printf -- '- keygate-unknown cycles through %s distinct tokens (%s per wrk thread): at its median %.0f req/s each token recurs every %.1f s (negative cache: 5 s by default)\n' \
 			"$UNKNOWN_TOKENS" "$((UNKNOWN_TOKENS / THREADS))" "${M_RPS[keygate-unknown]}" \

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, as README's second command and CI run it:
-# installs what the tests need when it is missing (redis-server), then
+# installs what the tests need when it is missing (redis-server, chromium), then
 # gofmt, go vet and go test -race over every package. Fuzz targets run on
 # their seed corpus (testdata/fuzz) as part of go test.
 #
@@ -14,6 +14,8 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+# The account pages' browser tests drive Debian's chromium headless.
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "test.sh: installing ${need_apt[*]}" >&2

@@ -157,7 +157,8 @@ type Message struct {
 // Events is publish/subscribe between every client of the store. Channel
 // names follow the key rules (ErrInvalidKey otherwise). Delivery is at most
 // once: a message published while a subscriber is disconnected is lost, and
-// the subscriber is told so with a Resync.
+// the subscriber is told so with a Resync. The messages one client publishes
+// on a channel arrive in the order it published them.
 type Events interface {
 	// Publish sends payload to every current subscriber of channel.
 	Publish(ctx context.Context, channel string, payload []byte) error

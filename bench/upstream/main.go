@@ -6,6 +6,10 @@
 // It listens on -addr (default 127.0.0.1:9001), or on the Unix socket -unix
 // when that is set, and stops on SIGINT or SIGTERM.
 //
+// GET /_bench/conns answers the number of connections it has accepted so
+// far (that request's own included), so the harness can tell a proxy that
+// pools its upstream connections from one that keeps dialling new ones.
+//
 //	upstream -addr 127.0.0.1:9001
 //	upstream -unix /tmp/upstream.sock
 package main
@@ -21,6 +25,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -55,7 +60,12 @@ func run(addr, unix string) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           http.HandlerFunc(serve),
+		Handler: http.HandlerFunc(serve),
+		ConnState: func(_ net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				accepted.Add(1)
+			}
+		},
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
@@ -99,9 +109,19 @@ func listen(addr, unix string) (net.Listener, error) {
 	return ln, nil
 }
 
+// accepted counts the connections the server has accepted.
+var accepted atomic.Int64
+
+// connsPath answers the accepted-connection count.
+const connsPath = "/_bench/conns"
+
 // serve answers every request with 200 and body. The request body, if any,
 // is left to net/http, which drains a small one for keep-alive.
-func serve(w http.ResponseWriter, _ *http.Request) {
+func serve(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == connsPath {
+		_, _ = fmt.Fprintf(w, "%d\n", accepted.Load())
+		return
+	}
 	h := w.Header()
 	h["Content-Type"] = contentType
 	h["Content-Length"] = contentLength

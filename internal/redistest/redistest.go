@@ -1,5 +1,8 @@
 // Package redistest gives tests a real Redis: a private redis-server process
 // on a free loopback port, or the server named by KEYGATE_TEST_REDIS_ADDR.
+// StartSentinel and StartCluster build the replicated setups from the same
+// private processes: a master, a replica and three sentinels, or a Redis
+// Cluster of several masters.
 //
 // A test that needs Redis and finds neither fails with a message saying how
 // to get one; it is never skipped silently. Tests sharing one server keep
@@ -16,6 +19,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,8 +42,12 @@ type Server struct {
 	t    testing.TB
 	bin  string
 	dir  string
+	conf string // config file, first on the command line; "" for none
 	args []string
 	port int
+	// tls, if set, makes the server accept TLS on tlsPort as well.
+	tls     *TLSFiles
+	tlsPort int
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -53,15 +61,63 @@ type Server struct {
 // "yes"). It fails the test if there is no redis-server binary in PATH.
 func Start(t testing.TB, args ...string) *Server {
 	t.Helper()
+	return startConf(t, "", args...)
+}
+
+// startConf is Start with a config file holding conf (if not empty) in the
+// server's directory, named first on its command line as redis-server
+// wants it (a sentinel needs one it can rewrite).
+func startConf(t testing.TB, conf string, args ...string) *Server {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Fatalf("redistest: this test needs a redis-server binary in PATH (apt-get install redis-server): %v", err)
 	}
 	s := &Server{t: t, bin: bin, dir: t.TempDir(), args: args}
-	var lastErr error
+	if conf != "" {
+		s.conf = filepath.Join(s.dir, "redis.conf")
+		if err := os.WriteFile(s.conf, []byte(conf), 0o600); err != nil {
+			t.Fatalf("redistest: writing %s: %v", s.conf, err)
+		}
+	}
+	return startServer(t, s)
+}
+
+// TLSFiles are the PEM files of a TLS redis-server (StartTLS).
+type TLSFiles struct {
+	// CertFile and KeyFile are the server's certificate and key.
+	CertFile, KeyFile string
+	// CAFile verifies client certificates.
+	CAFile string
+	// RequireClientCert refuses clients without a certificate from CAFile.
+	RequireClientCert bool
+}
+
+// StartTLS is Start for a server that accepts TLS on TLSAddr besides plain
+// connections on Addr (which this package uses to see that it is ready).
+func StartTLS(t testing.TB, files TLSFiles, args ...string) *Server {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatalf("redistest: this test needs a redis-server binary in PATH (apt-get install redis-server): %v", err)
+	}
+	return startServer(t, &Server{t: t, bin: bin, dir: t.TempDir(), args: args, tls: &files})
+}
+
+// TLSAddr is the host:port of the TLS listener of a server from StartTLS.
+func (s *Server) TLSAddr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.tlsPort)) }
+
+func startServer(t testing.TB, s *Server) *Server {
+	t.Helper()
+	var err, lastErr error
 	for range 5 { // a free port can be taken between choosing and binding
 		if s.port, err = freePort(); err != nil {
 			t.Fatalf("redistest: choosing a port: %v", err)
+		}
+		if s.tls != nil {
+			if s.tlsPort, err = freePort(); err != nil {
+				t.Fatalf("redistest: choosing a port: %v", err)
+			}
 		}
 		if lastErr = s.start(); lastErr == nil {
 			t.Cleanup(s.Stop)
@@ -121,6 +177,19 @@ func (s *Server) Stop() {
 	s.cmd = nil
 }
 
+// Kill ends the server at once with SIGKILL, as a crash would, and waits
+// for it to exit. Killing a stopped server does nothing.
+func (s *Server) Kill() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.done
+	s.cmd = nil
+}
+
 // Restart stops the server and starts it again on the same port, empty, and
 // waits until it answers.
 func (s *Server) Restart() {
@@ -140,12 +209,26 @@ func (s *Server) Restart() {
 func (s *Server) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	args := append([]string{
+	var args []string
+	if s.conf != "" {
+		args = append(args, s.conf)
+	}
+	args = append(args,
 		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir,
-	}, s.args...)
+		"--save", "", "--appendonly", "no", "--dir", s.dir)
+	args = append(args, s.args...)
+	if f := s.tls; f != nil {
+		auth := "optional"
+		if f.RequireClientCert {
+			auth = "yes"
+		}
+		args = append(args, "--tls-port", strconv.Itoa(s.tlsPort),
+			"--tls-cert-file", f.CertFile, "--tls-key-file", f.KeyFile,
+			"--tls-ca-cert-file", f.CAFile, "--tls-auth-clients", auth)
+	}
 	cmd := exec.Command(s.bin, args...)
 	cmd.Dir = s.dir
+	cmd.SysProcAttr = procAttr()
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -42,12 +41,32 @@ func newStore(t *testing.T, c config.Redis) *redis.Store {
 	return s
 }
 
-// harness runs the suite against the Redis at addr, through a Cluster
-// client if cluster is set; restartable stores get a private server each.
-func harness(addr string, cluster bool) storetest.Harness {
+// setup is a Redis deployment the suite runs against: its addresses and
+// mode (as store.redis configures them), and how to start another one of
+// the same kind that the Restart test may restart.
+type setup struct {
+	addrs      []string
+	masterName string // Sentinel mode
+	cluster    bool
+	// restartable starts a private setup of this kind and returns it
+	// with a function that restarts it (or fails it over) and returns
+	// once it answers again.
+	restartable func(t *testing.T) (setup, func())
+}
+
+// config is a client configuration for the setup with a prefix of the
+// test's own.
+func (su setup) config(t *testing.T) config.Redis {
+	c := cfg(t, su.addrs[0])
+	c.Addrs, c.MasterName, c.Cluster = su.addrs, su.masterName, su.cluster
+	return c
+}
+
+// harness runs the suite against the setup; restartable stores get a
+// private setup each.
+func harness(su setup) storetest.Harness {
 	var configs sync.Map // store.Store → config.Redis
 	open := func(t *testing.T, c config.Redis) store.Store {
-		c.Cluster = cluster
 		s := newStore(t, c)
 		configs.Store(s, c)
 		return s
@@ -57,7 +76,7 @@ func harness(addr string, cluster bool) storetest.Harness {
 		return c.(config.Redis)
 	}
 	return storetest.Harness{
-		New:     func(t *testing.T) store.Store { return open(t, cfg(t, addr)) },
+		New:     func(t *testing.T) store.Store { return open(t, su.config(t)) },
 		Replica: func(t *testing.T, s store.Store) store.Store { return open(t, configOf(s)) },
 		Reopen: func(t *testing.T, s store.Store) store.Store {
 			c := configOf(s)
@@ -68,57 +87,60 @@ func harness(addr string, cluster bool) storetest.Harness {
 		},
 		CountersSurviveReopen: true,
 		Restartable: func(t *testing.T) (store.Store, func()) {
-			if cluster {
-				srv := startCluster(t)
-				return open(t, cfg(t, srv.Addr())), func() { srv.Restart(); waitClusterOK(t, srv.Addr()) }
-			}
-			srv := redistest.Start(t)
-			return open(t, cfg(t, srv.Addr())), srv.Restart
+			own, restart := su.restartable(t)
+			return open(t, own.config(t)), restart
 		},
 	}
 }
 
+// single is one private redis-server (or KEYGATE_TEST_REDIS_ADDR's).
+func single(t *testing.T) setup {
+	return setup{addrs: []string{redistest.Addr(t)}, restartable: func(t *testing.T) (setup, func()) {
+		srv := redistest.Start(t)
+		return setup{addrs: []string{srv.Addr()}}, srv.Restart
+	}}
+}
+
+// cluster is a private three-master Redis Cluster; restarting it restarts
+// every node.
+func cluster(t *testing.T) setup {
+	c := redistest.StartCluster(t, 3)
+	return setup{addrs: c.Addrs(), cluster: true, restartable: func(t *testing.T) (setup, func()) {
+		own := redistest.StartCluster(t, 3)
+		return setup{addrs: own.Addrs(), cluster: true}, own.Restart
+	}}
+}
+
+// sentinel is a private Sentinel setup (master, replica, three
+// sentinels); its "restart" kills the master and waits for the sentinels
+// to promote the replica.
+func sentinel(t *testing.T) setup {
+	s := redistest.StartSentinel(t)
+	return setup{addrs: s.Addrs(), masterName: s.MasterName, restartable: func(t *testing.T) (setup, func()) {
+		own := redistest.StartSentinel(t)
+		return setup{addrs: own.Addrs(), masterName: own.MasterName}, func() {
+			own.Master.Kill()
+			own.WaitFailover(t, 20*time.Second)
+		}
+	}}
+}
+
 func TestConformance(t *testing.T) {
-	storetest.Run(t, harness(redistest.Addr(t), false))
+	storetest.Run(t, harness(single(t)))
 }
 
 // TestConformanceCluster runs the suite through a Cluster client against a
-// one-node cluster, where Redis refuses any script or command whose keys
-// are in different slots.
+// three-master cluster, where every node refuses a command or script
+// whose keys are in different slots, and a pipeline spans several nodes.
 func TestConformanceCluster(t *testing.T) {
-	storetest.Run(t, harness(startCluster(t).Addr(), true))
+	storetest.Run(t, harness(cluster(t)))
 }
 
-// startCluster starts a private one-node Redis Cluster holding every slot.
-func startCluster(t *testing.T) *redistest.Server {
-	t.Helper()
-	srv := redistest.Start(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
-	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
-	defer c.Close()
-	if err := c.Do(t.Context(), "CLUSTER", "ADDSLOTSRANGE", 0, 16383).Err(); err != nil {
-		t.Fatalf("CLUSTER ADDSLOTSRANGE: %v", err)
-	}
-	waitClusterOK(t, srv.Addr())
-	return srv
-}
-
-// waitClusterOK waits until the node at addr reports cluster_state:ok (the
-// slots it holds survive a restart in its nodes.conf).
-func waitClusterOK(t *testing.T, addr string) {
-	t.Helper()
-	c := goredis.NewClient(&goredis.Options{Addr: addr})
-	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		info, err := c.ClusterInfo(t.Context()).Result()
-		if err == nil && strings.Contains(info, "cluster_state:ok") {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("cluster at %s not ok after 10s: %v %q", addr, err, info)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+// TestConformanceSentinel runs the suite through a Sentinel (failover)
+// client; its Restart test is a failover: the master is killed and the
+// store must carry on with the promoted replica, subscriptions included.
+func TestConformanceSentinel(t *testing.T) {
+	storetest.Run(t, harness(sentinel(t)))
 }
 
 func TestKeyPrefixIsolation(t *testing.T) {

@@ -3,11 +3,12 @@ package httpapi
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"net"
 	"net/http"
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/keygate/keygate/internal/clientaddr"
 )
 
 // Serve answers one API request: it gives it a request id (the client's
@@ -98,50 +99,14 @@ func NotServed(mux *http.ServeMux, methods ...string) http.HandlerFunc {
 
 // ClientAddr is the address a request is attributed to: the peer, or,
 // when the peer is a trusted proxy, the right-most X-Forwarded-For address
-// that is not itself a trusted proxy (the proxy's rule).
+// that is not itself a trusted proxy (the proxy's rule; see
+// internal/clientaddr, which the account pages share).
 func ClientAddr(r *http.Request, trusted []netip.Prefix) netip.Addr {
-	peer := PeerAddr(r.RemoteAddr)
-	contains := func(a netip.Addr) bool {
-		for _, p := range trusted {
-			if p.Contains(a) {
-				return true
-			}
-		}
-		return false
-	}
-	if !contains(peer) {
-		return peer
-	}
-	client := peer
-	xff := r.Header["X-Forwarded-For"]
-	for i := len(xff) - 1; i >= 0; i-- {
-		items := strings.Split(xff[i], ",")
-		for j := len(items) - 1; j >= 0; j-- {
-			a, err := netip.ParseAddr(strings.TrimSpace(items[j]))
-			if err != nil {
-				return client // a garbled entry ends what can be believed
-			}
-			client = a.Unmap()
-			if !contains(client) {
-				return client
-			}
-		}
-	}
-	return client
+	return clientaddr.Of(r, trusted)
 }
 
 // PeerAddr is the address of a connection's peer (http.Request.RemoteAddr).
-func PeerAddr(remoteAddr string) netip.Addr {
-	if ap, err := netip.ParseAddrPort(remoteAddr); err == nil {
-		return ap.Addr().Unmap()
-	}
-	host, _, err := net.SplitHostPort(remoteAddr)
-	if err != nil {
-		host = remoteAddr
-	}
-	a, _ := netip.ParseAddr(host)
-	return a.Unmap()
-}
+func PeerAddr(remoteAddr string) netip.Addr { return clientaddr.Peer(remoteAddr) }
 
 // ValidRequestID accepts a client's X-Request-Id only if it is 1 to 128
 // of letters, digits, . _ - (the proxy's rule).

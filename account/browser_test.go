@@ -1,0 +1,449 @@
+package account_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/chromedp"
+	"go.uber.org/zap"
+
+	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/gateway"
+	"github.com/keygate/keygate/internal/echo"
+)
+
+// chromium is the browser binary the tests drive: Debian's chromium
+// (apt-get install -y chromium; scripts/test.sh installs it). Without one
+// the browser tests skip, except under CI=true, where they fail.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("no chromium binary: the browser tests need one under CI (apt-get install -y chromium)")
+	}
+	t.Skip("no chromium binary: install it (apt-get install -y chromium) to run the browser tests")
+	return ""
+}
+
+// screens is where the screenshots go: $KEYGATE_SCREENSHOT_DIR, or a new
+// temporary directory that is kept (and printed) as the test's artifact.
+func screens(t *testing.T) string {
+	dir := os.Getenv("KEYGATE_SCREENSHOT_DIR")
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "keygate-screens-"); err != nil {
+			t.Fatal(err)
+		}
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshots in %s", dir)
+	return dir
+}
+
+// site is a keygate (gateway.Gateway on loopback) with the account pages
+// on, in front of an echo upstream on routes orders and billing.
+type site struct {
+	base string
+	svc  *authz.Service
+}
+
+func startSite(t *testing.T) *site {
+	t.Helper()
+	up := httptest.NewServer(echo.Handler{})
+	t.Cleanup(up.Close)
+	y := fmt.Sprintf(`
+listen: 127.0.0.1:0
+admin_listen: 127.0.0.1:0
+log: {access_log: false}
+store: {driver: embedded, embedded: {path: %q}}
+auth:
+  digest_keys: [{id: t1, secret: "a-test-digest-key-of-at-least-32-bytes"}]
+account: {enabled: true}
+routes:
+  - {name: orders, path_prefix: /orders, upstream: %s, api_set: orders}
+  - {name: billing, path_prefix: /billing, upstream: %s, api_set: billing}
+`, filepath.Join(t.TempDir(), "keygate.db"), up.URL, up.URL)
+	cfg, err := config.Parse("test.yaml", []byte(y), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := gateway.New(context.Background(), cfg, gateway.Options{Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return &site{base: "http://" + g.Addr().String(), svc: g.Auth()}
+}
+
+func (s *site) user(t *testing.T, name string, sets []string, authorities ...string) {
+	t.Helper()
+	if _, err := s.svc.CreateUser(t.Context(), authz.User{Name: name, APISets: sets, Scopes: []string{"read", "write"}, Authorities: authorities}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.svc.SetPassword(t.Context(), name, "pw-"+name+"-secret"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// call sends a request through keygate's proxy with an Authorization
+// header and returns the status.
+func (s *site) call(t *testing.T, path, authorization string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", s.base+path, nil)
+	req.Header.Set("Authorization", authorization)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// tab is one browser tab with the test's helpers; every failure is fatal.
+type tab struct {
+	t    *testing.T
+	ctx  context.Context
+	dir  string
+	shot int
+}
+
+func (b *tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// load runs steps that make the page navigate, and waits for the new page.
+func (b *tab) load(what string, steps ...chromedp.Action[chromedp.Void]) int64 {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	resp, err := chromedp.RunResponse(ctx, steps...)
+	if err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+	return resp.Status
+}
+
+func run[T any](b *tab, what string, a chromedp.Action[T]) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+	return v
+}
+
+// screenshot saves the whole page as NN-name.png.
+func (b *tab) screenshot(name string) {
+	b.t.Helper()
+	b.shot++
+	png := run(b, "screenshot "+name, chromedp.FullScreenshot(100))
+	if err := os.WriteFile(filepath.Join(b.dir, fmt.Sprintf("%02d-%s.png", b.shot, name)), png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+func (b *tab) html() string { return run(b, "page HTML", chromedp.OuterHTML(chromedp.CSS("html"))) }
+
+func (b *tab) signIn(base, name string) {
+	b.t.Helper()
+	b.load("open sign-in", chromedp.Navigate(base+"/account/signin"))
+	b.do("fill sign-in", chromedp.SendKeys(chromedp.ID("username"), name), chromedp.SendKeys(chromedp.ID("password"), "pw-"+name+"-secret"))
+	if st := b.load("sign in", chromedp.Click(chromedp.CSS(`form[action$="/signin"] button[type=submit]`))); st != 200 {
+		b.t.Fatalf("sign in as %s: status %d", name, st)
+	}
+	b.do("profile shown", chromedp.WaitVisible(chromedp.ID("keys")))
+}
+
+func (b *tab) signOut(base string) {
+	b.t.Helper()
+	b.load("sign out", chromedp.Click(chromedp.CSS(`form.signout button`)))
+	b.do("sign-in page after sign-out", chromedp.WaitVisible(chromedp.ID("username")))
+	b.load("profile after sign-out", chromedp.Navigate(base+"/account/profile"))
+	if loc := run(b, "location", chromedp.Location()); !strings.HasSuffix(loc, "/account/signin") {
+		b.t.Fatalf("profile after sign-out went to %s, want the sign-in page", loc)
+	}
+}
+
+// TestBrowser drives Debian's chromium, headless, through the account
+// pages against a real keygate: the seeds' flows as a person clicks them.
+// One browser serves every subtest.
+func TestBrowser(t *testing.T) {
+	exe := chromium(t)
+	s := startSite(t)
+	s.user(t, "alice", []string{"orders", "billing"}, authz.AuthorityManageUserAPIKey)
+	s.user(t, "bob", []string{"orders"})
+	s.user(t, "root", []string{"orders"}, authz.AuthorityAdmin)
+	dir := screens(t)
+	downloads := t.TempDir()
+
+	actx, cancel := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(exe),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("hide-scrollbars", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1000, 760),
+	)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	if err := chromedp.Do(ctx); err != nil { // starts the browser
+		t.Fatalf("starting chromium: %v", err)
+	}
+	b := &tab{t: t, ctx: ctx, dir: dir}
+	b.do("browser settings", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		if _, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+			Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads,
+		}); err != nil {
+			return err
+		}
+		// What a person grants when the page first asks to write the
+		// clipboard; the test also reads it back.
+		for _, name := range []string{"clipboard-read", "clipboard-write"} {
+			if _, err := chromedp.CallBrowser(ctx, browser.SetPermission, browser.SetPermissionParams{
+				Permission: &browser.PermissionDescriptor{Name: name, AllowWithoutSanitization: true},
+				Setting:    browser.PermissionSettingGranted, Origin: s.base,
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+
+	t.Run("named key, copy, download, close, use", func(t *testing.T) {
+		b.t = t
+		b.load("open sign-in", chromedp.Navigate(s.base+"/account/signin"))
+		b.screenshot("signin")
+		b.signIn(s.base, "alice")
+		b.screenshot("profile")
+
+		b.load("Generate key", chromedp.Click(chromedp.ID("generate-key")))
+		b.do("New API Key window",
+			chromedp.WaitVisible(chromedp.ID("handle")),
+			chromedp.SendKeys(chromedp.ID("handle"), "reporting"),
+			chromedp.SendKeys(chromedp.ID("description"), "Monthly billing reports"),
+			// Choose billing in Available API and move it with the arrow.
+			chromedp.Click(chromedp.CSS(`#available option[value="billing"]`)),
+			chromedp.Click(chromedp.ID("add-api")),
+		)
+		selected := run(b, "Selected API", chromedp.Evaluate[[]string](`Array.from(document.getElementById("selected").options).map(o => o.value)`))
+		available := run(b, "Available API", chromedp.Evaluate[[]string](`Array.from(document.getElementById("available").options).map(o => o.value)`))
+		if strings.Join(selected, ",") != "billing" || strings.Join(available, ",") != "orders" {
+			t.Fatalf("after the arrow: Selected %v, Available %v; want [billing], [orders]", selected, available)
+		}
+		b.screenshot("new-key")
+		if st := b.load("Save", chromedp.Click(chromedp.CSS(`#new-key button[type=submit]`))); st != http.StatusCreated {
+			t.Fatalf("Save: status %d, want 201", st)
+		}
+		token := run(b, "the key", chromedp.Value(chromedp.ID("token")))
+		if !strings.HasPrefix(token, "kgl_") {
+			t.Fatalf("Save generated key shows %q, want a kgl_ token", token)
+		}
+		b.screenshot("save-key")
+
+		// Copy to clipboard: the button writes the clipboard (read back
+		// here) and says so.
+		b.do("Copy to clipboard", chromedp.Click(chromedp.ID("copy-token")))
+		b.do("copied message", chromedp.WaitVisible(chromedp.CSS(`#copy-token.done`)))
+		if msg := run(b, "status", chromedp.Text(chromedp.CSS(".copied"))); msg != "Copied to clipboard." {
+			t.Errorf("after Copy: status %q", msg)
+		}
+		clip := run(b, "read the clipboard", chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise))
+		if clip != token {
+			t.Errorf("clipboard holds %q, want the key %q", clip, token)
+		}
+
+		// Download: the .APIKEY file, as POST /user/keys?download=1 has it.
+		b.do("Download", chromedp.Click(chromedp.ID("download")))
+		file := filepath.Join(downloads, "reporting.APIKEY")
+		var got []byte
+		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			if b, err := os.ReadFile(file); err == nil && len(b) > 0 {
+				got = b
+				break
+			}
+			if time.Now().After(deadline) {
+				entries, _ := os.ReadDir(downloads)
+				t.Fatalf("no %s after Download (the directory holds %v)", file, entries)
+			}
+		}
+		if string(got) != token+"\n" {
+			t.Errorf("reporting.APIKEY holds %q, want the key and a newline", got)
+		}
+
+		// Close: the key is listed, and never shown again.
+		b.load("Close", chromedp.Click(chromedp.ID("close")))
+		b.do("profile", chromedp.WaitVisible(chromedp.ID("keys")))
+		page := b.html()
+		if !strings.Contains(page, ">reporting<") || !strings.Contains(page, "Monthly billing reports") {
+			t.Errorf("profile does not list the key reporting with its description")
+		}
+		if strings.Contains(page, token) {
+			t.Errorf("profile shows the key after the Save window was closed")
+		}
+		b.screenshot("profile-with-key")
+		// Back does not bring the Save window again: it was the answer to a
+		// POST and no-store, so Chromium neither keeps nor resends it
+		// (net::ERR_CACHE_MISS, "Confirm Form Resubmission").
+		bctx, bcancel := context.WithTimeout(b.ctx, 20*time.Second)
+		err := chromedp.Do(bctx, chromedp.NavigateBack())
+		bcancel()
+		if err != nil && !strings.Contains(err.Error(), "ERR_CACHE_MISS") {
+			t.Fatalf("Back: %v", err)
+		}
+		if strings.Contains(b.html(), token) {
+			t.Errorf("going Back shows the key again")
+		}
+
+		// The key works on a route of its API set, and only there.
+		if st := s.call(t, "/billing/1", "Bearer "+token); st != 200 {
+			t.Errorf("GET /billing/1 with the key: %d, want 200", st)
+		}
+		if st := s.call(t, "/orders/1", "Bearer "+token); st != http.StatusForbidden {
+			t.Errorf("GET /orders/1 with a billing key: %d, want 403", st)
+		}
+	})
+
+	t.Run("ApiKey Generate Token and Usage", func(t *testing.T) {
+		b.t = t
+		b.load("API screen", chromedp.Navigate(s.base+"/account/apikey"))
+		key := run(b, "key", chromedp.Value(chromedp.ID("key")))
+		b.load("Generate Token", chromedp.Click(chromedp.ID("generate-token")))
+		usage := run(b, "Usage", chromedp.Value(chromedp.ID("usage")))
+		if !strings.HasPrefix(usage, "ApiKey "+key+":kgt_") {
+			t.Fatalf("Usage %q, want ApiKey %s:kgt_...", usage, key)
+		}
+		b.screenshot("apikey")
+		if st := s.call(t, "/orders/1", usage); st != 200 {
+			t.Errorf("GET /orders/1 with the Usage value: %d, want 200", st)
+		}
+		// The key never changes; a new token replaces the old one.
+		b.load("Generate Token again", chromedp.Click(chromedp.ID("generate-token")))
+		if again := run(b, "key", chromedp.Value(chromedp.ID("key"))); again != key {
+			t.Errorf("key changed from %s to %s", key, again)
+		}
+		if st := s.call(t, "/orders/1", usage); st != http.StatusUnauthorized {
+			t.Errorf("the earlier token after a new one: %d, want 401", st)
+		}
+	})
+
+	t.Run("OAuth client ID and secret", func(t *testing.T) {
+		b.t = t
+		b.load("profile", chromedp.Navigate(s.base+"/account/profile"))
+		b.do("description", chromedp.SendKeys(chromedp.ID("client-description"), "layar"))
+		if st := b.load("Generate New API Access Keys", chromedp.Click(chromedp.CSS(`form[action$="/clients"] button`))); st != http.StatusCreated {
+			t.Fatalf("Generate New API Access Keys: status %d, want 201", st)
+		}
+		id := run(b, "client ID", chromedp.Value(chromedp.ID("client-id")))
+		secret := run(b, "client secret", chromedp.Value(chromedp.ID("client-secret")))
+		b.do("copy the secret", chromedp.Click(chromedp.CSS(`button[data-copy="client-secret"]`)))
+		b.do("copied", chromedp.WaitVisible(chromedp.CSS(`button[data-copy="client-secret"].done`)))
+		if clip := run(b, "clipboard", chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise)); clip != secret {
+			t.Errorf("clipboard holds %q, want the client secret", clip)
+		}
+		b.screenshot("client")
+		if _, err := s.svc.AuthenticateClient(t.Context(), id, secret); err != nil {
+			t.Errorf("the client ID and secret shown: %v", err)
+		}
+		b.load("Close", chromedp.Click(chromedp.CSS(`a[href$="/profile#clients"]`)))
+		b.load("Get existing keys", chromedp.Click(chromedp.CSS(`a[href$="/clients/`+id+`"]`)))
+		if page := b.html(); !strings.Contains(page, id) || strings.Contains(page, secret) {
+			t.Errorf("Get existing keys: want the client ID and not the secret")
+		}
+		b.load("profile", chromedp.Navigate(s.base+"/account/profile"))
+		b.screenshot("profile-full")
+	})
+
+	t.Run("a form from elsewhere without the CSRF token is refused", func(t *testing.T) {
+		b.t = t
+		// Another port of 127.0.0.1 is the same site, so the SameSite
+		// cookie goes along: only the CSRF token stops this.
+		evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprintf(w, `<form id="f" method="post" action="%s/account/keys"><input name="handle" value="planted"><button id="go">go</button></form>`, s.base)
+		}))
+		defer evil.Close()
+		b.load("attacker page", chromedp.Navigate(evil.URL))
+		if st := b.load("submit", chromedp.Click(chromedp.ID("go"))); st != http.StatusForbidden {
+			t.Errorf("forged form: status %d, want 403", st)
+		}
+		b.screenshot("csrf-refused")
+		if _, err := s.svc.KeyByHandle(t.Context(), "alice", "planted"); err == nil {
+			t.Errorf("the forged form created a key")
+		}
+		b.signOut(s.base)
+	})
+
+	t.Run("no Generate key button without the authority", func(t *testing.T) {
+		b.t = t
+		b.signIn(s.base, "bob")
+		if n := run(b, "button", chromedp.Evaluate[int](`document.querySelectorAll("#generate-key").length`)); n != 0 {
+			t.Errorf("bob sees %d Generate key buttons, want none", n)
+		}
+		if !strings.Contains(b.html(), "needs the MANAGE_USER_API_KEY authority") {
+			t.Errorf("bob's profile does not say why there is no button")
+		}
+		b.do("phone width", chromedp.EmulateViewport(390, 844))
+		b.load("reload", chromedp.Reload())
+		b.screenshot("profile-phone")
+		b.do("desktop width", chromedp.EmulateViewport(1000, 760))
+		b.signOut(s.base)
+	})
+
+	t.Run("administrator revokes a key", func(t *testing.T) {
+		b.t = t
+		_, cred, err := s.svc.CreateKey(t.Context(), "bob", authz.KeySpec{Handle: "laptop", Description: "bob's laptop"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.signIn(s.base, "root")
+		b.load("Users", chromedp.Click(chromedp.CSS(`nav a[href$="/admin/users"]`)))
+		b.screenshot("users")
+		b.load("bob", chromedp.Click(chromedp.CSS(`a[href$="/admin/users/bob"]`)))
+		b.screenshot("user-details")
+		b.load("Revoke", chromedp.Click(chromedp.CSS(`form[action$="/credentials/`+cred.ID+`/revoke"] button`)))
+		if c, err := s.svc.Credential(t.Context(), cred.ID); err != nil || c.Status != authz.StatusRevoked {
+			t.Errorf("after Revoke: %v %v", c, err)
+		}
+		if !strings.Contains(b.html(), `<span class="status revoked">revoked</span>`) {
+			t.Errorf("the details do not show the key revoked")
+		}
+		b.signOut(s.base)
+	})
+}

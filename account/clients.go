@@ -1,0 +1,78 @@
+package account
+
+import (
+	"errors"
+	"net/http"
+
+	"go.uber.org/zap"
+
+	"github.com/keygate/keygate/authz"
+)
+
+// clientData is an OAuth client's window: its ID and, just after it was
+// made or given a new secret (or where secrets are retrievable), the
+// secret.
+type clientData struct {
+	Client *authz.Client
+	Secret string
+	// Fresh: the secret was made by this request and is shown this once.
+	Fresh bool
+	// Retrievable: Secret was read again (auth.encryption_keys).
+	Retrievable bool
+}
+
+// createClient is Generate New API Access Keys (seeds 000, 001): an OAuth
+// client made by authz's CreateClient with the config's defaults (all of
+// the user's API sets, read and write as far as they have them).
+func (h *Handler) createClient(w http.ResponseWriter, r *http.Request, v *visit) error {
+	secret, c, err := h.svc.CreateClient(r.Context(), v.user.Name, authz.ClientSpec{Description: r.PostForm.Get("description")})
+	if err != nil {
+		return err
+	}
+	h.render(w, http.StatusCreated, "client", v.view("New API access keys", clientData{Client: c, Secret: secret, Fresh: true}))
+	return nil
+}
+
+// clientPage is Get existing keys for one client: its ID, and its secret
+// only where secrets are retrievable (authz's ClientSecret).
+func (h *Handler) clientPage(w http.ResponseWriter, r *http.Request, v *visit) error {
+	id := r.PathValue("id")
+	c, err := h.svc.GetClient(r.Context(), v.user.Name, id)
+	if err != nil {
+		return err
+	}
+	d := clientData{Client: c}
+	secret, err := h.svc.ClientSecret(r.Context(), v.user.Name, id)
+	switch {
+	case err == nil:
+		d.Secret, d.Retrievable = secret, true
+	case errors.Is(err, authz.ErrNotRetrievable):
+	case errors.Is(err, authz.ErrNotFound), unavailable(err):
+		return err
+	default: // sealed under an encryption key no longer configured
+		h.log.Warn("a retrievable secret could not be opened; is its encryption key still in auth.encryption_keys?", zap.Error(err))
+	}
+	h.render(w, http.StatusOK, "client", v.view("API access keys", d))
+	return nil
+}
+
+// newClientSecret gives a client a new secret (authz's NewClientSecret),
+// shown this once; the old one stops working (after oauth.secret_grace).
+func (h *Handler) newClientSecret(w http.ResponseWriter, r *http.Request, v *visit) error {
+	secret, c, err := h.svc.NewClientSecret(r.Context(), v.user.Name, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	h.render(w, http.StatusOK, "client", v.view("New API access keys", clientData{Client: c, Secret: secret, Fresh: true}))
+	return nil
+}
+
+// deleteClient deletes a client of the signed-in user: it and every token
+// it obtained stop working.
+func (h *Handler) deleteClient(w http.ResponseWriter, r *http.Request, v *visit) error {
+	if err := h.svc.DeleteClient(r.Context(), v.user.Name, r.PathValue("id")); err != nil {
+		return err
+	}
+	http.Redirect(w, r, h.path("/profile#clients"), http.StatusSeeOther)
+	return nil
+}

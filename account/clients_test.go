@@ -1,0 +1,176 @@
+package account
+
+import (
+	"net/http"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/keygate/keygate/authz"
+)
+
+var (
+	clientIDRe     = regexp.MustCompile(`id="client-id" readonly value="([^"]+)"`)
+	clientSecretRe = regexp.MustCompile(`id="client-secret" readonly value="([^"]+)"`)
+)
+
+// TestOAuthClients (seeds 000, 001): Generate New API Access Keys shows
+// the client ID and secret once; Get existing keys shows the ID only (no
+// retrievable secrets); New secret replaces the secret; Delete removes it.
+func TestOAuthClients(t *testing.T) {
+	e := newEnv(t, "")
+	e.user(t, "alice", []string{"orders"})
+	b := e.browser(t)
+	b.signIn("alice")
+	created := b.post("/account/clients", url.Values{"description": {"layar"}})
+	id, secret := clientIDRe.FindStringSubmatch(created.body), clientSecretRe.FindStringSubmatch(created.body)
+	if created.status != http.StatusCreated || id == nil || secret == nil || !strings.Contains(created.body, "shown only this once") {
+		t.Fatalf("Generate New API Access Keys: %d; want 201 with the client ID and secret", created.status)
+	}
+	ctx := t.Context()
+	if _, err := e.svc.AuthenticateClient(ctx, id[1], secret[1]); err != nil {
+		t.Fatalf("the secret shown does not authenticate the client: %v", err)
+	}
+	profile := b.get("/account/profile")
+	if !strings.Contains(profile.body, id[1]) || strings.Contains(profile.body, secret[1]) {
+		t.Errorf("profile: want the client listed without its secret")
+	}
+	existing := b.get("/account/clients/" + id[1])
+	if existing.status != 200 || !strings.Contains(existing.body, id[1]) || strings.Contains(existing.body, secret[1]) || clientSecretRe.MatchString(existing.body) {
+		t.Errorf("Get existing keys: %d; want the client ID and no secret (not retrievable)", existing.status)
+	}
+	renewed := b.post("/account/clients/"+id[1]+"/secret", nil)
+	next := clientSecretRe.FindStringSubmatch(renewed.body)
+	if renewed.status != 200 || next == nil || next[1] == secret[1] {
+		t.Fatalf("New secret: %d; want a new secret", renewed.status)
+	}
+	if _, err := e.svc.AuthenticateClient(ctx, id[1], secret[1]); err == nil {
+		t.Errorf("the old secret still works after New secret")
+	}
+	if _, err := e.svc.AuthenticateClient(ctx, id[1], next[1]); err != nil {
+		t.Errorf("the new secret: %v", err)
+	}
+	// Someone else's client is not found, and not changed.
+	e.user(t, "mallory", []string{"orders"})
+	m := e.browser(t)
+	m.signIn("mallory")
+	if p := m.get("/account/clients/" + id[1]); p.status != http.StatusNotFound {
+		t.Errorf("another user's client: %d, want 404", p.status)
+	}
+	if p := m.post("/account/clients/"+id[1]+"/delete", nil); p.status != http.StatusNotFound {
+		t.Errorf("deleting another user's client: %d, want 404", p.status)
+	}
+	if p := b.post("/account/clients/"+id[1]+"/delete", nil); p.status != http.StatusSeeOther {
+		t.Fatalf("Delete client: %d, want 303", p.status)
+	}
+	if _, err := e.svc.AuthenticateClient(ctx, id[1], next[1]); err == nil {
+		t.Errorf("a deleted client still authenticates")
+	}
+	if strings.Contains(b.get("/account/profile").body, id[1]) {
+		t.Errorf("a deleted client is still listed")
+	}
+}
+
+// TestRetrievableClientSecret: with auth.encryption_keys, Get existing
+// keys shows the current secret again (authz's ClientSecret).
+func TestRetrievableClientSecret(t *testing.T) {
+	e := newEnv(t, `auth: {digest_keys: [{id: t1, secret: "a-test-digest-key-of-at-least-32-bytes"}], encryption_keys: [{id: e1, secret: "an-encryption-key-of-at-least-32-bytes!"}]}`)
+	e.user(t, "alice", []string{"orders"})
+	b := e.browser(t)
+	b.signIn("alice")
+	created := b.post("/account/clients", nil)
+	id, secret := clientIDRe.FindStringSubmatch(created.body), clientSecretRe.FindStringSubmatch(created.body)
+	if id == nil || secret == nil {
+		t.Fatalf("create: %d", created.status)
+	}
+	got := clientSecretRe.FindStringSubmatch(b.get("/account/clients/" + id[1]).body)
+	if got == nil || got[1] != secret[1] {
+		t.Errorf("Get existing keys with retrievable secrets: %v, want the secret", got)
+	}
+}
+
+// TestNamedKeyFlow: the key works until deleted; the New API Key window
+// keeps what was typed when authz refuses it, and creates nothing.
+func TestNamedKeyFlow(t *testing.T) {
+	e := newEnv(t, "")
+	e.user(t, "alice", []string{"orders", "billing"}, authz.AuthorityManageUserAPIKey)
+	b := e.browser(t)
+	b.signIn("alice")
+	win := b.get("/account/keys/new")
+	if !strings.Contains(win.body, `<option value="orders">orders</option>`) || !strings.Contains(win.body, `<option value="billing">billing</option>`) {
+		t.Errorf("New API Key window does not list the user's API sets as Available API")
+	}
+	saved := b.post("/account/keys", url.Values{"handle": {"ci"}, "description": {"nightly"}, "apiSets": {"billing"}})
+	token := regexp.MustCompile(`id="token" readonly value="(kgl_[^"]+)"`).FindStringSubmatch(saved.body)
+	if saved.status != http.StatusCreated || token == nil {
+		t.Fatalf("Save: %d", saved.status)
+	}
+	if !strings.Contains(saved.body, `download="ci.APIKEY"`) || !strings.Contains(saved.body, `href="data:text/plain;charset=utf-8,`+token[1]+`%0A"`) {
+		t.Errorf("Download link: want ci.APIKEY holding the token and a newline")
+	}
+	need := authz.Need{APISet: "billing", Scope: "read"}
+	addr := netip.MustParseAddr("127.0.0.1")
+	if _, err := e.svc.Verify(t.Context(), []string{"Bearer " + token[1]}, need, addr); err != nil {
+		t.Fatalf("the key: %v", err)
+	}
+	if _, err := e.svc.Verify(t.Context(), []string{"Bearer " + token[1]}, authz.Need{APISet: "orders", Scope: "read"}, addr); err == nil {
+		t.Errorf("a billing key works for orders")
+	}
+	dup := b.post("/account/keys", url.Values{"handle": {"ci"}, "description": {"again"}, "apiSets": {"orders"}})
+	if dup.status != http.StatusConflict || !strings.Contains(dup.body, "already have a key named ci") ||
+		!strings.Contains(dup.body, `value="ci"`) || !strings.Contains(dup.body, `<option value="orders" selected>`) {
+		t.Errorf("a taken name: %d; want 409 with the form as typed", dup.status)
+	}
+	foreign := b.post("/account/keys", url.Values{"handle": {"shop"}, "apiSets": {"shop"}})
+	if foreign.status != http.StatusBadRequest || !strings.Contains(foreign.body, `apiSets: &#34;shop&#34; is not granted to the owner`) {
+		t.Errorf("an API set the user lacks: %d; want 400 naming apiSets", foreign.status)
+	}
+	if _, err := e.svc.KeyByHandle(t.Context(), "alice", "shop"); err == nil {
+		t.Errorf("a refused key was created")
+	}
+	if p := b.post("/account/keys/ci/delete", nil); p.status != http.StatusSeeOther {
+		t.Fatalf("delete: %d", p.status)
+	}
+	if _, err := e.svc.Verify(t.Context(), []string{"Bearer " + token[1]}, need, addr); err == nil {
+		t.Errorf("a deleted key still works")
+	}
+	if strings.Contains(b.get("/account/profile").body, ">ci<") {
+		t.Errorf("a deleted key is still listed")
+	}
+}
+
+// TestApiKeyScreen (seed 004): the key never changes; Generate Token
+// shows the token and Usage once, and the earlier token stops working.
+func TestApiKeyScreen(t *testing.T) {
+	e := newEnv(t, "")
+	e.user(t, "alice", []string{"orders"})
+	b := e.browser(t)
+	b.signIn("alice")
+	keyRe := regexp.MustCompile(`id="key" readonly value="(kgk_[^"]+)"`)
+	usageRe := regexp.MustCompile(`id="usage" readonly value="([^"]+)"`)
+	first := b.get("/account/apikey")
+	key := keyRe.FindStringSubmatch(first.body)
+	if key == nil || usageRe.MatchString(first.body) || !strings.Contains(first.body, "none generated yet") {
+		t.Fatalf("API screen before a token: want the key, no Usage")
+	}
+	gen := b.post("/account/apikey/token", nil)
+	usage := usageRe.FindStringSubmatch(gen.body)
+	if usage == nil || !strings.HasPrefix(usage[1], "ApiKey "+key[1]+":kgt_") {
+		t.Fatalf("Generate Token: Usage %v, want ApiKey %s:kgt_...", usage, key[1])
+	}
+	addr := netip.MustParseAddr("127.0.0.1")
+	need := authz.Need{APISet: "orders", Scope: "read"}
+	if _, err := e.svc.Verify(t.Context(), []string{usage[1]}, need, addr); err != nil {
+		t.Fatalf("the Usage value: %v", err)
+	}
+	again := b.get("/account/apikey")
+	if k := keyRe.FindStringSubmatch(again.body); k == nil || k[1] != key[1] || strings.Contains(again.body, usage[1]) {
+		t.Errorf("API screen after Generate Token: want the same key and no token")
+	}
+	b.post("/account/apikey/token", nil)
+	if _, err := e.svc.Verify(t.Context(), []string{usage[1]}, need, addr); err == nil {
+		t.Errorf("the earlier token works after a new one")
+	}
+}

@@ -1,0 +1,182 @@
+package account
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/store"
+	"github.com/keygate/keygate/store/embedded"
+	redisstore "github.com/keygate/keygate/store/redis"
+)
+
+// clock is a settable clock for session deadlines.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// env is the account pages on a real embedded store and credential
+// service, served by an httptest server, with a clock the test moves.
+type env struct {
+	// closeStore closes the store under the pages (to see them fail).
+	closeStore func()
+	srv        *httptest.Server
+	svc        *authz.Service
+	h          *Handler
+	clock      *clock
+}
+
+// newEnv starts the pages on an embedded store; extra is more YAML for the
+// top level (with an auth section of its own, it replaces the test digest
+// key's).
+func newEnv(t *testing.T, extra string) *env {
+	t.Helper()
+	return startEnv(t, fmt.Sprintf("store: {driver: embedded, embedded: {path: %q}}", filepath.Join(t.TempDir(), "keygate.db")), extra)
+}
+
+// startEnv starts the pages on the store section storeYAML.
+func startEnv(t *testing.T, storeYAML, extra string) *env {
+	t.Helper()
+	if !strings.Contains(extra, "auth:") {
+		extra += "\nauth: {digest_keys: [{id: t1, secret: \"a-test-digest-key-of-at-least-32-bytes\"}]}"
+	}
+	y := fmt.Sprintf(`
+%s
+account: {enabled: true, session_idle_timeout: 10m, session_absolute_timeout: 1h}
+%s
+routes:
+  - {name: orders, path_prefix: /orders, upstream: "http://127.0.0.1:1", api_set: orders}
+`, storeYAML, extra)
+	cfg, err := config.Parse("test.yaml", []byte(y), nil)
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	var st store.Store
+	if cfg.Store.Driver == config.DriverRedis {
+		st, err = redisstore.New(context.Background(), cfg.Store.Redis, zap.NewNop(), prometheus.NewRegistry())
+	} else {
+		st, err = embedded.Open(context.Background(), cfg.Store.Embedded, nil)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := authz.New(context.Background(), cfg.Auth, st, authz.Options{OAuth: cfg.OAuth, SelfService: cfg.SelfService})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{now: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}
+	h, err := New(svc, st, cfg, Options{Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(func() {
+		srv.Close()
+		svc.Close()
+		_ = st.Close()
+	})
+	return &env{srv: srv, svc: svc, h: h, clock: c, closeStore: func() { _ = st.Close() }}
+}
+
+// user makes a user with the password "pw-<name>-secret".
+func (e *env) user(t *testing.T, name string, sets []string, authorities ...string) {
+	t.Helper()
+	if _, err := e.svc.CreateUser(t.Context(), authz.User{Name: name, APISets: sets, Scopes: []string{"read", "write"}, Authorities: authorities}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.SetPassword(t.Context(), name, "pw-"+name+"-secret"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// browser is a client with a cookie jar that does not follow redirects
+// (tests look at them).
+type browser struct {
+	t    *testing.T
+	e    *env
+	c    *http.Client
+	csrf string // the last page's form token
+}
+
+func (e *env) browser(t *testing.T) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, e: e, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+type page struct {
+	status int
+	header http.Header
+	body   string
+}
+
+var csrfRe = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func (b *browser) do(method, path string, form url.Values) page {
+	b.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, _ := http.NewRequest(method, b.e.srv.URL+path, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	p := page{resp.StatusCode, resp.Header, string(raw)}
+	if m := csrfRe.FindStringSubmatch(p.body); m != nil {
+		b.csrf = m[1]
+	}
+	return p
+}
+
+func (b *browser) get(path string) page { return b.do("GET", path, nil) }
+
+// post sends a form with the last page's CSRF token.
+func (b *browser) post(path string, form url.Values) page {
+	if form == nil {
+		form = url.Values{}
+	}
+	if form.Get("csrf") == "" {
+		form.Set("csrf", b.csrf)
+	}
+	return b.do("POST", path, form)
+}
+
+// signIn signs in as name with their password and checks it worked.
+func (b *browser) signIn(name string) {
+	b.t.Helper()
+	b.get("/account/signin")
+	p := b.post("/account/signin", url.Values{"username": {name}, "password": {"pw-" + name + "-secret"}})
+	if p.status != http.StatusSeeOther || p.header.Get("Location") != "/account/profile" {
+		b.t.Fatalf("sign in as %s: %d %s %s", name, p.status, p.header.Get("Location"), p.body)
+	}
+	b.get("/account/profile")
+}

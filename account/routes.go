@@ -1,0 +1,183 @@
+package account
+
+import (
+	"errors"
+	"net/http"
+
+	"go.uber.org/zap"
+
+	"github.com/keygate/keygate/authz"
+)
+
+// maxFormBytes bounds a form body; the largest form (a new key's
+// description and API sets) is far smaller.
+const maxFormBytes = 64 << 10
+
+// visit is a signed-in request: its session and the user as the store
+// has them now.
+type visit struct {
+	s    *session
+	user *authz.User
+}
+
+// pageFunc serves one page for a signed-in user.
+type pageFunc func(w http.ResponseWriter, r *http.Request, v *visit) error
+
+// routes registers every page. GET pages render; POST pages change
+// something and carry the session's CSRF token.
+func (h *Handler) routes() {
+	b := h.base
+	h.mux.Handle("GET "+b+"/static/{file}", h.static())
+	h.mux.HandleFunc("GET "+b+"/{$}", h.home)
+	h.mux.HandleFunc("GET "+b, h.home)
+	h.mux.HandleFunc("GET "+b+"/signin", h.signinPage)
+	h.mux.HandleFunc("POST "+b+"/signin", h.signin)
+	h.mux.Handle("POST "+b+"/signout", h.signedIn(h.signout, false))
+	h.mux.Handle("GET "+b+"/profile", h.signedIn(h.profile, false))
+	h.mux.Handle("GET "+b+"/keys/new", h.signedIn(h.newKeyPage, false))
+	h.mux.Handle("POST "+b+"/keys", h.signedIn(h.createKey, false))
+	h.mux.Handle("POST "+b+"/keys/{handle}/delete", h.signedIn(h.deleteKey, false))
+	h.mux.Handle("GET "+b+"/apikey", h.signedIn(h.apiKeyPage, false))
+	h.mux.Handle("POST "+b+"/apikey/token", h.signedIn(h.newAPIKeyToken, false))
+	h.mux.Handle("POST "+b+"/clients", h.signedIn(h.createClient, false))
+	h.mux.Handle("GET "+b+"/clients/{id}", h.signedIn(h.clientPage, false))
+	h.mux.Handle("POST "+b+"/clients/{id}/secret", h.signedIn(h.newClientSecret, false))
+	h.mux.Handle("POST "+b+"/clients/{id}/delete", h.signedIn(h.deleteClient, false))
+	h.mux.Handle("GET "+b+"/admin/users", h.signedIn(h.usersPage, true))
+	h.mux.Handle("GET "+b+"/admin/users/{name}", h.signedIn(h.userPage, true))
+	h.mux.Handle("POST "+b+"/admin/credentials/{id}/revoke", h.signedIn(h.revoke, true))
+	h.mux.Handle("POST "+b+"/admin/users/{name}/unvoid", h.signedIn(h.unvoid, true))
+	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { h.fail(w, r, nil, errNotFound) })
+}
+
+// signedIn wraps a page that needs a signed-in user (an ADMIN one with
+// admin): without a live session it sends the browser to the sign-in
+// page; a disabled or deleted user's session ends; a POST must carry the
+// session's CSRF token (constant-time compare) or nothing happens (403).
+func (h *Handler) signedIn(page pageFunc, admin bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, err := h.loadSession(r)
+		if errors.Is(err, errNoSession) {
+			http.Redirect(w, r, h.path("/signin"), http.StatusSeeOther)
+			return
+		}
+		if err != nil {
+			h.fail(w, r, nil, err)
+			return
+		}
+		u, err := h.svc.GetUser(r.Context(), s.User)
+		if errors.Is(err, authz.ErrUserNotFound) || err == nil && u.Disabled {
+			_ = h.endSession(r.Context(), s)
+			http.Redirect(w, r, h.path("/signin"), http.StatusSeeOther)
+			return
+		}
+		if err != nil {
+			h.fail(w, r, nil, err)
+			return
+		}
+		v := &visit{s: s, user: u}
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+			if err := r.ParseForm(); err != nil {
+				h.fail(w, r, v, &pageError{http.StatusBadRequest, "The form could not be read."})
+				return
+			}
+			if !sameToken(r.PostForm.Get("csrf"), s.CSRF) {
+				h.log.Warn("account: form without a valid CSRF token refused", zap.String("path", r.URL.Path), zap.String("user", u.Name))
+				h.fail(w, r, v, errCSRF)
+				return
+			}
+		}
+		if admin && !u.Has(authz.AuthorityAdmin) {
+			h.fail(w, r, v, errNotAdmin)
+			return
+		}
+		if err := page(w, r, v); err != nil {
+			h.fail(w, r, v, err)
+		}
+	})
+}
+
+// view is a page's data with what every signed-in page shows.
+func (v *visit) view(title string, page any) view {
+	return view{Title: title, User: v.user, CSRF: v.s.CSRF, Admin: v.user.Has(authz.AuthorityAdmin), Page: page}
+}
+
+// home sends the browser to the profile (or, signed out, to sign-in).
+func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
+	http.Redirect(w, r, h.path("/profile"), http.StatusSeeOther)
+}
+
+// signinForm is the sign-in page's data.
+type signinForm struct {
+	Name string
+}
+
+// signinPage shows the sign-in form. Its CSRF token is a cookie's value
+// repeated in the form (double submit), since there is no session yet.
+func (h *Handler) signinPage(w http.ResponseWriter, r *http.Request) {
+	if _, err := h.loadSession(r); err == nil {
+		http.Redirect(w, r, h.path("/profile"), http.StatusSeeOther)
+		return
+	}
+	h.renderSignin(w, r, http.StatusOK, "", "")
+}
+
+func (h *Handler) renderSignin(w http.ResponseWriter, r *http.Request, status int, name, problem string) {
+	token := newToken()
+	h.setCookie(w, r, signinCookie, token, 0)
+	h.render(w, status, "signin", view{Title: "Sign in", CSRF: token, Error: problem, Page: signinForm{Name: name}})
+}
+
+// signin checks the user name and password with authz's CheckPassword,
+// whose failure limits per user and per address (self_service's
+// max_password_failures_*) apply here as on the APIs; past them every
+// attempt is refused (429) whether right or wrong.
+func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		h.renderSignin(w, r, http.StatusBadRequest, "", "The form could not be read.")
+		return
+	}
+	c, err := r.Cookie(signinCookie)
+	if err != nil || !sameToken(r.PostForm.Get("csrf"), c.Value) {
+		h.renderSignin(w, r, http.StatusForbidden, "", "This sign-in form has expired. Please try again.")
+		return
+	}
+	name := r.PostForm.Get("username")
+	u, err := h.svc.CheckPassword(r.Context(), name, r.PostForm.Get("password"), h.clientAddr(r))
+	switch {
+	case errors.Is(err, authz.ErrTooManyAttempts):
+		w.Header().Set("Retry-After", h.retryAfter)
+		h.renderSignin(w, r, http.StatusTooManyRequests, name, "Too many failed sign-ins. Try again later.")
+		return
+	case errors.Is(err, authz.ErrInvalid):
+		h.renderSignin(w, r, http.StatusUnauthorized, name, "The user name or password is not right.")
+		return
+	case err != nil:
+		h.fail(w, r, nil, err)
+		return
+	}
+	if old, err := h.loadSession(r); err == nil {
+		_ = h.endSession(r.Context(), old)
+	}
+	s, err := h.startSession(r.Context(), u.Name)
+	if err != nil {
+		h.fail(w, r, nil, err)
+		return
+	}
+	h.setCookie(w, r, sessionCookie, s.id, 0)
+	h.setCookie(w, r, signinCookie, "", -1)
+	h.log.Info("account: signed in", zap.String("user", u.Name), zap.String("client", h.clientAddr(r).String()))
+	http.Redirect(w, r, h.path("/profile"), http.StatusSeeOther)
+}
+
+// signout deletes the session record and the cookie.
+func (h *Handler) signout(w http.ResponseWriter, r *http.Request, v *visit) error {
+	if err := h.endSession(r.Context(), v.s); err != nil {
+		return err
+	}
+	h.setCookie(w, r, sessionCookie, "", -1)
+	http.Redirect(w, r, h.path("/signin"), http.StatusSeeOther)
+	return nil
+}

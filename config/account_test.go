@@ -1,0 +1,75 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestAccountDefaults(t *testing.T) {
+	cfg, err := Parse("gateway.yaml", []byte(minimal), env(nil))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	a := cfg.Account
+	if a.On() || a.Path != DefaultAccountPath || a.SessionIdleTimeout != 30*time.Minute || a.SessionAbsoluteTimeout != 12*time.Hour || a.SecureCookie {
+		t.Errorf("account defaults = %+v, want off, /account, 30m, 12h, secure_cookie false", a)
+	}
+	cfg, err = Parse("gateway.yaml", []byte("account: {enabled: true, path: /portal/}\n"+minimal), env(nil))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if cfg.Account.Path != "/portal" {
+		t.Errorf("account.path = %q, want the trailing slash trimmed", cfg.Account.Path)
+	}
+}
+
+func TestAccountValidation(t *testing.T) {
+	tests := []struct {
+		account string
+		want    string // "" means valid
+	}{
+		{`{enabled: true}`, ""},
+		{`{enabled: true, path: /me/pages}`, ""},
+		{`{enabled: true, path: account}`, "account.path: \"account\" must be / followed by segments"},
+		{`{enabled: true, path: "/a/../b"}`, "account.path:"},
+		{`{enabled: true, path: "/a b"}`, "account.path:"},
+		{`{enabled: true, path: "/%61"}`, "account.path:"},
+		{`{enabled: true, path: /user/account}`, "account.path: \"/user/account\" overlaps the self-service API at /user"},
+		{`{enabled: true, session_idle_timeout: -1s}`, "account.session_idle_timeout: must be a positive duration"},
+		{`{enabled: true, session_absolute_timeout: -1s}`, "account.session_absolute_timeout: must be a positive duration"},
+		{`{enabled: true, session_idle_timeout: 2h, session_absolute_timeout: 1h}`, "account.session_idle_timeout: 2h0m0s is longer than account.session_absolute_timeout (1h0m0s)"},
+	}
+	for _, tt := range tests {
+		y := "self_service: {enabled: true}\naccount: " + tt.account + "\n" + minimal
+		_, err := Parse("t.yaml", []byte(y), nil)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("account %s: %v, want valid", tt.account, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("account %s: error %v, want one containing %q", tt.account, err, tt.want)
+		}
+	}
+}
+
+func TestAccountPathReserved(t *testing.T) {
+	for _, c := range []struct {
+		prefix string
+		on     bool
+		bad    bool
+	}{
+		{"/", true, true},
+		{"/account", true, true},
+		{"/account/x", true, true},
+		{"/accounts", true, false},
+		{"/api", true, false},
+		{"/account", false, false},
+	} {
+		y := fmt.Sprintf("account: {enabled: %v}\nroutes:\n  - {name: r, path_prefix: %q, upstream: http://h, auth: none}\n", c.on, c.prefix)
+		_, err := Parse("t.yaml", []byte(y), nil)
+		if got := err != nil && strings.Contains(err.Error(), "routes[0].path_prefix: \""+c.prefix+"\" overlaps the account pages at /account"); got != c.bad {
+			t.Errorf("prefix %q with account %v: error %v, want refused=%v", c.prefix, c.on, err, c.bad)
+		}
+	}
+}

@@ -1,0 +1,117 @@
+package gateway
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestUnderAccountPath(t *testing.T) {
+	tests := []struct {
+		target string
+		want   bool
+	}{
+		{"/account", true},
+		{"/account?x=1", true},
+		{"/account/profile", true},
+		{"/accounts", false},
+		{"/accountx/profile", false},
+		{"/%61ccount/profile", false}, // to the proxy: no route there, 404
+		{"/orders/account", false},
+		{"/", false},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest("GET", tt.target, nil)
+		if got := under(r, "/account"); got != tt.want {
+			t.Errorf("under(%q, /account) = %v, want %v", tt.target, got, tt.want)
+		}
+	}
+}
+
+// TestAccountDispatch: with the account pages on, the public listener
+// serves them at account.path beside the self-service API and the
+// proxied routes; off, the path is just unrouted (404), never proxied.
+func TestAccountDispatch(t *testing.T) {
+	up := echoUpstream(t)
+	for _, on := range []bool{true, false} {
+		t.Run(fmt.Sprintf("enabled=%v", on), func(t *testing.T) {
+			g, _ := start(t, parse(t, fmt.Sprintf(`
+listen: 127.0.0.1:0
+admin_listen: 127.0.0.1:0
+store: {driver: embedded, embedded: {path: %q}}
+self_service: {enabled: true}
+account: {enabled: %v, path: /me}
+routes:
+  - {name: orders, path_prefix: /orders, upstream: %s, auth: none}
+`, t.TempDir()+"/keygate.db", on, up.URL)))
+			base := "http://" + g.Addr().String()
+			code, h, body := do(t, "GET", base+"/me/signin", "")
+			if on && (code != 200 || !strings.Contains(body, `name="password"`) || !strings.Contains(h.Get("Content-Security-Policy"), "frame-ancestors 'none'")) {
+				t.Errorf("GET /me/signin, pages on: %d %s; want the sign-in page with the CSP", code, body)
+			}
+			if !on && code != http.StatusNotFound {
+				t.Errorf("GET /me/signin, pages off: %d; want 404", code)
+			}
+			if code, _, _ := do(t, "GET", base+"/user", ""); code != http.StatusUnauthorized {
+				t.Errorf("GET /user (self-service): %d, want 401", code)
+			}
+			if code, _, body := do(t, "GET", base+"/orders/1", ""); code != 200 || !strings.Contains(body, `"path": "/orders/1"`) {
+				t.Errorf("proxied route: %d %s", code, body)
+			}
+		})
+	}
+}
+
+// BenchmarkUnderAccountPath is what the account pages add to every
+// proxied request while they are on.
+func BenchmarkUnderAccountPath(b *testing.B) {
+	r := httptest.NewRequest("GET", "/orders/12345?x=1", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		if under(r, "/account") {
+			b.Fatal("proxied path taken for the account pages")
+		}
+	}
+}
+
+// TestAccountReloadTrustedProxies: the pages take trusted_proxies on
+// reload: X-Forwarded-Proto https from a newly trusted peer makes the
+// cookie Secure.
+func TestAccountReloadTrustedProxies(t *testing.T) {
+	up := echoUpstream(t)
+	dbPath := t.TempDir() + "/keygate.db"
+	y := func(trusted string) string {
+		return fmt.Sprintf(`
+listen: 127.0.0.1:0
+admin_listen: 127.0.0.1:0
+store: {driver: embedded, embedded: {path: %q}}
+trusted_proxies: [%s]
+account: {enabled: true}
+routes:
+  - {name: orders, path_prefix: /orders, upstream: %s, auth: none}
+`, dbPath, trusted, up.URL)
+	}
+	g, _ := start(t, parse(t, y("")))
+	secure := func() bool {
+		req, _ := http.NewRequest("GET", "http://"+g.Addr().String()+"/account/signin", nil)
+		req.Header.Set("X-Forwarded-Proto", "https")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		cs := resp.Cookies()
+		return len(cs) == 1 && cs[0].Secure
+	}
+	if secure() {
+		t.Fatalf("X-Forwarded-Proto from an untrusted peer made the cookie Secure")
+	}
+	if err := g.Reload(parse(t, y("127.0.0.1/32"))); err != nil {
+		t.Fatal(err)
+	}
+	if !secure() {
+		t.Errorf("after the reload trusting 127.0.0.1, the cookie is not Secure")
+	}
+}
