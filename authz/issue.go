@@ -142,6 +142,9 @@ func (s *Service) UpdateUser(ctx context.Context, name string, change func(*User
 		if err := checkNames("scopes", u.Scopes, scopeRe); err != nil {
 			return nil, err
 		}
+		if err := u.RateLimit.check("rateLimit"); err != nil {
+			return nil, err
+		}
 		b, _ := json.Marshal(u)
 		_, err = s.st.Update(ctx, userKey(name), b, version, store.WriteOptions{Indexes: []string{usersIndex}})
 		if errors.Is(err, store.ErrConflict) {

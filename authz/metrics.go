@@ -22,10 +22,11 @@ const (
 	resultVoided
 	resultScopeDenied
 	resultStoreError
+	resultKeyBlocked // too many wrong tokens for the ApiKey key lately
 	numResults
 )
 
-var resultNames = [numResults]string{"ok", "missing", "malformed", "unknown", "bad_token", "expired", "revoked", "voided", "scope_denied", "store_error"}
+var resultNames = [numResults]string{"ok", "missing", "malformed", "unknown", "bad_token", "expired", "revoked", "voided", "scope_denied", "store_error", "key_blocked"}
 
 type metrics struct {
 	decisions   [numResults]prometheus.Counter

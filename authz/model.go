@@ -25,6 +25,8 @@ type User struct {
 	Scopes      []string  `json:"scopes"`
 	Disabled    bool      `json:"disabled,omitempty"`
 	Created     time.Time `json:"created"`
+	// RateLimit, if set, is the user's own rate limit (see RateLimit).
+	RateLimit *RateLimit `json:"rateLimit,omitempty"`
 }
 
 // Has reports whether the user holds an authority (ADMIN holds them all).
@@ -69,6 +71,10 @@ type Credential struct {
 	// SealedKey is the ApiKey key, encrypted with a key derived from the
 	// digest key, so the never-changing key can be shown again (seed 004).
 	SealedKey []byte `json:"sealedKey,omitempty"`
+	// RateLimit, if set, is the credential's own rate limit.
+	RateLimit *RateLimit `json:"rateLimit,omitempty"`
+	// Quota, if set, is the credential's own request quota.
+	Quota *Quota `json:"quota,omitempty"`
 	// SealedSecret is a named key's token, encrypted under
 	// auth.encryption_keys when they are configured (retrievable secrets).
 	SealedSecret []byte `json:"sealedSecret,omitempty"`
@@ -83,6 +89,12 @@ type Identity struct {
 	Kind         Kind
 	APISets      []string
 	Scopes       []string
+	// CredentialRate is the credential's own rate limit, else its
+	// owner's; UserRate the owner's. Nil: the configured limits.
+	CredentialRate, UserRate *Rate
+	// Quota is the credential's own number of requests per quota period;
+	// nil: the configured ones.
+	Quota *int64
 
 	once    sync.Once
 	headers *IdentityHeaders

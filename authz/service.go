@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/ratelimit"
 	"github.com/keygate/keygate/store"
 )
 
@@ -65,6 +66,9 @@ type Service struct {
 	retrievable sealers       // auth.encryption_keys; empty: secrets are shown once
 	cancel      context.CancelFunc
 	wg          sync.WaitGroup
+	// keyFailures counts wrong tokens per ApiKey key
+	// (auth.key_failure_limit); nil: off.
+	keyFailures *ratelimit.FailureGuard[string]
 }
 
 // New builds the Service on an open store: it loads the digest keys (or
@@ -96,6 +100,11 @@ func New(ctx context.Context, cfg config.Auth, st store.Store, opts Options) (*S
 	}
 	if s.keys, err = s.loadKeys(ctx, cfg.DigestKeys); err != nil {
 		return nil, err
+	}
+	if fl := cfg.KeyFailureLimit; fl.On() {
+		if s.keyFailures, err = ratelimit.NewKeyFailureGuard(ratelimit.Limit{Rate: fl.Rate, Per: fl.Per, Burst: fl.Burst}); err != nil {
+			return nil, err
+		}
 	}
 	for i, k := range cfg.EncryptionKeys {
 		sl, err := newSealer(k.ID, []byte(k.Secret), "keygate retrievable secrets v1")

@@ -62,6 +62,10 @@ type secretRecord struct {
 	TokenDigest string `json:"td,omitempty"`
 	TokenKeyID  string `json:"tk,omitempty"`
 	Generation  int64  `json:"g,omitempty"`
+	// RateLimit is the credential's own rate limit.
+	RateLimit *RateLimit `json:"rl,omitempty"`
+	// Quota is the credential's own request quota.
+	Quota *Quota `json:"q,omitempty"`
 
 	// digestHint is the store key the record was read from.
 	digestHint string
@@ -138,7 +142,8 @@ type Need struct {
 
 // Verify checks the credential in a request's Authorization header values
 // for an API set and scope. It returns the identity, or ErrNoCredential,
-// ErrMalformed, ErrInvalid, a *ScopeError, or ErrUnavailable. client is
+// ErrMalformed, ErrInvalid, a *ScopeError, a *KeyBlockedError or
+// ErrUnavailable. client is
 // written to audit logs only.
 //
 // On the steady path (a credential verified less than cache_ttl ago) it
@@ -180,6 +185,11 @@ func (s *Service) verify(ctx context.Context, authorization []string, need *Need
 		if !wellFormed(p.Key, prefixAPIKey) || !wellFormed(p.Token, prefixAPITok) {
 			return nil, resultUnknown, ErrInvalid
 		}
+		if s.keyFailures != nil {
+			if wait, blocked := s.keyFailures.Blocked(p.Key); blocked {
+				return nil, resultKeyBlocked, &KeyBlockedError{Wait: wait}
+			}
+		}
 		e, res, err = s.lookup(ctx, p.Key, true)
 	}
 	if err != nil {
@@ -200,6 +210,9 @@ func (s *Service) verify(ctx context.Context, authorization []string, need *Need
 		if !hmac.Equal(got[:], e.tokenDigest[:]) {
 			if rec.Status == StatusActive && !e.tripped {
 				s.strikeLater(e, client) // once void, more strikes change nothing
+			}
+			if s.keyFailures != nil {
+				s.keyFailures.Failed(p.Key)
 			}
 			return nil, resultBadToken, ErrInvalid
 		}
@@ -314,6 +327,14 @@ func (s *Service) fetch(ctx context.Context, k *digestKey, ck cacheKey, apiKey b
 	} else {
 		e.identity.APISets = intersect(rec.APISets, u.APISets)
 		e.identity.Scopes = intersect(rec.Scopes, u.Scopes)
+		e.identity.UserRate = u.RateLimit.rate()
+		e.identity.CredentialRate = rec.RateLimit.rate()
+		if e.identity.CredentialRate == nil {
+			e.identity.CredentialRate = e.identity.UserRate
+		}
+		if rec.Quota != nil {
+			e.identity.Quota = &rec.Quota.Requests
+		}
 	}
 	if apiKey && rec.Kind == KindAPIKey {
 		// Note the strikes recorded so far before reading the count, so

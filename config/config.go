@@ -112,6 +112,9 @@ type Config struct {
 	Account Account `yaml:"account"`
 	// Routes are matched by host, then longest path prefix, then method.
 	Routes []Route `yaml:"routes"`
+	// APISets holds settings per API set, by name: limits shared by every
+	// route of the set. Default none.
+	APISets map[string]APISet `yaml:"api_sets"`
 }
 
 // Runtime is how keygate sets up the Go runtime at start. The environment
@@ -238,6 +241,12 @@ type Auth struct {
 	// a guessing flood is answered cheaply. Default 20 per minute, burst
 	// 20; rate -1 turns it off.
 	FailureLimit FailureLimit `yaml:"failure_limit"`
+	// KeyFailureLimit bounds wrong tokens per ApiKey key, per replica:
+	// past it the key gets 429 before its token is compared or the store
+	// asked, until its bucket refills. Default 10 per minute, burst 10;
+	// the burst must be at least lockout_threshold, so that the void
+	// always comes first; rate -1 turns it off.
+	KeyFailureLimit FailureLimit `yaml:"key_failure_limit"`
 	// IdentityHeaders are more header names (besides X-Keygate-*) that
 	// upstreams treat as identity; client-sent ones are removed.
 	IdentityHeaders []string `yaml:"identity_headers"`
@@ -459,6 +468,9 @@ type Route struct {
 	Scopes map[string]string `yaml:"scopes"`
 	// RateLimit, if set, limits the route's requests (429 past it).
 	RateLimit *RateLimit `yaml:"rate_limit"`
+	// Quota, if set, counts each credential's requests per day or month
+	// (429 past it). Not on routes with auth none.
+	Quota *Quota `yaml:"quota"`
 	// ForwardAuthorization keeps the Authorization header toward the
 	// upstream. Default false: keygate removes it, so the upstream never
 	// sees the client's secret.
@@ -480,10 +492,15 @@ const (
 	OnErrorFailClosed = "fail_closed"
 )
 
+// Rate-limit modes: how a limit shared through Redis is decided.
+const (
+	LimitExact = "exact"
+	LimitFast  = "fast"
+)
+
 // RateLimit is a route's GCRA limit: Rate requests per Per, in bursts of
-// up to Burst, counted per Key. With the Redis store every decision is
-// taken atomically in Redis and shared by all replicas (exact); with the
-// embedded store it is kept in process.
+// up to Burst, counted per Key, shared by all replicas through Redis (in
+// Mode exact or fast); with the embedded store it is kept in process.
 type RateLimit struct {
 	// Rate is the number of requests allowed per Per. Required.
 	Rate int `yaml:"rate"`
@@ -503,6 +520,15 @@ type RateLimit struct {
 	// Headers sends RateLimit-Limit, -Remaining and -Reset on allowed
 	// responses too (they are always on 429s). Default true.
 	Headers *bool `yaml:"headers"`
+	// Mode, with the Redis store: fast (default: each replica decides in
+	// process from budget leased from Redis in batches, so a request
+	// normally costs no round trip) or exact (every decision atomically
+	// in Redis). Ignored by the embedded store.
+	Mode string `yaml:"mode"`
+	// Batch is the most tokens a replica leases at once in fast mode.
+	// Default 0: adaptive, up to a tenth of Burst and at most the tokens
+	// of 100ms, at least 1. At most Burst.
+	Batch int `yaml:"batch"`
 }
 
 // HeadersOn reports whether allowed responses carry RateLimit-* headers.

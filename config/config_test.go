@@ -278,7 +278,7 @@ func TestSelfServicePathsReserved(t *testing.T) {
 }
 
 func TestRateLimitValidation(t *testing.T) {
-	y := "routes:\n  - {name: r, path_prefix: /, upstream: http://h, auth: none, rate_limit: {rate: 0, key: user, on_store_error: maybe}}\n"
+	y := "routes:\n  - {name: r, path_prefix: /, upstream: http://h, auth: none, rate_limit: {rate: 0, key: user, on_store_error: maybe, mode: quick, batch: 5}}\n"
 	_, err := Parse("t.yaml", []byte(y), nil)
 	if err == nil {
 		t.Fatal("a bad rate_limit was accepted")
@@ -288,6 +288,8 @@ func TestRateLimitValidation(t *testing.T) {
 		`routes[0].rate_limit.key: "user" needs a credential`,
 		`routes[0].rate_limit.on_store_error: "maybe" is not one of`,
 		"routes[0].rate_limit.burst: must be at least 1",
+		`routes[0].rate_limit.mode: "quick" is not one of fast, exact`,
+		"routes[0].rate_limit.batch: must be between 0 (adaptive) and routes[0].rate_limit.burst",
 	}
 	for _, w := range want {
 		if strings.Count(err.Error(), w) != 1 {
@@ -298,7 +300,84 @@ func TestRateLimitValidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rl := cfg.Routes[0].RateLimit; rl.Per != time.Second || rl.Burst != 10 || rl.Key != LimitByCredential || rl.OnStoreError != OnErrorLocal || !rl.HeadersOn() {
+	if rl := cfg.Routes[0].RateLimit; rl.Per != time.Second || rl.Burst != 10 || rl.Key != LimitByCredential || rl.OnStoreError != OnErrorLocal || !rl.HeadersOn() || rl.Mode != LimitFast || rl.Batch != 0 {
 		t.Errorf("rate_limit defaults: %+v", rl)
+	}
+}
+
+func TestAPISetValidation(t *testing.T) {
+	y := `
+routes:
+  - {name: r, path_prefix: /, upstream: http://h, api_set: orders}
+api_sets:
+  orders: {rate_limit: {rate: 10, key: everyone}}
+  ordrs: {rate_limit: {rate: 10}}
+  "bad name": {}
+`
+	_, err := Parse("t.yaml", []byte(y), nil)
+	if err == nil {
+		t.Fatal("bad api_sets were accepted")
+	}
+	for _, w := range []string{
+		`api_sets.orders.rate_limit.key: "everyone" is not one of`,
+		"api_sets.ordrs: no route has this api_set",
+		"api_sets.bad name: not an API set name",
+	} {
+		if strings.Count(err.Error(), w) != 1 {
+			t.Errorf("%q appears %d times in:\n%v", w, strings.Count(err.Error(), w), err)
+		}
+	}
+	cfg, err := Parse("t.yaml", []byte("routes:\n  - {name: r, path_prefix: /, upstream: http://h, api_set: s}\napi_sets: {s: {rate_limit: {rate: 10}}}\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rl := cfg.APISets["s"].RateLimit; rl.Per != time.Second || rl.Burst != 10 || rl.Key != LimitByCredential || rl.Mode != LimitFast || rl.OnStoreError != OnErrorLocal {
+		t.Errorf("api_sets rate_limit defaults: %+v", rl)
+	}
+}
+
+func TestQuotaValidation(t *testing.T) {
+	y := `
+routes:
+  - {name: a, path_prefix: /a, upstream: http://h, auth: none, quota: {requests: 10}}
+  - {name: b, path_prefix: /b, upstream: http://h, api_set: s, quota: {requests: 0, per: week, on_store_error: local}}
+api_sets:
+  s: {quota: {requests: -1}}
+`
+	_, err := Parse("t.yaml", []byte(y), nil)
+	if err == nil {
+		t.Fatal("bad quotas were accepted")
+	}
+	for _, w := range []string{
+		"routes[0].quota: counts per credential: not on a route with auth none",
+		"routes[1].quota.requests: required",
+		`routes[1].quota.per: "week" is not one of day, month`,
+		`routes[1].quota.on_store_error: "local" is not one of fail_closed, fail_open`,
+		"api_sets.s.quota.requests: required",
+	} {
+		if strings.Count(err.Error(), w) != 1 {
+			t.Errorf("%q appears %d times in:\n%v", w, strings.Count(err.Error(), w), err)
+		}
+	}
+	cfg, err := Parse("t.yaml", []byte("routes:\n  - {name: r, path_prefix: /, upstream: http://h, api_set: s, quota: {requests: 10}}\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := cfg.Routes[0].Quota; q.Per != QuotaPerMonth || q.OnStoreError != OnErrorFailClosed {
+		t.Errorf("quota defaults: %+v", q)
+	}
+}
+
+func TestKeyFailureLimitValidation(t *testing.T) {
+	_, err := Parse("t.yaml", []byte("auth: {lockout_threshold: 5, key_failure_limit: {rate: 1, burst: 3}}\nroutes:\n  - {name: r, path_prefix: /, upstream: http://h, auth: none}\n"), nil)
+	if err == nil || !strings.Contains(err.Error(), "auth.key_failure_limit.burst: must be at least auth.lockout_threshold (5)") {
+		t.Errorf("burst below the lockout threshold: %v", err)
+	}
+	cfg, err := Parse("t.yaml", []byte("routes:\n  - {name: r, path_prefix: /, upstream: http://h, auth: none}\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fl := cfg.Auth.KeyFailureLimit; fl.Rate != 10 || fl.Per != time.Minute || fl.Burst != 10 {
+		t.Errorf("key_failure_limit defaults: %+v", fl)
 	}
 }

@@ -65,6 +65,13 @@ func (c *Config) ApplyDefaults() {
 	if a.FailureLimit.Burst == 0 {
 		a.FailureLimit.Burst = max(a.FailureLimit.Rate, 1)
 	}
+	if a.KeyFailureLimit.Rate == 0 {
+		a.KeyFailureLimit.Rate = 10
+	}
+	setDur(&a.KeyFailureLimit.Per, time.Minute)
+	if a.KeyFailureLimit.Burst == 0 {
+		a.KeyFailureLimit.Burst = max(a.KeyFailureLimit.Rate, a.LockoutThreshold, 1)
+	}
 	if a.CacheSize == 0 {
 		a.CacheSize = DefaultCacheSize
 	}
@@ -119,20 +126,14 @@ func (c *Config) ApplyDefaults() {
 			rt.Scopes = up
 		}
 		setStr(&rt.Auth, DefaultRouteAuth)
-		if rl := rt.RateLimit; rl != nil {
-			setDur(&rl.Per, time.Second)
-			if rl.Burst == 0 {
-				rl.Burst = rl.Rate
-			}
-			if rl.Key == "" {
-				rl.Key = LimitByCredential
-				if rt.Auth == AuthNone {
-					rl.Key = LimitByAddress
-				}
-			}
-			setStr(&rl.OnStoreError, OnErrorLocal)
+		if rt.RateLimit != nil {
+			rt.RateLimit.applyDefaults(rt.Auth == AuthNone)
+		}
+		if rt.Quota != nil {
+			rt.Quota.applyDefaults()
 		}
 	}
+	c.applyAPISetDefaults()
 }
 
 func setStr(p *string, def string) {
@@ -227,6 +228,7 @@ func (c *Config) Validate() error {
 	c.validateStore(&v)
 	c.validateAccount(&v)
 	c.validateRoutes(&v)
+	c.validateAPISets(&v)
 	return v.err()
 }
 
@@ -271,6 +273,11 @@ func (c *Config) validateAuth(v *problems) {
 	v.positive("auth.stale_if_error", a.StaleIfError)
 	if fl := a.FailureLimit; fl.Rate < -1 || fl.Per <= 0 || fl.Burst < 1 {
 		v.add("auth.failure_limit", "rate must be positive (or -1 for off), per a positive duration, burst at least 1")
+	}
+	if fl := a.KeyFailureLimit; fl.Rate < -1 || fl.Per <= 0 || fl.Burst < 1 {
+		v.add("auth.key_failure_limit", "rate must be positive (or -1 for off), per a positive duration, burst at least 1")
+	} else if fl.On() && fl.Burst < a.LockoutThreshold {
+		v.add("auth.key_failure_limit.burst", fmt.Sprintf("must be at least auth.lockout_threshold (%d), so that a token is void before its key is blocked", a.LockoutThreshold))
 	}
 	if a.CacheSize < 100 {
 		v.add("auth.cache_size", "must be at least 100")
@@ -433,29 +440,13 @@ func (c *Config) validateRoutes(v *problems) {
 		if rt.APISet != "" && !setName.MatchString(rt.APISet) {
 			v.add(f("api_set"), fmt.Sprintf("%q: use 1 to 64 of A-Z, a-z, 0-9, _, . and -", rt.APISet))
 		}
-		if rl := rt.RateLimit; rl != nil {
-			if rl.Rate < 1 {
-				v.add(f("rate_limit.rate"), "required: a positive number of requests per rate_limit.per")
-			}
-			if rl.Per <= 0 {
-				v.add(f("rate_limit.per"), "must be a positive duration such as 1s")
-			}
-			if rl.Burst < 1 {
-				v.add(f("rate_limit.burst"), "must be at least 1")
-			}
-			switch rl.Key {
-			case LimitByCredential, LimitByUser:
-				if rt.Auth == AuthNone {
-					v.add(f("rate_limit.key"), fmt.Sprintf("%q needs a credential: use address or route on a route with auth none", rl.Key))
-				}
-			case LimitByRoute, LimitByAddress:
-			default:
-				v.add(f("rate_limit.key"), fmt.Sprintf("%q is not one of credential, user, route, address", rl.Key))
-			}
-			switch rl.OnStoreError {
-			case OnErrorLocal, OnErrorFailOpen, OnErrorFailClosed:
-			default:
-				v.add(f("rate_limit.on_store_error"), fmt.Sprintf("%q is not one of local, fail_open, fail_closed", rl.OnStoreError))
+		if rt.RateLimit != nil {
+			rt.RateLimit.check(v, f("rate_limit"), rt.Auth == AuthNone)
+		}
+		if rt.Quota != nil {
+			rt.Quota.check(v, f("quota"))
+			if rt.Auth == AuthNone {
+				v.add(f("quota"), "counts per credential: not on a route with auth none")
 			}
 		}
 		for m, s := range rt.Scopes {

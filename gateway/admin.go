@@ -32,7 +32,7 @@ const readyTimeout = time.Second
 // orchestrator and the metrics scraper, as before.
 func (g *Gateway) adminHandler() http.Handler {
 	mux := http.NewServeMux()
-	api := adminapi.New(g.auth, g.cfg.Load(), adminapi.Options{Logger: g.log, Token: os.Getenv(adminapi.EnvToken)})
+	api := adminapi.New(g.auth, g.cfg.Load(), adminapi.Options{Logger: g.log, Token: os.Getenv(adminapi.EnvToken), Quotas: g.quotaUsage})
 	mux.Handle("/admin/", api)
 	mux.Handle("/admin", api) // a JSON 404 rather than a redirect
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g.reg, promhttp.HandlerOpts{Registry: g.reg}))

@@ -33,7 +33,7 @@ auth:
   lockout_threshold: 1
 routes:
   - {name: orders, path_prefix: /orders, upstream: %[3]s, api_set: orders}
-  - {name: limited, path_prefix: /limited, upstream: %[3]s, auth: none, rate_limit: {rate: 1, per: 1m, burst: 2, on_store_error: fail_closed}}
+  - {name: limited, path_prefix: /limited, upstream: %[3]s, auth: none, rate_limit: {rate: 1, per: 1m, burst: 2, mode: exact, on_store_error: fail_closed}}
 `, strings.Join(addrs, ", "), redistest.Prefix(t), up.URL)
 	g1, _ := start(t, parse(t, y))
 	g2, _ := start(t, parse(t, y))

@@ -48,6 +48,8 @@ type Gateway struct {
 	store   store.Store
 	auth    *authz.Service
 	proxy   *proxy.Handler
+	limiter *ratelimit.Redis // nil unless the store is Redis
+	quotas  *ratelimit.Quotas
 	cfg     atomic.Pointer[config.Config]
 	metrics *gatewayMetrics
 
@@ -99,10 +101,17 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 	}
 	var limiter proxy.RateLimiter // in process unless the store is shared
 	if rs, ok := st.(*redisstore.Store); ok {
-		limiter = ratelimit.NewRedis(rs.Client(), cfg.Store.Redis.KeyPrefix, cfg.Store.Redis.ReadTimeout+cfg.Store.Redis.WriteTimeout)
+		if g.limiter, err = ratelimit.NewRedis(rs.Client(), cfg.Store.Redis.KeyPrefix, cfg.Store.Redis.ReadTimeout+cfg.Store.Redis.WriteTimeout, 100_000); err != nil {
+			g.auth.Close()
+			_ = st.Close()
+			return nil, fmt.Errorf("rate limiter: %w", err)
+		}
+		limiter = g.limiter
 	}
-	g.proxy, err = proxy.New(cfg, proxy.Options{Logger: g.log, Registerer: g.reg, Version: opts.Version, Authenticator: g.auth, RateLimiter: limiter})
+	g.quotas = ratelimit.NewQuotas(st, nil)
+	g.proxy, err = proxy.New(cfg, proxy.Options{Logger: g.log, Registerer: g.reg, Version: opts.Version, Authenticator: g.auth, RateLimiter: limiter, Quotas: g.quotas})
 	if err != nil {
+		g.closeLimiter()
 		g.auth.Close()
 		_ = st.Close()
 		return nil, fmt.Errorf("building proxy: %w", err)
@@ -111,15 +120,18 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 	var public http.Handler = g.proxy
 	if cfg.SelfService.On() {
 		if g.selfService, err = selfservice.New(g.auth, cfg, g.log); err != nil {
+			g.closeLimiter()
 			g.proxy.Close()
 			g.auth.Close()
 			_ = st.Close()
 			return nil, fmt.Errorf("self-service API: %w", err)
 		}
+		g.selfService.Quotas = g.quotaUsage
 		public = publicHandler{proxy: g.proxy, selfService: g.selfService}
 	}
 	if cfg.Account.On() {
 		if g.account, err = account.New(g.auth, st, cfg, account.Options{Logger: g.log}); err != nil {
+			g.closeLimiter()
 			g.proxy.Close()
 			g.auth.Close()
 			_ = st.Close()
@@ -146,6 +158,22 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		ErrorLog:          zap.NewStdLog(g.log.Named("admin")),
 	}
 	return g, nil
+}
+
+// quotaUsage is what a credential has used of the quotas of the current
+// config, for the key details of the self-service and admin APIs.
+func (g *Gateway) quotaUsage(ctx context.Context, c *authz.Credential) ([]ratelimit.QuotaUsage, error) {
+	var own *int64
+	if c.Quota != nil {
+		own = &c.Quota.Requests
+	}
+	return g.quotas.Usage(ctx, g.cfg.Load(), c.ID, c.APISets, own)
+}
+
+func (g *Gateway) closeLimiter() {
+	if g.limiter != nil {
+		g.limiter.Close()
+	}
 }
 
 // Logger is the gateway's logger.
@@ -252,6 +280,7 @@ func (g *Gateway) Serve(ctx context.Context) error {
 	if g.tls != nil {
 		g.tls.stop()
 	}
+	g.closeLimiter() // gives back unspent fast-mode leases
 	g.proxy.Close()
 	g.auth.Close()
 	if cerr := g.store.Close(); cerr != nil {

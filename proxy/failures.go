@@ -11,7 +11,12 @@ import (
 // failureGuard answers 429 to a client address that has failed too many
 // credential checks, before its next credential is looked at (see
 // ratelimit.FailureGuard).
-type failureGuard struct{ *ratelimit.FailureGuard }
+type failureGuard struct {
+	*ratelimit.FailureGuard[netip.Addr]
+}
+
+var errKeyBlocked = &Error{Status: http.StatusTooManyRequests, Code: "too_many_requests",
+	Description: "Too many wrong tokens for this key; retry later.", RetryAfter: 1}
 
 var errTooManyFailures = &Error{Status: http.StatusTooManyRequests, Code: "too_many_requests",
 	Description: "Too many failed credential checks from this address; retry later."}

@@ -52,6 +52,10 @@ type Options struct {
 	// Redis limiter shared by replicas, or an in-process one. Nil: an
 	// in-process limiter.
 	RateLimiter RateLimiter
+	// Quotas counts requests of routes and API sets with a quota. Nil:
+	// such requests are answered 503 (fail_closed) or let through
+	// (fail_open).
+	Quotas QuotaCounter
 }
 
 // RateLimiter decides under a limit; *ratelimit.Redis and
@@ -67,6 +71,7 @@ type Handler struct {
 	metrics   *metrics
 	auth      Authenticator
 	limiter   RateLimiter
+	quotas    QuotaCounter
 	local     *ratelimit.Local // fallback while the limiter's backend is down
 	ids       *requestIDs
 	state     atomic.Pointer[state]
@@ -113,11 +118,15 @@ func New(cfg *config.Config, opts Options) (*Handler, error) {
 		metrics: m,
 		auth:    opts.Authenticator,
 		limiter: opts.RateLimiter,
+		quotas:  opts.Quotas,
 		local:   local,
 		ids:     newRequestIDs(),
 	}
 	if h.limiter == nil {
 		h.limiter = local
+	}
+	if h.quotas == nil {
+		h.quotas = noQuotas{}
 	}
 	h.unmatched = m.forRoute(unmatchedRoute)
 	if err := h.Reload(cfg); err != nil {
@@ -249,8 +258,8 @@ func exchangeOf(r *http.Request) *exchange {
 //  5. identity hygiene: client-sent X-Keygate-* headers are removed;
 //  6. authentication and policy through the Authenticator (routes with
 //     auth none skip it), unless the client address has failed too many
-//     credential checks (429 without a look-up); then the route's rate
-//     limit;
+//     credential checks (429 without a look-up); then the rate limits of
+//     the route and of its API set (6b), then their quotas (6c);
 //  7. the route's ReverseProxy, under the route's timeout if it has one
 //     (otherwise upstream.response_header_timeout and server.write_timeout
 //     bound the exchange); its Rewrite sets
@@ -360,8 +369,13 @@ func (h *Handler) serve(w *recorder, r *http.Request, s *state, ex *exchange) *E
 	}
 	ex.keepAuth = rt.cfg.ForwardAuthorization
 
-	if rt.limit != nil {
+	if rt.limit != nil || rt.setLimit != nil {
 		if e := h.rateLimit(w, r, rt, ex); e != nil {
+			return e
+		}
+	}
+	if rt.quota != nil || rt.setQuota != nil {
+		if e := h.quota(r, rt, ex); e != nil {
 			return e
 		}
 	}
@@ -422,6 +436,13 @@ func (h *Handler) authenticate(r *http.Request, rt *Route, ex *exchange) (*authz
 		return nil, errInvalidToken
 	case errors.As(err, &scopeErr):
 		return nil, rt.scopeError(scopeErr.Scope)
+	case errors.Is(err, authz.ErrKeyBlocked):
+		e := *errKeyBlocked
+		var kb *authz.KeyBlockedError
+		if errors.As(err, &kb) {
+			e.RetryAfter = max(ceilSeconds(kb.Wait), 1)
+		}
+		return nil, &e
 	}
 	return nil, &Error{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable",
 		Description: "Credentials cannot be verified right now; try again shortly.", RetryAfter: 1, Cause: err}

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -31,7 +30,10 @@ type Route struct {
 	timeout     time.Duration
 	proxy       *httputil.ReverseProxy
 	metrics     routeMetrics
-	limit       *routeLimit // nil: no rate limit
+	limit       *routeLimit // nil: no rate limit of its own
+	setLimit    *routeLimit // its API set's; nil: none
+	quota       *routeQuota // nil: no quota of its own
+	setQuota    *routeQuota // its API set's; nil: none
 	identity    identitySet // the identity headers sent upstream
 }
 
@@ -85,12 +87,16 @@ func compileTable(cfg *config.Config, sockets map[string]string, build func(*Rou
 			identity:    newIdentitySet(cfg.Auth.UpstreamIdentity),
 		}
 		if rl := rc.RateLimit; rl != nil {
-			rt.limit = &routeLimit{
-				cfg:     *rl,
-				limit:   ratelimit.Limit{Rate: rl.Rate, Per: rl.Per, Burst: rl.Burst},
-				burst:   []string{strconv.Itoa(rl.Burst)},
-				keyHead: rc.Name + "|" + rl.Key + ":",
-			}
+			rt.limit = newRouteLimit(rl, rc.Name)
+		}
+		if rl := cfg.APISets[rc.APISet].RateLimit; rc.APISet != "" && rl != nil {
+			rt.setLimit = newRouteLimit(rl, "set:"+rc.APISet)
+		}
+		if q := rc.Quota; q != nil {
+			rt.quota = &routeQuota{cfg: *q, scope: ratelimit.QuotaScopeRoute(rc.Name)}
+		}
+		if q := cfg.APISets[rc.APISet].Quota; rc.APISet != "" && q != nil {
+			rt.setQuota = &routeQuota{cfg: *q, scope: ratelimit.QuotaScopeAPISet(rc.APISet)}
 		}
 		if len(rc.Methods) > 0 {
 			rt.methods = make(map[string]bool, len(rc.Methods)+1)

@@ -8,40 +8,51 @@ import (
 	"github.com/maypok86/otter/v2"
 )
 
-// FailureGuard counts failed credential checks per client address, in
-// process, and blocks an address whose failures exceed a limit until its
-// bucket refills. Its job is to make a guessing flood cheap to refuse (no
-// store look-up while blocked), not to count exactly across replicas.
-type FailureGuard struct {
+// FailureGuard counts failed credential checks per K (a client address,
+// or an ApiKey key), in process, and blocks a K whose failures exceed a
+// limit until its bucket refills. Its job is to make a guessing flood
+// cheap to refuse (no store look-up while blocked), not to count exactly
+// across replicas.
+type FailureGuard[K comparable] struct {
 	limit   Limit
+	name    func(K) string // the bucket's key
 	buckets *Local
-	blocked *otter.Cache[netip.Addr, time.Time] // until when
+	blocked *otter.Cache[K, time.Time] // until when
 	now     func() time.Time
 }
 
 // NewFailureGuard forgives l.Rate failures per l.Per per address, in
 // bursts of l.Burst.
-func NewFailureGuard(l Limit) (*FailureGuard, error) {
+func NewFailureGuard(l Limit) (*FailureGuard[netip.Addr], error) {
+	return newFailureGuard(l, netip.Addr.String)
+}
+
+// NewKeyFailureGuard is NewFailureGuard per string key (an ApiKey key).
+func NewKeyFailureGuard(l Limit) (*FailureGuard[string], error) {
+	return newFailureGuard(l, func(k string) string { return k })
+}
+
+func newFailureGuard[K comparable](l Limit, name func(K) string) (*FailureGuard[K], error) {
 	local, err := NewLocal(100_000, nil)
 	if err != nil {
 		return nil, err
 	}
-	blocked, err := otter.New(&otter.Options[netip.Addr, time.Time]{
+	blocked, err := otter.New(&otter.Options[K, time.Time]{
 		MaximumSize: 100_000,
-		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[netip.Addr, time.Time]) time.Duration {
+		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[K, time.Time]) time.Duration {
 			return time.Until(e.Value) + time.Second
 		}),
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &FailureGuard{limit: l, buckets: local, blocked: blocked, now: time.Now}, nil
+	return &FailureGuard[K]{limit: l, name: name, buckets: local, blocked: blocked, now: time.Now}, nil
 }
 
-// Blocked reports whether addr is blocked now and for how long. It
+// Blocked reports whether k is blocked now and for how long. It
 // allocates nothing.
-func (g *FailureGuard) Blocked(addr netip.Addr) (time.Duration, bool) {
-	until, ok := g.blocked.GetIfPresent(addr)
+func (g *FailureGuard[K]) Blocked(k K) (time.Duration, bool) {
+	until, ok := g.blocked.GetIfPresent(k)
 	if !ok {
 		return 0, false
 	}
@@ -49,11 +60,11 @@ func (g *FailureGuard) Blocked(addr netip.Addr) (time.Duration, bool) {
 	return wait, wait > 0
 }
 
-// Failed counts one failed check for addr and blocks the address when
-// its failures exceed the limit.
-func (g *FailureGuard) Failed(addr netip.Addr) {
-	d, _ := g.buckets.Allow(context.Background(), addr.String(), g.limit)
+// Failed counts one failed check for k and blocks it when its failures
+// exceed the limit.
+func (g *FailureGuard[K]) Failed(k K) {
+	d, _ := g.buckets.Allow(context.Background(), g.name(k), g.limit)
 	if !d.Allowed {
-		g.blocked.Set(addr, g.now().Add(d.RetryAfter))
+		g.blocked.Set(k, g.now().Add(d.RetryAfter))
 	}
 }

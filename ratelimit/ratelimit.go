@@ -14,6 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
@@ -28,6 +30,12 @@ type Limit struct {
 	Rate  int
 	Per   time.Duration
 	Burst int
+	// Fast: the Redis limiter decides in process from budget leased in
+	// batches of at most Batch (0: a tenth of Burst, at most 100ms of
+	// Rate) instead of asking Redis every time; see fast.go for its
+	// accuracy. The in-process limiter ignores both.
+	Fast  bool
+	Batch int
 }
 
 // Decision is the outcome of one Allow.
@@ -41,6 +49,9 @@ type Decision struct {
 	RetryAfter time.Duration
 	// ResetAfter is when the bucket is full again.
 	ResetAfter time.Duration
+	// Degraded: the decision was taken from budget leased before the
+	// backend stopped answering (fast mode).
+	Degraded bool
 }
 
 // Limiter takes one decision for a key under a limit.
@@ -52,27 +63,62 @@ type Limiter interface {
 // on_store_error policy.
 var ErrUnavailable = errors.New("ratelimit: backend unavailable")
 
-// Redis is the exact limiter shared by replicas: every decision is one
-// atomic script in Redis.
+// Redis is the limiter shared by replicas. In exact mode every decision
+// is one atomic script in Redis (redis_rate); in fast mode decisions are
+// taken in process from leased budget (fast.go). Both modes keep the same
+// GCRA state under the same key.
 type Redis struct {
 	limiter *redis_rate.Limiter
+	client  goredis.UniversalClient
 	prefix  string
 	timeout time.Duration
+
+	leases    *otter.Cache[string, *lease]
+	life      time.Duration // leaseLife; tests make it longer
+	downUntil atomic.Int64  // unix ns: a lease failed, don't ask again before
+	returns   sync.WaitGroup
+	done      chan struct{}
+	closeOnce sync.Once
 }
 
 var _ Limiter = (*Redis)(nil)
 
 // NewRedis builds the Redis limiter on an existing client; keys are put
 // under prefix (the store's key prefix) and every call runs under timeout.
-func NewRedis(client goredis.UniversalClient, prefix string, timeout time.Duration) *Redis {
+// Fast-mode leases are kept for at most maxKeys keys. Close gives back
+// unspent leases.
+func NewRedis(client goredis.UniversalClient, prefix string, timeout time.Duration, maxKeys int) (*Redis, error) {
 	if timeout <= 0 {
 		timeout = time.Second
 	}
-	return &Redis{limiter: redis_rate.NewLimiter(client), prefix: prefix + "rl:", timeout: timeout}
+	leases, err := otter.New(&otter.Options[string, *lease]{
+		MaximumSize:      maxKeys,
+		ExpiryCalculator: otter.ExpiryAccessing[string, *lease](10 * time.Minute),
+	})
+	if err != nil {
+		return nil, err
+	}
+	r := &Redis{
+		limiter: redis_rate.NewLimiter(client),
+		client:  client,
+		prefix:  prefix + "rl:",
+		timeout: timeout,
+		leases:  leases,
+		life:    leaseLife,
+		done:    make(chan struct{}),
+	}
+	go r.sweep(leaseLife)
+	return r, nil
 }
 
-// Allow takes a decision in Redis.
+// redisKey is key's name in Redis, as redis_rate names it.
+func (r *Redis) redisKey(key string) string { return "rate:" + r.prefix + "{" + key + "}" }
+
+// Allow takes a decision in Redis (exact) or from leased budget (fast).
 func (r *Redis) Allow(ctx context.Context, key string, l Limit) (Decision, error) {
+	if l.Fast {
+		return r.allowFast(ctx, key, l)
+	}
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	res, err := r.limiter.Allow(ctx, r.prefix+"{"+key+"}", redis_rate.Limit{Rate: l.Rate, Period: l.Per, Burst: l.Burst})

@@ -39,6 +39,11 @@
 #                 nginx            nginx (Debian package), one worker, proxy_pass with
 #                                  keepalive to the same upstream, a static map check
 #                                  of the Authorization header keygate-bearer sends
+#                 keygate-rl-fast  like keygate-bearer, on a private redis-server (the
+#                                  store), and every request checked against a
+#                                  per-credential rate limit in fast mode that is
+#                                  never reached (1,000,000/s)
+#                 keygate-rl-exact the same in exact mode (a Redis round trip each)
 #               The baseline for ratios is bare if listed, else the first target.
 #   ACCESS_LOG  1 adds keygate-log after keygate [0]
 #   ROUNDS      measured rounds [5]
@@ -115,15 +120,19 @@ HOST=127.0.0.1
 UPSTREAM_PORT=9001
 declare -A PORT=([bare]=9002 [keygate]=9003 [default]=9004 [keygate-log]=9005
 	[keygate-bearer]=9006 [keygate-apikey]=9007 [keygate-unknown]=9008 [nginx]=9009
-	[keygate-unix]=9010 [keygate-bearer-user]=9011)
+	[keygate-unix]=9010 [keygate-bearer-user]=9011 [keygate-rl-fast]=9012 [keygate-rl-exact]=9013)
 declare -A ADMIN_PORT=([keygate]=9093 [keygate-log]=9095
 	[keygate-bearer]=9096 [keygate-apikey]=9097 [keygate-unknown]=9098 [keygate-unix]=9100
-	[keygate-bearer-user]=9101)
+	[keygate-bearer-user]=9101 [keygate-rl-fast]=9102 [keygate-rl-exact]=9103)
+# The rate-limit targets' store: a private redis-server on this port.
+REDIS_PORT=9014
+# The rate-limit targets' mode; their limit is never reached.
+declare -A LIMIT_MODE=([keygate-rl-fast]=fast [keygate-rl-exact]=exact)
 # The route's auth mode per keygate target; the authenticated ones share one
 # user, API set and digest-key setup (see write_config).
 declare -A ROUTE_AUTH=([keygate]=none [keygate-log]=none [keygate-unix]=none
 	[keygate-bearer]=required [keygate-apikey]=required [keygate-unknown]=required
-	[keygate-bearer-user]=required)
+	[keygate-bearer-user]=required [keygate-rl-fast]=required [keygate-rl-exact]=required)
 declare -A AUTH=() # target -> Authorization header value sent on every request
 
 log() { printf 'bench: %s\n' "$*" >&2; }
@@ -165,7 +174,7 @@ fi
 ((${#targets[@]} >= 1)) || die "TARGETS is empty"
 declare -A seen=()
 for t in "${targets[@]}"; do
-	[[ -n ${PORT[$t]:-} ]] || die "unknown target '$t' (want bare, default, keygate, keygate-log, keygate-bearer, keygate-apikey, keygate-unknown, keygate-bearer-user, keygate-unix, nginx)"
+	[[ -n ${PORT[$t]:-} ]] || die "unknown target '$t' (want bare, default, keygate, keygate-log, keygate-bearer, keygate-apikey, keygate-unknown, keygate-bearer-user, keygate-unix, nginx, keygate-rl-fast, keygate-rl-exact)"
 	[[ -z ${seen[$t]:-} ]] || die "target '$t' listed twice"
 	seen[$t]=1
 done
@@ -188,8 +197,8 @@ case $RATE_PHASE in
 	read -r -a rate_want <<<"$RATE_TARGETS"
 	for t in "${rate_want[@]}"; do
 		case $t in
-		bare | keygate | keygate-log | keygate-bearer | keygate-bearer-user | keygate-apikey | keygate-unix | default | nginx) ;;
-		*) die "RATE_TARGETS: '$t' cannot be in the rate phase (want bare, default, keygate, keygate-log, keygate-bearer, keygate-bearer-user, keygate-apikey, keygate-unix, nginx)" ;;
+		bare | keygate | keygate-log | keygate-bearer | keygate-bearer-user | keygate-apikey | keygate-unix | keygate-rl-fast | keygate-rl-exact | default | nginx) ;;
+		*) die "RATE_TARGETS: '$t' cannot be in the rate phase (want bare, default, keygate, keygate-log, keygate-bearer, keygate-bearer-user, keygate-apikey, keygate-unix, keygate-rl-fast, keygate-rl-exact, nginx)" ;;
 		esac
 		if listed "$t"; then
 			rate_targets+=("$t")
@@ -199,7 +208,7 @@ case $RATE_PHASE in
 	done
 	has_auth=0
 	for t in "${rate_targets[@]}"; do
-		[[ $t != keygate-bearer && $t != keygate-bearer-user && $t != keygate-apikey ]] || has_auth=1
+		[[ $t != keygate-bearer && $t != keygate-bearer-user && $t != keygate-apikey && $t != keygate-rl-* ]] || has_auth=1
 	done
 	if [[ " ${rate_targets[*]} " != *" bare "* || ${#rate_targets[@]} -lt 2 ]] ||
 		{ [[ -z $RATE_TARGETS_SET ]] && ((!has_auth)); }; then
@@ -380,8 +389,12 @@ write_config() {
 listen: $HOST:${PORT[$name]}
 admin_listen: $HOST:${ADMIN_PORT[$name]}
 log: {level: warn, access_log: $access_log}
-store: {driver: embedded, embedded: {path: $WORK/$name.db}}
 EOF
+		if [[ -n ${LIMIT_MODE[$name]:-} ]]; then
+			echo "store: {driver: redis, redis: {addrs: [\"$HOST:$REDIS_PORT\"], key_prefix: \"$name:\"}}"
+		else
+			echo "store: {driver: embedded, embedded: {path: $WORK/$name.db}}"
+		fi
 		[[ -z $KEYGATE_RUNTIME ]] || echo "runtime: $KEYGATE_RUNTIME"
 		if [[ $auth == required ]]; then
 			secret=$(head -c 48 /dev/urandom | base64 -w0)
@@ -405,6 +418,8 @@ routes:
     auth: $auth
 EOF
 		[[ $auth != required ]] || echo "    api_set: bench"
+		[[ -z ${LIMIT_MODE[$name]:-} ]] ||
+			echo "    rate_limit: {rate: 1000000, per: 1s, burst: 1000000, key: credential, mode: ${LIMIT_MODE[$name]}}"
 	} >"$WORK/$name.yaml"
 }
 
@@ -417,7 +432,7 @@ credentials() {
 	"$WORK/keygate" users add bench --api-sets bench --scopes read,write -config "$cfg" >>"$clilog" 2>&1 ||
 		die "$name: keygate users add failed (see $clilog)"
 	case $name in
-	keygate-bearer | keygate-bearer-user)
+	keygate-bearer | keygate-bearer-user | keygate-rl-*)
 		value=$("$WORK/keygate" keys create bench --handle bench -config "$cfg" 2>>"$clilog") ||
 			die "$name: keygate keys create failed (see $clilog)"
 		[[ $value =~ ^kgl_[A-Za-z0-9]+$ ]] || die "$name: keygate keys create printed no key token"
@@ -486,6 +501,11 @@ EOF
 
 start upstream "$UPSTREAM_PORT" "$WORK/upstream" -addr "$HOST:$UPSTREAM_PORT"
 wait_port upstream "$UPSTREAM_PORT"
+if listed keygate-rl-fast || listed keygate-rl-exact; then
+	command -v redis-server >/dev/null || die "the keygate-rl-* targets need redis-server (apt-get install -y redis-server)"
+	start redis "$REDIS_PORT" redis-server --bind "$HOST" --port "$REDIS_PORT" --save '' --appendonly no --dir "$WORK"
+	wait_port redis "$REDIS_PORT"
+fi
 if listed keygate-unix; then
 	# The same upstream program on a Unix socket, for keygate-unix: the
 	# sidecar case, where the application is in the same pod.
@@ -960,6 +980,14 @@ fi
 			fi
 		done
 		# shellcheck disable=SC2016
+		for t in keygate-rl-fast keygate-rl-exact; do
+			listed "$t" || continue
+			f="$RESULTS_DIR/metrics-$t.txt"
+			allowed=$(metric keygate_ratelimit_decisions_total "$f" 'result="allowed"')
+			decided=$(metric keygate_ratelimit_decisions_total "$f" '')
+			printf -- '\n- %s: rate-limit decisions %s, of which allowed %s (anything else — limited, degraded, fail_open/closed — makes the run suspect)\n' "$t" "$decided" "$allowed"
+			((allowed > 0 && allowed == decided)) || errors_seen=1
+		done
 		printf '\nkeygate-bearer and keygate-apikey must show only `auth ok`, nearly all cache hits; keygate-unknown only `auth unknown` (401 invalid_token) and 4xx, and mostly cache misses (each a store look-up). `client gone`: requests in flight when wrk stopped at the end of a run and closed its connections, which keygate counts as 5xx (`keygate_upstream_errors_total{kind="canceled"}`); any other 5xx is a real failure.\n'
 	fi
 

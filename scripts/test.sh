@@ -43,7 +43,7 @@ echo "== deploy module (Dockerfile and Kubernetes manifests, checked statically)
 (cd deploy && go vet ./... && go test -count=1 ./...)
 
 echo "== allocation tests without -race (the race detector makes sync.Pool drop items)" >&2
-go test -count=1 -run 'Alloc' ./authz ./proxy
+go test -count=1 -run 'Alloc' ./authz ./proxy ./ratelimit
 
 echo "== go test -race" >&2
 # shellcheck disable=SC2086

@@ -1,7 +1,9 @@
 package adminapi
 
 import (
+	"bytes"
 	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/authz/internal/httpapi"
+	"github.com/keygate/keygate/ratelimit"
 )
 
 // credentialView is a credential as the admin API shows one: never a
@@ -33,6 +36,20 @@ type credentialView struct {
 	// Failures: for the ApiKey pair, wrong tokens counted against its
 	// current token (three void it).
 	Failures *int64 `json:"failures,omitempty"`
+	// RateLimit is the credential's own rate limit, if any.
+	RateLimit *authz.RateLimit `json:"rateLimit,omitempty"`
+	// Quota is the credential's own quota, if any; Quotas its quotas and
+	// what it has used.
+	Quota  *authz.Quota           `json:"quota,omitempty"`
+	Quotas []ratelimit.QuotaUsage `json:"quotas,omitempty"`
+}
+
+func viewCredential(c *authz.Credential) credentialView {
+	return credentialView{
+		ID: c.ID, Kind: string(c.Kind), Handle: c.Handle, Alias: c.Alias, Description: c.Description,
+		APISets: httpapi.NonNil(c.APISets), Scopes: httpapi.NonNil(c.Scopes), Status: string(c.Status),
+		Created: c.Created, ExpiresAt: c.Expires, LastUsed: c.LastUsed, ClientID: c.ClientID, RateLimit: c.RateLimit, Quota: c.Quota,
+	}
 }
 
 // clientView is an OAuth client as the admin API shows one: never its
@@ -67,10 +84,11 @@ func (h *Handler) credentials(w http.ResponseWriter, r *http.Request, _ *actor) 
 	out := make([]credentialView, 0, len(creds))
 	for i := range creds {
 		c := &creds[i]
-		v := credentialView{
-			ID: c.ID, Kind: string(c.Kind), Handle: c.Handle, Alias: c.Alias, Description: c.Description,
-			APISets: httpapi.NonNil(c.APISets), Scopes: httpapi.NonNil(c.Scopes), Status: string(c.Status),
-			Created: c.Created, ExpiresAt: c.Expires, LastUsed: c.LastUsed, ClientID: c.ClientID,
+		v := viewCredential(c)
+		if h.quotas != nil && c.Status == authz.StatusActive {
+			if v.Quotas, err = h.quotas(ctx, c); err != nil {
+				return err
+			}
 		}
 		if c.Kind == authz.KindAPIKey {
 			// The record says active until a void is recorded; the strike
@@ -166,4 +184,86 @@ func (h *Handler) unvoid(w http.ResponseWriter, r *http.Request, a *actor) error
 	h.audit(w, r, a, "unvoid", "admin: ApiKey token unvoided", zap.String("credential_id", creds[i].ID), zap.String("user", name))
 	httpapi.WriteNoContent(w)
 	return nil
+}
+
+// updateCredentialRequest is PATCH /admin/credentials/{id}'s body: the
+// fields given are set, the others stay; null removes.
+type updateCredentialRequest struct {
+	RateLimit json.RawMessage `json:"rateLimit"`
+	Quota     json.RawMessage `json:"quota"`
+}
+
+// updateCredential is PATCH /admin/credentials/{id}: set or remove the
+// credential's own rate limit (it replaces the configured rate, per and
+// burst of limits counted per credential) and its own quota (the number
+// of requests of every quota that counts it), on every replica.
+func (h *Handler) updateCredential(w http.ResponseWriter, r *http.Request, a *actor) error {
+	var req updateCredentialRequest
+	if e := httpapi.DecodeJSON(w, r, &req, true); e != nil {
+		return e
+	}
+	if req.RateLimit == nil && req.Quota == nil {
+		return httpapi.BadRequest("The request changes nothing: give rateLimit or quota (an object, or null to remove it).")
+	}
+	var l *authz.RateLimit
+	var q *authz.Quota
+	var err error
+	if req.RateLimit != nil {
+		if l, err = decodeRateLimit(req.RateLimit); err != nil {
+			return err
+		}
+	}
+	if req.Quota != nil {
+		if q, err = decodeQuota(req.Quota); err != nil {
+			return err
+		}
+	}
+	id := r.PathValue("id")
+	c, err := h.svc.Credential(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if req.RateLimit != nil {
+		if c, err = h.svc.SetCredentialRateLimit(r.Context(), id, l); err != nil {
+			return err
+		}
+		fields := []zap.Field{zap.String("credential_id", id), zap.String("user", c.Owner)}
+		if l != nil {
+			fields = append(fields, zap.Int("rate", l.Rate), zap.String("per", l.Per), zap.Int("burst", l.Burst))
+		}
+		h.audit(w, r, a, "set_rate_limit", "admin: credential rate limit changed", fields...)
+	}
+	if req.Quota != nil {
+		if c, err = h.svc.SetCredentialQuota(r.Context(), id, q); err != nil {
+			return err
+		}
+		fields := []zap.Field{zap.String("credential_id", id), zap.String("user", c.Owner)}
+		if q != nil {
+			fields = append(fields, zap.Int64("requests", q.Requests))
+		}
+		h.audit(w, r, a, "set_quota", "admin: credential quota changed", fields...)
+	}
+	v := viewCredential(c)
+	if h.quotas != nil && c.Status == authz.StatusActive {
+		if v.Quotas, err = h.quotas(r.Context(), c); err != nil {
+			return err
+		}
+	}
+	httpapi.WriteJSON(w, http.StatusOK, v)
+	return nil
+}
+
+// decodeQuota reads a quota field: null is none; unknown fields are
+// refused.
+func decodeQuota(raw json.RawMessage) (*authz.Quota, error) {
+	if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		return nil, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var q authz.Quota
+	if err := dec.Decode(&q); err != nil {
+		return nil, httpapi.BadRequest("quota: want {\"requests\": N} or null: %v", err)
+	}
+	return &q, nil
 }

@@ -185,7 +185,7 @@ func TestInput(t *testing.T) {
 		{"empty password", "PUT", "/admin/users/alice/password", "application/json", `{"password": ""}`, 400, "invalid_request", "password: required"},
 		{"short password, PUT", "PUT", "/admin/users/alice/password", "application/json", `{"password": "short"}`, 400, "invalid_request", "password: must be 8 to 256 bytes"},
 		{"user exists", "POST", "/admin/users", "application/json", `{"name": "alice"}`, 409, "conflict", "A user with this name already exists."},
-		{"nothing to change", "PATCH", "/admin/users/alice", "application/json", `{}`, 400, "invalid_request", "The request changes nothing: give disabled, apiSets, scopes or authorities."},
+		{"nothing to change", "PATCH", "/admin/users/alice", "application/json", `{}`, 400, "invalid_request", "The request changes nothing: give disabled, apiSets, scopes, authorities or rateLimit."},
 		{"bad scope", "PATCH", "/admin/users/alice", "application/json", `{"scopes": ["READ"]}`, 400, "invalid_request", `scopes[0]: "READ" is not a valid name`},
 		{"change unknown user", "PATCH", "/admin/users/nobody", "application/json", `{"disabled": true}`, 404, "not_found", "No such resource."},
 		{"password of unknown user", "PUT", "/admin/users/nobody/password", "application/json", `{"password": "long-enough-1"}`, 404, "not_found", "No such resource."},

@@ -15,6 +15,7 @@ import (
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/authz/internal/httpapi"
 	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/ratelimit"
 )
 
 // EnvToken names the environment variable that holds the bootstrap admin
@@ -35,6 +36,9 @@ type Options struct {
 	// Bearer token (RFC 6750 b64token), is not used, and New logs a
 	// warning saying so.
 	Token string
+	// Quotas returns what a credential has used of its quotas, for the
+	// credentials list. Nil: none shown.
+	Quotas func(ctx context.Context, c *authz.Credential) ([]ratelimit.QuotaUsage, error)
 }
 
 // Handler serves the admin API. Build it with New.
@@ -51,6 +55,7 @@ type Handler struct {
 	// retryAfter is sent with a 429 for too many wrong passwords: the
 	// failure window, the longest a client may have to wait.
 	retryAfter int
+	quotas     func(ctx context.Context, c *authz.Credential) ([]ratelimit.QuotaUsage, error)
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -85,6 +90,7 @@ func New(svc *authz.Service, cfg *config.Config, opts Options) *Handler {
 		log:        log.Named("adminapi"),
 		mux:        http.NewServeMux(),
 		retryAfter: int((d.SelfService.PasswordFailureWindow + time.Second - 1) / time.Second),
+		quotas:     opts.Quotas,
 	}
 	switch {
 	case opts.Token == "":
@@ -108,6 +114,7 @@ func New(svc *authz.Service, cfg *config.Config, opts Options) *Handler {
 		{"GET", "/admin/users/{name}/credentials", false, h.credentials},
 		{"POST", "/admin/users/{name}/apikey/unvoid", false, h.unvoid},
 		{"DELETE", "/admin/credentials/{id}", false, h.revoke},
+		{"PATCH", "/admin/credentials/{id}", false, h.updateCredential},
 		{"DELETE", "/admin/clients/{clientId}", false, h.deleteClient},
 		{"GET", "/admin/openapi.json", true, h.openAPI},
 	}

@@ -86,7 +86,7 @@ auth:
   lockout_threshold: 3
 self_service: {max_password_failures_per_user: 5}
 routes:
-  - {name: orders, path_prefix: /orders, upstream: %s, api_set: orders}
+  - {name: orders, path_prefix: /orders, upstream: %s, api_set: orders, rate_limit: {rate: 1000, burst: 1000}}
 `, storeYAML, up.URL)
 	cfg, err := config.Parse("test.yaml", []byte(y), nil)
 	if err != nil {

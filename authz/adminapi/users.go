@@ -1,7 +1,9 @@
 package adminapi
 
 import (
+	"bytes"
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -21,12 +23,14 @@ type userView struct {
 	Scopes      []string  `json:"scopes"`
 	Disabled    bool      `json:"disabled"`
 	Created     time.Time `json:"created"`
+	// RateLimit is the user's own rate limit, if any.
+	RateLimit *authz.RateLimit `json:"rateLimit,omitempty"`
 }
 
 func viewUser(u *authz.User) userView {
 	return userView{
 		Name: u.Name, Authorities: httpapi.NonNil(u.Authorities), APISets: httpapi.NonNil(u.APISets),
-		Scopes: httpapi.NonNil(u.Scopes), Disabled: u.Disabled, Created: u.Created,
+		Scopes: httpapi.NonNil(u.Scopes), Disabled: u.Disabled, Created: u.Created, RateLimit: u.RateLimit,
 	}
 }
 
@@ -124,6 +128,8 @@ type updateUserRequest struct {
 	APISets     *[]string `json:"apiSets"`
 	Scopes      *[]string `json:"scopes"`
 	Authorities *[]string `json:"authorities"`
+	// RateLimit: an object sets the user's own rate limit, null removes it.
+	RateLimit json.RawMessage `json:"rateLimit"`
 }
 
 // updateUser is PATCH /admin/users/{name}: disable or enable a user, or
@@ -151,8 +157,16 @@ func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request, a *actor) e
 			return err
 		}
 	}
+	var rateLimit *authz.RateLimit
+	if req.RateLimit != nil {
+		changed = append(changed, "rateLimit")
+		var err error
+		if rateLimit, err = decodeRateLimit(req.RateLimit); err != nil {
+			return err
+		}
+	}
 	if len(changed) == 0 {
-		return httpapi.BadRequest("The request changes nothing: give disabled, apiSets, scopes or authorities.")
+		return httpapi.BadRequest("The request changes nothing: give disabled, apiSets, scopes, authorities or rateLimit.")
 	}
 	name := r.PathValue("name")
 	var wasDisabled bool
@@ -169,6 +183,9 @@ func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request, a *actor) e
 		}
 		if req.Authorities != nil {
 			u.Authorities = *req.Authorities
+		}
+		if req.RateLimit != nil {
+			u.RateLimit = rateLimit
 		}
 		return nil
 	})
@@ -222,4 +239,19 @@ func (h *Handler) setPassword(w http.ResponseWriter, r *http.Request, a *actor) 
 	h.audit(w, r, a, "set_password", "admin: password set", zap.String("user", name))
 	httpapi.WriteNoContent(w)
 	return nil
+}
+
+// decodeRateLimit reads a rateLimit field: null is none; unknown fields
+// are refused.
+func decodeRateLimit(raw json.RawMessage) (*authz.RateLimit, error) {
+	if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		return nil, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var l authz.RateLimit
+	if err := dec.Decode(&l); err != nil {
+		return nil, httpapi.BadRequest("rateLimit: want {\"rate\": N, \"per\": \"1m\", \"burst\": N} or null: %v", err)
+	}
+	return &l, nil
 }

@@ -1,6 +1,7 @@
 package selfservice
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -32,7 +33,10 @@ type Handler struct {
 	trusted    atomic.Pointer[[]netip.Prefix]
 	// clientFailures limits failed client authentications per address
 	// (auth.failure_limit); nil: off.
-	clientFailures *ratelimit.FailureGuard
+	clientFailures *ratelimit.FailureGuard[netip.Addr]
+	// Quotas returns what a credential has used of its quotas, for the
+	// key details. Nil: none shown. Set before serving.
+	Quotas func(ctx context.Context, c *authz.Credential) ([]ratelimit.QuotaUsage, error)
 }
 
 var _ http.Handler = (*Handler)(nil)

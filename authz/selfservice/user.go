@@ -13,6 +13,7 @@ import (
 
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/authz/internal/httpapi"
+	"github.com/keygate/keygate/ratelimit"
 )
 
 // userView is GET /user: the caller and what they authenticated with
@@ -88,13 +89,17 @@ type keyView struct {
 	LastUsed    time.Time `json:"lastUsed,omitzero"`
 	Token       string    `json:"token,omitempty"`
 	Usage       string    `json:"usage,omitempty"`
+	// RateLimit is the key's own rate limit, set by an administrator.
+	RateLimit *authz.RateLimit `json:"rateLimit,omitempty"`
+	// Quotas are the key's quotas and what it has used (details only).
+	Quotas []ratelimit.QuotaUsage `json:"quotas,omitempty"`
 }
 
 func viewKey(c *authz.Credential) keyView {
 	return keyView{
 		ID: c.ID, Handle: c.Handle, Alias: c.Alias, Description: c.Description,
 		APISets: httpapi.NonNil(c.APISets), Scopes: httpapi.NonNil(c.Scopes), Status: string(c.Status),
-		Created: c.Created, ExpiresAt: c.Expires, LastUsed: c.LastUsed,
+		Created: c.Created, ExpiresAt: c.Expires, LastUsed: c.LastUsed, RateLimit: c.RateLimit,
 	}
 }
 
@@ -231,6 +236,11 @@ func (h *Handler) getKey(w http.ResponseWriter, r *http.Request, c *caller) erro
 		return err
 	}
 	v := viewKey(cred)
+	if h.Quotas != nil {
+		if v.Quotas, err = h.Quotas(r.Context(), cred); err != nil {
+			return err
+		}
+	}
 	if c.covers(cred.APISets, cred.Scopes) == nil {
 		token, err := h.retrieve(r, func(ctx context.Context) (string, error) {
 			token, _, err := h.svc.KeyToken(ctx, c.user.Name, handle)

@@ -80,6 +80,8 @@ func Authenticate(r *http.Request, svc *authz.Service, client netip.Addr, retryA
 		return nil, ErrMalformedAuth
 	case errors.Is(err, authz.ErrInvalid):
 		return nil, ErrBadCaller
+	case errors.Is(err, authz.ErrKeyBlocked):
+		return nil, KeyBlocked(err)
 	case err != nil:
 		return nil, err
 	}

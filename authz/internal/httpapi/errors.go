@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -82,6 +83,17 @@ func FromAuthz(err error) *Error {
 	e := *ErrInternal
 	e.Cause = err
 	return &e
+}
+
+// KeyBlocked is the 429 for an ApiKey key with too many wrong tokens
+// lately (authz.ErrKeyBlocked), with Retry-After.
+func KeyBlocked(err error) *Error {
+	e := &Error{Status: http.StatusTooManyRequests, Code: "too_many_requests", Description: "Too many wrong tokens for this key; retry later.", RetryAfter: 1}
+	var kb *authz.KeyBlockedError
+	if errors.As(err, &kb) {
+		e.RetryAfter = max(int((kb.Wait+time.Second-1)/time.Second), 1)
+	}
+	return e
 }
 
 // Unavailable reports whether err means "the store did not answer" (or
