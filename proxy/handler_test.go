@@ -477,9 +477,10 @@ func TestUpstreamFailures(t *testing.T) {
 		}
 	}))
 	t.Cleanup(slow.Close)
-	closed := httptest.NewServer(http.NotFoundHandler())
-	closedURL := closed.URL
-	closed.Close()
+	// Port 1 is privileged and outside the ephemeral range: no other test
+	// can be listening there, as it could on the port of a closed
+	// httptest server, which another test process may take meanwhile.
+	const closedURL = "http://127.0.0.1:1"
 	up := newUpstream(t, "up")
 
 	gw := newGateway(t, fmt.Sprintf(`
