@@ -87,13 +87,9 @@ func New(svc *authz.Service, st store.Store, cfg *config.Config, opts Options) (
 // X-Forwarded-Proto tells whether the browser used TLS). Path and session
 // settings need a restart.
 func (h *Handler) Reload(cfg *config.Config) error {
-	trusted := make([]netip.Prefix, 0, len(cfg.TrustedProxies))
-	for i, p := range cfg.TrustedProxies {
-		pfx, err := config.ParsePrefix(p)
-		if err != nil {
-			return fmt.Errorf("trusted_proxies[%d]: %w", i, err)
-		}
-		trusted = append(trusted, pfx)
+	trusted, err := cfg.TrustedPrefixes()
+	if err != nil {
+		return err
 	}
 	h.trusted.Store(&trusted)
 	return nil

@@ -526,6 +526,20 @@ func checkUpstream(s string) error {
 	return nil
 }
 
+// TrustedPrefixes parses trusted_proxies; an entry that is not an address
+// or CIDR is an error naming it (Validate reports the same).
+func (c *Config) TrustedPrefixes() ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(c.TrustedProxies))
+	for i, p := range c.TrustedProxies {
+		pfx, err := ParsePrefix(p)
+		if err != nil {
+			return nil, fmt.Errorf("trusted_proxies[%d]: %w", i, err)
+		}
+		out = append(out, pfx)
+	}
+	return out, nil
+}
+
 // ParsePrefix parses a trusted-proxy entry: a CIDR, or a single address.
 func ParsePrefix(s string) (netip.Prefix, error) {
 	if strings.Contains(s, "/") {

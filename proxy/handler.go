@@ -10,7 +10,6 @@ package proxy
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
@@ -160,13 +159,11 @@ func (h *Handler) Reload(cfg *config.Config) error {
 		}
 		s.extraIdentity[http.CanonicalHeaderKey(strings.ReplaceAll(name, "_", "-"))] = true
 	}
-	for i, p := range cfg.TrustedProxies {
-		pfx, err := config.ParsePrefix(p)
-		if err != nil {
-			return fmt.Errorf("trusted_proxies[%d]: %w", i, err)
-		}
-		s.trusted = append(s.trusted, pfx)
+	trusted, err := cfg.TrustedPrefixes()
+	if err != nil {
+		return err
 	}
+	s.trusted = trusted
 	if old != nil && old.upstreamCfg == cfg.Upstream {
 		s.transport = old.transport
 	} else {

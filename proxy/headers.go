@@ -3,7 +3,6 @@ package proxy
 import (
 	"crypto/rand"
 	"encoding/base32"
-	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/internal/clientaddr"
 )
 
 // Header names keygate reads or writes.
@@ -122,58 +122,18 @@ func validRequestID(s string) bool {
 // trustedProxies decides whose X-Forwarded-* headers to believe.
 type trustedProxies []netip.Prefix
 
-func (t trustedProxies) contains(a netip.Addr) bool {
-	for _, p := range t {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
-// peerAddr returns the IP of the connection's peer.
-func peerAddr(remoteAddr string) netip.Addr {
-	ap, err := netip.ParseAddrPort(remoteAddr)
-	if err == nil {
-		return ap.Addr().Unmap()
-	}
-	host, _, err := net.SplitHostPort(remoteAddr)
-	if err != nil {
-		host = remoteAddr
-	}
-	a, _ := netip.ParseAddr(host)
-	return a.Unmap()
-}
+func (t trustedProxies) contains(a netip.Addr) bool { return clientaddr.Contains(t, a) }
 
 // clientAddr is the address keygate attributes a request to: the peer,
 // or, when the peer is a trusted proxy, the right-most address of
-// X-Forwarded-For that is not itself a trusted proxy.
+// X-Forwarded-For that is not itself a trusted proxy (clientaddr's rule,
+// shared with the self-service API and the account pages).
 func (t trustedProxies) clientAddr(peer netip.Addr, xff []string) netip.Addr {
-	if len(t) == 0 || !t.contains(peer) {
-		return peer
-	}
-	client := peer
-	for i := len(xff) - 1; i >= 0; i-- {
-		parts := xff[i]
-		for parts != "" {
-			j := strings.LastIndexByte(parts, ',')
-			item := strings.TrimSpace(parts[j+1:])
-			parts = parts[:max(j, 0)]
-			a, err := netip.ParseAddr(item)
-			if err != nil {
-				return client // a garbled entry ends what can be believed
-			}
-			client = a.Unmap()
-			if !t.contains(client) {
-				return client
-			}
-			if j < 0 {
-				break
-			}
-		}
-	}
-	return client
+	return clientaddr.Client(peer, xff, t)
 }
+
+// peerAddr returns the IP of the connection's peer.
+func peerAddr(remoteAddr string) netip.Addr { return clientaddr.Peer(remoteAddr) }
 
 // isIdentityHeader reports whether a header name is in keygate's identity
 // namespace, in any case, with "-" or "_" between words.

@@ -123,13 +123,9 @@ func New(svc *authz.Service, cfg *config.Config, log *zap.Logger) (*Handler, err
 // (which password failures are counted against). The OAuth settings are
 // the credential service's and need a restart, like the service.
 func (h *Handler) Reload(cfg *config.Config) error {
-	trusted := make([]netip.Prefix, 0, len(cfg.TrustedProxies))
-	for i, p := range cfg.TrustedProxies {
-		pfx, err := config.ParsePrefix(p)
-		if err != nil {
-			return fmt.Errorf("trusted_proxies[%d]: %w", i, err)
-		}
-		trusted = append(trusted, pfx)
+	trusted, err := cfg.TrustedPrefixes()
+	if err != nil {
+		return err
 	}
 	h.trusted.Store(&trusted)
 	return nil

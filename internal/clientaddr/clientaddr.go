@@ -14,22 +14,32 @@ import (
 // peer is a trusted proxy, the right-most X-Forwarded-For address that is
 // not itself a trusted proxy (the proxy's rule).
 func Of(r *http.Request, trusted []netip.Prefix) netip.Addr {
-	peer := Peer(r.RemoteAddr)
-	if !contains(trusted, peer) {
+	return Client(Peer(r.RemoteAddr), r.Header["X-Forwarded-For"], trusted)
+}
+
+// Client is Of for a peer address and the X-Forwarded-For values already
+// in hand (the proxy's request path). It allocates nothing.
+func Client(peer netip.Addr, xff []string, trusted []netip.Prefix) netip.Addr {
+	if len(trusted) == 0 || !Contains(trusted, peer) {
 		return peer
 	}
 	client := peer
-	xff := r.Header["X-Forwarded-For"]
 	for i := len(xff) - 1; i >= 0; i-- {
-		items := strings.Split(xff[i], ",")
-		for j := len(items) - 1; j >= 0; j-- {
-			a, err := netip.ParseAddr(strings.TrimSpace(items[j]))
+		parts := xff[i]
+		for parts != "" {
+			j := strings.LastIndexByte(parts, ',')
+			item := strings.TrimSpace(parts[j+1:])
+			parts = parts[:max(j, 0)]
+			a, err := netip.ParseAddr(item)
 			if err != nil {
 				return client // a garbled entry ends what can be believed
 			}
 			client = a.Unmap()
-			if !contains(trusted, client) {
+			if !Contains(trusted, client) {
 				return client
+			}
+			if j < 0 {
+				break
 			}
 		}
 	}
@@ -39,10 +49,11 @@ func Of(r *http.Request, trusted []netip.Prefix) netip.Addr {
 // FromTrustedProxy reports whether the request's peer is one of the
 // trusted proxies (whose X-Forwarded-* headers are believed).
 func FromTrustedProxy(r *http.Request, trusted []netip.Prefix) bool {
-	return contains(trusted, Peer(r.RemoteAddr))
+	return Contains(trusted, Peer(r.RemoteAddr))
 }
 
-func contains(trusted []netip.Prefix, a netip.Addr) bool {
+// Contains reports whether a is in one of the trusted prefixes.
+func Contains(trusted []netip.Prefix, a netip.Addr) bool {
 	for _, p := range trusted {
 		if p.Contains(a) {
 			return true
