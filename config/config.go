@@ -254,8 +254,8 @@ type Auth struct {
 	// request carries to the upstream: user (X-Keygate-User),
 	// credential_id, credential_kind, api_sets and scopes. Default all
 	// five; [] sends none. Client-sent X-Keygate-* headers are removed
-	// whatever this says. Each header costs keygate and the upstream a
-	// little on every request, so name only those the upstream reads.
+	// whatever this says. Name only those the upstream reads: it need not
+	// be told more about a credential than it uses.
 	UpstreamIdentity []string `yaml:"upstream_identity"`
 }
 

@@ -926,7 +926,7 @@ fi
 	done
 	printf -- '- CPU µs/req: server process user+system CPU over the measured rounds / requests it served; peak RSS: VmHWM at the end of these rounds; upstream conns: connections the upstream accepted from the target during the measured rounds (a pooling proxy opens none after its warm-up; one that churns opens thousands)\n'
 	pairs_out=()
-	for pair in keygate-bearer/keygate keygate-bearer-user/keygate keygate-bearer-user/keygate-bearer keygate-apikey/keygate keygate-bearer/nginx keygate/nginx keygate-unix/keygate keygate-bearer/default keygate/default; do
+	for pair in keygate-bearer/keygate keygate-bearer-user/keygate keygate-bearer-user/keygate-bearer keygate-apikey/keygate keygate-bearer/nginx keygate/nginx keygate-unix/keygate keygate-rl-fast/keygate-bearer keygate-rl-exact/keygate-bearer keygate-bearer/default keygate/default; do
 		a=${pair%/*} b=${pair#*/}
 		listed "$a" && listed "$b" && [[ $b != "$baseline" ]] || continue
 		per_round=()
