@@ -381,3 +381,31 @@ func TestKeyFailureLimitValidation(t *testing.T) {
 		t.Errorf("key_failure_limit defaults: %+v", fl)
 	}
 }
+
+// TestUpstreamIsOwnListener: a route pointing at keygate's own listener
+// would proxy every request to itself; validation refuses it, and only it.
+func TestUpstreamIsOwnListener(t *testing.T) {
+	for _, tc := range []struct {
+		listen, upstream string
+		refused          bool
+	}{
+		{":8080", "http://127.0.0.1:8080", true},
+		{":8080", "http://localhost:8080/api", true},
+		{":8080", "http://[::1]:8080", true},
+		{"127.0.0.1:8080", "http://127.0.0.1:8080", true},
+		{"10.0.0.5:80", "http://10.0.0.5", true},
+		{":8080", "http://127.0.0.1:8081", false},
+		{":8080", "http://api.internal:8080", false},
+		{"127.0.0.1:8080", "http://10.0.0.5:8080", false},
+		{":443", "http://127.0.0.1", false},
+	} {
+		y := fmt.Sprintf("listen: %q\nroutes:\n  - {name: a, path_prefix: /, upstream: %q, auth: none}\n", tc.listen, tc.upstream)
+		_, err := Parse("gateway.yaml", []byte(y), env(nil))
+		if refused := err != nil && strings.Contains(err.Error(), "routes[0].upstream: ") && strings.Contains(err.Error(), "own listener"); refused != tc.refused {
+			t.Errorf("listen %s, upstream %s: error %v, want refused %v", tc.listen, tc.upstream, err, tc.refused)
+		}
+		if !tc.refused && err != nil {
+			t.Errorf("listen %s, upstream %s: unexpected error %v", tc.listen, tc.upstream, err)
+		}
+	}
+}

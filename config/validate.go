@@ -424,6 +424,8 @@ func (c *Config) validateRoutes(v *problems) {
 		}
 		if err := checkUpstream(rt.Upstream); err != nil {
 			v.add(f("upstream"), err.Error())
+		} else if isOwnListener(rt.Upstream, c.Listen) {
+			v.add(f("upstream"), fmt.Sprintf("%q is keygate's own listener (listen %q): every request would be proxied to itself until the process runs out of connections", rt.Upstream, c.Listen))
 		}
 		if rt.Timeout < 0 {
 			v.add(f("timeout"), "must not be negative")
@@ -485,6 +487,34 @@ func checkPathPrefix(p string) error {
 		}
 	}
 	return nil
+}
+
+// isOwnListener reports whether an http(s) upstream is the public
+// listener itself on this host: the same port, on a loopback address,
+// localhost, or the listener's own host. Other hosts may well be other
+// machines, so only what is certainly a loop is refused.
+func isOwnListener(upstream, listen string) bool {
+	u, err := url.Parse(upstream)
+	if err != nil || u.Scheme == "unix" {
+		return false
+	}
+	lhost, lport, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	if port != lport {
+		return false
+	}
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if host == "localhost" || host == strings.ToLower(lhost) {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && (a.IsLoopback() || a.IsUnspecified())
 }
 
 // pathsOverlap reports whether one prefix covers the other on a segment
