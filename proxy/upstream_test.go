@@ -7,6 +7,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/keygate/keygate/config"
@@ -103,4 +106,78 @@ func BenchmarkUpstreamNetwork(b *testing.B) {
 			runProxyBench(b, h)
 		})
 	}
+}
+
+// TestUpstreamConnectionsArePooled: under concurrency the upstream sees
+// about one connection per concurrent request, reused for every later
+// request, not a new connection per request (what a Transport with Go's
+// default of two idle connections per host does at this concurrency). It
+// covers the answers whose bodies keygate must drain or close for the
+// connection to go back to the pool: a small body, a large one, an empty
+// 204, and a streamed (chunked) one.
+func TestUpstreamConnectionsArePooled(t *testing.T) {
+	big := strings.Repeat("x", 256<<10)
+	var accepted atomic.Int64
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/big":
+			io.WriteString(w, big)
+		case "/empty":
+			w.WriteHeader(http.StatusNoContent)
+		case "/stream":
+			for range 3 {
+				io.WriteString(w, "chunk\n")
+				w.(http.Flusher).Flush()
+			}
+		default:
+			io.WriteString(w, `{"ok":true}`)
+		}
+	}))
+	up.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			accepted.Add(1)
+		}
+	}
+	up.Start()
+	defer up.Close()
+	gw := newGateway(t, fmt.Sprintf("routes:\n  - {name: r, path_prefix: /, upstream: %s, auth: none}\n", up.URL), Options{})
+
+	const workers, perWorker = 16, 40
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
+	defer client.CloseIdleConnections()
+	paths := []string{"/small", "/big", "/empty", "/stream"}
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWorker {
+				p := paths[(w+i)%len(paths)]
+				resp, err := client.Get(gw.URL + p)
+				if err != nil {
+					errs <- err
+					return
+				}
+				_, err = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode >= 300 {
+					errs <- fmt.Errorf("GET %s: status %d, %v", p, resp.StatusCode, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	// A connection can be dialled when a request arrives just before the
+	// one that served the previous request is back in the pool, so allow
+	// some slack over one per worker; a proxy that churns opens hundreds.
+	if n := accepted.Load(); n > 2*workers {
+		t.Errorf("the upstream accepted %d connections for %d requests from %d concurrent clients; want at most %d (pooled)", n, workers*perWorker, workers, 2*workers)
+	}
+	t.Logf("%d upstream connections for %d requests", accepted.Load(), workers*perWorker)
 }

@@ -74,6 +74,8 @@
 #               summary.md [bench/results/YYYYmmdd-HHMMSS, git-ignored]
 #   KEYGATE_RUNTIME  a YAML flow map for every keygate target's runtime
 #               section, e.g. "{gomaxprocs: 1}" or "{gc_percent: 100}" [keygate's defaults]
+#   KEYGATE_UPSTREAM  a YAML flow map for every keygate target's upstream
+#               section, e.g. "{max_idle_conns_per_host: 1024}" [keygate's defaults]
 #   KEYGATE_BIN use this keygate binary instead of building ./cmd/keygate
 #   KEEP_TMP    1 keeps the temporary directory (binaries, configs, logs) [0]
 #
@@ -113,6 +115,7 @@ OTHER_CPU_MAX=${OTHER_CPU_MAX:-0}
 RERUNS=${RERUNS:-3}
 KEYGATE_BIN=${KEYGATE_BIN:-}
 KEYGATE_RUNTIME=${KEYGATE_RUNTIME:-}
+KEYGATE_UPSTREAM=${KEYGATE_UPSTREAM:-}
 KEEP_TMP=${KEEP_TMP:-0}
 
 # Only loopback: every address below is on this host.
@@ -396,6 +399,7 @@ EOF
 			echo "store: {driver: embedded, embedded: {path: $WORK/$name.db}}"
 		fi
 		[[ -z $KEYGATE_RUNTIME ]] || echo "runtime: $KEYGATE_RUNTIME"
+		[[ -z $KEYGATE_UPSTREAM ]] || echo "upstream: $KEYGATE_UPSTREAM"
 		if [[ $auth == required ]]; then
 			secret=$(head -c 48 /dev/urandom | base64 -w0)
 			cat <<EOF
@@ -888,6 +892,8 @@ fi
 	printf '### Run of %s\n\n' "$(date -u +'%Y-%m-%d %H:%M UTC')"
 	printf -- '- machine: %s cores (%s), %s, Linux %s\n' "$(nproc)" "${cpu_model:-unknown CPU}" "$(go version | awk '{ print $3 }')" "$(uname -r)"
 	((!need_keygate)) || printf -- '- keygate: %s\n' "$commit"
+	((!need_keygate)) || [[ -z $KEYGATE_RUNTIME ]] || printf -- '- keygate runtime: `%s`\n' "$KEYGATE_RUNTIME"
+	((!need_keygate)) || [[ -z $KEYGATE_UPSTREAM ]] || printf -- '- keygate upstream: `%s`\n' "$KEYGATE_UPSTREAM"
 	# shellcheck disable=SC2016 # the backquotes are markdown
 	printf -- '- load: `%s -t%s -c%s -d%s --latency http://127.0.0.1:PORT%s`, same machine, loopback\n' "$wrk_version" "$THREADS" "$CONNS" "$DURATION" "$BENCH_PATH"
 	printf -- '- rounds: %s, order rotating per round, warm-up %s per target; baseline for ratios: %s\n' "$ROUNDS" "$WARMUP" "$baseline"
