@@ -892,9 +892,11 @@ fi
 	printf '### Run of %s\n\n' "$(date -u +'%Y-%m-%d %H:%M UTC')"
 	printf -- '- machine: %s cores (%s), %s, Linux %s\n' "$(nproc)" "${cpu_model:-unknown CPU}" "$(go version | awk '{ print $3 }')" "$(uname -r)"
 	((!need_keygate)) || printf -- '- keygate: %s\n' "$commit"
+	# shellcheck disable=SC2016 # the backquotes here and below are markdown
 	((!need_keygate)) || [[ -z $KEYGATE_RUNTIME ]] || printf -- '- keygate runtime: `%s`\n' "$KEYGATE_RUNTIME"
+	# shellcheck disable=SC2016
 	((!need_keygate)) || [[ -z $KEYGATE_UPSTREAM ]] || printf -- '- keygate upstream: `%s`\n' "$KEYGATE_UPSTREAM"
-	# shellcheck disable=SC2016 # the backquotes are markdown
+	# shellcheck disable=SC2016
 	printf -- '- load: `%s -t%s -c%s -d%s --latency http://127.0.0.1:PORT%s`, same machine, loopback\n' "$wrk_version" "$THREADS" "$CONNS" "$DURATION" "$BENCH_PATH"
 	printf -- '- rounds: %s, order rotating per round, warm-up %s per target; baseline for ratios: %s\n' "$ROUNDS" "$WARMUP" "$baseline"
 	if ((OTHER_CPU_MAX > 0)); then
