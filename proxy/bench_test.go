@@ -130,7 +130,11 @@ func BenchmarkKeygateProxyAuth(b *testing.B) {
 	defer st.Close()
 	cfg, err := config.Parse("b.yaml", []byte(fmt.Sprintf(`
 log: {access_log: false}
-auth: {digest_keys: [{id: b1, secret: "benchmark-digest-key-of-32-bytes-or-more"}]}
+auth:
+  digest_keys: [{id: b1, secret: "benchmark-digest-key-of-32-bytes-or-more"}]
+  # The refusals are measured, not the failure limits' 429s.
+  failure_limit: {rate: -1}
+  key_failure_limit: {rate: -1}
 routes:
   - {name: api, path_prefix: /api, upstream: %s, api_set: orders}
 `, up.URL)), nil)
