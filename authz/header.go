@@ -109,7 +109,7 @@ func ParseAuthorization(values []string) (Presented, error) {
 // isB64Token: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 func isB64Token(s string) bool {
 	n := 0
-	for n < len(s) && isB64Char(s[n]) {
+	for n < len(s) && charClass[s[n]]&classB64 != 0 {
 		n++
 	}
 	if n == 0 {
@@ -123,22 +123,36 @@ func isB64Token(s string) bool {
 	return true
 }
 
-func isB64Char(c byte) bool {
-	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' ||
-		c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'
-}
-
 // isTokenChar is RFC 9110's tchar.
-func isTokenChar(c byte) bool {
-	if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' {
-		return true
+func isTokenChar(c byte) bool { return charClass[c]&classToken != 0 }
+
+// charClass holds, for every byte, the character classes it belongs to:
+// the credential grammars are checked on every request, one table look-up
+// a byte rather than a chain of comparisons.
+var charClass = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
+		alnum := 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9'
+		if alnum {
+			t[c] |= classBase62 | classB64 | classToken
+		}
+		switch c {
+		case '-', '.', '_', '~', '+', '/':
+			t[c] |= classB64
+		}
+		switch c {
+		case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
+			t[c] |= classToken
+		}
 	}
-	switch c {
-	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
-		return true
-	}
-	return false
-}
+	return t
+}()
+
+// The classes of charClass.
+const (
+	classBase62 = 1 << iota // A-Z a-z 0-9: the secrets keygate issues
+	classB64                // RFC 6750's b64token characters, before any "="
+	classToken              // RFC 9110's tchar: the scheme
+)
 
 // equalFold compares an ASCII scheme with a lower-case name.
 func equalFold(s, lower string) bool {

@@ -134,3 +134,47 @@ func TestTokenFormat(t *testing.T) {
 		t.Errorf("wellFormed allocated %v times, want 0", n)
 	}
 }
+
+// TestCharClasses checks the character table against the grammars spelled
+// out byte by byte: RFC 9110's tchar, RFC 6750's b64token characters and
+// the base62 alphabet of keygate's secrets.
+func TestCharClasses(t *testing.T) {
+	const (
+		alnum  = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+		b64    = alnum + "-._~+/"
+		tchars = alnum + "!#$%&'*+-.^_`|~"
+	)
+	for c := 0; c < 256; c++ {
+		b := byte(c)
+		if got, want := isTokenChar(b), strings.IndexByte(tchars, b) >= 0; got != want {
+			t.Errorf("isTokenChar(%q) = %v, want %v", b, got, want)
+		}
+		if got, want := charClass[b]&classB64 != 0, strings.IndexByte(b64, b) >= 0; got != want {
+			t.Errorf("b64token class of %q = %v, want %v", b, got, want)
+		}
+		if got, want := charClass[b]&classBase62 != 0, strings.IndexByte(base62, b) >= 0; got != want {
+			t.Errorf("base62 class of %q = %v, want %v", b, got, want)
+		}
+	}
+}
+
+// TestIssuedSecretsStayWellFormed: secrets issued by earlier versions
+// (these two by the byte-at-a-time CRC loop keygate used before) must keep
+// passing the format check, or every issued credential would be refused
+// before its look-up.
+func TestIssuedSecretsStayWellFormed(t *testing.T) {
+	if got := crcString("123456789"); got != 0xCBF43926 {
+		t.Errorf("crcString(check string) = %#x, want CRC-32/IEEE's check value 0xcbf43926", got)
+	}
+	for _, c := range []struct {
+		s string
+		p tokenPrefix
+	}{
+		{"kgl_BcTcnRjqG5bOSm7TSO7OhP5FljaMzm3na0NCaTvBPWNClt4zn", prefixKey},
+		{"kgk_l3ho4s2DemPDp9o9TeS4fHB6PuAQ", prefixAPIKey},
+	} {
+		if !wellFormed(c.s, c.p) {
+			t.Errorf("%q (issued earlier) is no longer well-formed", c.s)
+		}
+	}
+}

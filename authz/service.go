@@ -236,8 +236,8 @@ const lastUsedEvery = time.Minute
 // markUsed queues a last-used update for a verified credential at most
 // once a minute per replica, off the request path: the update is written
 // by recordUse, and dropped (not waited for) when the queue is full.
-func (s *Service) markUsed(e *entry) {
-	now := s.now().UnixNano()
+func (s *Service) markUsed(e *entry, at time.Time) {
+	now := at.UnixNano()
 	last := e.lastUsed.Load()
 	if now-last < int64(lastUsedEvery) || !e.lastUsed.CompareAndSwap(last, now) {
 		return

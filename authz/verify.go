@@ -176,11 +176,13 @@ func (s *Service) verify(ctx context.Context, authorization []string, need *Need
 
 	var e *entry
 	var res result
+	var now time.Time // read once, after the format checks, for the whole decision
 	if p.Scheme == SchemeBearer {
 		if !wellFormed(p.Token, prefixKey) && !wellFormed(p.Token, prefixAccess) {
 			return nil, resultUnknown, ErrInvalid
 		}
-		e, res, err = s.lookup(ctx, p.Token, false)
+		now = s.now()
+		e, res, err = s.lookup(ctx, p.Token, false, now)
 	} else {
 		if !wellFormed(p.Key, prefixAPIKey) || !wellFormed(p.Token, prefixAPITok) {
 			return nil, resultUnknown, ErrInvalid
@@ -190,7 +192,8 @@ func (s *Service) verify(ctx context.Context, authorization []string, need *Need
 				return nil, resultKeyBlocked, &KeyBlockedError{Wait: wait}
 			}
 		}
-		e, res, err = s.lookup(ctx, p.Key, true)
+		now = s.now()
+		e, res, err = s.lookup(ctx, p.Key, true, now)
 	}
 	if err != nil {
 		return nil, res, err
@@ -223,6 +226,7 @@ func (s *Service) verify(ctx context.Context, authorization []string, need *Need
 			return nil, res, err
 		}
 		rec = e.rec
+		now = s.now() // settle may have waited for pending strikes
 	}
 
 	switch {
@@ -234,10 +238,10 @@ func (s *Service) verify(ctx context.Context, authorization []string, need *Need
 		return nil, resultRevoked, ErrInvalid
 	case rec.Status != StatusActive:
 		return nil, resultRevoked, ErrInvalid
-	case !e.expires.IsZero() && !s.now().Before(e.expires):
+	case !e.expires.IsZero() && !now.Before(e.expires):
 		return nil, resultExpired, ErrInvalid
 	}
-	s.markUsed(e)
+	s.markUsed(e, now)
 	if need == nil {
 		return e.identity, resultOK, nil
 	}
@@ -254,8 +258,7 @@ func (s *Service) verify(ctx context.Context, authorization []string, need *Need
 // is fresh, else from the store; while the store is down, a stale entry
 // within stale_if_error stands in. res is resultOK when a credential was
 // found, resultUnknown when none exists.
-func (s *Service) lookup(ctx context.Context, secret string, apiKey bool) (*entry, result, error) {
-	now := s.now()
+func (s *Service) lookup(ctx context.Context, secret string, apiKey bool, now time.Time) (*entry, result, error) {
 	var stale *entry
 	var storeErr error
 	for _, k := range s.keys {

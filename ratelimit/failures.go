@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/maypok86/otter/v2"
@@ -19,6 +20,10 @@ type FailureGuard[K comparable] struct {
 	buckets *Local
 	blocked *otter.Cache[K, time.Time] // until when
 	now     func() time.Time
+	// latest is the latest time (Unix ns) until which some K is blocked,
+	// 0 once it has passed: while nothing is blocked, the steady state,
+	// Blocked answers from it without a cache look-up or a clock read.
+	latest atomic.Int64
 }
 
 // NewFailureGuard forgives l.Rate failures per l.Per per address, in
@@ -50,13 +55,24 @@ func newFailureGuard[K comparable](l Limit, name func(K) string) (*FailureGuard[
 }
 
 // Blocked reports whether k is blocked now and for how long. It
-// allocates nothing.
+// allocates nothing, and while no K is blocked it reads one atomic.
 func (g *FailureGuard[K]) Blocked(k K) (time.Duration, bool) {
+	latest := g.latest.Load()
+	if latest == 0 {
+		return 0, false
+	}
+	now := g.now()
+	if now.UnixNano() >= latest {
+		// Every block has run out. A block set meanwhile changed latest,
+		// and then the swap does nothing.
+		g.latest.CompareAndSwap(latest, 0)
+		return 0, false
+	}
 	until, ok := g.blocked.GetIfPresent(k)
 	if !ok {
 		return 0, false
 	}
-	wait := until.Sub(g.now())
+	wait := until.Sub(now)
 	return wait, wait > 0
 }
 
@@ -65,6 +81,15 @@ func (g *FailureGuard[K]) Blocked(k K) (time.Duration, bool) {
 func (g *FailureGuard[K]) Failed(k K) {
 	d, _ := g.buckets.Allow(context.Background(), g.name(k), g.limit)
 	if !d.Allowed {
-		g.blocked.Set(k, g.now().Add(d.RetryAfter))
+		until := g.now().Add(d.RetryAfter)
+		// latest first: a Blocked in between looks k up and, not finding
+		// it yet, lets one more check through, which a guard may.
+		for u := until.UnixNano(); ; {
+			old := g.latest.Load()
+			if old >= u || g.latest.CompareAndSwap(old, u) {
+				break
+			}
+		}
+		g.blocked.Set(k, until)
 	}
 }
