@@ -451,55 +451,10 @@ credentials() {
 	esac
 }
 
-# write_nginx_config writes WORK/nginx/nginx.conf: one process (no master
-# process, so the one worker is the process measured), proxy_pass with a
-# keepalive pool to the same upstream, and a static map of the Authorization
-# header, the way a hand-written nginx gateway checks a shared secret: 401
-# without it, else forwarded with the header removed and an identity header
-# added, as keygate-bearer does.
-write_nginx_config() {
-	local d=$WORK/nginx
-	mkdir -p "$d/tmp" "$d/logs"
-	{
-		printf 'daemon off;\nmaster_process off;\nworker_processes 1;\npid %s/nginx.pid;\nerror_log %s/logs/error.log warn;\n' "$d" "$d"
-		[[ $(id -u) != 0 ]] || echo 'user root root;'
-		cat <<EOF
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $d/tmp/body;
-  proxy_temp_path $d/tmp/proxy;
-  fastcgi_temp_path $d/tmp/fastcgi;
-  uwsgi_temp_path $d/tmp/uwsgi;
-  scgi_temp_path $d/tmp/scgi;
-  keepalive_requests 1000000;
-  map_hash_bucket_size 128;
-  upstream bench_upstream {
-    server $HOST:$UPSTREAM_PORT;
-    keepalive 256;
-  }
-  map \$http_authorization \$bench_user {
-    default "";
-    "${AUTH[nginx]}" bench;
-  }
-  server {
-    listen $HOST:${PORT[nginx]};
-    location / {
-      if (\$bench_user = "") { return 401; }
-      proxy_pass http://bench_upstream;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Authorization "";
-      proxy_set_header X-Keygate-User \$bench_user;
-      proxy_set_header X-Forwarded-For \$remote_addr;
-      proxy_set_header X-Forwarded-Proto \$scheme;
-      proxy_set_header X-Forwarded-Host \$host;
-    }
-  }
-}
-EOF
-	} >"$d/nginx.conf"
-}
+# write_nginx_config (scripts/nginx-conf.sh) writes the nginx target's
+# config; instructions.sh counts the same one.
+# shellcheck source=scripts/nginx-conf.sh
+source "$ROOT/scripts/nginx-conf.sh"
 
 # --- start -------------------------------------------------------------------
 
@@ -542,7 +497,7 @@ if listed nginx; then
 	else
 		AUTH[nginx]="Bearer kgl_$(head -c 48 /dev/urandom | base64 -w0 | tr -dc 'A-Za-z0-9')"
 	fi
-	write_nginx_config
+	write_nginx_config "$WORK/nginx" "$HOST:${PORT[nginx]}" "$HOST:$UPSTREAM_PORT" "${AUTH[nginx]}"
 	start nginx "${PORT[nginx]}" nginx -p "$WORK/nginx" -e "$WORK/nginx/logs/error.log" -c "$WORK/nginx/nginx.conf"
 fi
 for t in "${targets[@]}"; do

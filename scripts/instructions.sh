@@ -50,6 +50,9 @@
 #             allocations still count (the allocator's own work), the
 #             collector's marking and sweeping do not. GOGC=400 (keygate's
 #             default) counts them too, at about +-1 % between runs.
+#   CLIENT_HEADERS  1: every request carries four more headers besides
+#             curl's User-Agent and Accept (Accept-Encoding, Accept-Language,
+#             Cache-Control, X-Client-Version), as API clients often send [0]
 #   KEYGATE_BIN  count this keygate binary instead of building ./cmd/keygate
 #             (to compare two versions with the same N)
 #   KEEP_TMP  1 keeps the temporary directory [0]
@@ -65,6 +68,7 @@ N=${N:-2000}
 WARM=${WARM:-500}
 REPEAT=${REPEAT:-2}
 GOGC=${GOGC:-off}
+CLIENT_HEADERS=${CLIENT_HEADERS:-0}
 KEEP_TMP=${KEEP_TMP:-0}
 HOST=127.0.0.1
 UPSTREAM_PORT=9301
@@ -152,40 +156,10 @@ if [[ " $TARGETS " == *" nginx "* ]] && ! command -v nginx >/dev/null; then
 	log "nginx is not installed: leaving it out (apt-get install nginx)"
 	TARGETS=${TARGETS//nginx/}
 fi
-mkdir -p "$WORK/nginx/tmp" "$WORK/nginx/logs"
-{
-	printf 'daemon off;\nmaster_process off;\nworker_processes 1;\npid %s/nginx/nginx.pid;\nerror_log %s/nginx/logs/error.log warn;\n' "$WORK" "$WORK"
-	[[ $(id -u) != 0 ]] || echo 'user root root;'
-	cat <<EOF
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $WORK/nginx/tmp/body;
-  proxy_temp_path $WORK/nginx/tmp/proxy;
-  fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
-  uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
-  scgi_temp_path $WORK/nginx/tmp/scgi;
-  keepalive_requests 1000000;
-  map_hash_bucket_size 128;
-  upstream bench_upstream { server $HOST:$UPSTREAM_PORT; keepalive 16; }
-  map \$http_authorization \$bench_user { default ""; "$BEARER" bench; }
-  server {
-    listen $HOST:$PORT;
-    location / {
-      if (\$bench_user = "") { return 401; }
-      proxy_pass http://bench_upstream;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Authorization "";
-      proxy_set_header X-Keygate-User \$bench_user;
-      proxy_set_header X-Forwarded-For \$remote_addr;
-      proxy_set_header X-Forwarded-Proto \$scheme;
-      proxy_set_header X-Forwarded-Host \$host;
-    }
-  }
-}
-EOF
-} >"$WORK/nginx/nginx.conf"
+# The nginx target of bench.sh.
+# shellcheck source=scripts/nginx-conf.sh
+source "$ROOT/scripts/nginx-conf.sh"
+write_nginx_config "$WORK/nginx" "$HOST:$PORT" "$HOST:$UPSTREAM_PORT" "$BEARER"
 
 # count TARGET RUN: prints the instructions per request of one run.
 count() {
@@ -202,7 +176,8 @@ count() {
 	nginx) cmd=(nginx -p "$WORK/nginx" -e "$WORK/nginx/logs/error.log" -c "$WORK/nginx/nginx.conf") auth=$BEARER ;;
 	esac
 	local -a h=()
-	[[ -z $auth ]] || h=(-H "Authorization: $auth")
+	[[ -z $auth ]] || h+=(-H "Authorization: $auth")
+	((!CLIENT_HEADERS)) || h+=(-H "Accept-Encoding: gzip" -H "Accept-Language: en-GB" -H "Cache-Control: no-cache" -H "X-Client-Version: 1.0")
 	GOGC=$GOGC GODEBUG=asyncpreemptoff=1 valgrind --tool=callgrind --callgrind-out-file="$out" "${cmd[@]}" 2>"$out.log" &
 	local vg=$!
 	pids+=($vg)
@@ -246,7 +221,7 @@ version=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
 [[ -z ${KEYGATE_BIN:-} ]] || version="keygate binary $KEYGATE_BIN"
 echo "## Instructions per request ($(date -u '+%Y-%m-%d %H:%M UTC'), $version)"
 echo
-echo "valgrind $(valgrind --version | sed 's/valgrind-//'), $(go version | awk '{print $3}'), GOGC=$GOGC, N=$N requests after WARM=$WARM, median of REPEAT=$REPEAT runs"
+echo "valgrind $(valgrind --version | sed 's/valgrind-//'), $(go version | awk '{print $3}'), GOGC=$GOGC, CLIENT_HEADERS=$CLIENT_HEADERS, N=$N requests after WARM=$WARM, median of REPEAT=$REPEAT runs"
 echo
 both=0
 [[ -z ${IR[keygate]:-} || $base == keygate ]] || both=1
