@@ -2,6 +2,7 @@ package authz
 
 import (
 	"errors"
+	"hash/crc32"
 	"strings"
 	"testing"
 )
@@ -177,4 +178,50 @@ func TestIssuedSecretsStayWellFormed(t *testing.T) {
 			t.Errorf("%q (issued earlier) is no longer well-formed", c.s)
 		}
 	}
+}
+
+// wellFormedReference is the format check written the plain way, byte by
+// byte, as keygate first had it: FuzzWellFormed holds the fast one to it.
+func wellFormedReference(s string, p tokenPrefix) bool {
+	n := p.secretLen()
+	if len(s) != prefixLen+n+checksumLen || s[:prefixLen] != string(p) {
+		return false
+	}
+	for i := prefixLen; i < len(s); i++ {
+		c := s[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	crc := ^uint32(0)
+	for i := 0; i < prefixLen+n; i++ {
+		crc = crc32.IEEETable[byte(crc)^s[i]] ^ (crc >> 8)
+	}
+	sum := ^crc
+	for i := len(s) - 1; i >= prefixLen+n; i-- {
+		if s[i] != base62[sum%62] {
+			return false
+		}
+		sum /= 62
+	}
+	return true
+}
+
+// FuzzWellFormed: the format check answers as the plain reference does,
+// for every prefix, on issued secrets and on anything else.
+func FuzzWellFormed(f *testing.F) {
+	f.Add("kgl_BcTcnRjqG5bOSm7TSO7OhP5FljaMzm3na0NCaTvBPWNClt4zn")
+	f.Add("kgk_l3ho4s2DemPDp9o9TeS4fHB6PuAQ")
+	f.Add("kgl_BcTcnRjqG5bOSm7TSO7OhP5FljaMzm3na0NCaTvBPWNClt4zm")
+	f.Add("kgl_BcTcnRjqG5bOSm7TSO7OhP5FljaMzm3na0NCaTvBPWNClt4z\xff")
+	for _, p := range []tokenPrefix{prefixAccess, prefixRefresh, prefixKey, prefixAPIKey, prefixAPITok} {
+		f.Add(newSecret(p))
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, p := range []tokenPrefix{prefixAccess, prefixRefresh, prefixKey, prefixAPIKey, prefixAPITok} {
+			if got, want := wellFormed(s, p), wellFormedReference(s, p); got != want {
+				t.Fatalf("wellFormed(%q, %s) = %v, the reference says %v", s, p, got, want)
+			}
+		}
+	})
 }
