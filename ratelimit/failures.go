@@ -20,10 +20,13 @@ type FailureGuard[K comparable] struct {
 	buckets *Local
 	blocked *otter.Cache[K, time.Time] // until when
 	now     func() time.Time
-	// latest is the latest time (Unix ns) until which some K is blocked,
-	// 0 once it has passed: while nothing is blocked, the steady state,
-	// Blocked answers from it without a cache look-up or a clock read.
+	// latest is the latest time until which some K is blocked, in ns
+	// since epoch (monotonic, like the blocks themselves: a step of the
+	// wall clock moves neither), 0 once it has passed: while nothing is
+	// blocked, the steady state, Blocked answers from it without a cache
+	// look-up or a clock read.
 	latest atomic.Int64
+	epoch  time.Time
 }
 
 // NewFailureGuard forgives l.Rate failures per l.Per per address, in
@@ -51,7 +54,7 @@ func newFailureGuard[K comparable](l Limit, name func(K) string) (*FailureGuard[
 	if err != nil {
 		return nil, err
 	}
-	return &FailureGuard[K]{limit: l, name: name, buckets: local, blocked: blocked, now: time.Now}, nil
+	return &FailureGuard[K]{limit: l, name: name, buckets: local, blocked: blocked, now: time.Now, epoch: time.Now()}, nil
 }
 
 // Blocked reports whether k is blocked now and for how long. It
@@ -62,7 +65,7 @@ func (g *FailureGuard[K]) Blocked(k K) (time.Duration, bool) {
 		return 0, false
 	}
 	now := g.now()
-	if now.UnixNano() >= latest {
+	if int64(now.Sub(g.epoch)) >= latest {
 		// Every block has run out. A block set meanwhile changed latest,
 		// and then the swap does nothing.
 		g.latest.CompareAndSwap(latest, 0)
@@ -84,7 +87,7 @@ func (g *FailureGuard[K]) Failed(k K) {
 		until := g.now().Add(d.RetryAfter)
 		// latest first: a Blocked in between looks k up and, not finding
 		// it yet, lets one more check through, which a guard may.
-		for u := until.UnixNano(); ; {
+		for u := max(int64(until.Sub(g.epoch)), 1); ; {
 			old := g.latest.Load()
 			if old >= u || g.latest.CompareAndSwap(old, u) {
 				break

@@ -30,7 +30,7 @@ func TestFailureGuard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g.now = clock.now
+	g.now, g.epoch = clock.now, clock.now()
 	g.buckets.now = clock.now
 	a, b := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::1")
 
