@@ -334,7 +334,12 @@ func (s *Service) ClientCredentialsGrant(ctx context.Context, c *Client, scope [
 	if err != nil {
 		return nil, err
 	}
-	return s.issueTokens(ctx, c, granted, narrowed, newID())
+	u, err := s.clientOwner(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	resp, _, err := s.issueTokens(ctx, c, u, granted, granted, narrowed, newID())
+	return resp, err
 }
 
 // narrowScope checks a requested scope against what is allowed.
@@ -351,13 +356,28 @@ func narrowScope(requested, allowed []string) ([]string, bool, error) {
 	return out, len(out) != len(allowed), nil
 }
 
-// issueTokens makes an access token (and a refresh token when the client
-// may refresh) in a token family.
-func (s *Service) issueTokens(ctx context.Context, c *Client, scopes []string, narrowed bool, family string) (*TokenResponse, error) {
+// clientOwner returns the user a client acts for, who must exist and not
+// be disabled.
+func (s *Service) clientOwner(ctx context.Context, c *Client) (*User, error) {
 	u, err := s.GetUser(ctx, c.Owner)
-	if err != nil || u.Disabled {
+	if errors.Is(err, ErrUserNotFound) {
 		return nil, ErrInvalidClient
 	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if u.Disabled {
+		return nil, ErrInvalidClient
+	}
+	return u, nil
+}
+
+// issueTokens makes an access token with scopes (and, when the client may
+// refresh, a refresh token with refreshScopes: the grant's scope, which a
+// narrowed refresh does not narrow) in a token family. It returns the ids
+// of what it wrote. If a write fails, what was already written is revoked:
+// a failed grant leaves nothing that works.
+func (s *Service) issueTokens(ctx context.Context, c *Client, u *User, scopes, refreshScopes []string, narrowed bool, family string) (*TokenResponse, []string, error) {
 	now := s.now().UTC().Truncate(time.Millisecond)
 	sets := intersect(c.APISets, u.APISets)
 	scopes = intersect(scopes, u.Scopes)
@@ -365,25 +385,65 @@ func (s *Service) issueTokens(ctx context.Context, c *Client, scopes []string, n
 		Status: StatusActive, Created: now, Expires: now.Add(c.AccessTokenValidity), ClientID: c.ID, Family: family}
 	at := newSecret(prefixAccess)
 	if err := s.writeNew(ctx, access, at, nil); err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
+	ids := []string{access.ID}
 	resp := &TokenResponse{AccessToken: at, ExpiresIn: int64(c.AccessTokenValidity / time.Second), Scope: scopes, Narrowed: narrowed}
 	if s.oauth.RefreshTokensIssued() && slices.Contains(c.GrantTypes, GrantRefreshToken) {
-		refresh := &Credential{ID: newID(), Kind: KindRefreshToken, Owner: c.Owner, APISets: sets, Scopes: scopes,
+		refresh := &Credential{ID: newID(), Kind: KindRefreshToken, Owner: c.Owner, APISets: sets, Scopes: slices.Clone(refreshScopes),
 			Status: StatusActive, Created: now, Expires: now.Add(c.RefreshTokenValidity), ClientID: c.ID, Family: family}
 		rt := newSecret(prefixRefresh)
 		if err := s.writeNew(ctx, refresh, rt, nil); err != nil {
-			return nil, err
+			s.discard(ctx, ids)
+			return nil, nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
+		ids = append(ids, refresh.ID)
 		resp.RefreshToken = rt
 	}
-	return resp, nil
+	return resp, ids, nil
+}
+
+// discard revokes tokens that were written but never handed out. Their
+// secrets never left this process, so this is tidying, not security; it
+// is done even when ctx is already cancelled, and a failure is logged.
+func (s *Service) discard(ctx context.Context, ids []string) {
+	ctx = context.WithoutCancel(ctx)
+	for _, id := range ids {
+		if err := s.Revoke(ctx, id); err != nil && !errors.Is(err, ErrNotFound) {
+			s.log.Warn("could not revoke a token of a failed grant", zap.String("credential_id", id), zap.Error(err))
+		}
+	}
 }
 
 // RefreshGrant exchanges a refresh token (RFC 6749 §6). Refresh tokens
-// rotate: the one presented stops working and a new one comes back.
-// Presenting one that was already exchanged means it leaked: the whole
-// family (every token descended from the same grant) is revoked.
+// rotate: the one presented stops working and a new one comes back, with
+// the same scope as the one presented (a narrower scope parameter narrows
+// only the new access token). Presenting one that was already exchanged
+// means it leaked: the whole family (every token descended from the same
+// grant) is revoked.
+//
+// A refresh that fails changes nothing (RFC 6749 §5.2): the presented
+// token stays usable. The store has no multi-record transaction, so the
+// order does the work:
+//
+//  1. read the presented token's record and check everything that can
+//     refuse the refresh (kind, client, status, expiry, scope, owner)
+//     without writing;
+//  2. write the new access and refresh tokens (a failure here revokes
+//     whichever was written; the presented token was not touched);
+//  3. mark the presented token rotated with compare-and-set on the version
+//     read in step 1: this one write is the rotation. If it loses (the
+//     record changed meanwhile: a concurrent refresh, a revocation), the
+//     new tokens are revoked and the presented one is looked at again from
+//     step 1; if the store fails, they are revoked and the answer is
+//     ErrUnavailable with the presented token as it was.
+//
+// Until step 3 succeeds nobody has the new tokens' secrets, so their brief
+// life opens nothing. One case stays ambiguous, as for any request whose
+// answer is lost: a store that applies the write in step 3 but fails to
+// confirm it (a Redis timeout after the command went out). Then the
+// presented token is rotated though the client got an error, and its retry
+// is a replay.
 func (s *Service) RefreshGrant(ctx context.Context, c *Client, refreshToken string, scope []string) (*TokenResponse, error) {
 	if !slices.Contains(c.GrantTypes, GrantRefreshToken) || !s.oauth.RefreshTokensIssued() {
 		return nil, fmt.Errorf("%w: the client may not refresh", ErrUnauthorizedClient)
@@ -398,42 +458,76 @@ func (s *Service) RefreshGrant(ctx context.Context, c *Client, refreshToken stri
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	var rec secretRecord
-	var stale bool
-	err = s.updateSecret(ctx, key, func(r *secretRecord) bool {
-		rec = *r
-		if r.Kind != KindRefreshToken || r.ClientID != c.ID || r.Status != StatusActive ||
-			r.ExpiresMs > 0 && s.now().UnixMilli() >= r.ExpiresMs {
-			stale = true
-			return false
+	for {
+		// 1. Check, without writing.
+		r, err := s.st.Get(ctx, key)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, ErrInvalidGrant
 		}
-		r.Status = StatusRotated
-		return true
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, ErrInvalidGrant
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	if stale {
-		if rec.Status == StatusRotated && rec.ClientID == c.ID {
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		var rec secretRecord
+		if err := json.Unmarshal(r.Value, &rec); err != nil {
+			return nil, fmt.Errorf("%w: decoding %s: %w", ErrUnavailable, key, err)
+		}
+		if rec.Kind != KindRefreshToken || rec.ClientID != c.ID {
+			return nil, ErrInvalidGrant
+		}
+		if rec.Status == StatusRotated {
 			s.log.Warn("a rotated refresh token was presented again: revoking its family",
 				zap.String("audit", "revoke"), zap.String("client_id", c.ID), zap.String("credential_id", rec.CredentialID))
 			if err := s.revokeIndex(ctx, familyIndex(rec.Family)); err != nil {
 				return nil, err
 			}
+			return nil, ErrInvalidGrant
 		}
-		return nil, ErrInvalidGrant
+		if rec.Status != StatusActive || rec.ExpiresMs > 0 && s.now().UnixMilli() >= rec.ExpiresMs {
+			return nil, ErrInvalidGrant
+		}
+		granted, narrowed, err := narrowScope(scope, rec.Scopes)
+		if err != nil {
+			return nil, err
+		}
+		u, err := s.clientOwner(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+
+		// 2. Issue.
+		resp, ids, err := s.issueTokens(ctx, c, u, granted, rec.Scopes, narrowed || len(granted) != len(c.Scopes), rec.Family)
+		if err != nil {
+			return nil, err
+		}
+
+		// 3. Rotate: compare-and-set on the version checked in step 1.
+		rotated := rec
+		rotated.Status = StatusRotated
+		b, _ := json.Marshal(rotated)
+		var opts store.WriteOptions
+		if !r.ExpiresAt.IsZero() {
+			opts.TTL = max(time.Until(r.ExpiresAt), time.Millisecond)
+		}
+		_, err = s.st.Update(ctx, key, b, r.Version, opts)
+		if err != nil {
+			s.discard(ctx, ids)
+		}
+		switch {
+		case errors.Is(err, store.ErrConflict):
+			continue
+		case errors.Is(err, store.ErrNotFound):
+			return nil, ErrInvalidGrant
+		case err != nil:
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		// The management record only shows the status; the verification
+		// record just written is what counts, so the new tokens are
+		// handed out even if this fails.
+		if _, err := s.updateCred(ctx, rec.CredentialID, func(cr *Credential) { cr.Status = StatusRotated }); err != nil && !errors.Is(err, ErrNotFound) {
+			s.log.Warn("could not mark a rotated refresh token's record", zap.String("credential_id", rec.CredentialID), zap.Error(err))
+		}
+		return resp, nil
 	}
-	if _, err := s.updateCred(ctx, rec.CredentialID, func(cr *Credential) { cr.Status = StatusRotated }); err != nil && !errors.Is(err, ErrNotFound) {
-		return nil, err
-	}
-	granted, narrowed, err := narrowScope(scope, rec.Scopes)
-	if err != nil {
-		return nil, err
-	}
-	return s.issueTokens(ctx, c, granted, narrowed || len(granted) != len(c.Scopes), rec.Family)
 }
 
 // RevokeToken revokes a token presented by its client (RFC 7009). A
