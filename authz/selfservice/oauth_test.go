@@ -151,6 +151,57 @@ func TestRefreshRotation(t *testing.T) {
 	})
 }
 
+// TestRefreshWithOAuth2Library: golang.org/x/oauth2's refreshing token
+// source, as a client uses it, against two rules: a refresh refused with
+// invalid_scope leaves the refresh token usable (a failed request changes
+// nothing, RFC 6749 §5.2), and a refresh that narrows the scope narrows
+// only its access token, so x/oauth2's ordinary refresh (which sends no
+// scope) with the new refresh token gets the whole grant back (RFC 6749 §6).
+func TestRefreshWithOAuth2Library(t *testing.T) {
+	forEachBackend(t, "", func(t *testing.T, e *env) {
+		alice := e.user(t, "alice", []string{"orders"}, []string{"read", "write"})
+		id, secret := e.createClient(t, alice, "")
+		auth := clientBasic(id, secret)
+		conf := &oauth2.Config{ClientID: id, ClientSecret: secret, Endpoint: oauth2.Endpoint{TokenURL: e.base + "/oauth/token"}}
+		// refresh has x/oauth2 exchange a refresh token, as it does when
+		// its access token has expired.
+		refresh := func(t *testing.T, rt string) *oauth2.Token {
+			t.Helper()
+			tok, err := conf.TokenSource(t.Context(), &oauth2.Token{RefreshToken: rt}).Token()
+			if err != nil {
+				t.Fatalf("x/oauth2 refresh: %v", err)
+			}
+			return tok
+		}
+		first := e.token(t, auth, url.Values{"grant_type": {"client_credentials"}})
+
+		r := e.postForm(t, "/oauth/token", auth, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {first.RefreshToken}, "scope": {"admin"}})
+		wantError(t, "refresh with a scope the grant lacks", r, 400, "invalid_scope")
+		if r := e.call(t, "GET", "/orders/1", "Bearer "+first.AccessToken, "", ""); r.status != 200 {
+			t.Errorf("access token after a refused refresh: %s, want 200 (no family revocation)", r)
+		}
+		second := refresh(t, first.RefreshToken)
+		if second.RefreshToken == "" || second.RefreshToken == first.RefreshToken {
+			t.Fatalf("x/oauth2 refresh after a refused one: refresh token %q, want a new one", second.RefreshToken)
+		}
+
+		narrowed := e.token(t, auth, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {second.RefreshToken}, "scope": {"read"}})
+		if narrowed.Scope != "read" {
+			t.Errorf("narrowing refresh: scope %q, want \"read\"", narrowed.Scope)
+		}
+		if r := e.call(t, "POST", "/orders/1", "Bearer "+narrowed.AccessToken, "", ""); r.status != 403 {
+			t.Errorf("narrowed access token on POST: %s, want 403", r)
+		}
+		full := refresh(t, narrowed.RefreshToken)
+		if got := full.Extra("scope"); got != nil && got != "" {
+			t.Errorf("x/oauth2 refresh after a narrowing one: scope %v in the response, want none (the whole grant)", got)
+		}
+		if r := e.call(t, "POST", "/orders/1", "Bearer "+full.AccessToken, "", ""); r.status != 200 {
+			t.Errorf("access token of a refresh after a narrowing one, on POST: %s, want 200 (the refresh token kept its scope)", r)
+		}
+	})
+}
+
 // TestTokenEndpointErrors: every RFC 6749 §5.2 error, with its status,
 // headers and body.
 func TestTokenEndpointErrors(t *testing.T) {
