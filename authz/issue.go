@@ -183,8 +183,8 @@ func (s *Service) CreateKey(ctx context.Context, owner string, spec KeySpec) (to
 	if len(spec.Description) > 1024 {
 		return "", nil, invalid("description", "at most 1024 characters")
 	}
-	if !spec.Expires.IsZero() && !spec.Expires.After(s.now()) {
-		return "", nil, invalid("expiresAt", "must be in the future")
+	if err := checkExpiry("expiresAt", spec.Expires, s.now()); err != nil {
+		return "", nil, err
 	}
 	u, err := s.GetUser(ctx, owner)
 	if err != nil {
@@ -226,8 +226,8 @@ func (s *Service) CreateKey(ctx context.Context, owner string, spec KeySpec) (to
 // IssueAccessToken makes a short-lived Bearer access token for owner (the
 // OAuth token endpoint's job; also useful to tests and operators).
 func (s *Service) IssueAccessToken(ctx context.Context, owner string, apiSets, scopes []string, ttl time.Duration) (string, *Credential, error) {
-	if ttl <= 0 {
-		return "", nil, invalid("ttl", "must be positive")
+	if err := checkLifetime("ttl", ttl); err != nil {
+		return "", nil, err
 	}
 	u, err := s.GetUser(ctx, owner)
 	if err != nil {
