@@ -255,6 +255,8 @@ func TestAdminInvalidInput(t *testing.T) {
 		{[]string{"keys", "create", "carol"}, "keygate keys create: invalid input: handle: required"},
 		{[]string{"keys", "create", "carol", "--handle", "k", "--scopes", "write"}, `keygate keys create: invalid input: scopes: "write" is not granted to the owner`},
 		{[]string{"keys", "create", "nobody", "--handle", "k"}, `keygate keys create: user not found: "nobody"`},
+		{[]string{"keys", "create", "carol", "--handle", "k", "--expires", "-1h"}, "keygate keys create: invalid input: --expires: must be a positive duration"},
+		{[]string{"keys", "create", "carol", "--handle", "k", "--expires", "876001h"}, "keygate keys create: invalid input: --expires: must be a positive duration"},
 		{[]string{"keys", "revoke", "cred_nope"}, `keygate keys revoke: credential not found: "cred_nope"`},
 		{[]string{"users", "disable", "nobody"}, `keygate users disable: user not found: "nobody"`},
 	} {

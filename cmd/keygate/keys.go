@@ -19,10 +19,13 @@ func keysCreate(fs *flag.FlagSet) action {
 	sets, scopes := listFlag{}, listFlag{}
 	fs.Var(&sets, "api-sets", "comma-separated API `sets` (default: all of the user's)")
 	fs.Var(&scopes, "scopes", "comma-separated `scopes` (default: all of the user's)")
-	expires := fs.Duration("expires", 0, "lifetime of the token, e.g. 720h (default: until the key is deleted)")
+	expires := fs.Duration("expires", 0, "lifetime of the token, e.g. 720h, at most 876000h (default: until the key is deleted)")
 	return func(ctx context.Context, s *authz.Service, args []string, stdout, stderr io.Writer) error {
 		spec.APISets, spec.Scopes = sets, scopes
 		if *expires != 0 {
+			if *expires < 0 || *expires > authz.MaxLifetime {
+				return fmt.Errorf("%w: --expires: must be a positive duration of at most 876000h (100 years), such as 720h", authz.ErrInvalidInput)
+			}
 			spec.Expires = time.Now().Add(*expires)
 		}
 		token, cred, err := s.CreateKey(ctx, args[0], spec)
