@@ -409,3 +409,29 @@ func TestUpstreamIsOwnListener(t *testing.T) {
 		}
 	}
 }
+
+// TestValidityCeiling: the OAuth validity bounds cannot exceed a
+// credential's longest life, 100 years; beyond it a client's token
+// lifetime could overflow the store's expiry.
+func TestValidityCeiling(t *testing.T) {
+	for _, tc := range []struct {
+		yaml, want string
+	}{
+		{"oauth: {max_access_token_validity: 876001h}\n", "oauth.max_access_token_validity: must be at most 876000h (100 years)"},
+		{"oauth: {max_refresh_token_validity: 2562047h}\n", "oauth.max_refresh_token_validity: must be at most 876000h (100 years)"},
+		{"oauth: {max_refresh_token_validity: 876000h}\n", ""},
+	} {
+		t.Run(tc.yaml, func(t *testing.T) {
+			_, err := Parse("t.yaml", []byte(tc.yaml+minimal), nil)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("Parse: %v, want success", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Parse: %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

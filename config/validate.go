@@ -310,6 +310,15 @@ func (c *Config) validateOAuth(v *problems) {
 	if o.RefreshTokenValidity > o.MaxRefreshTokenValidity {
 		v.add("oauth.refresh_token_validity", "must not exceed oauth.max_refresh_token_validity")
 	}
+	// A credential lives at most 100 years (authz.MaxLifetime); longer
+	// would come close to what a time.Duration holds.
+	const maxValidity = 100 * 365 * 24 * time.Hour
+	if o.MaxAccessTokenValidity > maxValidity {
+		v.add("oauth.max_access_token_validity", "must be at most 876000h (100 years)")
+	}
+	if o.MaxRefreshTokenValidity > maxValidity {
+		v.add("oauth.max_refresh_token_validity", "must be at most 876000h (100 years)")
+	}
 	if o.SecretGrace < 0 {
 		v.add("oauth.secret_grace", "must not be negative")
 	}
