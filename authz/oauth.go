@@ -400,6 +400,17 @@ func (s *Service) issueTokens(ctx context.Context, c *Client, u *User, scopes, r
 		ids = append(ids, refresh.ID)
 		resp.RefreshToken = rt
 	}
+	// The client may have been deleted while its tokens were written.
+	// DeleteClient removes the client's record before it lists the
+	// client's tokens to revoke them, so a client still there now would
+	// find these if it went later; one already gone never will.
+	if _, _, err := s.readClient(ctx, c.ID); err != nil {
+		s.discard(ctx, ids)
+		if errors.Is(err, ErrNotFound) {
+			return nil, nil, ErrInvalidClient
+		}
+		return nil, nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
 	return resp, ids, nil
 }
 

@@ -20,6 +20,8 @@ type failing struct {
 	op, prefix string
 	n          int
 	fired      bool
+	// beforeCreate, if set, runs before every Create (outside the lock).
+	beforeCreate func(key string)
 }
 
 func (f *failing) arm(op, prefix string, n int) {
@@ -49,6 +51,12 @@ func (f *failing) didFire() bool {
 }
 
 func (f *failing) Create(ctx context.Context, key string, value []byte, opts store.WriteOptions) (int64, error) {
+	f.mu.Lock()
+	before := f.beforeCreate
+	f.mu.Unlock()
+	if before != nil {
+		before(key)
+	}
 	if f.hit("Create", key) {
 		return 0, fmt.Errorf("%w: injected failure creating %s", store.ErrUnavailable, key)
 	}
@@ -231,6 +239,63 @@ func TestRefreshKeepsScope(t *testing.T) {
 		}
 		if _, err := s.RefreshGrant(ctx, c, full.RefreshToken, []string{"write"}); err != nil {
 			t.Errorf("narrowing to the other scope later: %v, want success", err)
+		}
+	})
+}
+
+// TestGrantRacingClientDeletion: a client deleted while a grant writes its
+// tokens leaves no token working; the grant answers invalid_client.
+func TestGrantRacingClientDeletion(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, real store.Store) {
+		ctx := t.Context()
+		st := &failing{Store: real}
+		s := newService(t, st, authConfig(), nil)
+		mustUser(t, s, "tove", []string{"orders"}, []string{"read"})
+		for _, tc := range []struct {
+			name  string
+			grant func(c *Client, rt string) (*TokenResponse, error)
+		}{
+			{"client_credentials", func(c *Client, _ string) (*TokenResponse, error) { return s.ClientCredentialsGrant(ctx, c, nil) }},
+			{"refresh_token", func(c *Client, rt string) (*TokenResponse, error) { return s.RefreshGrant(ctx, c, rt, nil) }},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				_, c, err := s.CreateClient(ctx, "tove", ClientSpec{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				first, err := s.ClientCredentialsGrant(ctx, c, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var once sync.Once
+				st.mu.Lock()
+				st.beforeCreate = func(key string) {
+					// The client goes just after the grant wrote its new
+					// access token's verification record.
+					if strings.HasPrefix(key, "cred/") {
+						once.Do(func() {
+							if err := s.DeleteClient(context.WithoutCancel(ctx), "tove", c.ID); err != nil {
+								t.Errorf("DeleteClient: %v", err)
+							}
+						})
+					}
+				}
+				st.mu.Unlock()
+				defer func() { st.mu.Lock(); st.beforeCreate = nil; st.mu.Unlock() }()
+
+				tr, err := tc.grant(c, first.RefreshToken)
+				if !errors.Is(err, ErrInvalidClient) {
+					t.Errorf("grant racing the client's deletion: %+v, %v; want ErrInvalidClient", tr, err)
+				}
+				if tr != nil {
+					if _, err := s.Verify(ctx, bearer(tr.AccessToken), readOrders, client); !errors.Is(err, ErrInvalid) {
+						t.Errorf("access token of a deleted client: %v, want ErrInvalid", err)
+					}
+				}
+				if got := activeOf(t, s, "tove", c.ID); got != 0 {
+					t.Errorf("active tokens of the deleted client = %d, want 0", got)
+				}
+			})
 		}
 	})
 }
