@@ -299,3 +299,48 @@ func TestGrantRacingClientDeletion(t *testing.T) {
 		}
 	})
 }
+
+// TestConcurrentRefreshesSpendOnce: of concurrent refreshes with one
+// refresh token, exactly one gets tokens (the compare-and-set that rotates
+// the token admits one); the others are invalid_grant, as a replay.
+func TestConcurrentRefreshesSpendOnce(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, st store.Store) {
+		ctx := t.Context()
+		s := newService(t, st, authConfig(), nil)
+		mustUser(t, s, "ugo", []string{"orders"}, []string{"read"})
+		_, c, err := s.CreateClient(ctx, "ugo", ClientSpec{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, err := s.ClientCredentialsGrant(ctx, c, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 8
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				_, errs[i] = s.RefreshGrant(ctx, c, first.RefreshToken, nil)
+			}()
+		}
+		close(start)
+		wg.Wait()
+		ok := 0
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case !errors.Is(err, ErrInvalidGrant):
+				t.Errorf("refresh %d: %v, want success or ErrInvalidGrant", i, err)
+			}
+		}
+		if ok != 1 {
+			t.Errorf("%d of %d concurrent refreshes with one token succeeded, want exactly 1", ok, n)
+		}
+	})
+}
