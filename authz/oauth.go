@@ -338,7 +338,7 @@ func (s *Service) ClientCredentialsGrant(ctx context.Context, c *Client, scope [
 	if err != nil {
 		return nil, err
 	}
-	resp, _, err := s.issueTokens(ctx, c, u, granted, granted, narrowed, newID())
+	resp, _, err := s.issueTokens(ctx, c, u, granted, nil, narrowed, newID())
 	return resp, err
 }
 
@@ -374,13 +374,17 @@ func (s *Service) clientOwner(ctx context.Context, c *Client) (*User, error) {
 
 // issueTokens makes an access token with scopes (and, when the client may
 // refresh, a refresh token with refreshScopes: the grant's scope, which a
-// narrowed refresh does not narrow) in a token family. It returns the ids
-// of what it wrote. If a write fails, what was already written is revoked:
-// a failed grant leaves nothing that works.
+// narrowed refresh does not narrow; nil means the access token's) in a
+// token family. It returns the ids of what it wrote. If a write fails, or
+// the client is gone, what was already written is revoked: a failed grant
+// leaves nothing that works.
 func (s *Service) issueTokens(ctx context.Context, c *Client, u *User, scopes, refreshScopes []string, narrowed bool, family string) (*TokenResponse, []string, error) {
 	now := s.now().UTC().Truncate(time.Millisecond)
 	sets := intersect(c.APISets, u.APISets)
 	scopes = intersect(scopes, u.Scopes)
+	if refreshScopes == nil {
+		refreshScopes = scopes
+	}
 	access := &Credential{ID: newID(), Kind: KindAccessToken, Owner: c.Owner, APISets: sets, Scopes: scopes,
 		Status: StatusActive, Created: now, Expires: now.Add(c.AccessTokenValidity), ClientID: c.ID, Family: family}
 	at := newSecret(prefixAccess)
