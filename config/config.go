@@ -39,7 +39,7 @@ const (
 	DefaultPasswordFailureWindow   = 15 * time.Minute
 	// Password hashing at once (argon2id, 19 MiB each): in the whole
 	// process, per client address, and how long a check waits for a turn.
-	DefaultMaxConcurrentPasswordChecks        = 4
+	DefaultMaxConcurrentPasswordChecks        = 2
 	DefaultMaxConcurrentPasswordChecksPerAddr = 2
 	DefaultPasswordCheckQueueTimeout          = 2 * time.Second
 
@@ -324,7 +324,7 @@ type SelfService struct {
 	// 19 MiB of memory each) running at once in this process, whatever
 	// asks: the self-service API, the admin API and the account pages. A
 	// check waits up to PasswordCheckQueueTimeout for a turn, then is
-	// refused with 503 and Retry-After. Default 4.
+	// refused with 503 and Retry-After. Default 2.
 	MaxConcurrentPasswordChecks int `yaml:"max_concurrent_password_checks"`
 	// MaxConcurrentPasswordChecksPerAddress bounds the checks running or
 	// waiting at once for one client address; one more is refused at once
