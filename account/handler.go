@@ -162,7 +162,7 @@ func (h *Handler) secure(r *http.Request) bool {
 func retryAfter(err error, def string) string {
 	var re *authz.RetryError
 	if errors.As(err, &re) {
-		return fmt.Sprint(max(int((re.Wait+time.Second-1)/time.Second), 1))
+		return fmt.Sprint(re.Seconds())
 	}
 	return def
 }

@@ -41,6 +41,10 @@ type RetryError struct {
 func (e *RetryError) Error() string { return e.Err.Error() }
 func (e *RetryError) Unwrap() error { return e.Err }
 
+// Seconds is Wait in whole seconds, rounded up, at least 1: the value of
+// a Retry-After header.
+func (e *RetryError) Seconds() int { return max(int((e.Wait+time.Second-1)/time.Second), 1) }
+
 // argon2id parameters (OWASP's second recommended set: 19 MiB, 2 passes,
 // 1 lane), written into each hash so they can be raised later.
 const (

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-	"time"
 
 	"github.com/keygate/keygate/authz"
 )
@@ -112,7 +111,7 @@ func Authenticate(r *http.Request, svc *authz.Service, client netip.Addr, retryA
 func RetryAfter(err error, def int) int {
 	var re *authz.RetryError
 	if errors.As(err, &re) {
-		return max(int((re.Wait+time.Second-1)/time.Second), 1)
+		return re.Seconds()
 	}
 	return def
 }
