@@ -157,5 +157,15 @@ func (h *Handler) secure(r *http.Request) bool {
 	return strings.EqualFold(strings.TrimSpace(proto), "https")
 }
 
+// retryAfter is the Retry-After of an *authz.RetryError in err, in whole
+// seconds (at least 1), or def without one.
+func retryAfter(err error, def string) string {
+	var re *authz.RetryError
+	if errors.As(err, &re) {
+		return fmt.Sprint(re.Seconds())
+	}
+	return def
+}
+
 // path is a page's path under account.path.
 func (h *Handler) path(p string) string { return h.base + p }

@@ -53,8 +53,10 @@ func (h *Handler) routes() {
 
 // signedIn wraps a page that needs a signed-in user (an ADMIN one with
 // admin): without a live session it sends the browser to the sign-in
-// page; a disabled or deleted user's session ends; a POST must carry the
-// session's CSRF token (constant-time compare) or nothing happens (403).
+// page; the session of a disabled or deleted user, or of one whose
+// password was set or who was disabled since sign-in (another
+// SessionEpoch, read from the store on every request), ends; a POST must
+// carry the session's CSRF token (constant-time compare) or nothing happens (403).
 func (h *Handler) signedIn(page pageFunc, admin bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, err := h.loadSession(r)
@@ -67,7 +69,7 @@ func (h *Handler) signedIn(page pageFunc, admin bool) http.Handler {
 			return
 		}
 		u, err := h.svc.GetUser(r.Context(), s.User)
-		if errors.Is(err, authz.ErrUserNotFound) || err == nil && u.Disabled {
+		if errors.Is(err, authz.ErrUserNotFound) || err == nil && (u.Disabled || u.SessionEpoch != s.Epoch) {
 			_ = h.endSession(r.Context(), s)
 			http.Redirect(w, r, h.path("/signin"), http.StatusSeeOther)
 			return
@@ -126,21 +128,22 @@ func (h *Handler) signinPage(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) renderSignin(w http.ResponseWriter, r *http.Request, status int, name, problem string) {
 	token := newToken()
-	h.setCookie(w, r, signinCookie, token, 0)
+	h.setSigninCookie(w, r, token, 0)
 	h.render(w, status, "signin", view{Title: "Sign in", CSRF: token, Error: problem, Page: signinForm{Name: name}})
 }
 
 // signin checks the user name and password with authz's CheckPassword,
 // whose failure limits per user and per address (self_service's
 // max_password_failures_*) apply here as on the APIs; past them every
-// attempt is refused (429) whether right or wrong.
+// attempt is refused (429) whether right or wrong. So do its limits on
+// sign-ins at once: per address (429) and in the process (503).
 func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		h.renderSignin(w, r, http.StatusBadRequest, "", "The form could not be read.")
 		return
 	}
-	c, err := r.Cookie(signinCookie)
+	c, err := r.Cookie(h.signinCookieName(r))
 	if err != nil || !sameToken(r.PostForm.Get("csrf"), c.Value) {
 		h.renderSignin(w, r, http.StatusForbidden, "", "This sign-in form has expired. Please try again.")
 		return
@@ -149,8 +152,12 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 	u, err := h.svc.CheckPassword(r.Context(), name, r.PostForm.Get("password"), h.clientAddr(r))
 	switch {
 	case errors.Is(err, authz.ErrTooManyAttempts):
-		w.Header().Set("Retry-After", h.retryAfter)
+		w.Header().Set("Retry-After", retryAfter(err, h.retryAfter))
 		h.renderSignin(w, r, http.StatusTooManyRequests, name, "Too many failed sign-ins. Try again later.")
+		return
+	case errors.Is(err, authz.ErrSignInBusy):
+		w.Header().Set("Retry-After", retryAfter(err, "1"))
+		h.renderSignin(w, r, http.StatusServiceUnavailable, name, "Too many sign-ins at once. Try again in a moment.")
 		return
 	case errors.Is(err, authz.ErrInvalid):
 		h.renderSignin(w, r, http.StatusUnauthorized, name, "The user name or password is not right.")
@@ -162,13 +169,13 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 	if old, err := h.loadSession(r); err == nil {
 		_ = h.endSession(r.Context(), old)
 	}
-	s, err := h.startSession(r.Context(), u.Name)
+	s, err := h.startSession(r.Context(), u)
 	if err != nil {
 		h.fail(w, r, nil, err)
 		return
 	}
 	h.setCookie(w, r, sessionCookie, s.id, 0)
-	h.setCookie(w, r, signinCookie, "", -1)
+	h.setSigninCookie(w, r, "", -1)
 	h.log.Info("account: signed in", zap.String("user", u.Name), zap.String("client", h.clientAddr(r).String()))
 	http.Redirect(w, r, h.path("/profile"), http.StatusSeeOther)
 }

@@ -13,15 +13,18 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/store"
 )
 
 // Cookie names. The session cookie holds a session id; the sign-in cookie
 // holds the CSRF token of the sign-in form (double submit: there is no
-// session yet to keep it in).
+// session yet to keep it in). Over TLS the sign-in cookie is
+// signinCookieHost (see setSigninCookie).
 const (
-	sessionCookie = "keygate_session"
-	signinCookie  = "keygate_signin"
+	sessionCookie    = "keygate_session"
+	signinCookie     = "keygate_signin"
+	signinCookieHost = "__Host-keygate_signin"
 )
 
 // sessionStore is what the pages need of the store: session records.
@@ -34,7 +37,10 @@ type sessionStore interface {
 // session is one signed-in browser. Its record is stored under the digest
 // of the id, so the store never holds what the cookie holds.
 type session struct {
-	User    string    `json:"user"`
+	User string `json:"user"`
+	// Epoch is the user's SessionEpoch at sign-in: once it changes (the
+	// password was set, the user disabled), the session has ended.
+	Epoch   string    `json:"epoch,omitempty"`
 	CSRF    string    `json:"csrf"`
 	Created time.Time `json:"created"`
 	Seen    time.Time `json:"seen"`
@@ -92,11 +98,12 @@ func (h *Handler) save(ctx context.Context, s *session) error {
 	return nil
 }
 
-// startSession makes a new session for user (a new id every sign-in: a
-// session id known before sign-in is worth nothing after it).
-func (h *Handler) startSession(ctx context.Context, user string) (*session, error) {
+// startSession makes a new session for u (a new id every sign-in: a
+// session id known before sign-in is worth nothing after it), under the
+// SessionEpoch u had when their password was checked.
+func (h *Handler) startSession(ctx context.Context, u *authz.User) (*session, error) {
 	now := h.now()
-	s := &session{User: user, CSRF: newToken(), Created: now, Seen: now, id: newToken()}
+	s := &session{User: u.Name, Epoch: u.SessionEpoch, CSRF: newToken(), Created: now, Seen: now, id: newToken()}
 	return s, h.save(ctx, s)
 }
 
@@ -154,5 +161,32 @@ func (h *Handler) setCookie(w http.ResponseWriter, r *http.Request, name, value 
 	http.SetCookie(w, &http.Cookie{
 		Name: name, Value: value, Path: h.base, MaxAge: maxAge,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: h.secure(r),
+	})
+}
+
+// signinCookieName is the sign-in cookie's name for r: signinCookieHost
+// when its cookies are Secure, signinCookie otherwise.
+func (h *Handler) signinCookieName(r *http.Request) string {
+	if h.secure(r) {
+		return signinCookieHost
+	}
+	return signinCookie
+}
+
+// setSigninCookie writes the sign-in form's CSRF cookie. Over TLS it is
+// named with the __Host- prefix, which a browser accepts only from a
+// secure origin, Secure, with Path=/ and no Domain: a page on another
+// subdomain or on plain HTTP of the same host cannot plant a token of its
+// choosing (cookie tossing), which would defeat the double submit. The
+// price is Path=/: the cookie, a random token worth nothing but to this
+// form, is also sent to the host's other paths.
+func (h *Handler) setSigninCookie(w http.ResponseWriter, r *http.Request, value string, maxAge int) {
+	if !h.secure(r) {
+		h.setCookie(w, r, signinCookie, value, maxAge)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: signinCookieHost, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: true,
 	})
 }

@@ -126,15 +126,20 @@ func (s *Service) ListUsers(ctx context.Context) ([]User, error) {
 
 // UpdateUser changes a user with change (compare-and-set, retried on a
 // concurrent write) and tells every replica. Disabling a user stops every
-// credential of theirs; narrowing API sets or scopes narrows them.
+// credential of theirs and ends their sessions (a new SessionEpoch);
+// narrowing API sets or scopes narrows them.
 func (s *Service) UpdateUser(ctx context.Context, name string, change func(*User) error) (*User, error) {
 	for {
 		u, version, err := s.readUser(ctx, name)
 		if err != nil {
 			return nil, err
 		}
+		wasDisabled := u.Disabled
 		if err := change(u); err != nil {
 			return nil, err
+		}
+		if u.Disabled && !wasDisabled {
+			u.SessionEpoch = newID() // the user's sessions end
 		}
 		if err := checkNames("apiSets", u.APISets, setRe); err != nil {
 			return nil, err

@@ -28,6 +28,22 @@ const (
 
 var resultNames = [numResults]string{"ok", "missing", "malformed", "unknown", "bad_token", "expired", "revoked", "voided", "scope_denied", "store_error", "key_blocked"}
 
+// pwResult is the label value of keygate_password_checks_total. Only ok
+// and invalid cost a password hash.
+type pwResult uint8
+
+const (
+	pwOK              pwResult = iota
+	pwInvalid                  // hashed: unknown user, wrong password or disabled user
+	pwTooManyFailures          // over max_password_failures_*: not hashed
+	pwTooManyAtOnce            // over max_concurrent_password_checks_per_address: not hashed
+	pwBusy                     // no turn within password_check_queue_timeout: not hashed
+	pwStoreError
+	numPwResults
+)
+
+var pwResultNames = [numPwResults]string{"ok", "invalid", "too_many_failures", "too_many_at_once", "busy", "store_error"}
+
 type metrics struct {
 	decisions   [numResults]prometheus.Counter
 	duration    prometheus.Observer
@@ -37,6 +53,7 @@ type metrics struct {
 	voided      prometheus.Counter
 	degraded    prometheus.Gauge
 	isDegraded  atomic.Bool
+	passwords   [numPwResults]prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -70,8 +87,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for i, name := range resultNames {
 		m.decisions[i] = decisions.WithLabelValues(name)
 	}
+	passwords := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "keygate_password_checks_total",
+		Help: "Password sign-ins, by result; only ok and invalid ran a password hash.",
+	}, []string{"result"})
+	for i, name := range pwResultNames {
+		m.passwords[i] = passwords.WithLabelValues(name)
+	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{decisions, duration, cache, m.voided, m.degraded} {
+		for _, c := range []prometheus.Collector{decisions, duration, cache, m.voided, m.degraded, passwords} {
 			if err := reg.Register(c); err != nil {
 				return nil, errors.Join(errors.New("registering auth metrics"), err)
 			}

@@ -27,6 +27,10 @@ type User struct {
 	Created     time.Time `json:"created"`
 	// RateLimit, if set, is the user's own rate limit (see RateLimit).
 	RateLimit *RateLimit `json:"rateLimit,omitempty"`
+	// SessionEpoch changes, to a new random value, whenever the user's
+	// password is set and whenever the user is disabled; a session of the
+	// account pages made under another epoch has ended.
+	SessionEpoch string `json:"sessionEpoch,omitempty"`
 }
 
 // Has reports whether the user holds an authority (ADMIN holds them all).

@@ -69,6 +69,8 @@ type Service struct {
 	// keyFailures counts wrong tokens per ApiKey key
 	// (auth.key_failure_limit); nil: off.
 	keyFailures *ratelimit.FailureGuard[string]
+	// hashing bounds password checks running at once (self_service).
+	hashing *hashSlots
 }
 
 // New builds the Service on an open store: it loads the digest keys (or
@@ -94,6 +96,7 @@ func New(ctx context.Context, cfg config.Auth, st store.Store, opts Options) (*S
 		s.now = time.Now
 	}
 	s.oauth, s.selfSvc = withDefaults(opts.OAuth, opts.SelfService)
+	s.hashing = newHashSlots(s.selfSvc)
 	var err error
 	if s.metrics, err = newMetrics(opts.Registerer); err != nil {
 		return nil, err

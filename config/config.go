@@ -37,6 +37,11 @@ const (
 	DefaultMaxPasswordFailuresUser = 10
 	DefaultMaxPasswordFailuresAddr = 50
 	DefaultPasswordFailureWindow   = 15 * time.Minute
+	// Password hashing at once (argon2id, 19 MiB each): in the whole
+	// process, per client address, and how long a check waits for a turn.
+	DefaultMaxConcurrentPasswordChecks        = 2
+	DefaultMaxConcurrentPasswordChecksPerAddr = 2
+	DefaultPasswordCheckQueueTimeout          = 2 * time.Second
 
 	DefaultAccountPath            = "/account"
 	DefaultSessionIdleTimeout     = 30 * time.Minute
@@ -315,6 +320,19 @@ type SelfService struct {
 	MaxPasswordFailuresPerUser    int           `yaml:"max_password_failures_per_user"`
 	MaxPasswordFailuresPerAddress int           `yaml:"max_password_failures_per_address"`
 	PasswordFailureWindow         time.Duration `yaml:"password_failure_window"`
+	// MaxConcurrentPasswordChecks bounds the password checks (argon2id,
+	// 19 MiB of memory each) running at once in this process, whatever
+	// asks: the self-service API, the admin API and the account pages. A
+	// check waits up to PasswordCheckQueueTimeout for a turn, then is
+	// refused with 503 and Retry-After. Default 2.
+	MaxConcurrentPasswordChecks int `yaml:"max_concurrent_password_checks"`
+	// MaxConcurrentPasswordChecksPerAddress bounds the checks running or
+	// waiting at once for one client address; one more is refused at once
+	// with 429 and Retry-After. Default 2.
+	MaxConcurrentPasswordChecksPerAddress int `yaml:"max_concurrent_password_checks_per_address"`
+	// PasswordCheckQueueTimeout is how long a password check waits for a
+	// turn under MaxConcurrentPasswordChecks. Default 2s.
+	PasswordCheckQueueTimeout time.Duration `yaml:"password_check_queue_timeout"`
 }
 
 // On reports whether the self-service API is served.

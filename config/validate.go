@@ -92,6 +92,13 @@ func (c *Config) ApplyDefaults() {
 		ss.MaxPasswordFailuresPerAddress = DefaultMaxPasswordFailuresAddr
 	}
 	setDur(&ss.PasswordFailureWindow, DefaultPasswordFailureWindow)
+	if ss.MaxConcurrentPasswordChecks == 0 {
+		ss.MaxConcurrentPasswordChecks = DefaultMaxConcurrentPasswordChecks
+	}
+	if ss.MaxConcurrentPasswordChecksPerAddress == 0 {
+		ss.MaxConcurrentPasswordChecksPerAddress = DefaultMaxConcurrentPasswordChecksPerAddr
+	}
+	setDur(&ss.PasswordCheckQueueTimeout, DefaultPasswordCheckQueueTimeout)
 
 	ac := &c.Account
 	setStr(&ac.Path, DefaultAccountPath)
@@ -330,6 +337,13 @@ func (c *Config) validateOAuth(v *problems) {
 		v.add("self_service.max_password_failures_per_address", "must be at least 1")
 	}
 	v.positive("self_service.password_failure_window", ss.PasswordFailureWindow)
+	if ss.MaxConcurrentPasswordChecks < 1 {
+		v.add("self_service.max_concurrent_password_checks", "must be at least 1")
+	}
+	if ss.MaxConcurrentPasswordChecksPerAddress < 1 {
+		v.add("self_service.max_concurrent_password_checks_per_address", "must be at least 1")
+	}
+	v.positive("self_service.password_check_queue_timeout", ss.PasswordCheckQueueTimeout)
 }
 
 func (c *Config) validateStore(v *problems) {

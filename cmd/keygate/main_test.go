@@ -122,7 +122,13 @@ type process struct {
 // "keygate serving" log line, which names the bound addresses.
 func startServe(t *testing.T, path string) *process {
 	t.Helper()
-	p := &process{cmd: exec.Command(binary, "serve", "-config", path), exited: make(chan error, 1)}
+	return startServeBinary(t, binary, path)
+}
+
+// startServeBinary is startServe with the keygate binary bin.
+func startServeBinary(t *testing.T, bin, path string) *process {
+	t.Helper()
+	p := &process{cmd: exec.Command(bin, "serve", "-config", path), exited: make(chan error, 1)}
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

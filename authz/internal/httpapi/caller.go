@@ -35,6 +35,9 @@ var (
 	// ErrTooManyAttempts: password sign-in is refused for a while (429;
 	// Authenticate sets Retry-After on a copy).
 	ErrTooManyAttempts = &Error{Status: http.StatusTooManyRequests, Code: "too_many_requests", Description: "Too many failed sign-ins; try again later."}
+	// ErrSignInBusy: keygate is checking as many passwords as it allows at
+	// once (503; Authenticate sets Retry-After on a copy).
+	ErrSignInBusy = &Error{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable", Description: "Too many sign-ins at once; try again shortly."}
 )
 
 // Caller is a signed-in user.
@@ -47,7 +50,9 @@ type Caller struct {
 
 // Authenticate signs in the user of a request: HTTP Basic with a user
 // name and password (failures counted per user and per client address;
-// past the limits 429 with Retry-After retryAfter seconds), or a
+// past the limits, or with too many sign-ins at once from the address,
+// 429 with Retry-After; with too many at once in the process, 503 with
+// Retry-After; retryAfter seconds when authz says no wait), or a
 // credential of their own (Bearer key token or access token, or an ApiKey
 // pair), whatever its API sets. A disabled user is refused either way.
 // Errors are *Error values of this package, or authz's (store trouble).
@@ -63,7 +68,11 @@ func Authenticate(r *http.Request, svc *authz.Service, client netip.Addr, retryA
 		switch {
 		case errors.Is(err, authz.ErrTooManyAttempts):
 			e := *ErrTooManyAttempts
-			e.RetryAfter = retryAfter
+			e.RetryAfter = RetryAfter(err, retryAfter)
+			return nil, &e
+		case errors.Is(err, authz.ErrSignInBusy):
+			e := *ErrSignInBusy
+			e.RetryAfter = RetryAfter(err, 1)
 			return nil, &e
 		case errors.Is(err, authz.ErrInvalid):
 			return nil, ErrBadPassword
@@ -95,6 +104,16 @@ func Authenticate(r *http.Request, svc *authz.Service, client netip.Addr, retryA
 		return nil, ErrBadCaller
 	}
 	return &Caller{User: u, Identity: id}, nil
+}
+
+// RetryAfter is the Retry-After, in whole seconds (at least 1), of an
+// *authz.RetryError in err, or def without one.
+func RetryAfter(err error, def int) int {
+	var re *authz.RetryError
+	if errors.As(err, &re) {
+		return re.Seconds()
+	}
+	return def
 }
 
 // IsBasic reports whether an Authorization value uses the Basic scheme.
