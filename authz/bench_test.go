@@ -138,7 +138,8 @@ func BenchmarkVerifyMissRedis(b *testing.B) {
 // cache_ttl or so), "warm" ones straight after each other. Strikes are
 // recorded after each answer; the loop waits for them between probes, as
 // an attacker's paced probes would, so that they do not queue. It reports
-// the median and p90 of each (ns) and their ratio unknown/wrong.
+// the median and p90 of each (ns), their ratio unknown/wrong, and the
+// chance that a wrong token's probe is the slower of a pair.
 func BenchmarkProbes(b *testing.B) {
 	rc := config.Redis{Addrs: []string{redistest.Addr(b)}, KeyPrefix: redistest.Prefix(b), DialTimeout: time.Second,
 		ReadTimeout: time.Second, WriteTimeout: time.Second, PoolSize: 16}
@@ -204,6 +205,17 @@ func BenchmarkProbes(b *testing.B) {
 			b.ReportMetric(q(u, 90), "unknown-p90-ns")
 			b.ReportMetric(q(u, 50)/q(w, 50), "p50-unknown/wrong")
 			b.ReportMetric(q(u, 90)/q(w, 90), "p90-unknown/wrong")
+			// How often one probe of each tells them apart: the chance
+			// that a wrong token takes longer than an unknown key (0.5:
+			// a coin toss).
+			var slower, j int
+			for _, d := range w {
+				for j < len(u) && u[j] < d {
+					j++
+				}
+				slower += j
+			}
+			b.ReportMetric(float64(slower)/float64(len(w)*len(u)), "P(wrong>unknown)")
 		})
 	}
 }
