@@ -61,6 +61,13 @@ func (s *Service) RotateAPIKey(ctx context.Context, owner string) (key, token st
 			return "", "", err
 		}
 		old, err := s.st.Get(ctx, c.Digest)
+		if errors.Is(err, store.ErrNotFound) {
+			// Another rotation replaced it since the read above: start
+			// again from that one's.
+			if _, now, err := s.readCred(ctx, id); err == nil && now != version {
+				continue
+			}
+		}
 		if err != nil {
 			return "", "", fmt.Errorf("reading the ApiKey record: %w", err)
 		}

@@ -573,7 +573,7 @@ func (s *Service) strike(e *entry, client netip.Addr) {
 			zap.String("owner", rec.Owner),
 			zap.Int64("strikes", st.Count),
 			zap.Stringer("client", client))
-		s.publish(ctx, "v:"+rec.digestHint)
+		s.publish(ctx, "v:"+rec.digestHint+"#"+strconv.FormatInt(rec.Generation, 10))
 		return
 	}
 	// Every replica re-reads this key's strikes before its next success.
@@ -589,11 +589,12 @@ func strikeKey(credentialID string, generation int64) string {
 // applyEvent handles one invalidation: "d:<record key>" drops the entry of
 // one secret; "s:<record key>" marks it struck (an ApiKey strike was
 // recorded: settle reads the strikes again before a right token) and
-// "v:<record key>" voided, both in place; "u:<user>" and "*" drop
-// everything. (A replica that does not know "s" or "v" drops everything:
-// more than needed, never less.)
+// "v:<record key>#<generation>" voided if it is of that token generation,
+// both in place; "u:<user>" and "*" drop everything. (A replica that does
+// not know "s" or "v" drops everything: more than needed, never less.)
 func (s *Service) applyEvent(ev string) {
 	kind, arg, _ := strings.Cut(ev, ":")
+	arg, gen, _ := strings.Cut(arg, "#")
 	switch kind {
 	case "d", "s", "v":
 		// "dig/<key id>/<hex digest>"
@@ -620,7 +621,7 @@ func (s *Service) applyEvent(ev string) {
 				s.creds.Invalidate(ck)
 			} else if e, ok := s.creds.GetIfPresent(ck); ok && e.rec != nil {
 				e.struck.Store(true)
-				if kind == "v" {
+				if kind == "v" && strconv.FormatInt(e.rec.Generation, 10) == gen {
 					e.voided.Store(true)
 				}
 			}
