@@ -343,8 +343,8 @@ func TestBrowser(t *testing.T) {
 	t.Run("ApiKey Generate Token and Usage", func(t *testing.T) {
 		b.t = t
 		b.load("API screen", chromedp.Navigate(s.base+"/account/apikey"))
-		key := run(b, "key", chromedp.Value(chromedp.ID("key")))
 		b.load("Generate Token", chromedp.Click(chromedp.ID("generate-token")))
+		key := run(b, "key", chromedp.Value(chromedp.ID("key")))
 		usage := run(b, "Usage", chromedp.Value(chromedp.ID("usage")))
 		if !strings.HasPrefix(usage, "ApiKey "+key+":kgt_") {
 			t.Fatalf("Usage %q, want ApiKey %s:kgt_...", usage, key)
@@ -360,6 +360,18 @@ func TestBrowser(t *testing.T) {
 		}
 		if st := s.call(t, "/orders/1", usage); st != http.StatusUnauthorized {
 			t.Errorf("the earlier token after a new one: %d, want 401", st)
+		}
+		// Rotate Key gives a new key and token.
+		current := run(b, "Usage", chromedp.Value(chromedp.ID("usage")))
+		b.load("Rotate Key", chromedp.Click(chromedp.ID("rotate-key")))
+		if rotated := run(b, "key", chromedp.Value(chromedp.ID("key"))); rotated == key {
+			t.Errorf("Rotate Key kept the key %s", key)
+		}
+		if st := s.call(t, "/orders/1", current); st != http.StatusUnauthorized {
+			t.Errorf("the pair before Rotate Key: %d, want 401", st)
+		}
+		if st := s.call(t, "/orders/1", run(b, "Usage", chromedp.Value(chromedp.ID("usage")))); st != 200 {
+			t.Errorf("the rotated pair: %d, want 200", st)
 		}
 	})
 

@@ -1,6 +1,7 @@
 package account
 
 import (
+	"errors"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -143,6 +144,7 @@ func TestNamedKeyFlow(t *testing.T) {
 
 // TestApiKeyScreen (seed 004): the key never changes; Generate Token
 // shows the token and Usage once, and the earlier token stops working.
+// Showing the screen makes no key: the first token does.
 func TestApiKeyScreen(t *testing.T) {
 	e := newEnv(t, "")
 	e.user(t, "alice", []string{"orders"})
@@ -151,14 +153,17 @@ func TestApiKeyScreen(t *testing.T) {
 	keyRe := regexp.MustCompile(`id="key" readonly value="(kgk_[^"]+)"`)
 	usageRe := regexp.MustCompile(`id="usage" readonly value="([^"]+)"`)
 	first := b.get("/account/apikey")
-	key := keyRe.FindStringSubmatch(first.body)
-	if key == nil || usageRe.MatchString(first.body) || !strings.Contains(first.body, "none generated yet") {
-		t.Fatalf("API screen before a token: want the key, no Usage")
+	if keyRe.MatchString(first.body) || usageRe.MatchString(first.body) || !strings.Contains(first.body, "no key yet") {
+		t.Fatalf("API screen before a token: want no key, no Usage, and \"no key yet\"")
+	}
+	if _, _, err := e.svc.ShowAPIKey(t.Context(), "alice"); !errors.Is(err, authz.ErrNoAPIKey) {
+		t.Fatalf("after showing the screen: ShowAPIKey error %v, want ErrNoAPIKey (the screen made a key)", err)
 	}
 	gen := b.post("/account/apikey/token", nil)
+	key := keyRe.FindStringSubmatch(gen.body)
 	usage := usageRe.FindStringSubmatch(gen.body)
-	if usage == nil || !strings.HasPrefix(usage[1], "ApiKey "+key[1]+":kgt_") {
-		t.Fatalf("Generate Token: Usage %v, want ApiKey %s:kgt_...", usage, key[1])
+	if key == nil || usage == nil || !strings.HasPrefix(usage[1], "ApiKey "+key[1]+":kgt_") {
+		t.Fatalf("Generate Token: key %v, Usage %v, want ApiKey key:kgt_...", key, usage)
 	}
 	addr := netip.MustParseAddr("127.0.0.1")
 	need := authz.Need{APISet: "orders", Scope: "read"}

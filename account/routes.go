@@ -40,6 +40,7 @@ func (h *Handler) routes() {
 	h.mux.Handle("POST "+b+"/keys/{handle}/show", h.signedIn(h.showKey, false))
 	h.mux.Handle("GET "+b+"/apikey", h.signedIn(h.apiKeyPage, false))
 	h.mux.Handle("POST "+b+"/apikey/token", h.signedIn(h.newAPIKeyToken, false))
+	h.mux.Handle("POST "+b+"/apikey/rotate", h.signedIn(h.rotateAPIKey, false))
 	h.mux.Handle("POST "+b+"/clients", h.signedIn(h.createClient, false))
 	h.mux.Handle("GET "+b+"/clients/{id}", h.signedIn(h.clientPage, false))
 	h.mux.Handle("POST "+b+"/clients/{id}/secret", h.signedIn(h.newClientSecret, false))

@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -127,4 +128,94 @@ func BenchmarkVerifyMissRedis(b *testing.B) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
+
+// BenchmarkProbes measures what an attacker who knows (or guesses) an
+// ApiKey key sees: the latency of a wrong token for an existing key and of
+// an unknown key, against a real Redis, on a replica that counts every
+// wrong token (the lockout threshold is out of reach, so the token is never
+// void). "cold" probes come after the cache has gone stale (a probe every
+// cache_ttl or so), "warm" ones straight after each other. Strikes are
+// recorded after each answer; the loop waits for them between probes, as
+// an attacker's paced probes would, so that they do not queue. It reports
+// the median and p90 of each (ns), their ratio unknown/wrong, and the
+// chance that a wrong token's probe is the slower of a pair.
+func BenchmarkProbes(b *testing.B) {
+	rc := config.Redis{Addrs: []string{redistest.Addr(b)}, KeyPrefix: redistest.Prefix(b), DialTimeout: time.Second,
+		ReadTimeout: time.Second, WriteTimeout: time.Second, PoolSize: 16}
+	st, err := redisstore.New(b.Context(), rc, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	cfg := authConfig()
+	cfg.LockoutThreshold = 1 << 30
+	s, err := New(b.Context(), cfg, st, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.CreateUser(b.Context(), User{Name: "u", APISets: []string{"orders"}, Scopes: []string{"read"}}); err != nil {
+		b.Fatal(err)
+	}
+	key, _, err := s.NewAPIKeyToken(b.Context(), "u")
+	if err != nil {
+		b.Fatal(err)
+	}
+	wrong := apiKey(key, newSecret(prefixAPITok))
+	unknown := apiKey(newSecret(prefixAPIKey), newSecret(prefixAPITok))
+	for _, cold := range []bool{true, false} {
+		name := "warm"
+		if cold {
+			name = "cold"
+		}
+		b.Run(name, func(b *testing.B) {
+			ctx := b.Context()
+			var w, u []time.Duration
+			probe := func(v []string, into *[]time.Duration) {
+				if cold {
+					s.invalidateAll()
+				}
+				t0 := time.Now()
+				if _, err := s.Verify(ctx, v, readOrders, client); !errors.Is(err, ErrInvalid) {
+					b.Fatalf("probe: %v, want ErrInvalid", err)
+				}
+				*into = append(*into, time.Since(t0))
+				s.drain()
+			}
+			i := 0
+			for b.Loop() {
+				// Alternate which goes first, so neither always follows
+				// the other's strike.
+				if i%2 == 0 {
+					probe(wrong, &w)
+					probe(unknown, &u)
+				} else {
+					probe(unknown, &u)
+					probe(wrong, &w)
+				}
+				i++
+			}
+			slices.Sort(w)
+			slices.Sort(u)
+			q := func(l []time.Duration, p int) float64 { return float64(l[len(l)*p/100]) }
+			b.ReportMetric(q(w, 50), "wrong-p50-ns")
+			b.ReportMetric(q(w, 90), "wrong-p90-ns")
+			b.ReportMetric(q(u, 50), "unknown-p50-ns")
+			b.ReportMetric(q(u, 90), "unknown-p90-ns")
+			b.ReportMetric(q(u, 50)/q(w, 50), "p50-unknown/wrong")
+			b.ReportMetric(q(u, 90)/q(w, 90), "p90-unknown/wrong")
+			// How often one probe of each tells them apart: the chance
+			// that a wrong token takes longer than an unknown key (0.5:
+			// a coin toss).
+			var slower, j int
+			for _, d := range w {
+				for j < len(u) && u[j] < d {
+					j++
+				}
+				slower += j
+			}
+			b.ReportMetric(float64(slower)/float64(len(w)*len(u)), "P(wrong>unknown)")
+		})
+	}
 }

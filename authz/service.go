@@ -121,8 +121,11 @@ func New(ctx context.Context, cfg config.Auth, st store.Store, opts Options) (*S
 	s.creds, err = otter.New(&otter.Options[cacheKey, *entry]{
 		MaximumSize: cfg.CacheSize,
 		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[cacheKey, *entry]) time.Duration {
-			if e.Value.rec == nil {
+			if e.Value.rec == nil && !e.Value.apiKey {
 				return s.negTTL
+			}
+			if e.Value.rec == nil {
+				return s.ttl // an unknown ApiKey key is remembered as long as a known one (see lookup)
 			}
 			return s.ttl + s.stale
 		}),

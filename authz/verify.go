@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -92,20 +93,33 @@ type entry struct {
 	lastUsed atomic.Int64
 
 	// ApiKey only.
+	//
+	// apiKey: the entry was made by an ApiKey look-up; a negative one
+	// lives as long as a found one (see lookup).
+	apiKey      bool
 	tokenKey    *digestKey
 	tokenDigest [sha256.Size]byte
-	strikes     int64 // failures recorded when fetched
-	tripped     bool
-	pending     *pending
+	// partial: only the verification record was read (on the request
+	// path, before the token is compared); the owner and the strikes are
+	// read by settle, for a right token only. strikes, tripped and
+	// recordedSeen are unset.
+	partial bool
+	strikes int64 // failures recorded when fetched
+	tripped bool
+	pending *pending
 	// recordedSeen is pending.recorded when the entry was fetched.
 	recordedSeen uint64
+	// struck and voided are set in place, without dropping the entry, by
+	// an invalidation: a strike was recorded (settle reads the strikes
+	// again before a right token), or the token was voided.
+	struck, voided atomic.Bool
 }
 
 // pending makes a right token wait for wrong tokens of the same key that
 // this replica has answered but not yet recorded, so that "three wrong,
 // then right" is refused here even though strikes are recorded after the
 // response. There is one per credential generation, not per cache entry:
-// each recorded strike drops the entry, and a right token that meets an
+// the entry may be read again meanwhile, and a right token that meets an
 // entry fetched while earlier strikes were still being recorded must wait
 // for those too.
 type pending struct {
@@ -199,6 +213,9 @@ func (s *Service) verify(ctx context.Context, authorization []string, need *Need
 		return nil, res, err
 	}
 	if res != resultOK {
+		if p.Scheme == SchemeAPIKey {
+			s.missedKey(p.Key, p.Token)
+		}
 		return nil, res, ErrInvalid
 	}
 	rec := e.rec
@@ -207,11 +224,12 @@ func (s *Service) verify(ctx context.Context, authorization []string, need *Need
 	}
 	if p.Scheme == SchemeAPIKey {
 		if rec.Kind != KindAPIKey || e.tokenKey == nil {
+			s.missedKey(p.Key, p.Token) // no token generated yet: no token is right
 			return nil, resultUnknown, ErrInvalid
 		}
 		got := e.tokenKey.digest(p.Token)
 		if !hmac.Equal(got[:], e.tokenDigest[:]) {
-			if rec.Status == StatusActive && !e.tripped {
+			if rec.Status == StatusActive && !e.tripped && !e.voided.Load() {
 				s.strikeLater(e, client) // once void, more strikes change nothing
 			}
 			if s.keyFailures != nil {
@@ -232,7 +250,7 @@ func (s *Service) verify(ctx context.Context, authorization []string, need *Need
 	switch {
 	case rec.Status == StatusRevoked:
 		return nil, resultRevoked, ErrInvalid
-	case rec.Status == StatusVoided || e.tripped:
+	case rec.Status == StatusVoided || e.tripped || e.voided.Load():
 		return nil, resultVoided, ErrInvalid
 	case e.disabled:
 		return nil, resultRevoked, ErrInvalid
@@ -258,13 +276,30 @@ func (s *Service) verify(ctx context.Context, authorization []string, need *Need
 // is fresh, else from the store; while the store is down, a stale entry
 // within stale_if_error stands in. res is resultOK when a credential was
 // found, resultUnknown when none exists.
+//
+// An ApiKey key costs the same store round trips whether it exists or
+// not, so that the time of a refusal does not tell an attacker which keys
+// exist (a wrong token and an unknown key are answered alike otherwise):
+// on a cache miss it reads the verification record under each digest key
+// (one read with one key; where the key is found before the last digest
+// key, the remaining records are read all the same), and nothing else
+// before the token is compared (fetch reads a partial entry); "unknown" is
+// remembered as long as a found key is (auth.cache_ttl, not
+// negative_cache_ttl: a key that is made or rotated later is published,
+// which drops the negative entry on every replica); and a wrong token
+// records its strike after the answer without dropping the entry (see
+// strike). A right token pays for the rest in settle.
 func (s *Service) lookup(ctx context.Context, secret string, apiKey bool, now time.Time) (*entry, result, error) {
 	var stale *entry
 	var storeErr error
-	for _, k := range s.keys {
+	negTTL := s.negTTL
+	if apiKey {
+		negTTL = s.ttl
+	}
+	for i, k := range s.keys {
 		ck := cacheKey{key: k.index, d: k.digest(secret)}
 		if e, ok := s.creds.GetIfPresent(ck); ok {
-			if e.rec != nil && s.fresh(e.fetched, now, s.ttl) || e.rec == nil && s.fresh(e.fetched, now, s.negTTL) {
+			if e.rec != nil && s.fresh(e.fetched, now, s.ttl) || e.rec == nil && s.fresh(e.fetched, now, negTTL) {
 				s.metrics.cacheHits.Inc()
 				if e.rec == nil {
 					continue // unknown under this key; maybe under an older one
@@ -276,13 +311,20 @@ func (s *Service) lookup(ctx context.Context, secret string, apiKey bool, now ti
 			}
 		}
 		s.metrics.cacheMisses.Inc()
-		e, err := s.fetch(ctx, k, ck, apiKey)
+		e, err := s.fetch(ctx, k, ck, apiKey, false)
 		if err != nil {
 			storeErr = err
 			break
 		}
 		s.metrics.storeOK()
 		if e.rec != nil {
+			if apiKey {
+				for _, rest := range s.keys[i+1:] {
+					// The reads an unknown key would cost; what they find
+					// does not matter.
+					_, _ = s.st.Get(ctx, rest.recordKey(rest.digest(secret)))
+				}
+			}
 			return e, resultOK, nil
 		}
 	}
@@ -297,14 +339,16 @@ func (s *Service) lookup(ctx context.Context, secret string, apiKey bool, now ti
 	return nil, resultUnknown, nil
 }
 
-// fetch reads a secret's verification record (and, for an ApiKey, its
-// strikes) from the store and caches the result, found or not. A store
-// error is returned and never cached.
-func (s *Service) fetch(ctx context.Context, k *digestKey, ck cacheKey, apiKey bool) (*entry, error) {
+// fetch reads a secret's verification record from the store and caches
+// the result, found or not. For an ApiKey key (apiKey) it reads the
+// record only and the entry is partial, unless full is set, when it reads
+// the owner and the strikes too (settle, for a right token). A store error
+// is returned and never cached.
+func (s *Service) fetch(ctx context.Context, k *digestKey, ck cacheKey, apiKey, full bool) (*entry, error) {
 	fetched := s.now()
 	r, err := s.st.Get(ctx, k.recordKey(ck.d))
 	if errors.Is(err, store.ErrNotFound) {
-		e := &entry{key: k, ck: ck, fetched: fetched}
+		e := &entry{key: k, ck: ck, fetched: fetched, apiKey: apiKey}
 		s.creds.Set(ck, e)
 		return e, nil
 	}
@@ -316,9 +360,20 @@ func (s *Service) fetch(ctx context.Context, k *digestKey, ck cacheKey, apiKey b
 		return nil, fmt.Errorf("decoding %s: %w", r.Key, err)
 	}
 	rec.digestHint = r.Key
-	e := &entry{key: k, ck: ck, fetched: fetched, rec: &rec}
+	e := &entry{key: k, ck: ck, fetched: fetched, rec: &rec, apiKey: apiKey}
 	if rec.ExpiresMs > 0 {
 		e.expires = time.UnixMilli(rec.ExpiresMs)
+	}
+	if apiKey && !full {
+		e.partial = true
+		if rec.Kind == KindAPIKey {
+			e.pending = s.pendingFor(rec.CredentialID, rec.Generation)
+			if err := s.fillToken(e); err != nil {
+				return nil, err
+			}
+		}
+		s.keep(ck, e)
+		return e, nil
 	}
 	u, err := s.user(ctx, rec.Owner)
 	if err != nil {
@@ -355,11 +410,30 @@ func (s *Service) fetch(ctx context.Context, k *digestKey, ck cacheKey, apiKey b
 		}
 		e.strikes, e.tripped = st.Count, st.Tripped
 	}
+	s.keep(ck, e)
+	return e, nil
+}
+
+// keep caches a fetched entry in place of the one before it.
+func (s *Service) keep(ck cacheKey, e *entry) {
 	if prev, ok := s.creds.GetIfPresent(ck); ok {
 		e.lastUsed.Store(prev.lastUsed.Load()) // once a minute survives a refresh
 	}
 	s.creds.Set(ck, e)
-	return e, nil
+}
+
+// missedKey does for an ApiKey pair refused before its token was compared
+// (an unknown key, or one without a token) what a wrong token costs: the
+// token's digest, and a failure counted against the key
+// (auth.key_failure_limit), so that the two get the same answers — 429
+// included — in about the same time. It does no I/O, like the wrong
+// token's path before its answer.
+func (s *Service) missedKey(key, token string) {
+	d := s.keys[0].digest(token)
+	runtime.KeepAlive(&d)
+	if s.keyFailures != nil {
+		s.keyFailures.Failed(key)
+	}
 }
 
 func (s *Service) fillToken(e *entry) error {
@@ -416,16 +490,19 @@ func (s *Service) settle(ctx context.Context, e *entry) (*entry, result, error) 
 	for p.n > 0 {
 		p.cond.Wait()
 	}
-	dirty := p.recorded != e.recordedSeen // recorded since the entry was read
+	// Recorded since the entry was read, here or (told by an
+	// invalidation) elsewhere.
+	dirty := p.recorded != e.recordedSeen || e.struck.Load()
 	p.mu.Unlock()
-	if !dirty && (e.tripped || e.rec.Status == StatusVoided) {
+	if !dirty && !e.partial && (e.tripped || e.voided.Load() || e.rec.Status == StatusVoided) {
 		return e, resultVoided, nil // sticky until a new token or an unvoid, which invalidate the entry
 	}
-	if !dirty && e.strikes == 0 {
+	if !dirty && !e.partial && e.strikes == 0 {
 		return e, resultOK, nil
 	}
-	// Read the record and strikes again, then reset the count.
-	fresh, err := s.fetch(ctx, e.key, e.ck, true)
+	// Read the record, the owner and the strikes (again), then reset the
+	// count.
+	fresh, err := s.fetch(ctx, e.key, e.ck, true, true)
 	if err != nil {
 		return nil, resultStoreError, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
@@ -481,7 +558,8 @@ func (s *Service) strike(e *entry, client netip.Addr) {
 	st, tripped, err := s.st.Strike(ctx, strikeKey(rec.CredentialID, rec.Generation), s.threshold)
 	if err != nil {
 		// Lockout never fails open: the failure is not lost silently, and
-		// the entry is dropped so the next request reads the store.
+		// the entry is marked struck below, so a right token reads the
+		// store (503 while it cannot) before it is accepted.
 		s.log.Error("recording a wrong ApiKey token failed", zap.String("credential_id", rec.CredentialID), zap.Error(err))
 	}
 	if tripped {
@@ -495,9 +573,13 @@ func (s *Service) strike(e *entry, client netip.Addr) {
 			zap.String("owner", rec.Owner),
 			zap.Int64("strikes", st.Count),
 			zap.Stringer("client", client))
+		s.publish(ctx, "v:"+rec.digestHint+"#"+strconv.FormatInt(rec.Generation, 10))
+		return
 	}
 	// Every replica re-reads this key's strikes before its next success.
-	s.publish(ctx, "d:"+rec.digestHint)
+	// The entry is marked, not dropped: a wrong token must not cost a
+	// store read that an unknown key does not (see lookup).
+	s.publish(ctx, "s:"+rec.digestHint)
 }
 
 func strikeKey(credentialID string, generation int64) string {
@@ -505,11 +587,16 @@ func strikeKey(credentialID string, generation int64) string {
 }
 
 // applyEvent handles one invalidation: "d:<record key>" drops the entry of
-// one secret, "u:<user>" and "*" drop everything.
+// one secret; "s:<record key>" marks it struck (an ApiKey strike was
+// recorded: settle reads the strikes again before a right token) and
+// "v:<record key>#<generation>" voided if it is of that token generation,
+// both in place; "u:<user>" and "*" drop everything. (A replica that does
+// not know "s" or "v" drops everything: more than needed, never less.)
 func (s *Service) applyEvent(ev string) {
 	kind, arg, _ := strings.Cut(ev, ":")
+	arg, gen, _ := strings.Cut(arg, "#")
 	switch kind {
-	case "d":
+	case "d", "s", "v":
 		// "dig/<key id>/<hex digest>"
 		rest, ok := strings.CutPrefix(arg, "dig/")
 		if !ok {
@@ -526,8 +613,17 @@ func (s *Service) applyEvent(ev string) {
 			copy(d[:], b)
 		}
 		for _, k := range s.keys {
-			if k.id == kid {
-				s.creds.Invalidate(cacheKey{key: k.index, d: d})
+			if k.id != kid {
+				continue
+			}
+			ck := cacheKey{key: k.index, d: d}
+			if kind == "d" {
+				s.creds.Invalidate(ck)
+			} else if e, ok := s.creds.GetIfPresent(ck); ok && e.rec != nil {
+				e.struck.Store(true)
+				if kind == "v" && strconv.FormatInt(e.rec.Generation, 10) == gen {
+					e.voided.Store(true)
+				}
 			}
 		}
 	default:

@@ -246,7 +246,8 @@ type Auth struct {
 	// a guessing flood is answered cheaply. Default 20 per minute, burst
 	// 20; rate -1 turns it off.
 	FailureLimit FailureLimit `yaml:"failure_limit"`
-	// KeyFailureLimit bounds wrong tokens per ApiKey key, per replica:
+	// KeyFailureLimit bounds wrong tokens per ApiKey key (an unknown key
+	// counts too, so that it is answered as a wrong token is), per replica:
 	// past it the key gets 429 before its token is compared or the store
 	// asked, until its bucket refills. Default 10 per minute, burst 10;
 	// the burst must be at least lockout_threshold, so that the void

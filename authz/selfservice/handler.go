@@ -109,6 +109,7 @@ func New(svc *authz.Service, cfg *config.Config, log *zap.Logger) (*Handler, err
 		{"DELETE", "/user/keys/{handle}", user, h.deleteKey},
 		{"GET", "/user/apikey", user, h.getAPIKey},
 		{"POST", "/user/apikey/token", user, h.newAPIKeyToken},
+		{"POST", "/user/apikey/rotate", user, h.rotateAPIKey},
 		{"GET", "/openapi.json", public, h.openAPI},
 	}
 	for _, rt := range h.routes {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -288,7 +289,7 @@ func (h *Handler) deleteKey(w http.ResponseWriter, r *http.Request, c *caller) e
 }
 
 // apiKeyView is GET /user/apikey (seed 004's Settings > API): the key,
-// which never changes, and its token's state.
+// which never changes unless it is rotated, and its token's state.
 type apiKeyView struct {
 	Key string `json:"key"`
 	// Status: active, voided (after too many wrong tokens) or revoked.
@@ -300,8 +301,56 @@ type apiKeyView struct {
 	HasToken bool `json:"hasToken"`
 }
 
+// errNoAPIKey answers GET /user/apikey and POST /user/apikey/rotate when
+// the user has no key yet: a read does not make one.
+var errNoAPIKey = &httpapi.Error{Status: http.StatusNotFound, Code: "not_found",
+	Description: "You have no ApiKey key yet: generating a token (POST /user/apikey/token) creates the key and its token."}
+
+// mayHoldAPIKey is who may see the ApiKey key, generate its token or
+// rotate it: a caller who could generate the token. The key is a secret
+// (whoever knows it can void the token with three wrong ones), and the
+// pair carries all of the user's API sets and scopes, so a password
+// caller may, and a credential only when it carries all of the user's API
+// sets and scopes, and write. The answer otherwise is 403
+// insufficient_scope naming what the credential lacks.
+func (c *caller) mayHoldAPIKey() error {
+	if c.identity == nil {
+		return nil
+	}
+	what, name := "", ""
+	for _, s := range c.user.APISets {
+		if !slices.Contains(c.apiSets(), s) {
+			what, name = "API set", s
+			break
+		}
+	}
+	if name == "" {
+		for _, s := range append(slices.Clone(c.user.Scopes), httpapi.ScopeWrite) {
+			if !slices.Contains(c.scopes(), s) {
+				what, name = "scope", s
+				break
+			}
+		}
+	}
+	if name == "" {
+		return nil
+	}
+	e := httpapi.Insufficient(name)
+	e.Description = fmt.Sprintf("The ApiKey key is shown, and its token generated or key rotated, only with your password or a credential that carries all of your API sets and scopes and write; the credential you authenticated with lacks the %s %q.", what, name)
+	return e
+}
+
+// getAPIKey is GET /user/apikey: the key and its token's state, for a
+// caller who may hold the key; 404 when there is none yet (reading never
+// creates it).
 func (h *Handler) getAPIKey(w http.ResponseWriter, r *http.Request, c *caller) error {
-	key, cred, err := h.svc.APIKey(r.Context(), c.user.Name)
+	if err := c.mayHoldAPIKey(); err != nil {
+		return err
+	}
+	key, cred, err := h.svc.ShowAPIKey(r.Context(), c.user.Name)
+	if errors.Is(err, authz.ErrNoAPIKey) {
+		return errNoAPIKey
+	}
 	if err != nil {
 		return err
 	}
@@ -313,7 +362,8 @@ func (h *Handler) getAPIKey(w http.ResponseWriter, r *http.Request, c *caller) e
 	return nil
 }
 
-// apiKeyToken is POST /user/apikey/token's answer, shown once.
+// apiKeyToken is the answer of POST /user/apikey/token and POST
+// /user/apikey/rotate, shown once.
 type apiKeyToken struct {
 	Key   string `json:"key"`
 	Token string `json:"token"`
@@ -322,17 +372,35 @@ type apiKeyToken struct {
 }
 
 // newAPIKeyToken is POST /user/apikey/token (seed 004's Generate Token):
-// every earlier token stops working. The ApiKey pair carries all of the
-// user's API sets and scopes, so a credential narrower than that may not
-// make one.
+// every earlier token stops working; the key is made the first time.
 func (h *Handler) newAPIKeyToken(w http.ResponseWriter, r *http.Request, c *caller) error {
 	if e := httpapi.DecodeJSON(w, r, &struct{}{}, false); e != nil {
 		return e
 	}
-	if err := c.covers(c.user.APISets, c.user.Scopes); err != nil {
+	if err := c.mayHoldAPIKey(); err != nil {
 		return err
 	}
 	key, token, err := h.svc.NewAPIKeyToken(r.Context(), c.user.Name)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, apiKeyToken{Key: key, Token: token, Usage: "ApiKey " + key + ":" + token})
+	return nil
+}
+
+// rotateAPIKey is POST /user/apikey/rotate: a new key and a new token;
+// the old pair stops working on every replica.
+func (h *Handler) rotateAPIKey(w http.ResponseWriter, r *http.Request, c *caller) error {
+	if e := httpapi.DecodeJSON(w, r, &struct{}{}, false); e != nil {
+		return e
+	}
+	if err := c.mayHoldAPIKey(); err != nil {
+		return err
+	}
+	key, token, err := h.svc.RotateAPIKey(r.Context(), c.user.Name)
+	if errors.Is(err, authz.ErrNoAPIKey) {
+		return errNoAPIKey
+	}
 	if err != nil {
 		return err
 	}

@@ -63,6 +63,7 @@ var adminCommands = []adminCommand{
 	{group: "keys", name: "delete", args: []string{"USER", "HANDLE"}, summary: "Delete a named API key: its token stops working", setup: keysDelete},
 	{group: "keys", name: "revoke", args: []string{"CREDENTIAL_ID"}, summary: "Revoke any credential by id: its secret stops working", setup: keysRevoke},
 	{group: "apikey", name: "token", args: []string{"USER"}, summary: "Generate a new ApiKey token (earlier ones stop working); prints \"ApiKey key:token\"", setup: apikeyToken},
+	{group: "apikey", name: "rotate", args: []string{"USER"}, summary: "Replace a user's ApiKey key and token (the old pair stops working); prints \"ApiKey key:token\"", setup: apikeyRotate},
 	{group: "apikey", name: "unvoid", args: []string{"USER"}, summary: "Make a user's voided ApiKey token work again", setup: apikeyUnvoid},
 }
 

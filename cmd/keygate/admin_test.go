@@ -205,6 +205,51 @@ routes:
 	}
 }
 
+// TestAdminAPIKeyRotate: keygate apikey rotate replaces the key and the
+// token of a running gateway's user; the old pair stops working, the new
+// one works, and someone who knew the old key cannot void the new token.
+func TestAdminAPIKeyRotate(t *testing.T) {
+	up := httptest.NewServer(echo.Handler{})
+	defer up.Close()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gateway.yaml")
+	writeFile(t, path, fmt.Sprintf(`
+listen: 127.0.0.1:0
+admin_listen: 127.0.0.1:0
+store: {driver: redis, redis: {addrs: [%q], key_prefix: %q}}
+routes:
+%s`, redistest.Addr(t), redistest.Prefix(t), strings.ReplaceAll(ordersRoute, "UP", up.URL)))
+	p := startServe(t, path)
+	url := "http://" + p.addr + "/api/orders/1"
+	mustKeygate(t, "users", "add", "bob", "--api-sets", "orders", "-config", path)
+	if stdout, stderr, code := keygate(t, "apikey", "rotate", "bob", "-config", path); code != exitError || stdout != "" || !strings.Contains(stderr, "no ApiKey key yet") {
+		t.Errorf("apikey rotate before any token: exit %d, stdout %q, stderr %q; want exit %d and \"no ApiKey key yet\"", code, stdout, stderr, exitError)
+	}
+
+	old := strings.TrimSuffix(mustKeygate(t, "apikey", "token", "bob", "-config", path), "\n")
+	waitStatus(t, url, old, 200, time.Second)
+	stdout, stderr, code := keygate(t, "apikey", "rotate", "bob", "-config", path)
+	if code != exitOK || !strings.Contains(stderr, "the old pair no longer works") {
+		t.Fatalf("apikey rotate: exit %d, stderr %q", code, stderr)
+	}
+	pair := strings.TrimSuffix(stdout, "\n")
+	if !regexpMatch(`^ApiKey kgk_\w+:kgt_\w+$`, pair) {
+		t.Fatalf("apikey rotate printed %q, want \"ApiKey key:token\"", pair)
+	}
+	oldKey, _, _ := strings.Cut(strings.TrimPrefix(old, "ApiKey "), ":")
+	newKey, newToken, _ := strings.Cut(strings.TrimPrefix(pair, "ApiKey "), ":")
+	if oldKey == newKey {
+		t.Fatalf("apikey rotate kept the key %q", oldKey)
+	}
+	waitStatus(t, url, old, 401, time.Second)
+	for range 3 {
+		get(t, url, "ApiKey "+oldKey+":"+newToken)
+	}
+	if got, body := get(t, url, pair); got != 200 {
+		t.Errorf("rotated pair after three tries with the old key: %d %s, want 200", got, body)
+	}
+}
+
 // TestAdminUsage: bad usage exits 2 with the command's usage and touches
 // no store.
 func TestAdminUsage(t *testing.T) {

@@ -8,7 +8,7 @@
 //	keygate demo                           run a gateway with a sample upstream
 //	keygate users add|list|disable|enable|password  manage users
 //	keygate keys create|list|delete|revoke manage API keys and credentials
-//	keygate apikey token|unvoid            manage a user's ApiKey
+//	keygate apikey token|rotate|unvoid     manage a user's ApiKey
 //	keygate version                        print the version
 //
 // This package only parses flags and signals; the gateway and authz

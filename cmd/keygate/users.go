@@ -99,6 +99,18 @@ func apikeyToken(*flag.FlagSet) action {
 	}
 }
 
+func apikeyRotate(*flag.FlagSet) action {
+	return func(ctx context.Context, s *authz.Service, args []string, stdout, stderr io.Writer) error {
+		key, token, err := s.RotateAPIKey(ctx, args[0])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "ApiKey %s:%s\n", key, token)
+		fmt.Fprintf(stderr, "keygate: a new ApiKey key and token for %s; the old pair no longer works. Send the line above as the Authorization header. The token is shown only once.\n", args[0])
+		return nil
+	}
+}
+
 func apikeyUnvoid(*flag.FlagSet) action {
 	return func(ctx context.Context, s *authz.Service, args []string, stdout, _ io.Writer) error {
 		if err := s.Unvoid(ctx, args[0]); err != nil {

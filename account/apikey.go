@@ -1,0 +1,90 @@
+package account
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/keygate/keygate/authz"
+)
+
+// apiKeyData is the ApiKey screen (Settings > API).
+type apiKeyData struct {
+	// HasKey: the user has a key; until the first token there is none
+	// (showing the screen makes none).
+	HasKey   bool
+	Key      string
+	Status   authz.Status
+	Failures int64
+	HasToken bool
+	// Token and Usage are set only in the answer to Generate Token and
+	// Rotate Key.
+	Token, Usage string
+	// Rotated: the answer to Rotate Key (the key is new too).
+	Rotated bool
+}
+
+// errNoAPIKey answers Rotate Key before there is a key.
+var errNoAPIKey = &pageError{http.StatusNotFound, "You have no ApiKey key yet: Generate Token makes the key and its first token."}
+
+// apiKeyPage shows the key and its token's state, or that there is none
+// yet. A signed-in session may see the key: it could generate the token.
+func (h *Handler) apiKeyPage(w http.ResponseWriter, r *http.Request, v *visit) error {
+	d, err := h.apiKeyData(r, v)
+	if err != nil {
+		return err
+	}
+	h.render(w, http.StatusOK, "apikey", v.view("API", d))
+	return nil
+}
+
+func (h *Handler) apiKeyData(r *http.Request, v *visit) (apiKeyData, error) {
+	key, cred, err := h.svc.ShowAPIKey(r.Context(), v.user.Name)
+	if errors.Is(err, authz.ErrNoAPIKey) {
+		return apiKeyData{}, nil
+	}
+	if err != nil {
+		return apiKeyData{}, err
+	}
+	status, failures, err := h.svc.APIKeyStatus(r.Context(), v.user.Name)
+	if err != nil {
+		return apiKeyData{}, err
+	}
+	return apiKeyData{HasKey: true, Key: key, Status: status, Failures: failures, HasToken: cred.Generation > 0}, nil
+}
+
+// newAPIKeyToken is Generate Token: authz's NewAPIKeyToken makes a new
+// token (every earlier one stops working; the first also makes the key)
+// and the page shows it and the Usage value `ApiKey key:token` this once.
+// A password session carries all of the user's API sets and scopes, as
+// the pair does.
+func (h *Handler) newAPIKeyToken(w http.ResponseWriter, r *http.Request, v *visit) error {
+	key, token, err := h.svc.NewAPIKeyToken(r.Context(), v.user.Name)
+	if err != nil {
+		return err
+	}
+	return h.showPair(w, r, v, key, token, false)
+}
+
+// rotateAPIKey is Rotate Key: authz's RotateAPIKey replaces the key and
+// the token (the old pair stops working everywhere) and the page shows
+// the new pair this once.
+func (h *Handler) rotateAPIKey(w http.ResponseWriter, r *http.Request, v *visit) error {
+	key, token, err := h.svc.RotateAPIKey(r.Context(), v.user.Name)
+	if errors.Is(err, authz.ErrNoAPIKey) {
+		return errNoAPIKey
+	}
+	if err != nil {
+		return err
+	}
+	return h.showPair(w, r, v, key, token, true)
+}
+
+func (h *Handler) showPair(w http.ResponseWriter, r *http.Request, v *visit, key, token string, rotated bool) error {
+	d, err := h.apiKeyData(r, v)
+	if err != nil {
+		return err
+	}
+	d.HasKey, d.Key, d.Token, d.Usage, d.Rotated = true, key, token, "ApiKey "+key+":"+token, rotated
+	h.render(w, http.StatusOK, "apikey", v.view("API", d))
+	return nil
+}
