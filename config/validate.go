@@ -118,6 +118,11 @@ func (c *Config) ApplyDefaults() {
 		for j, m := range rt.Methods {
 			rt.Methods[j] = strings.ToUpper(m)
 		}
+		for _, h := range MethodOverrideHeaders {
+			if strings.EqualFold(rt.MethodOverride, h) {
+				rt.MethodOverride = h
+			}
+		}
 		if len(rt.Scopes) > 0 {
 			up := make(map[string]string, len(rt.Scopes))
 			for m, s := range rt.Scopes {
@@ -450,6 +455,9 @@ func (c *Config) validateRoutes(v *problems) {
 			if rt.Auth == AuthNone {
 				v.add(f("quota"), "counts per credential: not on a route with auth none")
 			}
+		}
+		if rt.MethodOverride != "" && !slices.Contains(MethodOverrideHeaders, rt.MethodOverride) {
+			v.add(f("method_override"), fmt.Sprintf("%q is not one of X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override", rt.MethodOverride))
 		}
 		for m, s := range rt.Scopes {
 			if !knownMethods[m] {

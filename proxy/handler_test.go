@@ -537,3 +537,99 @@ routes:
 		})
 	}
 }
+
+// TestOverrideHeaders (issue 16.1): a read-only credential cannot make an
+// upstream framework run another method or serve another path through
+// X-HTTP-Method-Override and its kin, unless the route names the header,
+// and then the scope check uses the overridden method. X-Real-IP from the
+// client is replaced with the address keygate determined.
+func TestOverrideHeaders(t *testing.T) {
+	up := newUpstream(t, "up")
+	gw := newGateway(t, fmt.Sprintf(`
+routes:
+  - {name: private, path_prefix: /private, upstream: %[1]s, api_set: ops}
+  - {name: legacy, path_prefix: /legacy, upstream: %[1]s, api_set: ops, methods: [GET, POST, DELETE], method_override: x-http-method-override}
+`, up.URL), Options{Authenticator: fixedAuth{}})
+	addr := gw.Listener.Addr().String()
+	const good = "Authorization: Bearer good" // read scope only
+
+	t.Run("removed by default", func(t *testing.T) {
+		for _, hdr := range []string{
+			"X-HTTP-Method-Override: DELETE",
+			"X-HTTP-Method: DELETE",
+			"X-Method-Override: DELETE",
+			"x-http-method-override: DELETE",
+			"X_HTTP_METHOD_OVERRIDE: DELETE",
+			"X-Original-URL: /admin",
+			"X-Rewrite-URL: /admin",
+			"x_original_url: /admin",
+		} {
+			resp, body := rawGet(t, addr, "/private/x", good, hdr)
+			if resp.StatusCode != 200 {
+				t.Errorf("GET with %q: status %d, want 200: %s", hdr, resp.StatusCode, body)
+				continue
+			}
+			for name, v := range echoed(t, body).Headers {
+				if isOverrideHeader(name) {
+					t.Errorf("GET with %q: upstream received %s: %s", hdr, name, v)
+				}
+			}
+		}
+	})
+	t.Run("named by the route", func(t *testing.T) {
+		for _, tc := range []struct {
+			method string
+			hdrs   []string
+			status int
+			seen   string // the override the upstream must receive
+		}{
+			{"GET", []string{"X-HTTP-Method-Override: DELETE"}, 403, ""},  // needs write
+			{"POST", []string{"X-HTTP-Method-Override: GET"}, 200, "GET"}, // needs read only
+			{"POST", nil, 403, ""},
+			{"POST", []string{"X-HTTP-Method-Override: PUT"}, 405, ""}, // not a method the route serves
+			{"POST", []string{"X-HTTP-Method-Override: TRACE"}, 400, ""},
+			{"POST", []string{"X-HTTP-Method-Override: get"}, 400, ""},
+			{"POST", []string{"X-HTTP-Method-Override: GET, DELETE"}, 400, ""},
+			{"POST", []string{"X-HTTP-Method-Override: GET", "X-HTTP-Method-Override: DELETE"}, 400, ""},
+			{"GET", []string{"X-Method-Override: DELETE"}, 200, ""}, // not the one named: removed
+			{"GET", []string{"X_HTTP_Method_Override: DELETE"}, 200, ""},
+		} {
+			name := fmt.Sprintf("%s %q", tc.method, tc.hdrs)
+			before := up.hits.Load()
+			resp, body := rawRequest(t, addr, tc.method, "/legacy/x", append([]string{good}, tc.hdrs...)...)
+			if resp.StatusCode != tc.status {
+				t.Errorf("%s: status %d, want %d: %s", name, resp.StatusCode, tc.status, body)
+				continue
+			}
+			if tc.status != 200 {
+				if up.hits.Load() != before {
+					t.Errorf("%s: refused with %d but proxied", name, tc.status)
+				}
+				continue
+			}
+			h := echoed(t, body).Headers
+			if got := h["X-Http-Method-Override"]; got != tc.seen {
+				t.Errorf("%s: upstream received X-Http-Method-Override %q, want %q", name, got, tc.seen)
+			}
+			for n, v := range h {
+				if isOverrideHeader(n) && n != "X-Http-Method-Override" {
+					t.Errorf("%s: upstream received %s: %s", name, n, v)
+				}
+			}
+		}
+	})
+	t.Run("X-Real-IP replaced", func(t *testing.T) {
+		_, body := rawGet(t, addr, "/private/x", good, "X-Real-IP: 10.0.0.1", "X_Real_IP: 10.0.0.2")
+		h := echoed(t, body).Headers
+		if got := h["X-Real-Ip"]; got != "127.0.0.1" {
+			t.Errorf("upstream X-Real-Ip %q, want 127.0.0.1 (keygate's client address)", got)
+		}
+		if got, ok := h["X_real_ip"]; ok {
+			t.Errorf("upstream received X_Real_IP %q", got)
+		}
+		_, body = rawGet(t, addr, "/private/x", good)
+		if got, ok := echoed(t, body).Headers["X-Real-Ip"]; ok {
+			t.Errorf("upstream received X-Real-Ip %q though the client sent none", got)
+		}
+	})
+}
