@@ -35,6 +35,7 @@ func (e *Error) Unwrap() error { return e.Cause }
 // The errors the proxy itself answers with.
 var (
 	errBadRequestPath   = &Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "The request path is not allowed."}
+	errBadHost          = &Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "The Host header is not a valid host name or IP address with an optional port."}
 	errNotFound         = &Error{Status: http.StatusNotFound, Code: "not_found", Description: "No route matches the request."}
 	errMethodNotAllowed = &Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Description: "The route does not serve this method."}
 	errMethodRefused    = &Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Description: "keygate never proxies TRACE or CONNECT."}

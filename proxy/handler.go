@@ -210,6 +210,7 @@ func (h *Handler) Close() {
 type exchange struct {
 	route         *Route
 	path          string // canonical request path, once accepted
+	host          string // the normalised Host (see parseHost), for X-Forwarded-Host
 	method        string // the method checked: the request's, or the route's method_override
 	realIP        bool   // the client sent X-Real-IP; the upstream gets ex.client
 	upstreamPath  string
@@ -250,6 +251,8 @@ func exchangeOf(r *http.Request) *exchange {
 //  1. request id: the client's X-Request-Id if well-formed, else a new one;
 //     echoed in the response;
 //  2. path: canonicalised once (see canonicalPath); refused forms get 400;
+//     so does a Host that is not a name or IP literal with an optional
+//     port (see parseHost);
 //  3. route: host, longest path prefix, method; no match is 404 and a
 //     method the route does not serve is 405 — neither is ever proxied;
 //  4. body: a declared Content-Length over server.max_body_bytes is 413,
@@ -330,10 +333,16 @@ func (h *Handler) serve(w *recorder, r *http.Request, s *state, ex *exchange) *E
 		return errBadRequestPath
 	}
 
+	host, normalHost, ok := parseHost(r.Host)
+	if !ok {
+		return errBadHost
+	}
+	ex.host = normalHost
+
 	if r.Method == http.MethodTrace || r.Method == http.MethodConnect {
 		return errMethodRefused
 	}
-	rt, allow := s.table.match(requestHost(r), path, r.Method)
+	rt, allow := s.table.match(host, path, r.Method)
 	if rt == nil {
 		if allow != "" {
 			w.Header()["Allow"] = []string{allow}
@@ -485,22 +494,6 @@ func rawPath(r *http.Request) string {
 	return r.URL.EscapedPath()
 }
 
-// requestHost is the request's host, lower case, without the port or a
-// trailing dot ("API.example.com.:443" is "api.example.com").
-func requestHost(r *http.Request) string {
-	host := r.Host
-	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") {
-		host = host[:i]
-	}
-	host = strings.TrimSuffix(host, ".")
-	for i := 0; i < len(host); i++ {
-		if c := host[i]; 'A' <= c && c <= 'Z' {
-			return strings.ToLower(host)
-		}
-	}
-	return host
-}
-
 // rewrite is the route's httputil.ReverseProxy Rewrite: it only shapes
 // the outgoing request; every decision was taken before.
 func (rt *Route) rewrite(pr *httputil.ProxyRequest) {
@@ -536,7 +529,7 @@ func (rt *Route) rewrite(pr *httputil.ProxyRequest) {
 		}
 	}
 	if len(h["X-Forwarded-Host"]) == 0 {
-		h["X-Forwarded-Host"] = []string{pr.In.Host}
+		h["X-Forwarded-Host"] = []string{ex.host}
 	}
 	if ex.realIP {
 		h["X-Real-Ip"] = []string{ex.client.String()}
