@@ -115,6 +115,9 @@ type Config struct {
 	// APISets holds settings per API set, by name: limits shared by every
 	// route of the set. Default none.
 	APISets map[string]APISet `yaml:"api_sets"`
+	// envSources maps a field path to the environment variable its value
+	// came from (Parse's ${VAR}), so that problems can name the variable.
+	envSources map[string]string
 }
 
 // Runtime is how keygate sets up the Go runtime at start. The environment

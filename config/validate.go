@@ -255,6 +255,8 @@ func (c *Config) validateAuth(v *problems) {
 		ids[k.ID] = true
 		if len(k.Secret) < MinDigestKeyLen {
 			v.add(f+".secret", fmt.Sprintf("must be at least %d bytes (got %d); generate one with: openssl rand -base64 48", MinDigestKeyLen, len(k.Secret)))
+		} else {
+			c.secretProblem(v, f+".secret", k.Secret, "openssl rand -base64 48")
 		}
 	}
 	eids := map[string]bool{}
@@ -268,6 +270,8 @@ func (c *Config) validateAuth(v *problems) {
 		eids[k.ID] = true
 		if len(k.Secret) < MinDigestKeyLen {
 			v.add(f+".secret", fmt.Sprintf("must be at least %d bytes (got %d); generate one with: openssl rand -base64 48", MinDigestKeyLen, len(k.Secret)))
+		} else {
+			c.secretProblem(v, f+".secret", k.Secret, "openssl rand -base64 48")
 		}
 	}
 	if a.LockoutThreshold < 1 || a.LockoutThreshold > 1000 {
