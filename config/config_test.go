@@ -410,6 +410,13 @@ func TestUpstreamIsOwnListener(t *testing.T) {
 	}
 }
 
+func TestPathPrefixTrailingDot(t *testing.T) {
+	_, err := Parse("t.yaml", []byte("routes:\n  - {name: r, path_prefix: /v1./x, upstream: http://h, auth: none}\n"), nil)
+	if err == nil || !strings.Contains(err.Error(), "routes[0].path_prefix: ") {
+		t.Errorf("path_prefix /v1./x: %v, want refused (no request path can match it)", err)
+	}
+}
+
 func TestMethodOverrideValidation(t *testing.T) {
 	for _, tc := range []struct {
 		value string

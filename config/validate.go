@@ -492,6 +492,9 @@ func checkPathPrefix(p string) error {
 		if seg == "." || seg == ".." {
 			return fmt.Errorf("%q must not contain . or .. segments", p)
 		}
+		if strings.HasSuffix(seg, ".") {
+			return fmt.Errorf("%q must not have a segment ending in . (the proxy refuses such paths)", p)
+		}
 	}
 	for i := 0; i < len(p); i++ {
 		if p[i] < 0x21 || p[i] >= 0x7f {
