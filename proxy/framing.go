@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"net/http"
@@ -172,6 +173,28 @@ func (s *framingScanner) feed(b []byte) int64 {
 			*s = framingScanner{state: scanHeader, blocks: s.blocks, reqLine: true}
 			s.n = 1
 		case scanHeader:
+			if s.n == 0 && !s.reqLine && c != '\r' && c != '\n' {
+				// A header line's start: when its name and ':' are in
+				// b, take the name whole.
+				rest := b[i:]
+				if k := bytes.IndexByte(rest, ':'); k >= 0 && bytes.IndexByte(rest[:k], '\n') < 0 {
+					s.headerName(rest[:k])
+					s.n = k + 1
+					i += k
+					continue
+				}
+			}
+			if s.reqLine || s.colon && !s.inCL {
+				// The rest of the line does not matter: find its end
+				// at memchr speed (n is already past 0 here, and CR
+				// bytes are not counted anyway).
+				j := bytes.IndexByte(b[i:], '\n')
+				if j < 0 {
+					return 0
+				}
+				i += j
+				c = '\n'
+			}
 			if bad := s.headerByte(c); bad {
 				s.state = scanDone
 				return s.blocks
@@ -216,6 +239,31 @@ func (s *framingScanner) feed(b []byte) int64 {
 	return 0
 }
 
+// headerName takes a header line's name, up to its ':'.
+func (s *framingScanner) headerName(name []byte) {
+	s.colon = true
+	switch {
+	case len(name) == len("content-length") && asciiEqualFold(name, "content-length"):
+		s.cl, s.inCL = true, true
+	case len(name) == len("transfer-encoding") && asciiEqualFold(name, "transfer-encoding"):
+		s.te = true
+	}
+}
+
+// asciiEqualFold reports whether b is s (lower case) in any case.
+func asciiEqualFold(b []byte, s string) bool {
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // headerByte takes one byte of a header block and reports whether it
 // ended a block with both Content-Length and Transfer-Encoding.
 func (s *framingScanner) headerByte(c byte) bool {
@@ -247,13 +295,10 @@ func (s *framingScanner) headerByte(c byte) bool {
 	}
 	if !s.colon {
 		if c == ':' {
-			s.colon = true
-			switch string(s.name[:min(s.n, len(s.name))]) {
-			case "content-length":
-				s.cl, s.inCL = s.n == len("content-length"), s.n == len("content-length")
-			case "transfer-encoding":
-				s.te = s.te || s.n == len("transfer-encoding")
+			if s.n <= len(s.name) {
+				s.headerName(s.name[:s.n])
 			}
+			s.colon = true
 		} else if s.n < len(s.name) {
 			if 'A' <= c && c <= 'Z' {
 				c += 'a' - 'A'

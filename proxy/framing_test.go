@@ -53,6 +53,29 @@ func TestFramingScanner(t *testing.T) {
 	}
 }
 
+// FuzzFramingScanner: how reads split a stream never changes which header
+// block is flagged.
+func FuzzFramingScanner(f *testing.F) {
+	f.Add("POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", uint8(1))
+	f.Add("GET / HTTP/1.1\r\nHost: h\r\n\r\nPOST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", uint8(5))
+	f.Add("POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\n\r\n", uint8(2))
+	f.Fuzz(func(t *testing.T, stream string, step uint8) {
+		var whole framingScanner
+		want := whole.feed([]byte(stream))
+		var split framingScanner
+		var got int64
+		n := int(step%16) + 1
+		for i := 0; i < len(stream); i += n {
+			if b := split.feed([]byte(stream[i:min(i+n, len(stream))])); b != 0 && got == 0 {
+				got = b
+			}
+		}
+		if got != want {
+			t.Fatalf("in reads of %d bytes block %d is flagged, whole %d", n, got, want)
+		}
+	})
+}
+
 // newFramingGateway is newGateway with the public listener set up as
 // gateway.Listen sets it up: FramingListener, FramingContext and
 // RefuseAmbiguousFraming outermost.
@@ -122,5 +145,21 @@ func TestAmbiguousFraming(t *testing.T) {
 				t.Errorf("the upstream was reached %d times, want %d", n, proxied)
 			}
 		})
+	}
+}
+
+// BenchmarkFramingScanner is what the public listener adds to a typical
+// request: its header block scanned byte by byte, its body skipped.
+func BenchmarkFramingScanner(b *testing.B) {
+	req := []byte("POST /api/v1/items/42 HTTP/1.1\r\nHost: api.example.com\r\nUser-Agent: Go-http-client/1.1\r\n" +
+		"Authorization: Bearer kg_at_0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ\r\nContent-Type: application/json\r\n" +
+		"Accept: application/json\r\nX-Request-Id: abc-123\r\nContent-Length: 16\r\n\r\n{\"name\":\"item\"}\n")
+	b.SetBytes(int64(len(req)))
+	b.ReportAllocs()
+	var s framingScanner
+	for b.Loop() {
+		if s.feed(req) != 0 {
+			b.Fatal("flagged")
+		}
 	}
 }
