@@ -624,8 +624,10 @@ routes:
 		if got := h["X-Real-Ip"]; got != "127.0.0.1" {
 			t.Errorf("upstream X-Real-Ip %q, want 127.0.0.1 (keygate's client address)", got)
 		}
-		if got, ok := h["X_real_ip"]; ok {
-			t.Errorf("upstream received X_Real_IP %q", got)
+		for name, v := range h {
+			if foldEqual(name, "x-real-ip") && name != "X-Real-Ip" {
+				t.Errorf("upstream received %s: %s", name, v)
+			}
 		}
 		_, body = rawGet(t, addr, "/private/x", good)
 		if got, ok := echoed(t, body).Headers["X-Real-Ip"]; ok {
