@@ -120,6 +120,9 @@ type Config struct {
 	// APISets holds settings per API set, by name: limits shared by every
 	// route of the set. Default none.
 	APISets map[string]APISet `yaml:"api_sets"`
+	// envSources maps a field path to the environment variable its value
+	// came from (Parse's ${VAR}), so that problems can name the variable.
+	envSources map[string]string
 }
 
 // Runtime is how keygate sets up the Go runtime at start. The environment
@@ -494,7 +497,18 @@ type Route struct {
 	// upstream. Default false: keygate removes it, so the upstream never
 	// sees the client's secret.
 	ForwardAuthorization bool `yaml:"forward_authorization"`
+	// MethodOverride names the one method-override header the route's
+	// upstream honours: X-HTTP-Method-Override, X-HTTP-Method or
+	// X-Method-Override (MethodOverrideHeaders). Default none: keygate
+	// removes all three (and X-Original-URL, X-Rewrite-URL) from client
+	// requests. When set, that header is forwarded, its value must be one
+	// method the route serves, and the scope check uses that method.
+	MethodOverride string `yaml:"method_override"`
 }
+
+// MethodOverrideHeaders are the method-override headers a route may name
+// in method_override, canonical.
+var MethodOverrideHeaders = []string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
 
 // Rate-limit keys: what a route's limit is counted per.
 const (

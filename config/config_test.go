@@ -435,3 +435,42 @@ func TestValidityCeiling(t *testing.T) {
 		})
 	}
 }
+
+func TestPathPrefixTrailingDot(t *testing.T) {
+	_, err := Parse("t.yaml", []byte("routes:\n  - {name: r, path_prefix: /v1./x, upstream: http://h, auth: none}\n"), nil)
+	if err == nil || !strings.Contains(err.Error(), "routes[0].path_prefix: ") {
+		t.Errorf("path_prefix /v1./x: %v, want refused (no request path can match it)", err)
+	}
+}
+
+func TestMethodOverrideValidation(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		want  string // canonical form, or "" if refused
+	}{
+		{"X-HTTP-Method-Override", "X-Http-Method-Override"},
+		{"x-http-method", "X-Http-Method"},
+		{"X-Method-Override", "X-Method-Override"},
+		{"X-Original-URL", ""}, // a path override is never allowed
+		{"X-Rewrite-URL", ""},
+		{"X_HTTP_Method_Override", ""},
+		{"Override", ""},
+	} {
+		t.Run(tc.value, func(t *testing.T) {
+			y := fmt.Sprintf("routes:\n  - {name: r, path_prefix: /, upstream: http://h, api_set: s, method_override: %s}\n", tc.value)
+			cfg, err := Parse("t.yaml", []byte(y), nil)
+			if tc.want == "" {
+				if err == nil || !strings.Contains(err.Error(), "routes[0].method_override: ") {
+					t.Errorf("method_override %q: err %v, want routes[0].method_override refused", tc.value, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("method_override %q: %v", tc.value, err)
+			}
+			if got := cfg.Routes[0].MethodOverride; got != tc.want {
+				t.Errorf("method_override %q became %q, want %q", tc.value, got, tc.want)
+			}
+		})
+	}
+}

@@ -72,6 +72,7 @@ func Parse(name string, data []byte, lookup func(string) (string, bool)) (*Confi
 		}
 		return nil, errors.Join(errs...)
 	}
+	cfg.envSources = w.sources
 	cfg.ApplyDefaults()
 	if err := cfg.Validate(); err != nil {
 		errs = append(errs, Problems(err)...)
@@ -87,9 +88,10 @@ func Parse(name string, data []byte, lookup func(string) (string, bool)) (*Confi
 // when one is close, a suggestion) and expands ${VAR} references in scalar
 // values.
 type walker struct {
-	file   string
-	lookup func(string) (string, bool)
-	errs   []error
+	file    string
+	lookup  func(string) (string, bool)
+	errs    []error
+	sources map[string]string // field path → the variable its value came from
 }
 
 func (w *walker) errorf(line int, format string, args ...any) {
@@ -154,6 +156,10 @@ func (w *walker) expand(n *yaml.Node, t reflect.Type, path string) {
 		if !ok {
 			w.errorf(n.Line, "%s: environment variable %s is not set", path, m[1])
 		}
+		if w.sources == nil {
+			w.sources = map[string]string{}
+		}
+		w.sources[path] = m[1]
 		return v
 	})
 	if t.Kind() == reflect.String {

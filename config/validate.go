@@ -125,6 +125,11 @@ func (c *Config) ApplyDefaults() {
 		for j, m := range rt.Methods {
 			rt.Methods[j] = strings.ToUpper(m)
 		}
+		for _, h := range MethodOverrideHeaders {
+			if strings.EqualFold(rt.MethodOverride, h) {
+				rt.MethodOverride = h
+			}
+		}
 		if len(rt.Scopes) > 0 {
 			up := make(map[string]string, len(rt.Scopes))
 			for m, s := range rt.Scopes {
@@ -257,6 +262,8 @@ func (c *Config) validateAuth(v *problems) {
 		ids[k.ID] = true
 		if len(k.Secret) < MinDigestKeyLen {
 			v.add(f+".secret", fmt.Sprintf("must be at least %d bytes (got %d); generate one with: openssl rand -base64 48", MinDigestKeyLen, len(k.Secret)))
+		} else {
+			c.secretProblem(v, f+".secret", k.Secret, "openssl rand -base64 48")
 		}
 	}
 	eids := map[string]bool{}
@@ -270,6 +277,8 @@ func (c *Config) validateAuth(v *problems) {
 		eids[k.ID] = true
 		if len(k.Secret) < MinDigestKeyLen {
 			v.add(f+".secret", fmt.Sprintf("must be at least %d bytes (got %d); generate one with: openssl rand -base64 48", MinDigestKeyLen, len(k.Secret)))
+		} else {
+			c.secretProblem(v, f+".secret", k.Secret, "openssl rand -base64 48")
 		}
 	}
 	if a.LockoutThreshold < 1 || a.LockoutThreshold > 1000 {
@@ -474,6 +483,9 @@ func (c *Config) validateRoutes(v *problems) {
 				v.add(f("quota"), "counts per credential: not on a route with auth none")
 			}
 		}
+		if rt.MethodOverride != "" && !slices.Contains(MethodOverrideHeaders, rt.MethodOverride) {
+			v.add(f("method_override"), fmt.Sprintf("%q is not one of X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override", rt.MethodOverride))
+		}
 		for m, s := range rt.Scopes {
 			if !knownMethods[m] {
 				v.add(f("scopes."+m), "not a method this route can serve")
@@ -502,6 +514,9 @@ func checkPathPrefix(p string) error {
 	for _, seg := range strings.Split(p, "/") {
 		if seg == "." || seg == ".." {
 			return fmt.Errorf("%q must not contain . or .. segments", p)
+		}
+		if strings.HasSuffix(seg, ".") {
+			return fmt.Errorf("%q must not have a segment ending in . (the proxy refuses such paths)", p)
 		}
 	}
 	for i := 0; i < len(p); i++ {

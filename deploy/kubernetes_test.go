@@ -1,6 +1,8 @@
 package deploy
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/url"
@@ -331,15 +333,16 @@ func parseConfig(t *testing.T, o *objects, p keygatePod) *config.Config {
 		}
 		ref := e.ValueFrom.SecretKeyRef
 		fromSecret[e.Name] = true
-		if !secretHasKey(o, ref.Name, ref.Key) {
-			t.Errorf("%s: env %s refers to %s/%s, which the build does not contain", p.owner, e.Name, ref.Name, ref.Key)
+		if ref.Name != externalSecret {
+			t.Errorf("%s: env %s refers to Secret %s, want %s (created outside the repository)", p.owner, e.Name, ref.Name, externalSecret)
 		}
 	}
 	// Every ${VAR} in a value must come from a Secret: config.Parse asks
-	// lookup for each of them, and any other name is reported unset.
+	// lookup for each of them, and any other name is reported unset. The
+	// values are what `openssl rand -base64 48` makes.
 	lookup := func(name string) (string, bool) {
 		if fromSecret[name] {
-			return "dummy-" + name + "-0123456789abcdefghijklmnopqrstuvwxyz", true
+			return randomSecret(t), true
 		}
 		t.Errorf("%s: gateway.yaml uses ${%s}, which the container does not set from a Secret", p.owner, name)
 		return "", false
@@ -348,19 +351,48 @@ func parseConfig(t *testing.T, o *objects, p keygatePod) *config.Config {
 	if err != nil {
 		t.Fatalf("%s: gateway.yaml does not pass keygate's validation:\n%v", p.owner, err)
 	}
+
+	// With the placeholders the manifests once shipped, or a value with
+	// too little entropy, keygate refuses the config, naming each
+	// variable (issue 16: a publicly known digest key opens every door).
+	for _, bad := range []string{"REPLACE-ME-with-openssl-rand-base64-48-output", strings.Repeat("0123456789abcdef", 4)} {
+		_, err := config.Parse(cmName+"/"+key, []byte(data), func(name string) (string, bool) { return bad, fromSecret[name] })
+		for name := range fromSecret {
+			if name == "REDIS_PASSWORD" || !strings.Contains(data, "${"+name+"}") {
+				continue
+			}
+			if err == nil || !strings.Contains(err.Error(), "${"+name+"}") {
+				t.Errorf("%s: gateway.yaml with %s = %q: %v; want a problem naming ${%s}", p.owner, name, bad, err, name)
+			}
+		}
+	}
 	return cfg
 }
 
-func secretHasKey(o *objects, name, key string) bool {
-	for _, s := range o.secrets {
-		if s.Name != name {
-			continue
-		}
-		_, a := s.Data[key]
-		_, b := s.StringData[key]
-		return a || b
+// externalSecret is the Secret the keygate containers read their keys from.
+// No kustomization holds it: its values are generated outside the
+// repository (docs/deploy.md#secrets).
+const externalSecret = "keygate-secrets"
+
+// randomSecret is what `openssl rand -base64 48` prints.
+func randomSecret(t *testing.T) string {
+	var b [48]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
 	}
-	return false
+	return base64.StdEncoding.EncodeToString(b[:])
+}
+
+// TestNoSecretValues: no kustomization ships a Secret, so applying the
+// manifests unchanged cannot start keygate with a publicly known digest
+// key or admin token; the Secret is made outside the repository.
+func TestNoSecretValues(t *testing.T) {
+	for _, dir := range []string{"base", "sidecar", "standalone", "redis"} {
+		o := build(t, "kubernetes/"+dir)
+		for _, sec := range o.secrets {
+			t.Errorf("kubernetes/%s: the build holds Secret %s; generate secrets outside the repository", dir, sec.Name)
+		}
+	}
 }
 
 func portOf(t *testing.T, what, addr string) int32 {

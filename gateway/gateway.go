@@ -141,7 +141,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 	}
 	g.cfg.Store(cfg)
 	g.public = &http.Server{
-		Handler:           public,
+		Handler:           proxy.RefuseAmbiguousFraming(public),
+		ConnContext:       proxy.FramingContext,
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
 		ReadTimeout:       cfg.Server.ReadTimeout,
 		WriteTimeout:      cfg.Server.WriteTimeout,
@@ -216,6 +217,9 @@ func (g *Gateway) Listen() error {
 			g.plainL.Close()
 		}
 		return err
+	}
+	if g.tls == nil {
+		g.publicL = proxy.FramingListener(g.publicL) // see proxy.RefuseAmbiguousFraming
 	}
 	if g.tls != nil {
 		g.publicL = tls.NewListener(g.publicL, g.tls.config)

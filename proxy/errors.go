@@ -35,9 +35,11 @@ func (e *Error) Unwrap() error { return e.Cause }
 // The errors the proxy itself answers with.
 var (
 	errBadRequestPath   = &Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "The request path is not allowed."}
+	errBadHost          = &Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "The Host header is not a valid host name or IP address with an optional port."}
 	errNotFound         = &Error{Status: http.StatusNotFound, Code: "not_found", Description: "No route matches the request."}
 	errMethodNotAllowed = &Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Description: "The route does not serve this method."}
 	errMethodRefused    = &Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Description: "keygate never proxies TRACE or CONNECT."}
+	errBadOverride      = &Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "The method override header must hold one method the route serves."}
 	errTooLarge         = &Error{Status: http.StatusRequestEntityTooLarge, Code: "request_too_large", Description: "The request body is too large."}
 	errBadGateway       = &Error{Status: http.StatusBadGateway, Code: "bad_gateway", Description: "The upstream could not be reached."}
 	errTimeout          = &Error{Status: http.StatusGatewayTimeout, Code: "gateway_timeout", Description: "The upstream did not answer in time."}

@@ -210,6 +210,9 @@ func (h *Handler) Close() {
 type exchange struct {
 	route         *Route
 	path          string // canonical request path, once accepted
+	host          string // the normalised Host (see parseHost), for X-Forwarded-Host
+	method        string // the method checked: the request's, or the route's method_override
+	realIP        bool   // the client sent X-Real-IP; the upstream gets ex.client
 	upstreamPath  string
 	requestID     []string   // X-Request-Id's value, shared by response and upstream request
 	peer          netip.Addr // the connection's peer
@@ -248,11 +251,16 @@ func exchangeOf(r *http.Request) *exchange {
 //  1. request id: the client's X-Request-Id if well-formed, else a new one;
 //     echoed in the response;
 //  2. path: canonicalised once (see canonicalPath); refused forms get 400;
+//     so does a Host that is not a name or IP literal with an optional
+//     port (see parseHost);
 //  3. route: host, longest path prefix, method; no match is 404 and a
 //     method the route does not serve is 405 — neither is ever proxied;
 //  4. body: a declared Content-Length over server.max_body_bytes is 413,
 //     and the body is capped while it streams;
-//  5. identity hygiene: client-sent X-Keygate-* headers are removed;
+//  5. header hygiene: client-sent X-Keygate-* headers, method and path
+//     override headers (but the route's method_override) and X-Real-IP are
+//     removed; a method_override's value must be one method the route
+//     serves (400, 405) and is the method the scope check uses;
 //  6. authentication and policy through the Authenticator (routes with
 //     auth none skip it), unless the client address has failed too many
 //     credential checks (429 without a look-up); then the rate limits of
@@ -325,10 +333,16 @@ func (h *Handler) serve(w *recorder, r *http.Request, s *state, ex *exchange) *E
 		return errBadRequestPath
 	}
 
+	host, normalHost, ok := parseHost(r.Host)
+	if !ok {
+		return errBadHost
+	}
+	ex.host = normalHost
+
 	if r.Method == http.MethodTrace || r.Method == http.MethodConnect {
 		return errMethodRefused
 	}
-	rt, allow := s.table.match(requestHost(r), path, r.Method)
+	rt, allow := s.table.match(host, path, r.Method)
 	if rt == nil {
 		if allow != "" {
 			w.Header()["Allow"] = []string{allow}
@@ -347,7 +361,20 @@ func (h *Handler) serve(w *recorder, r *http.Request, s *state, ex *exchange) *E
 		r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
 	}
 
-	stripIdentity(r.Header, s.extraIdentity)
+	ex.realIP = stripClient(r.Header, s.extraIdentity, rt.override)
+	ex.method = r.Method
+	if rt.override != "" {
+		if v := r.Header[rt.override]; len(v) > 0 {
+			if len(v) != 1 || !isMethod(v[0]) {
+				return errBadOverride
+			}
+			if rt.methods != nil && !rt.methods[v[0]] {
+				w.Header()["Allow"] = []string{rt.allow}
+				return errMethodNotAllowed
+			}
+			ex.method = v[0]
+		}
+	}
 
 	if rt.Auth != config.AuthNone {
 		if s.failures != nil && len(r.Header["Authorization"]) > 0 {
@@ -416,7 +443,7 @@ func (h *Handler) authenticate(r *http.Request, rt *Route, ex *exchange) (*authz
 		}
 		return nil, errInvalidToken
 	}
-	id, err := h.auth.Verify(r.Context(), r.Header["Authorization"], authz.Need{APISet: rt.APISet, Scope: rt.RequiredScope(r.Method)}, ex.client)
+	id, err := h.auth.Verify(r.Context(), r.Header["Authorization"], authz.Need{APISet: rt.APISet, Scope: rt.RequiredScope(ex.method)}, ex.client)
 	if err == nil {
 		return id, nil
 	}
@@ -445,6 +472,15 @@ func (h *Handler) authenticate(r *http.Request, rt *Route, ex *exchange) (*authz
 		Description: "Credentials cannot be verified right now; try again shortly.", RetryAfter: 1, Cause: err}
 }
 
+// isMethod reports whether m is one of the methods a route can serve.
+func isMethod(m string) bool {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return true
+	}
+	return false
+}
+
 // rawPath is the request target's path exactly as the client sent it
 // (url.URL's EscapedPath may re-encode it from the decoded form, hiding
 // what was sent), or, for an absolute-form target, the URL's escaped path.
@@ -456,22 +492,6 @@ func rawPath(r *http.Request) string {
 		return u
 	}
 	return r.URL.EscapedPath()
-}
-
-// requestHost is the request's host, lower case, without the port or a
-// trailing dot ("API.example.com.:443" is "api.example.com").
-func requestHost(r *http.Request) string {
-	host := r.Host
-	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") {
-		host = host[:i]
-	}
-	host = strings.TrimSuffix(host, ".")
-	for i := 0; i < len(host); i++ {
-		if c := host[i]; 'A' <= c && c <= 'Z' {
-			return strings.ToLower(host)
-		}
-	}
-	return host
 }
 
 // rewrite is the route's httputil.ReverseProxy Rewrite: it only shapes
@@ -509,7 +529,10 @@ func (rt *Route) rewrite(pr *httputil.ProxyRequest) {
 		}
 	}
 	if len(h["X-Forwarded-Host"]) == 0 {
-		h["X-Forwarded-Host"] = []string{pr.In.Host}
+		h["X-Forwarded-Host"] = []string{ex.host}
+	}
+	if ex.realIP {
+		h["X-Real-Ip"] = []string{ex.client.String()}
 	}
 	h[headerRequestID] = ex.requestID
 	if !ex.keepAuth {

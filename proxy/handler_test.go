@@ -145,6 +145,21 @@ routes:
 		{"/pub%2Fx{", 400, "", ""}, // an invalid byte must not make the encoded slash disappear
 		{"/pub/%2f..%2f..%2fadmin", 400, "", ""},
 		{"*", 400, "", ""},
+		// issue 16: forms a decode-then-reparse, UTF-8-normalising or Windows upstream reads as another path
+		{"/pub/x%3F/../../admin", 400, "", ""},
+		{"/pub/a%3fb", 400, "", ""},
+		{"/pub/a%23b", 400, "", ""},
+		{"/pub/%C0%AE%C0%AE/admin", 400, "", ""},
+		{"/pub/%c0%ae%c0%ae%c0%afadmin", 400, "", ""},
+		{"/pub/%FF", 400, "", ""},
+		{"/pub/%EF%BC%8E%EF%BC%8E/admin", 400, "", ""},
+		{"/pub/%EF%BC%8E%EF%BC%8E%EF%BC%8Fadmin", 400, "", ""},
+		{"/%EF%BD%81dmin", 400, "", ""},
+		{"/admin.", 400, "", ""},
+		{"/admin%2e", 400, "", ""},
+		{"/admin%20", 400, "", ""},
+		{"/admin%20/users", 400, "", ""},
+		{"/pub/...", 400, "", ""},
 		// matched and forwarded as the matched path
 		{"/admin", 401, "", ""}, // auth required, no credential: never proxied
 		{"/admin/users", 401, "", ""},
@@ -161,7 +176,6 @@ routes:
 		{"/p%75b/x", 200, "pub", "/pub/x"},
 		{"/pub/caf%c3%a9", 200, "pub", "/pub/caf%C3%A9"},
 		{"/pub/a%20b", 200, "pub", "/pub/a%20b"},
-		{"/pub/a%3fb", 200, "pub", "/pub/a%3Fb"},
 		{"/api/v1/x", 200, "api", "/base/v1/x"},
 		{"/api", 200, "api", "/base/"},
 		{"/apiary", 200, "public", "/apiary"},
@@ -522,4 +536,102 @@ routes:
 			}
 		})
 	}
+}
+
+// TestOverrideHeaders (issue 16.1): a read-only credential cannot make an
+// upstream framework run another method or serve another path through
+// X-HTTP-Method-Override and its kin, unless the route names the header,
+// and then the scope check uses the overridden method. X-Real-IP from the
+// client is replaced with the address keygate determined.
+func TestOverrideHeaders(t *testing.T) {
+	up := newUpstream(t, "up")
+	gw := newGateway(t, fmt.Sprintf(`
+routes:
+  - {name: private, path_prefix: /private, upstream: %[1]s, api_set: ops}
+  - {name: legacy, path_prefix: /legacy, upstream: %[1]s, api_set: ops, methods: [GET, POST, DELETE], method_override: x-http-method-override}
+`, up.URL), Options{Authenticator: fixedAuth{}})
+	addr := gw.Listener.Addr().String()
+	const good = "Authorization: Bearer good" // read scope only
+
+	t.Run("removed by default", func(t *testing.T) {
+		for _, hdr := range []string{
+			"X-HTTP-Method-Override: DELETE",
+			"X-HTTP-Method: DELETE",
+			"X-Method-Override: DELETE",
+			"x-http-method-override: DELETE",
+			"X_HTTP_METHOD_OVERRIDE: DELETE",
+			"X-Original-URL: /admin",
+			"X-Rewrite-URL: /admin",
+			"x_original_url: /admin",
+		} {
+			resp, body := rawGet(t, addr, "/private/x", good, hdr)
+			if resp.StatusCode != 200 {
+				t.Errorf("GET with %q: status %d, want 200: %s", hdr, resp.StatusCode, body)
+				continue
+			}
+			for name, v := range echoed(t, body).Headers {
+				if isOverrideHeader(name) {
+					t.Errorf("GET with %q: upstream received %s: %s", hdr, name, v)
+				}
+			}
+		}
+	})
+	t.Run("named by the route", func(t *testing.T) {
+		for _, tc := range []struct {
+			method string
+			hdrs   []string
+			status int
+			seen   string // the override the upstream must receive
+		}{
+			{"GET", []string{"X-HTTP-Method-Override: DELETE"}, 403, ""},  // needs write
+			{"POST", []string{"X-HTTP-Method-Override: GET"}, 200, "GET"}, // needs read only
+			{"POST", nil, 403, ""},
+			{"POST", []string{"X-HTTP-Method-Override: PUT"}, 405, ""}, // not a method the route serves
+			{"POST", []string{"X-HTTP-Method-Override: TRACE"}, 400, ""},
+			{"POST", []string{"X-HTTP-Method-Override: get"}, 400, ""},
+			{"POST", []string{"X-HTTP-Method-Override: GET, DELETE"}, 400, ""},
+			{"POST", []string{"X-HTTP-Method-Override: GET", "X-HTTP-Method-Override: DELETE"}, 400, ""},
+			{"GET", []string{"X-Method-Override: DELETE"}, 200, ""}, // not the one named: removed
+			{"GET", []string{"X_HTTP_Method_Override: DELETE"}, 200, ""},
+		} {
+			name := fmt.Sprintf("%s %q", tc.method, tc.hdrs)
+			before := up.hits.Load()
+			resp, body := rawRequest(t, addr, tc.method, "/legacy/x", append([]string{good}, tc.hdrs...)...)
+			if resp.StatusCode != tc.status {
+				t.Errorf("%s: status %d, want %d: %s", name, resp.StatusCode, tc.status, body)
+				continue
+			}
+			if tc.status != 200 {
+				if up.hits.Load() != before {
+					t.Errorf("%s: refused with %d but proxied", name, tc.status)
+				}
+				continue
+			}
+			h := echoed(t, body).Headers
+			if got := h["X-Http-Method-Override"]; got != tc.seen {
+				t.Errorf("%s: upstream received X-Http-Method-Override %q, want %q", name, got, tc.seen)
+			}
+			for n, v := range h {
+				if isOverrideHeader(n) && n != "X-Http-Method-Override" {
+					t.Errorf("%s: upstream received %s: %s", name, n, v)
+				}
+			}
+		}
+	})
+	t.Run("X-Real-IP replaced", func(t *testing.T) {
+		_, body := rawGet(t, addr, "/private/x", good, "X-Real-IP: 10.0.0.1", "X_Real_IP: 10.0.0.2")
+		h := echoed(t, body).Headers
+		if got := h["X-Real-Ip"]; got != "127.0.0.1" {
+			t.Errorf("upstream X-Real-Ip %q, want 127.0.0.1 (keygate's client address)", got)
+		}
+		for name, v := range h {
+			if foldEqual(name, "x-real-ip") && name != "X-Real-Ip" {
+				t.Errorf("upstream received %s: %s", name, v)
+			}
+		}
+		_, body = rawGet(t, addr, "/private/x", good)
+		if got, ok := echoed(t, body).Headers["X-Real-Ip"]; ok {
+			t.Errorf("upstream received X-Real-Ip %q though the client sent none", got)
+		}
+	})
 }

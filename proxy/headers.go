@@ -157,17 +157,83 @@ func isIdentityHeader(name string) bool {
 	return name[len(p)] == '-' || name[len(p)] == '_'
 }
 
+// overrideHeaders are read by common upstream frameworks as another
+// method (Express's method-override, Laravel, Symfony, Rails' Rack
+// middleware) or another path (IIS's URL Rewrite, Symfony) than the one
+// keygate checked. They are removed from client requests unless a route's
+// method_override names one of the method headers.
+var overrideHeaders = [...]string{"x-http-method-override", "x-http-method", "x-method-override", "x-original-url", "x-rewrite-url"}
+
+// foldEqual reports whether name is want (lower case, "-" between words)
+// in any case and with "_" for "-", as CGI-style upstreams read it.
+func foldEqual(name, want string) bool {
+	if len(name) != len(want) {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		} else if c == '_' {
+			c = '-'
+		}
+		if c != want[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// isOverrideHeader reports whether name is one of overrideHeaders.
+func isOverrideHeader(name string) bool {
+	if name == "" || name[0] != 'X' && name[0] != 'x' {
+		return false
+	}
+	for _, o := range overrideHeaders {
+		if foldEqual(name, o) {
+			return true
+		}
+	}
+	return false
+}
+
 // stripIdentity removes every client-sent header in the identity
 // namespace, and those named in extra (canonical names; a client's
 // variant with "_" for "-" is caught too).
 func stripIdentity(h http.Header, extra map[string]bool) {
 	for name := range h {
-		if isIdentityHeader(name) {
-			delete(h, name)
-			continue
-		}
-		if len(extra) > 0 && (extra[name] || strings.ContainsRune(name, '_') && extra[http.CanonicalHeaderKey(strings.ReplaceAll(name, "_", "-"))]) {
+		if isIdentityHeader(name) || len(extra) > 0 && isExtra(name, extra) {
 			delete(h, name)
 		}
 	}
+}
+
+// isExtra reports whether name, or its variant with "-" for "_", is in
+// extra.
+func isExtra(name string, extra map[string]bool) bool {
+	return extra[name] || strings.ContainsRune(name, '_') && extra[http.CanonicalHeaderKey(strings.ReplaceAll(name, "_", "-"))]
+}
+
+// stripClient is step 5's header hygiene: it removes the identity headers
+// (as stripIdentity), every method or path override header except keep
+// (a route's method_override, canonical; a "_" variant of it is removed
+// too) and X-Real-IP in any spelling, and reports whether the client sent
+// X-Real-IP (the upstream then receives the address keygate determined).
+func stripClient(h http.Header, extra map[string]bool, keep string) (realIP bool) {
+	for name := range h {
+		switch {
+		case isIdentityHeader(name):
+		case len(extra) > 0 && isExtra(name, extra):
+		case isOverrideHeader(name):
+			if name == keep {
+				continue
+			}
+		case foldEqual(name, "x-real-ip"):
+			realIP = true
+		default:
+			continue
+		}
+		delete(h, name)
+	}
+	return realIP
 }

@@ -35,6 +35,7 @@ type Route struct {
 	quota       *routeQuota // nil: no quota of its own
 	setQuota    *routeQuota // its API set's; nil: none
 	identity    identitySet // the identity headers sent upstream
+	override    string      // method_override, canonical; "" for none
 }
 
 // RequiredScope is the scope a request with method needs on this route.
@@ -85,6 +86,7 @@ func compileTable(cfg *config.Config, sockets map[string]string, build func(*Rou
 			stripPrefix: rc.StripPrefix,
 			timeout:     rc.Timeout,
 			identity:    newIdentitySet(cfg.Auth.UpstreamIdentity),
+			override:    rc.MethodOverride,
 		}
 		if rl := rc.RateLimit; rl != nil {
 			rt.limit = newRouteLimit(rl, rc.Name)

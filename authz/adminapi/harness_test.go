@@ -187,11 +187,12 @@ func do(t *testing.T, method, url, authorization, ctype, body string) response {
 }
 
 // call sends a request to the admin API, with a JSON body if body is not
-// empty.
+// empty; a POST, PUT or PATCH says Content-Type application/json even
+// without one, as every state-changing request must.
 func (e *env) call(t *testing.T, method, path, authorization, body string) response {
 	t.Helper()
 	ctype := ""
-	if body != "" {
+	if body != "" || method == "POST" || method == "PUT" || method == "PATCH" {
 		ctype = "application/json"
 	}
 	return do(t, method, e.admin+path, authorization, ctype, body)

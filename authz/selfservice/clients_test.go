@@ -224,7 +224,7 @@ func TestClientManagement(t *testing.T) {
 			t.Fatalf("access token on its route: %s", r)
 		}
 
-		r = e.call(t, "POST", "/connect/register/clients/"+id+"/secret", alice, "", "")
+		r = e.call(t, "POST", "/connect/register/clients/"+id+"/secret", alice, "application/json", "")
 		want(t, "new secret", r, 200)
 		var reg struct{ ClientSecret string }
 		if err := json.Unmarshal(r.body, &reg); err != nil || reg.ClientSecret == "" || reg.ClientSecret == secret {

@@ -76,7 +76,7 @@ func TestRetrievableSecrets(t *testing.T) {
 		}
 
 		// A new client secret is what is shown from then on.
-		r := e.call(t, "POST", "/connect/register/clients/"+id+"/secret", alice, "", "")
+		r := e.call(t, "POST", "/connect/register/clients/"+id+"/secret", alice, "application/json", "")
 		want(t, "new secret", r, 200)
 		newSecret := r.json(t)["clientSecret"].(string)
 		if s := e.show(t, "/connect/register/clients/"+id, alice); s.ClientSecret == nil || *s.ClientSecret != newSecret {

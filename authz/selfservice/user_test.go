@@ -239,7 +239,7 @@ func TestAPIKey(t *testing.T) {
 
 		newToken := func() (string, string) {
 			t.Helper()
-			r := e.call(t, "POST", "/user/apikey/token", alice, "", "")
+			r := e.call(t, "POST", "/user/apikey/token", alice, "application/json", "")
 			want(t, "POST /user/apikey/token", r, 200)
 			var out struct{ Key, Token, Usage string }
 			if err := json.Unmarshal(r.body, &out); err != nil {

@@ -28,6 +28,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"github.com/keygate/keygate/authz/adminapi"
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/gateway"
 	"github.com/keygate/keygate/proxy"
@@ -101,6 +102,19 @@ func parseFlags(fs *flag.FlagSet, args []string) (ok bool, code int) {
 	return true, 0
 }
 
+// envSecretProblems checks the secrets keygate reads from the environment
+// itself rather than through gateway.yaml's ${VAR} (those are checked by
+// config's validation): the bootstrap admin token. A placeholder or weak
+// token is a reason not to start, not a warning: it opens the admin API.
+func envSecretProblems(lookup func(string) (string, bool)) []string {
+	if tok, ok := lookup(adminapi.EnvToken); ok && tok != "" {
+		if why := config.WeakSecret(tok); why != "" {
+			return []string{adminapi.EnvToken + ": the value " + why + "; generate one outside the repository with: openssl rand -base64 32"}
+		}
+	}
+	return nil
+}
+
 // printProblems prints a config error one problem per line.
 func printProblems(w io.Writer, err error) {
 	for _, e := range config.Problems(err) {
@@ -116,8 +130,14 @@ func check(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	cfg, err := config.Load(*path)
-	if err != nil {
-		printProblems(stderr, err)
+	env := envSecretProblems(os.LookupEnv)
+	if err != nil || len(env) > 0 {
+		if err != nil {
+			printProblems(stderr, err)
+		}
+		for _, p := range env {
+			fmt.Fprintln(stderr, p)
+		}
 		return exitConfig
 	}
 	fmt.Fprintf(stdout, "%s: OK: %d routes, store %s, listen %s, admin %s\n",
@@ -133,8 +153,14 @@ func serve(args []string, stderr io.Writer) int {
 		return code
 	}
 	cfg, err := config.Load(*path)
-	if err != nil {
-		printProblems(stderr, err)
+	env := envSecretProblems(os.LookupEnv)
+	if err != nil || len(env) > 0 {
+		if err != nil {
+			printProblems(stderr, err)
+		}
+		for _, p := range env {
+			fmt.Fprintln(stderr, p)
+		}
 		return exitConfig
 	}
 	rt := gateway.TuneRuntime(cfg.Runtime)

@@ -14,7 +14,8 @@ import (
 // Serve answers one API request: it gives it a request id (the client's
 // X-Request-Id when it is well-formed, else a new one; echoed back),
 // refuses a path that is not plain (see PlainPath; also are the extra
-// characters the API's identifiers may hold) and hands the rest to next.
+// characters the API's identifiers may hold) and a state-changing request
+// that is not JSON (see CheckContentType), and hands the rest to next.
 // It returns the request id and the status written, for the access log.
 func Serve(w http.ResponseWriter, r *http.Request, also string, next http.Handler) (id string, status int) {
 	rec := &Recorder{ResponseWriter: w, Status: http.StatusOK}
@@ -25,11 +26,52 @@ func Serve(w http.ResponseWriter, r *http.Request, also string, next http.Handle
 	rec.Header().Set("X-Request-Id", id)
 	if !PlainPath(RawPath(r), also) {
 		WriteError(rec, ErrBadPath)
+	} else if e := CheckContentType(r); e != nil && served(next, r) {
+		WriteError(rec, e)
 	} else {
 		next.ServeHTTP(rec, r)
 	}
 	return id, rec.Status
 }
+
+// CheckContentType refuses (415) a POST, PUT or PATCH without
+// "Content-Type: application/json", empty body or not. An HTML form on
+// another site can POST (with the Basic credentials a browser remembers
+// for this origin) but cannot send that Content-Type without a CORS
+// preflight, which keygate never answers. DELETE needs no Content-Type:
+// neither a form nor any request a browser sends cross-site without a
+// preflight can use it. The OAuth endpoints of FormEndpoints take
+// application/x-www-form-urlencoded, as RFC 6749, 7009 and 7662 say; they
+// authenticate the OAuth client (a client secret is never a browser's
+// remembered Basic credential), and are checked by their handlers.
+func CheckContentType(r *http.Request) *Error {
+	switch r.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch:
+	default:
+		return nil
+	}
+	if FormEndpoints[r.URL.Path] || MediaType(r) == "application/json" {
+		return nil
+	}
+	return ErrNotJSON
+}
+
+// served reports whether next serves r, so that a request for a path or
+// method the API does not serve is still answered 404 or 405: true unless
+// next is a ServeMux whose match is its catch-all "/" (see NotServed).
+func served(next http.Handler, r *http.Request) bool {
+	mux, ok := next.(*http.ServeMux)
+	if !ok {
+		return true
+	}
+	_, pattern := mux.Handler(r)
+	return pattern != "/" && pattern != ""
+}
+
+// FormEndpoints are the paths whose POSTs take
+// application/x-www-form-urlencoded bodies (RFC 6749 §4.4.2 and §6, RFC
+// 7009 §2.1, RFC 7662 §2.1).
+var FormEndpoints = map[string]bool{"/oauth/token": true, "/oauth/revoke": true, "/oauth/introspect": true}
 
 // RawPath is the request target's path as the client sent it.
 func RawPath(r *http.Request) string {
