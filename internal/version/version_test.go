@@ -1,9 +1,17 @@
 package version
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"debug/elf"
+	"encoding/hex"
+	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -53,10 +61,13 @@ func TestFromBuildInfo(t *testing.T) {
 	}
 }
 
-// TestBuiltFromCheckout builds keygate as a user would, with go build in
-// the git checkout, and checks that `keygate version` names the commit
-// that is checked out (and whether the tree has changes).
-func TestBuiltFromCheckout(t *testing.T) {
+// TestReleaseBuild builds keygate as a release is built, with
+// scripts/release.sh in the git checkout for this machine's platform, and
+// checks what the release promises: `keygate version` names the commit
+// that is checked out (and whether the tree has changes), the binary is
+// static and holds no path of this machine (-trimpath), SHA256SUMS matches
+// the binary, and the CycloneDX SBOM lists the modules compiled in.
+func TestReleaseBuild(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
@@ -64,23 +75,33 @@ func TestBuiltFromCheckout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if fi, err := os.Stat(filepath.Join(root, ".git")); err != nil || !fi.IsDir() {
+		// The Go toolchain stamps version-control information only in a
+		// checkout whose .git is a directory (not a git worktree's file).
+		t.Skipf("%s is not a git clone: the toolchain records no commit there", root)
+	}
 	git := func(args ...string) string {
 		t.Helper()
 		out, err := exec.Command("git", append([]string{"-C", root}, args...)...).Output()
 		if err != nil {
-			t.Skipf("not a git checkout (git %s: %v)", strings.Join(args, " "), err)
+			t.Fatalf("git %s: %v", strings.Join(args, " "), err)
 		}
 		return strings.TrimSpace(string(out))
 	}
 	head := git("rev-parse", "HEAD")
 	dirty := git("status", "--porcelain") != ""
 
-	bin := filepath.Join(t.TempDir(), "keygate")
-	build := exec.Command("go", "build", "-buildvcs=true", "-o", bin, "./cmd/keygate")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	dist := t.TempDir()
+	target := runtime.GOOS + "/" + runtime.GOARCH
+	release := exec.Command("scripts/release.sh", dist)
+	release.Dir = root
+	release.Env = append(os.Environ(), "TARGETS="+target)
+	if out, err := release.CombinedOutput(); err != nil {
+		t.Fatalf("scripts/release.sh: %v\n%s", err, out)
 	}
+	name := "keygate_" + runtime.GOOS + "_" + runtime.GOARCH
+	bin := filepath.Join(dist, name)
+
 	out, err := exec.Command(bin, "version").Output()
 	if err != nil {
 		t.Fatalf("keygate version: %v", err)
@@ -94,5 +115,65 @@ func TestBuiltFromCheckout(t *testing.T) {
 	}
 	if strings.HasPrefix(line, "keygate dev ") {
 		t.Errorf("keygate version = %q: a build from a checkout has a module version, not dev", line)
+	}
+
+	raw, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, []byte(root+"/")) {
+		t.Errorf("%s holds the build machine's path %s: not built with -trimpath", name, root)
+	}
+	if runtime.GOOS == "linux" {
+		f, err := elf.Open(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		for _, p := range f.Progs {
+			if p.Type == elf.PT_INTERP {
+				t.Errorf("%s has a program interpreter: not a static binary", name)
+			}
+		}
+	}
+
+	sums, err := os.ReadFile(filepath.Join(dist, "SHA256SUMS"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(raw)
+	if want := hex.EncodeToString(sum[:]) + "  " + name + "\n"; string(sums) != want {
+		t.Errorf("SHA256SUMS = %q, want %q", sums, want)
+	}
+
+	var bom struct {
+		BOMFormat string `json:"bomFormat"`
+		Metadata  struct {
+			Component struct {
+				Name string `json:"name"`
+			} `json:"component"`
+		} `json:"metadata"`
+		Components []struct {
+			Name string `json:"name"`
+		} `json:"components"`
+	}
+	b, err := os.ReadFile(filepath.Join(dist, "keygate.cdx.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &bom); err != nil {
+		t.Fatalf("keygate.cdx.json: %v", err)
+	}
+	if bom.BOMFormat != "CycloneDX" || bom.Metadata.Component.Name != "github.com/keygate/keygate" {
+		t.Errorf("SBOM: format %q, component %q; want CycloneDX, github.com/keygate/keygate", bom.BOMFormat, bom.Metadata.Component.Name)
+	}
+	var names []string
+	for _, c := range bom.Components {
+		names = append(names, c.Name)
+	}
+	for _, want := range []string{"go.uber.org/zap", "github.com/redis/go-redis/v9", "go.etcd.io/bbolt"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("SBOM components %v: %s missing", names, want)
+		}
 	}
 }
