@@ -26,6 +26,7 @@ import (
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/authz/selfservice"
 	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/internal/version"
 	"github.com/keygate/keygate/proxy"
 	"github.com/keygate/keygate/ratelimit"
 	"github.com/keygate/keygate/store"
@@ -36,8 +37,9 @@ import (
 type Options struct {
 	// Logger, if nil, is built from the config's log section.
 	Logger *zap.Logger
-	// Version is reported by keygate_build_info and `keygate version`.
-	Version string
+	// Version is reported by keygate_build_info. Zero: the running
+	// binary's (version.Get).
+	Version version.Info
 }
 
 // Gateway is one running keygate.

@@ -24,6 +24,7 @@ import (
 
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/internal/version"
 	"github.com/keygate/keygate/ratelimit"
 )
 
@@ -45,8 +46,9 @@ type Options struct {
 	// verified, so routes with auth required answer 401 to every request
 	// and a credential sent to an optional route is refused.
 	Authenticator Authenticator
-	// Version is reported by keygate_build_info.
-	Version string
+	// Version is reported by keygate_build_info. Zero: the running
+	// binary's (version.Get).
+	Version version.Info
 	// RateLimiter takes the decisions of routes with a rate_limit: the
 	// Redis limiter shared by replicas, or an in-process one. Nil: an
 	// in-process limiter.
@@ -103,6 +105,9 @@ func New(cfg *config.Config, opts Options) (*Handler, error) {
 	reg := opts.Registerer
 	if reg == nil {
 		reg = prometheus.NewRegistry()
+	}
+	if opts.Version == (version.Info{}) {
+		opts.Version = version.Get()
 	}
 	m, err := newMetrics(reg, opts.Version)
 	if err != nil {

@@ -2,11 +2,12 @@ package proxy
 
 import (
 	"errors"
-	"runtime"
-	"runtime/debug"
+	"strconv"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/keygate/keygate/internal/version"
 )
 
 // Label values come from small fixed sets only: route names from the
@@ -67,7 +68,7 @@ type metrics struct {
 	isDegraded     atomic.Bool // limitDegraded's value, so it is set only on a change
 }
 
-func newMetrics(reg prometheus.Registerer, version string) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, build version.Info) (*metrics, error) {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "keygate_requests_total",
@@ -95,12 +96,12 @@ func newMetrics(reg prometheus.Registerer, version string) (*metrics, error) {
 			Help: "1 while the shared rate limiter cannot be reached and limits follow on_store_error.",
 		}),
 	}
-	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "keygate_build_info",
-		Help: "Always 1; the labels say which keygate is running.",
-	}, []string{"version", "goversion"})
-	build.WithLabelValues(version, runtime.Version()).Set(1)
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.upstreamErrors, m.inFlight, m.limitDecisions, m.limitDegraded, build} {
+		Help: "Always 1; the labels say which keygate is running: module version, commit, whether the checkout had uncommitted changes, Go version.",
+	}, []string{"version", "revision", "modified", "goversion"})
+	buildInfo.WithLabelValues(build.Version, build.Revision, strconv.FormatBool(build.Modified), build.GoVersion).Set(1)
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.upstreamErrors, m.inFlight, m.limitDecisions, m.limitDegraded, buildInfo} {
 		if err := reg.Register(c); err != nil {
 			return nil, errors.Join(errors.New("registering proxy metrics"), err)
 		}
@@ -134,14 +135,6 @@ func (m *metrics) forRoute(name string) routeMetrics {
 		rm.limits[res] = m.limitDecisions.WithLabelValues(name, res)
 	}
 	return rm
-}
-
-// Version is keygate's version, from the module's build information.
-func Version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
 }
 
 // setLimitDegraded records whether the shared rate limiter is unreachable,

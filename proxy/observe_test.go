@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/internal/version"
 )
 
 func get(t *testing.T, url string, header ...string) int {
@@ -37,7 +38,7 @@ func get(t *testing.T, url string, header ...string) int {
 func TestMetrics(t *testing.T) {
 	up := newUpstream(t, "up")
 	reg := prometheus.NewRegistry()
-	gw := newGateway(t, fmt.Sprintf("routes:\n  - {name: open, path_prefix: /open, upstream: %s, auth: none}\n", up.URL), Options{Registerer: reg, Version: "test"})
+	gw := newGateway(t, fmt.Sprintf("routes:\n  - {name: open, path_prefix: /open, upstream: %s, auth: none}\n", up.URL), Options{Registerer: reg, Version: version.Info{Version: "test", Revision: "0123456789ab", GoVersion: "go1.26.8"}})
 	get(t, gw.URL+"/open/a")
 	get(t, gw.URL+"/open/b?secret=1")
 	get(t, gw.URL+"/missing")

@@ -19,7 +19,7 @@ import (
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/gateway"
 	"github.com/keygate/keygate/internal/echo"
-	"github.com/keygate/keygate/proxy"
+	"github.com/keygate/keygate/internal/version"
 )
 
 // demoConfig is the gateway the demo runs: the embedded store in a
@@ -78,7 +78,7 @@ func demo(args []string, stdout, stderr io.Writer) int {
 		printProblems(stderr, err)
 		return exitConfig
 	}
-	g, err := gateway.New(ctx, cfg, gateway.Options{Version: proxy.Version()})
+	g, err := gateway.New(ctx, cfg, gateway.Options{Version: version.Get()})
 	if err != nil {
 		fmt.Fprintln(stderr, "keygate demo:", err)
 		return exitError

@@ -31,7 +31,7 @@ import (
 	"github.com/keygate/keygate/authz/adminapi"
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/gateway"
-	"github.com/keygate/keygate/proxy"
+	"github.com/keygate/keygate/internal/version"
 )
 
 var usage = `keygate — an authentication gateway in front of HTTP APIs
@@ -74,7 +74,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "users", "keys", "apikey":
 		return admin(cmd, args, stdout, stderr)
 	case "version", "-version", "--version":
-		fmt.Fprintln(stdout, "keygate", proxy.Version())
+		fmt.Fprintln(stdout, "keygate", version.Get())
 		return exitOK
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
@@ -166,7 +166,7 @@ func serve(args []string, stderr io.Writer) int {
 	rt := gateway.TuneRuntime(cfg.Runtime)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	g, err := gateway.New(ctx, cfg, gateway.Options{Version: proxy.Version()})
+	g, err := gateway.New(ctx, cfg, gateway.Options{Version: version.Get()})
 	if err != nil {
 		fmt.Fprintln(stderr, "keygate:", err)
 		return exitConfig
