@@ -149,9 +149,16 @@ func (r response) json(t *testing.T) map[string]any {
 	return m
 }
 
-// call sends a request to keygate. ctype and body may be empty.
+// call sends a request to keygate. ctype and body may be empty; a POST,
+// PUT or PATCH with neither to the JSON API (not /oauth/, which takes form
+// bodies, nor a proxied route) says Content-Type application/json, as a
+// JSON client does and every state-changing request of the API must.
 func (e *env) call(t *testing.T, method, path, authorization, ctype, body string) response {
 	t.Helper()
+	if ctype == "" && body == "" && (method == "POST" || method == "PUT" || method == "PATCH") &&
+		(strings.HasPrefix(path, "/user") || strings.HasPrefix(path, "/connect/")) {
+		ctype = "application/json"
+	}
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
