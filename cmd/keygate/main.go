@@ -129,20 +129,27 @@ func check(args []string, stdout, stderr io.Writer) int {
 	if ok, code := parseFlags(fs, args); !ok {
 		return code
 	}
-	cfg, err := config.Load(*path)
-	env := envSecretProblems(os.LookupEnv)
-	if err != nil || len(env) > 0 {
-		if err != nil {
-			printProblems(stderr, err)
-		}
-		for _, p := range env {
-			fmt.Fprintln(stderr, p)
-		}
+	cfg, ok := loadChecked(*path, stderr)
+	if !ok {
 		return exitConfig
 	}
 	fmt.Fprintf(stdout, "%s: OK: %d routes, store %s, listen %s, admin %s\n",
 		*path, len(cfg.Routes), cfg.Store.Driver, cfg.Listen, cfg.AdminListen)
 	return exitOK
+}
+
+// loadChecked loads the config file and checks the secrets keygate reads
+// from the environment, printing every problem of either to stderr.
+func loadChecked(path string, stderr io.Writer) (*config.Config, bool) {
+	cfg, err := config.Load(path)
+	env := envSecretProblems(os.LookupEnv)
+	if err != nil {
+		printProblems(stderr, err)
+	}
+	for _, p := range env {
+		fmt.Fprintln(stderr, p)
+	}
+	return cfg, err == nil && len(env) == 0
 }
 
 func serve(args []string, stderr io.Writer) int {
@@ -152,15 +159,8 @@ func serve(args []string, stderr io.Writer) int {
 	if ok, code := parseFlags(fs, args); !ok {
 		return code
 	}
-	cfg, err := config.Load(*path)
-	env := envSecretProblems(os.LookupEnv)
-	if err != nil || len(env) > 0 {
-		if err != nil {
-			printProblems(stderr, err)
-		}
-		for _, p := range env {
-			fmt.Fprintln(stderr, p)
-		}
+	cfg, ok := loadChecked(*path, stderr)
+	if !ok {
 		return exitConfig
 	}
 	rt := gateway.TuneRuntime(cfg.Runtime)
