@@ -1,12 +1,10 @@
 package proxy
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -18,6 +16,7 @@ import (
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/internal/echo"
+	"github.com/keygate/keygate/internal/rawhttp"
 )
 
 // upstream is a real HTTP server that echoes what it received and counts
@@ -69,26 +68,11 @@ func rawGet(t *testing.T, addr, target string, headers ...string) (*http.Respons
 
 func rawRequest(t *testing.T, addr, method, target string, headers ...string) (*http.Response, string) {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
 	req := method + " " + target + " HTTP/1.1\r\nHost: gw.test\r\nConnection: close\r\nContent-Length: 0\r\n"
 	for _, h := range headers {
 		req += h + "\r\n"
 	}
-	if _, err := io.WriteString(conn, req+"\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatalf("GET %q: reading response: %v", target, err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	return resp, string(body)
+	return rawhttp.Exchange(t, addr, req+"\r\n")
 }
 
 func echoed(t *testing.T, body string) echo.Request {

@@ -1,15 +1,13 @@
 package httpapi
 
 import (
-	"bufio"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
+
+	"github.com/keygate/keygate/internal/rawhttp"
 )
 
 // TestContentTypeRequired (issue 16.5): a state-changing request of the
@@ -60,7 +58,7 @@ func TestContentTypeRequired(t *testing.T) {
 			if !strings.Contains(rest, "\r\n\r\n") {
 				raw += "\r\n"
 			}
-			resp, respBody := rawExchange(t, srv.Listener.Addr().String(), raw)
+			resp, respBody := rawhttp.Exchange(t, srv.Listener.Addr().String(), raw)
 			if resp.StatusCode != tc.status {
 				t.Fatalf("got %d %s, want %d", resp.StatusCode, respBody, tc.status)
 			}
@@ -74,24 +72,4 @@ func TestContentTypeRequired(t *testing.T) {
 			}
 		})
 	}
-}
-
-func rawExchange(t *testing.T, addr, raw string) (*http.Response, string) {
-	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(conn, raw); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatalf("reading the response: %v", err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	return resp, string(b)
 }
