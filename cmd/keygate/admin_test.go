@@ -164,12 +164,12 @@ func TestAdminEmbedded(t *testing.T) {
 	}
 }
 
-// TestAdminRedisWhileServing changes credentials with the CLI while a
-// server runs on the same Redis: new ones work at once, revoked ones stop
-// within a second (the CLI's invalidation reaches the server by pub/sub).
-func TestAdminRedisWhileServing(t *testing.T) {
+// redisOrdersConfig writes a config with the orders route to an echoing
+// upstream on a private Redis, and returns its path.
+func redisOrdersConfig(t *testing.T) string {
+	t.Helper()
 	up := httptest.NewServer(echo.Handler{})
-	defer up.Close()
+	t.Cleanup(up.Close)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "gateway.yaml")
 	writeFile(t, path, fmt.Sprintf(`
@@ -178,7 +178,14 @@ admin_listen: 127.0.0.1:0
 store: {driver: redis, redis: {addrs: [%q], key_prefix: %q}}
 routes:
 %s`, redistest.Addr(t), redistest.Prefix(t), strings.ReplaceAll(ordersRoute, "UP", up.URL)))
+	return path
+}
 
+// TestAdminRedisWhileServing changes credentials with the CLI while a
+// server runs on the same Redis: new ones work at once, revoked ones stop
+// within a second (the CLI's invalidation reaches the server by pub/sub).
+func TestAdminRedisWhileServing(t *testing.T) {
+	path := redisOrdersConfig(t)
 	p := startServe(t, path)
 	url := "http://" + p.addr + "/api/orders/1"
 	mustKeygate(t, "users", "add", "bob", "--api-sets", "orders", "-config", path)
@@ -209,16 +216,7 @@ routes:
 // token of a running gateway's user; the old pair stops working, the new
 // one works, and someone who knew the old key cannot void the new token.
 func TestAdminAPIKeyRotate(t *testing.T) {
-	up := httptest.NewServer(echo.Handler{})
-	defer up.Close()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "gateway.yaml")
-	writeFile(t, path, fmt.Sprintf(`
-listen: 127.0.0.1:0
-admin_listen: 127.0.0.1:0
-store: {driver: redis, redis: {addrs: [%q], key_prefix: %q}}
-routes:
-%s`, redistest.Addr(t), redistest.Prefix(t), strings.ReplaceAll(ordersRoute, "UP", up.URL)))
+	path := redisOrdersConfig(t)
 	p := startServe(t, path)
 	url := "http://" + p.addr + "/api/orders/1"
 	mustKeygate(t, "users", "add", "bob", "--api-sets", "orders", "-config", path)
