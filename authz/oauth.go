@@ -52,6 +52,10 @@ type ClientSpec struct {
 	APISets              []string
 	AccessTokenValidity  time.Duration
 	RefreshTokenValidity time.Duration
+	// CreatedBy: the credential the caller authenticated with, if any
+	// (see KeySpec.CreatedBy and derive.go): the client is then bounded by
+	// it, expires with it, and is deleted when it is revoked.
+	CreatedBy string
 }
 
 // Client is an OAuth2 client (seed 001's "API keys": client ID and
@@ -72,6 +76,12 @@ type Client struct {
 	SealedSecret     []byte    `json:"sealedSecret,omitempty"` // under auth.encryption_keys, if any
 	PrevSecretDigest string    `json:"prevSecretDigest,omitempty"`
 	PrevSecretUntil  time.Time `json:"prevSecretUntil,omitzero"`
+
+	// Parent is the credential the client was made with (derive.go);
+	// Expires, if set, is when it stops working (its parent's expiry):
+	// no token it obtains outlives it.
+	Parent  string    `json:"parent,omitempty"`
+	Expires time.Time `json:"expires,omitzero"`
 }
 
 // CreateClient makes an OAuth client for owner and returns its secret,
@@ -95,6 +105,16 @@ func (s *Service) CreateClient(ctx context.Context, owner string, spec ClientSpe
 	if err != nil {
 		return "", nil, err
 	}
+	parent, err := s.Creator(ctx, owner, spec.CreatedBy)
+	if err != nil {
+		return "", nil, err
+	}
+	var expires time.Time
+	if parent != nil {
+		if expires, err = deriveFrom(parent, sets, scopes, time.Time{}, ""); err != nil {
+			return "", nil, err
+		}
+	}
 	o := s.oauth
 	access, refresh := spec.AccessTokenValidity, spec.RefreshTokenValidity
 	if access == 0 {
@@ -116,7 +136,7 @@ func (s *Service) CreateClient(ctx context.Context, owner string, spec ClientSpe
 	c := &Client{
 		ID: newClientID(), Owner: owner, Description: spec.Description, Scopes: scopes, APISets: sets,
 		GrantTypes: grants, AccessTokenValidity: access, RefreshTokenValidity: refresh,
-		Created: s.now().UTC().Truncate(time.Millisecond),
+		Created: s.now().UTC().Truncate(time.Millisecond), Parent: spec.CreatedBy, Expires: expires,
 	}
 	secret := newSecret(prefixClientSecret)
 	c.SecretDigest = s.secretDigest(secret)
@@ -124,6 +144,11 @@ func (s *Service) CreateClient(ctx context.Context, owner string, spec ClientSpe
 	b, _ := json.Marshal(c)
 	if _, err := s.st.Create(ctx, clientKey(c.ID), b, store.WriteOptions{Indexes: []string{clientsIndex(owner)}}); err != nil {
 		return "", nil, fmt.Errorf("storing client: %w", err)
+	}
+	if parent != nil {
+		if err := s.stillActive(ctx, parent.ID, func(ctx context.Context) error { return s.DeleteClient(ctx, owner, c.ID) }); err != nil {
+			return "", nil, err
+		}
 	}
 	s.log.Info("oauth client created", zap.String("audit", "create"), zap.String("client_id", c.ID), zap.String("owner", owner))
 	return secret, c, nil
@@ -303,7 +328,7 @@ func (s *Service) AuthenticateClient(ctx context.Context, id, secret string) (*C
 	if !ok && c.PrevSecretDigest != "" && s.now().Before(c.PrevSecretUntil) {
 		ok = s.secretMatches(secret, c.PrevSecretDigest)
 	}
-	if !ok {
+	if !ok || !c.Expires.IsZero() && !s.now().Before(c.Expires) {
 		return nil, ErrInvalidClient
 	}
 	u, err := s.GetUser(ctx, c.Owner)
@@ -362,15 +387,15 @@ func (s *Service) issueTokens(ctx context.Context, c *Client, scopes []string, n
 	sets := intersect(c.APISets, u.APISets)
 	scopes = intersect(scopes, u.Scopes)
 	access := &Credential{ID: newID(), Kind: KindAccessToken, Owner: c.Owner, APISets: sets, Scopes: scopes,
-		Status: StatusActive, Created: now, Expires: now.Add(c.AccessTokenValidity), ClientID: c.ID, Family: family}
+		Status: StatusActive, Created: now, Expires: c.capExpiry(now.Add(c.AccessTokenValidity)), ClientID: c.ID, Family: family}
 	at := newSecret(prefixAccess)
 	if err := s.writeNew(ctx, access, at, nil); err != nil {
 		return nil, err
 	}
-	resp := &TokenResponse{AccessToken: at, ExpiresIn: int64(c.AccessTokenValidity / time.Second), Scope: scopes, Narrowed: narrowed}
+	resp := &TokenResponse{AccessToken: at, ExpiresIn: int64(access.Expires.Sub(now) / time.Second), Scope: scopes, Narrowed: narrowed}
 	if s.oauth.RefreshTokensIssued() && slices.Contains(c.GrantTypes, GrantRefreshToken) {
 		refresh := &Credential{ID: newID(), Kind: KindRefreshToken, Owner: c.Owner, APISets: sets, Scopes: scopes,
-			Status: StatusActive, Created: now, Expires: now.Add(c.RefreshTokenValidity), ClientID: c.ID, Family: family}
+			Status: StatusActive, Created: now, Expires: c.capExpiry(now.Add(c.RefreshTokenValidity)), ClientID: c.ID, Family: family}
 		rt := newSecret(prefixRefresh)
 		if err := s.writeNew(ctx, refresh, rt, nil); err != nil {
 			return nil, err
@@ -559,4 +584,13 @@ func (s *Service) ClientSecret(ctx context.Context, owner, id string) (string, e
 		return "", ErrNotRetrievable
 	}
 	return s.retrievable.open(c.SealedSecret, "client/"+c.ID)
+}
+
+// capExpiry is a token's expiry, no later than its client's (a client
+// made by a credential expires with it).
+func (c *Client) capExpiry(t time.Time) time.Time {
+	if !c.Expires.IsZero() && t.After(c.Expires) {
+		return c.Expires
+	}
+	return t
 }

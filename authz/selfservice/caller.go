@@ -67,6 +67,24 @@ func (c *caller) covers(sets, scopes []string) error {
 	return nil
 }
 
+// errTokenCannotCreate: an OAuth access token makes no credentials
+// (authz.ErrTokenCannotCreate), said plainly.
+var errTokenCannotCreate = &httpapi.Error{Status: http.StatusForbidden, Code: "forbidden",
+	Description: "An OAuth access token cannot create credentials: sign in with your password, or use a named API key or the ApiKey pair."}
+
+// createdBy is the credential what the caller makes is derived from (see
+// authz's derive.go): the one they authenticated with, or "" after a
+// password. An OAuth token is refused.
+func (c *caller) createdBy() (string, error) {
+	if c.identity == nil {
+		return "", nil
+	}
+	if c.identity.Kind == authz.KindAccessToken || c.identity.Kind == authz.KindRefreshToken {
+		return "", errTokenCannotCreate
+	}
+	return c.identity.CredentialID, nil
+}
+
 // authenticate finds the caller: HTTP Basic with a user name and password,
 // or a credential of their own (Bearer key token or access token, or an
 // ApiKey pair), whatever its API sets.

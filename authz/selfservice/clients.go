@@ -101,8 +101,11 @@ func (h *Handler) createClient(w http.ResponseWriter, r *http.Request, c *caller
 	if e := httpapi.DecodeJSON(w, r, &req, false); e != nil {
 		return e
 	}
-	spec := authz.ClientSpec{Description: req.Description}
-	var err error
+	createdBy, err := c.createdBy()
+	if err != nil {
+		return err
+	}
+	spec := authz.ClientSpec{Description: req.Description, CreatedBy: createdBy}
 	if err = within("scope", req.Scope, c.scopes(), c); err != nil {
 		return err
 	}
@@ -214,6 +217,9 @@ func (h *Handler) getClient(w http.ResponseWriter, r *http.Request, c *caller) e
 func (h *Handler) newClientSecret(w http.ResponseWriter, r *http.Request, c *caller) error {
 	if e := httpapi.DecodeJSON(w, r, &struct{}{}, false); e != nil {
 		return e
+	}
+	if _, err := c.createdBy(); err != nil {
+		return err // a new secret is a new credential
 	}
 	id := r.PathValue("clientId")
 	client, err := h.svc.GetClient(r.Context(), c.user.Name, id)

@@ -57,6 +57,9 @@ type createKeyRequest struct {
 	APISets     []string `json:"apiSets"`
 	Scopes      []string `json:"scopes"`
 	ExpiresAt   string   `json:"expiresAt"`
+	// Admin makes a key for the admin API: only for an administrator
+	// signed in with their password.
+	Admin bool `json:"admin"`
 }
 
 // keyCreated is POST /user/keys's answer: the only time the token is shown.
@@ -71,6 +74,7 @@ type keyCreated struct {
 	ID          string    `json:"id"`
 	Created     time.Time `json:"created"`
 	ExpiresAt   time.Time `json:"expiresAt,omitzero"`
+	Admin       bool      `json:"admin,omitempty"`
 }
 
 // keyView is a named key as listed and shown. Token and Usage are only
@@ -106,6 +110,11 @@ func viewKey(c *authz.Credential) keyView {
 var errNoKeyAuthority = &httpapi.Error{Status: http.StatusForbidden, Code: "forbidden",
 	Description: "Creating API keys needs the MANAGE_USER_API_KEY or ADMIN authority."}
 
+// errAdminKeyNeedsPassword: a key for the admin API is made only after a
+// password sign-in (or by the CLI), never by another credential.
+var errAdminKeyNeedsPassword = &httpapi.Error{Status: http.StatusForbidden, Code: "forbidden",
+	Description: "admin: a key for the admin API can only be made after signing in with your password."}
+
 // createKey is POST /user/keys: a named key for the caller, only with the
 // MANAGE_USER_API_KEY or ADMIN authority (seed 002); with ?download=1 the
 // token comes as a <handle>.APIKEY attachment (seed 002's Download).
@@ -130,7 +139,14 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, c *caller) e
 	if e := httpapi.DecodeJSON(w, r, &req, true); e != nil {
 		return e
 	}
-	spec := authz.KeySpec{Handle: req.Handle, Alias: req.Alias, Description: req.Description}
+	createdBy, err := c.createdBy()
+	if err != nil {
+		return err
+	}
+	if req.Admin && c.identity != nil {
+		return errAdminKeyNeedsPassword
+	}
+	spec := authz.KeySpec{Handle: req.Handle, Alias: req.Alias, Description: req.Description, CreatedBy: createdBy, Admin: req.Admin}
 	if req.ExpiresAt != "" {
 		t, err := time.Parse(time.RFC3339, req.ExpiresAt)
 		if err != nil {
@@ -138,7 +154,6 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, c *caller) e
 		}
 		spec.Expires = t
 	}
-	var err error
 	if spec.APISets, err = c.bound("apiSets", req.APISets, c.apiSets(), c.user.APISets); err != nil {
 		return err
 	}
@@ -165,7 +180,7 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, c *caller) e
 		Handle: cred.Handle, Alias: cred.Alias, Description: cred.Description,
 		APISets: httpapi.NonNil(cred.APISets), Scopes: httpapi.NonNil(cred.Scopes),
 		Token: token, Usage: "Authorization: Bearer " + token,
-		ID: cred.ID, Created: cred.Created, ExpiresAt: cred.Expires,
+		ID: cred.ID, Created: cred.Created, ExpiresAt: cred.Expires, Admin: cred.Admin,
 	})
 	return nil
 }
@@ -313,6 +328,11 @@ func (h *Handler) getAPIKey(w http.ResponseWriter, r *http.Request, c *caller) e
 	return nil
 }
 
+// errExpiringCannotMakeAPIKey: the ApiKey pair never expires, so a
+// credential that does may not make its token.
+var errExpiringCannotMakeAPIKey = &httpapi.Error{Status: http.StatusForbidden, Code: "forbidden",
+	Description: "The ApiKey token does not expire, so a credential that expires cannot generate it: sign in with your password."}
+
 // apiKeyToken is POST /user/apikey/token's answer, shown once.
 type apiKeyToken struct {
 	Key   string `json:"key"`
@@ -331,6 +351,17 @@ func (h *Handler) newAPIKeyToken(w http.ResponseWriter, r *http.Request, c *call
 	}
 	if err := c.covers(c.user.APISets, c.user.Scopes); err != nil {
 		return err
+	}
+	// The pair never expires and is no credential's child: an OAuth token
+	// may not make its token, nor may a credential that expires.
+	by, err := c.createdBy()
+	if err != nil {
+		return err
+	}
+	if p, err := h.svc.Creator(r.Context(), c.user.Name, by); err != nil {
+		return err
+	} else if p != nil && !p.Expires.IsZero() {
+		return errExpiringCannotMakeAPIKey
 	}
 	key, token, err := h.svc.NewAPIKeyToken(r.Context(), c.user.Name)
 	if err != nil {
