@@ -7,6 +7,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/config"
 )
 
 // clientData is an OAuth client's window: its ID and, just after it was
@@ -25,6 +26,9 @@ type clientData struct {
 // client made by authz's CreateClient with the config's defaults (all of
 // the user's API sets, read and write as far as they have them).
 func (h *Handler) createClient(w http.ResponseWriter, r *http.Request, v *visit) error {
+	if err := h.mayCreate(v, config.KeyKindOAuthClients); err != nil {
+		return err
+	}
 	secret, c, err := h.svc.CreateClient(r.Context(), v.user.Name, authz.ClientSpec{Description: r.PostForm.Get("description")})
 	if err != nil {
 		return err
@@ -59,6 +63,9 @@ func (h *Handler) clientPage(w http.ResponseWriter, r *http.Request, v *visit) e
 // newClientSecret gives a client a new secret (authz's NewClientSecret),
 // shown this once; the old one stops working (after oauth.secret_grace).
 func (h *Handler) newClientSecret(w http.ResponseWriter, r *http.Request, v *visit) error {
+	if err := h.mayCreate(v, config.KeyKindOAuthClients); err != nil {
+		return err
+	}
 	secret, c, err := h.svc.NewClientSecret(r.Context(), v.user.Name, r.PathValue("id"))
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/authz/internal/httpapi"
+	"github.com/keygate/keygate/config"
 )
 
 // createClientRequest is createClientId's optional body.
@@ -97,6 +98,9 @@ func (h *Handler) grantTypes(c *authz.Client) []string {
 // user may make clients for themselves; the client gets no API set or
 // scope that what the caller authenticated with lacks.
 func (h *Handler) createClient(w http.ResponseWriter, r *http.Request, c *caller) error {
+	if err := h.mayCreate(c, config.KeyKindOAuthClients); err != nil {
+		return err
+	}
 	var req createClientRequest
 	if e := httpapi.DecodeJSON(w, r, &req, false); e != nil {
 		return e
@@ -220,6 +224,9 @@ func (h *Handler) newClientSecret(w http.ResponseWriter, r *http.Request, c *cal
 	}
 	if _, err := c.createdBy(); err != nil {
 		return err // a new secret is a new credential
+	}
+	if err := h.mayCreate(c, config.KeyKindOAuthClients); err != nil {
+		return err
 	}
 	id := r.PathValue("clientId")
 	client, err := h.svc.GetClient(r.Context(), c.user.Name, id)

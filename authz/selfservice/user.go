@@ -13,6 +13,7 @@ import (
 
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/authz/internal/httpapi"
+	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/ratelimit"
 )
 
@@ -110,6 +111,23 @@ func viewKey(c *authz.Credential) keyView {
 var errNoKeyAuthority = &httpapi.Error{Status: http.StatusForbidden, Code: "forbidden",
 	Description: "Creating API keys needs the MANAGE_USER_API_KEY or ADMIN authority."}
 
+// mayCreate refuses a caller without the MANAGE_USER_API_KEY (or ADMIN)
+// authority where self_service.manage_key_authority_for lists kind.
+func (h *Handler) mayCreate(c *caller, kind string) error {
+	if !h.selfSvc.NeedsKeyAuthority(kind) || c.user.Has(authz.AuthorityManageUserAPIKey) {
+		return nil
+	}
+	switch kind {
+	case config.KeyKindNamedKeys:
+		return errNoKeyAuthority
+	case config.KeyKindOAuthClients:
+		return &httpapi.Error{Status: http.StatusForbidden, Code: "forbidden",
+			Description: "Creating OAuth clients and their secrets needs the MANAGE_USER_API_KEY or ADMIN authority."}
+	}
+	return &httpapi.Error{Status: http.StatusForbidden, Code: "forbidden",
+		Description: "Generating the ApiKey token needs the MANAGE_USER_API_KEY or ADMIN authority."}
+}
+
 // errAdminKeyNeedsPassword: a key for the admin API is made only after a
 // password sign-in (or by the CLI), never by another credential.
 var errAdminKeyNeedsPassword = &httpapi.Error{Status: http.StatusForbidden, Code: "forbidden",
@@ -119,8 +137,8 @@ var errAdminKeyNeedsPassword = &httpapi.Error{Status: http.StatusForbidden, Code
 // MANAGE_USER_API_KEY or ADMIN authority (seed 002); with ?download=1 the
 // token comes as a <handle>.APIKEY attachment (seed 002's Download).
 func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, c *caller) error {
-	if !c.user.Has(authz.AuthorityManageUserAPIKey) {
-		return errNoKeyAuthority
+	if err := h.mayCreate(c, config.KeyKindNamedKeys); err != nil {
+		return err
 	}
 	download := false
 	for name, vals := range r.URL.Query() {
@@ -348,6 +366,9 @@ type apiKeyToken struct {
 func (h *Handler) newAPIKeyToken(w http.ResponseWriter, r *http.Request, c *caller) error {
 	if e := httpapi.DecodeJSON(w, r, &struct{}{}, false); e != nil {
 		return e
+	}
+	if err := h.mayCreate(c, config.KeyKindAPIKey); err != nil {
+		return err
 	}
 	if err := c.covers(c.user.APISets, c.user.Scopes); err != nil {
 		return err
