@@ -31,6 +31,10 @@ type credentialView struct {
 	Created     time.Time `json:"created"`
 	ExpiresAt   time.Time `json:"expiresAt,omitzero"`
 	LastUsed    time.Time `json:"lastUsed,omitzero"`
+	// Parent: the credential this one was made with (revoked with it).
+	Parent string `json:"parent,omitempty"`
+	// Admin: a named key made for the admin API.
+	Admin bool `json:"admin,omitempty"`
 	// ClientID: for OAuth tokens, the client that obtained them.
 	ClientID string `json:"clientId,omitempty"`
 	// Failures: for the ApiKey pair, wrong tokens counted against its
@@ -48,7 +52,8 @@ func viewCredential(c *authz.Credential) credentialView {
 	return credentialView{
 		ID: c.ID, Kind: string(c.Kind), Handle: c.Handle, Alias: c.Alias, Description: c.Description,
 		APISets: httpapi.NonNil(c.APISets), Scopes: httpapi.NonNil(c.Scopes), Status: string(c.Status),
-		Created: c.Created, ExpiresAt: c.Expires, LastUsed: c.LastUsed, ClientID: c.ClientID, RateLimit: c.RateLimit, Quota: c.Quota,
+		Created: c.Created, ExpiresAt: c.Expires, LastUsed: c.LastUsed, Parent: c.Parent, Admin: c.Admin, ClientID: c.ClientID,
+		RateLimit: c.RateLimit, Quota: c.Quota,
 	}
 }
 

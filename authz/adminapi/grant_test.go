@@ -88,3 +88,37 @@ func TestAdminKeyNeedsAdmin(t *testing.T) {
 		t.Errorf("admin key for a user without ADMIN: got %v, want an input error naming admin", err)
 	}
 }
+
+// TestRevokeCascades: an administrator's revocation of a key revokes the
+// key it made, on the proxied route too; the credentials list shows the
+// parent link and the admin flag.
+func TestRevokeCascades(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		e.user(t, "root", []string{"orders"}, "ADMIN")
+		e.user(t, "alice", []string{"orders"}, "MANAGE_USER_API_KEY")
+		ops := e.adminKey(t, "root", "ops")
+		_, parent, err := e.svc.CreateKey(t.Context(), "alice", authz.KeySpec{Handle: "parent"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		childTok, child, err := e.svc.CreateKey(t.Context(), "alice", authz.KeySpec{Handle: "child", CreatedBy: parent.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := e.proxied(t, bearer(childTok)); got != 200 {
+			t.Fatalf("child before: %d", got)
+		}
+		want(t, "revoke the parent", e.call(t, "DELETE", "/admin/credentials/"+parent.ID, ops, ""), 204)
+		e.waitProxied(t, "the child of a revoked key", bearer(childTok), 401)
+		r := e.call(t, "GET", "/admin/users/alice/credentials", ops, "")
+		want(t, "alice's credentials", r, 200)
+		for _, s := range []string{`"id":"` + child.ID + `","kind":"key_token","handle":"child"`, `"status":"revoked"`, `"parent":"` + parent.ID + `"`} {
+			if !strings.Contains(string(r.body), s) {
+				t.Errorf("alice's credentials: want %s in %s", s, r.body)
+			}
+		}
+		if r := e.call(t, "GET", "/admin/users/root/credentials", ops, ""); !strings.Contains(string(r.body), `"admin":true`) {
+			t.Errorf("root's credentials: want the admin flag in %s", r.body)
+		}
+	})
+}

@@ -188,3 +188,32 @@ func TestParentRevokedOnAnotherReplica(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestAPIKeyPairAsParent: a key made with the ApiKey pair is its child:
+// revoking the pair revokes the key. A key that expires cannot generate
+// the ApiKey token, which does not.
+func TestAPIKeyPairAsParent(t *testing.T) {
+	forEachBackend(t, "", func(t *testing.T, e *env) {
+		alice := e.user(t, "alice", []string{"orders"}, []string{"read", "write"}, "MANAGE_USER_API_KEY")
+		r := e.postJSON(t, "/user/apikey/token", alice, ``)
+		want(t, "ApiKey token", r, 200)
+		pair := "ApiKey " + r.json(t)["key"].(string) + ":" + r.json(t)["token"].(string)
+		child := e.createKey(t, pair, `{"handle": "child"}`)
+		if r := e.call(t, "GET", "/orders/1", "Bearer "+child, "", ""); r.status != 200 {
+			t.Fatalf("child before: got %s", r)
+		}
+		_, cred, err := e.svc.APIKey(t.Context(), "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.Revoke(t.Context(), cred.ID); err != nil {
+			t.Fatal(err)
+		}
+		if r := e.call(t, "GET", "/orders/1", "Bearer "+child, "", ""); r.status != 401 {
+			t.Errorf("child of a revoked ApiKey pair: got %s, want 401", r)
+		}
+
+		expiring := e.createKey(t, alice, `{"handle": "short", "expiresAt": "`+time.Now().Add(time.Hour).UTC().Format(time.RFC3339)+`"}`)
+		wantError(t, "ApiKey token by an expiring key", e.postJSON(t, "/user/apikey/token", "Bearer "+expiring, ``), 403, "forbidden")
+	})
+}
