@@ -38,6 +38,10 @@ type profileData struct {
 	// CanGenerate: the Generate key button is shown (MANAGE_USER_API_KEY
 	// or ADMIN, the self-service API's rule for POST /user/keys).
 	CanGenerate bool
+	// CanCreateClients: the new-client form is shown (unless
+	// self_service.manage_key_authority_for lists oauth_clients and the
+	// user lacks the authority).
+	CanCreateClients bool
 }
 
 // keyRow is a named key in the Profile's list.
@@ -58,7 +62,7 @@ func (h *Handler) profile(w http.ResponseWriter, r *http.Request, v *visit) erro
 	if err != nil {
 		return err
 	}
-	d := profileData{CanGenerate: h.mayCreate(v, config.KeyKindNamedKeys) == nil}
+	d := profileData{CanGenerate: h.mayCreate(v, config.KeyKindNamedKeys) == nil, CanCreateClients: h.mayCreate(v, config.KeyKindOAuthClients) == nil}
 	for _, c := range creds {
 		if c.Kind != authz.KindKeyToken || c.Handle == "" {
 			continue

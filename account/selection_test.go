@@ -41,6 +41,9 @@ func TestPagesKeyAuthoritySetting(t *testing.T) {
 	e.user(t, "bob", []string{"orders"})
 	b := e.browser(t)
 	b.signIn("bob")
+	if p := b.get("/account/profile"); !strings.Contains(p.body, `id="no-client-authority"`) || strings.Contains(p.body, `action="/account/clients"`) {
+		t.Errorf("profile without the authority: want no new-client form and the reason")
+	}
 	if p := b.post("/account/clients", url.Values{"description": {"x"}}); p.status != http.StatusForbidden || !strings.Contains(p.body, "MANAGE_USER_API_KEY") {
 		t.Errorf("client without the authority: %d, want 403", p.status)
 	}
