@@ -97,15 +97,21 @@ func (s *Service) CreateClient(ctx context.Context, owner string, spec ClientSpe
 	if len(spec.Description) > 1024 {
 		return "", nil, invalid("description", "at most 1024 characters")
 	}
-	scopes := spec.Scopes
-	if len(scopes) == 0 {
-		scopes = intersect([]string{"read", "write"}, u.Scopes)
-	}
-	sets, scopes, err := narrow(u, spec.APISets, scopes)
+	parent, err := s.Creator(ctx, owner, spec.CreatedBy)
 	if err != nil {
 		return "", nil, err
 	}
-	parent, err := s.Creator(ctx, owner, spec.CreatedBy)
+	scopes, sets := spec.Scopes, spec.APISets
+	if len(scopes) == 0 {
+		scopes = intersect([]string{"read", "write"}, u.Scopes)
+		if parent != nil {
+			scopes = intersect(scopes, parent.Scopes)
+		}
+	}
+	if len(sets) == 0 && parent != nil {
+		sets = intersect(parent.APISets, u.APISets) // all of the creator's, not of the owner's
+	}
+	sets, scopes, err = narrow(u, sets, scopes)
 	if err != nil {
 		return "", nil, err
 	}

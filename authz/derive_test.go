@@ -1,0 +1,93 @@
+package authz
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/keygate/keygate/store"
+)
+
+// TestDerive: what a credential makes is bounded by it and defaults to
+// it (API sets, scopes, expiry), for named keys and OAuth clients alike;
+// OAuth tokens make nothing; a revoked or expired creator makes nothing.
+func TestDerive(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, st store.Store) {
+		ctx := t.Context()
+		s := newService(t, st, authConfig(), nil)
+		mustUser(t, s, "alice", []string{"orders", "billing"}, []string{"read", "write"})
+		exp := time.Now().Add(time.Hour).UTC().Truncate(time.Millisecond)
+		_, parent, err := s.CreateKey(ctx, "alice", KeySpec{Handle: "parent", APISets: []string{"orders"}, Scopes: []string{"read"}, Expires: exp})
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		_, k, err := s.CreateKey(ctx, "alice", KeySpec{Handle: "child", CreatedBy: parent.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(k.APISets, []string{"orders"}) || !slices.Equal(k.Scopes, []string{"read"}) || !k.Expires.Equal(exp) || k.Parent != parent.ID {
+			t.Errorf("child key: sets %v scopes %v expires %v parent %q; want the parent's and its id", k.APISets, k.Scopes, k.Expires, k.Parent)
+		}
+		_, c, err := s.CreateClient(ctx, "alice", ClientSpec{CreatedBy: parent.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(c.APISets, []string{"orders"}) || !slices.Equal(c.Scopes, []string{"read"}) || !c.Expires.Equal(exp) || c.Parent != parent.ID {
+			t.Errorf("child client: sets %v scopes %v expires %v parent %q; want the parent's and its id", c.APISets, c.Scopes, c.Expires, c.Parent)
+		}
+		tr, err := s.ClientCredentialsGrant(ctx, c, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if limit := int64(time.Until(exp)/time.Second) + 1; tr.ExpiresIn > limit {
+			t.Errorf("client's token: expires_in %d, want at most %d", tr.ExpiresIn, limit)
+		}
+
+		for _, tc := range []struct {
+			name string
+			spec KeySpec
+			want error
+		}{
+			{"more API sets", KeySpec{Handle: "x1", APISets: []string{"billing"}, CreatedBy: parent.ID}, ErrInvalidInput},
+			{"more scopes", KeySpec{Handle: "x2", Scopes: []string{"write"}, CreatedBy: parent.ID}, ErrInvalidInput},
+			{"later expiry", KeySpec{Handle: "x3", Expires: exp.Add(time.Second), CreatedBy: parent.ID}, ErrInvalidInput},
+			{"admin", KeySpec{Handle: "x4", Admin: true, CreatedBy: parent.ID}, ErrForbidden},
+			{"another user's credential", KeySpec{Handle: "x5", CreatedBy: "cred_nope"}, ErrForbidden},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				if _, _, err := s.CreateKey(ctx, "alice", tc.spec); !errors.Is(err, tc.want) {
+					t.Errorf("CreateKey: got %v, want %v", err, tc.want)
+				}
+				if _, err := s.KeyByHandle(ctx, "alice", tc.spec.Handle); !errors.Is(err, ErrNotFound) {
+					t.Errorf("the refused key exists: %v", err)
+				}
+			})
+		}
+
+		_, at, err := s.IssueAccessToken(ctx, "alice", nil, nil, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.CreateKey(ctx, "alice", KeySpec{Handle: "y", CreatedBy: at.ID}); !errors.Is(err, ErrTokenCannotCreate) {
+			t.Errorf("key made by an access token: got %v, want ErrTokenCannotCreate", err)
+		}
+		if _, _, err := s.CreateClient(ctx, "alice", ClientSpec{CreatedBy: at.ID}); !errors.Is(err, ErrTokenCannotCreate) {
+			t.Errorf("client made by an access token: got %v, want ErrTokenCannotCreate", err)
+		}
+
+		if err := s.DeleteKey(ctx, "alice", "parent"); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Credential(ctx, k.ID); err != nil || got.Status != StatusRevoked {
+			t.Errorf("child key after its parent was deleted: %+v, %v; want revoked", got, err)
+		}
+		if _, err := s.ClientByID(ctx, c.ID); !errors.Is(err, ErrNotFound) {
+			t.Errorf("child client after its parent was deleted: %v, want ErrNotFound", err)
+		}
+		if _, _, err := s.CreateKey(ctx, "alice", KeySpec{Handle: "z", CreatedBy: parent.ID}); !errors.Is(err, ErrForbidden) {
+			t.Errorf("key made by a deleted key: got %v, want ErrForbidden", err)
+		}
+	})
+}
