@@ -240,7 +240,7 @@ func (s *Service) CreateKey(ctx context.Context, owner string, spec KeySpec) (to
 		Handle: spec.Handle, Alias: spec.Alias, Description: spec.Description,
 		APISets: sets, Scopes: scopes, Status: StatusActive,
 		Created: s.now().UTC().Truncate(time.Millisecond), Expires: spec.Expires,
-		Parent: spec.CreatedBy, Admin: spec.Admin,
+		Parent: parent.id(), Admin: spec.Admin,
 	}
 	// The handle is reserved first: of concurrent creates with one handle,
 	// exactly one wins.
@@ -259,7 +259,7 @@ func (s *Service) CreateKey(ctx context.Context, owner string, spec KeySpec) (to
 		return "", nil, err
 	}
 	if parent != nil {
-		if err := s.stillActive(ctx, parent.ID, func(ctx context.Context) error { return s.DeleteKey(ctx, owner, spec.Handle) }); err != nil {
+		if err := s.stillActive(ctx, parent, func(ctx context.Context) error { return s.DeleteKey(ctx, owner, spec.Handle) }); err != nil {
 			return "", nil, err
 		}
 	}

@@ -56,6 +56,11 @@ type ClientSpec struct {
 	// (see KeySpec.CreatedBy and derive.go): the client is then bounded by
 	// it, expires with it, and is deleted when it is revoked.
 	CreatedBy string
+	// CreatesCredentials makes a client whose access tokens may create
+	// named keys and OAuth clients (derived from the client, see
+	// derive.go); only without CreatedBy (after a password, on the
+	// account page).
+	CreatesCredentials bool
 }
 
 // Client is an OAuth2 client (seed 001's "API keys": client ID and
@@ -82,6 +87,9 @@ type Client struct {
 	// no token it obtains outlives it.
 	Parent  string    `json:"parent,omitempty"`
 	Expires time.Time `json:"expires,omitzero"`
+	// CreatesCredentials: the client's access tokens may create
+	// credentials, which it is then the parent of (derive.go).
+	CreatesCredentials bool `json:"createsCredentials,omitempty"`
 }
 
 // CreateClient makes an OAuth client for owner and returns its secret,
@@ -96,6 +104,9 @@ func (s *Service) CreateClient(ctx context.Context, owner string, spec ClientSpe
 	}
 	if len(spec.Description) > 1024 {
 		return "", nil, invalid("description", "at most 1024 characters")
+	}
+	if spec.CreatesCredentials && spec.CreatedBy != "" {
+		return "", nil, fmt.Errorf("%w: createsCredentials: a client that creates credentials is made after a password sign-in or on the account page, not by a credential", ErrForbidden)
 	}
 	parent, err := s.Creator(ctx, owner, spec.CreatedBy)
 	if err != nil {
@@ -142,7 +153,8 @@ func (s *Service) CreateClient(ctx context.Context, owner string, spec ClientSpe
 	c := &Client{
 		ID: newClientID(), Owner: owner, Description: spec.Description, Scopes: scopes, APISets: sets,
 		GrantTypes: grants, AccessTokenValidity: access, RefreshTokenValidity: refresh,
-		Created: s.now().UTC().Truncate(time.Millisecond), Parent: spec.CreatedBy, Expires: expires,
+		Created: s.now().UTC().Truncate(time.Millisecond), Parent: parent.id(), Expires: expires,
+		CreatesCredentials: spec.CreatesCredentials,
 	}
 	secret := newSecret(prefixClientSecret)
 	c.SecretDigest = s.secretDigest(secret)
@@ -152,7 +164,7 @@ func (s *Service) CreateClient(ctx context.Context, owner string, spec ClientSpe
 		return "", nil, fmt.Errorf("storing client: %w", err)
 	}
 	if parent != nil {
-		if err := s.stillActive(ctx, parent.ID, func(ctx context.Context) error { return s.DeleteClient(ctx, owner, c.ID) }); err != nil {
+		if err := s.stillActive(ctx, parent, func(ctx context.Context) error { return s.DeleteClient(ctx, owner, c.ID) }); err != nil {
 			return "", nil, err
 		}
 	}
@@ -290,6 +302,10 @@ func (s *Service) DeleteClient(ctx context.Context, owner, id string) error {
 		return err
 	}
 	if err := s.revokeIndex(ctx, clientCredsIndex(id)); err != nil {
+		return err
+	}
+	// What its access tokens made ends with it (derive.go).
+	if err := s.revokeChildrenOf(ctx, owner, id); err != nil {
 		return err
 	}
 	s.log.Info("oauth client deleted", zap.String("audit", "revoke"), zap.String("client_id", id), zap.String("owner", owner))

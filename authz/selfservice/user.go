@@ -157,7 +157,7 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, c *caller) e
 	if e := httpapi.DecodeJSON(w, r, &req, true); e != nil {
 		return e
 	}
-	createdBy, err := c.createdBy()
+	createdBy, _, err := h.creator(r.Context(), c)
 	if err != nil {
 		return err
 	}
@@ -351,6 +351,11 @@ func (h *Handler) getAPIKey(w http.ResponseWriter, r *http.Request, c *caller) e
 var errExpiringCannotMakeAPIKey = &httpapi.Error{Status: http.StatusForbidden, Code: "forbidden",
 	Description: "The ApiKey token does not expire, so a credential that expires cannot generate it: sign in with your password."}
 
+// errTokenCannotMakeAPIKey: the ApiKey pair is no credential's child, so
+// no OAuth access token makes its token.
+var errTokenCannotMakeAPIKey = &httpapi.Error{Status: http.StatusForbidden, Code: "forbidden",
+	Description: "An OAuth access token cannot generate the ApiKey token, which would not end with its client: sign in with your password."}
+
 // apiKeyToken is POST /user/apikey/token's answer, shown once.
 type apiKeyToken struct {
 	Key   string `json:"key"`
@@ -374,14 +379,16 @@ func (h *Handler) newAPIKeyToken(w http.ResponseWriter, r *http.Request, c *call
 		return err
 	}
 	// The pair never expires and is no credential's child: an OAuth token
-	// may not make its token, nor may a credential that expires.
-	by, err := c.createdBy()
-	if err != nil {
+	// may not make its token (not even one whose client was made to
+	// create credentials: the pair would not end with the client), nor
+	// may a credential that expires.
+	_, p, err := h.creator(r.Context(), c)
+	switch {
+	case err != nil:
 		return err
-	}
-	if p, err := h.svc.Creator(r.Context(), c.user.Name, by); err != nil {
-		return err
-	} else if p != nil && !p.Expires.IsZero() {
+	case p != nil && p.Client:
+		return errTokenCannotMakeAPIKey
+	case p != nil && !p.Expires.IsZero():
 		return errExpiringCannotMakeAPIKey
 	}
 	key, token, err := h.svc.NewAPIKeyToken(r.Context(), c.user.Name)
