@@ -67,6 +67,12 @@ type clientView struct {
 	GrantTypes    []string  `json:"grantTypes"`
 	Created       time.Time `json:"created"`
 	SecretRotated time.Time `json:"secretRotated,omitzero"`
+	// Parent: the credential or client this one was made with (deleted
+	// with it); ExpiresAt: when it stops working, if ever.
+	Parent    string    `json:"parent,omitempty"`
+	ExpiresAt time.Time `json:"expiresAt,omitzero"`
+	// CreatesCredentials: its access tokens may create credentials.
+	CreatesCredentials bool `json:"createsCredentials,omitempty"`
 }
 
 // credentials is GET /admin/users/{name}/credentials: every credential of
@@ -116,6 +122,7 @@ func (h *Handler) credentials(w http.ResponseWriter, r *http.Request, _ *actor) 
 		cv = append(cv, clientView{
 			ClientID: c.ID, Description: c.Description, APISets: httpapi.NonNil(c.APISets), Scopes: httpapi.NonNil(c.Scopes),
 			GrantTypes: httpapi.NonNil(c.GrantTypes), Created: c.Created, SecretRotated: c.SecretRotated,
+			Parent: c.Parent, ExpiresAt: c.Expires, CreatesCredentials: c.CreatesCredentials,
 		})
 	}
 	slices.SortFunc(cv, func(a, b clientView) int {

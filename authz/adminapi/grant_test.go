@@ -1,6 +1,8 @@
 package adminapi_test
 
 import (
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -119,6 +121,54 @@ func TestRevokeCascades(t *testing.T) {
 		}
 		if r := e.call(t, "GET", "/admin/users/root/credentials", ops, ""); !strings.Contains(string(r.body), `"admin":true`) {
 			t.Errorf("root's credentials: want the admin flag in %s", r.body)
+		}
+	})
+}
+
+// TestDeleteClientCascades: an administrator's deletion of a client made
+// to create credentials deletes the client and revokes the key its access
+// token made; the credentials list shows the flag and the parent links
+// before.
+func TestDeleteClientCascades(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		e.user(t, "root", []string{"orders"}, "ADMIN")
+		e.user(t, "alice", []string{"orders"}, "MANAGE_USER_API_KEY")
+		ops := e.adminKey(t, "root", "ops")
+		ctx := t.Context()
+		_, prov, err := e.svc.CreateClient(ctx, "alice", authz.ClientSpec{CreatesCredentials: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.ClientCredentialsGrant(ctx, prov, nil); err != nil {
+			t.Fatal(err)
+		}
+		creds, err := e.svc.Credentials(ctx, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(creds, func(c authz.Credential) bool { return c.Kind == authz.KindAccessToken })
+		if i < 0 {
+			t.Fatalf("alice has no access token")
+		}
+		access := creds[i].ID
+		_, made, err := e.svc.CreateClient(ctx, "alice", authz.ClientSpec{CreatedBy: access})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyTok, _, err := e.svc.CreateKey(ctx, "alice", authz.KeySpec{Handle: "made", CreatedBy: access})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := e.call(t, "GET", "/admin/users/alice/credentials", ops, "")
+		for _, s := range []string{`"clientId":"` + prov.ID + `"`, `"createsCredentials":true`, `"parent":"` + prov.ID + `"`} {
+			if !strings.Contains(string(r.body), s) {
+				t.Errorf("alice's credentials: want %s in %s", s, r.body)
+			}
+		}
+		want(t, "delete the client", e.call(t, "DELETE", "/admin/clients/"+prov.ID, ops, ""), 204)
+		e.waitProxied(t, "the key made by the deleted client's token", bearer(keyTok), 401)
+		if _, err := e.svc.GetClient(ctx, "alice", made.ID); !errors.Is(err, authz.ErrNotFound) {
+			t.Errorf("the client made by the deleted client's token: %v, want ErrNotFound", err)
 		}
 	})
 }
