@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"testing"
@@ -88,6 +89,103 @@ func TestDerive(t *testing.T) {
 		}
 		if _, _, err := s.CreateKey(ctx, "alice", KeySpec{Handle: "z", CreatedBy: parent.ID}); !errors.Is(err, ErrForbidden) {
 			t.Errorf("key made by a deleted key: got %v, want ErrForbidden", err)
+		}
+	})
+}
+
+// TestDeriveFromClient: an access token of a client made with
+// CreatesCredentials creates keys and clients whose parent is the client
+// (not the token), bounded by the token's API sets and scopes and without
+// the token's expiry; a refresh token, or a token of any other client,
+// creates nothing; no client made by a credential gets the flag; deleting
+// the client revokes and deletes what its tokens made, and a credential
+// stored after its client parent was deleted is taken back.
+func TestDeriveFromClient(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, st store.Store) {
+		ctx := t.Context()
+		s := newService(t, st, authConfig(), nil)
+		mustUser(t, s, "alice", []string{"orders", "billing"}, []string{"read", "write"})
+		_, prov, err := s.CreateClient(ctx, "alice", ClientSpec{CreatesCredentials: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, plain, err := s.CreateClient(ctx, "alice", ClientSpec{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokenOf := func(c *Client, scope []string, kind Kind) string {
+			t.Helper()
+			if _, err := s.ClientCredentialsGrant(ctx, c, scope); err != nil {
+				t.Fatal(err)
+			}
+			creds, err := s.Credentials(ctx, "alice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var id string
+			var newest time.Time
+			for _, cr := range creds {
+				if cr.ClientID == c.ID && cr.Kind == kind && !cr.Created.Before(newest) {
+					id, newest = cr.ID, cr.Created
+				}
+			}
+			return id
+		}
+		readOnly := tokenOf(prov, []string{"read"}, KindAccessToken)
+
+		p, err := s.Creator(ctx, "alice", readOnly)
+		if err != nil || p == nil || p.ID != prov.ID || !p.Client || !p.Expires.IsZero() || !slices.Equal(p.Scopes, []string{"read"}) {
+			t.Fatalf("Creator of the read-only token: %+v, %v; want the client %q, no expiry, scopes [read]", p, err, prov.ID)
+		}
+		_, k, err := s.CreateKey(ctx, "alice", KeySpec{Handle: "made", CreatedBy: readOnly})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k.Parent != prov.ID || !k.Expires.IsZero() || !slices.Equal(k.Scopes, []string{"read"}) || !slices.Equal(k.APISets, []string{"orders", "billing"}) {
+			t.Errorf("key: parent %q expires %v scopes %v sets %v; want the client, none, [read], [orders billing]", k.Parent, k.Expires, k.Scopes, k.APISets)
+		}
+		_, c, err := s.CreateClient(ctx, "alice", ClientSpec{CreatedBy: readOnly})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Parent != prov.ID || c.CreatesCredentials || !slices.Equal(c.Scopes, []string{"read"}) {
+			t.Errorf("client: parent %q createsCredentials %v scopes %v; want the client, false, [read]", c.Parent, c.CreatesCredentials, c.Scopes)
+		}
+
+		for _, tc := range []struct {
+			name string
+			spec ClientSpec
+			want error
+		}{
+			{"more scopes", ClientSpec{Scopes: []string{"write"}, CreatedBy: readOnly}, ErrInvalidInput},
+			{"createsCredentials by a token", ClientSpec{CreatesCredentials: true, CreatedBy: readOnly}, ErrForbidden},
+			{"createsCredentials by a key", ClientSpec{CreatesCredentials: true, CreatedBy: k.ID}, ErrForbidden},
+			{"a refresh token", ClientSpec{CreatedBy: tokenOf(prov, nil, KindRefreshToken)}, ErrTokenCannotCreate},
+			{"a token of a client not made for it", ClientSpec{CreatedBy: tokenOf(plain, nil, KindAccessToken)}, ErrTokenCannotCreate},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				before, _ := s.Clients(ctx, "alice")
+				if _, _, err := s.CreateClient(ctx, "alice", tc.spec); !errors.Is(err, tc.want) {
+					t.Errorf("CreateClient: got %v, want %v", err, tc.want)
+				}
+				if after, _ := s.Clients(ctx, "alice"); len(after) != len(before) {
+					t.Errorf("a refused CreateClient made a client: %d before, %d after", len(before), len(after))
+				}
+			})
+		}
+
+		if err := s.DeleteClient(ctx, "alice", prov.ID); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Credential(ctx, k.ID); err != nil || got.Status != StatusRevoked {
+			t.Errorf("key after its client was deleted: %v, %v; want revoked", got.Status, err)
+		}
+		if _, err := s.ClientByID(ctx, c.ID); !errors.Is(err, ErrNotFound) {
+			t.Errorf("client after its parent client was deleted: %v, want ErrNotFound", err)
+		}
+		undone := false
+		if err := s.stillActive(ctx, &Parent{ID: prov.ID, Client: true}, func(context.Context) error { undone = true; return nil }); !errors.Is(err, ErrForbidden) || !undone {
+			t.Errorf("stillActive with a deleted client parent: %v, undone %v; want ErrForbidden and undone", err, undone)
 		}
 	})
 }
