@@ -49,7 +49,7 @@ func TestSecurityHeadersOnEveryPage(t *testing.T) {
 			t.Errorf("%s: inline script or style in the page", path)
 		}
 	}
-	saved := b.post("/account/keys", url.Values{"handle": {"k1"}})
+	saved := b.post("/account/keys", url.Values{"handle": {"k1"}, "apiSets": {"orders"}})
 	check("Save generated key", saved)
 	if saved.status != http.StatusCreated || saved.header.Get("Cache-Control") != "no-store" || !strings.Contains(saved.body, "kgl_") {
 		t.Errorf("Save generated key: %d, Cache-Control %q; want 201, no-store and the token", saved.status, saved.header.Get("Cache-Control"))
@@ -185,7 +185,7 @@ func TestCSRFRefused(t *testing.T) {
 	if p := b.do("POST", "/account/keys", url.Values{"handle": {"k1"}, "csrf": {other.csrf}}); p.status != http.StatusForbidden {
 		t.Errorf("another session's token: %d, want 403", p.status)
 	}
-	if p := b.post("/account/keys", url.Values{"handle": {"k1"}}); p.status != http.StatusCreated {
+	if p := b.post("/account/keys", url.Values{"handle": {"k1"}, "apiSets": {"orders"}}); p.status != http.StatusCreated {
 		t.Errorf("with the token: %d, want 201", p.status)
 	}
 }
@@ -223,14 +223,14 @@ func TestMarkupIsEscaped(t *testing.T) {
 	b := e.browser(t)
 	b.signIn("alice")
 	evil := `<script>alert("x")</script><img src=x onerror=alert(1)>`
-	p := b.post("/account/keys", url.Values{"handle": {"k1"}, "description": {evil}})
+	p := b.post("/account/keys", url.Values{"handle": {"k1"}, "description": {evil}, "apiSets": {"orders"}})
 	if p.status != http.StatusCreated {
 		t.Fatalf("create: %d", p.status)
 	}
 	b.post("/account/clients", url.Values{"description": {evil}})
 	// A handle with markup is refused by authz, and the form shows it back
 	// escaped.
-	bad := b.post("/account/keys", url.Values{"handle": {`"><b>x</b>`}})
+	bad := b.post("/account/keys", url.Values{"handle": {`"><b>x</b>`}, "apiSets": {"orders"}})
 	if bad.status != http.StatusBadRequest || !strings.Contains(bad.body, "handle: required") {
 		t.Errorf("bad handle: %d, want 400 naming the field", bad.status)
 	}

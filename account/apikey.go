@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/config"
 )
 
 // apiKeyData is the ApiKey screen (Settings > API).
@@ -58,6 +59,9 @@ func (h *Handler) apiKeyData(r *http.Request, v *visit) (apiKeyData, error) {
 // A password session carries all of the user's API sets and scopes, as
 // the pair does.
 func (h *Handler) newAPIKeyToken(w http.ResponseWriter, r *http.Request, v *visit) error {
+	if err := h.mayCreate(v, config.KeyKindAPIKey); err != nil {
+		return err
+	}
 	key, token, err := h.svc.NewAPIKeyToken(r.Context(), v.user.Name)
 	if err != nil {
 		return err
@@ -69,6 +73,9 @@ func (h *Handler) newAPIKeyToken(w http.ResponseWriter, r *http.Request, v *visi
 // the token (the old pair stops working everywhere) and the page shows
 // the new pair this once.
 func (h *Handler) rotateAPIKey(w http.ResponseWriter, r *http.Request, v *visit) error {
+	if err := h.mayCreate(v, config.KeyKindAPIKey); err != nil {
+		return err
+	}
 	key, token, err := h.svc.RotateAPIKey(r.Context(), v.user.Name)
 	if errors.Is(err, authz.ErrNoAPIKey) {
 		return errNoAPIKey

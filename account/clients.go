@@ -2,11 +2,13 @@ package account
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 
 	"go.uber.org/zap"
 
 	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/config"
 )
 
 // clientData is an OAuth client's window: its ID and, just after it was
@@ -23,15 +25,32 @@ type clientData struct {
 
 // createClient is Generate New API Access Keys (seeds 000, 001): an OAuth
 // client made by authz's CreateClient with the config's defaults (all of
-// the user's API sets, read and write as far as they have them).
+// the user's API sets, read and write as far as they have them). With the
+// createsCredentials box ticked, the client's access tokens may create
+// named keys and OAuth clients (authz's derive.go): the page is a
+// session, so it may make such a client.
 func (h *Handler) createClient(w http.ResponseWriter, r *http.Request, v *visit) error {
-	secret, c, err := h.svc.CreateClient(r.Context(), v.user.Name, authz.ClientSpec{Description: r.PostForm.Get("description")})
+	if err := h.mayCreate(v, config.KeyKindOAuthClients); err != nil {
+		return err
+	}
+	spec := authz.ClientSpec{Description: r.PostForm.Get("description")}
+	switch r.PostForm.Get("createsCredentials") {
+	case "":
+	case "on":
+		spec.CreatesCredentials = true
+	default:
+		return errBadCreatesCredentials
+	}
+	secret, c, err := h.svc.CreateClient(r.Context(), v.user.Name, spec)
 	if err != nil {
 		return err
 	}
 	h.render(w, http.StatusCreated, "client", v.view("New API access keys", clientData{Client: c, Secret: secret, Fresh: true}))
 	return nil
 }
+
+// errBadCreatesCredentials: the box sends "on" or nothing.
+var errBadCreatesCredentials = fmt.Errorf("%w: createsCredentials: must be \"on\" or absent", authz.ErrInvalidInput)
 
 // clientPage is Get existing keys for one client: its ID, and its secret
 // only where secrets are retrievable (authz's ClientSecret).
@@ -59,6 +78,9 @@ func (h *Handler) clientPage(w http.ResponseWriter, r *http.Request, v *visit) e
 // newClientSecret gives a client a new secret (authz's NewClientSecret),
 // shown this once; the old one stops working (after oauth.secret_grace).
 func (h *Handler) newClientSecret(w http.ResponseWriter, r *http.Request, v *visit) error {
+	if err := h.mayCreate(v, config.KeyKindOAuthClients); err != nil {
+		return err
+	}
 	secret, c, err := h.svc.NewClientSecret(r.Context(), v.user.Name, r.PathValue("id"))
 	if err != nil {
 		return err

@@ -179,3 +179,55 @@ func TestApiKeyScreen(t *testing.T) {
 		t.Errorf("the earlier token works after a new one")
 	}
 }
+
+// TestClientCreatesCredentials: the new-client form offers the
+// createsCredentials box; ticked, the client is made so that its access
+// tokens may create credentials (a session may choose that), and its
+// window says so; unticked, it is not; any other value is a 400 naming
+// the field, and makes nothing.
+func TestClientCreatesCredentials(t *testing.T) {
+	e := newEnv(t, "")
+	e.user(t, "alice", []string{"orders"})
+	b := e.browser(t)
+	b.signIn("alice")
+	if p := b.get("/account/profile"); !strings.Contains(p.body, `name="createsCredentials"`) {
+		t.Fatalf("profile: the new-client form has no createsCredentials box")
+	}
+	for _, c := range []struct {
+		name, value string
+		want        bool
+		shows       string
+	}{
+		{"ticked", "on", true, "Yes: its access tokens may create"},
+		{"not ticked", "", false, `id="client-creates">No<`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			form := url.Values{"description": {c.name}}
+			if c.value != "" {
+				form.Set("createsCredentials", c.value)
+			}
+			p := b.post("/account/clients", form)
+			id := clientIDRe.FindStringSubmatch(p.body)
+			if p.status != http.StatusCreated || id == nil {
+				t.Fatalf("Generate New API Access Keys (%s): %d", c.name, p.status)
+			}
+			cl, err := e.svc.GetClient(t.Context(), "alice", id[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cl.CreatesCredentials != c.want {
+				t.Errorf("%s: createsCredentials %v, want %v", c.name, cl.CreatesCredentials, c.want)
+			}
+			if !strings.Contains(p.body, c.shows) {
+				t.Errorf("%s: the client window does not say %q", c.name, c.shows)
+			}
+		})
+	}
+	p := b.post("/account/clients", url.Values{"createsCredentials": {"yes"}})
+	if p.status != http.StatusBadRequest || !strings.Contains(p.body, "createsCredentials") {
+		t.Errorf("createsCredentials=yes: %d, want 400 naming the field", p.status)
+	}
+	if cs, _ := e.svc.Clients(t.Context(), "alice"); len(cs) != 2 {
+		t.Errorf("alice has %d clients, want 2", len(cs))
+	}
+}

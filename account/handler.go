@@ -39,7 +39,10 @@ type Handler struct {
 	idle, absolute time.Duration
 	alwaysSecure   bool
 	retryAfter     string // seconds, for a 429 sign-in
-	trusted        atomic.Pointer[[]netip.Prefix]
+	// selfSvc says which credentials need the MANAGE_USER_API_KEY
+	// authority (self_service.manage_key_authority_for).
+	selfSvc config.SelfService
+	trusted atomic.Pointer[[]netip.Prefix]
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -58,6 +61,7 @@ func New(svc *authz.Service, st store.Store, cfg *config.Config, opts Options) (
 	h := &Handler{
 		svc: svc, sessions: st, log: opts.Logger, now: opts.Now, mux: http.NewServeMux(),
 		base: a.Path, idle: a.SessionIdleTimeout, absolute: a.SessionAbsoluteTimeout, alwaysSecure: a.SecureCookie,
+		selfSvc: cfg.SelfService,
 	}
 	if h.log == nil {
 		h.log = zap.NewNop()

@@ -3,6 +3,7 @@ package account
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -11,7 +12,24 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/config"
 )
+
+// mayCreate refuses a user without the MANAGE_USER_API_KEY (or ADMIN)
+// authority where self_service.manage_key_authority_for lists kind, as
+// the self-service API does.
+func (h *Handler) mayCreate(v *visit, kind string) error {
+	if !h.selfSvc.NeedsKeyAuthority(kind) || v.user.Has(authz.AuthorityManageUserAPIKey) {
+		return nil
+	}
+	switch kind {
+	case config.KeyKindNamedKeys:
+		return errNoKeyAuthority
+	case config.KeyKindOAuthClients:
+		return &pageError{http.StatusForbidden, "Creating OAuth clients and their secrets needs the MANAGE_USER_API_KEY or ADMIN authority. Ask an administrator."}
+	}
+	return &pageError{http.StatusForbidden, "Generating the ApiKey token needs the MANAGE_USER_API_KEY or ADMIN authority. Ask an administrator."}
+}
 
 // profileData is the Profile page: the user and their API Keys section.
 type profileData struct {
@@ -20,6 +38,10 @@ type profileData struct {
 	// CanGenerate: the Generate key button is shown (MANAGE_USER_API_KEY
 	// or ADMIN, the self-service API's rule for POST /user/keys).
 	CanGenerate bool
+	// CanCreateClients: the new-client form is shown (unless
+	// self_service.manage_key_authority_for lists oauth_clients and the
+	// user lacks the authority).
+	CanCreateClients bool
 }
 
 // keyRow is a named key in the Profile's list.
@@ -40,7 +62,7 @@ func (h *Handler) profile(w http.ResponseWriter, r *http.Request, v *visit) erro
 	if err != nil {
 		return err
 	}
-	d := profileData{CanGenerate: v.user.Has(authz.AuthorityManageUserAPIKey)}
+	d := profileData{CanGenerate: h.mayCreate(v, config.KeyKindNamedKeys) == nil, CanCreateClients: h.mayCreate(v, config.KeyKindOAuthClients) == nil}
 	for _, c := range creds {
 		if c.Kind != authz.KindKeyToken || c.Handle == "" {
 			continue
@@ -80,8 +102,8 @@ type newKeyData struct {
 // newKeyPage is the New API Key window: Name (required), Description and
 // the Available API / Selected API lists.
 func (h *Handler) newKeyPage(w http.ResponseWriter, r *http.Request, v *visit) error {
-	if !v.user.Has(authz.AuthorityManageUserAPIKey) {
-		return errNoKeyAuthority
+	if err := h.mayCreate(v, config.KeyKindNamedKeys); err != nil {
+		return err
 	}
 	h.render(w, http.StatusOK, "newkey", v.view("New API Key", newKeyData{Available: v.user.APISets}))
 	return nil
@@ -108,12 +130,21 @@ type savedKey struct {
 // holding the token; the session does not keep it, and the page is never
 // cached, so once the window is closed the token is not shown again.
 func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, v *visit) error {
-	if !v.user.Has(authz.AuthorityManageUserAPIKey) {
-		return errNoKeyAuthority
+	if err := h.mayCreate(v, config.KeyKindNamedKeys); err != nil {
+		return err
 	}
 	f := r.PostForm
 	spec := authz.KeySpec{Handle: f.Get("handle"), Description: f.Get("description"), APISets: f["apiSets"]}
-	token, cred, err := h.svc.CreateKey(r.Context(), v.user.Name, spec)
+	var token string
+	var cred *authz.Credential
+	var err error
+	if len(spec.APISets) == 0 {
+		// An empty Selected API list is not "all of mine": the window
+		// asks for a choice (docs/account.md).
+		err = fmt.Errorf("%w: apiSets: choose at least one API set in Selected API", authz.ErrInvalidInput)
+	} else {
+		token, cred, err = h.svc.CreateKey(r.Context(), v.user.Name, spec)
+	}
 	if err != nil {
 		status, msg := 0, ""
 		switch {

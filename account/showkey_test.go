@@ -118,7 +118,7 @@ func TestShowKeyNotRetrievable(t *testing.T) {
 	e.user(t, "alice", []string{"orders"}, authz.AuthorityManageUserAPIKey)
 	b := e.browser(t)
 	b.signIn("alice")
-	made := tokenRe.FindStringSubmatch(b.post("/account/keys", url.Values{"handle": {"ci"}}).body)
+	made := tokenRe.FindStringSubmatch(b.post("/account/keys", url.Values{"handle": {"ci"}, "apiSets": {"orders"}}).body)
 	if made == nil {
 		t.Fatal("Generate key: no token")
 	}

@@ -46,6 +46,9 @@ func credIndexes(c *Credential) []string {
 	if c.Family != "" {
 		idx = append(idx, familyIndex(c.Family))
 	}
+	if c.Parent != "" {
+		idx = append(idx, childrenIndex(c.Parent))
+	}
 	return idx
 }
 
@@ -174,6 +177,14 @@ type KeySpec struct {
 	// Expires, if set, ends the token; by default it lives until the key
 	// is deleted (seed 003).
 	Expires time.Time
+	// CreatedBy is the id of the credential the caller authenticated
+	// with; empty after a password, a session or the CLI. The key is then
+	// derived from it (see derive.go): at most its API sets, scopes and
+	// expiry (an empty Expires becomes its expiry), revoked with it.
+	CreatedBy string
+	// Admin makes a key for the admin API: only for an owner with the
+	// ADMIN authority, and never for a key made by a credential.
+	Admin bool
 }
 
 // CreateKey makes a named key for owner and returns its long-lived Bearer
@@ -198,9 +209,35 @@ func (s *Service) CreateKey(ctx context.Context, owner string, spec KeySpec) (to
 	if u.Disabled {
 		return "", nil, fmt.Errorf("%w: user %q is disabled", ErrForbidden, owner)
 	}
+	if spec.Admin {
+		if spec.CreatedBy != "" {
+			return "", nil, fmt.Errorf("%w: a key for the admin API is made after a password sign-in or by the CLI, not by a credential", ErrForbidden)
+		}
+		if !slices.Contains(u.Authorities, AuthorityAdmin) {
+			return "", nil, invalid("admin", "%q does not hold the %s authority", owner, AuthorityAdmin)
+		}
+	}
+	parent, err := s.Creator(ctx, owner, spec.CreatedBy)
+	if err != nil {
+		return "", nil, err
+	}
+	if parent != nil {
+		// Empty means all of the creator's, not all of the owner's.
+		if len(spec.APISets) == 0 {
+			spec.APISets = intersect(parent.APISets, u.APISets)
+		}
+		if len(spec.Scopes) == 0 {
+			spec.Scopes = intersect(parent.Scopes, u.Scopes)
+		}
+	}
 	sets, scopes, err := narrow(u, spec.APISets, spec.Scopes)
 	if err != nil {
 		return "", nil, err
+	}
+	if parent != nil {
+		if spec.Expires, err = deriveFrom(parent, sets, scopes, spec.Expires, "expiresAt"); err != nil {
+			return "", nil, err
+		}
 	}
 
 	cred = &Credential{
@@ -208,6 +245,7 @@ func (s *Service) CreateKey(ctx context.Context, owner string, spec KeySpec) (to
 		Handle: spec.Handle, Alias: spec.Alias, Description: spec.Description,
 		APISets: sets, Scopes: scopes, Status: StatusActive,
 		Created: s.now().UTC().Truncate(time.Millisecond), Expires: spec.Expires,
+		Parent: parent.id(), Admin: spec.Admin,
 	}
 	// The handle is reserved first: of concurrent creates with one handle,
 	// exactly one wins.
@@ -224,6 +262,11 @@ func (s *Service) CreateKey(ctx context.Context, owner string, spec KeySpec) (to
 	if err := s.writeNew(ctx, cred, token, nil); err != nil {
 		_ = s.st.Delete(context.WithoutCancel(ctx), handleKey(owner, spec.Handle), 0)
 		return "", nil, err
+	}
+	if parent != nil {
+		if err := s.stillActive(ctx, parent, func(ctx context.Context) error { return s.DeleteKey(ctx, owner, spec.Handle) }); err != nil {
+			return "", nil, err
+		}
 	}
 	return token, cred, nil
 }
@@ -413,7 +456,8 @@ func (s *Service) Revoke(ctx context.Context, id string) error {
 	}
 	s.publish(ctx, "d:"+c.Digest)
 	s.log.Info("credential revoked", zap.String("audit", "revoke"), zap.String("credential_id", id), zap.String("owner", c.Owner))
-	return nil
+	// What it made ends with it (derive.go).
+	return s.revokeChildren(ctx, c)
 }
 
 // DeleteKey revokes owner's named key and frees its handle (seed 003: the

@@ -82,6 +82,14 @@ type Credential struct {
 	// SealedSecret is a named key's token, encrypted under
 	// auth.encryption_keys when they are configured (retrievable secrets).
 	SealedSecret []byte `json:"sealedSecret,omitempty"`
+	// Parent is the id of the credential this one was made with; empty
+	// when it was made after a password, an account-page session or by
+	// the CLI. It ends when its parent does (see derive.go).
+	Parent string `json:"parent,omitempty"`
+	// Admin: a named key made for the admin API (by an administrator
+	// signed in with a password, or the CLI); no other credential is
+	// accepted there.
+	Admin bool `json:"admin,omitempty"`
 }
 
 // Identity is who a verified credential speaks for, as the upstream is

@@ -52,6 +52,15 @@ type ClientSpec struct {
 	APISets              []string
 	AccessTokenValidity  time.Duration
 	RefreshTokenValidity time.Duration
+	// CreatedBy: the credential the caller authenticated with, if any
+	// (see KeySpec.CreatedBy and derive.go): the client is then bounded by
+	// it, expires with it, and is deleted when it is revoked.
+	CreatedBy string
+	// CreatesCredentials makes a client whose access tokens may create
+	// named keys and OAuth clients (derived from the client, see
+	// derive.go); only without CreatedBy (after a password, on the
+	// account page).
+	CreatesCredentials bool
 }
 
 // Client is an OAuth2 client (seed 001's "API keys": client ID and
@@ -72,6 +81,15 @@ type Client struct {
 	SealedSecret     []byte    `json:"sealedSecret,omitempty"` // under auth.encryption_keys, if any
 	PrevSecretDigest string    `json:"prevSecretDigest,omitempty"`
 	PrevSecretUntil  time.Time `json:"prevSecretUntil,omitzero"`
+
+	// Parent is the credential the client was made with (derive.go);
+	// Expires, if set, is when it stops working (its parent's expiry):
+	// no token it obtains outlives it.
+	Parent  string    `json:"parent,omitempty"`
+	Expires time.Time `json:"expires,omitzero"`
+	// CreatesCredentials: the client's access tokens may create
+	// credentials, which it is then the parent of (derive.go).
+	CreatesCredentials bool `json:"createsCredentials,omitempty"`
 }
 
 // CreateClient makes an OAuth client for owner and returns its secret,
@@ -87,13 +105,32 @@ func (s *Service) CreateClient(ctx context.Context, owner string, spec ClientSpe
 	if len(spec.Description) > 1024 {
 		return "", nil, invalid("description", "at most 1024 characters")
 	}
-	scopes := spec.Scopes
-	if len(scopes) == 0 {
-		scopes = intersect([]string{"read", "write"}, u.Scopes)
+	if spec.CreatesCredentials && spec.CreatedBy != "" {
+		return "", nil, fmt.Errorf("%w: createsCredentials: a client that creates credentials is made after a password sign-in or on the account page, not by a credential", ErrForbidden)
 	}
-	sets, scopes, err := narrow(u, spec.APISets, scopes)
+	parent, err := s.Creator(ctx, owner, spec.CreatedBy)
 	if err != nil {
 		return "", nil, err
+	}
+	scopes, sets := spec.Scopes, spec.APISets
+	if len(scopes) == 0 {
+		scopes = intersect([]string{"read", "write"}, u.Scopes)
+		if parent != nil {
+			scopes = intersect(scopes, parent.Scopes)
+		}
+	}
+	if len(sets) == 0 && parent != nil {
+		sets = intersect(parent.APISets, u.APISets) // all of the creator's, not of the owner's
+	}
+	sets, scopes, err = narrow(u, sets, scopes)
+	if err != nil {
+		return "", nil, err
+	}
+	var expires time.Time
+	if parent != nil {
+		if expires, err = deriveFrom(parent, sets, scopes, time.Time{}, ""); err != nil {
+			return "", nil, err
+		}
 	}
 	o := s.oauth
 	access, refresh := spec.AccessTokenValidity, spec.RefreshTokenValidity
@@ -116,7 +153,8 @@ func (s *Service) CreateClient(ctx context.Context, owner string, spec ClientSpe
 	c := &Client{
 		ID: newClientID(), Owner: owner, Description: spec.Description, Scopes: scopes, APISets: sets,
 		GrantTypes: grants, AccessTokenValidity: access, RefreshTokenValidity: refresh,
-		Created: s.now().UTC().Truncate(time.Millisecond),
+		Created: s.now().UTC().Truncate(time.Millisecond), Parent: parent.id(), Expires: expires,
+		CreatesCredentials: spec.CreatesCredentials,
 	}
 	secret := newSecret(prefixClientSecret)
 	c.SecretDigest = s.secretDigest(secret)
@@ -124,6 +162,11 @@ func (s *Service) CreateClient(ctx context.Context, owner string, spec ClientSpe
 	b, _ := json.Marshal(c)
 	if _, err := s.st.Create(ctx, clientKey(c.ID), b, store.WriteOptions{Indexes: []string{clientsIndex(owner)}}); err != nil {
 		return "", nil, fmt.Errorf("storing client: %w", err)
+	}
+	if parent != nil {
+		if err := s.stillActive(ctx, parent, func(ctx context.Context) error { return s.DeleteClient(ctx, owner, c.ID) }); err != nil {
+			return "", nil, err
+		}
 	}
 	s.log.Info("oauth client created", zap.String("audit", "create"), zap.String("client_id", c.ID), zap.String("owner", owner))
 	return secret, c, nil
@@ -261,6 +304,10 @@ func (s *Service) DeleteClient(ctx context.Context, owner, id string) error {
 	if err := s.revokeIndex(ctx, clientCredsIndex(id)); err != nil {
 		return err
 	}
+	// What its access tokens made ends with it (derive.go).
+	if err := s.revokeChildrenOf(ctx, owner, id); err != nil {
+		return err
+	}
 	s.log.Info("oauth client deleted", zap.String("audit", "revoke"), zap.String("client_id", id), zap.String("owner", owner))
 	return nil
 }
@@ -303,7 +350,7 @@ func (s *Service) AuthenticateClient(ctx context.Context, id, secret string) (*C
 	if !ok && c.PrevSecretDigest != "" && s.now().Before(c.PrevSecretUntil) {
 		ok = s.secretMatches(secret, c.PrevSecretDigest)
 	}
-	if !ok {
+	if !ok || !c.Expires.IsZero() && !s.now().Before(c.Expires) {
 		return nil, ErrInvalidClient
 	}
 	u, err := s.GetUser(ctx, c.Owner)
@@ -386,16 +433,16 @@ func (s *Service) issueTokens(ctx context.Context, c *Client, u *User, scopes, r
 		refreshScopes = scopes
 	}
 	access := &Credential{ID: newID(), Kind: KindAccessToken, Owner: c.Owner, APISets: sets, Scopes: scopes,
-		Status: StatusActive, Created: now, Expires: now.Add(c.AccessTokenValidity), ClientID: c.ID, Family: family}
+		Status: StatusActive, Created: now, Expires: c.capExpiry(now.Add(c.AccessTokenValidity)), ClientID: c.ID, Family: family}
 	at := newSecret(prefixAccess)
 	if err := s.writeNew(ctx, access, at, nil); err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	ids := []string{access.ID}
-	resp := &TokenResponse{AccessToken: at, ExpiresIn: int64(c.AccessTokenValidity / time.Second), Scope: scopes, Narrowed: narrowed}
+	resp := &TokenResponse{AccessToken: at, ExpiresIn: int64(access.Expires.Sub(now) / time.Second), Scope: scopes, Narrowed: narrowed}
 	if s.oauth.RefreshTokensIssued() && slices.Contains(c.GrantTypes, GrantRefreshToken) {
 		refresh := &Credential{ID: newID(), Kind: KindRefreshToken, Owner: c.Owner, APISets: sets, Scopes: slices.Clone(refreshScopes),
-			Status: StatusActive, Created: now, Expires: now.Add(c.RefreshTokenValidity), ClientID: c.ID, Family: family}
+			Status: StatusActive, Created: now, Expires: c.capExpiry(now.Add(c.RefreshTokenValidity)), ClientID: c.ID, Family: family}
 		rt := newSecret(prefixRefresh)
 		if err := s.writeNew(ctx, refresh, rt, nil); err != nil {
 			s.discard(ctx, ids)
@@ -668,4 +715,13 @@ func (s *Service) ClientSecret(ctx context.Context, owner, id string) (string, e
 		return "", ErrNotRetrievable
 	}
 	return s.retrievable.open(c.SealedSecret, "client/"+c.ID)
+}
+
+// capExpiry is a token's expiry, no later than its client's (a client
+// made by a credential expires with it).
+func (c *Client) capExpiry(t time.Time) time.Time {
+	if !c.Expires.IsZero() && t.After(c.Expires) {
+		return c.Expires
+	}
+	return t
 }

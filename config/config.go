@@ -337,6 +337,37 @@ type SelfService struct {
 	// PasswordCheckQueueTimeout is how long a password check waits for a
 	// turn under MaxConcurrentPasswordChecks. Default 2s.
 	PasswordCheckQueueTimeout time.Duration `yaml:"password_check_queue_timeout"`
+	// ManageKeyAuthorityFor lists the credentials whose creation needs the
+	// MANAGE_USER_API_KEY (or ADMIN) authority, on the self-service API
+	// and the account pages alike: KeyKindNamedKeys, KeyKindOAuthClients,
+	// KeyKindAPIKey. Default (absent) [named_keys], seed 002's rule; an
+	// empty list: none does.
+	ManageKeyAuthorityFor []string `yaml:"manage_key_authority_for"`
+}
+
+// The credential kinds of SelfService.ManageKeyAuthorityFor.
+const (
+	KeyKindNamedKeys    = "named_keys"    // named API keys (POST /user/keys)
+	KeyKindOAuthClients = "oauth_clients" // OAuth clients and their new secrets
+	KeyKindAPIKey       = "apikey"        // the ApiKey token (POST /user/apikey/token)
+)
+
+// KeyKinds are the values SelfService.ManageKeyAuthorityFor may hold.
+var KeyKinds = []string{KeyKindNamedKeys, KeyKindOAuthClients, KeyKindAPIKey}
+
+// NeedsKeyAuthority reports whether creating a credential of kind (one of
+// KeyKinds) needs the MANAGE_USER_API_KEY authority. Without defaults
+// applied (nil) it is the default's answer, so it never fails open.
+func (s SelfService) NeedsKeyAuthority(kind string) bool {
+	if s.ManageKeyAuthorityFor == nil {
+		return kind == KeyKindNamedKeys
+	}
+	for _, k := range s.ManageKeyAuthorityFor {
+		if k == kind {
+			return true
+		}
+	}
+	return false
 }
 
 // On reports whether the self-service API is served.

@@ -99,6 +99,9 @@ func (c *Config) ApplyDefaults() {
 		ss.MaxConcurrentPasswordChecksPerAddress = DefaultMaxConcurrentPasswordChecksPerAddr
 	}
 	setDur(&ss.PasswordCheckQueueTimeout, DefaultPasswordCheckQueueTimeout)
+	if ss.ManageKeyAuthorityFor == nil {
+		ss.ManageKeyAuthorityFor = []string{KeyKindNamedKeys}
+	}
 
 	ac := &c.Account
 	setStr(&ac.Path, DefaultAccountPath)
@@ -353,6 +356,15 @@ func (c *Config) validateOAuth(v *problems) {
 		v.add("self_service.max_concurrent_password_checks_per_address", "must be at least 1")
 	}
 	v.positive("self_service.password_check_queue_timeout", ss.PasswordCheckQueueTimeout)
+	for i, k := range ss.ManageKeyAuthorityFor {
+		f := fmt.Sprintf("self_service.manage_key_authority_for[%d]", i)
+		switch {
+		case !slices.Contains(KeyKinds, k):
+			v.add(f, fmt.Sprintf("%q is not one of %s", k, strings.Join(KeyKinds, ", ")))
+		case slices.Contains(ss.ManageKeyAuthorityFor[:i], k):
+			v.add(f, fmt.Sprintf("%q is listed twice", k))
+		}
+	}
 }
 
 func (c *Config) validateStore(v *problems) {

@@ -63,13 +63,13 @@ func TestBootstrapToken(t *testing.T) {
 	})
 }
 
-// TestAdminCredential: an ADMIN user's key token and ApiKey pair manage
-// users; a narrower credential of theirs without the write scope may only
-// look.
+// TestAdminCredential: an ADMIN user's key made for administration
+// manages users (the ApiKey pair, not made for it, is refused); one
+// without the write scope may only look.
 func TestAdminCredential(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		e.user(t, "root", []string{"orders"}, "ADMIN")
-		key := e.key(t, "root", "ops")
+		key := e.adminKey(t, "root", "ops")
 		apiKey, apiToken, err := e.svc.NewAPIKeyToken(t.Context(), "root")
 		if err != nil {
 			t.Fatal(err)
@@ -83,14 +83,15 @@ func TestAdminCredential(t *testing.T) {
 		if !strings.HasPrefix(keyID, "cred_") {
 			t.Errorf("audit line without the actor's credential id: %v", lines[0].ContextMap())
 		}
-		r := e.call(t, "PATCH", "/admin/users/bob", pair, `{"scopes": ["read"], "authorities": []}`)
-		want(t, "change with the ApiKey pair", r, 200)
+		wantError(t, "change with the ApiKey pair", e.call(t, "PATCH", "/admin/users/bob", pair, `{"scopes": ["read"], "authorities": []}`), 403, "forbidden")
+		r := e.call(t, "PATCH", "/admin/users/bob", key, `{"scopes": ["read"], "authorities": []}`)
+		want(t, "change with the admin key", r, 200)
 		if m := r.json(t); len(m["scopes"].([]any)) != 1 || len(m["authorities"].([]any)) != 0 {
 			t.Errorf("changed user: %s", r.body)
 		}
-		wantFields(t, e.audit(t, "update_user", 1)[0], map[string]string{"actor": "root", "actor_auth": "apikey", "user": "bob"})
+		wantFields(t, e.audit(t, "update_user", 1)[0], map[string]string{"actor": "root", "actor_auth": "key_token", "user": "bob"})
 
-		readOnly := e.key(t, "root", "look", "read")
+		readOnly := e.adminKey(t, "root", "look", "read")
 		want(t, "a read-only key lists", e.call(t, "GET", "/admin/users", readOnly, ""), 200)
 		r = e.call(t, "POST", "/admin/users", readOnly, `{"name": "carol"}`)
 		wantError(t, "a read-only key creates", r, 403, "insufficient_scope")

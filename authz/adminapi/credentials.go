@@ -31,6 +31,10 @@ type credentialView struct {
 	Created     time.Time `json:"created"`
 	ExpiresAt   time.Time `json:"expiresAt,omitzero"`
 	LastUsed    time.Time `json:"lastUsed,omitzero"`
+	// Parent: the credential this one was made with (revoked with it).
+	Parent string `json:"parent,omitempty"`
+	// Admin: a named key made for the admin API.
+	Admin bool `json:"admin,omitempty"`
 	// ClientID: for OAuth tokens, the client that obtained them.
 	ClientID string `json:"clientId,omitempty"`
 	// Failures: for the ApiKey pair, wrong tokens counted against its
@@ -48,7 +52,8 @@ func viewCredential(c *authz.Credential) credentialView {
 	return credentialView{
 		ID: c.ID, Kind: string(c.Kind), Handle: c.Handle, Alias: c.Alias, Description: c.Description,
 		APISets: httpapi.NonNil(c.APISets), Scopes: httpapi.NonNil(c.Scopes), Status: string(c.Status),
-		Created: c.Created, ExpiresAt: c.Expires, LastUsed: c.LastUsed, ClientID: c.ClientID, RateLimit: c.RateLimit, Quota: c.Quota,
+		Created: c.Created, ExpiresAt: c.Expires, LastUsed: c.LastUsed, Parent: c.Parent, Admin: c.Admin, ClientID: c.ClientID,
+		RateLimit: c.RateLimit, Quota: c.Quota,
 	}
 }
 
@@ -62,6 +67,12 @@ type clientView struct {
 	GrantTypes    []string  `json:"grantTypes"`
 	Created       time.Time `json:"created"`
 	SecretRotated time.Time `json:"secretRotated,omitzero"`
+	// Parent: the credential or client this one was made with (deleted
+	// with it); ExpiresAt: when it stops working, if ever.
+	Parent    string    `json:"parent,omitempty"`
+	ExpiresAt time.Time `json:"expiresAt,omitzero"`
+	// CreatesCredentials: its access tokens may create credentials.
+	CreatesCredentials bool `json:"createsCredentials,omitempty"`
 }
 
 // credentials is GET /admin/users/{name}/credentials: every credential of
@@ -111,6 +122,7 @@ func (h *Handler) credentials(w http.ResponseWriter, r *http.Request, _ *actor) 
 		cv = append(cv, clientView{
 			ClientID: c.ID, Description: c.Description, APISets: httpapi.NonNil(c.APISets), Scopes: httpapi.NonNil(c.Scopes),
 			GrantTypes: httpapi.NonNil(c.GrantTypes), Created: c.Created, SecretRotated: c.SecretRotated,
+			Parent: c.Parent, ExpiresAt: c.Expires, CreatesCredentials: c.CreatesCredentials,
 		})
 	}
 	slices.SortFunc(cv, func(a, b clientView) int {

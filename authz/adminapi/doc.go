@@ -15,8 +15,11 @@
 // A caller is an administrator by the bootstrap admin token
 // (KEYGATE_ADMIN_TOKEN, sent as "Authorization: Bearer <token>") or as a
 // user holding the ADMIN authority, signed in with their password (HTTP
-// Basic) or a credential of theirs (Bearer or ApiKey). Without a token and
-// without an ADMIN user, nobody is: the API fails closed.
+// Basic) or a named key of theirs made for administration (authz's
+// Credential.Admin); any other credential of theirs is refused. Nobody
+// grants API sets, scopes or authorities they do not hold (the bootstrap
+// token holds everything). Without a token and without an ADMIN user,
+// nobody is: the API fails closed.
 //
 // Every change writes an audit log line naming the action, the actor and
 // what was changed, never a secret. The rules about credentials live in

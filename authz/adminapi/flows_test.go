@@ -137,7 +137,7 @@ func TestUnvoid(t *testing.T) {
 func TestDisable(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		e.user(t, "root", nil, "ADMIN")
-		root := e.key(t, "root", "ops")
+		root := e.adminKey(t, "root", "ops")
 		e.user(t, "alice", []string{"orders"})
 		token := e.key(t, "alice", "ci")
 		if got := e.proxied(t, token); got != 200 {
@@ -232,7 +232,7 @@ func TestStoreDown(t *testing.T) {
 	srv := redistest.Start(t)
 	e := startEnv(t, fmt.Sprintf("store: {driver: redis, redis: {addrs: [%q], key_prefix: %q, dial_timeout: 1s}}", srv.Addr(), redistest.Prefix(t)), adminToken)
 	e.user(t, "root", []string{"orders"}, "ADMIN")
-	root := e.key(t, "root", "ops")
+	root := e.adminKey(t, "root", "ops")
 	srv.Stop()
 	for _, c := range []struct{ name, authorization string }{{"token", bearer(adminToken)}, {"uncached key", root}} {
 		r := e.call(t, "GET", "/admin/users", c.authorization, "")

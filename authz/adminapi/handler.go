@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"time"
@@ -214,6 +215,11 @@ type actor struct {
 	// identity is the credential presented; nil for the token or a
 	// password.
 	identity *authz.Identity
+	// root: the bootstrap admin token, which holds everything. Otherwise
+	// the actor holds apiSets, scopes and authorities (what they
+	// authenticated with carries) and can grant no more (see grantable).
+	root                         bool
+	apiSets, scopes, authorities []string
 }
 
 // tokenActor names the bootstrap admin token in audit lines: not a
@@ -228,6 +234,10 @@ var (
 	// errNotAdmin: a valid user without the ADMIN authority.
 	errNotAdmin = &httpapi.Error{Status: http.StatusForbidden, Code: "forbidden",
 		Description: "The admin API needs the ADMIN authority."}
+	// errNotAdminCredential: an administrator's credential that was not
+	// made for administration.
+	errNotAdminCredential = &httpapi.Error{Status: http.StatusForbidden, Code: "forbidden",
+		Description: "The admin API accepts only credentials made for administration (a named key created with admin: true after a password sign-in, or by `keygate keys create --admin`); sign in with your password."}
 )
 
 // authenticate finds the administrator of a request: the bootstrap admin
@@ -240,7 +250,7 @@ func (h *Handler) authenticate(r *http.Request) (*actor, error) {
 		if p, err := authz.ParseAuthorization(values); err == nil && p.Scheme == authz.SchemeBearer {
 			sum := sha256.Sum256([]byte(p.Token))
 			if subtle.ConstantTimeCompare(sum[:], h.token[:]) == 1 {
-				return &actor{name: tokenActor, auth: "admin_token"}, nil
+				return &actor{name: tokenActor, auth: "admin_token", root: true}, nil
 			}
 		}
 	}
@@ -254,9 +264,22 @@ func (h *Handler) authenticate(r *http.Request) (*actor, error) {
 		stateOf(r.Context()).actor = c.User.Name
 		return nil, errNotAdmin
 	}
-	a := &actor{name: c.User.Name, auth: "password", identity: c.Identity}
+	a := &actor{name: c.User.Name, auth: "password", identity: c.Identity,
+		apiSets: c.User.APISets, scopes: c.User.Scopes, authorities: c.User.Authorities}
 	if c.Identity != nil {
+		// A credential narrowed for something else is not root: only one
+		// made for administration is accepted, and it grants no more
+		// than it carries.
+		cred, err := h.svc.Credential(r.Context(), c.Identity.CredentialID)
+		if err != nil && !errors.Is(err, authz.ErrNotFound) {
+			return nil, err
+		}
+		if err != nil || !cred.Admin {
+			stateOf(r.Context()).actor = c.User.Name
+			return nil, errNotAdminCredential
+		}
 		a.auth = string(c.Identity.Kind)
+		a.apiSets, a.scopes = c.Identity.APISets, c.Identity.Scopes
 	}
 	return a, nil
 }
@@ -274,4 +297,53 @@ func (h *Handler) audit(w http.ResponseWriter, r *http.Request, a *actor, action
 		zap.String("request_id", w.Header().Get("X-Request-Id")),
 		zap.String("client", httpapi.PeerAddr(r.RemoteAddr).String()))
 	h.log.Info(msg, fs...)
+}
+
+// grantable refuses, naming the field, API sets, scopes or authorities
+// that the actor does not itself hold (ADMIN holds every authority):
+// nobody grants more than they have. The bootstrap token holds
+// everything. Only what is added is checked: an administrator may take
+// away what they do not hold.
+func (a *actor) grantable(field string, added, held []string) error {
+	if a.root {
+		return nil
+	}
+	for _, n := range added {
+		if !slices.Contains(held, n) {
+			return &httpapi.Error{Status: http.StatusForbidden, Code: "forbidden",
+				Description: fmt.Sprintf("%s: you cannot grant %q, which what you authenticated with does not hold", field, n)}
+		}
+	}
+	return nil
+}
+
+// grant checks every grant of a request (see grantable); old is what the
+// user holds now (nil for a new user).
+func (a *actor) grant(old *authz.User, sets, scopes, authorities []string) error {
+	var was authz.User
+	if old != nil {
+		was = *old
+	}
+	held := a.authorities
+	if slices.Contains(held, authz.AuthorityAdmin) {
+		held = []string{authz.AuthorityAdmin, authz.AuthorityManageUserAPIKey}
+	}
+	if err := a.grantable("apiSets", added(sets, was.APISets), a.apiSets); err != nil {
+		return err
+	}
+	if err := a.grantable("scopes", added(scopes, was.Scopes), a.scopes); err != nil {
+		return err
+	}
+	return a.grantable("authorities", added(authorities, was.Authorities), held)
+}
+
+// added is what of now was not in before.
+func added(now, before []string) []string {
+	var out []string
+	for _, n := range now {
+		if !slices.Contains(before, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }

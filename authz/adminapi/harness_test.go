@@ -133,6 +133,17 @@ func (e *env) key(t *testing.T, owner, handle string, scopes ...string) string {
 	return "Bearer " + tok
 }
 
+// adminKey makes a named key for the admin API (as `keygate keys create
+// --admin` does) and returns its Authorization value.
+func (e *env) adminKey(t *testing.T, owner, handle string, scopes ...string) string {
+	t.Helper()
+	tok, _, err := e.svc.CreateKey(t.Context(), owner, authz.KeySpec{Handle: handle, Scopes: scopes, Admin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "Bearer " + tok
+}
+
 func bearer(token string) string { return "Bearer " + token }
 
 func basic(user, password string) string {

@@ -95,6 +95,9 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, a *actor) e
 	if req.Scopes != nil {
 		scopes = *req.Scopes
 	}
+	if err := a.grant(nil, req.APISets, scopes, req.Authorities); err != nil {
+		return err
+	}
 	u, err := h.svc.CreateUser(r.Context(), authz.User{Name: req.Name, Authorities: req.Authorities, APISets: req.APISets, Scopes: scopes})
 	if err != nil {
 		return err
@@ -171,6 +174,7 @@ func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request, a *actor) e
 	name := r.PathValue("name")
 	var wasDisabled bool
 	u, err := h.svc.UpdateUser(r.Context(), name, func(u *authz.User) error {
+		old := *u
 		wasDisabled = u.Disabled
 		if req.Disabled != nil {
 			u.Disabled = *req.Disabled
@@ -187,7 +191,9 @@ func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request, a *actor) e
 		if req.RateLimit != nil {
 			u.RateLimit = rateLimit
 		}
-		return nil
+		// Checked against the user as read, inside the compare-and-set:
+		// a refused change writes nothing.
+		return a.grant(&old, u.APISets, u.Scopes, u.Authorities)
 	})
 	if err != nil {
 		return err

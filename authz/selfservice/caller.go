@@ -2,6 +2,7 @@ package selfservice
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 
@@ -65,6 +66,36 @@ func (c *caller) covers(sets, scopes []string) error {
 		}
 	}
 	return nil
+}
+
+// errTokenCannotCreate: an OAuth access token makes no credentials
+// unless its client was made for that (authz.ErrTokenCannotCreate), said
+// plainly.
+var errTokenCannotCreate = &httpapi.Error{Status: http.StatusForbidden, Code: "forbidden",
+	Description: "An OAuth access token cannot create credentials unless its client was made for that (createsCredentials): sign in with your password, or use a named API key or the ApiKey pair."}
+
+// errCreatesCredentialsNeedsPassword: only a password (or the account
+// page) makes a client whose tokens create credentials.
+var errCreatesCredentialsNeedsPassword = &httpapi.Error{Status: http.StatusForbidden, Code: "forbidden",
+	Description: "createsCredentials: a client whose tokens create credentials can only be made after signing in with your password, or on the account page."}
+
+// creator is what the caller's new credentials are derived from (see
+// authz's derive.go): nil after a password; for an OAuth access token,
+// its client, if the client was made to create credentials (else
+// errTokenCannotCreate). by is the credential id authz takes as
+// CreatedBy.
+func (h *Handler) creator(ctx context.Context, c *caller) (by string, p *authz.Parent, err error) {
+	if c.identity == nil {
+		return "", nil, nil
+	}
+	p, err = h.svc.Creator(ctx, c.user.Name, c.identity.CredentialID)
+	if errors.Is(err, authz.ErrTokenCannotCreate) {
+		return "", nil, errTokenCannotCreate
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	return c.identity.CredentialID, p, nil
 }
 
 // authenticate finds the caller: HTTP Basic with a user name and password,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/authz/internal/httpapi"
+	"github.com/keygate/keygate/config"
 )
 
 // createClientRequest is createClientId's optional body.
@@ -19,6 +20,9 @@ type createClientRequest struct {
 	ResourceIDs                 []string `json:"resourceIds"`
 	AccessTokenValiditySeconds  *int64   `json:"accessTokenValiditySeconds"`
 	RefreshTokenValiditySeconds *int64   `json:"refreshTokenValiditySeconds"`
+	// CreatesCredentials makes a client whose access tokens may create
+	// named keys and OAuth clients: only after a password sign-in.
+	CreatesCredentials bool `json:"createsCredentials"`
 }
 
 // clientRegistration is seed 001's response, field for field, in the
@@ -97,12 +101,21 @@ func (h *Handler) grantTypes(c *authz.Client) []string {
 // user may make clients for themselves; the client gets no API set or
 // scope that what the caller authenticated with lacks.
 func (h *Handler) createClient(w http.ResponseWriter, r *http.Request, c *caller) error {
+	if err := h.mayCreate(c, config.KeyKindOAuthClients); err != nil {
+		return err
+	}
 	var req createClientRequest
 	if e := httpapi.DecodeJSON(w, r, &req, false); e != nil {
 		return e
 	}
-	spec := authz.ClientSpec{Description: req.Description}
-	var err error
+	if req.CreatesCredentials && c.identity != nil {
+		return errCreatesCredentialsNeedsPassword
+	}
+	createdBy, _, err := h.creator(r.Context(), c)
+	if err != nil {
+		return err
+	}
+	spec := authz.ClientSpec{Description: req.Description, CreatedBy: createdBy, CreatesCredentials: req.CreatesCredentials}
 	if err = within("scope", req.Scope, c.scopes(), c); err != nil {
 		return err
 	}
@@ -215,10 +228,20 @@ func (h *Handler) newClientSecret(w http.ResponseWriter, r *http.Request, c *cal
 	if e := httpapi.DecodeJSON(w, r, &struct{}{}, false); e != nil {
 		return e
 	}
+	_, parent, err := h.creator(r.Context(), c)
+	if err != nil {
+		return err // a new secret is a new credential
+	}
+	if err := h.mayCreate(c, config.KeyKindOAuthClients); err != nil {
+		return err
+	}
 	id := r.PathValue("clientId")
 	client, err := h.svc.GetClient(r.Context(), c.user.Name, id)
 	if err != nil {
 		return err
+	}
+	if parent != nil && parent.Client && client.ID != parent.ID && client.Parent != parent.ID {
+		return errTokenNewSecret
 	}
 	if err := c.covers(client.APISets, client.Scopes); err != nil {
 		return err
@@ -230,6 +253,11 @@ func (h *Handler) newClientSecret(w http.ResponseWriter, r *http.Request, c *cal
 	httpapi.WriteJSON(w, http.StatusOK, h.registration(client, secret))
 	return nil
 }
+
+// errTokenNewSecret: an access token (of a client made to create
+// credentials) gives a new secret only to what ends with its client.
+var errTokenNewSecret = &httpapi.Error{Status: http.StatusForbidden, Code: "forbidden",
+	Description: "An OAuth access token can give a new secret only to its own client or to a client made with it."}
 
 // deleteClient is DELETE /connect/register/clients/{clientId}: the client
 // and every token it obtained stop working.

@@ -27,6 +27,9 @@ type Handler struct {
 	// oauth is the OAuth config the service was built with (its defaults
 	// and maxima bound what a client may ask for).
 	oauth config.OAuth
+	// selfSvc says which credentials need the MANAGE_USER_API_KEY
+	// authority (self_service.manage_key_authority_for).
+	selfSvc config.SelfService
 	// retryAfter is sent with a 429 for too many wrong passwords: the
 	// failure window, the longest a client may have to wait.
 	retryAfter int
@@ -81,6 +84,7 @@ func New(svc *authz.Service, cfg *config.Config, log *zap.Logger) (*Handler, err
 		log:        log.Named("selfservice"),
 		mux:        http.NewServeMux(),
 		oauth:      d.OAuth,
+		selfSvc:    d.SelfService,
 		retryAfter: int((d.SelfService.PasswordFailureWindow + time.Second - 1) / time.Second),
 	}
 	if err := h.Reload(cfg); err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/authz/internal/httpapi"
+	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/ratelimit"
 )
 
@@ -58,6 +59,9 @@ type createKeyRequest struct {
 	APISets     []string `json:"apiSets"`
 	Scopes      []string `json:"scopes"`
 	ExpiresAt   string   `json:"expiresAt"`
+	// Admin makes a key for the admin API: only for an administrator
+	// signed in with their password.
+	Admin bool `json:"admin"`
 }
 
 // keyCreated is POST /user/keys's answer: the only time the token is shown.
@@ -72,6 +76,7 @@ type keyCreated struct {
 	ID          string    `json:"id"`
 	Created     time.Time `json:"created"`
 	ExpiresAt   time.Time `json:"expiresAt,omitzero"`
+	Admin       bool      `json:"admin,omitempty"`
 }
 
 // keyView is a named key as listed and shown. Token and Usage are only
@@ -107,12 +112,34 @@ func viewKey(c *authz.Credential) keyView {
 var errNoKeyAuthority = &httpapi.Error{Status: http.StatusForbidden, Code: "forbidden",
 	Description: "Creating API keys needs the MANAGE_USER_API_KEY or ADMIN authority."}
 
+// mayCreate refuses a caller without the MANAGE_USER_API_KEY (or ADMIN)
+// authority where self_service.manage_key_authority_for lists kind.
+func (h *Handler) mayCreate(c *caller, kind string) error {
+	if !h.selfSvc.NeedsKeyAuthority(kind) || c.user.Has(authz.AuthorityManageUserAPIKey) {
+		return nil
+	}
+	switch kind {
+	case config.KeyKindNamedKeys:
+		return errNoKeyAuthority
+	case config.KeyKindOAuthClients:
+		return &httpapi.Error{Status: http.StatusForbidden, Code: "forbidden",
+			Description: "Creating OAuth clients and their secrets needs the MANAGE_USER_API_KEY or ADMIN authority."}
+	}
+	return &httpapi.Error{Status: http.StatusForbidden, Code: "forbidden",
+		Description: "Generating the ApiKey token needs the MANAGE_USER_API_KEY or ADMIN authority."}
+}
+
+// errAdminKeyNeedsPassword: a key for the admin API is made only after a
+// password sign-in (or by the CLI), never by another credential.
+var errAdminKeyNeedsPassword = &httpapi.Error{Status: http.StatusForbidden, Code: "forbidden",
+	Description: "admin: a key for the admin API can only be made after signing in with your password."}
+
 // createKey is POST /user/keys: a named key for the caller, only with the
 // MANAGE_USER_API_KEY or ADMIN authority (seed 002); with ?download=1 the
 // token comes as a <handle>.APIKEY attachment (seed 002's Download).
 func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, c *caller) error {
-	if !c.user.Has(authz.AuthorityManageUserAPIKey) {
-		return errNoKeyAuthority
+	if err := h.mayCreate(c, config.KeyKindNamedKeys); err != nil {
+		return err
 	}
 	download := false
 	for name, vals := range r.URL.Query() {
@@ -131,7 +158,14 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, c *caller) e
 	if e := httpapi.DecodeJSON(w, r, &req, true); e != nil {
 		return e
 	}
-	spec := authz.KeySpec{Handle: req.Handle, Alias: req.Alias, Description: req.Description}
+	createdBy, _, err := h.creator(r.Context(), c)
+	if err != nil {
+		return err
+	}
+	if req.Admin && c.identity != nil {
+		return errAdminKeyNeedsPassword
+	}
+	spec := authz.KeySpec{Handle: req.Handle, Alias: req.Alias, Description: req.Description, CreatedBy: createdBy, Admin: req.Admin}
 	if req.ExpiresAt != "" {
 		t, err := time.Parse(time.RFC3339, req.ExpiresAt)
 		if err != nil {
@@ -139,7 +173,6 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, c *caller) e
 		}
 		spec.Expires = t
 	}
-	var err error
 	if spec.APISets, err = c.bound("apiSets", req.APISets, c.apiSets(), c.user.APISets); err != nil {
 		return err
 	}
@@ -166,7 +199,7 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, c *caller) e
 		Handle: cred.Handle, Alias: cred.Alias, Description: cred.Description,
 		APISets: httpapi.NonNil(cred.APISets), Scopes: httpapi.NonNil(cred.Scopes),
 		Token: token, Usage: "Authorization: Bearer " + token,
-		ID: cred.ID, Created: cred.Created, ExpiresAt: cred.Expires,
+		ID: cred.ID, Created: cred.Created, ExpiresAt: cred.Expires, Admin: cred.Admin,
 	})
 	return nil
 }
@@ -362,6 +395,16 @@ func (h *Handler) getAPIKey(w http.ResponseWriter, r *http.Request, c *caller) e
 	return nil
 }
 
+// errExpiringCannotMakeAPIKey: the ApiKey pair never expires, so a
+// credential that does may not make its token.
+var errExpiringCannotMakeAPIKey = &httpapi.Error{Status: http.StatusForbidden, Code: "forbidden",
+	Description: "The ApiKey token does not expire, so a credential that expires cannot generate it: sign in with your password."}
+
+// errTokenCannotMakeAPIKey: the ApiKey pair is no credential's child, so
+// no OAuth access token makes its token.
+var errTokenCannotMakeAPIKey = &httpapi.Error{Status: http.StatusForbidden, Code: "forbidden",
+	Description: "An OAuth access token cannot generate the ApiKey token, which would not end with its client: sign in with your password."}
+
 // apiKeyToken is the answer of POST /user/apikey/token and POST
 // /user/apikey/rotate, shown once.
 type apiKeyToken struct {
@@ -371,13 +414,39 @@ type apiKeyToken struct {
 	Usage string `json:"usage"`
 }
 
+// mayMakeAPIKeyPair is the rule for generating the ApiKey token and for
+// rotating the key: the caller may create an ApiKey pair
+// (self_service.manage_key_authority_for), could see the key
+// (mayHoldAPIKey), and, since the pair never expires and is no
+// credential's child, is neither an OAuth token (not even one whose client
+// was made to create credentials: the pair would not end with the client)
+// nor a credential that expires.
+func (h *Handler) mayMakeAPIKeyPair(ctx context.Context, c *caller) error {
+	if err := h.mayCreate(c, config.KeyKindAPIKey); err != nil {
+		return err
+	}
+	if err := c.mayHoldAPIKey(); err != nil {
+		return err
+	}
+	_, p, err := h.creator(ctx, c)
+	switch {
+	case err != nil:
+		return err
+	case p != nil && p.Client:
+		return errTokenCannotMakeAPIKey
+	case p != nil && !p.Expires.IsZero():
+		return errExpiringCannotMakeAPIKey
+	}
+	return nil
+}
+
 // newAPIKeyToken is POST /user/apikey/token (seed 004's Generate Token):
 // every earlier token stops working; the key is made the first time.
 func (h *Handler) newAPIKeyToken(w http.ResponseWriter, r *http.Request, c *caller) error {
 	if e := httpapi.DecodeJSON(w, r, &struct{}{}, false); e != nil {
 		return e
 	}
-	if err := c.mayHoldAPIKey(); err != nil {
+	if err := h.mayMakeAPIKeyPair(r.Context(), c); err != nil {
 		return err
 	}
 	key, token, err := h.svc.NewAPIKeyToken(r.Context(), c.user.Name)
@@ -394,7 +463,7 @@ func (h *Handler) rotateAPIKey(w http.ResponseWriter, r *http.Request, c *caller
 	if e := httpapi.DecodeJSON(w, r, &struct{}{}, false); e != nil {
 		return e
 	}
-	if err := c.mayHoldAPIKey(); err != nil {
+	if err := h.mayMakeAPIKeyPair(r.Context(), c); err != nil {
 		return err
 	}
 	key, token, err := h.svc.RotateAPIKey(r.Context(), c.user.Name)

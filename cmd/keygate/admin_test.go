@@ -118,6 +118,9 @@ func TestAdminEmbedded(t *testing.T) {
 		t.Errorf("users add printed %q, want %q", out, want)
 	}
 	mustKeygate(t, "users", "add", "-config", path, "--admin", "root")
+	if _, stderr, code := keygate(t, "keys", "create", "root", "--handle", "ops", "--admin", "-config", path); code != exitOK || !strings.Contains(stderr, `admin key "ops" of root created`) {
+		t.Errorf("keys create --admin: exit %d, stderr %s", code, stderr)
+	}
 	out = mustKeygate(t, "users", "list", "-config", path)
 	if !strings.Contains(out, "alice  -") || !regexpMatch(`(?m)^root\s+ADMIN\s+-\s+read,write\s+no$`, out) {
 		t.Errorf("users list:\n%s", out)
@@ -300,6 +303,7 @@ func TestAdminInvalidInput(t *testing.T) {
 		{[]string{"keys", "create", "nobody", "--handle", "k"}, `keygate keys create: user not found: "nobody"`},
 		{[]string{"keys", "create", "carol", "--handle", "k", "--expires", "-1h"}, "keygate keys create: invalid input: --expires: must be a positive duration"},
 		{[]string{"keys", "create", "carol", "--handle", "k", "--expires", "876001h"}, "keygate keys create: invalid input: --expires: must be a positive duration"},
+		{[]string{"keys", "create", "carol", "--handle", "k", "--admin"}, `keygate keys create: invalid input: admin: "carol" does not hold the ADMIN authority`},
 		{[]string{"keys", "revoke", "cred_nope"}, `keygate keys revoke: credential not found: "cred_nope"`},
 		{[]string{"users", "disable", "nobody"}, `keygate users disable: user not found: "nobody"`},
 	} {

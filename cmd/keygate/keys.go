@@ -20,6 +20,7 @@ func keysCreate(fs *flag.FlagSet) action {
 	fs.Var(&sets, "api-sets", "comma-separated API `sets` (default: all of the user's)")
 	fs.Var(&scopes, "scopes", "comma-separated `scopes` (default: all of the user's)")
 	expires := fs.Duration("expires", 0, "lifetime of the token, e.g. 720h, at most 876000h (default: until the key is deleted)")
+	fs.BoolVar(&spec.Admin, "admin", false, "make a key the admin API accepts (the user must hold ADMIN)")
 	return func(ctx context.Context, s *authz.Service, args []string, stdout, stderr io.Writer) error {
 		spec.APISets, spec.Scopes = sets, scopes
 		if *expires != 0 {
@@ -33,7 +34,11 @@ func keysCreate(fs *flag.FlagSet) action {
 			return err
 		}
 		fmt.Fprintln(stdout, token)
-		fmt.Fprintf(stderr, "keygate: key %q of %s created (credential %s; api sets: %s; scopes: %s). Send the token above as \"Authorization: Bearer TOKEN\". It is shown only once: keygate keeps only its digest.\n",
+		kind := "key"
+		if cred.Admin {
+			kind = "admin key"
+		}
+		fmt.Fprintf(stderr, "keygate: "+kind+" %q of %s created (credential %s; api sets: %s; scopes: %s). Send the token above as \"Authorization: Bearer TOKEN\". It is shown only once: keygate keeps only its digest.\n",
 			cred.Handle, cred.Owner, cred.ID, names(cred.APISets), names(cred.Scopes))
 		return nil
 	}
