@@ -1,6 +1,7 @@
 package redis_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -49,6 +50,44 @@ func waitGauge(t *testing.T, reg *prometheus.Registry, want float64) {
 	for gauge(t, reg) != want {
 		if time.Now().After(deadline) {
 			t.Fatalf("%s: got %v after 10s, want %v", evictionGauge, gauge(t, reg), want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitChecks waits until the server at addr has been sent n more INFO
+// commands (answered or refused) than before the call, not counting the
+// INFO commandstats it is asked with: n more policy checks.
+func waitChecks(t *testing.T, addr string, n int) {
+	t.Helper()
+	c := goredis.NewClient(&goredis.Options{Addr: addr})
+	defer c.Close()
+	count := func() int {
+		stats, err := c.Info(t.Context(), "commandstats").Result()
+		if err != nil {
+			t.Fatalf("INFO commandstats on %s: %v", addr, err)
+		}
+		total := 0
+		for line := range strings.Lines(stats) {
+			v, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_info:")
+			if !ok {
+				continue
+			}
+			for kv := range strings.SplitSeq(v, ",") {
+				if k, num, _ := strings.Cut(kv, "="); k == "calls" || k == "rejected_calls" {
+					i, _ := strconv.Atoi(num)
+					total += i
+				}
+			}
+		}
+		return total
+	}
+	base, polls := count(), 1
+	deadline := time.Now().Add(10 * time.Second)
+	for count()-polls-base < n {
+		polls++
+		if time.Now().After(deadline) {
+			t.Fatalf("fewer than %d policy checks on %s within 10s", n, addr)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -105,15 +144,20 @@ func TestEvictionPolicyAtStart(t *testing.T) {
 			}
 			all := logs.All()
 			switch {
-			case tc.msg == "" && len(all) != 0:
-				t.Errorf("logs: got %v, want none", all)
-			case tc.msg != "" && (len(all) != 1 || all[0].Message != tc.msg || all[0].Level != zapcore.WarnLevel):
+			case tc.msg == "":
+				if len(all) != 0 {
+					t.Errorf("logs: got %v, want none", all)
+				}
+			case len(all) != 1 || all[0].Message != tc.msg || all[0].Level != zapcore.WarnLevel:
 				t.Errorf("logs: got %v, want one warning %q", all, tc.msg)
-			case tc.policy != "" && all[0].ContextMap()["maxmemory_policy"] != tc.policy:
-				t.Errorf("warning's maxmemory_policy: got %v, want %s", all[0].ContextMap()["maxmemory_policy"], tc.policy)
-			}
-			if tc.msg != "" && all[0].ContextMap()["node"] != srv.Addr() {
-				t.Errorf("warning's node: got %v, want %s", all[0].ContextMap()["node"], srv.Addr())
+			default:
+				fields := all[0].ContextMap()
+				if tc.policy != "" && fields["maxmemory_policy"] != tc.policy {
+					t.Errorf("warning's maxmemory_policy: got %v, want %s", fields["maxmemory_policy"], tc.policy)
+				}
+				if fields["node"] != srv.Addr() {
+					t.Errorf("warning's node: got %v, want %s", fields["node"], srv.Addr())
+				}
 			}
 
 			c.RequireNoeviction = true
@@ -159,8 +203,7 @@ func TestEvictionPolicyRecheck(t *testing.T) {
 
 			configSet(t, srv.Addr(), "allkeys-lru")
 			waitGauge(t, reg, 1)
-			// Several more checks: the warning is not repeated.
-			time.Sleep(100 * time.Millisecond)
+			waitChecks(t, srv.Addr(), 3) // the warning is not repeated
 			if got := logs.FilterMessage(evictsMsg).FilterField(zap.String("maxmemory_policy", "allkeys-lru")).All(); len(got) != 1 || got[0].Level != level {
 				t.Errorf("logs %q: got %v, want one at %s", evictsMsg, got, level)
 			}
@@ -182,6 +225,28 @@ keygate_store_redis_eviction_possible 0
 				t.Error(err)
 			}
 		})
+	}
+}
+
+// TestEvictionPolicyHiddenWarnedOnce: a policy that cannot be read is
+// warned about once, not at every check.
+func TestEvictionPolicyHiddenWarnedOnce(t *testing.T) {
+	srv := redistest.Start(t, hidden...)
+	c := cfg(t, srv.Addr())
+	c.Username, c.Password = "keygate", "secret"
+	reg := prometheus.NewRegistry()
+	core, logs := observer.New(zapcore.InfoLevel)
+	s, err := redis.NewCheckingEvery(t.Context(), c, zap.New(core), reg, 20*time.Millisecond)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	defer s.Close()
+	waitChecks(t, srv.Addr(), 3)
+	if got := logs.FilterLevelExact(zapcore.WarnLevel).All(); len(got) != 1 || got[0].Message != unreadableMsg {
+		t.Errorf("warnings after several checks: got %v, want one %q", got, unreadableMsg)
+	}
+	if got := gauge(t, reg); got != -1 {
+		t.Errorf("%s: got %v, want -1", evictionGauge, got)
 	}
 }
 
@@ -243,5 +308,34 @@ func TestEvictionPolicyCluster(t *testing.T) {
 		t.Error("New with require_noeviction: got no error")
 	} else if !strings.Contains(err.Error(), "redis "+cl.Nodes[1].Addr()+" has maxmemory-policy volatile-ttl") {
 		t.Errorf("New with require_noeviction: got %q, want it to name %s and volatile-ttl", err, cl.Nodes[1].Addr())
+	}
+}
+
+// TestEvictionPolicySentinelFailover: after a failover to a replica that
+// can evict, the running store reports the new master's policy.
+func TestEvictionPolicySentinelFailover(t *testing.T) {
+	sn := redistest.StartSentinel(t)
+	configSet(t, sn.Replica.Addr(), "allkeys-lru")
+	c := cfg(t, sn.Master.Addr())
+	c.Addrs, c.MasterName, c.RequireNoeviction = sn.Addrs(), sn.MasterName, true
+	reg := prometheus.NewRegistry()
+	core, logs := observer.New(zapcore.WarnLevel)
+	s, err := redis.NewCheckingEvery(t.Context(), c, zap.New(core), reg, 50*time.Millisecond)
+	if err != nil {
+		t.Fatalf("New with require_noeviction on a noeviction master: %v", err)
+	}
+	defer s.Close()
+	if got := gauge(t, reg); got != 0 {
+		t.Fatalf("%s before the failover: got %v, want 0", evictionGauge, got)
+	}
+	sn.Master.Kill()
+	sn.WaitFailover(t, 30*time.Second)
+	waitGauge(t, reg, 1)
+	got := logs.FilterMessage(evictsMsg).All()
+	if len(got) != 1 || got[0].Level != zapcore.ErrorLevel || got[0].ContextMap()["node"] != "master "+sn.MasterName || got[0].ContextMap()["maxmemory_policy"] != "allkeys-lru" {
+		t.Errorf("logs: got %v, want one error naming master %s and allkeys-lru", got, sn.MasterName)
+	}
+	if err := s.Ping(t.Context()); err != nil {
+		t.Errorf("Ping after the failover (the running store keeps working): %v", err)
 	}
 }

@@ -160,17 +160,21 @@ func newStore(ctx context.Context, cfg config.Redis, log *zap.Logger, reg promet
 		}
 		return nil, fmt.Errorf("connecting to redis %s: %w: %w", s.addrs, store.ErrUnavailable, err)
 	}
+	log.Info("redis store connected", zap.String("addrs", s.addrs), zap.String("key_prefix", s.prefix))
 	read, err := s.checkEviction(pctx, cfg.RequireNoeviction)
-	if err == nil && cfg.RequireNoeviction {
-		err = requireNoeviction(read)
-	}
-	if err != nil && cfg.RequireNoeviction {
-		_ = s.client.Close()
-		return nil, fmt.Errorf("redis %s: %w", s.addrs, err)
+	if cfg.RequireNoeviction {
+		if err != nil {
+			err = fmt.Errorf("store.redis.require_noeviction: reading the maxmemory-policy: %w: %w", store.ErrUnavailable, err)
+		} else {
+			err = requireNoeviction(read)
+		}
+		if err != nil {
+			_ = s.client.Close()
+			return nil, err
+		}
 	}
 	s.wg.Add(1)
 	go s.watchEviction(evictionEvery, cfg.RequireNoeviction)
-	log.Info("redis store connected", zap.String("addrs", s.addrs), zap.String("key_prefix", s.prefix))
 	return s, nil
 }
 
