@@ -35,7 +35,10 @@
 // with them.
 //
 // The Redis must not evict keys (maxmemory-policy noeviction): an evicted
-// record or index is lost data, not a cache miss.
+// record or index is lost data, not a cache miss. The Store reads every
+// master's policy at start, every minute and after a reconnection, warns
+// when it can evict or cannot be read, and exports
+// keygate_store_redis_eviction_possible (eviction.go).
 //
 // # Errors
 //
