@@ -158,8 +158,12 @@ func (s *Store) checkEviction(ctx context.Context, require bool) (map[string]pol
 	return read, nil
 }
 
-// evictionValue is the gauge's value for the nodes' policies.
+// evictionValue is the gauge's value for the nodes' policies: unreadable
+// when none could be read yet.
 func evictionValue(nodes map[string]policy) float64 {
+	if len(nodes) == 0 {
+		return evictionUnreadable
+	}
 	v := float64(evictionNo)
 	for _, p := range nodes {
 		switch {
