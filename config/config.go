@@ -472,6 +472,12 @@ type Redis struct {
 	ReadTimeout time.Duration `yaml:"read_timeout"`
 	// WriteTimeout default 500ms.
 	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// RequireNoeviction makes start-up fail unless every Redis master
+	// reports maxmemory-policy noeviction (a policy that cannot be read
+	// fails too); on a later change, such as a failover to a master with
+	// another policy, keygate logs an error and keeps running. Default
+	// false: keygate only warns.
+	RequireNoeviction bool `yaml:"require_noeviction"`
 }
 
 // ClientTLS configures TLS for an outgoing connection.

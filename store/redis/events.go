@@ -44,7 +44,8 @@ func (s *Store) Publish(ctx context.Context, channel string, payload []byte) err
 // server confirms every SUBSCRIBE, so a confirmation after the first one
 // means a reconnection, during which messages may have been lost: the
 // subscriber then gets a Resync, the event is logged at warn level and
-// counted in keygate_store_pubsub_resubscribes_total.
+// counted in keygate_store_pubsub_resubscribes_total, and the eviction
+// policy is checked again (the new connection may reach another master).
 func (s *Store) Subscribe(ctx context.Context, channel string) (<-chan store.Message, error) {
 	if err := s.check(ctx, "subscribe", channel); err != nil {
 		return nil, err
@@ -102,6 +103,10 @@ func (s *Store) pump(ctx context.Context, channel string, ps *goredis.PubSub, bo
 				}
 				s.metrics.resubscribes.Inc()
 				s.log.Warn("store pubsub resubscribed", zap.String("channel", channel))
+				select { // the master may have changed: check its policy
+				case s.recheck <- struct{}{}:
+				default:
+				}
 				box.Send(store.Message{Channel: channel, Resync: true})
 			case *goredis.Message:
 				if !box.Send(store.Message{Channel: channel, Payload: []byte(m.Payload)}) {

@@ -22,6 +22,10 @@ type metrics struct {
 	resubscribes prometheus.Counter
 	// errors counts calls that failed with ErrUnavailable, by op.
 	errors *prometheus.CounterVec
+	// evictionPossible is 1 when a master's maxmemory-policy can evict
+	// keys, 0 when every master reports noeviction, -1 when a policy could
+	// not be read and none can evict.
+	evictionPossible prometheus.Gauge
 }
 
 // newMetrics makes the collectors and registers them on reg unless it is
@@ -37,6 +41,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "keygate_store_errors_total",
 			Help: "Store calls that failed because Redis was unavailable, by operation.",
 		}, []string{"op"}),
+		evictionPossible: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "keygate_store_redis_eviction_possible",
+			Help: "1 when a Redis master's maxmemory-policy can evict keys (anything but noeviction), 0 when every master reports noeviction, -1 when a policy could not be read.",
+		}),
 	}
 	for _, op := range ops {
 		m.errors.WithLabelValues(op)
@@ -50,6 +58,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return nil, err
 	}
 	m.errors, err = register(reg, m.errors)
+	if err != nil {
+		return nil, err
+	}
+	m.evictionPossible, err = register(reg, m.evictionPossible)
 	if err != nil {
 		return nil, err
 	}

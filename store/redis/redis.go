@@ -35,7 +35,10 @@
 // with them.
 //
 // The Redis must not evict keys (maxmemory-policy noeviction): an evicted
-// record or index is lost data, not a cache miss.
+// record or index is lost data, not a cache miss. The Store reads every
+// master's policy at start, every minute and after a reconnection, warns
+// when it can evict or cannot be read, and exports
+// keygate_store_redis_eviction_possible (eviction.go).
 //
 // # Errors
 //
@@ -83,6 +86,10 @@ type Store struct {
 	log     *zap.Logger
 	metrics *metrics
 
+	nodeName string        // the node in logs: its address, or the Sentinel master's name
+	eviction evictionState // what the eviction policy checks found
+	recheck  chan struct{} // a reconnection asks for an eviction policy check
+
 	tokenBase string        // unique to this Store
 	tokenSeq  atomic.Uint64 // with tokenBase, makes index membership tokens
 
@@ -97,7 +104,18 @@ var _ store.Store = (*Store)(nil)
 // New builds the client from cfg and pings the server under ctx (with a
 // deadline of dial_timeout plus the call timeout if ctx has none). A nil
 // log discards logs; a nil reg registers no metrics.
+//
+// It then reads the maxmemory-policy of every master (see checkEviction),
+// logs a warning if one can evict keys or hides its policy, and fails if
+// cfg.RequireNoeviction is set and not every master reads noeviction. A
+// running Store checks again every minute and after a subscription's
+// reconnection, to notice a failover to a differently configured master.
 func New(ctx context.Context, cfg config.Redis, log *zap.Logger, reg prometheus.Registerer) (*Store, error) {
+	return newStore(ctx, cfg, log, reg, evictionCheckInterval)
+}
+
+// newStore is New with the interval of the eviction policy checks.
+func newStore(ctx context.Context, cfg config.Redis, log *zap.Logger, reg prometheus.Registerer, evictionEvery time.Duration) (*Store, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
@@ -120,6 +138,11 @@ func New(ctx context.Context, cfg config.Redis, log *zap.Logger, reg prometheus.
 		metrics:   m,
 		tokenBase: hex.EncodeToString(seed[:]) + ".",
 		done:      make(chan struct{}),
+		nodeName:  strings.Join(cfg.Addrs, ","),
+		recheck:   make(chan struct{}, 1),
+	}
+	if cfg.MasterName != "" {
+		s.nodeName = "master " + cfg.MasterName
 	}
 	if s.timeout <= 0 {
 		s.timeout = defaultTimeout
@@ -141,6 +164,20 @@ func New(ctx context.Context, cfg config.Redis, log *zap.Logger, reg prometheus.
 		return nil, fmt.Errorf("connecting to redis %s: %w: %w", s.addrs, store.ErrUnavailable, err)
 	}
 	log.Info("redis store connected", zap.String("addrs", s.addrs), zap.String("key_prefix", s.prefix))
+	read, err := s.checkEviction(pctx, cfg.RequireNoeviction)
+	if cfg.RequireNoeviction {
+		if err != nil {
+			err = fmt.Errorf("store.redis.require_noeviction: reading the maxmemory-policy: %w: %w", store.ErrUnavailable, err)
+		} else {
+			err = requireNoeviction(read)
+		}
+		if err != nil {
+			_ = s.client.Close()
+			return nil, err
+		}
+	}
+	s.wg.Add(1)
+	go s.watchEviction(evictionEvery, cfg.RequireNoeviction)
 	return s, nil
 }
 

@@ -1,0 +1,17 @@
+package redis
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/keygate/keygate/config"
+)
+
+// NewCheckingEvery is New with the eviction policy checked every interval
+// instead of every minute.
+func NewCheckingEvery(ctx context.Context, cfg config.Redis, log *zap.Logger, reg prometheus.Registerer, interval time.Duration) (*Store, error) {
+	return newStore(ctx, cfg, log, reg, interval)
+}
