@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/authz/internal/httpapi"
@@ -66,6 +67,39 @@ func (c *caller) covers(sets, scopes []string) error {
 		}
 	}
 	return nil
+}
+
+// mayRetrieve reports whether the caller may be shown a stored secret
+// again (a named key's token, a client's secret, where retrievable
+// secrets are on) of a credential with these API sets, scopes and expiry.
+// It is the rule of credentials made by credentials applied to reading:
+// what a credential could not make — more API sets or scopes, a longer
+// life — it may not read either. After a password: yes. An OAuth access
+// token: never (a short-lived token would obtain a long-lived secret,
+// which outlives its client too). A named key or the ApiKey pair: when it
+// carries all of the sets and scopes and does not expire before the
+// secret's credential does.
+func (h *Handler) mayRetrieve(ctx context.Context, c *caller, sets, scopes []string, expires time.Time) (bool, error) {
+	if c.covers(sets, scopes) != nil {
+		return false, nil
+	}
+	if c.identity == nil {
+		return true, nil
+	}
+	if c.identity.Kind == authz.KindAccessToken || c.identity.Kind == authz.KindRefreshToken {
+		return false, nil
+	}
+	p, err := h.svc.Creator(ctx, c.user.Name, c.identity.CredentialID)
+	switch {
+	case errors.Is(err, authz.ErrTokenCannotCreate), errors.Is(err, authz.ErrForbidden):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	if !p.Expires.IsZero() && (expires.IsZero() || expires.After(p.Expires)) {
+		return false, nil
+	}
+	return true, nil
 }
 
 // errTokenCannotCreate: an OAuth access token makes no credentials

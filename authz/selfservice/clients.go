@@ -201,9 +201,10 @@ func (h *Handler) listClients(w http.ResponseWriter, r *http.Request, c *caller)
 
 // getClient is GET /connect/register/clients/{clientId} (seed 001's "Get
 // existing keys"): the client, with its current clientSecret where
-// retrievable secrets are on (auth.encryption_keys) and the caller
-// authenticated with a password or a credential that carries all of the
-// client's API sets and scopes; otherwise without it.
+// retrievable secrets are on (auth.encryption_keys) and mayRetrieve
+// allows it (a password, or a named key or ApiKey pair that carries all of
+// the client's API sets and scopes and outlives it; never an OAuth access
+// token); otherwise without it.
 func (h *Handler) getClient(w http.ResponseWriter, r *http.Request, c *caller) error {
 	id := r.PathValue("clientId")
 	client, err := h.svc.GetClient(r.Context(), c.user.Name, id)
@@ -211,7 +212,11 @@ func (h *Handler) getClient(w http.ResponseWriter, r *http.Request, c *caller) e
 		return err
 	}
 	secret := ""
-	if c.covers(client.APISets, client.Scopes) == nil {
+	ok, err := h.mayRetrieve(r.Context(), c, client.APISets, client.Scopes, client.Expires)
+	if err != nil {
+		return err
+	}
+	if ok {
 		if secret, err = h.retrieve(r, func(ctx context.Context) (string, error) { return h.svc.ClientSecret(ctx, c.user.Name, id) }); err != nil {
 			return err
 		}

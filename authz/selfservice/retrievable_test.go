@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // encryptionKeys turns retrievable secrets on (issue 5 point 4).
@@ -110,4 +111,41 @@ func TestSecretsShownOnce(t *testing.T) {
 	if s := e.show(t, "/connect/register/clients/"+id, alice); s.ClientSecret != nil {
 		t.Errorf("show client without encryption keys: clientSecret present")
 	}
+}
+
+// TestRetrievedSecretsStayWithinTheCaller: a stored secret is shown again
+// only to a caller that could have made its credential. An OAuth access
+// token (short-lived) never gets a key's token or a client's secret, nor
+// does a key that expires before the secret's credential does; a key that
+// carries as much and lives as long does.
+func TestRetrievedSecretsStayWithinTheCaller(t *testing.T) {
+	forEachBackend(t, encryptionKeys, func(t *testing.T, e *env) {
+		alice := e.user(t, "alice", []string{"orders"}, []string{"read", "write"}, "MANAGE_USER_API_KEY")
+		token := e.createKey(t, alice, `{"handle": "ci"}`)
+		id, secret := e.createClient(t, alice, `{"resourceIds": ["orders"]}`)
+		access := "Bearer " + e.token(t, clientBasic(id, secret), url.Values{"grant_type": {"client_credentials"}}).AccessToken
+		soon := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+		expiring := "Bearer " + e.createKey(t, alice, `{"handle": "expiring", "expiresAt": "`+soon+`"}`)
+		lasting := "Bearer " + e.createKey(t, alice, `{"handle": "lasting"}`)
+
+		for _, tc := range []struct {
+			name, auth string
+			shown      bool
+		}{
+			{"OAuth access token", access, false},
+			{"key that expires first", expiring, false},
+			{"key that lasts as long", lasting, true},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				s := e.show(t, "/user/keys/ci", tc.auth)
+				if got := s.Token != nil && *s.Token == token; got != tc.shown {
+					t.Errorf("GET /user/keys/ci: token shown %v, want %v", got, tc.shown)
+				}
+				c := e.show(t, "/connect/register/clients/"+id, tc.auth)
+				if got := c.ClientSecret != nil && *c.ClientSecret == secret; got != tc.shown {
+					t.Errorf("GET /connect/register/clients/{id}: secret shown %v, want %v", got, tc.shown)
+				}
+			})
+		}
+	})
 }

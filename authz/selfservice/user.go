@@ -260,9 +260,9 @@ func (h *Handler) listKeys(w http.ResponseWriter, r *http.Request, c *caller) er
 // secrets are on (auth.encryption_keys), its token again (seed 003: "get
 // the details of an existing API key to obtain the long-lived token").
 // The token is left out where authz's KeyToken refuses it (not
-// retrievable, or the key no longer works: revoked or expired), and when
-// the caller authenticated with a credential that carries less than the
-// key: a credential may not obtain a secret broader than itself.
+// retrievable, or the key no longer works: revoked or expired), and where
+// mayRetrieve refuses it: a credential may not obtain a secret broader or
+// longer-lived than itself.
 func (h *Handler) getKey(w http.ResponseWriter, r *http.Request, c *caller) error {
 	handle := r.PathValue("handle")
 	cred, err := h.svc.KeyByHandle(r.Context(), c.user.Name, handle)
@@ -275,7 +275,11 @@ func (h *Handler) getKey(w http.ResponseWriter, r *http.Request, c *caller) erro
 			return err
 		}
 	}
-	if c.covers(cred.APISets, cred.Scopes) == nil {
+	ok, err := h.mayRetrieve(r.Context(), c, cred.APISets, cred.Scopes, cred.Expires)
+	if err != nil {
+		return err
+	}
+	if ok {
 		token, err := h.retrieve(r, func(ctx context.Context) (string, error) {
 			token, _, err := h.svc.KeyToken(ctx, c.user.Name, handle)
 			return token, err
