@@ -1,15 +1,20 @@
 package main
 
 import (
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/keygate/keygate/config"
 )
 
 // repoRoot is the module's root, from this package's directory.
@@ -101,5 +106,95 @@ func TestUsageMatchesREADME(t *testing.T) {
 	}
 	if n < 4 {
 		t.Errorf("usage has %d command lines with a description; want at least 4 (serve, check, demo, version)", n)
+	}
+}
+
+// TestDocsTablesWhole: every row of every Markdown table in README.md and
+// docs/ has as many cells as the table's header, so that none renders
+// broken (a row with a third cell under a two-column header drops it).
+func TestDocsTablesWhole(t *testing.T) {
+	docs, err := filepath.Glob(filepath.Join(repoRoot, "docs", "*.md"))
+	if err != nil || len(docs) == 0 {
+		t.Fatalf("docs/*.md: %d files, %v; want some", len(docs), err)
+	}
+	for _, f := range append([]string{filepath.Join(repoRoot, "README.md")}, docs...) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, problem := range brokenTableRows(string(b)) {
+			t.Errorf("%s:%s", f, problem)
+		}
+	}
+}
+
+// codeSpan is an inline code span, whose pipes are no cell borders.
+var codeSpan = regexp.MustCompile("`[^`]*`")
+
+// brokenTableRows names each table row of the Markdown text md whose cell
+// count differs from its table's header, outside fenced code blocks.
+func brokenTableRows(md string) []string {
+	var problems []string
+	header, fenced := 0, false
+	for i, line := range strings.Split(md, "\n") {
+		if strings.HasPrefix(line, "```") {
+			fenced = !fenced
+		}
+		if fenced || !strings.HasPrefix(line, "|") {
+			header = 0
+			continue
+		}
+		cells := strings.Count(strings.ReplaceAll(codeSpan.ReplaceAllString(line, "x"), `\|`, ""), "|") - 1
+		switch {
+		case header == 0:
+			header = cells
+		case cells != header:
+			problems = append(problems, fmt.Sprintf("%d: %d cells under a header of %d: %.80s", i+1, cells, header, line))
+		}
+	}
+	return problems
+}
+
+// TestConfigurationDocCoversTopLevel: docs/configuration.md's top-level
+// table has a row for every top-level key of gateway.yaml, and every key
+// that is a section (a struct, list or map) has a heading of its own.
+func TestConfigurationDocCoversTopLevel(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(repoRoot, "docs", "configuration.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	_, top, ok := strings.Cut(doc, "\n## Top level\n")
+	if !ok {
+		t.Fatal(`docs/configuration.md has no "## Top level" heading`)
+	}
+	top, _, _ = strings.Cut(top, "\n## ")
+	headings := map[string]bool{}
+	for _, line := range strings.Split(doc, "\n") {
+		if h, ok := strings.CutPrefix(line, "## "); ok {
+			headings[h] = true
+		} else if h, ok := strings.CutPrefix(line, "### "); ok {
+			headings[h] = true
+		}
+	}
+	typ := reflect.TypeFor[config.Config]()
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if !f.IsExported() || key == "" || key == "-" {
+			continue
+		}
+		if !strings.Contains(top, "\n| `"+key+"` |") {
+			t.Errorf("the top-level table has no row for %q", key)
+		}
+		switch f.Type.Kind() {
+		case reflect.Struct, reflect.Slice, reflect.Map:
+			if f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() != reflect.Struct {
+				continue // a list of values, such as trusted_proxies
+			}
+			if !headings[key] {
+				t.Errorf("no heading \"## %s\" (or ###) for the section %q", key, key)
+			}
+		}
 	}
 }
