@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -198,3 +199,42 @@ func TestConfigurationDocCoversTopLevel(t *testing.T) {
 		}
 	}
 }
+
+// TestDocsExamplesCallServedPaths: every `$KG/...` URL in README.md and
+// docs/ (keygate's address in the examples) is one keygate answers with
+// gateway.yaml as shipped: under a route's path prefix or a self-service
+// path. An example that calls a path no route has gets a 404 as written.
+func TestDocsExamplesCallServedPaths(t *testing.T) {
+	cfg, err := config.Load(filepath.Join(repoRoot, "gateway.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefixes := slices.Clone(config.SelfServicePaths)
+	for _, r := range cfg.Routes {
+		prefixes = append(prefixes, r.PathPrefix)
+	}
+	docs, err := filepath.Glob(filepath.Join(repoRoot, "docs", "*.md"))
+	if err != nil || len(docs) == 0 {
+		t.Fatalf("docs/*.md: %d files, %v; want some", len(docs), err)
+	}
+	n := 0
+	for _, f := range append([]string{filepath.Join(repoRoot, "README.md")}, docs...) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range exampleURL.FindAllStringSubmatch(string(b), -1) {
+			n++
+			path, _, _ := strings.Cut(m[1], "?")
+			if !slices.ContainsFunc(prefixes, func(p string) bool { return path == p || strings.HasPrefix(path, p+"/") }) {
+				t.Errorf("%s calls $KG%s; gateway.yaml's routes and the self-service API serve only %v", f, m[1], prefixes)
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no $KG/ URL found in the docs; want the self-service examples")
+	}
+}
+
+// exampleURL is keygate's address in the docs' examples and the path after it.
+var exampleURL = regexp.MustCompile(`\$KG(/[^\s"'\\)]*)`)
