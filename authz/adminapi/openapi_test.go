@@ -59,3 +59,10 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	httpapitest.CheckRefs(t, raw)
 	httpapitest.CheckServed(t, h, "/admin/openapi.json", raw)
 }
+
+// TestOpenAPIPlainWords: the served document names the flows, never the
+// internal "seed" documents they came from.
+func TestOpenAPIPlainWords(t *testing.T) {
+	e := newEnv(t, "embedded", "")
+	httpapitest.CheckPlainWords(t, adminapi.New(e.svc, e.g.Config(), adminapi.Options{}), "/admin/openapi.json")
+}

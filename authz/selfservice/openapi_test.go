@@ -97,3 +97,9 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	httpapitest.CheckRefs(t, raw)
 	httpapitest.CheckServed(t, h, "/openapi.json", raw)
 }
+
+// TestOpenAPIPlainWords: the served document names the flows, never the
+// internal "seed" documents they came from.
+func TestOpenAPIPlainWords(t *testing.T) {
+	httpapitest.CheckPlainWords(t, newHandler(t), "/openapi.json")
+}

@@ -37,10 +37,10 @@ import (
 var usage = `keygate — an authentication gateway in front of HTTP APIs
 
 Usage:
-  keygate serve [-config gateway.yaml]   run the gateway
-  keygate check [-config gateway.yaml]   validate a config file and print every problem
-  keygate demo  [-listen ADDR]           run a gateway and a sample upstream, no setup needed
-  keygate version                        print the version
+  keygate serve [-config gateway.yaml]                run the gateway
+  keygate check [-config gateway.yaml]                validate a config file and print every problem
+  keygate demo [-listen ADDR] [-admin ADDR] [-once]   run a gateway and a sample upstream, no setup needed
+  keygate version                                     print the version
 
 Credentials, in the store the config names (every command takes -config FILE):
 ` + adminUsage("") + `

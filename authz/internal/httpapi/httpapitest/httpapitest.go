@@ -62,3 +62,29 @@ func CheckServed(t *testing.T, h http.Handler, path string, raw []byte) {
 		t.Errorf("GET %s: %d %q, %d bytes; want 200 application/json with the document", path, resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
 	}
 }
+
+// CheckPlainWords fails the test for every line of what GET path on h
+// serves that says "seed" in any case: the internal name of the documents
+// keygate's credential flows came from, which a reader of the API's
+// documentation cannot know. The flows have names (OAuth2 client
+// credentials, named API keys, long-lived key tokens, the ApiKey key and
+// token).
+func CheckPlainWords(t *testing.T, h http.Handler, path string) {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || len(body) == 0 {
+		t.Fatalf("GET %s: %d, %d bytes, %v; want 200 with a document", path, resp.StatusCode, len(body), err)
+	}
+	for i, line := range strings.Split(string(body), "\n") {
+		if strings.Contains(strings.ToLower(line), "seed") {
+			t.Errorf("GET %s, line %d says \"seed\"; name the flow instead: %s", path, i+1, strings.TrimSpace(line))
+		}
+	}
+}
