@@ -16,19 +16,13 @@ import (
 )
 
 // mayCreate refuses a user without the MANAGE_USER_API_KEY (or ADMIN)
-// authority where self_service.manage_key_authority_for lists kind, as
-// the self-service API does.
+// authority where self_service.manage_key_authority_for lists kind, with
+// the self-service API's rule and words (authz.KeyAuthorityRefusal).
 func (h *Handler) mayCreate(v *visit, kind string) error {
-	if !h.selfSvc.NeedsKeyAuthority(kind) || v.user.Has(authz.AuthorityManageUserAPIKey) {
-		return nil
+	if why := authz.KeyAuthorityRefusal(h.selfSvc, v.user, kind); why != "" {
+		return &pageError{http.StatusForbidden, why + " Ask an administrator."}
 	}
-	switch kind {
-	case config.KeyKindNamedKeys:
-		return errNoKeyAuthority
-	case config.KeyKindOAuthClients:
-		return &pageError{http.StatusForbidden, "Creating OAuth clients and their secrets needs the MANAGE_USER_API_KEY or ADMIN authority. Ask an administrator."}
-	}
-	return &pageError{http.StatusForbidden, "Generating the ApiKey token needs the MANAGE_USER_API_KEY or ADMIN authority. Ask an administrator."}
+	return nil
 }
 
 // profileData is the Profile page: the user and their API Keys section.

@@ -99,8 +99,6 @@ func (e *pageError) Error() string { return e.msg }
 var (
 	errCSRF = &pageError{http.StatusForbidden,
 		"This form has expired or did not come from this page. Go back, reload the page and try again."}
-	errNoKeyAuthority = &pageError{http.StatusForbidden,
-		"Generating API keys needs the MANAGE_USER_API_KEY or ADMIN authority. Ask an administrator."}
 	errNotAdmin = &pageError{http.StatusForbidden, "This page is for administrators (the ADMIN authority)."}
 	errNotFound = &pageError{http.StatusNotFound, "There is no such page."}
 )

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/keygate/keygate/config"
 )
 
 // Credentials made by credentials.
@@ -203,4 +205,22 @@ func (s *Service) revokeChildrenOf(ctx context.Context, owner, parent string) er
 		}
 	}
 	return nil
+}
+
+// KeyAuthorityRefusal says why user u may not create a credential of kind
+// (one of config.KeyKinds) where self_service.manage_key_authority_for
+// lists kind and u holds neither MANAGE_USER_API_KEY nor ADMIN; "" when
+// u may. The self-service API and the account pages both answer it, so
+// the rule and its words live here once.
+func KeyAuthorityRefusal(ss config.SelfService, u *User, kind string) string {
+	if !ss.NeedsKeyAuthority(kind) || u.Has(AuthorityManageUserAPIKey) {
+		return ""
+	}
+	switch kind {
+	case config.KeyKindNamedKeys:
+		return "Creating API keys needs the MANAGE_USER_API_KEY or ADMIN authority."
+	case config.KeyKindOAuthClients:
+		return "Creating OAuth clients and their secrets needs the MANAGE_USER_API_KEY or ADMIN authority."
+	}
+	return "Generating the ApiKey token needs the MANAGE_USER_API_KEY or ADMIN authority."
 }

@@ -109,24 +109,13 @@ func viewKey(c *authz.Credential) keyView {
 	}
 }
 
-var errNoKeyAuthority = &httpapi.Error{Status: http.StatusForbidden, Code: "forbidden",
-	Description: "Creating API keys needs the MANAGE_USER_API_KEY or ADMIN authority."}
-
 // mayCreate refuses a caller without the MANAGE_USER_API_KEY (or ADMIN)
 // authority where self_service.manage_key_authority_for lists kind.
 func (h *Handler) mayCreate(c *caller, kind string) error {
-	if !h.selfSvc.NeedsKeyAuthority(kind) || c.user.Has(authz.AuthorityManageUserAPIKey) {
-		return nil
+	if why := authz.KeyAuthorityRefusal(h.selfSvc, c.user, kind); why != "" {
+		return &httpapi.Error{Status: http.StatusForbidden, Code: "forbidden", Description: why}
 	}
-	switch kind {
-	case config.KeyKindNamedKeys:
-		return errNoKeyAuthority
-	case config.KeyKindOAuthClients:
-		return &httpapi.Error{Status: http.StatusForbidden, Code: "forbidden",
-			Description: "Creating OAuth clients and their secrets needs the MANAGE_USER_API_KEY or ADMIN authority."}
-	}
-	return &httpapi.Error{Status: http.StatusForbidden, Code: "forbidden",
-		Description: "Generating the ApiKey token needs the MANAGE_USER_API_KEY or ADMIN authority."}
+	return nil
 }
 
 // errAdminKeyNeedsPassword: a key for the admin API is made only after a
