@@ -50,14 +50,7 @@ func CheckRefs(t *testing.T, raw []byte) {
 // application/json with exactly raw, without credentials.
 func CheckServed(t *testing.T, h http.Handler, path string, raw []byte) {
 	t.Helper()
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	resp, err := http.Get(srv.URL + path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	resp, body, _ := get(t, h, path)
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" || string(body) != string(raw) {
 		t.Errorf("GET %s: %d %q, %d bytes; want 200 application/json with the document", path, resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
 	}
@@ -71,14 +64,7 @@ func CheckServed(t *testing.T, h http.Handler, path string, raw []byte) {
 // token).
 func CheckPlainWords(t *testing.T, h http.Handler, path string) {
 	t.Helper()
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	resp, err := http.Get(srv.URL + path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	resp, body, err := get(t, h, path)
 	if err != nil || resp.StatusCode != http.StatusOK || len(body) == 0 {
 		t.Fatalf("GET %s: %d, %d bytes, %v; want 200 with a document", path, resp.StatusCode, len(body), err)
 	}
@@ -87,4 +73,19 @@ func CheckPlainWords(t *testing.T, h http.Handler, path string) {
 			t.Errorf("GET %s, line %d says \"seed\"; name the flow instead: %s", path, i+1, strings.TrimSpace(line))
 		}
 	}
+}
+
+// get serves GET path with h on a real listener; err is the body's read
+// error.
+func get(t *testing.T, h http.Handler, path string) (*http.Response, []byte, error) {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp, body, err
 }
