@@ -15,6 +15,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"golang.org/x/term"
 
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/config"
@@ -147,10 +148,7 @@ func (c adminCommand) execute(args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	if c.stdin != "" {
-		if isTerminal(stdin) {
-			fmt.Fprintf(stderr, "Type %s for %s and press Enter (it is shown as you type): ", c.stdin, pos[0])
-		}
-		line, err := readLine(stdin)
+		line, err := readSecret(stdin, stderr, c.stdin, pos[0])
 		if err != nil {
 			fmt.Fprintf(stderr, "keygate %s: %s: %v\n", fs.Name(), c.stdin, err)
 			return exitError
@@ -200,14 +198,26 @@ func readLine(r io.Reader) (string, error) {
 	return line, nil
 }
 
-// isTerminal reports whether r is a terminal (someone typing).
-func isTerminal(r io.Reader) bool {
+// readSecret reads what (a secret for name) from r: without echo, after a
+// prompt on stderr, when r is a terminal; otherwise as one line, by
+// readLine (a pipe or a file, as from a password manager).
+func readSecret(r io.Reader, stderr io.Writer, what, name string) (string, error) {
 	f, ok := r.(*os.File)
-	if !ok {
-		return false
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return readLine(r)
 	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	fmt.Fprintf(stderr, "Type %s for %s and press Enter (it is not shown): ", what, name)
+	b, err := term.ReadPassword(int(f.Fd()))
+	fmt.Fprintln(stderr) // the Enter was not echoed either
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("reading the terminal: %w", err)
+	case len(b) > maxLine:
+		return "", fmt.Errorf("the line typed is longer than %d bytes", maxLine)
+	case len(b) == 0:
+		return "", errors.New("nothing was typed")
+	}
+	return string(b), nil
 }
 
 // parseInterspersed parses flags that may come before, between or after
