@@ -1,0 +1,74 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestListJSON reads `users list -o json` and `keys list -o json` as JSON
+// arrays with the admin API's field names, and never a secret or digest.
+func TestListJSON(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gateway.yaml")
+	writeFile(t, path, serveConfig(dir, "http://127.0.0.1:1", ordersRoute))
+	mustKeygate(t, "users", "add", "alice", "--api-sets", "orders", "-config", path)
+	mustKeygate(t, "users", "add", "root", "--admin", "-config", path)
+	token := strings.TrimSpace(mustKeygate(t, "keys", "create", "alice", "--handle", "ci", "-config", path))
+
+	var users []map[string]any
+	out := mustKeygate(t, "users", "list", "-o", "json", "-config", path)
+	if err := json.Unmarshal([]byte(out), &users); err != nil {
+		t.Fatalf("users list -o json: %v:\n%s", err, out)
+	}
+	if len(users) != 2 {
+		t.Fatalf("users list -o json: %d users, want 2:\n%s", len(users), out)
+	}
+	for _, u := range users {
+		for _, field := range []string{"name", "authorities", "apiSets", "scopes", "disabled", "created"} {
+			if _, ok := u[field]; !ok {
+				t.Errorf("user %v: no field %q", u["name"], field)
+			}
+		}
+		for _, field := range []string{"sessionEpoch", "password", "passwordDigest"} {
+			if _, ok := u[field]; ok {
+				t.Errorf("user %v: field %q must not be shown", u["name"], field)
+			}
+		}
+	}
+	if got := users[0]["name"].(string) + " " + users[1]["name"].(string); got != "alice root" {
+		t.Errorf("users: %s, want alice root", got)
+	}
+
+	var creds []map[string]any
+	out = mustKeygate(t, "keys", "list", "alice", "-o", "json", "-config", path)
+	if err := json.Unmarshal([]byte(out), &creds); err != nil {
+		t.Fatalf("keys list -o json: %v:\n%s", err, out)
+	}
+	if len(creds) != 1 || creds[0]["handle"] != "ci" || creds[0]["kind"] != "key_token" || creds[0]["status"] != "active" ||
+		!strings.HasPrefix(creds[0]["id"].(string), "cred_") {
+		t.Errorf("keys list -o json: want key ci, active:\n%s", out)
+	}
+	if strings.Contains(out, token) || strings.Contains(strings.ToLower(out), "digest") || strings.Contains(strings.ToLower(out), "sealed") {
+		t.Errorf("keys list -o json shows a secret or a digest:\n%s", out)
+	}
+	if out := mustKeygate(t, "keys", "list", "root", "-o", "json", "-config", path); strings.TrimSpace(out) != "[]" {
+		t.Errorf("keys list of a user without credentials: %q, want []", out)
+	}
+
+	// The text output stays the default, and -o text names it.
+	for _, args := range [][]string{{"users", "list"}, {"users", "list", "-o", "text"}} {
+		if out := mustKeygate(t, append(args, "-config", path)...); !strings.HasPrefix(out, "NAME  ") {
+			t.Errorf("%s: want the table:\n%s", strings.Join(args, " "), out)
+		}
+	}
+
+	// An unknown format is a usage error naming the flag.
+	for _, args := range [][]string{{"users", "list", "-o", "yaml"}, {"keys", "list", "alice", "-o", "yaml"}} {
+		_, stderr, code := keygate(t, append(args, "-config", path)...)
+		if code != exitConfig || !strings.Contains(stderr, `invalid value "yaml" for flag -o: must be text or json`) {
+			t.Errorf("%s: exit %d, stderr %q; want exit 2 naming -o", strings.Join(args, " "), code, stderr)
+		}
+	}
+}
