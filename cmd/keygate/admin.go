@@ -92,7 +92,7 @@ func adminUsage(group string) string {
 // admin runs "keygate GROUP COMMAND ARGS..." for the groups users, keys
 // and apikey, and returns the exit code.
 func admin(group string, args []string, stdout, stderr io.Writer) int {
-	groupUsage := fmt.Sprintf("Usage:\n%s\nEvery command takes -config FILE (default gateway.yaml). Run \"keygate %s COMMAND -h\" for its flags.\n", adminUsage(group), group)
+	groupUsage := fmt.Sprintf("Usage:\n%s\nEvery command takes -config FILE (default $KEYGATE_CONFIG, else gateway.yaml). Run \"keygate %s COMMAND -h\" for its flags.\n", adminUsage(group), group)
 	if len(args) == 0 {
 		fmt.Fprint(stderr, groupUsage)
 		return exitConfig

@@ -72,3 +72,39 @@ func TestListJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigEnv: KEYGATE_CONFIG names the config file when -config is not
+// given, for check, serve and the credential commands; -config wins.
+func TestConfigEnv(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gateway.yaml")
+	writeFile(t, path, serveConfig(dir, "http://127.0.0.1:1", ordersRoute))
+	bad := filepath.Join(dir, "bad.yaml")
+	writeFile(t, bad, "listen: [\n")
+	t.Chdir(t.TempDir()) // no gateway.yaml here
+
+	for _, tc := range []struct {
+		name, env string
+		args      []string
+		code      int
+		out       string // on stdout or stderr
+	}{
+		{"check from the env", path, []string{"check"}, exitOK, path + ": OK"},
+		{"-config wins", bad, []string{"check", "-config", path}, exitOK, path + ": OK"},
+		{"env names a bad file", bad, []string{"check"}, exitConfig, "bad.yaml"},
+		{"no env, no file", "", []string{"check"}, exitConfig, "gateway.yaml"},
+		{"users add from the env", path, []string{"users", "add", "alice"}, exitOK, "user alice created"},
+		{"users list from the env", path, []string{"users", "list"}, exitOK, "alice"},
+		{"keys list from the env", path, []string{"keys", "list", "alice"}, exitOK, "ID  "},
+		{"serve from the env", bad, []string{"serve"}, exitConfig, "bad.yaml"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(EnvConfig, tc.env)
+			stdout, stderr, code := keygate(t, tc.args...)
+			if code != tc.code || !strings.Contains(stdout+stderr, tc.out) {
+				t.Errorf("KEYGATE_CONFIG=%s keygate %s: exit %d, stdout %q, stderr %q; want exit %d and %q",
+					tc.env, strings.Join(tc.args, " "), code, stdout, stderr, tc.code, tc.out)
+			}
+		})
+	}
+}
