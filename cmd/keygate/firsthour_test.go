@@ -2,7 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -104,6 +109,35 @@ func TestConfigEnv(t *testing.T) {
 			if code != tc.code || !strings.Contains(stdout+stderr, tc.out) {
 				t.Errorf("KEYGATE_CONFIG=%s keygate %s: exit %d, stdout %q, stderr %q; want exit %d and %q",
 					tc.env, strings.Join(tc.args, " "), code, stdout, stderr, tc.code, tc.out)
+			}
+		})
+	}
+}
+
+// TestCheckMissingFiles: `keygate check` opens the files the config names
+// and reports each missing one with its field path, exit 2; `serve` stops
+// with the same report before it creates the store file.
+func TestCheckMissingFiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gateway.yaml")
+	cert, key, ca := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"), filepath.Join(dir, "ca.pem")
+	writeFile(t, path, serveConfig(dir, "http://127.0.0.1:1", ordersRoute)+fmt.Sprintf(`
+tls: {mode: files, cert_file: %q, key_file: %q}
+upstream: {tls: {ca_file: %q}}
+`, cert, key, ca))
+	want := []string{
+		`tls.cert_file: cannot read "` + cert + `": no such file or directory`,
+		`tls.key_file: cannot read "` + key + `": no such file or directory`,
+		`upstream.tls.ca_file: cannot read "` + ca + `": no such file or directory`,
+	}
+	for _, cmd := range []string{"check", "serve"} {
+		t.Run(cmd, func(t *testing.T) {
+			stdout, stderr, code := keygate(t, cmd, "-config", path)
+			if got := strings.Split(strings.TrimSpace(stderr), "\n"); code != exitConfig || stdout != "" || !slices.Equal(got, want) {
+				t.Errorf("keygate %s: exit %d, stdout %q, stderr:\n%s\nwant exit 2 and:\n%s", cmd, code, stdout, stderr, strings.Join(want, "\n"))
+			}
+			if _, err := os.Stat(filepath.Join(dir, "keygate.db")); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("keygate %s created the store file before the config was valid (stat: %v)", cmd, err)
 			}
 		})
 	}

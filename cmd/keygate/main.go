@@ -148,10 +148,14 @@ func check(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// loadChecked loads the config file and checks the secrets keygate reads
-// from the environment, printing every problem of either to stderr.
+// loadChecked loads the config file, opens the files it names and checks
+// the secrets keygate reads from the environment, printing every problem
+// to stderr.
 func loadChecked(path string, stderr io.Writer) (*config.Config, bool) {
 	cfg, err := config.Load(path)
+	if err == nil {
+		err = cfg.CheckFiles()
+	}
 	env := envSecretProblems(os.LookupEnv)
 	if err != nil {
 		printProblems(stderr, err)
