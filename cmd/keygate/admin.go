@@ -240,10 +240,17 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// cliLogger logs warnings and errors to w, in console format: the
-// operator sees the "digest key generated" warning and nothing noisy.
+// generatedKeyWarning is the one line a command prints when the config
+// sets no digest key.
+const generatedKeyWarning = "auth.digest_keys is not set: using the digest key kept in the store (set one in production)"
+
+// cliLogger logs warnings and errors to w, one line each with the level
+// and no time or caller: the operator sees the "digest key" warning and
+// nothing noisy.
 func cliLogger(w io.Writer) *zap.Logger {
-	enc := zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig())
+	ec := zap.NewDevelopmentEncoderConfig()
+	ec.TimeKey, ec.CallerKey = "", ""
+	enc := zapcore.NewConsoleEncoder(ec)
 	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), zap.WarnLevel))
 }
 
@@ -258,7 +265,14 @@ func openService(ctx context.Context, cfg *config.Config, log *zap.Logger) (s *a
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err = authz.New(ctx, cfg.Auth, st, authz.Options{Logger: log})
+	authLog := log
+	if len(cfg.Auth.DigestKeys) == 0 {
+		// The server's warning is a paragraph, logged at every start; a
+		// command says it in one line, and the service stays quiet about it.
+		log.Warn(generatedKeyWarning)
+		authLog = log.WithOptions(zap.IncreaseLevel(zap.ErrorLevel))
+	}
+	s, err = authz.New(ctx, cfg.Auth, st, authz.Options{Logger: authLog})
 	if err != nil {
 		_ = st.Close()
 		return nil, nil, fmt.Errorf("auth: %w", err)

@@ -142,3 +142,32 @@ upstream: {tls: {ca_file: %q}}
 		})
 	}
 }
+
+// TestGeneratedKeyWarningCLI: without auth.digest_keys, a credential
+// command warns in one short line, not the server's paragraph; with a
+// digest key it says nothing.
+func TestGeneratedKeyWarningCLI(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gateway.yaml")
+	writeFile(t, path, serveConfig(dir, "http://127.0.0.1:1", ordersRoute))
+	withKey := filepath.Join(dir, "with-key.yaml")
+	writeFile(t, withKey, strings.Replace(serveConfig(dir, "http://127.0.0.1:1", ordersRoute), "keygate.db", "other.db", 1)+
+		"auth: {digest_keys: [{id: k1, secret: \"${KEYGATE_DIGEST_KEY}\"}]}\n")
+	t.Setenv("KEYGATE_DIGEST_KEY", "c2VjcmV0IGRpZ2VzdCBrZXkgZm9yIHRoZSB0ZXN0IG9ubHkgMTIzNDU2Nzg5MA")
+
+	for _, tc := range []struct {
+		name, path, stderr string
+	}{
+		{"no digest key", path, "WARN\t" + generatedKeyWarning + "\n"},
+		{"a digest key", withKey, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, args := range [][]string{{"users", "add", "alice"}, {"users", "list"}, {"keys", "list", "alice"}} {
+				_, stderr, code := keygate(t, append(args, "-config", tc.path)...)
+				if code != exitOK || stderr != tc.stderr {
+					t.Errorf("keygate %s: exit %d, stderr %q; want exit 0 and %q", strings.Join(args, " "), code, stderr, tc.stderr)
+				}
+			}
+		})
+	}
+}
