@@ -1,14 +1,18 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -169,5 +173,35 @@ func TestGeneratedKeyWarningCLI(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDemoUpstreamOnly runs `keygate demo -upstream-only`, the upstream the
+// README's example starts for gateway.yaml: it echoes a request and stops
+// cleanly on SIGTERM.
+func TestDemoUpstreamOnly(t *testing.T) {
+	cmd := exec.Command(binary, "demo", "-upstream-only", "127.0.0.1:0")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no line from keygate demo -upstream-only: %v", err)
+	}
+	m := regexp.MustCompile(`echoes requests on (http://127\.0\.0\.1:\d+);`).FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("keygate demo -upstream-only printed %q; want the upstream's URL", line)
+	}
+	if code, body := get(t, m[1]+"/api/orders/1", ""); code != 200 || !strings.Contains(body, `"path": "/api/orders/1"`) {
+		t.Errorf("GET the sample upstream: %d %s; want 200 echoing the path", code, body)
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("keygate demo -upstream-only after SIGTERM: %v, want exit 0", err)
 	}
 }
