@@ -205,3 +205,31 @@ func TestDemoUpstreamOnly(t *testing.T) {
 		t.Errorf("keygate demo -upstream-only after SIGTERM: %v, want exit 0", err)
 	}
 }
+
+// TestServeNoStoreFileOnBadConfig: `serve` with a config that is not fully
+// valid exits 2 before it creates the embedded store's file. (A syntax or
+// validation problem and a weak admin token already stopped it first; a
+// missing file named by the config did not, before CheckFiles.)
+func TestServeNoStoreFileOnBadConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name, extra, token, stderr string
+	}{
+		{"validation problem", "upstream: {dial_timeout: -1s}\n", "", "upstream.dial_timeout"},
+		{"weak admin token", "", "changeme", "KEYGATE_ADMIN_TOKEN"},
+		{"missing CA file", "upstream: {tls: {ca_file: /nonexistent/ca.pem}}\n", "", "upstream.tls.ca_file: cannot read"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "gateway.yaml")
+			writeFile(t, path, serveConfig(dir, "http://127.0.0.1:1", ordersRoute)+tc.extra)
+			t.Setenv("KEYGATE_ADMIN_TOKEN", tc.token)
+			_, stderr, code := keygate(t, "serve", "-config", path)
+			if code != exitConfig || !strings.Contains(stderr, tc.stderr) {
+				t.Errorf("keygate serve: exit %d, stderr %q; want exit 2 and %q", code, stderr, tc.stderr)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "keygate.db")); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("keygate serve created the store file before the config was valid (stat: %v)", err)
+			}
+		})
+	}
+}
