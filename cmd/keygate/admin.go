@@ -15,6 +15,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"golang.org/x/term"
 
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/config"
@@ -52,14 +53,14 @@ type adminCommand struct {
 var adminCommands = []adminCommand{
 	{group: "users", name: "add", args: []string{"NAME"}, flags: "[--admin] [--manage-keys] [--api-sets a,b] [--scopes read,write]",
 		summary: "Create a user, with the API sets and scopes its credentials may carry", setup: usersAdd},
-	{group: "users", name: "list", summary: "List the users", setup: usersList},
+	{group: "users", name: "list", flags: "[-o text|json]", summary: "List the users", setup: usersList},
 	{group: "users", name: "disable", args: []string{"NAME"}, summary: "Disable a user: every credential of theirs stops working", setup: usersDisable(true)},
 	{group: "users", name: "enable", args: []string{"NAME"}, summary: "Enable a disabled user", setup: usersDisable(false)},
 	{group: "users", name: "password", args: []string{"NAME"}, flags: "< one line on standard input",
 		summary: "Set a user's password (for HTTP Basic sign-in to the self-service and admin APIs), read as one line from standard input", stdin: "the new password", setup: usersPassword},
 	{group: "keys", name: "create", args: []string{"USER"}, flags: "--handle H [--alias A] [--description D] [--api-sets a,b] [--scopes read] [--expires 720h] [--admin]",
 		summary: "Create a named API key (--admin: one the admin API accepts, for a user with ADMIN); prints its long-lived Bearer token, which is shown only once", setup: keysCreate},
-	{group: "keys", name: "list", args: []string{"USER"}, summary: "List a user's credentials (never a secret)", setup: keysList},
+	{group: "keys", name: "list", args: []string{"USER"}, flags: "[-o text|json]", summary: "List a user's credentials (never a secret)", setup: keysList},
 	{group: "keys", name: "delete", args: []string{"USER", "HANDLE"}, summary: "Delete a named API key: its token stops working", setup: keysDelete},
 	{group: "keys", name: "revoke", args: []string{"CREDENTIAL_ID"}, summary: "Revoke any credential by id: its secret stops working", setup: keysRevoke},
 	{group: "apikey", name: "token", args: []string{"USER"}, summary: "Generate a new ApiKey token (earlier ones stop working); prints \"ApiKey key:token\"", setup: apikeyToken},
@@ -91,7 +92,7 @@ func adminUsage(group string) string {
 // admin runs "keygate GROUP COMMAND ARGS..." for the groups users, keys
 // and apikey, and returns the exit code.
 func admin(group string, args []string, stdout, stderr io.Writer) int {
-	groupUsage := fmt.Sprintf("Usage:\n%s\nEvery command takes -config FILE (default gateway.yaml). Run \"keygate %s COMMAND -h\" for its flags.\n", adminUsage(group), group)
+	groupUsage := fmt.Sprintf("Usage:\n%s\nEvery command takes -config FILE (default $KEYGATE_CONFIG, else gateway.yaml). Run \"keygate %s COMMAND -h\" for its flags.\n", adminUsage(group), group)
 	if len(args) == 0 {
 		fmt.Fprint(stderr, groupUsage)
 		return exitConfig
@@ -147,10 +148,7 @@ func (c adminCommand) execute(args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	if c.stdin != "" {
-		if isTerminal(stdin) {
-			fmt.Fprintf(stderr, "Type %s for %s and press Enter (it is shown as you type): ", c.stdin, pos[0])
-		}
-		line, err := readLine(stdin)
+		line, err := readSecret(stdin, stderr, c.stdin, pos[0])
 		if err != nil {
 			fmt.Fprintf(stderr, "keygate %s: %s: %v\n", fs.Name(), c.stdin, err)
 			return exitError
@@ -200,14 +198,26 @@ func readLine(r io.Reader) (string, error) {
 	return line, nil
 }
 
-// isTerminal reports whether r is a terminal (someone typing).
-func isTerminal(r io.Reader) bool {
+// readSecret reads what (a secret for name) from r: without echo, after a
+// prompt on stderr, when r is a terminal; otherwise as one line, by
+// readLine (a pipe or a file, as from a password manager).
+func readSecret(r io.Reader, stderr io.Writer, what, name string) (string, error) {
 	f, ok := r.(*os.File)
-	if !ok {
-		return false
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return readLine(r)
 	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	fmt.Fprintf(stderr, "Type %s for %s and press Enter (it is not shown): ", what, name)
+	b, err := term.ReadPassword(int(f.Fd()))
+	fmt.Fprintln(stderr) // the Enter was not echoed either
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("reading the terminal: %w", err)
+	case len(b) > maxLine:
+		return "", fmt.Errorf("the line typed is longer than %d bytes", maxLine)
+	case len(b) == 0:
+		return "", errors.New("nothing was typed")
+	}
+	return string(b), nil
 }
 
 // parseInterspersed parses flags that may come before, between or after
@@ -230,10 +240,17 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// cliLogger logs warnings and errors to w, in console format: the
-// operator sees the "digest key generated" warning and nothing noisy.
+// generatedKeyWarning is the one line a command prints when the config
+// sets no digest key.
+const generatedKeyWarning = "auth.digest_keys is not set: using the digest key kept in the store (set one in production)"
+
+// cliLogger logs warnings and errors to w, one line each with the level
+// and no time or caller: the operator sees the "digest key" warning and
+// nothing noisy.
 func cliLogger(w io.Writer) *zap.Logger {
-	enc := zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig())
+	ec := zap.NewDevelopmentEncoderConfig()
+	ec.TimeKey, ec.CallerKey = "", ""
+	enc := zapcore.NewConsoleEncoder(ec)
 	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), zap.WarnLevel))
 }
 
@@ -248,7 +265,14 @@ func openService(ctx context.Context, cfg *config.Config, log *zap.Logger) (s *a
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err = authz.New(ctx, cfg.Auth, st, authz.Options{Logger: log})
+	authLog := log
+	if len(cfg.Auth.DigestKeys) == 0 {
+		// The server's warning is a paragraph, logged at every start; a
+		// command says it in one line, and the service stays quiet about it.
+		log.Warn(generatedKeyWarning)
+		authLog = log.WithOptions(zap.IncreaseLevel(zap.ErrorLevel))
+	}
+	s, err = authz.New(ctx, cfg.Auth, st, authz.Options{Logger: authLog})
 	if err != nil {
 		_ = st.Close()
 		return nil, nil, fmt.Errorf("auth: %w", err)

@@ -48,6 +48,7 @@ func demo(args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", "127.0.0.1:8080", "public listener `address`")
 	admin := fs.String("admin", "127.0.0.1:9090", "admin listener `address`")
 	once := fs.Bool("once", false, "exit after showing the sample requests")
+	upstreamOnly := fs.String("upstream-only", "", "run only the sample upstream, on `address` (e.g. 127.0.0.1:9001, where gateway.yaml's routes point), until stopped")
 	if ok, code := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -55,7 +56,11 @@ func demo(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	upL, err := net.Listen("tcp", "127.0.0.1:0")
+	upAddr := "127.0.0.1:0"
+	if *upstreamOnly != "" {
+		upAddr = *upstreamOnly
+	}
+	upL, err := net.Listen("tcp", upAddr)
 	if err != nil {
 		fmt.Fprintln(stderr, "keygate demo: sample upstream:", err)
 		return exitError
@@ -63,6 +68,11 @@ func demo(args []string, stdout, stderr io.Writer) int {
 	up := &http.Server{Handler: echo.Handler{}, ReadHeaderTimeout: 5 * time.Second}
 	go up.Serve(upL)
 	defer up.Close()
+	if *upstreamOnly != "" {
+		fmt.Fprintf(stdout, "keygate demo: the sample upstream echoes requests on http://%s; Ctrl-C stops it\n", upL.Addr())
+		<-ctx.Done()
+		return exitOK
+	}
 	upURL := "http://" + upL.Addr().String()
 
 	dir, err := os.MkdirTemp("", "keygate-demo-")

@@ -44,7 +44,8 @@ func keysCreate(fs *flag.FlagSet) action {
 	}
 }
 
-func keysList(*flag.FlagSet) action {
+func keysList(fs *flag.FlagSet) action {
+	output := newOutputFlag(fs)
 	return func(ctx context.Context, s *authz.Service, args []string, stdout, _ io.Writer) error {
 		if _, err := s.GetUser(ctx, args[0]); err != nil {
 			return err
@@ -52,6 +53,13 @@ func keysList(*flag.FlagSet) action {
 		creds, err := s.Credentials(ctx, args[0])
 		if err != nil {
 			return err
+		}
+		if *output == "json" {
+			views := make([]credentialJSON, 0, len(creds))
+			for i := range creds {
+				views = append(views, viewCredential(&creds[i]))
+			}
+			return writeJSON(stdout, views)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tKIND\tHANDLE\tSTATUS\tAPI SETS\tSCOPES\tCREATED\tEXPIRES")

@@ -42,7 +42,8 @@ Usage:
   keygate demo [-listen ADDR] [-admin ADDR] [-once]   run a gateway and a sample upstream, no setup needed
   keygate version                                     print the version
 
-Credentials, in the store the config names (every command takes -config FILE):
+Credentials, in the store the config names (every command takes -config FILE;
+without it, $KEYGATE_CONFIG names the file, else gateway.yaml):
 ` + adminUsage("") + `
 Run "keygate COMMAND -h" for a command's flags.
 `
@@ -84,8 +85,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return exitConfig
 }
 
+// EnvConfig names the config file when -config is not given.
+const EnvConfig = "KEYGATE_CONFIG"
+
+// configFlag registers -config: the flag if given, else $KEYGATE_CONFIG,
+// else gateway.yaml.
 func configFlag(fs *flag.FlagSet) *string {
-	return fs.String("config", "gateway.yaml", "path of the config `file`")
+	def := "gateway.yaml"
+	if v := os.Getenv(EnvConfig); v != "" {
+		def = v
+	}
+	return fs.String("config", def, "path of the config `file` (when not given: $"+EnvConfig+" if set)")
 }
 
 func parseFlags(fs *flag.FlagSet, args []string) (ok bool, code int) {
@@ -138,10 +148,14 @@ func check(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// loadChecked loads the config file and checks the secrets keygate reads
-// from the environment, printing every problem of either to stderr.
+// loadChecked loads the config file, opens the files it names and checks
+// the secrets keygate reads from the environment, printing every problem
+// to stderr.
 func loadChecked(path string, stderr io.Writer) (*config.Config, bool) {
 	cfg, err := config.Load(path)
+	if err == nil {
+		err = cfg.CheckFiles()
+	}
 	env := envSecretProblems(os.LookupEnv)
 	if err != nil {
 		printProblems(stderr, err)

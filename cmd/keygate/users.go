@@ -39,11 +39,19 @@ func usersAdd(fs *flag.FlagSet) action {
 	}
 }
 
-func usersList(*flag.FlagSet) action {
+func usersList(fs *flag.FlagSet) action {
+	output := newOutputFlag(fs)
 	return func(ctx context.Context, s *authz.Service, _ []string, stdout, _ io.Writer) error {
 		users, err := s.ListUsers(ctx)
 		if err != nil {
 			return err
+		}
+		if *output == "json" {
+			views := make([]userJSON, 0, len(users))
+			for _, u := range users {
+				views = append(views, viewUser(u))
+			}
+			return writeJSON(stdout, views)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tAUTHORITIES\tAPI SETS\tSCOPES\tDISABLED")
