@@ -17,9 +17,10 @@ import (
 	"github.com/keygate/keygate/ratelimit"
 )
 
-// credentialView is a credential as the admin API shows one: never a
-// secret, nor where its digest is stored.
-type credentialView struct {
+// CredentialView is a credential as the admin API shows one (and
+// `keygate keys list -o json` prints it): never a secret, nor where its
+// digest is stored.
+type CredentialView struct {
 	ID          string    `json:"id"`
 	Kind        string    `json:"kind"`
 	Handle      string    `json:"handle,omitempty"`
@@ -48,8 +49,9 @@ type credentialView struct {
 	Quotas []ratelimit.QuotaUsage `json:"quotas,omitempty"`
 }
 
-func viewCredential(c *authz.Credential) credentialView {
-	return credentialView{
+// ViewCredential is c as the admin API shows it.
+func ViewCredential(c *authz.Credential) CredentialView {
+	return CredentialView{
 		ID: c.ID, Kind: string(c.Kind), Handle: c.Handle, Alias: c.Alias, Description: c.Description,
 		APISets: httpapi.NonNil(c.APISets), Scopes: httpapi.NonNil(c.Scopes), Status: string(c.Status),
 		Created: c.Created, ExpiresAt: c.Expires, LastUsed: c.LastUsed, Parent: c.Parent, Admin: c.Admin, ClientID: c.ClientID,
@@ -92,10 +94,10 @@ func (h *Handler) credentials(w http.ResponseWriter, r *http.Request, _ *actor) 
 	if err != nil {
 		return err
 	}
-	out := make([]credentialView, 0, len(creds))
+	out := make([]CredentialView, 0, len(creds))
 	for i := range creds {
 		c := &creds[i]
-		v := viewCredential(c)
+		v := ViewCredential(c)
 		if h.quotas != nil && c.Status == authz.StatusActive {
 			if v.Quotas, err = h.quotas(ctx, c); err != nil {
 				return err
@@ -114,7 +116,7 @@ func (h *Handler) credentials(w http.ResponseWriter, r *http.Request, _ *actor) 
 		}
 		out = append(out, v)
 	}
-	slices.SortFunc(out, func(a, b credentialView) int {
+	slices.SortFunc(out, func(a, b CredentialView) int {
 		return cmp.Or(a.Created.Compare(b.Created), cmp.Compare(a.ID, b.ID))
 	})
 	cv := make([]clientView, 0, len(clients))
@@ -130,7 +132,7 @@ func (h *Handler) credentials(w http.ResponseWriter, r *http.Request, _ *actor) 
 	})
 	httpapi.WriteJSON(w, http.StatusOK, struct {
 		User        string           `json:"user"`
-		Credentials []credentialView `json:"credentials"`
+		Credentials []CredentialView `json:"credentials"`
 		Clients     []clientView     `json:"clients"`
 	}{name, out, cv})
 	return nil
@@ -255,7 +257,7 @@ func (h *Handler) updateCredential(w http.ResponseWriter, r *http.Request, a *ac
 		}
 		h.audit(w, r, a, "set_quota", "admin: credential quota changed", fields...)
 	}
-	v := viewCredential(c)
+	v := ViewCredential(c)
 	if h.quotas != nil && c.Status == authz.StatusActive {
 		if v.Quotas, err = h.quotas(r.Context(), c); err != nil {
 			return err

@@ -15,8 +15,9 @@ import (
 	"github.com/keygate/keygate/authz/internal/httpapi"
 )
 
-// userView is a user as the admin API shows one.
-type userView struct {
+// UserView is a user as the admin API shows one (and `keygate users list
+// -o json` prints it): never a password or session epoch.
+type UserView struct {
 	Name        string    `json:"name"`
 	Authorities []string  `json:"authorities"`
 	APISets     []string  `json:"apiSets"`
@@ -27,8 +28,9 @@ type userView struct {
 	RateLimit *authz.RateLimit `json:"rateLimit,omitempty"`
 }
 
-func viewUser(u *authz.User) userView {
-	return userView{
+// ViewUser is u as the admin API shows it.
+func ViewUser(u *authz.User) UserView {
+	return UserView{
 		Name: u.Name, Authorities: httpapi.NonNil(u.Authorities), APISets: httpapi.NonNil(u.APISets),
 		Scopes: httpapi.NonNil(u.Scopes), Disabled: u.Disabled, Created: u.Created, RateLimit: u.RateLimit,
 	}
@@ -41,12 +43,12 @@ func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request, _ *actor) er
 		return err
 	}
 	slices.SortFunc(users, func(a, b authz.User) int { return cmp.Compare(a.Name, b.Name) })
-	out := make([]userView, 0, len(users))
+	out := make([]UserView, 0, len(users))
 	for i := range users {
-		out = append(out, viewUser(&users[i]))
+		out = append(out, ViewUser(&users[i]))
 	}
 	httpapi.WriteJSON(w, http.StatusOK, struct {
-		Users []userView `json:"users"`
+		Users []UserView `json:"users"`
 	}{out})
 	return nil
 }
@@ -57,7 +59,7 @@ func (h *Handler) getUser(w http.ResponseWriter, r *http.Request, _ *actor) erro
 	if err != nil {
 		return err
 	}
-	httpapi.WriteJSON(w, http.StatusOK, viewUser(u))
+	httpapi.WriteJSON(w, http.StatusOK, ViewUser(u))
 	return nil
 }
 
@@ -113,7 +115,7 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, a *actor) e
 		h.audit(w, r, a, "set_password", "admin: password set", zap.String("user", u.Name))
 	}
 	w.Header().Set("Location", "/admin/users/"+u.Name)
-	httpapi.WriteJSON(w, http.StatusCreated, viewUser(u))
+	httpapi.WriteJSON(w, http.StatusCreated, ViewUser(u))
 	return nil
 }
 
@@ -207,7 +209,7 @@ func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request, a *actor) e
 	}
 	h.audit(w, r, a, action, msg, zap.String("user", u.Name), zap.Strings("changed", changed), zap.Bool("disabled", u.Disabled),
 		zap.Strings("authorities", u.Authorities), zap.Strings("api_sets", u.APISets), zap.Strings("scopes", u.Scopes))
-	httpapi.WriteJSON(w, http.StatusOK, viewUser(u))
+	httpapi.WriteJSON(w, http.StatusOK, ViewUser(u))
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/authz/adminapi"
 )
 
 func keysCreate(fs *flag.FlagSet) action {
@@ -55,9 +56,9 @@ func keysList(fs *flag.FlagSet) action {
 			return err
 		}
 		if *output == "json" {
-			views := make([]credentialJSON, 0, len(creds))
+			views := make([]adminapi.CredentialView, 0, len(creds))
 			for i := range creds {
-				views = append(views, viewCredential(&creds[i]))
+				views = append(views, adminapi.ViewCredential(&creds[i]))
 			}
 			return writeJSON(stdout, views)
 		}

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/authz/adminapi"
 )
 
 func usersAdd(fs *flag.FlagSet) action {
@@ -47,9 +48,9 @@ func usersList(fs *flag.FlagSet) action {
 			return err
 		}
 		if *output == "json" {
-			views := make([]userJSON, 0, len(users))
-			for _, u := range users {
-				views = append(views, viewUser(u))
+			views := make([]adminapi.UserView, 0, len(users))
+			for i := range users {
+				views = append(views, adminapi.ViewUser(&users[i]))
 			}
 			return writeJSON(stdout, views)
 		}
