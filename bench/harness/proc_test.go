@@ -1,0 +1,126 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func readTestdata(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// The testdata files are /proc files captured on Linux 6.x: proc-pid-stat.txt
+// of a go build, proc-pid-stat-parens.txt of a copy of bash named "x (y) z"
+// that had spun a while and waited for a spinning child.
+func TestParseProcStat(t *testing.T) {
+	tests := []struct {
+		name    string
+		stat    string
+		want    procTimes
+		wantErr bool
+	}{
+		{name: "go build", stat: readTestdata(t, "proc-pid-stat.txt"),
+			want: procTimes{User: 36, System: 29, ChildUser: 873, ChildSystem: 127}},
+		{name: "command name with spaces and parentheses", stat: readTestdata(t, "proc-pid-stat-parens.txt"),
+			want: procTimes{User: 83, System: 1, ChildUser: 59, ChildSystem: 0}},
+		{name: "no command name", stat: "17 S 1 2 3", wantErr: true},
+		{name: "cut short", stat: "17 (wrk) S 1 17 17 0 -1 4194304 97 0 0 0 5", wantErr: true},
+		{name: "not a number", stat: "17 (wrk) S 1 17 17 0 -1 4194304 97 0 0 0 x 0 0 0 20", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseProcStat(tt.stat)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("parseProcStat: error %v, want error %v", err, tt.wantErr)
+			}
+			if got != tt.want {
+				t.Errorf("parseProcStat = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestReadProcTimesSelf(t *testing.T) {
+	// Spin, so that this process has used CPU the kernel has counted.
+	x := 0
+	for i := 0; i < 300_000_000; i++ {
+		x += i & 3
+	}
+	got, err := readProcTimes(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Own() <= 0 {
+		t.Errorf("readProcTimes(self).Own() = %d after spinning (x=%d), want > 0", got.Own(), x)
+	}
+}
+
+func TestParseMachineStat(t *testing.T) {
+	tests := []struct {
+		name    string
+		stat    string
+		want    machineTimes
+		wantErr bool
+	}{
+		// cpu  52605 0 19000 76411 444 0 311 0 0 0
+		{name: "captured", stat: readTestdata(t, "proc-stat.txt"),
+			want: machineTimes{Busy: 52605 + 19000, Total: 52605 + 19000 + 76411 + 444 + 311}},
+		{name: "steal counts as busy, irq and softirq do not",
+			stat: "cpu  100 10 50 1000 5 7 9 30 0 0\ncpu0 100 10 50 1000 5 7 9 30 0 0\n",
+			want: machineTimes{Busy: 190, Total: 190 + 1000 + 5 + 7 + 9}},
+		{name: "per-CPU lines only", stat: "cpu0 1 2 3 4 5 6 7 8\n", wantErr: true},
+		{name: "short", stat: "cpu 1 2 3\n", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseMachineStat(tt.stat)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("parseMachineStat: error %v, want error %v", err, tt.wantErr)
+			}
+			if got != tt.want {
+				t.Errorf("parseMachineStat = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestOthersPercent(t *testing.T) {
+	m0 := machineTimes{Busy: 1000, Total: 5000}
+	tests := []struct {
+		name         string
+		m1           machineTimes
+		ours0, ours1 int64
+		want         float64
+	}{
+		{"all busy time ours", machineTimes{Busy: 1150, Total: 5200}, 10, 160, 0},
+		{"a quarter of the machine someone else's", machineTimes{Busy: 1150, Total: 5200}, 10, 110, 25},
+		{"ours over busy (irq charged to us): clamped", machineTimes{Busy: 1100, Total: 5200}, 0, 150, 0},
+		{"no time passed", m0, 0, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := othersPercent(m0, tt.m1, tt.ours0, tt.ours1); got != tt.want {
+				t.Errorf("othersPercent = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParsePeakRSS(t *testing.T) {
+	got, err := parsePeakRSS(readTestdata(t, "proc-pid-status.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 33772.0 / 1024; got != want {
+		t.Errorf("parsePeakRSS = %v, want %v", got, want)
+	}
+	if _, err := parsePeakRSS("Name:\tkernel thread\nVmRSS:\t0 kB\n"); err == nil {
+		t.Error("parsePeakRSS without VmHWM: no error")
+	}
+}
