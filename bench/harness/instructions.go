@@ -150,10 +150,10 @@ func runInstructions(ctx context.Context, args []string) error {
 func instructionsTables(ts []string, ir map[string]int64, spreads map[string]float64) string {
 	var b strings.Builder
 	base := ts[0]
-	if _, ok := ir["bare"]; ok {
+	if contains(ts, "bare") {
 		base = "bare"
 	}
-	_, haveKeygate := ir["keygate"]
+	haveKeygate := contains(ts, "keygate")
 	both := haveKeygate && base != "keygate"
 	r3 := func(a, b int64) string { return fmt.Sprintf("%.3f", float64(a)/float64(b)) }
 	fmt.Fprintf(&b, "| target | instructions/request | spread %% | vs %s |", base)
@@ -176,7 +176,7 @@ func instructionsTables(ts []string, ir map[string]int64, spreads map[string]flo
 		b.WriteString("\n| step | added instructions/request |\n|---|---:|\n")
 		prev := "keygate"
 		for _, t := range instrSteps[1:] {
-			if _, ok := ir[t]; !ok {
+			if !contains(ts, t) {
 				continue
 			}
 			fmt.Fprintf(&b, "| %s → %s | %d |\n", prev, t, ir[t]-ir[prev])

@@ -98,8 +98,8 @@ func (l *lab) build(ctx context.Context, name, pkg string) (string, error) {
 	return out, nil
 }
 
-// copyBinary copies an existing binary (KEYGATE_BIN's successor, -keygate-bin)
-// into the work directory as name.
+// copyBinary copies an existing binary (-keygate-bin) into the work
+// directory as name.
 func (l *lab) copyBinary(name, from string) (string, error) {
 	st, err := os.Stat(from)
 	if err != nil {

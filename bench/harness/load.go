@@ -490,20 +490,8 @@ func addr(port int) string { return fmt.Sprintf("%s:%d", host, port) }
 // keygateTarget writes t's config and creates its credential, and returns
 // the config's path.
 func (r *loadRun) keygateTarget(ctx context.Context, t target, upstreamURL string) (string, error) {
-	c := keygateConfig{Name: t.name, Listen: addr(t.port), Admin: addr(t.admin), AccessLog: t.accessLog,
-		StorePath: r.lab.path(t.name + ".db"), Runtime: r.o.keygateRuntime, UpstreamSection: r.o.keygateUp,
-		Upstream: upstreamURL, Auth: t.auth, FailureLimitOff: t.unknown, Identity: t.identity, LimitMode: t.limitMode}
-	if t.unix {
-		c.Upstream = "unix://" + r.upSock
-	}
-	if t.limitMode != "" {
-		c.RedisAddr = addr(redisPort)
-	}
-	if t.auth == "required" {
-		c.Secret = newSecret()
-	}
 	cfg := r.lab.path(t.name + ".yaml")
-	if err := c.write(cfg); err != nil {
+	if err := r.keygateConfig(t, upstreamURL).write(cfg); err != nil {
 		return "", err
 	}
 	if t.auth != "required" {
@@ -521,6 +509,26 @@ func (r *loadRun) keygateTarget(ctx context.Context, t target, upstreamURL strin
 		r.auth[t.name] = v
 	}
 	return cfg, nil
+}
+
+// keygateConfig is keygate target t's config: one route for every path to
+// upstreamURL (or the Unix-socket upstream), t's auth mode, a digest key of
+// its own (random, per run) when authenticated, and a private Redis as the
+// store of the rate-limit targets.
+func (r *loadRun) keygateConfig(t target, upstreamURL string) keygateConfig {
+	c := keygateConfig{Name: t.name, Listen: addr(t.port), Admin: addr(t.admin), AccessLog: t.accessLog,
+		StorePath: r.lab.path(t.name + ".db"), Runtime: r.o.keygateRuntime, UpstreamSection: r.o.keygateUp,
+		Upstream: upstreamURL, Auth: t.auth, FailureLimitOff: t.unknown, Identity: t.identity, LimitMode: t.limitMode}
+	if t.unix {
+		c.Upstream = "unix://" + r.upSock
+	}
+	if t.limitMode != "" {
+		c.RedisAddr = addr(redisPort)
+	}
+	if t.auth == "required" {
+		c.Secret = newSecret()
+	}
+	return c
 }
 
 // probe checks that GET -path, with t's credential, answers as it must, so

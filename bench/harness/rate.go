@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 )
 
 // rateReport is one rate phase: the rate targets loaded at one fixed rate.
@@ -72,7 +73,7 @@ func (r *loadRun) ratePhase(ctx context.Context, rate int, how string) error {
 			}
 			s := r.servers[t.name]
 			m, err := r.measureRepeated(ctx, s, fmt.Sprintf("rate %d round %d/%d: %s", rate, round, o.rateRounds, t.name), func() error {
-				return r.run(ctx, s, o.rateWarmup+o.rateDuration+30e9, out, argv...)
+				return r.run(ctx, s, o.rateWarmup+o.rateDuration+30*time.Second, out, argv...)
 			})
 			if err != nil {
 				return err
