@@ -15,7 +15,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -23,11 +22,11 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strconv"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"github.com/keygate/keygate/bench/internal/server"
 )
 
 // body is the fixed response: about 100 bytes, like a small API answer. It is
@@ -52,9 +51,6 @@ func main() {
 }
 
 func run(addr, unix string) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
 	ln, err := listen(addr, unix)
 	if err != nil {
 		return err
@@ -69,24 +65,8 @@ func run(addr, unix string) error {
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
 	log.Printf("upstream: listening on %s %s", ln.Addr().Network(), ln.Addr())
-
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serving: %w", err)
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutting down: %w", err)
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serving: %w", err)
-	}
-	return nil
+	return server.Run(srv, ln)
 }
 
 // listen opens the Unix socket when unix is set (replacing a stale socket
