@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,8 +34,10 @@ import (
 // figure. Everything the process does meanwhile counts (net/http, the
 // runtime and its garbage collector, keygate), once per request on average.
 //
-// Go runs with GODEBUG=asyncpreemptoff=1: callgrind fails on the signals Go
-// uses to preempt goroutines. valgrind does not emulate the SHA extensions,
+// Go runs with GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off: callgrind fails on
+// the signals Go uses to preempt goroutines, and valgrind 3.19 (Debian 12)
+// stops at RDTSCP, which the runtime reads the time stamp counter with
+// where the CPU has it; with it off the runtime uses RDTSC. valgrind does not emulate the SHA extensions,
 // so Go's SHA-256 takes its AVX2 path here and HMAC costs about four times
 // what it costs on a CPU with SHA-NI (see docs/benchmarks.md).
 
@@ -85,8 +86,8 @@ func runInstructions(ctx context.Context, args []string) error {
 			return fmt.Errorf("-targets: unknown target %q (want %s)", t, strings.Join(instrTargets, ", "))
 		}
 		if t == "nginx" {
-			if _, err := exec.LookPath("nginx"); err != nil {
-				log.Print("nginx is not installed: leaving it out (scripts/bench.sh installs it as root)")
+			if requirePrograms("nginx") != nil {
+				progress.Print("nginx is not installed: leaving it out (scripts/bench.sh installs it as root)")
 				continue
 			}
 		}
@@ -95,10 +96,8 @@ func runInstructions(ctx context.Context, args []string) error {
 	if len(ts) == 0 {
 		return errors.New("-targets is empty")
 	}
-	for _, prog := range []string{"valgrind", "callgrind_control", "curl"} {
-		if _, err := exec.LookPath(prog); err != nil {
-			return fmt.Errorf("%s is not installed (scripts/bench.sh installs it with apt-get as root)", prog)
-		}
+	if err := requirePrograms("valgrind", "callgrind_control", "curl"); err != nil {
+		return err
 	}
 	for _, p := range []int{instrUpstreamPort, instrPort, instrAdmin} {
 		if portOpen(p) {
@@ -125,10 +124,10 @@ func runInstructions(ctx context.Context, args []string) error {
 			if err != nil {
 				return fmt.Errorf("%s: %w", t, err)
 			}
-			log.Printf("%s run %d: %d instructions/request", t, run, c)
+			progress.Printf("%s run %d: %d instructions/request", t, run, c)
 			runs = append(runs, c)
 		}
-		ir[t] = medianInt(runs)
+		ir[t] = median(runs)
 		spreads[t] = spread(runs, ir[t])
 	}
 
@@ -191,7 +190,7 @@ func instructionsTables(ts []string, ir map[string]int64, spreads map[string]flo
 // every keygate target: they run one at a time, so they share the file.
 func (r *instrRun) setUp(ctx context.Context, keygateBin string) error {
 	l := r.lab
-	log.Printf("building into %s", l.work)
+	progress.Printf("building into %s", l.work)
 	var err error
 	for _, b := range [][2]string{{"upstream", "./bench/upstream"}, {"bareproxy", "./bench/bareproxy"}} {
 		if r.bins[b[0]], err = l.build(ctx, b[0], b[1]); err != nil {
@@ -277,7 +276,7 @@ func (r *instrRun) count(ctx context.Context, t string, run int) (int64, error) 
 		h = append(h, "-H", "Accept-Encoding: gzip", "-H", "Accept-Language: en-GB", "-H", "Cache-Control: no-cache", "-H", "X-Client-Version: 1.0")
 	}
 	vg := append([]string{"valgrind", "--tool=callgrind", "--callgrind-out-file=" + out}, argv...)
-	s, err := r.lab.start(filepath.Base(out), instrPort, []string{"GOGC=" + r.gogc, "GODEBUG=asyncpreemptoff=1"}, vg...)
+	s, err := r.lab.start(filepath.Base(out), instrPort, []string{"GOGC=" + r.gogc, "GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off"}, vg...)
 	if err != nil {
 		return 0, err
 	}

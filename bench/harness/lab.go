@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"os"
@@ -178,7 +177,7 @@ func (l *lab) close() {
 		}
 	}
 	if l.keep {
-		log.Printf("kept %s", l.work)
+		progress.Printf("kept %s", l.work)
 		return
 	}
 	_ = os.RemoveAll(l.work)
@@ -258,4 +257,66 @@ func get(url, authz, unixSock string) (int, string, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b), err
+}
+
+// waitFor polls cond every 100ms until it holds or d has passed.
+func waitFor(d time.Duration, cond func() bool) error {
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if cond() {
+			return nil
+		}
+	}
+	return errors.New("timed out")
+}
+
+// sleep pauses for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
+// requirePrograms checks that every program is on PATH.
+func requirePrograms(progs ...string) error {
+	var missing []string
+	for _, p := range progs {
+		if _, err := exec.LookPath(p); err != nil {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%s not installed (scripts/bench.sh installs them with apt-get as root)", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// runTo runs argv with its stdout and stderr going to the file out.
+func runTo(ctx context.Context, out string, argv ...string) error {
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.WaitDelay = 5 * time.Second
+	return cmd.Run()
+}
+
+// parseFile parses the file at path (a wrk or loadgen output) with parse,
+// naming the file in the error.
+func parseFile[T any](path string, parse func(string) (T, error)) (T, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	v, err := parse(string(b))
+	if err != nil {
+		return v, fmt.Errorf("%s: %w", path, err)
+	}
+	return v, nil
 }

@@ -32,9 +32,11 @@ import (
 	"syscall"
 )
 
+// progress reports what the harness is doing, on stderr: stdout has the
+// markdown.
+var progress = log.New(os.Stderr, "bench: ", 0)
+
 func main() {
-	log.SetFlags(0)
-	log.SetPrefix("bench: ")
 	if len(os.Args) < 2 {
 		usage()
 		os.Exit(2)
@@ -50,16 +52,17 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	err := run(ctx, os.Args[2:])
+	interrupted := ctx.Err() != nil
 	stop()
 	switch {
 	case err == nil:
 	case errors.Is(err, flag.ErrHelp):
 		os.Exit(2)
-	case ctx.Err() != nil:
-		log.Printf("interrupted: %v", err)
+	case interrupted:
+		progress.Printf("interrupted: %v", err)
 		os.Exit(130)
 	default:
-		log.Printf("error: %v", err)
+		progress.Printf("error: %v", err)
 		os.Exit(1)
 	}
 }

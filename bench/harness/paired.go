@@ -5,9 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log"
-	"os"
-	"os/exec"
 	"strconv"
 	"sync"
 	"time"
@@ -65,7 +62,7 @@ func runPaired(ctx context.Context, args []string) error {
 		return err
 	}
 	defer l.close()
-	log.Printf("building into %s", l.work)
+	progress.Printf("building into %s", l.work)
 	bins := map[string]string{}
 	for _, b := range [][2]string{{"keygate", "./cmd/keygate"}, {"upstream", "./bench/upstream"}, {"loadgen", "./bench/loadgen"}} {
 		if bins[b[0]], err = l.build(ctx, b[0], b[1]); err != nil {
@@ -126,24 +123,17 @@ func runPaired(ctx context.Context, args []string) error {
 		if authz != "" {
 			argv = append(argv, "-H", "Authorization: "+authz)
 		}
-		cmd := exec.CommandContext(ctx, bins["loadgen"], argv...)
-		cmd.Stderr = os.Stderr
-		b, err := cmd.Output()
-		if err != nil {
-			return fmt.Errorf("loadgen %s: %w", url, err)
+		if err := runTo(ctx, out, append([]string{bins["loadgen"]}, argv...)...); err != nil {
+			return fmt.Errorf("loadgen %s: %w (see %s)", url, err, out)
 		}
-		return os.WriteFile(out, b, 0o600)
+		return nil
 	}
-	log.Printf("%d rounds of %s at %d req/s each", *rounds, secs(*duration), *rate)
+	progress.Printf("%d rounds of %s at %d req/s each", *rounds, secs(*duration), *rate)
 	fmt.Println("| round | off CPU µs/req | on CPU µs/req | on / off | off p99 ms | on p99 ms |")
 	fmt.Println("|---:|---:|---:|---:|---:|---:|")
 	var ratios []float64
 	for round := 1; round <= *rounds; round++ {
-		a0, err := readProcTimes(offS.Pid())
-		if err != nil {
-			return err
-		}
-		b0, err := readProcTimes(onS.Pid())
+		before, err := ownTicks(offS, onS)
 		if err != nil {
 			return err
 		}
@@ -157,15 +147,11 @@ func runPaired(ctx context.Context, args []string) error {
 		if err := errors.Join(errOff, errOn); err != nil {
 			return err
 		}
-		a1, err := readProcTimes(offS.Pid())
+		after, err := ownTicks(offS, onS)
 		if err != nil {
 			return err
 		}
-		b1, err := readProcTimes(onS.Pid())
-		if err != nil {
-			return err
-		}
-		row, err := pairedRound(round, a1.Own()-a0.Own(), b1.Own()-b0.Own(), clk, outOff, outOn)
+		row, err := pairedRound(round, after[0]-before[0], after[1]-before[1], clk, outOff, outOn)
 		if err != nil {
 			return err
 		}
@@ -193,12 +179,9 @@ func (r pairedRow) String() string {
 func pairedRound(round int, offTicks, onTicks, clk int64, outOff, outOn string) (pairedRow, error) {
 	var lg [2]loadgenResult
 	for i, out := range []string{outOff, outOn} {
-		b, err := os.ReadFile(out)
-		if err != nil {
+		var err error
+		if lg[i], err = parseFile(out, parseLoadgen); err != nil {
 			return pairedRow{}, err
-		}
-		if lg[i], err = parseLoadgen(string(b)); err != nil {
-			return pairedRow{}, fmt.Errorf("%s: %w", out, err)
 		}
 		if lg[i].Errors+lg[i].BadStatus > 0 {
 			return pairedRow{}, fmt.Errorf("round %d: a request failed (see %s)", round, out)
@@ -211,4 +194,17 @@ func pairedRound(round int, offTicks, onTicks, clk int64, outOff, outOn string) 
 	}
 	return pairedRow{round: round, offCPU: offCPU, onCPU: onCPU, ratio: onCPU / offCPU,
 		offP99: float64(lg[0].P99) / 1000, onP99: float64(lg[1].P99) / 1000}, nil
+}
+
+// ownTicks reads the CPU ticks each server has used so far.
+func ownTicks(servers ...*server) ([]int64, error) {
+	ticks := make([]int64, len(servers))
+	for i, s := range servers {
+		t, err := readProcTimes(s.Pid())
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.name, err)
+		}
+		ticks[i] = t.Own()
+	}
+	return ticks, nil
 }

@@ -71,17 +71,19 @@ func parseWrk(out string) (wrkResult, error) {
 // wrkMillis converts one of wrk's latencies (812.00us, 1.23ms, 2.01s,
 // 1.50m, 1.00h) to milliseconds.
 func wrkMillis(v string) (float64, error) {
+	// Microseconds are divided, not multiplied by 0.001, so that 226.00us
+	// is exactly the float64 0.226.
 	units := []struct {
-		suffix string
-		ms     float64
-	}{{"us", 0.001}, {"ms", 1}, {"m", 60000}, {"h", 3600000}, {"s", 1000}}
+		suffix   string
+		mul, div float64
+	}{{"us", 1, 1000}, {"ms", 1, 1}, {"m", 60000, 1}, {"h", 3600000, 1}, {"s", 1000, 1}}
 	for _, u := range units {
 		if num, ok := strings.CutSuffix(v, u.suffix); ok {
 			f, err := strconv.ParseFloat(num, 64)
 			if err != nil {
 				return 0, fmt.Errorf("latency %q: %w", v, err)
 			}
-			return f * u.ms, nil
+			return f * u.mul / u.div, nil
 		}
 	}
 	f, err := strconv.ParseFloat(v, 64)

@@ -12,34 +12,16 @@ import (
 // wrk-timeout.txt against one that never answered, wrk-refused.txt against
 // a closed port.
 func TestParseWrk(t *testing.T) {
-	tests := []struct {
-		file    string
-		want    wrkResult
-		wantErr bool
-	}{
-		{file: "wrk-bare.txt", want: wrkResult{RPS: 4501.44, P50: 10.65, P99: 199.59, Requests: 14440}},
-		{file: "wrk-unknown.txt", want: wrkResult{RPS: 37417.76, P50: 3.06, P99: 52.70, Requests: 115761, Non2xx: 115761}},
-		{file: "wrk-errors.txt", want: wrkResult{RPS: 2809.18, P50: 0.226, P99: 3.72, Requests: 5632, SocketErrors: 11264, Non2xx: 5632}},
-		{file: "wrk-timeout.txt", want: wrkResult{}},
-		{file: "wrk-refused.txt", wantErr: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.file, func(t *testing.T) {
-			got, err := parseWrk(readTestdata(t, tt.file))
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("parseWrk: error %v, want error %v", err, tt.wantErr)
-			}
-			if !wrkEqual(got, tt.want) {
-				t.Errorf("parseWrk = %+v, want %+v", got, tt.want)
-			}
-		})
-	}
-}
-
-func wrkEqual(a, b wrkResult) bool {
-	near := func(x, y float64) bool { return math.Abs(x-y) < 1e-9 }
-	return near(a.RPS, b.RPS) && near(a.P50, b.P50) && near(a.P99, b.P99) &&
-		a.Requests == b.Requests && a.SocketErrors == b.SocketErrors && a.Non2xx == b.Non2xx
+	testParse(t, parseWrk, []parseCase[wrkResult]{
+		{name: "wrk-bare.txt", in: readTestdata(t, "wrk-bare.txt"),
+			want: wrkResult{RPS: 4501.44, P50: 10.65, P99: 199.59, Requests: 14440}},
+		{name: "wrk-unknown.txt", in: readTestdata(t, "wrk-unknown.txt"),
+			want: wrkResult{RPS: 37417.76, P50: 3.06, P99: 52.70, Requests: 115761, Non2xx: 115761}},
+		{name: "wrk-errors.txt", in: readTestdata(t, "wrk-errors.txt"),
+			want: wrkResult{RPS: 2809.18, P50: 0.226, P99: 3.72, Requests: 5632, SocketErrors: 11264, Non2xx: 5632}},
+		{name: "wrk-timeout.txt", in: readTestdata(t, "wrk-timeout.txt"), want: wrkResult{}},
+		{name: "wrk-refused.txt", in: readTestdata(t, "wrk-refused.txt"), wantErr: true},
+	})
 }
 
 func TestParseWrkSocketErrorKinds(t *testing.T) {
@@ -87,34 +69,22 @@ func TestWrkMillis(t *testing.T) {
 
 // loadgen-bearer.txt is real bench/loadgen output from the rate phase.
 func TestParseLoadgen(t *testing.T) {
-	tests := []struct {
-		name    string
-		out     string
-		want    loadgenResult
-		wantErr bool
-	}{
-		{name: "captured", out: readTestdata(t, "loadgen-bearer.txt"), want: loadgenResult{Count: 4122, Achieved: "2060.9",
+	testParse(t, parseLoadgen, []parseCase[loadgenResult]{
+		{name: "captured", in: readTestdata(t, "loadgen-bearer.txt"), want: loadgenResult{Count: 4122, Achieved: "2060.9",
 			P50: 1924, P99: 54573, P999: 64619, LateP99: 22616, Answered: 6183}},
-		{name: "log lines around it, failures", out: "loadgen: 3 requests failed; the first: EOF\n" +
+		{name: "log lines around it, failures", in: "loadgen: 3 requests failed; the first: EOF\n" +
 			"loadgen url=u rate=10 conns=1 duration=1s warmup=0s count=7 errors=3 bad_status=2 missed=1 achieved_rps=9.9 p50_us=1 p90_us=2 p99_us=3 p999_us=4 max_us=5 late_p99_us=6 answered=7\n",
 			want: loadgenResult{Count: 7, Errors: 3, BadStatus: 2, Missed: 1, Achieved: "9.9", P50: 1, P99: 3, P999: 4, LateP99: 6, Answered: 7}},
-		{name: "no result line", out: "loadgen: dial tcp: connection refused\n", wantErr: true},
-		{name: "no p99", out: "loadgen count=1 errors=0 bad_status=0 missed=0 p50_us=1 p999_us=1 late_p99_us=1 answered=1\n", wantErr: true},
-		{name: "not a number", out: "loadgen count=x errors=0 bad_status=0 missed=0 p50_us=1 p99_us=1 p999_us=1 late_p99_us=1 answered=1\n", wantErr: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseLoadgen(tt.out)
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("parseLoadgen: error %v, want error %v", err, tt.wantErr)
-			}
-			if got != tt.want {
-				t.Errorf("parseLoadgen = %+v, want %+v", got, tt.want)
-			}
-			if got.Failed() != tt.want.Errors+tt.want.BadStatus+tt.want.Missed {
-				t.Errorf("Failed() = %d", got.Failed())
-			}
-		})
+		{name: "no result line", in: "loadgen: dial tcp: connection refused\n", wantErr: true},
+		{name: "no p99", in: "loadgen count=1 errors=0 bad_status=0 missed=0 p50_us=1 p999_us=1 late_p99_us=1 answered=1\n", wantErr: true},
+		{name: "not a number", in: "loadgen count=x errors=0 bad_status=0 missed=0 p50_us=1 p99_us=1 p999_us=1 late_p99_us=1 answered=1\n", wantErr: true},
+	})
+}
+
+func TestLoadgenFailed(t *testing.T) {
+	r := loadgenResult{Errors: 3, BadStatus: 2, Missed: 1}
+	if got := r.Failed(); got != 6 {
+		t.Errorf("Failed() = %d, want 6 (errors + bad status + missed)", got)
 	}
 }
 

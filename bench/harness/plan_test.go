@@ -1,26 +1,12 @@
 package main
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 )
-
-// parseLoad parses load's flags as runLoad does.
-func parseLoad(t *testing.T, args ...string) *loadOptions {
-	t.Helper()
-	var o loadOptions
-	fs := flag.NewFlagSet("load", flag.ContinueOnError)
-	o.flags(fs)
-	if err := fs.Parse(args); err != nil {
-		t.Fatal(err)
-	}
-	fs.Visit(func(f *flag.Flag) { o.rateTargetsSet = o.rateTargetsSet || f.Name == "rate-targets" })
-	return &o
-}
 
 func TestResolve(t *testing.T) {
 	tests := []struct {
@@ -59,7 +45,7 @@ func TestResolve(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := parseLoad(t, tt.args...).resolve()
+			_, p, err := parseLoadOptions(tt.args)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("resolve: error %v, want one with %q", err, tt.wantErr)

@@ -6,6 +6,30 @@ import (
 	"testing"
 )
 
+// parseCase is one row of a parser's table test.
+type parseCase[T comparable] struct {
+	name    string
+	in      string
+	want    T
+	wantErr bool
+}
+
+// testParse runs parse on every case, a subtest each.
+func testParse[T comparable](t *testing.T, parse func(string) (T, error), cases []parseCase[T]) {
+	t.Helper()
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parse(tt.in)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("error %v, want error %t", err, tt.wantErr)
+			}
+			if got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
 func readTestdata(t *testing.T, name string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))
@@ -19,31 +43,15 @@ func readTestdata(t *testing.T, name string) string {
 // of a go build, proc-pid-stat-parens.txt of a copy of bash named "x (y) z"
 // that had spun a while and waited for a spinning child.
 func TestParseProcStat(t *testing.T) {
-	tests := []struct {
-		name    string
-		stat    string
-		want    procTimes
-		wantErr bool
-	}{
-		{name: "go build", stat: readTestdata(t, "proc-pid-stat.txt"),
+	testParse(t, parseProcStat, []parseCase[procTimes]{
+		{name: "go build", in: readTestdata(t, "proc-pid-stat.txt"),
 			want: procTimes{User: 36, System: 29, ChildUser: 873, ChildSystem: 127}},
-		{name: "command name with spaces and parentheses", stat: readTestdata(t, "proc-pid-stat-parens.txt"),
+		{name: "command name with spaces and parentheses", in: readTestdata(t, "proc-pid-stat-parens.txt"),
 			want: procTimes{User: 83, System: 1, ChildUser: 59, ChildSystem: 0}},
-		{name: "no command name", stat: "17 S 1 2 3", wantErr: true},
-		{name: "cut short", stat: "17 (wrk) S 1 17 17 0 -1 4194304 97 0 0 0 5", wantErr: true},
-		{name: "not a number", stat: "17 (wrk) S 1 17 17 0 -1 4194304 97 0 0 0 x 0 0 0 20", wantErr: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseProcStat(tt.stat)
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("parseProcStat: error %v, want error %v", err, tt.wantErr)
-			}
-			if got != tt.want {
-				t.Errorf("parseProcStat = %+v, want %+v", got, tt.want)
-			}
-		})
-	}
+		{name: "no command name", in: "17 S 1 2 3", wantErr: true},
+		{name: "cut short", in: "17 (wrk) S 1 17 17 0 -1 4194304 97 0 0 0 5", wantErr: true},
+		{name: "not a number", in: "17 (wrk) S 1 17 17 0 -1 4194304 97 0 0 0 x 0 0 0 20", wantErr: true},
+	})
 }
 
 func TestReadProcTimesSelf(t *testing.T) {
@@ -62,32 +70,16 @@ func TestReadProcTimesSelf(t *testing.T) {
 }
 
 func TestParseMachineStat(t *testing.T) {
-	tests := []struct {
-		name    string
-		stat    string
-		want    machineTimes
-		wantErr bool
-	}{
+	testParse(t, parseMachineStat, []parseCase[machineTimes]{
 		// cpu  52605 0 19000 76411 444 0 311 0 0 0
-		{name: "captured", stat: readTestdata(t, "proc-stat.txt"),
+		{name: "captured", in: readTestdata(t, "proc-stat.txt"),
 			want: machineTimes{Busy: 52605 + 19000, Total: 52605 + 19000 + 76411 + 444 + 311}},
 		{name: "steal counts as busy, irq and softirq do not",
-			stat: "cpu  100 10 50 1000 5 7 9 30 0 0\ncpu0 100 10 50 1000 5 7 9 30 0 0\n",
+			in:   "cpu  100 10 50 1000 5 7 9 30 0 0\ncpu0 100 10 50 1000 5 7 9 30 0 0\n",
 			want: machineTimes{Busy: 190, Total: 190 + 1000 + 5 + 7 + 9}},
-		{name: "per-CPU lines only", stat: "cpu0 1 2 3 4 5 6 7 8\n", wantErr: true},
-		{name: "short", stat: "cpu 1 2 3\n", wantErr: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseMachineStat(tt.stat)
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("parseMachineStat: error %v, want error %v", err, tt.wantErr)
-			}
-			if got != tt.want {
-				t.Errorf("parseMachineStat = %+v, want %+v", got, tt.want)
-			}
-		})
-	}
+		{name: "per-CPU lines only", in: "cpu0 1 2 3 4 5 6 7 8\n", wantErr: true},
+		{name: "short", in: "cpu 1 2 3\n", wantErr: true},
+	})
 }
 
 func TestOthersPercent(t *testing.T) {

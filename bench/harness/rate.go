@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log"
-	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -60,7 +58,7 @@ func (r *loadRun) ratePhase(ctx context.Context, rate int, how string) error {
 	o := r.o
 	rep := rateReport{rate: rate, how: how, p50: map[string][]float64{}, p99: map[string][]float64{}, p999: map[string][]float64{},
 		add50: map[string][]float64{}, add99: map[string][]float64{}, cpu: map[string]int64{}, reqs: map[string]int64{}}
-	log.Printf("rate phase: %s at %d req/s (%s), %d rounds of %s (+%s lead-in)",
+	progress.Printf("rate phase: %s at %d req/s (%s), %d rounds of %s (+%s lead-in)",
 		targetNames(r.p.rateTargets, nil), rate, how, o.rateRounds, secs(o.rateDuration), secs(o.rateWarmup))
 	for round := 1; round <= o.rateRounds; round++ {
 		thisRound := map[string]loadgenResult{}
@@ -78,13 +76,9 @@ func (r *loadRun) ratePhase(ctx context.Context, rate int, how string) error {
 			if err != nil {
 				return err
 			}
-			b, err := os.ReadFile(out)
+			lg, err := parseFile(out, parseLoadgen)
 			if err != nil {
 				return err
-			}
-			lg, err := parseLoadgen(string(b))
-			if err != nil {
-				return fmt.Errorf("%s: %w", out, err)
 			}
 			thisRound[t.name] = lg
 			rep.cpu[t.name] += m.cpu

@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"log"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -17,16 +15,7 @@ import (
 func (r *loadRun) run(ctx context.Context, s *server, limit time.Duration, out string, argv ...string) error {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	f, err := os.Create(out)
-	if err != nil {
-		return err
-	}
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.WaitDelay = 5 * time.Second
-	err = cmd.Run()
-	f.Close()
-	if err != nil {
+	if err := runTo(ctx, out, argv...); err != nil {
 		fmt.Fprint(os.Stderr, tail(out, 30))
 		return fmt.Errorf("%s against %s failed: %w", filepath.Base(argv[0]), s.name, err)
 	}
@@ -91,7 +80,7 @@ func (r *loadRun) measure(s *server, fn func() error) (measured, error) {
 // -other-cpu-max is set and other processes used more than that share.
 func (r *loadRun) measureRepeated(ctx context.Context, s *server, what string, fn func() error) (measured, error) {
 	for try := 0; ; try++ {
-		log.Print(what)
+		progress.Print(what)
 		m, err := r.measure(s, fn)
 		if err != nil {
 			return m, err
@@ -99,7 +88,7 @@ func (r *loadRun) measureRepeated(ctx context.Context, s *server, what string, f
 		if r.o.otherCPUMax == 0 || m.others <= float64(r.o.otherCPUMax) || try >= r.o.reruns {
 			return m, nil
 		}
-		log.Printf("  disturbed: other processes used %.0f%% of the CPU (-other-cpu-max %d); running it again", m.others, r.o.otherCPUMax)
+		progress.Printf("  disturbed: other processes used %.0f%% of the CPU (-other-cpu-max %d); running it again", m.others, r.o.otherCPUMax)
 		r.reruns++
 		if err := sleep(ctx, r.o.cooldown); err != nil {
 			return m, err
@@ -118,7 +107,7 @@ func (r *loadRun) measureRounds(ctx context.Context) error {
 		nr := max(len(r.p.rates), len(r.p.fractions))
 		total += time.Duration(nr*len(r.p.rateTargets)*o.rateRounds) * (o.rateWarmup + o.rateDuration + o.cooldown + time.Second)
 	}
-	log.Printf("targets: %s (baseline %s); %d rounds of %s, warm-up %s; rate phase: %s; about %s",
+	progress.Printf("targets: %s (baseline %s); %d rounds of %s, warm-up %s; rate phase: %s; about %s",
 		targetNames(ts, nil), r.p.baseline, o.rounds, secs(o.duration), secs(o.warmup), orOff(targetNames(r.p.rateTargets, nil)), total)
 
 	for _, t := range ts {
@@ -126,7 +115,7 @@ func (r *loadRun) measureRounds(ctx context.Context) error {
 		if o.warmup == 0 {
 			continue
 		}
-		log.Printf("warm-up %s (%s)", t.name, secs(o.warmup))
+		progress.Printf("warm-up %s (%s)", t.name, secs(o.warmup))
 		if err := r.runWrk(ctx, t, o.warmup, filepath.Join(r.results, "warmup-"+t.name+".txt")); err != nil {
 			return err
 		}
@@ -153,13 +142,9 @@ func (r *loadRun) measureRounds(ctx context.Context) error {
 			} else {
 				tot.upConns += c1 - c0 - 1
 			}
-			b, err := os.ReadFile(out)
+			w, err := parseFile(out, parseWrk)
 			if err != nil {
 				return err
-			}
-			w, err := parseWrk(string(b))
-			if err != nil {
-				return fmt.Errorf("%s: %w", out, err)
 			}
 			// The report works from the figures as printed: req/s whole,
 			// latencies to the microsecond.

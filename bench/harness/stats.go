@@ -3,33 +3,19 @@ package main
 import (
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 )
 
 // median returns the median of vs: the middle value, or the mean of the two
-// middle values when there is an even number of them. It is 0 for no values.
-func median(vs []float64) float64 {
+// middle values when there is an even number of them (truncated for whole
+// numbers, as the instruction counts always were). It is 0 for no values.
+func median[T int64 | float64](vs []T) T {
 	if len(vs) == 0 {
 		return 0
 	}
-	s := append([]float64(nil), vs...)
-	sort.Float64s(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
-}
-
-// medianInt is median for whole numbers, truncating the mean of the two
-// middle values as the instruction counts always have.
-func medianInt(vs []int64) int64 {
-	if len(vs) == 0 {
-		return 0
-	}
-	s := append([]int64(nil), vs...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	s := slices.Clone(vs)
+	slices.Sort(s)
 	n := len(s)
 	if n%2 == 1 {
 		return s[n/2]
