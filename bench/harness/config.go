@@ -41,6 +41,7 @@ type keygateConfig struct {
 	LimitMode string
 }
 
+// yaml renders the config as keygate reads it.
 func (c keygateConfig) yaml() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "listen: %s\nadmin_listen: %s\nlog: {level: warn, access_log: %t}\n", c.Listen, c.Admin, c.AccessLog)

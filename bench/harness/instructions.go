@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -64,6 +65,8 @@ type instrRun struct {
 	apikey        string
 }
 
+// runInstructions is the instructions subcommand: each target counted
+// -repeat times under callgrind, the median per target, as markdown.
 func runInstructions(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("instructions", flag.ContinueOnError)
 	targetList := fs.String("targets", strings.Join(instrTargets, " "), "targets, space-separated, from "+strings.Join(instrTargets, ", ")+" (nginx is skipped when not installed)")
@@ -82,7 +85,7 @@ func runInstructions(ctx context.Context, args []string) error {
 	}
 	var ts []string
 	for _, t := range strings.Fields(*targetList) {
-		if !contains(instrTargets, t) {
+		if !slices.Contains(instrTargets, t) {
 			return fmt.Errorf("-targets: unknown target %q (want %s)", t, strings.Join(instrTargets, ", "))
 		}
 		if t == "nginx" {
@@ -149,10 +152,10 @@ func runInstructions(ctx context.Context, args []string) error {
 func instructionsTables(ts []string, ir map[string]int64, spreads map[string]float64) string {
 	var b strings.Builder
 	base := ts[0]
-	if contains(ts, "bare") {
+	if slices.Contains(ts, "bare") {
 		base = "bare"
 	}
-	haveKeygate := contains(ts, "keygate")
+	haveKeygate := slices.Contains(ts, "keygate")
 	both := haveKeygate && base != "keygate"
 	r3 := func(a, b int64) string { return fmt.Sprintf("%.3f", float64(a)/float64(b)) }
 	fmt.Fprintf(&b, "| target | instructions/request | spread %% | vs %s |", base)
@@ -175,7 +178,7 @@ func instructionsTables(ts []string, ir map[string]int64, spreads map[string]flo
 		b.WriteString("\n| step | added instructions/request |\n|---|---:|\n")
 		prev := "keygate"
 		for _, t := range instrSteps[1:] {
-			if !contains(ts, t) {
+			if !slices.Contains(ts, t) {
 				continue
 			}
 			fmt.Fprintf(&b, "| %s → %s | %d |\n", prev, t, ir[t]-ir[prev])

@@ -50,6 +50,7 @@ func (s *server) alive() bool {
 	}
 }
 
+// newLab makes the temporary directory, named prefix + random.
 func newLab(prefix string, keep bool) (*lab, error) {
 	root, err := moduleRoot()
 	if err != nil {

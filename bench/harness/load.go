@@ -51,6 +51,8 @@ type totals struct {
 	peakRSS       float64
 }
 
+// runLoad is the load subcommand: it sets every target up, warms each up,
+// runs the rounds and the rate phases, and writes the report.
 func runLoad(ctx context.Context, args []string) error {
 	o, p, err := parseLoadOptions(args)
 	if err != nil {

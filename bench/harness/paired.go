@@ -36,6 +36,8 @@ const (
 	pairedOnAdmin      = 9493
 )
 
+// runPaired is the paired subcommand: the off and on keygates loaded at
+// once for -rounds rounds, one markdown row a round and the median ratio.
 func runPaired(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("paired", flag.ContinueOnError)
 	rate := fs.Int("rate", 4000, "requests/s sent to each of the two")

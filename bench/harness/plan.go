@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -147,7 +148,7 @@ func (o *loadOptions) resolve() (plan, error) {
 	var p plan
 	seen := map[string]bool{}
 	names := strings.Fields(o.targets)
-	if o.accessLog && contains(names, "keygate") && !contains(names, "keygate-log") {
+	if o.accessLog && slices.Contains(names, "keygate") && !slices.Contains(names, "keygate-log") {
 		names = append(names, "keygate-log")
 	}
 	if len(names) == 0 {
@@ -244,13 +245,4 @@ func (o *loadOptions) resolve() (plan, error) {
 		}
 	}
 	return p, errors.Join(errs...)
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

@@ -87,6 +87,8 @@ func wrkVersion() string {
 	return f[0] + " " + f[1]
 }
 
+// write writes the report: the run's header, the per-round and median
+// tables, the ratios, the rate phases and the server-side counts.
 func (r *loadRun) write(w io.Writer, metrics map[string]string) {
 	o, p, base := r.o, r.p, r.p.baseline
 	pf := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
@@ -200,6 +202,7 @@ func (r *loadRun) write(w io.Writer, metrics map[string]string) {
 	}
 }
 
+// writeRate writes one rate phase's tables.
 func (r *loadRun) writeRate(w io.Writer, rep rateReport) {
 	o := r.o
 	pf := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
