@@ -57,16 +57,16 @@ func (l *RateLimit) rate() *Rate {
 // SetCredentialRateLimit gives a credential its own rate limit (nil: the
 // configured one again). Every replica applies it from its next request
 // with the credential.
-func (s *Service) SetCredentialRateLimit(ctx context.Context, id string, l *RateLimit) (*Credential, error) {
+func (s *Accounts) SetCredentialRateLimit(ctx context.Context, id string, l *RateLimit) (*Credential, error) {
 	if err := l.check("rateLimit"); err != nil {
 		return nil, err
 	}
-	c, err := s.updateCred(ctx, id, func(c *Credential) { c.RateLimit = l })
+	c, err := s.db.creds.update(ctx, id, func(c *Credential) error { c.RateLimit = l; return nil })
 	if err != nil {
 		return nil, err
 	}
 	if c.Status == StatusActive || c.Status == StatusVoided {
-		if err := s.updateSecret(ctx, c.Digest, func(rec *secretRecord) bool { rec.RateLimit = l; return true }); err != nil {
+		if _, err := s.db.secrets.update(ctx, c.Digest, func(rec *secretRecord) error { rec.RateLimit = l; return nil }); err != nil {
 			return nil, err
 		}
 	}
@@ -91,16 +91,16 @@ func (q *Quota) check(field string) error {
 // SetCredentialQuota gives a credential its own quota (nil: the
 // configured ones again); every replica applies it from the credential's
 // next request.
-func (s *Service) SetCredentialQuota(ctx context.Context, id string, q *Quota) (*Credential, error) {
+func (s *Accounts) SetCredentialQuota(ctx context.Context, id string, q *Quota) (*Credential, error) {
 	if err := q.check("quota"); err != nil {
 		return nil, err
 	}
-	c, err := s.updateCred(ctx, id, func(c *Credential) { c.Quota = q })
+	c, err := s.db.creds.update(ctx, id, func(c *Credential) error { c.Quota = q; return nil })
 	if err != nil {
 		return nil, err
 	}
 	if c.Status == StatusActive || c.Status == StatusVoided {
-		if err := s.updateSecret(ctx, c.Digest, func(rec *secretRecord) bool { rec.Quota = q; return true }); err != nil {
+		if _, err := s.db.secrets.update(ctx, c.Digest, func(rec *secretRecord) error { rec.Quota = q; return nil }); err != nil {
 			return nil, err
 		}
 	}
