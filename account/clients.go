@@ -2,7 +2,6 @@ package account
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 
 	"go.uber.org/zap"
@@ -50,7 +49,7 @@ func (h *Handler) createClient(w http.ResponseWriter, r *http.Request, v *visit)
 }
 
 // errBadCreatesCredentials: the box sends "on" or nothing.
-var errBadCreatesCredentials = fmt.Errorf("%w: createsCredentials: must be \"on\" or absent", authz.ErrInvalidInput)
+var errBadCreatesCredentials = &authz.InputError{Field: "createsCredentials", Reason: `must be "on" or absent`}
 
 // clientPage is Get existing keys for one client: its ID, and its secret
 // only where secrets are retrievable (authz's ClientSecret).

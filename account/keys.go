@@ -3,7 +3,6 @@ package account
 import (
 	"cmp"
 	"errors"
-	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -135,15 +134,16 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, v *visit) er
 	if len(spec.APISets) == 0 {
 		// An empty Selected API list is not "all of mine": the window
 		// asks for a choice (docs/account.md).
-		err = fmt.Errorf("%w: apiSets: choose at least one API set in Selected API", authz.ErrInvalidInput)
+		err = &authz.InputError{Field: "apiSets", Reason: "choose at least one API set in Selected API"}
 	} else {
 		token, cred, err = h.svc.Accounts.CreateKey(r.Context(), v.user.Name, spec)
 	}
 	if err != nil {
 		status, msg := 0, ""
+		var ie *authz.InputError
 		switch {
-		case errors.Is(err, authz.ErrInvalidInput):
-			status, msg = http.StatusBadRequest, inputMessage(err)
+		case errors.As(err, &ie):
+			status, msg = http.StatusBadRequest, ie.Message()
 		case errors.Is(err, authz.ErrHandleTaken):
 			status, msg = http.StatusConflict, "You already have a key named "+spec.Handle+": choose another name."
 		default:

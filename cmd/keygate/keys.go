@@ -26,7 +26,7 @@ func keysCreate(fs *flag.FlagSet) action {
 		spec.APISets, spec.Scopes = sets, scopes
 		if *expires != 0 {
 			if *expires < 0 || *expires > authz.MaxLifetime {
-				return fmt.Errorf("%w: --expires: must be a positive duration of at most 876000h (100 years), such as 720h", authz.ErrInvalidInput)
+				return &authz.InputError{Field: "--expires", Reason: "must be a positive duration of at most 876000h (100 years), such as 720h"}
 			}
 			spec.Expires = time.Now().Add(*expires)
 		}
