@@ -137,22 +137,7 @@ func (s *Accounts) Unvoid(ctx context.Context, owner string) error {
 	if err := s.st.ClearStrikes(ctx, strikeKey(c.ID, c.Generation)); err != nil {
 		return err
 	}
-	if _, err := s.db.secrets.update(ctx, c.Digest, func(r *secretRecord) error {
-		if r.Status != StatusVoided {
-			return errUnchanged
-		}
-		r.Status = StatusActive
-		return nil
-	}); err != nil {
-		return err
-	}
-	if _, err := s.db.creds.update(ctx, c.ID, func(c *Credential) error {
-		if c.Status != StatusVoided {
-			return errUnchanged
-		}
-		c.Status = StatusActive
-		return nil
-	}); err != nil {
+	if err := s.restatus(ctx, c, StatusVoided, StatusActive, 0); err != nil {
 		return err
 	}
 	s.publish(ctx, "d:"+c.Digest)

@@ -345,7 +345,8 @@ func TestAPIKeyVoidAfterThreshold(t *testing.T) {
 			t.Fatal(err)
 		}
 		wrong := newSecret(prefixAPITok)
-		verify := func(tk string) error { _, err := s.Verifier.Verify(ctx, apiKey(key, tk), readOrders, client); return err }
+		v := s.Verifier
+		verify := func(tk string) error { _, err := v.Verify(ctx, apiKey(key, tk), readOrders, client); return err }
 
 		if err := verify(tok); err != nil {
 			t.Fatalf("right token: %v", err)

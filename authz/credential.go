@@ -107,3 +107,22 @@ func (s *core) deleteClient(ctx context.Context, owner, id string) error {
 	s.log.Info("oauth client deleted", zap.String("audit", "revoke"), zap.String("client_id", id), zap.String("owner", owner))
 	return nil
 }
+
+// restatus moves a credential's verification record, then its management
+// record, from status from to status to: each only if it is at from and,
+// when generation is not 0, of that ApiKey token generation (a token
+// generated meanwhile is left as it is).
+func (s *core) restatus(ctx context.Context, c *Credential, from, to Status, generation int64) error {
+	move := func(st *Status, gen int64) error {
+		if *st != from || generation != 0 && gen != generation {
+			return errUnchanged
+		}
+		*st = to
+		return nil
+	}
+	if _, err := s.db.secrets.update(ctx, c.Digest, func(r *secretRecord) error { return move(&r.Status, r.Generation) }); err != nil {
+		return err
+	}
+	_, err := s.db.creds.update(ctx, c.ID, func(c *Credential) error { return move(&c.Status, c.Generation) })
+	return err
+}

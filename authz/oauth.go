@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"encoding/hex"
@@ -310,11 +311,7 @@ func (s *OAuth) ClientCredentialsGrant(ctx context.Context, c *Client, scope []s
 	if !slices.Contains(c.GrantTypes, GrantClientCredentials) {
 		return nil, ErrUnauthorizedClient
 	}
-	granted, narrowed, err := narrowScope(scope, c.Scopes)
-	if err != nil {
-		return nil, err
-	}
-	u, err := s.clientOwner(ctx, c)
+	granted, narrowed, u, err := s.grant(ctx, c, scope, c.Scopes)
 	if err != nil {
 		return nil, err
 	}
@@ -358,6 +355,20 @@ func narrowScope(requested, allowed []string) ([]string, bool, error) {
 	}
 	out := slices.Compact(slices.Sorted(slices.Values(requested)))
 	return out, len(out) != len(allowed), nil
+}
+
+// grant checks a requested scope against allowed (narrowScope) and the
+// client's owner (clientOwner): what every grant checks before it issues.
+func (s *OAuth) grant(ctx context.Context, c *Client, requested, allowed []string) ([]string, bool, *User, error) {
+	granted, narrowed, err := narrowScope(requested, allowed)
+	if err != nil {
+		return nil, false, nil, err
+	}
+	u, err := s.clientOwner(ctx, c)
+	if err != nil {
+		return nil, false, nil, err
+	}
+	return granted, narrowed, u, nil
 }
 
 // clientOwner returns the user a client acts for, who must exist and not
@@ -471,11 +482,8 @@ func (s *OAuth) RefreshGrant(ctx context.Context, c *Client, refreshToken string
 		return nil, ErrInvalidGrant
 	}
 	found, err := s.readSecret(ctx, refreshToken)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, ErrInvalidGrant
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	if err != nil || found == nil {
+		return nil, cmp.Or(err, ErrInvalidGrant)
 	}
 	key := found.digestHint
 	for {
@@ -501,11 +509,7 @@ func (s *OAuth) RefreshGrant(ctx context.Context, c *Client, refreshToken string
 		if rec.Status != StatusActive || rec.ExpiresMs > 0 && s.now().UnixMilli() >= rec.ExpiresMs {
 			return nil, ErrInvalidGrant
 		}
-		granted, narrowed, err := narrowScope(scope, rec.Scopes)
-		if err != nil {
-			return nil, err
-		}
-		u, err := s.clientOwner(ctx, c)
+		granted, narrowed, u, err := s.grant(ctx, c, scope, rec.Scopes)
 		if err != nil {
 			return nil, err
 		}
@@ -549,14 +553,8 @@ func (s *OAuth) RevokeToken(ctx context.Context, c *Client, token string) error 
 		return nil
 	}
 	rec, err := s.readSecret(ctx, token)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	if rec.ClientID != c.ID {
-		return nil
+	if err != nil || rec == nil || rec.ClientID != c.ID {
+		return err
 	}
 	if rec.Kind == KindRefreshToken && rec.Family != "" {
 		return s.revokeIndex(ctx, familyIndex(rec.Family))
@@ -587,11 +585,11 @@ func (s *OAuth) Introspect(ctx context.Context, token string) (*Introspection, e
 		return inactive, nil
 	}
 	rec, err := s.readSecret(ctx, token)
-	if errors.Is(err, store.ErrNotFound) {
-		return inactive, nil
-	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return nil, err
+	}
+	if rec == nil {
+		return inactive, nil
 	}
 	if rec.Status != StatusActive || rec.ExpiresMs > 0 && s.now().UnixMilli() >= rec.ExpiresMs {
 		return inactive, nil
@@ -610,7 +608,9 @@ func (s *OAuth) Introspect(ctx context.Context, token string) (*Introspection, e
 	}, nil
 }
 
-// readSecret reads a secret's verification record from the store.
+// readSecret reads a presented secret's verification record from the
+// store, trying every configured digest key (current first): nil, nil
+// when there is none, ErrUnavailable when the store cannot tell.
 func (s *OAuth) readSecret(ctx context.Context, secret string) (*secretRecord, error) {
 	for _, k := range s.keys {
 		key := k.recordKey(k.digest(secret))
@@ -619,12 +619,12 @@ func (s *OAuth) readSecret(ctx context.Context, secret string) (*secretRecord, e
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 		rec.digestHint = key
 		return rec, nil
 	}
-	return nil, store.ErrNotFound
+	return nil, nil
 }
 
 func (s *OAuth) sealClientSecret(secret, clientID string) []byte {

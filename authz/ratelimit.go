@@ -61,12 +61,19 @@ func (s *Accounts) SetCredentialRateLimit(ctx context.Context, id string, l *Rat
 	if err := l.check("rateLimit"); err != nil {
 		return nil, err
 	}
-	c, err := s.db.creds.update(ctx, id, func(c *Credential) error { c.RateLimit = l; return nil })
+	return s.setLimits(ctx, id, func(c *Credential) { c.RateLimit = l }, func(r *secretRecord) { r.RateLimit = l })
+}
+
+// setLimits changes a credential's own limits in its management record
+// (cred) and, while the credential can still verify, in its verification
+// record (secret), and tells every replica.
+func (s *Accounts) setLimits(ctx context.Context, id string, cred func(*Credential), secret func(*secretRecord)) (*Credential, error) {
+	c, err := s.db.creds.update(ctx, id, func(c *Credential) error { cred(c); return nil })
 	if err != nil {
 		return nil, err
 	}
 	if c.Status == StatusActive || c.Status == StatusVoided {
-		if _, err := s.db.secrets.update(ctx, c.Digest, func(rec *secretRecord) error { rec.RateLimit = l; return nil }); err != nil {
+		if _, err := s.db.secrets.update(ctx, c.Digest, func(r *secretRecord) error { secret(r); return nil }); err != nil {
 			return nil, err
 		}
 	}
@@ -95,17 +102,7 @@ func (s *Accounts) SetCredentialQuota(ctx context.Context, id string, q *Quota) 
 	if err := q.check("quota"); err != nil {
 		return nil, err
 	}
-	c, err := s.db.creds.update(ctx, id, func(c *Credential) error { c.Quota = q; return nil })
-	if err != nil {
-		return nil, err
-	}
-	if c.Status == StatusActive || c.Status == StatusVoided {
-		if _, err := s.db.secrets.update(ctx, c.Digest, func(rec *secretRecord) error { rec.Quota = q; return nil }); err != nil {
-			return nil, err
-		}
-	}
-	s.publish(ctx, "d:"+c.Digest)
-	return c, nil
+	return s.setLimits(ctx, id, func(c *Credential) { c.Quota = q }, func(r *secretRecord) { r.Quota = q })
 }
 
 // ErrKeyBlocked: an ApiKey key had too many wrong tokens lately

@@ -48,11 +48,16 @@ func (r *repo[T]) writeOpts(v *T, prev store.Record) store.WriteOptions {
 	return r.opts(v, prev)
 }
 
-func encode[T any](v *T) ([]byte, error) {
+// encode is v as stored at id: a string's bytes, else JSON.
+func (r *repo[T]) encode(id string, v *T) ([]byte, error) {
 	if s, ok := any(v).(*string); ok {
 		return []byte(*s), nil
 	}
-	return json.Marshal(v)
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encoding %s: %w", r.storeKey(id), err)
+	}
+	return b, nil
 }
 
 func decode[T any](rec store.Record) (*T, error) {
@@ -105,21 +110,20 @@ func (r *repo[T]) list(ctx context.Context, index string) ([]T, error) {
 
 // create writes v at id, which must not exist (store.ErrConflict).
 func (r *repo[T]) create(ctx context.Context, id string, v *T) error {
-	b, err := encode(v)
-	if err != nil {
-		return fmt.Errorf("encoding %s: %w", r.storeKey(id), err)
-	}
-	_, err = r.st.Create(ctx, r.storeKey(id), b, r.writeOpts(v, store.Record{}))
-	return err
+	return r.write(ctx, id, v, r.st.Create)
 }
 
 // put writes v at id whether or not it exists.
 func (r *repo[T]) put(ctx context.Context, id string, v *T) error {
-	b, err := encode(v)
+	return r.write(ctx, id, v, r.st.Put)
+}
+
+func (r *repo[T]) write(ctx context.Context, id string, v *T, op func(context.Context, string, []byte, store.WriteOptions) (int64, error)) error {
+	b, err := r.encode(id, v)
 	if err != nil {
-		return fmt.Errorf("encoding %s: %w", r.storeKey(id), err)
+		return err
 	}
-	_, err = r.st.Put(ctx, r.storeKey(id), b, r.writeOpts(v, store.Record{}))
+	_, err = op(ctx, r.storeKey(id), b, r.writeOpts(v, store.Record{}))
 	return err
 }
 
@@ -155,9 +159,9 @@ func (r *repo[T]) update(ctx context.Context, id string, change func(*T) error) 
 // compare-and-set for a change that update cannot hold, because work
 // happens between the read and the write (RotateAPIKey, RefreshGrant).
 func (r *repo[T]) replace(ctx context.Context, id string, v *T, prev store.Record) (int64, error) {
-	b, err := encode(v)
+	b, err := r.encode(id, v)
 	if err != nil {
-		return 0, fmt.Errorf("encoding %s: %w", r.storeKey(id), err)
+		return 0, err
 	}
 	return r.st.Update(ctx, r.storeKey(id), b, prev.Version, r.writeOpts(v, prev))
 }

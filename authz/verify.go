@@ -678,21 +678,5 @@ func (s *Verifier) markVoided(ctx context.Context, id string, generation int64) 
 	if err != nil {
 		return err
 	}
-	if _, err := s.db.secrets.update(ctx, c.Digest, func(r *secretRecord) error {
-		if r.Generation != generation || r.Status != StatusActive {
-			return errUnchanged
-		}
-		r.Status = StatusVoided
-		return nil
-	}); err != nil {
-		return err
-	}
-	_, err = s.db.creds.update(ctx, id, func(c *Credential) error {
-		if c.Generation != generation || c.Status != StatusActive {
-			return errUnchanged
-		}
-		c.Status = StatusVoided
-		return nil
-	})
-	return err
+	return s.restatus(ctx, c, StatusActive, StatusVoided, generation)
 }
