@@ -4,17 +4,14 @@ import (
 	"errors"
 	"sync"
 	"testing"
-
-	"github.com/keygate/keygate/store"
 )
 
 // TestRotateAPIKeyConcurrently: of rotations at once, each answers a new
 // pair, exactly one of which works afterwards (the others' records were
 // removed, none is left behind to verify), and the first key works no more.
 func TestRotateAPIKeyConcurrently(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, st store.Store) {
+	forEachService(t, func(t *testing.T, s *Service) {
 		ctx := t.Context()
-		s := newService(t, st, authConfig(), nil)
 		mustUser(t, s, "quinn", []string{"orders"}, []string{"read"})
 		if _, _, err := s.Accounts.RotateAPIKey(ctx, "quinn"); !errors.Is(err, ErrNoAPIKey) || !errors.Is(err, ErrNotFound) {
 			t.Fatalf("RotateAPIKey before any key: %v, want ErrNoAPIKey (an ErrNotFound)", err)

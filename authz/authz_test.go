@@ -135,10 +135,14 @@ func forEachBackend(t *testing.T, f func(t *testing.T, st store.Store)) {
 	}
 }
 
+// forEachService runs f on a Service of authConfig over each backend.
+func forEachService(t *testing.T, f func(t *testing.T, s *Service)) {
+	forEachBackend(t, func(t *testing.T, st store.Store) { f(t, newService(t, st, authConfig(), nil)) })
+}
+
 func TestKeyTokenLifecycle(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, st store.Store) {
+	forEachService(t, func(t *testing.T, s *Service) {
 		ctx := t.Context()
-		s := newService(t, st, authConfig(), nil)
 		mustUser(t, s, "alice", []string{"orders", "billing"}, []string{"read", "write"})
 
 		tok, cred, err := s.Accounts.CreateKey(ctx, "alice", KeySpec{Handle: "ci", APISets: []string{"orders"}, Scopes: []string{"read"}})
@@ -178,9 +182,8 @@ func TestKeyTokenLifecycle(t *testing.T) {
 }
 
 func TestNeverMoreThanOwner(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, st store.Store) {
+	forEachService(t, func(t *testing.T, s *Service) {
 		ctx := t.Context()
-		s := newService(t, st, authConfig(), nil)
 		mustUser(t, s, "bob", []string{"orders"}, []string{"read"})
 		if _, _, err := s.Accounts.CreateKey(ctx, "bob", KeySpec{Handle: "k", APISets: []string{"billing"}}); !errors.Is(err, ErrInvalidInput) {
 			t.Errorf("API set bob lacks: %v, want ErrInvalidInput", err)
@@ -718,9 +721,8 @@ func TestConcurrentHandleCreates(t *testing.T) {
 // though each strike is recorded after its 401 (so the right token may
 // meet an entry fetched while earlier strikes were still being recorded).
 func TestAPIKeyVoidIsDeterministicOnOneReplica(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, st store.Store) {
+	forEachService(t, func(t *testing.T, s *Service) {
 		ctx := t.Context()
-		s := newService(t, st, authConfig(), nil)
 		mustUser(t, s, "grace", []string{"orders"}, []string{"read"})
 		for i := range 30 {
 			key, tok, err := s.Accounts.NewAPIKeyToken(ctx, "grace")

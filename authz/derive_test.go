@@ -6,17 +6,14 @@ import (
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/keygate/keygate/store"
 )
 
 // TestDerive: what a credential makes is bounded by it and defaults to
 // it (API sets, scopes, expiry), for named keys and OAuth clients alike;
 // OAuth tokens make nothing; a revoked or expired creator makes nothing.
 func TestDerive(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, st store.Store) {
+	forEachService(t, func(t *testing.T, s *Service) {
 		ctx := t.Context()
-		s := newService(t, st, authConfig(), nil)
 		mustUser(t, s, "alice", []string{"orders", "billing"}, []string{"read", "write"})
 		exp := time.Now().Add(time.Hour).UTC().Truncate(time.Millisecond)
 		_, parent, err := s.Accounts.CreateKey(ctx, "alice", KeySpec{Handle: "parent", APISets: []string{"orders"}, Scopes: []string{"read"}, Expires: exp})
@@ -101,9 +98,8 @@ func TestDerive(t *testing.T) {
 // the client revokes and deletes what its tokens made, and a credential
 // stored after its client parent was deleted is taken back.
 func TestDeriveFromClient(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, st store.Store) {
+	forEachService(t, func(t *testing.T, s *Service) {
 		ctx := t.Context()
-		s := newService(t, st, authConfig(), nil)
 		mustUser(t, s, "alice", []string{"orders", "billing"}, []string{"read", "write"})
 		_, prov, err := s.OAuth.CreateClient(ctx, "alice", ClientSpec{CreatesCredentials: true})
 		if err != nil {

@@ -6,17 +6,14 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/keygate/keygate/store"
 )
 
 // TestLifetimeBounds: every way of giving a credential a lifetime refuses,
 // as ErrInvalidInput naming the field, an expiry in the past or more than
 // MaxLifetime away, instead of overflowing the store's expiry.
 func TestLifetimeBounds(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, st store.Store) {
+	forEachService(t, func(t *testing.T, s *Service) {
 		ctx := t.Context()
-		s := newService(t, st, authConfig(), nil)
 		mustUser(t, s, "lena", []string{"orders"}, []string{"read"})
 		now := time.Now()
 		for _, tc := range []struct {

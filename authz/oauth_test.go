@@ -13,9 +13,8 @@ import (
 )
 
 func TestOAuthClientFlow(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, st store.Store) {
+	forEachService(t, func(t *testing.T, s *Service) {
 		ctx := t.Context()
-		s := newService(t, st, authConfig(), nil)
 		mustUser(t, s, "olga", []string{"orders", "billing"}, []string{"read", "write"})
 
 		secret, c, err := s.OAuth.CreateClient(ctx, "olga", ClientSpec{APISets: []string{"orders"}})

@@ -103,18 +103,11 @@ func TestFailedRefreshChangesNothing(t *testing.T) {
 			{name: "store fails rotating the presented token", before: func() { st.arm("Update", "dig/", 1) }, wantErr: store.ErrUnavailable},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				_, c, err := s.OAuth.CreateClient(ctx, "rhea", ClientSpec{})
-				if err != nil {
-					t.Fatalf("CreateClient: %v", err)
-				}
-				first, err := s.OAuth.ClientCredentialsGrant(ctx, c, nil)
-				if err != nil {
-					t.Fatalf("ClientCredentialsGrant: %v", err)
-				}
+				c, first := granted(t, s, "rhea")
 				if tc.before != nil {
 					tc.before()
 				}
-				_, err = s.OAuth.RefreshGrant(ctx, c, first.RefreshToken, tc.scope)
+				_, err := s.OAuth.RefreshGrant(ctx, c, first.RefreshToken, tc.scope)
 				if tc.after != nil {
 					tc.after()
 				}
@@ -152,14 +145,7 @@ func TestFailedRefreshChangesNothing(t *testing.T) {
 		// error marking the old token's management record is logged, the
 		// new tokens are handed out, and the old token is spent.
 		t.Run("store fails after the rotation", func(t *testing.T) {
-			_, c, err := s.OAuth.CreateClient(ctx, "rhea", ClientSpec{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			first, err := s.OAuth.ClientCredentialsGrant(ctx, c, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			c, first := granted(t, s, "rhea")
 			st.arm("Update", "cred/", 1)
 			second, err := s.OAuth.RefreshGrant(ctx, c, first.RefreshToken, nil)
 			if err != nil {
@@ -179,6 +165,21 @@ func TestFailedRefreshChangesNothing(t *testing.T) {
 }
 
 // activeOf counts the owner's active credentials obtained by a client.
+// granted makes an OAuth client of owner's and returns it with the
+// tokens of its first client-credentials grant.
+func granted(t *testing.T, s *Service, owner string) (*Client, *TokenResponse) {
+	t.Helper()
+	_, c, err := s.OAuth.CreateClient(t.Context(), owner, ClientSpec{})
+	if err != nil {
+		t.Fatalf("CreateClient: %v", err)
+	}
+	first, err := s.OAuth.ClientCredentialsGrant(t.Context(), c, nil)
+	if err != nil {
+		t.Fatalf("ClientCredentialsGrant: %v", err)
+	}
+	return c, first
+}
+
 func activeOf(t *testing.T, s *Service, owner, clientID string) int {
 	t.Helper()
 	creds, err := s.Accounts.Credentials(t.Context(), owner)
@@ -199,18 +200,10 @@ func activeOf(t *testing.T, s *Service, owner, clientID string) int {
 // 6749 §6: "identical to that of the refresh token included by the
 // client in the request"), so a later refresh can ask for it all again.
 func TestRefreshKeepsScope(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, st store.Store) {
+	forEachService(t, func(t *testing.T, s *Service) {
 		ctx := t.Context()
-		s := newService(t, st, authConfig(), nil)
 		mustUser(t, s, "sven", []string{"orders"}, []string{"read", "write"})
-		_, c, err := s.OAuth.CreateClient(ctx, "sven", ClientSpec{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		first, err := s.OAuth.ClientCredentialsGrant(ctx, c, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c, first := granted(t, s, "sven")
 		narrowed, err := s.OAuth.RefreshGrant(ctx, c, first.RefreshToken, []string{"read"})
 		if err != nil {
 			t.Fatalf("narrowing refresh: %v", err)
@@ -259,14 +252,7 @@ func TestGrantRacingClientDeletion(t *testing.T) {
 			{"refresh_token", func(c *Client, rt string) (*TokenResponse, error) { return s.OAuth.RefreshGrant(ctx, c, rt, nil) }},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				_, c, err := s.OAuth.CreateClient(ctx, "tove", ClientSpec{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				first, err := s.OAuth.ClientCredentialsGrant(ctx, c, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
+				c, first := granted(t, s, "tove")
 				var once sync.Once
 				st.mu.Lock()
 				st.beforeCreate = func(key string) {
@@ -304,18 +290,10 @@ func TestGrantRacingClientDeletion(t *testing.T) {
 // refresh token, exactly one gets tokens (the compare-and-set that rotates
 // the token admits one); the others are invalid_grant, as a replay.
 func TestConcurrentRefreshesSpendOnce(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, st store.Store) {
+	forEachService(t, func(t *testing.T, s *Service) {
 		ctx := t.Context()
-		s := newService(t, st, authConfig(), nil)
 		mustUser(t, s, "ugo", []string{"orders"}, []string{"read"})
-		_, c, err := s.OAuth.CreateClient(ctx, "ugo", ClientSpec{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		first, err := s.OAuth.ClientCredentialsGrant(ctx, c, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c, first := granted(t, s, "ugo")
 		const n = 8
 		errs := make([]error, n)
 		var wg sync.WaitGroup
