@@ -176,7 +176,7 @@ func TestCSRFRefused(t *testing.T) {
 	if p := b.do("POST", "/account/signout", url.Values{}); p.status != http.StatusForbidden {
 		t.Errorf("sign out without a token: %d, want 403", p.status)
 	}
-	if _, err := e.svc.KeyByHandle(t.Context(), "alice", "k1"); err == nil {
+	if _, err := e.svc.Accounts.KeyByHandle(t.Context(), "alice", "k1"); err == nil {
 		t.Errorf("a refused form created the key")
 	}
 	// Another session's token is not this one's.
@@ -205,7 +205,7 @@ func TestGenerateKeyNeedsAuthority(t *testing.T) {
 	if p := b.post("/account/keys", url.Values{"handle": {"sneaky"}}); p.status != http.StatusForbidden || !strings.Contains(p.body, "MANAGE_USER_API_KEY") {
 		t.Errorf("posting a key without the authority: %d, want 403", p.status)
 	}
-	if _, err := e.svc.KeyByHandle(t.Context(), "bob", "sneaky"); err == nil {
+	if _, err := e.svc.Accounts.KeyByHandle(t.Context(), "bob", "sneaky"); err == nil {
 		t.Errorf("the refused post created a key")
 	}
 	// ADMIN holds every authority (authz.User.Has), as on the API.
@@ -299,7 +299,7 @@ func TestSessionExpiry(t *testing.T) {
 	t.Run("disabled user", func(t *testing.T) {
 		b := e.browser(t)
 		b.signIn("alice")
-		if _, err := e.svc.UpdateUser(t.Context(), "alice", func(u *authz.User) error { u.Disabled = true; return nil }); err != nil {
+		if _, err := e.svc.Accounts.UpdateUser(t.Context(), "alice", func(u *authz.User) error { u.Disabled = true; return nil }); err != nil {
 			t.Fatal(err)
 		}
 		if !signedOut(b) {

@@ -14,7 +14,7 @@ import (
 
 // usersPage is the administrators' user list.
 func (h *Handler) usersPage(w http.ResponseWriter, r *http.Request, v *visit) error {
-	users, err := h.svc.ListUsers(r.Context())
+	users, err := h.svc.Accounts.ListUsers(r.Context())
 	if err != nil {
 		return err
 	}
@@ -42,11 +42,11 @@ type credentialRow struct {
 func (h *Handler) userPage(w http.ResponseWriter, r *http.Request, v *visit) error {
 	ctx := r.Context()
 	name := r.PathValue("name")
-	u, err := h.svc.GetUser(ctx, name)
+	u, err := h.svc.Accounts.GetUser(ctx, name)
 	if err != nil {
 		return err
 	}
-	creds, err := h.svc.Credentials(ctx, name)
+	creds, err := h.svc.Accounts.Credentials(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -54,7 +54,7 @@ func (h *Handler) userPage(w http.ResponseWriter, r *http.Request, v *visit) err
 	for _, c := range creds {
 		row := credentialRow{Credential: c}
 		if c.Kind == authz.KindAPIKey {
-			status, failures, err := h.svc.APIKeyStatus(ctx, name)
+			status, failures, err := h.svc.Accounts.APIKeyStatus(ctx, name)
 			if err != nil && !errors.Is(err, authz.ErrNotFound) {
 				return err
 			}
@@ -67,7 +67,7 @@ func (h *Handler) userPage(w http.ResponseWriter, r *http.Request, v *visit) err
 	slices.SortFunc(d.Credentials, func(a, b credentialRow) int {
 		return cmp.Or(a.Created.Compare(b.Created), cmp.Compare(a.ID, b.ID))
 	})
-	if d.Clients, err = h.svc.Clients(ctx, name); err != nil {
+	if d.Clients, err = h.svc.OAuth.Clients(ctx, name); err != nil {
 		return err
 	}
 	h.render(w, http.StatusOK, "user", v.view("User "+name, d))
@@ -78,11 +78,11 @@ func (h *Handler) userPage(w http.ResponseWriter, r *http.Request, v *visit) err
 // /admin/credentials/{id}); the record stays, marked revoked.
 func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, v *visit) error {
 	id := r.PathValue("id")
-	c, err := h.svc.Credential(r.Context(), id)
+	c, err := h.svc.Accounts.Credential(r.Context(), id)
 	if err != nil {
 		return err
 	}
-	if err := h.svc.Revoke(r.Context(), id); err != nil {
+	if err := h.svc.Accounts.Revoke(r.Context(), id); err != nil {
 		return err
 	}
 	h.log.Info("account: credential revoked", zap.String("audit", "revoke"), zap.String("actor", v.user.Name),
@@ -94,7 +94,7 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, v *visit) error
 // unvoid makes a user's voided ApiKey token work again (authz's Unvoid).
 func (h *Handler) unvoid(w http.ResponseWriter, r *http.Request, v *visit) error {
 	name := r.PathValue("name")
-	if err := h.svc.Unvoid(r.Context(), name); err != nil {
+	if err := h.svc.Accounts.Unvoid(r.Context(), name); err != nil {
 		return err
 	}
 	h.log.Info("account: ApiKey token unvoided", zap.String("audit", "unvoid"), zap.String("actor", v.user.Name), zap.String("user", name))

@@ -24,14 +24,14 @@ func TestAdminPagesNeedAdmin(t *testing.T) {
 			t.Errorf("GET %s without ADMIN: %d, want 403", path, p.status)
 		}
 	}
-	_, cred, err := e.svc.CreateKey(t.Context(), "bob", authz.KeySpec{Handle: "k"})
+	_, cred, err := e.svc.Accounts.CreateKey(t.Context(), "bob", authz.KeySpec{Handle: "k"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p := b.post("/account/admin/credentials/"+cred.ID+"/revoke", nil); p.status != http.StatusForbidden {
 		t.Errorf("revoke without ADMIN: %d, want 403", p.status)
 	}
-	if c, _ := e.svc.Credential(t.Context(), cred.ID); c.Status != authz.StatusActive {
+	if c, _ := e.svc.Accounts.Credential(t.Context(), cred.ID); c.Status != authz.StatusActive {
 		t.Errorf("a refused revoke revoked the key: %s", c.Status)
 	}
 }
@@ -43,11 +43,11 @@ func TestAdminRevokeAndUnvoid(t *testing.T) {
 	e.user(t, "root", []string{"orders"}, authz.AuthorityAdmin)
 	e.user(t, "alice", []string{"orders"})
 	ctx := t.Context()
-	_, cred, err := e.svc.CreateKey(ctx, "alice", authz.KeySpec{Handle: "ci", Description: "<i>nightly</i>"})
+	_, cred, err := e.svc.Accounts.CreateKey(ctx, "alice", authz.KeySpec{Handle: "ci", Description: "<i>nightly</i>"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, token, err := e.svc.NewAPIKeyToken(ctx, "alice")
+	key, token, err := e.svc.Accounts.NewAPIKeyToken(ctx, "alice")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,10 +55,10 @@ func TestAdminRevokeAndUnvoid(t *testing.T) {
 	need := authz.Need{APISet: "orders", Scope: "read"}
 	wrong := "ApiKey " + key + ":" + authz.NewToken(authz.KindAPIKey)
 	for range 3 {
-		_, _ = e.svc.Verify(ctx, []string{wrong}, need, addr)
+		_, _ = e.svc.Verifier.Verify(ctx, []string{wrong}, need, addr)
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) { // strikes are counted after the answer
-		if st, _, _ := e.svc.APIKeyStatus(ctx, "alice"); st == authz.StatusVoided {
+		if st, _, _ := e.svc.Accounts.APIKeyStatus(ctx, "alice"); st == authz.StatusVoided {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -83,14 +83,14 @@ func TestAdminRevokeAndUnvoid(t *testing.T) {
 	if p := b.post("/account/admin/users/alice/unvoid", nil); p.status != http.StatusSeeOther || p.header.Get("Location") != "/account/admin/users/alice" {
 		t.Fatalf("Unvoid: %d %s", p.status, p.header.Get("Location"))
 	}
-	if _, err := e.svc.Verify(ctx, []string{"ApiKey " + key + ":" + token}, need, addr); err != nil {
+	if _, err := e.svc.Verifier.Verify(ctx, []string{"ApiKey " + key + ":" + token}, need, addr); err != nil {
 		t.Errorf("the right token after Unvoid: %v", err)
 	}
 	b.get("/account/admin/users/alice")
 	if p := b.post("/account/admin/credentials/"+cred.ID+"/revoke", nil); p.status != http.StatusSeeOther {
 		t.Fatalf("Revoke: %d", p.status)
 	}
-	if c, _ := e.svc.Credential(ctx, cred.ID); c.Status != authz.StatusRevoked {
+	if c, _ := e.svc.Accounts.Credential(ctx, cred.ID); c.Status != authz.StatusRevoked {
 		t.Errorf("after Revoke the key is %s", c.Status)
 	}
 	after := b.get("/account/admin/users/alice")

@@ -39,14 +39,14 @@ func (h *Handler) apiKeyPage(w http.ResponseWriter, r *http.Request, v *visit) e
 }
 
 func (h *Handler) apiKeyData(r *http.Request, v *visit) (apiKeyData, error) {
-	key, cred, err := h.svc.ShowAPIKey(r.Context(), v.user.Name)
+	key, cred, err := h.svc.Accounts.ShowAPIKey(r.Context(), v.user.Name)
 	if errors.Is(err, authz.ErrNoAPIKey) {
 		return apiKeyData{}, nil
 	}
 	if err != nil {
 		return apiKeyData{}, err
 	}
-	status, failures, err := h.svc.APIKeyStatus(r.Context(), v.user.Name)
+	status, failures, err := h.svc.Accounts.APIKeyStatus(r.Context(), v.user.Name)
 	if err != nil {
 		return apiKeyData{}, err
 	}
@@ -62,7 +62,7 @@ func (h *Handler) newAPIKeyToken(w http.ResponseWriter, r *http.Request, v *visi
 	if err := h.mayCreate(v, config.KeyKindAPIKey); err != nil {
 		return err
 	}
-	key, token, err := h.svc.NewAPIKeyToken(r.Context(), v.user.Name)
+	key, token, err := h.svc.Accounts.NewAPIKeyToken(r.Context(), v.user.Name)
 	if err != nil {
 		return err
 	}
@@ -76,7 +76,7 @@ func (h *Handler) rotateAPIKey(w http.ResponseWriter, r *http.Request, v *visit)
 	if err := h.mayCreate(v, config.KeyKindAPIKey); err != nil {
 		return err
 	}
-	key, token, err := h.svc.RotateAPIKey(r.Context(), v.user.Name)
+	key, token, err := h.svc.Accounts.RotateAPIKey(r.Context(), v.user.Name)
 	if errors.Is(err, authz.ErrNoAPIKey) {
 		return errNoAPIKey
 	}

@@ -103,10 +103,10 @@ routes:
 
 func (s *site) user(t *testing.T, name string, sets []string, authorities ...string) {
 	t.Helper()
-	if _, err := s.svc.CreateUser(t.Context(), authz.User{Name: name, APISets: sets, Scopes: []string{"read", "write"}, Authorities: authorities}); err != nil {
+	if _, err := s.svc.Accounts.CreateUser(t.Context(), authz.User{Name: name, APISets: sets, Scopes: []string{"read", "write"}, Authorities: authorities}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.svc.SetPassword(t.Context(), name, "pw-"+name+"-secret"); err != nil {
+	if err := s.svc.Accounts.SetPassword(t.Context(), name, "pw-"+name+"-secret"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -390,7 +390,7 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("clipboard holds %q, want the client secret", clip)
 		}
 		b.screenshot("client")
-		if _, err := s.svc.AuthenticateClient(t.Context(), id, secret); err != nil {
+		if _, err := s.svc.OAuth.AuthenticateClient(t.Context(), id, secret); err != nil {
 			t.Errorf("the client ID and secret shown: %v", err)
 		}
 		b.load("Close", chromedp.Click(chromedp.CSS(`a[href$="/profile#clients"]`)))
@@ -416,7 +416,7 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("forged form: status %d, want 403", st)
 		}
 		b.screenshot("csrf-refused")
-		if _, err := s.svc.KeyByHandle(t.Context(), "alice", "planted"); err == nil {
+		if _, err := s.svc.Accounts.KeyByHandle(t.Context(), "alice", "planted"); err == nil {
 			t.Errorf("the forged form created a key")
 		}
 		b.signOut(s.base)
@@ -440,7 +440,7 @@ func TestBrowser(t *testing.T) {
 
 	t.Run("administrator revokes a key", func(t *testing.T) {
 		b.t = t
-		_, cred, err := s.svc.CreateKey(t.Context(), "bob", authz.KeySpec{Handle: "laptop", Description: "bob's laptop"})
+		_, cred, err := s.svc.Accounts.CreateKey(t.Context(), "bob", authz.KeySpec{Handle: "laptop", Description: "bob's laptop"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -450,7 +450,7 @@ func TestBrowser(t *testing.T) {
 		b.load("bob", chromedp.Click(chromedp.CSS(`a[href$="/admin/users/bob"]`)))
 		b.screenshot("user-details")
 		b.load("Revoke", chromedp.Click(chromedp.CSS(`form[action$="/credentials/`+cred.ID+`/revoke"] button`)))
-		if c, err := s.svc.Credential(t.Context(), cred.ID); err != nil || c.Status != authz.StatusRevoked {
+		if c, err := s.svc.Accounts.Credential(t.Context(), cred.ID); err != nil || c.Status != authz.StatusRevoked {
 			t.Errorf("after Revoke: %v %v", c, err)
 		}
 		if !strings.Contains(b.html(), `<span class="status revoked">revoked</span>`) {

@@ -2,7 +2,6 @@ package account
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 
 	"go.uber.org/zap"
@@ -41,7 +40,7 @@ func (h *Handler) createClient(w http.ResponseWriter, r *http.Request, v *visit)
 	default:
 		return errBadCreatesCredentials
 	}
-	secret, c, err := h.svc.CreateClient(r.Context(), v.user.Name, spec)
+	secret, c, err := h.svc.OAuth.CreateClient(r.Context(), v.user.Name, spec)
 	if err != nil {
 		return err
 	}
@@ -50,18 +49,18 @@ func (h *Handler) createClient(w http.ResponseWriter, r *http.Request, v *visit)
 }
 
 // errBadCreatesCredentials: the box sends "on" or nothing.
-var errBadCreatesCredentials = fmt.Errorf("%w: createsCredentials: must be \"on\" or absent", authz.ErrInvalidInput)
+var errBadCreatesCredentials = &authz.InputError{Field: "createsCredentials", Reason: `must be "on" or absent`}
 
 // clientPage is Get existing keys for one client: its ID, and its secret
 // only where secrets are retrievable (authz's ClientSecret).
 func (h *Handler) clientPage(w http.ResponseWriter, r *http.Request, v *visit) error {
 	id := r.PathValue("id")
-	c, err := h.svc.GetClient(r.Context(), v.user.Name, id)
+	c, err := h.svc.OAuth.GetClient(r.Context(), v.user.Name, id)
 	if err != nil {
 		return err
 	}
 	d := clientData{Client: c}
-	secret, err := h.svc.ClientSecret(r.Context(), v.user.Name, id)
+	secret, err := h.svc.OAuth.ClientSecret(r.Context(), v.user.Name, id)
 	switch {
 	case err == nil:
 		d.Secret, d.Retrievable = secret, true
@@ -81,7 +80,7 @@ func (h *Handler) newClientSecret(w http.ResponseWriter, r *http.Request, v *vis
 	if err := h.mayCreate(v, config.KeyKindOAuthClients); err != nil {
 		return err
 	}
-	secret, c, err := h.svc.NewClientSecret(r.Context(), v.user.Name, r.PathValue("id"))
+	secret, c, err := h.svc.OAuth.NewClientSecret(r.Context(), v.user.Name, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -92,7 +91,7 @@ func (h *Handler) newClientSecret(w http.ResponseWriter, r *http.Request, v *vis
 // deleteClient deletes a client of the signed-in user: it and every token
 // it obtained stop working.
 func (h *Handler) deleteClient(w http.ResponseWriter, r *http.Request, v *visit) error {
-	if err := h.svc.DeleteClient(r.Context(), v.user.Name, r.PathValue("id")); err != nil {
+	if err := h.svc.OAuth.DeleteClient(r.Context(), v.user.Name, r.PathValue("id")); err != nil {
 		return err
 	}
 	http.Redirect(w, r, h.path("/profile#clients"), http.StatusSeeOther)

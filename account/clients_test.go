@@ -31,7 +31,7 @@ func TestOAuthClients(t *testing.T) {
 		t.Fatalf("Generate New API Access Keys: %d; want 201 with the client ID and secret", created.status)
 	}
 	ctx := t.Context()
-	if _, err := e.svc.AuthenticateClient(ctx, id[1], secret[1]); err != nil {
+	if _, err := e.svc.OAuth.AuthenticateClient(ctx, id[1], secret[1]); err != nil {
 		t.Fatalf("the secret shown does not authenticate the client: %v", err)
 	}
 	profile := b.get("/account/profile")
@@ -47,10 +47,10 @@ func TestOAuthClients(t *testing.T) {
 	if renewed.status != 200 || next == nil || next[1] == secret[1] {
 		t.Fatalf("New secret: %d; want a new secret", renewed.status)
 	}
-	if _, err := e.svc.AuthenticateClient(ctx, id[1], secret[1]); err == nil {
+	if _, err := e.svc.OAuth.AuthenticateClient(ctx, id[1], secret[1]); err == nil {
 		t.Errorf("the old secret still works after New secret")
 	}
-	if _, err := e.svc.AuthenticateClient(ctx, id[1], next[1]); err != nil {
+	if _, err := e.svc.OAuth.AuthenticateClient(ctx, id[1], next[1]); err != nil {
 		t.Errorf("the new secret: %v", err)
 	}
 	// Someone else's client is not found, and not changed.
@@ -66,7 +66,7 @@ func TestOAuthClients(t *testing.T) {
 	if p := b.post("/account/clients/"+id[1]+"/delete", nil); p.status != http.StatusSeeOther {
 		t.Fatalf("Delete client: %d, want 303", p.status)
 	}
-	if _, err := e.svc.AuthenticateClient(ctx, id[1], next[1]); err == nil {
+	if _, err := e.svc.OAuth.AuthenticateClient(ctx, id[1], next[1]); err == nil {
 		t.Errorf("a deleted client still authenticates")
 	}
 	if strings.Contains(b.get("/account/profile").body, id[1]) {
@@ -113,10 +113,10 @@ func TestNamedKeyFlow(t *testing.T) {
 	}
 	need := authz.Need{APISet: "billing", Scope: "read"}
 	addr := netip.MustParseAddr("127.0.0.1")
-	if _, err := e.svc.Verify(t.Context(), []string{"Bearer " + token[1]}, need, addr); err != nil {
+	if _, err := e.svc.Verifier.Verify(t.Context(), []string{"Bearer " + token[1]}, need, addr); err != nil {
 		t.Fatalf("the key: %v", err)
 	}
-	if _, err := e.svc.Verify(t.Context(), []string{"Bearer " + token[1]}, authz.Need{APISet: "orders", Scope: "read"}, addr); err == nil {
+	if _, err := e.svc.Verifier.Verify(t.Context(), []string{"Bearer " + token[1]}, authz.Need{APISet: "orders", Scope: "read"}, addr); err == nil {
 		t.Errorf("a billing key works for orders")
 	}
 	dup := b.post("/account/keys", url.Values{"handle": {"ci"}, "description": {"again"}, "apiSets": {"orders"}})
@@ -128,13 +128,13 @@ func TestNamedKeyFlow(t *testing.T) {
 	if foreign.status != http.StatusBadRequest || !strings.Contains(foreign.body, `apiSets: &#34;shop&#34; is not granted to the owner`) {
 		t.Errorf("an API set the user lacks: %d; want 400 naming apiSets", foreign.status)
 	}
-	if _, err := e.svc.KeyByHandle(t.Context(), "alice", "shop"); err == nil {
+	if _, err := e.svc.Accounts.KeyByHandle(t.Context(), "alice", "shop"); err == nil {
 		t.Errorf("a refused key was created")
 	}
 	if p := b.post("/account/keys/ci/delete", nil); p.status != http.StatusSeeOther {
 		t.Fatalf("delete: %d", p.status)
 	}
-	if _, err := e.svc.Verify(t.Context(), []string{"Bearer " + token[1]}, need, addr); err == nil {
+	if _, err := e.svc.Verifier.Verify(t.Context(), []string{"Bearer " + token[1]}, need, addr); err == nil {
 		t.Errorf("a deleted key still works")
 	}
 	if strings.Contains(b.get("/account/profile").body, ">ci<") {
@@ -156,7 +156,7 @@ func TestApiKeyScreen(t *testing.T) {
 	if keyRe.MatchString(first.body) || usageRe.MatchString(first.body) || !strings.Contains(first.body, "no key yet") {
 		t.Fatalf("API screen before a token: want no key, no Usage, and \"no key yet\"")
 	}
-	if _, _, err := e.svc.ShowAPIKey(t.Context(), "alice"); !errors.Is(err, authz.ErrNoAPIKey) {
+	if _, _, err := e.svc.Accounts.ShowAPIKey(t.Context(), "alice"); !errors.Is(err, authz.ErrNoAPIKey) {
 		t.Fatalf("after showing the screen: ShowAPIKey error %v, want ErrNoAPIKey (the screen made a key)", err)
 	}
 	gen := b.post("/account/apikey/token", nil)
@@ -167,7 +167,7 @@ func TestApiKeyScreen(t *testing.T) {
 	}
 	addr := netip.MustParseAddr("127.0.0.1")
 	need := authz.Need{APISet: "orders", Scope: "read"}
-	if _, err := e.svc.Verify(t.Context(), []string{usage[1]}, need, addr); err != nil {
+	if _, err := e.svc.Verifier.Verify(t.Context(), []string{usage[1]}, need, addr); err != nil {
 		t.Fatalf("the Usage value: %v", err)
 	}
 	again := b.get("/account/apikey")
@@ -175,7 +175,7 @@ func TestApiKeyScreen(t *testing.T) {
 		t.Errorf("API screen after Generate Token: want the same key and no token")
 	}
 	b.post("/account/apikey/token", nil)
-	if _, err := e.svc.Verify(t.Context(), []string{usage[1]}, need, addr); err == nil {
+	if _, err := e.svc.Verifier.Verify(t.Context(), []string{usage[1]}, need, addr); err == nil {
 		t.Errorf("the earlier token works after a new one")
 	}
 }
@@ -211,7 +211,7 @@ func TestClientCreatesCredentials(t *testing.T) {
 			if p.status != http.StatusCreated || id == nil {
 				t.Fatalf("Generate New API Access Keys (%s): %d", c.name, p.status)
 			}
-			cl, err := e.svc.GetClient(t.Context(), "alice", id[1])
+			cl, err := e.svc.OAuth.GetClient(t.Context(), "alice", id[1])
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -227,7 +227,7 @@ func TestClientCreatesCredentials(t *testing.T) {
 	if p.status != http.StatusBadRequest || !strings.Contains(p.body, "createsCredentials") {
 		t.Errorf("createsCredentials=yes: %d, want 400 naming the field", p.status)
 	}
-	if cs, _ := e.svc.Clients(t.Context(), "alice"); len(cs) != 2 {
+	if cs, _ := e.svc.OAuth.Clients(t.Context(), "alice"); len(cs) != 2 {
 		t.Errorf("alice has %d clients, want 2", len(cs))
 	}
 }

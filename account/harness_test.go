@@ -116,10 +116,10 @@ routes:
 // user makes a user with the password "pw-<name>-secret".
 func (e *env) user(t *testing.T, name string, sets []string, authorities ...string) {
 	t.Helper()
-	if _, err := e.svc.CreateUser(t.Context(), authz.User{Name: name, APISets: sets, Scopes: []string{"read", "write"}, Authorities: authorities}); err != nil {
+	if _, err := e.svc.Accounts.CreateUser(t.Context(), authz.User{Name: name, APISets: sets, Scopes: []string{"read", "write"}, Authorities: authorities}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.svc.SetPassword(t.Context(), name, "pw-"+name+"-secret"); err != nil {
+	if err := e.svc.Accounts.SetPassword(t.Context(), name, "pw-"+name+"-secret"); err != nil {
 		t.Fatal(err)
 	}
 }

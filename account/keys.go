@@ -3,7 +3,6 @@ package account
 import (
 	"cmp"
 	"errors"
-	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -52,7 +51,7 @@ type keyRow struct {
 // administrator are, marked revoked (as GET /user/keys has it).
 func (h *Handler) profile(w http.ResponseWriter, r *http.Request, v *visit) error {
 	ctx := r.Context()
-	creds, err := h.svc.Credentials(ctx, v.user.Name)
+	creds, err := h.svc.Accounts.Credentials(ctx, v.user.Name)
 	if err != nil {
 		return err
 	}
@@ -62,7 +61,7 @@ func (h *Handler) profile(w http.ResponseWriter, r *http.Request, v *visit) erro
 			continue
 		}
 		if c.Status == authz.StatusRevoked {
-			cur, err := h.svc.KeyByHandle(ctx, v.user.Name, c.Handle)
+			cur, err := h.svc.Accounts.KeyByHandle(ctx, v.user.Name, c.Handle)
 			if errors.Is(err, authz.ErrNotFound) || err == nil && cur.ID != c.ID {
 				continue // deleted
 			}
@@ -70,12 +69,12 @@ func (h *Handler) profile(w http.ResponseWriter, r *http.Request, v *visit) erro
 				return err
 			}
 		}
-		d.Keys = append(d.Keys, keyRow{Credential: c, Showable: h.svc.KeyTokenShown(&c) == nil})
+		d.Keys = append(d.Keys, keyRow{Credential: c, Showable: h.svc.Accounts.KeyTokenShown(&c) == nil})
 	}
 	slices.SortFunc(d.Keys, func(a, b keyRow) int {
 		return cmp.Or(a.Created.Compare(b.Created), cmp.Compare(a.Handle, b.Handle))
 	})
-	if d.Clients, err = h.svc.Clients(ctx, v.user.Name); err != nil {
+	if d.Clients, err = h.svc.OAuth.Clients(ctx, v.user.Name); err != nil {
 		return err
 	}
 	slices.SortFunc(d.Clients, func(a, b authz.Client) int {
@@ -135,15 +134,16 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, v *visit) er
 	if len(spec.APISets) == 0 {
 		// An empty Selected API list is not "all of mine": the window
 		// asks for a choice (docs/account.md).
-		err = fmt.Errorf("%w: apiSets: choose at least one API set in Selected API", authz.ErrInvalidInput)
+		err = &authz.InputError{Field: "apiSets", Reason: "choose at least one API set in Selected API"}
 	} else {
-		token, cred, err = h.svc.CreateKey(r.Context(), v.user.Name, spec)
+		token, cred, err = h.svc.Accounts.CreateKey(r.Context(), v.user.Name, spec)
 	}
 	if err != nil {
 		status, msg := 0, ""
+		var ie *authz.InputError
 		switch {
-		case errors.Is(err, authz.ErrInvalidInput):
-			status, msg = http.StatusBadRequest, inputMessage(err)
+		case errors.As(err, &ie):
+			status, msg = http.StatusBadRequest, ie.Message()
 		case errors.Is(err, authz.ErrHandleTaken):
 			status, msg = http.StatusConflict, "You already have a key named "+spec.Handle+": choose another name."
 		default:
@@ -187,7 +187,7 @@ var (
 // session, the page never cached. Otherwise the refusal says why; another
 // user's key is not found.
 func (h *Handler) showKey(w http.ResponseWriter, r *http.Request, v *visit) error {
-	token, cred, err := h.svc.KeyToken(r.Context(), v.user.Name, r.PathValue("handle"))
+	token, cred, err := h.svc.Accounts.KeyToken(r.Context(), v.user.Name, r.PathValue("handle"))
 	switch {
 	case err == nil:
 	case errors.Is(err, authz.ErrNotRetrievable):
@@ -209,7 +209,7 @@ func (h *Handler) showKey(w http.ResponseWriter, r *http.Request, v *visit) erro
 // deleteKey deletes a named key of the signed-in user (authz's
 // DeleteKey): its token stops working and the name is free again.
 func (h *Handler) deleteKey(w http.ResponseWriter, r *http.Request, v *visit) error {
-	if err := h.svc.DeleteKey(r.Context(), v.user.Name, r.PathValue("handle")); err != nil {
+	if err := h.svc.Accounts.DeleteKey(r.Context(), v.user.Name, r.PathValue("handle")); err != nil {
 		return err
 	}
 	http.Redirect(w, r, h.path("/profile#keys"), http.StatusSeeOther)

@@ -116,11 +116,12 @@ func unavailable(err error) bool {
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, v *visit, err error) {
 	status, msg := http.StatusInternalServerError, "Something went wrong inside keygate."
 	var pe *pageError
+	var ie *authz.InputError
 	switch {
 	case errors.As(err, &pe):
 		status, msg = pe.status, pe.msg
-	case errors.Is(err, authz.ErrInvalidInput):
-		status, msg = http.StatusBadRequest, inputMessage(err)
+	case errors.As(err, &ie):
+		status, msg = http.StatusBadRequest, ie.Message()
 	case errors.Is(err, authz.ErrNotFound), errors.Is(err, authz.ErrUserNotFound):
 		status, msg = http.StatusNotFound, "There is no such user, key or client (it may have been deleted)."
 	case errors.Is(err, authz.ErrForbidden):
@@ -137,12 +138,6 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, v *visit, err err
 		pv.User, pv.CSRF, pv.Admin = v.user, v.s.CSRF, v.user.Has(authz.AuthorityAdmin)
 	}
 	h.render(w, status, "error", pv)
-}
-
-// inputMessage is an authz input error's message, which names the field
-// ("handle: required: ..."), without the "invalid input: " in front.
-func inputMessage(err error) string {
-	return strings.TrimPrefix(err.Error(), authz.ErrInvalidInput.Error()+": ")
 }
 
 // static serves the embedded CSS and JavaScript.

@@ -69,7 +69,7 @@ func (h *Handler) signedIn(page pageFunc, admin bool) http.Handler {
 			h.fail(w, r, nil, err)
 			return
 		}
-		u, err := h.svc.GetUser(r.Context(), s.User)
+		u, err := h.svc.Accounts.GetUser(r.Context(), s.User)
 		if errors.Is(err, authz.ErrUserNotFound) || err == nil && (u.Disabled || u.SessionEpoch != s.Epoch) {
 			_ = h.endSession(r.Context(), s)
 			http.Redirect(w, r, h.path("/signin"), http.StatusSeeOther)
@@ -150,7 +150,7 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PostForm.Get("username")
-	u, err := h.svc.CheckPassword(r.Context(), name, r.PostForm.Get("password"), h.clientAddr(r))
+	u, err := h.svc.Accounts.CheckPassword(r.Context(), name, r.PostForm.Get("password"), h.clientAddr(r))
 	switch {
 	case errors.Is(err, authz.ErrTooManyAttempts):
 		w.Header().Set("Retry-After", retryAfter(err, h.retryAfter))

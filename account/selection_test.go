@@ -24,7 +24,7 @@ func TestNewKeyNeedsSelectedAPI(t *testing.T) {
 	if p.status != http.StatusBadRequest || !strings.Contains(p.body, "apiSets: choose at least one API set") || !strings.Contains(p.body, `id="new-key"`) {
 		t.Errorf("Save with nothing selected: %d, want 400 and the window naming apiSets:\n%s", p.status, p.body)
 	}
-	if _, err := e.svc.KeyByHandle(t.Context(), "alice", "ci"); err == nil {
+	if _, err := e.svc.Accounts.KeyByHandle(t.Context(), "alice", "ci"); err == nil {
 		t.Errorf("the refused Save made a key")
 	}
 	if p := b.post("/account/keys", url.Values{"handle": {"ci"}, "apiSets": {"orders", "billing"}}); p.status != http.StatusCreated {
@@ -53,7 +53,7 @@ func TestPagesKeyAuthoritySetting(t *testing.T) {
 	if p := b.post("/account/keys", url.Values{"handle": {"ci"}, "apiSets": {"orders"}}); p.status != http.StatusCreated {
 		t.Errorf("named key without the authority, named keys not listed: %d, want 201", p.status)
 	}
-	if clients, _ := e.svc.Clients(t.Context(), "bob"); len(clients) != 0 {
+	if clients, _ := e.svc.OAuth.Clients(t.Context(), "bob"); len(clients) != 0 {
 		t.Errorf("bob has %d clients, want none", len(clients))
 	}
 }

@@ -80,7 +80,7 @@ func TestShowKey(t *testing.T) {
 	}
 
 	// An expired key: not offered, and refused if posted anyway.
-	if _, _, err := e.svc.CreateKey(t.Context(), "alice", authz.KeySpec{Handle: "brief", Expires: time.Now().Add(time.Hour)}); err != nil {
+	if _, _, err := e.svc.Accounts.CreateKey(t.Context(), "alice", authz.KeySpec{Handle: "brief", Expires: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(b.get("/account/profile").body, showForm("brief")) {
@@ -95,11 +95,11 @@ func TestShowKey(t *testing.T) {
 	}
 
 	// A revoked key (an administrator's Revoke keeps it listed): likewise.
-	cred, err := e.svc.KeyByHandle(t.Context(), "alice", "ci")
+	cred, err := e.svc.Accounts.KeyByHandle(t.Context(), "alice", "ci")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.svc.Revoke(t.Context(), cred.ID); err != nil {
+	if err := e.svc.Accounts.Revoke(t.Context(), cred.ID); err != nil {
 		t.Fatal(err)
 	}
 	if p := b.get("/account/profile"); !strings.Contains(p.body, `class="handle">ci<`) || strings.Contains(p.body, showForm("ci")) {

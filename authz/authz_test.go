@@ -116,7 +116,7 @@ func newService(t *testing.T, st store.Store, cfg config.Auth, reg prometheus.Re
 
 func mustUser(t *testing.T, s *Service, name string, sets, scopes []string) {
 	t.Helper()
-	if _, err := s.CreateUser(t.Context(), User{Name: name, APISets: sets, Scopes: scopes, Authorities: []string{AuthorityManageUserAPIKey}}); err != nil {
+	if _, err := s.Accounts.CreateUser(t.Context(), User{Name: name, APISets: sets, Scopes: scopes, Authorities: []string{AuthorityManageUserAPIKey}}); err != nil {
 		t.Fatalf("CreateUser: %v", err)
 	}
 }
@@ -135,17 +135,21 @@ func forEachBackend(t *testing.T, f func(t *testing.T, st store.Store)) {
 	}
 }
 
+// forEachService runs f on a Service of authConfig over each backend.
+func forEachService(t *testing.T, f func(t *testing.T, s *Service)) {
+	forEachBackend(t, func(t *testing.T, st store.Store) { f(t, newService(t, st, authConfig(), nil)) })
+}
+
 func TestKeyTokenLifecycle(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, st store.Store) {
+	forEachService(t, func(t *testing.T, s *Service) {
 		ctx := t.Context()
-		s := newService(t, st, authConfig(), nil)
 		mustUser(t, s, "alice", []string{"orders", "billing"}, []string{"read", "write"})
 
-		tok, cred, err := s.CreateKey(ctx, "alice", KeySpec{Handle: "ci", APISets: []string{"orders"}, Scopes: []string{"read"}})
+		tok, cred, err := s.Accounts.CreateKey(ctx, "alice", KeySpec{Handle: "ci", APISets: []string{"orders"}, Scopes: []string{"read"}})
 		if err != nil {
 			t.Fatalf("CreateKey: %v", err)
 		}
-		id, err := s.Verify(ctx, bearer(tok), readOrders, client)
+		id, err := s.Verifier.Verify(ctx, bearer(tok), readOrders, client)
 		if err != nil {
 			t.Fatalf("Verify: %v", err)
 		}
@@ -153,63 +157,62 @@ func TestKeyTokenLifecycle(t *testing.T) {
 			t.Errorf("identity = %+v", id)
 		}
 		var se *ScopeError
-		if _, err := s.Verify(ctx, bearer(tok), Need{APISet: "billing", Scope: "read"}, client); !errors.As(err, &se) || se.Scope != "billing" {
+		if _, err := s.Verifier.Verify(ctx, bearer(tok), Need{APISet: "billing", Scope: "read"}, client); !errors.As(err, &se) || se.Scope != "billing" {
 			t.Errorf("other API set: %v, want ScopeError billing", err)
 		}
-		if _, err := s.Verify(ctx, bearer(tok), Need{APISet: "orders", Scope: "write"}, client); !errors.As(err, &se) || se.Scope != "write" {
+		if _, err := s.Verifier.Verify(ctx, bearer(tok), Need{APISet: "orders", Scope: "write"}, client); !errors.As(err, &se) || se.Scope != "write" {
 			t.Errorf("write scope: %v, want ScopeError write", err)
 		}
-		if _, _, err := s.CreateKey(ctx, "alice", KeySpec{Handle: "ci"}); !errors.Is(err, ErrHandleTaken) {
+		if _, _, err := s.Accounts.CreateKey(ctx, "alice", KeySpec{Handle: "ci"}); !errors.Is(err, ErrHandleTaken) {
 			t.Errorf("same handle again: %v, want ErrHandleTaken", err)
 		}
-		if got, err := s.KeyByHandle(ctx, "alice", "ci"); err != nil || got.ID != cred.ID {
+		if got, err := s.Accounts.KeyByHandle(ctx, "alice", "ci"); err != nil || got.ID != cred.ID {
 			t.Errorf("KeyByHandle: %v, %v", got, err)
 		}
-		if err := s.DeleteKey(ctx, "alice", "ci"); err != nil {
+		if err := s.Accounts.DeleteKey(ctx, "alice", "ci"); err != nil {
 			t.Fatalf("DeleteKey: %v", err)
 		}
-		if _, err := s.Verify(ctx, bearer(tok), readOrders, client); !errors.Is(err, ErrInvalid) {
+		if _, err := s.Verifier.Verify(ctx, bearer(tok), readOrders, client); !errors.Is(err, ErrInvalid) {
 			t.Errorf("after delete: %v, want ErrInvalid", err)
 		}
-		if c, err := s.Credential(ctx, cred.ID); err != nil || c.Status != StatusRevoked {
+		if c, err := s.Accounts.Credential(ctx, cred.ID); err != nil || c.Status != StatusRevoked {
 			t.Errorf("credential after delete: %+v, %v; want revoked", c, err)
 		}
 	})
 }
 
 func TestNeverMoreThanOwner(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, st store.Store) {
+	forEachService(t, func(t *testing.T, s *Service) {
 		ctx := t.Context()
-		s := newService(t, st, authConfig(), nil)
 		mustUser(t, s, "bob", []string{"orders"}, []string{"read"})
-		if _, _, err := s.CreateKey(ctx, "bob", KeySpec{Handle: "k", APISets: []string{"billing"}}); !errors.Is(err, ErrInvalidInput) {
+		if _, _, err := s.Accounts.CreateKey(ctx, "bob", KeySpec{Handle: "k", APISets: []string{"billing"}}); !errors.Is(err, ErrInvalidInput) {
 			t.Errorf("API set bob lacks: %v, want ErrInvalidInput", err)
 		}
-		if _, _, err := s.CreateKey(ctx, "bob", KeySpec{Handle: "k", Scopes: []string{"write"}}); !errors.Is(err, ErrInvalidInput) {
+		if _, _, err := s.Accounts.CreateKey(ctx, "bob", KeySpec{Handle: "k", Scopes: []string{"write"}}); !errors.Is(err, ErrInvalidInput) {
 			t.Errorf("scope bob lacks: %v, want ErrInvalidInput", err)
 		}
-		if _, _, err := s.CreateKey(ctx, "bob", KeySpec{Handle: "bad handle"}); err == nil || err.Error() != "invalid input: handle: required: 1 to 64 of letters, digits, _ . -" {
+		if _, _, err := s.Accounts.CreateKey(ctx, "bob", KeySpec{Handle: "bad handle"}); err == nil || err.Error() != "invalid input: handle: required: 1 to 64 of letters, digits, _ . -" {
 			t.Errorf("bad handle: %v", err)
 		}
-		tok, _, err := s.CreateKey(ctx, "bob", KeySpec{Handle: "k"})
+		tok, _, err := s.Accounts.CreateKey(ctx, "bob", KeySpec{Handle: "k"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Verify(ctx, bearer(tok), readOrders, client); err != nil {
+		if _, err := s.Verifier.Verify(ctx, bearer(tok), readOrders, client); err != nil {
 			t.Fatalf("Verify: %v", err)
 		}
 		// Taking the API set away from the owner takes it from the key.
-		if _, err := s.UpdateUser(ctx, "bob", func(u *User) error { u.APISets = nil; return nil }); err != nil {
+		if _, err := s.Accounts.UpdateUser(ctx, "bob", func(u *User) error { u.APISets = nil; return nil }); err != nil {
 			t.Fatal(err)
 		}
 		var se *ScopeError
-		if _, err := s.Verify(ctx, bearer(tok), readOrders, client); !errors.As(err, &se) {
+		if _, err := s.Verifier.Verify(ctx, bearer(tok), readOrders, client); !errors.As(err, &se) {
 			t.Errorf("after the owner lost the set: %v, want ScopeError", err)
 		}
-		if _, err := s.UpdateUser(ctx, "bob", func(u *User) error { u.APISets = []string{"orders"}; u.Disabled = true; return nil }); err != nil {
+		if _, err := s.Accounts.UpdateUser(ctx, "bob", func(u *User) error { u.APISets = []string{"orders"}; u.Disabled = true; return nil }); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Verify(ctx, bearer(tok), readOrders, client); !errors.Is(err, ErrInvalid) {
+		if _, err := s.Verifier.Verify(ctx, bearer(tok), readOrders, client); !errors.Is(err, ErrInvalid) {
 			t.Errorf("owner disabled: %v, want ErrInvalid", err)
 		}
 	})
@@ -227,16 +230,16 @@ func TestAccessTokenExpires(t *testing.T) {
 		}
 		defer s.Close()
 		mustUser(t, s, "carol", []string{"orders"}, []string{"read"})
-		tok, _, err := s.IssueAccessToken(ctx, "carol", nil, nil, time.Hour)
+		tok, _, err := s.OAuth.IssueAccessToken(ctx, "carol", nil, nil, time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Verify(ctx, bearer(tok), readOrders, client); err != nil {
+		if _, err := s.Verifier.Verify(ctx, bearer(tok), readOrders, client); err != nil {
 			t.Fatalf("fresh access token: %v", err)
 		}
 		later := t0.Add(time.Hour + time.Second)
 		now.Store(&later)
-		if _, err := s.Verify(ctx, bearer(tok), readOrders, client); !errors.Is(err, ErrInvalid) {
+		if _, err := s.Verifier.Verify(ctx, bearer(tok), readOrders, client); !errors.Is(err, ErrInvalid) {
 			t.Errorf("expired access token: %v, want ErrInvalid", err)
 		}
 	})
@@ -251,14 +254,14 @@ func TestStoreTraffic(t *testing.T) {
 		sp := &spy{Store: st}
 		s := newService(t, sp, authConfig(), nil)
 		mustUser(t, s, "dave", []string{"orders"}, []string{"read"})
-		tok, _, err := s.CreateKey(ctx, "dave", KeySpec{Handle: "k"})
+		tok, _, err := s.Accounts.CreateKey(ctx, "dave", KeySpec{Handle: "k"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		count := func(name string, values []string, n int) int64 {
 			before := sp.gets.Load()
 			for range n {
-				s.Verify(ctx, values, readOrders, client)
+				s.Verifier.Verify(ctx, values, readOrders, client)
 			}
 			return sp.gets.Load() - before
 		}
@@ -281,20 +284,20 @@ func TestStoreTraffic(t *testing.T) {
 
 		sp.failGets.Store(true)
 		unknown := bearer(newSecret(prefixKey))
-		if _, err := s.Verify(ctx, unknown, readOrders, client); !errors.Is(err, ErrUnavailable) {
+		if _, err := s.Verifier.Verify(ctx, unknown, readOrders, client); !errors.Is(err, ErrUnavailable) {
 			t.Errorf("store down, uncached: %v, want ErrUnavailable", err)
 		}
 		sp.failGets.Store(false)
-		tok2, _, err := s.CreateKey(ctx, "dave", KeySpec{Handle: "k2"})
+		tok2, _, err := s.Accounts.CreateKey(ctx, "dave", KeySpec{Handle: "k2"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		sp.failGets.Store(true)
-		if _, err := s.Verify(ctx, bearer(tok2), readOrders, client); !errors.Is(err, ErrUnavailable) {
+		if _, err := s.Verifier.Verify(ctx, bearer(tok2), readOrders, client); !errors.Is(err, ErrUnavailable) {
 			t.Errorf("store down: %v, want ErrUnavailable", err)
 		}
 		sp.failGets.Store(false)
-		if _, err := s.Verify(ctx, bearer(tok2), readOrders, client); err != nil {
+		if _, err := s.Verifier.Verify(ctx, bearer(tok2), readOrders, client); err != nil {
 			t.Errorf("store back: %v; a store error must not be cached as unknown", err)
 		}
 	})
@@ -316,19 +319,19 @@ func TestVerifyCacheHitAllocatesNothing(t *testing.T) {
 	ctx := t.Context()
 	s := newService(t, backends["embedded"](t), authConfig(), nil)
 	mustUser(t, s, "erin", []string{"orders"}, []string{"read"})
-	tok, _, err := s.CreateKey(ctx, "erin", KeySpec{Handle: "k"})
+	tok, _, err := s.Accounts.CreateKey(ctx, "erin", KeySpec{Handle: "k"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, apiTok, err := s.NewAPIKeyToken(ctx, "erin")
+	key, apiTok, err := s.Accounts.NewAPIKeyToken(ctx, "erin")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for name, v := range map[string][]string{"bearer": bearer(tok), "apikey": apiKey(key, apiTok)} {
-		if _, err := s.Verify(ctx, v, readOrders, client); err != nil {
+		if _, err := s.Verifier.Verify(ctx, v, readOrders, client); err != nil {
 			t.Fatal(err)
 		}
-		if n := testing.AllocsPerRun(200, func() { s.Verify(ctx, v, readOrders, client) }); n > 0 {
+		if n := testing.AllocsPerRun(200, func() { s.Verifier.Verify(ctx, v, readOrders, client) }); n > 0 {
 			t.Errorf("%s: Verify on a cache hit allocated %v times, want 0", name, n)
 		}
 	}
@@ -340,12 +343,13 @@ func TestAPIKeyVoidAfterThreshold(t *testing.T) {
 		reg := prometheus.NewRegistry()
 		s := newService(t, st, authConfig(), reg)
 		mustUser(t, s, "frank", []string{"orders"}, []string{"read"})
-		key, tok, err := s.NewAPIKeyToken(ctx, "frank")
+		key, tok, err := s.Accounts.NewAPIKeyToken(ctx, "frank")
 		if err != nil {
 			t.Fatal(err)
 		}
 		wrong := newSecret(prefixAPITok)
-		verify := func(tk string) error { _, err := s.Verify(ctx, apiKey(key, tk), readOrders, client); return err }
+		v := s.Verifier
+		verify := func(tk string) error { _, err := v.Verify(ctx, apiKey(key, tk), readOrders, client); return err }
 
 		if err := verify(tok); err != nil {
 			t.Fatalf("right token: %v", err)
@@ -366,15 +370,15 @@ func TestAPIKeyVoidAfterThreshold(t *testing.T) {
 		if err := verify(tok); !errors.Is(err, ErrInvalid) {
 			t.Errorf("right token after 3 wrong: %v, want ErrInvalid (voided)", err)
 		}
-		if got := testutil.ToFloat64(s.metrics.voided); got != 1 {
+		if got := testutil.ToFloat64(s.Verifier.metrics.voided); got != 1 {
 			t.Errorf("keygate_credentials_voided_total = %v, want 1", got)
 		}
-		if got := testutil.ToFloat64(s.metrics.decisions[resultVoided]); got != 1 {
+		if got := testutil.ToFloat64(s.Verifier.metrics.decisions[resultVoided]); got != 1 {
 			t.Errorf("voided decisions = %v, want 1", got)
 		}
 
 		// A new token works again; the old one never does.
-		key2, tok2, err := s.NewAPIKeyToken(ctx, "frank")
+		key2, tok2, err := s.Accounts.NewAPIKeyToken(ctx, "frank")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -395,7 +399,7 @@ func TestAPIKeyVoidAfterThreshold(t *testing.T) {
 		if err := verify(tok2); !errors.Is(err, ErrInvalid) {
 			t.Fatalf("second void: %v", err)
 		}
-		if err := s.Unvoid(ctx, "frank"); err != nil {
+		if err := s.Accounts.Unvoid(ctx, "frank"); err != nil {
 			t.Fatal(err)
 		}
 		if err := verify(tok2); err != nil {
@@ -405,7 +409,7 @@ func TestAPIKeyVoidAfterThreshold(t *testing.T) {
 		if err := verify(wrong); !errors.Is(err, ErrInvalid) {
 			t.Error(err)
 		}
-		if _, err := s.Verify(ctx, apiKey(newSecret(prefixAPIKey), tok2), readOrders, client); !errors.Is(err, ErrInvalid) {
+		if _, err := s.Verifier.Verify(ctx, apiKey(newSecret(prefixAPIKey), tok2), readOrders, client); !errors.Is(err, ErrInvalid) {
 			t.Errorf("unknown key: %v, want ErrInvalid", err)
 		}
 	})
@@ -421,16 +425,16 @@ func TestWrongTokenAnswersBeforeStrike(t *testing.T) {
 	cfg.LockoutThreshold = 1
 	s := newService(t, sp, cfg, nil)
 	mustUser(t, s, "gina", []string{"orders"}, []string{"read"})
-	key, tok, err := s.NewAPIKeyToken(ctx, "gina")
+	key, tok, err := s.Accounts.NewAPIKeyToken(ctx, "gina")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Verify(ctx, apiKey(key, tok), readOrders, client); err != nil {
+	if _, err := s.Verifier.Verify(ctx, apiKey(key, tok), readOrders, client); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() {
-		_, err := s.Verify(ctx, apiKey(key, newSecret(prefixAPITok)), readOrders, client)
+		_, err := s.Verifier.Verify(ctx, apiKey(key, newSecret(prefixAPITok)), readOrders, client)
 		done <- err
 	}()
 	select {
@@ -443,7 +447,7 @@ func TestWrongTokenAnswersBeforeStrike(t *testing.T) {
 	}
 	right := make(chan error, 1)
 	go func() {
-		_, err := s.Verify(ctx, apiKey(key, tok), readOrders, client)
+		_, err := s.Verifier.Verify(ctx, apiKey(key, tok), readOrders, client)
 		right <- err
 	}()
 	select {
@@ -472,12 +476,12 @@ func TestVoidAcrossReplicas(t *testing.T) {
 	cfg.LockoutThreshold = 5
 	a, b := replicas(t, cfg)
 	mustUser(t, a, "hank", []string{"orders"}, []string{"read"})
-	key, tok, err := a.NewAPIKeyToken(ctx, "hank")
+	key, tok, err := a.Accounts.NewAPIKeyToken(ctx, "hank")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range []*Service{a, b} {
-		if _, err := s.Verify(ctx, apiKey(key, tok), readOrders, client); err != nil {
+		if _, err := s.Verifier.Verify(ctx, apiKey(key, tok), readOrders, client); err != nil {
 			t.Fatalf("warm-up: %v", err)
 		}
 	}
@@ -489,7 +493,7 @@ func TestVoidAcrossReplicas(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				s := []*Service{a, b}[i%2]
-				if _, err := s.Verify(ctx, wrong, readOrders, client); !errors.Is(err, ErrInvalid) {
+				if _, err := s.Verifier.Verify(ctx, wrong, readOrders, client); !errors.Is(err, ErrInvalid) {
 					t.Errorf("wrong token: %v", err)
 				}
 			}()
@@ -502,13 +506,13 @@ func TestVoidAcrossReplicas(t *testing.T) {
 		// the key marked struck (the invalidation arrived; the entry is
 		// kept), so that what follows is "later" on both.
 		deadline := time.Now().Add(10 * time.Second)
-		for len(a.strikeSlots)+len(b.strikeSlots) > 0 && time.Now().Before(deadline) {
+		for len(a.Verifier.strikeSlots)+len(b.Verifier.strikeSlots) > 0 && time.Now().Before(deadline) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		for _, s := range []*Service{a, b} {
-			ck := cacheKey{key: s.keys[0].index, d: s.keys[0].digest(key)}
+			ck := cacheKey{key: s.Verifier.keys[0].index, d: s.Verifier.keys[0].digest(key)}
 			for {
-				if e, ok := s.creds.GetIfPresent(ck); !ok || e.struck.Load() {
+				if e, ok := s.Verifier.creds.GetIfPresent(ck); !ok || e.struck.Load() {
 					break
 				}
 				if time.Now().After(deadline) {
@@ -522,7 +526,7 @@ func TestVoidAcrossReplicas(t *testing.T) {
 	attack(cfg.LockoutThreshold - 1)
 	settle()
 	for _, s := range []*Service{a, b} {
-		if _, err := s.Verify(ctx, apiKey(key, tok), readOrders, client); err != nil {
+		if _, err := s.Verifier.Verify(ctx, apiKey(key, tok), readOrders, client); err != nil {
 			t.Fatalf("after threshold-1 wrong tokens: %v, want still valid", err)
 		}
 	}
@@ -530,13 +534,13 @@ func TestVoidAcrossReplicas(t *testing.T) {
 	// over both replicas and sent at once.
 	attack(cfg.LockoutThreshold)
 	settle()
-	voided := testutil.ToFloat64(a.metrics.voided) + testutil.ToFloat64(b.metrics.voided)
+	voided := testutil.ToFloat64(a.Verifier.metrics.voided) + testutil.ToFloat64(b.Verifier.metrics.voided)
 	if voided != 1 {
 		t.Errorf("voids recorded: %v, want exactly 1", voided)
 	}
 	for i := range 10 {
 		s := []*Service{a, b}[i%2]
-		if _, err := s.Verify(ctx, apiKey(key, tok), readOrders, client); !errors.Is(err, ErrInvalid) {
+		if _, err := s.Verifier.Verify(ctx, apiKey(key, tok), readOrders, client); !errors.Is(err, ErrInvalid) {
 			t.Fatalf("right token on replica %d after the void: %v, want ErrInvalid", i%2, err)
 		}
 	}
@@ -546,29 +550,29 @@ func TestRevocationAcrossReplicas(t *testing.T) {
 	ctx := t.Context()
 	a, b := replicas(t, authConfig()) // cache_ttl 1m: only the event can make b refuse in time
 	mustUser(t, a, "ivy", []string{"orders"}, []string{"read"})
-	tok, cred, err := a.CreateKey(ctx, "ivy", KeySpec{Handle: "k"})
+	tok, cred, err := a.Accounts.CreateKey(ctx, "ivy", KeySpec{Handle: "k"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, apiTok, err := a.NewAPIKeyToken(ctx, "ivy")
+	key, apiTok, err := a.Accounts.NewAPIKeyToken(ctx, "ivy")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, v := range [][]string{bearer(tok), apiKey(key, apiTok)} {
-		if _, err := b.Verify(ctx, v, readOrders, client); err != nil {
+		if _, err := b.Verifier.Verify(ctx, v, readOrders, client); err != nil {
 			t.Fatalf("b before revocation: %v", err)
 		}
 	}
 	start := time.Now()
-	if err := a.Revoke(ctx, cred.ID); err != nil {
+	if err := a.Accounts.Revoke(ctx, cred.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := a.NewAPIKeyToken(ctx, "ivy"); err != nil {
+	if _, _, err := a.Accounts.NewAPIKeyToken(ctx, "ivy"); err != nil {
 		t.Fatal(err)
 	}
 	for _, v := range [][]string{bearer(tok), apiKey(key, apiTok)} {
 		for {
-			_, err := b.Verify(ctx, v, readOrders, client)
+			_, err := b.Verifier.Verify(ctx, v, readOrders, client)
 			if errors.Is(err, ErrInvalid) {
 				break
 			}
@@ -591,18 +595,18 @@ func TestStalenessCapWithoutMessages(t *testing.T) {
 	a := newService(t, openRedis(t, rc), cfg, nil)
 	deaf := newService(t, &spy{Store: openRedis(t, rc), mute: true}, cfg, nil)
 	mustUser(t, a, "jack", []string{"orders"}, []string{"read"})
-	tok, cred, err := a.CreateKey(ctx, "jack", KeySpec{Handle: "k"})
+	tok, cred, err := a.Accounts.CreateKey(ctx, "jack", KeySpec{Handle: "k"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := deaf.Verify(ctx, bearer(tok), readOrders, client); err != nil {
+	if _, err := deaf.Verifier.Verify(ctx, bearer(tok), readOrders, client); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Revoke(ctx, cred.ID); err != nil {
+	if err := a.Accounts.Revoke(ctx, cred.ID); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(cfg.CacheTTL + 50*time.Millisecond)
-	if _, err := deaf.Verify(ctx, bearer(tok), readOrders, client); !errors.Is(err, ErrInvalid) {
+	if _, err := deaf.Verifier.Verify(ctx, bearer(tok), readOrders, client); !errors.Is(err, ErrInvalid) {
 		t.Errorf("after cache_ttl without any message: %v, want ErrInvalid", err)
 	}
 }
@@ -616,26 +620,26 @@ func TestStaleIfError(t *testing.T) {
 	cfg.CacheTTL = 50 * time.Millisecond
 	s := newService(t, openRedis(t, redisConfig(t, srv.Addr())), cfg, nil)
 	mustUser(t, s, "kim", []string{"orders"}, []string{"read"})
-	tok, _, err := s.CreateKey(ctx, "kim", KeySpec{Handle: "k"})
+	tok, _, err := s.Accounts.CreateKey(ctx, "kim", KeySpec{Handle: "k"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, _, err := s.CreateKey(ctx, "kim", KeySpec{Handle: "k2"})
+	other, _, err := s.Accounts.CreateKey(ctx, "kim", KeySpec{Handle: "k2"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Verify(ctx, bearer(tok), readOrders, client); err != nil {
+	if _, err := s.Verifier.Verify(ctx, bearer(tok), readOrders, client); err != nil {
 		t.Fatal(err)
 	}
 	srv.Stop()
 	time.Sleep(cfg.CacheTTL + 10*time.Millisecond) // past freshness: the store is asked and fails
-	if _, err := s.Verify(ctx, bearer(tok), readOrders, client); err != nil {
+	if _, err := s.Verifier.Verify(ctx, bearer(tok), readOrders, client); err != nil {
 		t.Errorf("recently verified credential with the store down: %v, want it to keep working", err)
 	}
-	if _, err := s.Verify(ctx, bearer(other), readOrders, client); !errors.Is(err, ErrUnavailable) {
+	if _, err := s.Verifier.Verify(ctx, bearer(other), readOrders, client); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("never verified credential with the store down: %v, want ErrUnavailable", err)
 	}
-	if got := testutil.ToFloat64(s.metrics.degraded); got != 1 {
+	if got := testutil.ToFloat64(s.Verifier.metrics.degraded); got != 1 {
 		t.Errorf("keygate_auth_degraded = %v, want 1", got)
 	}
 }
@@ -647,11 +651,11 @@ func TestGeneratedDigestKeyIsShared(t *testing.T) {
 	a := newService(t, openRedis(t, rc), cfg, nil)
 	b := newService(t, openRedis(t, rc), cfg, nil)
 	mustUser(t, a, "lee", []string{"orders"}, []string{"read"})
-	tok, _, err := a.CreateKey(t.Context(), "lee", KeySpec{Handle: "k"})
+	tok, _, err := a.Accounts.CreateKey(t.Context(), "lee", KeySpec{Handle: "k"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Verify(t.Context(), bearer(tok), readOrders, client); err != nil {
+	if _, err := b.Verifier.Verify(t.Context(), bearer(tok), readOrders, client); err != nil {
 		t.Errorf("a token issued by one replica with a generated key: the other says %v", err)
 	}
 }
@@ -661,7 +665,7 @@ func TestDigestKeyRotation(t *testing.T) {
 	old := authConfig()
 	s := newService(t, st, old, nil)
 	mustUser(t, s, "max", []string{"orders"}, []string{"read"})
-	tok, _, err := s.CreateKey(t.Context(), "max", KeySpec{Handle: "k"})
+	tok, _, err := s.Accounts.CreateKey(t.Context(), "max", KeySpec{Handle: "k"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -669,17 +673,17 @@ func TestDigestKeyRotation(t *testing.T) {
 	rotated := authConfig()
 	rotated.DigestKeys = append([]config.DigestKey{{ID: "k2", Secret: "another-secret-of-at-least-32-bytes!!"}}, old.DigestKeys...)
 	s2 := newService(t, st, rotated, nil)
-	if _, err := s2.Verify(t.Context(), bearer(tok), readOrders, client); err != nil {
+	if _, err := s2.Verifier.Verify(t.Context(), bearer(tok), readOrders, client); err != nil {
 		t.Errorf("token digested with the previous key after rotation: %v", err)
 	}
-	tok2, cred2, err := s2.CreateKey(t.Context(), "max", KeySpec{Handle: "k2"})
+	tok2, cred2, err := s2.Accounts.CreateKey(t.Context(), "max", KeySpec{Handle: "k2"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cred2.Digest[:len("dig/k2/")] != "dig/k2/" {
 		t.Errorf("new credential digested under %q, want the first key k2", cred2.Digest)
 	}
-	if _, err := s2.Verify(t.Context(), bearer(tok2), readOrders, client); err != nil {
+	if _, err := s2.Verifier.Verify(t.Context(), bearer(tok2), readOrders, client); err != nil {
 		t.Error(err)
 	}
 }
@@ -694,7 +698,7 @@ func TestConcurrentHandleCreates(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if _, _, err := s.CreateKey(t.Context(), "nia", KeySpec{Handle: "same"}); err == nil {
+				if _, _, err := s.Accounts.CreateKey(t.Context(), "nia", KeySpec{Handle: "same"}); err == nil {
 					ok.Add(1)
 				} else if !errors.Is(err, ErrHandleTaken) {
 					t.Errorf("CreateKey: %v", err)
@@ -705,7 +709,7 @@ func TestConcurrentHandleCreates(t *testing.T) {
 		if ok.Load() != 1 {
 			t.Errorf("%d concurrent creates with one handle succeeded, want 1", ok.Load())
 		}
-		creds, err := s.Credentials(t.Context(), "nia")
+		creds, err := s.Accounts.Credentials(t.Context(), "nia")
 		if err != nil || len(creds) != 1 {
 			t.Errorf("Credentials: %d, %v; want 1", len(creds), err)
 		}
@@ -717,26 +721,25 @@ func TestConcurrentHandleCreates(t *testing.T) {
 // though each strike is recorded after its 401 (so the right token may
 // meet an entry fetched while earlier strikes were still being recorded).
 func TestAPIKeyVoidIsDeterministicOnOneReplica(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, st store.Store) {
+	forEachService(t, func(t *testing.T, s *Service) {
 		ctx := t.Context()
-		s := newService(t, st, authConfig(), nil)
 		mustUser(t, s, "grace", []string{"orders"}, []string{"read"})
 		for i := range 30 {
-			key, tok, err := s.NewAPIKeyToken(ctx, "grace")
+			key, tok, err := s.Accounts.NewAPIKeyToken(ctx, "grace")
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.Verify(ctx, apiKey(key, tok), readOrders, client); err != nil {
+			if _, err := s.Verifier.Verify(ctx, apiKey(key, tok), readOrders, client); err != nil {
 				t.Fatalf("round %d: right token: %v", i, err)
 			}
 			wrong := newSecret(prefixAPITok)
 			for j := range 3 {
-				s.Verify(ctx, apiKey(key, wrong), readOrders, client)
+				s.Verifier.Verify(ctx, apiKey(key, wrong), readOrders, client)
 				// Requests spaced as over HTTP: some strikes are recorded
 				// before the next request, some not.
 				time.Sleep(time.Duration((i*7+j*13)%10) * 50 * time.Microsecond)
 			}
-			if _, err := s.Verify(ctx, apiKey(key, tok), readOrders, client); !errors.Is(err, ErrInvalid) {
+			if _, err := s.Verifier.Verify(ctx, apiKey(key, tok), readOrders, client); !errors.Is(err, ErrInvalid) {
 				t.Fatalf("round %d: right token after 3 wrong: %v, want ErrInvalid (voided)", i, err)
 			}
 		}

@@ -22,7 +22,7 @@ func BenchmarkVerifyCacheHit(b *testing.B) {
 	ctx := b.Context()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := s.Verify(ctx, v, readOrders, client); err != nil {
+		if _, err := s.Verifier.Verify(ctx, v, readOrders, client); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -39,10 +39,10 @@ func benchSetup(b *testing.B) (*Service, []string) {
 		b.Fatal(err)
 	}
 	b.Cleanup(s.Close)
-	if _, err := s.CreateUser(b.Context(), User{Name: "u", APISets: []string{"orders"}, Scopes: []string{"read"}}); err != nil {
+	if _, err := s.Accounts.CreateUser(b.Context(), User{Name: "u", APISets: []string{"orders"}, Scopes: []string{"read"}}); err != nil {
 		b.Fatal(err)
 	}
-	tok, _, err := s.CreateKey(b.Context(), "u", KeySpec{Handle: "k"})
+	tok, _, err := s.Accounts.CreateKey(b.Context(), "u", KeySpec{Handle: "k"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func BenchmarkVerifyMissRedis(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer issuer.Close()
-	if _, err := issuer.CreateUser(b.Context(), User{Name: "u", APISets: []string{"orders"}, Scopes: []string{"read"}}); err != nil {
+	if _, err := issuer.Accounts.CreateUser(b.Context(), User{Name: "u", APISets: []string{"orders"}, Scopes: []string{"read"}}); err != nil {
 		b.Fatal(err)
 	}
 	tokens := make([]string, n)
@@ -84,7 +84,7 @@ func BenchmarkVerifyMissRedis(b *testing.B) {
 		go func() {
 			defer wg.Done()
 			for i := w; i < n; i += 16 {
-				tok, _, err := issuer.CreateKey(b.Context(), "u", KeySpec{Handle: "k" + strconv.Itoa(i)})
+				tok, _, err := issuer.Accounts.CreateKey(b.Context(), "u", KeySpec{Handle: "k" + strconv.Itoa(i)})
 				if err != nil {
 					failed.Add(1)
 					continue
@@ -116,7 +116,7 @@ func BenchmarkVerifyMissRedis(b *testing.B) {
 		v := bearer(tokens[i%n])
 		i++
 		t0 := time.Now()
-		if _, err := replica.Verify(ctx, v, readOrders, client); err != nil {
+		if _, err := replica.Verifier.Verify(ctx, v, readOrders, client); err != nil {
 			b.Fatal(err)
 		}
 		lat = append(lat, time.Since(t0))
@@ -155,10 +155,10 @@ func BenchmarkProbes(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := s.CreateUser(b.Context(), User{Name: "u", APISets: []string{"orders"}, Scopes: []string{"read"}}); err != nil {
+	if _, err := s.Accounts.CreateUser(b.Context(), User{Name: "u", APISets: []string{"orders"}, Scopes: []string{"read"}}); err != nil {
 		b.Fatal(err)
 	}
-	key, _, err := s.NewAPIKeyToken(b.Context(), "u")
+	key, _, err := s.Accounts.NewAPIKeyToken(b.Context(), "u")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -174,14 +174,14 @@ func BenchmarkProbes(b *testing.B) {
 			var w, u []time.Duration
 			probe := func(v []string, into *[]time.Duration) {
 				if cold {
-					s.invalidateAll()
+					s.Verifier.invalidateAll()
 				}
 				t0 := time.Now()
-				if _, err := s.Verify(ctx, v, readOrders, client); !errors.Is(err, ErrInvalid) {
+				if _, err := s.Verifier.Verify(ctx, v, readOrders, client); !errors.Is(err, ErrInvalid) {
 					b.Fatalf("probe: %v, want ErrInvalid", err)
 				}
 				*into = append(*into, time.Since(t0))
-				s.drain()
+				s.Verifier.drain()
 			}
 			i := 0
 			for b.Loop() {

@@ -2,7 +2,6 @@ package authz
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -66,11 +65,15 @@ func (p *Parent) id() string {
 // active and unexpired, and is not an OAuth token unless the token's
 // client was made to create credentials (ErrTokenCannotCreate). An empty
 // id (a password, a session, the CLI) is nil, nil.
-func (s *Service) Creator(ctx context.Context, owner, id string) (*Parent, error) {
+func (s *Accounts) Creator(ctx context.Context, owner, id string) (*Parent, error) {
+	return s.creator(ctx, owner, id)
+}
+
+func (s *core) creator(ctx context.Context, owner, id string) (*Parent, error) {
 	if id == "" {
 		return nil, nil
 	}
-	c, err := s.Credential(ctx, id)
+	c, _, err := s.db.creds.get(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("%w: the creating credential %q is gone", ErrForbidden, id)
 	}
@@ -89,7 +92,7 @@ func (s *Service) Creator(ctx context.Context, owner, id string) (*Parent, error
 	if c.Kind != KindAccessToken {
 		return p, nil
 	}
-	cl, _, err := s.readClient(ctx, c.ClientID)
+	cl, _, err := s.db.clients.get(ctx, c.ClientID)
 	if errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("%w: the client of the creating token is gone", ErrForbidden)
 	}
@@ -140,15 +143,15 @@ func deriveFrom(parent *Parent, sets, scopes []string, expires time.Time, expire
 // parent was revoked or deleted meanwhile (its cascade may have listed
 // the children before this one was written), the new one is taken back at
 // once, so that nothing outlives its creator.
-func (s *Service) stillActive(ctx context.Context, parent *Parent, undo func(context.Context) error) error {
+func (s *core) stillActive(ctx context.Context, parent *Parent, undo func(context.Context) error) error {
 	var active bool
 	var err error
 	if parent.Client {
-		_, _, err = s.readClient(ctx, parent.ID)
+		_, _, err = s.db.clients.get(ctx, parent.ID)
 		active = err == nil
 	} else {
 		var p *Credential
-		p, err = s.Credential(ctx, parent.ID)
+		p, _, err = s.db.creds.get(ctx, parent.ID)
 		active = err == nil && p.Status == StatusActive
 	}
 	if active {
@@ -167,7 +170,7 @@ func (s *Service) stillActive(ctx context.Context, parent *Parent, undo func(con
 // revokeChildren revokes every credential made with c, and deletes every
 // OAuth client made with it (which revokes that client's tokens); each
 // revocation cascades further.
-func (s *Service) revokeChildren(ctx context.Context, c *Credential) error {
+func (s *core) revokeChildren(ctx context.Context, c *Credential) error {
 	if c.Kind != KindKeyToken && c.Kind != KindAPIKey {
 		return nil // an OAuth token's children are its client's
 	}
@@ -176,23 +179,19 @@ func (s *Service) revokeChildren(ctx context.Context, c *Credential) error {
 
 // revokeChildrenOf revokes every credential of owner's made with parent
 // (a credential's or a client's id) and deletes every client made with it.
-func (s *Service) revokeChildrenOf(ctx context.Context, owner, parent string) error {
+func (s *core) revokeChildrenOf(ctx context.Context, owner, parent string) error {
 	// Revoked children are revoked again (it is idempotent): a cascade
 	// cut short by a store error reaches their own children on the retry.
-	recs, err := s.st.List(ctx, childrenIndex(parent))
+	children, err := s.db.creds.list(ctx, childrenIndex(parent))
 	if err != nil {
 		return err
 	}
-	for _, r := range recs {
-		var ch Credential
-		if err := json.Unmarshal(r.Value, &ch); err != nil {
-			return fmt.Errorf("decoding %s: %w", r.Key, err)
-		}
-		if err := s.Revoke(ctx, ch.ID); err != nil && !errors.Is(err, ErrNotFound) {
+	for _, ch := range children {
+		if err := s.revoke(ctx, ch.ID); err != nil && !errors.Is(err, ErrNotFound) {
 			return err
 		}
 	}
-	clients, err := s.Clients(ctx, owner)
+	clients, err := s.db.clients.list(ctx, clientsIndex(owner))
 	if err != nil {
 		return err
 	}
@@ -200,7 +199,7 @@ func (s *Service) revokeChildrenOf(ctx context.Context, owner, parent string) er
 		if cl.Parent != parent {
 			continue
 		}
-		if err := s.DeleteClient(ctx, cl.Owner, cl.ID); err != nil && !errors.Is(err, ErrNotFound) {
+		if err := s.deleteClient(ctx, cl.Owner, cl.ID); err != nil && !errors.Is(err, ErrNotFound) {
 			return err
 		}
 	}

@@ -6,39 +6,36 @@ import (
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/keygate/keygate/store"
 )
 
 // TestDerive: what a credential makes is bounded by it and defaults to
 // it (API sets, scopes, expiry), for named keys and OAuth clients alike;
 // OAuth tokens make nothing; a revoked or expired creator makes nothing.
 func TestDerive(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, st store.Store) {
+	forEachService(t, func(t *testing.T, s *Service) {
 		ctx := t.Context()
-		s := newService(t, st, authConfig(), nil)
 		mustUser(t, s, "alice", []string{"orders", "billing"}, []string{"read", "write"})
 		exp := time.Now().Add(time.Hour).UTC().Truncate(time.Millisecond)
-		_, parent, err := s.CreateKey(ctx, "alice", KeySpec{Handle: "parent", APISets: []string{"orders"}, Scopes: []string{"read"}, Expires: exp})
+		_, parent, err := s.Accounts.CreateKey(ctx, "alice", KeySpec{Handle: "parent", APISets: []string{"orders"}, Scopes: []string{"read"}, Expires: exp})
 		if err != nil {
 			t.Fatal(err)
 		}
 
-		_, k, err := s.CreateKey(ctx, "alice", KeySpec{Handle: "child", CreatedBy: parent.ID})
+		_, k, err := s.Accounts.CreateKey(ctx, "alice", KeySpec{Handle: "child", CreatedBy: parent.ID})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !slices.Equal(k.APISets, []string{"orders"}) || !slices.Equal(k.Scopes, []string{"read"}) || !k.Expires.Equal(exp) || k.Parent != parent.ID {
 			t.Errorf("child key: sets %v scopes %v expires %v parent %q; want the parent's and its id", k.APISets, k.Scopes, k.Expires, k.Parent)
 		}
-		_, c, err := s.CreateClient(ctx, "alice", ClientSpec{CreatedBy: parent.ID})
+		_, c, err := s.OAuth.CreateClient(ctx, "alice", ClientSpec{CreatedBy: parent.ID})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !slices.Equal(c.APISets, []string{"orders"}) || !slices.Equal(c.Scopes, []string{"read"}) || !c.Expires.Equal(exp) || c.Parent != parent.ID {
 			t.Errorf("child client: sets %v scopes %v expires %v parent %q; want the parent's and its id", c.APISets, c.Scopes, c.Expires, c.Parent)
 		}
-		tr, err := s.ClientCredentialsGrant(ctx, c, nil)
+		tr, err := s.OAuth.ClientCredentialsGrant(ctx, c, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,36 +55,36 @@ func TestDerive(t *testing.T) {
 			{"another user's credential", KeySpec{Handle: "x5", CreatedBy: "cred_nope"}, ErrForbidden},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				if _, _, err := s.CreateKey(ctx, "alice", tc.spec); !errors.Is(err, tc.want) {
+				if _, _, err := s.Accounts.CreateKey(ctx, "alice", tc.spec); !errors.Is(err, tc.want) {
 					t.Errorf("CreateKey: got %v, want %v", err, tc.want)
 				}
-				if _, err := s.KeyByHandle(ctx, "alice", tc.spec.Handle); !errors.Is(err, ErrNotFound) {
+				if _, err := s.Accounts.KeyByHandle(ctx, "alice", tc.spec.Handle); !errors.Is(err, ErrNotFound) {
 					t.Errorf("the refused key exists: %v", err)
 				}
 			})
 		}
 
-		_, at, err := s.IssueAccessToken(ctx, "alice", nil, nil, time.Minute)
+		_, at, err := s.OAuth.IssueAccessToken(ctx, "alice", nil, nil, time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := s.CreateKey(ctx, "alice", KeySpec{Handle: "y", CreatedBy: at.ID}); !errors.Is(err, ErrTokenCannotCreate) {
+		if _, _, err := s.Accounts.CreateKey(ctx, "alice", KeySpec{Handle: "y", CreatedBy: at.ID}); !errors.Is(err, ErrTokenCannotCreate) {
 			t.Errorf("key made by an access token: got %v, want ErrTokenCannotCreate", err)
 		}
-		if _, _, err := s.CreateClient(ctx, "alice", ClientSpec{CreatedBy: at.ID}); !errors.Is(err, ErrTokenCannotCreate) {
+		if _, _, err := s.OAuth.CreateClient(ctx, "alice", ClientSpec{CreatedBy: at.ID}); !errors.Is(err, ErrTokenCannotCreate) {
 			t.Errorf("client made by an access token: got %v, want ErrTokenCannotCreate", err)
 		}
 
-		if err := s.DeleteKey(ctx, "alice", "parent"); err != nil {
+		if err := s.Accounts.DeleteKey(ctx, "alice", "parent"); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := s.Credential(ctx, k.ID); err != nil || got.Status != StatusRevoked {
+		if got, err := s.Accounts.Credential(ctx, k.ID); err != nil || got.Status != StatusRevoked {
 			t.Errorf("child key after its parent was deleted: %+v, %v; want revoked", got, err)
 		}
-		if _, err := s.ClientByID(ctx, c.ID); !errors.Is(err, ErrNotFound) {
+		if _, err := s.OAuth.ClientByID(ctx, c.ID); !errors.Is(err, ErrNotFound) {
 			t.Errorf("child client after its parent was deleted: %v, want ErrNotFound", err)
 		}
-		if _, _, err := s.CreateKey(ctx, "alice", KeySpec{Handle: "z", CreatedBy: parent.ID}); !errors.Is(err, ErrForbidden) {
+		if _, _, err := s.Accounts.CreateKey(ctx, "alice", KeySpec{Handle: "z", CreatedBy: parent.ID}); !errors.Is(err, ErrForbidden) {
 			t.Errorf("key made by a deleted key: got %v, want ErrForbidden", err)
 		}
 	})
@@ -101,24 +98,23 @@ func TestDerive(t *testing.T) {
 // the client revokes and deletes what its tokens made, and a credential
 // stored after its client parent was deleted is taken back.
 func TestDeriveFromClient(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, st store.Store) {
+	forEachService(t, func(t *testing.T, s *Service) {
 		ctx := t.Context()
-		s := newService(t, st, authConfig(), nil)
 		mustUser(t, s, "alice", []string{"orders", "billing"}, []string{"read", "write"})
-		_, prov, err := s.CreateClient(ctx, "alice", ClientSpec{CreatesCredentials: true})
+		_, prov, err := s.OAuth.CreateClient(ctx, "alice", ClientSpec{CreatesCredentials: true})
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, plain, err := s.CreateClient(ctx, "alice", ClientSpec{})
+		_, plain, err := s.OAuth.CreateClient(ctx, "alice", ClientSpec{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		tokenOf := func(c *Client, scope []string, kind Kind) string {
 			t.Helper()
-			if _, err := s.ClientCredentialsGrant(ctx, c, scope); err != nil {
+			if _, err := s.OAuth.ClientCredentialsGrant(ctx, c, scope); err != nil {
 				t.Fatal(err)
 			}
-			creds, err := s.Credentials(ctx, "alice")
+			creds, err := s.Accounts.Credentials(ctx, "alice")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -133,18 +129,18 @@ func TestDeriveFromClient(t *testing.T) {
 		}
 		readOnly := tokenOf(prov, []string{"read"}, KindAccessToken)
 
-		p, err := s.Creator(ctx, "alice", readOnly)
+		p, err := s.Accounts.Creator(ctx, "alice", readOnly)
 		if err != nil || p == nil || p.ID != prov.ID || !p.Client || !p.Expires.IsZero() || !slices.Equal(p.Scopes, []string{"read"}) {
 			t.Fatalf("Creator of the read-only token: %+v, %v; want the client %q, no expiry, scopes [read]", p, err, prov.ID)
 		}
-		_, k, err := s.CreateKey(ctx, "alice", KeySpec{Handle: "made", CreatedBy: readOnly})
+		_, k, err := s.Accounts.CreateKey(ctx, "alice", KeySpec{Handle: "made", CreatedBy: readOnly})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if k.Parent != prov.ID || !k.Expires.IsZero() || !slices.Equal(k.Scopes, []string{"read"}) || !slices.Equal(k.APISets, []string{"orders", "billing"}) {
 			t.Errorf("key: parent %q expires %v scopes %v sets %v; want the client, none, [read], [orders billing]", k.Parent, k.Expires, k.Scopes, k.APISets)
 		}
-		_, c, err := s.CreateClient(ctx, "alice", ClientSpec{CreatedBy: readOnly})
+		_, c, err := s.OAuth.CreateClient(ctx, "alice", ClientSpec{CreatedBy: readOnly})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -164,27 +160,27 @@ func TestDeriveFromClient(t *testing.T) {
 			{"a token of a client not made for it", ClientSpec{CreatedBy: tokenOf(plain, nil, KindAccessToken)}, ErrTokenCannotCreate},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				before, _ := s.Clients(ctx, "alice")
-				if _, _, err := s.CreateClient(ctx, "alice", tc.spec); !errors.Is(err, tc.want) {
+				before, _ := s.OAuth.Clients(ctx, "alice")
+				if _, _, err := s.OAuth.CreateClient(ctx, "alice", tc.spec); !errors.Is(err, tc.want) {
 					t.Errorf("CreateClient: got %v, want %v", err, tc.want)
 				}
-				if after, _ := s.Clients(ctx, "alice"); len(after) != len(before) {
+				if after, _ := s.OAuth.Clients(ctx, "alice"); len(after) != len(before) {
 					t.Errorf("a refused CreateClient made a client: %d before, %d after", len(before), len(after))
 				}
 			})
 		}
 
-		if err := s.DeleteClient(ctx, "alice", prov.ID); err != nil {
+		if err := s.OAuth.DeleteClient(ctx, "alice", prov.ID); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := s.Credential(ctx, k.ID); err != nil || got.Status != StatusRevoked {
+		if got, err := s.Accounts.Credential(ctx, k.ID); err != nil || got.Status != StatusRevoked {
 			t.Errorf("key after its client was deleted: %v, %v; want revoked", got.Status, err)
 		}
-		if _, err := s.ClientByID(ctx, c.ID); !errors.Is(err, ErrNotFound) {
+		if _, err := s.OAuth.ClientByID(ctx, c.ID); !errors.Is(err, ErrNotFound) {
 			t.Errorf("client after its parent client was deleted: %v, want ErrNotFound", err)
 		}
 		undone := false
-		if err := s.stillActive(ctx, &Parent{ID: prov.ID, Client: true}, func(context.Context) error { undone = true; return nil }); !errors.Is(err, ErrForbidden) || !undone {
+		if err := s.Accounts.stillActive(ctx, &Parent{ID: prov.ID, Client: true}, func(context.Context) error { undone = true; return nil }); !errors.Is(err, ErrForbidden) || !undone {
 			t.Errorf("stillActive with a deleted client parent: %v, undone %v; want ErrForbidden and undone", err, undone)
 		}
 	})

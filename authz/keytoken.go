@@ -16,7 +16,7 @@ var ErrKeyInactive = errors.New("the key is revoked or expired: its token is not
 // ErrKeyInactive when the key is not active or has expired. It does no
 // I/O, so a list of keys can offer "show" only where it would work; it is
 // the rule, and KeyToken applies it.
-func (s *Service) KeyTokenShown(c *Credential) error {
+func (s *Accounts) KeyTokenShown(c *Credential) error {
 	if c.Kind != KindKeyToken || len(c.SealedSecret) == 0 || len(s.retrievable) == 0 {
 		return ErrNotRetrievable
 	}
@@ -32,7 +32,7 @@ func (s *Service) KeyTokenShown(c *Credential) error {
 // Another user's handle is ErrNotFound. An error of any other kind is the
 // store's trouble, or a sealed token that could not be opened (sealed
 // under an encryption key that is no longer configured).
-func (s *Service) KeyToken(ctx context.Context, owner, handle string) (string, *Credential, error) {
+func (s *Accounts) KeyToken(ctx context.Context, owner, handle string) (string, *Credential, error) {
 	c, err := s.KeyByHandle(ctx, owner, handle)
 	if err != nil {
 		return "", nil, err

@@ -27,22 +27,22 @@ func TestKeyTokenShown(t *testing.T) {
 	defer s.Close()
 	mustUser(t, s, "uma", []string{"orders"}, []string{"read"})
 	mustUser(t, s, "vic", []string{"orders"}, []string{"read"})
-	kept, _, err := s.CreateKey(ctx, "uma", KeySpec{Handle: "kept"})
+	kept, _, err := s.Accounts.CreateKey(ctx, "uma", KeySpec{Handle: "kept"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	brief, _, err := s.CreateKey(ctx, "uma", KeySpec{Handle: "brief", Expires: t0.Add(time.Hour)})
+	brief, _, err := s.Accounts.CreateKey(ctx, "uma", KeySpec{Handle: "brief", Expires: t0.Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	check := func(label, owner, handle, token string, want error) {
 		t.Helper()
-		got, c, err := s.KeyToken(ctx, owner, handle)
+		got, c, err := s.Accounts.KeyToken(ctx, owner, handle)
 		if !errors.Is(err, want) || got != token || (err == nil) != (c != nil) {
 			t.Errorf("%s: KeyToken = %q, %v, %v; want %q, %v", label, got, c != nil, err, token, want)
 		}
-		if c, cerr := s.KeyByHandle(ctx, owner, handle); cerr == nil {
-			if shown := s.KeyTokenShown(c); !errors.Is(shown, want) {
+		if c, cerr := s.Accounts.KeyByHandle(ctx, owner, handle); cerr == nil {
+			if shown := s.Accounts.KeyTokenShown(c); !errors.Is(shown, want) {
 				t.Errorf("%s: KeyTokenShown = %v, want %v", label, shown, want)
 			}
 		}
@@ -56,11 +56,11 @@ func TestKeyTokenShown(t *testing.T) {
 	check("a key at its expiry", "uma", "brief", "", ErrKeyInactive)
 	check("a key without expiry, later", "uma", "kept", kept, nil)
 
-	kc, err := s.KeyByHandle(ctx, "uma", "kept")
+	kc, err := s.Accounts.KeyByHandle(ctx, "uma", "kept")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Revoke(ctx, kc.ID); err != nil {
+	if err := s.Accounts.Revoke(ctx, kc.ID); err != nil {
 		t.Fatal(err)
 	}
 	check("a revoked key", "uma", "kept", "", ErrKeyInactive)

@@ -119,12 +119,34 @@ var (
 	scopeRe  = regexp.MustCompile(`^[a-z][a-z0-9_.:-]{0,63}$`)
 )
 
-// ErrInvalidInput wraps every complaint about a field of a request to
-// create or change something; the message names the field.
+// ErrInvalidInput is what every *InputError is (errors.Is): a complaint
+// about a field of a request to create or change something.
 var ErrInvalidInput = errors.New("invalid input")
 
+// InputError is a complaint about one field of a request to create or
+// change something. Front ends find it with errors.As and answer with
+// Field and Reason (both safe to show the caller); it matches
+// ErrInvalidInput with errors.Is.
+type InputError struct {
+	// Field is the field's path as the request names it, for example
+	// "handle", "apiSets[2]" or "rateLimit.per".
+	Field string
+	// Reason says what is wrong with it, for example "at most 64
+	// characters".
+	Reason string
+}
+
+// Error is "invalid input: <field>: <reason>".
+func (e *InputError) Error() string { return ErrInvalidInput.Error() + ": " + e.Message() }
+
+// Message is "<field>: <reason>", the sentence a front end shows.
+func (e *InputError) Message() string { return e.Field + ": " + e.Reason }
+
+// Is makes an InputError match ErrInvalidInput.
+func (e *InputError) Is(target error) bool { return target == ErrInvalidInput }
+
 func invalid(field, format string, args ...any) error {
-	return fmt.Errorf("%w: %s: %s", ErrInvalidInput, field, fmt.Sprintf(format, args...))
+	return &InputError{Field: field, Reason: fmt.Sprintf(format, args...)}
 }
 
 func checkNames(field string, names []string, re *regexp.Regexp) error {

@@ -1,10 +1,10 @@
 package authz
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/store"
 )
 
@@ -92,10 +93,18 @@ type Client struct {
 	CreatesCredentials bool `json:"createsCredentials,omitempty"`
 }
 
+// OAuth keeps OAuth2 clients and issues, refreshes, revokes and
+// introspects their tokens (RFC 6749, 7009, 7662). It is safe for
+// concurrent use.
+type OAuth struct {
+	*core
+	oauth config.OAuth
+}
+
 // CreateClient makes an OAuth client for owner and returns its secret,
 // which is shown once.
-func (s *Service) CreateClient(ctx context.Context, owner string, spec ClientSpec) (string, *Client, error) {
-	u, err := s.GetUser(ctx, owner)
+func (s *OAuth) CreateClient(ctx context.Context, owner string, spec ClientSpec) (string, *Client, error) {
+	u, err := s.getUser(ctx, owner)
 	if err != nil {
 		return "", nil, err
 	}
@@ -108,7 +117,7 @@ func (s *Service) CreateClient(ctx context.Context, owner string, spec ClientSpe
 	if spec.CreatesCredentials && spec.CreatedBy != "" {
 		return "", nil, fmt.Errorf("%w: createsCredentials: a client that creates credentials is made after a password sign-in or on the account page, not by a credential", ErrForbidden)
 	}
-	parent, err := s.Creator(ctx, owner, spec.CreatedBy)
+	parent, err := s.creator(ctx, owner, spec.CreatedBy)
 	if err != nil {
 		return "", nil, err
 	}
@@ -159,12 +168,11 @@ func (s *Service) CreateClient(ctx context.Context, owner string, spec ClientSpe
 	secret := newSecret(prefixClientSecret)
 	c.SecretDigest = s.secretDigest(secret)
 	c.SealedSecret = s.sealClientSecret(secret, c.ID)
-	b, _ := json.Marshal(c)
-	if _, err := s.st.Create(ctx, clientKey(c.ID), b, store.WriteOptions{Indexes: []string{clientsIndex(owner)}}); err != nil {
+	if err := s.db.clients.create(ctx, c.ID, c); err != nil {
 		return "", nil, fmt.Errorf("storing client: %w", err)
 	}
 	if parent != nil {
-		if err := s.stillActive(ctx, parent, func(ctx context.Context) error { return s.DeleteClient(ctx, owner, c.ID) }); err != nil {
+		if err := s.stillActive(ctx, parent, func(ctx context.Context) error { return s.deleteClient(ctx, owner, c.ID) }); err != nil {
 			return "", nil, err
 		}
 	}
@@ -180,7 +188,7 @@ func newClientID() string {
 }
 
 // secretDigest is "<key id>/<hex>" of a client secret under the current key.
-func (s *Service) secretDigest(secret string) string {
+func (s *OAuth) secretDigest(secret string) string {
 	k := s.keys[0]
 	d := k.digest(secret)
 	return k.id + "/" + hex.EncodeToString(d[:])
@@ -188,7 +196,7 @@ func (s *Service) secretDigest(secret string) string {
 
 // secretMatches compares a presented secret with a stored "<key id>/<hex>"
 // digest in constant time.
-func (s *Service) secretMatches(secret, stored string) bool {
+func (s *OAuth) secretMatches(secret, stored string) bool {
 	kid, hx, ok := strings.Cut(stored, "/")
 	if !ok {
 		return false
@@ -206,24 +214,9 @@ func (s *Service) secretMatches(secret, stored string) bool {
 	return false
 }
 
-func (s *Service) readClient(ctx context.Context, id string) (*Client, int64, error) {
-	r, err := s.st.Get(ctx, clientKey(id))
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidKey) {
-		return nil, 0, fmt.Errorf("%w: client %q", ErrNotFound, id)
-	}
-	if err != nil {
-		return nil, 0, err
-	}
-	var c Client
-	if err := json.Unmarshal(r.Value, &c); err != nil {
-		return nil, 0, fmt.Errorf("decoding client %q: %w", id, err)
-	}
-	return &c, r.Version, nil
-}
-
 // GetClient returns owner's client; someone else's is ErrNotFound too.
-func (s *Service) GetClient(ctx context.Context, owner, id string) (*Client, error) {
-	c, _, err := s.readClient(ctx, id)
+func (s *OAuth) GetClient(ctx context.Context, owner, id string) (*Client, error) {
+	c, _, err := s.db.clients.get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -234,39 +227,23 @@ func (s *Service) GetClient(ctx context.Context, owner, id string) (*Client, err
 }
 
 // ClientByID returns any client, whoever owns it (for administrators).
-func (s *Service) ClientByID(ctx context.Context, id string) (*Client, error) {
-	c, _, err := s.readClient(ctx, id)
+func (s *OAuth) ClientByID(ctx context.Context, id string) (*Client, error) {
+	c, _, err := s.db.clients.get(ctx, id)
 	return c, err
 }
 
 // Clients lists owner's clients (seed 001's "Get existing keys").
-func (s *Service) Clients(ctx context.Context, owner string) ([]Client, error) {
-	recs, err := s.st.List(ctx, clientsIndex(owner))
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Client, 0, len(recs))
-	for _, r := range recs {
-		var c Client
-		if err := json.Unmarshal(r.Value, &c); err != nil {
-			return nil, fmt.Errorf("decoding %s: %w", r.Key, err)
-		}
-		out = append(out, c)
-	}
-	return out, nil
+func (s *OAuth) Clients(ctx context.Context, owner string) ([]Client, error) {
+	return s.db.clients.list(ctx, clientsIndex(owner))
 }
 
 // NewClientSecret gives owner's client a new secret ("Generate new keys");
 // the previous one keeps working for oauth.secret_grace.
-func (s *Service) NewClientSecret(ctx context.Context, owner, id string) (string, *Client, error) {
+func (s *OAuth) NewClientSecret(ctx context.Context, owner, id string) (string, *Client, error) {
 	secret := newSecret(prefixClientSecret)
-	for {
-		c, version, err := s.readClient(ctx, id)
-		if err != nil {
-			return "", nil, err
-		}
+	c, err := s.db.clients.update(ctx, id, func(c *Client) error {
 		if c.Owner != owner {
-			return "", nil, fmt.Errorf("%w: client %q", ErrNotFound, id)
+			return fmt.Errorf("%w: client %q", ErrNotFound, id)
 		}
 		now := s.now().UTC().Truncate(time.Millisecond)
 		c.PrevSecretDigest, c.PrevSecretUntil = "", time.Time{}
@@ -275,71 +252,28 @@ func (s *Service) NewClientSecret(ctx context.Context, owner, id string) (string
 		}
 		c.SecretDigest, c.SecretRotated = s.secretDigest(secret), now
 		c.SealedSecret = s.sealClientSecret(secret, c.ID)
-		b, _ := json.Marshal(c)
-		_, err = s.st.Update(ctx, clientKey(id), b, version, store.WriteOptions{Indexes: []string{clientsIndex(owner)}})
-		if errors.Is(err, store.ErrConflict) {
-			continue
-		}
-		if err != nil {
-			return "", nil, err
-		}
-		s.log.Info("oauth client secret rotated", zap.String("audit", "rotate"), zap.String("client_id", id), zap.String("owner", owner))
-		return secret, c, nil
+		return nil
+	})
+	if err != nil {
+		return "", nil, err
 	}
+	s.log.Info("oauth client secret rotated", zap.String("audit", "rotate"), zap.String("client_id", id), zap.String("owner", owner))
+	return secret, c, nil
 }
 
 // DeleteClient removes owner's client; every token it obtained stops
 // working on every replica.
-func (s *Service) DeleteClient(ctx context.Context, owner, id string) error {
-	c, version, err := s.readClient(ctx, id)
-	if err != nil {
-		return err
-	}
-	if c.Owner != owner {
-		return fmt.Errorf("%w: client %q", ErrNotFound, id)
-	}
-	if err := s.st.Delete(ctx, clientKey(id), version); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	if err := s.revokeIndex(ctx, clientCredsIndex(id)); err != nil {
-		return err
-	}
-	// What its access tokens made ends with it (derive.go).
-	if err := s.revokeChildrenOf(ctx, owner, id); err != nil {
-		return err
-	}
-	s.log.Info("oauth client deleted", zap.String("audit", "revoke"), zap.String("client_id", id), zap.String("owner", owner))
-	return nil
-}
-
-// revokeIndex revokes every credential listed under an index.
-func (s *Service) revokeIndex(ctx context.Context, index string) error {
-	recs, err := s.st.List(ctx, index)
-	if err != nil {
-		return err
-	}
-	for _, r := range recs {
-		var c Credential
-		if err := json.Unmarshal(r.Value, &c); err != nil {
-			return fmt.Errorf("decoding %s: %w", r.Key, err)
-		}
-		if c.Status == StatusRevoked {
-			continue
-		}
-		if err := s.Revoke(ctx, c.ID); err != nil && !errors.Is(err, ErrNotFound) {
-			return err
-		}
-	}
-	return nil
+func (s *OAuth) DeleteClient(ctx context.Context, owner, id string) error {
+	return s.deleteClient(ctx, owner, id)
 }
 
 // AuthenticateClient checks a client's id and secret (the current one, or
 // the previous one within its grace period).
-func (s *Service) AuthenticateClient(ctx context.Context, id, secret string) (*Client, error) {
+func (s *OAuth) AuthenticateClient(ctx context.Context, id, secret string) (*Client, error) {
 	if !wellFormed(secret, prefixClientSecret) {
 		return nil, ErrInvalidClient
 	}
-	c, _, err := s.readClient(ctx, id)
+	c, _, err := s.db.clients.get(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return nil, ErrInvalidClient
 	}
@@ -353,7 +287,7 @@ func (s *Service) AuthenticateClient(ctx context.Context, id, secret string) (*C
 	if !ok || !c.Expires.IsZero() && !s.now().Before(c.Expires) {
 		return nil, ErrInvalidClient
 	}
-	u, err := s.GetUser(ctx, c.Owner)
+	u, err := s.getUser(ctx, c.Owner)
 	if err != nil || u.Disabled {
 		return nil, ErrInvalidClient
 	}
@@ -373,20 +307,40 @@ type TokenResponse struct {
 
 // ClientCredentialsGrant issues tokens to an authenticated client (RFC
 // 6749 §4.4), narrowed to scope if given.
-func (s *Service) ClientCredentialsGrant(ctx context.Context, c *Client, scope []string) (*TokenResponse, error) {
+func (s *OAuth) ClientCredentialsGrant(ctx context.Context, c *Client, scope []string) (*TokenResponse, error) {
 	if !slices.Contains(c.GrantTypes, GrantClientCredentials) {
 		return nil, ErrUnauthorizedClient
 	}
-	granted, narrowed, err := narrowScope(scope, c.Scopes)
-	if err != nil {
-		return nil, err
-	}
-	u, err := s.clientOwner(ctx, c)
+	granted, narrowed, u, err := s.grant(ctx, c, scope, c.Scopes)
 	if err != nil {
 		return nil, err
 	}
 	resp, _, err := s.issueTokens(ctx, c, u, granted, nil, narrowed, newID())
 	return resp, err
+}
+
+// IssueAccessToken makes a short-lived Bearer access token for owner (the
+// OAuth token endpoint's job; also useful to tests and operators).
+func (s *OAuth) IssueAccessToken(ctx context.Context, owner string, apiSets, scopes []string, ttl time.Duration) (string, *Credential, error) {
+	if err := checkLifetime("ttl", ttl); err != nil {
+		return "", nil, err
+	}
+	u, err := s.getUser(ctx, owner)
+	if err != nil {
+		return "", nil, err
+	}
+	sets, sc, err := narrow(u, apiSets, scopes)
+	if err != nil {
+		return "", nil, err
+	}
+	now := s.now().UTC().Truncate(time.Millisecond)
+	cred := &Credential{ID: newID(), Kind: KindAccessToken, Owner: owner, APISets: sets, Scopes: sc,
+		Status: StatusActive, Created: now, Expires: now.Add(ttl)}
+	token := newSecret(prefixAccess)
+	if err := s.writeNew(ctx, cred, token, nil); err != nil {
+		return "", nil, err
+	}
+	return token, cred, nil
 }
 
 // narrowScope checks a requested scope against what is allowed.
@@ -403,10 +357,24 @@ func narrowScope(requested, allowed []string) ([]string, bool, error) {
 	return out, len(out) != len(allowed), nil
 }
 
+// grant checks a requested scope against allowed (narrowScope) and the
+// client's owner (clientOwner): what every grant checks before it issues.
+func (s *OAuth) grant(ctx context.Context, c *Client, requested, allowed []string) ([]string, bool, *User, error) {
+	granted, narrowed, err := narrowScope(requested, allowed)
+	if err != nil {
+		return nil, false, nil, err
+	}
+	u, err := s.clientOwner(ctx, c)
+	if err != nil {
+		return nil, false, nil, err
+	}
+	return granted, narrowed, u, nil
+}
+
 // clientOwner returns the user a client acts for, who must exist and not
 // be disabled.
-func (s *Service) clientOwner(ctx context.Context, c *Client) (*User, error) {
-	u, err := s.GetUser(ctx, c.Owner)
+func (s *OAuth) clientOwner(ctx context.Context, c *Client) (*User, error) {
+	u, err := s.getUser(ctx, c.Owner)
 	if errors.Is(err, ErrUserNotFound) {
 		return nil, ErrInvalidClient
 	}
@@ -425,7 +393,7 @@ func (s *Service) clientOwner(ctx context.Context, c *Client) (*User, error) {
 // token family. It returns the ids of what it wrote. If a write fails, or
 // the client is gone, what was already written is revoked: a failed grant
 // leaves nothing that works.
-func (s *Service) issueTokens(ctx context.Context, c *Client, u *User, scopes, refreshScopes []string, narrowed bool, family string) (*TokenResponse, []string, error) {
+func (s *OAuth) issueTokens(ctx context.Context, c *Client, u *User, scopes, refreshScopes []string, narrowed bool, family string) (*TokenResponse, []string, error) {
 	now := s.now().UTC().Truncate(time.Millisecond)
 	sets := intersect(c.APISets, u.APISets)
 	scopes = intersect(scopes, u.Scopes)
@@ -455,7 +423,7 @@ func (s *Service) issueTokens(ctx context.Context, c *Client, u *User, scopes, r
 	// DeleteClient removes the client's record before it lists the
 	// client's tokens to revoke them, so a client still there now would
 	// find these if it went later; one already gone never will.
-	if _, _, err := s.readClient(ctx, c.ID); err != nil {
+	if _, _, err := s.db.clients.get(ctx, c.ID); err != nil {
 		s.discard(ctx, ids)
 		if errors.Is(err, ErrNotFound) {
 			return nil, nil, ErrInvalidClient
@@ -468,10 +436,10 @@ func (s *Service) issueTokens(ctx context.Context, c *Client, u *User, scopes, r
 // discard revokes tokens that were written but never handed out. Their
 // secrets never left this process, so this is tidying, not security; it
 // is done even when ctx is already cancelled, and a failure is logged.
-func (s *Service) discard(ctx context.Context, ids []string) {
+func (s *OAuth) discard(ctx context.Context, ids []string) {
 	ctx = context.WithoutCancel(ctx)
 	for _, id := range ids {
-		if err := s.Revoke(ctx, id); err != nil && !errors.Is(err, ErrNotFound) {
+		if err := s.revoke(ctx, id); err != nil && !errors.Is(err, ErrNotFound) {
 			s.log.Warn("could not revoke a token of a failed grant", zap.String("credential_id", id), zap.Error(err))
 		}
 	}
@@ -506,32 +474,26 @@ func (s *Service) discard(ctx context.Context, ids []string) {
 // confirm it (a Redis timeout after the command went out). Then the
 // presented token is rotated though the client got an error, and its retry
 // is a replay.
-func (s *Service) RefreshGrant(ctx context.Context, c *Client, refreshToken string, scope []string) (*TokenResponse, error) {
+func (s *OAuth) RefreshGrant(ctx context.Context, c *Client, refreshToken string, scope []string) (*TokenResponse, error) {
 	if !slices.Contains(c.GrantTypes, GrantRefreshToken) || !s.oauth.RefreshTokensIssued() {
 		return nil, fmt.Errorf("%w: the client may not refresh", ErrUnauthorizedClient)
 	}
 	if !wellFormed(refreshToken, prefixRefresh) {
 		return nil, ErrInvalidGrant
 	}
-	key, err := s.findSecret(ctx, refreshToken)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, ErrInvalidGrant
+	found, err := s.readSecret(ctx, refreshToken)
+	if err != nil || found == nil {
+		return nil, cmp.Or(err, ErrInvalidGrant)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
+	key := found.digestHint
 	for {
 		// 1. Check, without writing.
-		r, err := s.st.Get(ctx, key)
+		rec, r, err := s.db.secrets.read(ctx, key)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, ErrInvalidGrant
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
-		}
-		var rec secretRecord
-		if err := json.Unmarshal(r.Value, &rec); err != nil {
-			return nil, fmt.Errorf("%w: decoding %s: %w", ErrUnavailable, key, err)
 		}
 		if rec.Kind != KindRefreshToken || rec.ClientID != c.ID {
 			return nil, ErrInvalidGrant
@@ -547,11 +509,7 @@ func (s *Service) RefreshGrant(ctx context.Context, c *Client, refreshToken stri
 		if rec.Status != StatusActive || rec.ExpiresMs > 0 && s.now().UnixMilli() >= rec.ExpiresMs {
 			return nil, ErrInvalidGrant
 		}
-		granted, narrowed, err := narrowScope(scope, rec.Scopes)
-		if err != nil {
-			return nil, err
-		}
-		u, err := s.clientOwner(ctx, c)
+		granted, narrowed, u, err := s.grant(ctx, c, scope, rec.Scopes)
 		if err != nil {
 			return nil, err
 		}
@@ -563,14 +521,9 @@ func (s *Service) RefreshGrant(ctx context.Context, c *Client, refreshToken stri
 		}
 
 		// 3. Rotate: compare-and-set on the version checked in step 1.
-		rotated := rec
+		rotated := *rec
 		rotated.Status = StatusRotated
-		b, _ := json.Marshal(rotated)
-		var opts store.WriteOptions
-		if !r.ExpiresAt.IsZero() {
-			opts.TTL = max(time.Until(r.ExpiresAt), time.Millisecond)
-		}
-		_, err = s.st.Update(ctx, key, b, r.Version, opts)
+		_, err = s.db.secrets.replace(ctx, key, &rotated, r)
 		if err != nil {
 			s.discard(ctx, ids)
 		}
@@ -585,7 +538,7 @@ func (s *Service) RefreshGrant(ctx context.Context, c *Client, refreshToken stri
 		// The management record only shows the status; the verification
 		// record just written is what counts, so the new tokens are
 		// handed out even if this fails.
-		if _, err := s.updateCred(ctx, rec.CredentialID, func(cr *Credential) { cr.Status = StatusRotated }); err != nil && !errors.Is(err, ErrNotFound) {
+		if _, err := s.db.creds.update(ctx, rec.CredentialID, func(cr *Credential) error { cr.Status = StatusRotated; return nil }); err != nil && !errors.Is(err, ErrNotFound) {
 			s.log.Warn("could not mark a rotated refresh token's record", zap.String("credential_id", rec.CredentialID), zap.Error(err))
 		}
 		return resp, nil
@@ -595,24 +548,18 @@ func (s *Service) RefreshGrant(ctx context.Context, c *Client, refreshToken stri
 // RevokeToken revokes a token presented by its client (RFC 7009). A
 // refresh token takes its family with it. An unknown token, or one of
 // another client, is not an error: the answer must not tell.
-func (s *Service) RevokeToken(ctx context.Context, c *Client, token string) error {
+func (s *OAuth) RevokeToken(ctx context.Context, c *Client, token string) error {
 	if !wellFormed(token, prefixAccess) && !wellFormed(token, prefixRefresh) {
 		return nil
 	}
 	rec, err := s.readSecret(ctx, token)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	if rec.ClientID != c.ID {
-		return nil
+	if err != nil || rec == nil || rec.ClientID != c.ID {
+		return err
 	}
 	if rec.Kind == KindRefreshToken && rec.Family != "" {
 		return s.revokeIndex(ctx, familyIndex(rec.Family))
 	}
-	if err := s.Revoke(ctx, rec.CredentialID); err != nil && !errors.Is(err, ErrNotFound) {
+	if err := s.revoke(ctx, rec.CredentialID); err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
 	return nil
@@ -632,22 +579,22 @@ type Introspection struct {
 
 // Introspect tells whether a token keygate issued is active (RFC 7662).
 // Anything not active, unknown included, is exactly {active: false}.
-func (s *Service) Introspect(ctx context.Context, token string) (*Introspection, error) {
+func (s *OAuth) Introspect(ctx context.Context, token string) (*Introspection, error) {
 	inactive := &Introspection{}
 	if !wellFormed(token, prefixAccess) && !wellFormed(token, prefixRefresh) && !wellFormed(token, prefixKey) {
 		return inactive, nil
 	}
 	rec, err := s.readSecret(ctx, token)
-	if errors.Is(err, store.ErrNotFound) {
-		return inactive, nil
-	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return nil, err
+	}
+	if rec == nil {
+		return inactive, nil
 	}
 	if rec.Status != StatusActive || rec.ExpiresMs > 0 && s.now().UnixMilli() >= rec.ExpiresMs {
 		return inactive, nil
 	}
-	u, err := s.GetUser(ctx, rec.Owner)
+	u, err := s.getUser(ctx, rec.Owner)
 	if err != nil || u.Disabled {
 		return inactive, nil
 	}
@@ -661,43 +608,26 @@ func (s *Service) Introspect(ctx context.Context, token string) (*Introspection,
 	}, nil
 }
 
-// findSecret returns the store key of a secret's verification record,
-// trying every configured digest key (current first).
-func (s *Service) findSecret(ctx context.Context, secret string) (string, error) {
+// readSecret reads a presented secret's verification record from the
+// store, trying every configured digest key (current first): nil, nil
+// when there is none, ErrUnavailable when the store cannot tell.
+func (s *OAuth) readSecret(ctx context.Context, secret string) (*secretRecord, error) {
 	for _, k := range s.keys {
 		key := k.recordKey(k.digest(secret))
-		_, err := s.st.Get(ctx, key)
-		if err == nil {
-			return key, nil
-		}
-		if !errors.Is(err, store.ErrNotFound) {
-			return "", err
-		}
-	}
-	return "", store.ErrNotFound
-}
-
-// readSecret reads a secret's verification record from the store.
-func (s *Service) readSecret(ctx context.Context, secret string) (*secretRecord, error) {
-	for _, k := range s.keys {
-		r, err := s.st.Get(ctx, k.recordKey(k.digest(secret)))
+		rec, _, err := s.db.secrets.get(ctx, key)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
-		var rec secretRecord
-		if err := json.Unmarshal(r.Value, &rec); err != nil {
-			return nil, fmt.Errorf("decoding %s: %w", r.Key, err)
-		}
-		rec.digestHint = r.Key
-		return &rec, nil
+		rec.digestHint = key
+		return rec, nil
 	}
-	return nil, store.ErrNotFound
+	return nil, nil
 }
 
-func (s *Service) sealClientSecret(secret, clientID string) []byte {
+func (s *OAuth) sealClientSecret(secret, clientID string) []byte {
 	if len(s.retrievable) == 0 {
 		return nil
 	}
@@ -706,7 +636,7 @@ func (s *Service) sealClientSecret(secret, clientID string) []byte {
 
 // ClientSecret returns owner's client's current secret again when
 // retrievable secrets are on (seed 001's "Get existing keys").
-func (s *Service) ClientSecret(ctx context.Context, owner, id string) (string, error) {
+func (s *OAuth) ClientSecret(ctx context.Context, owner, id string) (string, error) {
 	c, err := s.GetClient(ctx, owner, id)
 	if err != nil {
 		return "", err

@@ -13,115 +13,114 @@ import (
 )
 
 func TestOAuthClientFlow(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, st store.Store) {
+	forEachService(t, func(t *testing.T, s *Service) {
 		ctx := t.Context()
-		s := newService(t, st, authConfig(), nil)
 		mustUser(t, s, "olga", []string{"orders", "billing"}, []string{"read", "write"})
 
-		secret, c, err := s.CreateClient(ctx, "olga", ClientSpec{APISets: []string{"orders"}})
+		secret, c, err := s.OAuth.CreateClient(ctx, "olga", ClientSpec{APISets: []string{"orders"}})
 		if err != nil {
 			t.Fatalf("CreateClient: %v", err)
 		}
 		if c.AccessTokenValidity != 12*time.Hour || c.RefreshTokenValidity != 720*time.Hour || len(c.Scopes) != 2 {
 			t.Errorf("client defaults: %+v", c)
 		}
-		if got, err := s.AuthenticateClient(ctx, c.ID, secret); err != nil || got.ID != c.ID {
+		if got, err := s.OAuth.AuthenticateClient(ctx, c.ID, secret); err != nil || got.ID != c.ID {
 			t.Fatalf("AuthenticateClient: %v", err)
 		}
 		for _, bad := range []string{"", "nope", NewToken(KindKeyToken), newSecret(prefixClientSecret)} {
-			if _, err := s.AuthenticateClient(ctx, c.ID, bad); !errors.Is(err, ErrInvalidClient) {
+			if _, err := s.OAuth.AuthenticateClient(ctx, c.ID, bad); !errors.Is(err, ErrInvalidClient) {
 				t.Errorf("AuthenticateClient(%q): %v, want ErrInvalidClient", bad, err)
 			}
 		}
-		if _, err := s.AuthenticateClient(ctx, "unknown", secret); !errors.Is(err, ErrInvalidClient) {
+		if _, err := s.OAuth.AuthenticateClient(ctx, "unknown", secret); !errors.Is(err, ErrInvalidClient) {
 			t.Errorf("unknown client: %v", err)
 		}
 
-		tr, err := s.ClientCredentialsGrant(ctx, c, nil)
+		tr, err := s.OAuth.ClientCredentialsGrant(ctx, c, nil)
 		if err != nil {
 			t.Fatalf("ClientCredentialsGrant: %v", err)
 		}
 		if tr.RefreshToken == "" || tr.ExpiresIn != 43200 || tr.Narrowed {
 			t.Errorf("token response: %+v", tr)
 		}
-		id, err := s.Verify(ctx, bearer(tr.AccessToken), Need{APISet: "orders", Scope: "write"}, client)
+		id, err := s.Verifier.Verify(ctx, bearer(tr.AccessToken), Need{APISet: "orders", Scope: "write"}, client)
 		if err != nil || id.Kind != KindAccessToken || id.User != "olga" {
 			t.Fatalf("Verify access token: %+v, %v", id, err)
 		}
 		var se *ScopeError
-		if _, err := s.Verify(ctx, bearer(tr.AccessToken), Need{APISet: "billing", Scope: "read"}, client); !errors.As(err, &se) {
+		if _, err := s.Verifier.Verify(ctx, bearer(tr.AccessToken), Need{APISet: "billing", Scope: "read"}, client); !errors.As(err, &se) {
 			t.Errorf("access token on an API set the client lacks: %v", err)
 		}
-		if _, err := s.Verify(ctx, bearer(tr.RefreshToken), readOrders, client); !errors.Is(err, ErrInvalid) {
+		if _, err := s.Verifier.Verify(ctx, bearer(tr.RefreshToken), readOrders, client); !errors.Is(err, ErrInvalid) {
 			t.Errorf("refresh token used as Bearer: %v, want ErrInvalid", err)
 		}
 
-		narrow, err := s.ClientCredentialsGrant(ctx, c, []string{"read"})
+		narrow, err := s.OAuth.ClientCredentialsGrant(ctx, c, []string{"read"})
 		if err != nil || !narrow.Narrowed || len(narrow.Scope) != 1 {
 			t.Fatalf("narrowed grant: %+v, %v", narrow, err)
 		}
-		if _, err := s.Verify(ctx, bearer(narrow.AccessToken), Need{APISet: "orders", Scope: "write"}, client); !errors.As(err, &se) {
+		if _, err := s.Verifier.Verify(ctx, bearer(narrow.AccessToken), Need{APISet: "orders", Scope: "write"}, client); !errors.As(err, &se) {
 			t.Errorf("read-only token used for write: %v", err)
 		}
-		if _, err := s.ClientCredentialsGrant(ctx, c, []string{"admin"}); !errors.Is(err, ErrInvalidScope) {
+		if _, err := s.OAuth.ClientCredentialsGrant(ctx, c, []string{"admin"}); !errors.Is(err, ErrInvalidScope) {
 			t.Errorf("scope the client lacks: %v, want ErrInvalidScope", err)
 		}
 
-		in, err := s.Introspect(ctx, tr.AccessToken)
+		in, err := s.OAuth.Introspect(ctx, tr.AccessToken)
 		if err != nil || !in.Active || in.ClientID != c.ID || in.Username != "olga" || in.Scope != "read write" || in.Exp == 0 {
 			t.Errorf("Introspect: %+v, %v", in, err)
 		}
-		if in, _ := s.Introspect(ctx, NewToken(KindAccessToken)); in.Active {
+		if in, _ := s.OAuth.Introspect(ctx, NewToken(KindAccessToken)); in.Active {
 			t.Error("an unknown token introspects as active")
 		}
 
 		// Refresh rotates; presenting the old refresh token again revokes
 		// the family.
-		tr2, err := s.RefreshGrant(ctx, c, tr.RefreshToken, nil)
+		tr2, err := s.OAuth.RefreshGrant(ctx, c, tr.RefreshToken, nil)
 		if err != nil {
 			t.Fatalf("RefreshGrant: %v", err)
 		}
-		if _, err := s.Verify(ctx, bearer(tr2.AccessToken), readOrders, client); err != nil {
+		if _, err := s.Verifier.Verify(ctx, bearer(tr2.AccessToken), readOrders, client); err != nil {
 			t.Fatalf("refreshed access token: %v", err)
 		}
-		if _, err := s.RefreshGrant(ctx, c, tr.RefreshToken, nil); !errors.Is(err, ErrInvalidGrant) {
+		if _, err := s.OAuth.RefreshGrant(ctx, c, tr.RefreshToken, nil); !errors.Is(err, ErrInvalidGrant) {
 			t.Fatalf("rotated refresh token again: %v, want ErrInvalidGrant", err)
 		}
 		for _, tok := range []string{tr.AccessToken, tr2.AccessToken} {
-			if _, err := s.Verify(ctx, bearer(tok), readOrders, client); !errors.Is(err, ErrInvalid) {
+			if _, err := s.Verifier.Verify(ctx, bearer(tok), readOrders, client); !errors.Is(err, ErrInvalid) {
 				t.Errorf("token of a family whose refresh token was replayed: %v, want ErrInvalid", err)
 			}
 		}
-		if _, err := s.RefreshGrant(ctx, c, tr2.RefreshToken, nil); !errors.Is(err, ErrInvalidGrant) {
+		if _, err := s.OAuth.RefreshGrant(ctx, c, tr2.RefreshToken, nil); !errors.Is(err, ErrInvalidGrant) {
 			t.Errorf("newest refresh token of a revoked family: %v, want ErrInvalidGrant", err)
 		}
-		if _, err := s.Verify(ctx, bearer(narrow.AccessToken), readOrders, client); err != nil {
+		if _, err := s.Verifier.Verify(ctx, bearer(narrow.AccessToken), readOrders, client); err != nil {
 			t.Errorf("a token of another family was revoked too: %v", err)
 		}
 
 		// RFC 7009: revocation by the client; unknown tokens are fine.
-		if err := s.RevokeToken(ctx, c, narrow.AccessToken); err != nil {
+		if err := s.OAuth.RevokeToken(ctx, c, narrow.AccessToken); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Verify(ctx, bearer(narrow.AccessToken), readOrders, client); !errors.Is(err, ErrInvalid) {
+		if _, err := s.Verifier.Verify(ctx, bearer(narrow.AccessToken), readOrders, client); !errors.Is(err, ErrInvalid) {
 			t.Errorf("revoked access token: %v", err)
 		}
-		if err := s.RevokeToken(ctx, c, NewToken(KindAccessToken)); err != nil {
+		if err := s.OAuth.RevokeToken(ctx, c, NewToken(KindAccessToken)); err != nil {
 			t.Errorf("revoking an unknown token: %v, want nil", err)
 		}
 
 		// Deleting the client takes every token it obtained.
-		tr3, err := s.ClientCredentialsGrant(ctx, c, nil)
+		tr3, err := s.OAuth.ClientCredentialsGrant(ctx, c, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.DeleteClient(ctx, "olga", c.ID); err != nil {
+		if err := s.OAuth.DeleteClient(ctx, "olga", c.ID); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Verify(ctx, bearer(tr3.AccessToken), readOrders, client); !errors.Is(err, ErrInvalid) {
+		if _, err := s.Verifier.Verify(ctx, bearer(tr3.AccessToken), readOrders, client); !errors.Is(err, ErrInvalid) {
 			t.Errorf("token of a deleted client: %v, want ErrInvalid", err)
 		}
-		if _, err := s.AuthenticateClient(ctx, c.ID, secret); !errors.Is(err, ErrInvalidClient) {
+		if _, err := s.OAuth.AuthenticateClient(ctx, c.ID, secret); !errors.Is(err, ErrInvalidClient) {
 			t.Errorf("deleted client: %v", err)
 		}
 	})
@@ -139,28 +138,28 @@ func TestClientSecretRotation(t *testing.T) {
 	}
 	defer s.Close()
 	mustUser(t, s, "pia", []string{"orders"}, []string{"read"})
-	old, c, err := s.CreateClient(ctx, "pia", ClientSpec{})
+	old, c, err := s.OAuth.CreateClient(ctx, "pia", ClientSpec{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.NewClientSecret(ctx, "mallory", c.ID); !errors.Is(err, ErrNotFound) {
+	if _, _, err := s.OAuth.NewClientSecret(ctx, "mallory", c.ID); !errors.Is(err, ErrNotFound) {
 		t.Errorf("another user's client: %v, want ErrNotFound", err)
 	}
-	fresh, _, err := s.NewClientSecret(ctx, "pia", c.ID)
+	fresh, _, err := s.OAuth.NewClientSecret(ctx, "pia", c.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for name, sec := range map[string]string{"new": fresh, "old within grace": old} {
-		if _, err := s.AuthenticateClient(ctx, c.ID, sec); err != nil {
+		if _, err := s.OAuth.AuthenticateClient(ctx, c.ID, sec); err != nil {
 			t.Errorf("%s secret: %v", name, err)
 		}
 	}
 	later := t0.Add(time.Hour + time.Second)
 	now.Store(&later)
-	if _, err := s.AuthenticateClient(ctx, c.ID, old); !errors.Is(err, ErrInvalidClient) {
+	if _, err := s.OAuth.AuthenticateClient(ctx, c.ID, old); !errors.Is(err, ErrInvalidClient) {
 		t.Errorf("old secret after the grace period: %v", err)
 	}
-	if list, err := s.Clients(ctx, "pia"); err != nil || len(list) != 1 {
+	if list, err := s.OAuth.Clients(ctx, "pia"); err != nil || len(list) != 1 {
 		t.Errorf("Clients: %d, %v", len(list), err)
 	}
 }
@@ -174,33 +173,33 @@ func TestPasswords(t *testing.T) {
 		}
 		defer s.Close()
 		mustUser(t, s, "quinn", []string{"orders"}, []string{"read"})
-		if err := s.SetPassword(ctx, "quinn", "short"); !errors.Is(err, ErrInvalidInput) {
+		if err := s.Accounts.SetPassword(ctx, "quinn", "short"); !errors.Is(err, ErrInvalidInput) {
 			t.Errorf("short password: %v", err)
 		}
-		if err := s.SetPassword(ctx, "quinn", "correct horse battery"); err != nil {
+		if err := s.Accounts.SetPassword(ctx, "quinn", "correct horse battery"); err != nil {
 			t.Fatal(err)
 		}
 		a, b := netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr("198.51.100.2")
-		if u, err := s.CheckPassword(ctx, "quinn", "correct horse battery", a); err != nil || u.Name != "quinn" {
+		if u, err := s.Accounts.CheckPassword(ctx, "quinn", "correct horse battery", a); err != nil || u.Name != "quinn" {
 			t.Fatalf("right password: %v", err)
 		}
 		for _, c := range []struct{ name, pw string }{{"quinn", "wrong password"}, {"nobody", "correct horse battery"}} {
-			if _, err := s.CheckPassword(ctx, c.name, c.pw, a); !errors.Is(err, ErrInvalid) {
+			if _, err := s.Accounts.CheckPassword(ctx, c.name, c.pw, a); !errors.Is(err, ErrInvalid) {
 				t.Errorf("CheckPassword(%s, %s): %v, want ErrInvalid", c.name, c.pw, err)
 			}
 		}
 		// Per user: 3 failures, then even the right password is refused.
-		s.CheckPassword(ctx, "quinn", "wrong", b)
-		s.CheckPassword(ctx, "quinn", "wrong", b)
-		if _, err := s.CheckPassword(ctx, "quinn", "correct horse battery", b); !errors.Is(err, ErrTooManyAttempts) {
+		s.Accounts.CheckPassword(ctx, "quinn", "wrong", b)
+		s.Accounts.CheckPassword(ctx, "quinn", "wrong", b)
+		if _, err := s.Accounts.CheckPassword(ctx, "quinn", "correct horse battery", b); !errors.Is(err, ErrTooManyAttempts) {
 			t.Errorf("after 3 failures for the user: %v, want ErrTooManyAttempts", err)
 		}
 		// Per address: a's 2 failures + 3 more = 5, for any user.
 		mustUser(t, s, "rita", []string{"orders"}, []string{"read"})
 		for _, name := range []string{"n1", "n2", "n3"} {
-			s.CheckPassword(ctx, name, "x", a)
+			s.Accounts.CheckPassword(ctx, name, "x", a)
 		}
-		if _, err := s.CheckPassword(ctx, "rita", "whatever1", a); !errors.Is(err, ErrTooManyAttempts) {
+		if _, err := s.Accounts.CheckPassword(ctx, "rita", "whatever1", a); !errors.Is(err, ErrTooManyAttempts) {
 			t.Errorf("after 5 failures from one address: %v, want ErrTooManyAttempts", err)
 		}
 	})
@@ -210,14 +209,14 @@ func TestAPIKeyStatus(t *testing.T) {
 	ctx := t.Context()
 	s := newService(t, backends["embedded"](t), authConfig(), nil)
 	mustUser(t, s, "sam", []string{"orders"}, []string{"read"})
-	key, tok, err := s.NewAPIKeyToken(ctx, "sam")
+	key, tok, err := s.Accounts.NewAPIKeyToken(ctx, "sam")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Verify(ctx, apiKey(key, newSecret(prefixAPITok)), readOrders, client)
+	s.Verifier.Verify(ctx, apiKey(key, newSecret(prefixAPITok)), readOrders, client)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		status, n, err := s.APIKeyStatus(ctx, "sam")
+		status, n, err := s.Accounts.APIKeyStatus(ctx, "sam")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -245,7 +244,7 @@ func TestLastUsed(t *testing.T) {
 	}
 	defer s.Close()
 	mustUser(t, s, "tia", []string{"orders"}, []string{"read"})
-	tok, cred, err := s.CreateKey(ctx, "tia", KeySpec{Handle: "k"})
+	tok, cred, err := s.Accounts.CreateKey(ctx, "tia", KeySpec{Handle: "k"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +252,7 @@ func TestLastUsed(t *testing.T) {
 		t.Helper()
 		deadline := time.Now().Add(5 * time.Second)
 		for {
-			c, err := s.Credential(ctx, cred.ID)
+			c, err := s.Accounts.Credential(ctx, cred.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -266,18 +265,18 @@ func TestLastUsed(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	if _, err := s.Verify(ctx, bearer(tok), readOrders, client); err != nil {
+	if _, err := s.Verifier.Verify(ctx, bearer(tok), readOrders, client); err != nil {
 		t.Fatal(err)
 	}
 	waitLastUsed(t0)
 	t30 := t0.Add(30 * time.Second)
 	now.Store(&t30)
-	s.Verify(ctx, bearer(tok), readOrders, client)
+	s.Verifier.Verify(ctx, bearer(tok), readOrders, client)
 	time.Sleep(50 * time.Millisecond)
 	waitLastUsed(t0) // not again within a minute
 	t61 := t0.Add(61 * time.Second)
 	now.Store(&t61)
-	s.Verify(ctx, bearer(tok), readOrders, client)
+	s.Verifier.Verify(ctx, bearer(tok), readOrders, client)
 	waitLastUsed(t61)
 }
 
@@ -286,10 +285,10 @@ func TestRetrievableSecrets(t *testing.T) {
 	st := backends["embedded"](t)
 	plain := newService(t, st, authConfig(), nil)
 	mustUser(t, plain, "uma", []string{"orders"}, []string{"read"})
-	if _, _, err := plain.CreateKey(ctx, "uma", KeySpec{Handle: "once"}); err != nil {
+	if _, _, err := plain.Accounts.CreateKey(ctx, "uma", KeySpec{Handle: "once"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := plain.KeyToken(ctx, "uma", "once"); !errors.Is(err, ErrNotRetrievable) {
+	if _, _, err := plain.Accounts.KeyToken(ctx, "uma", "once"); !errors.Is(err, ErrNotRetrievable) {
 		t.Errorf("without encryption keys: %v, want ErrNotRetrievable", err)
 	}
 	plain.Close()
@@ -297,18 +296,18 @@ func TestRetrievableSecrets(t *testing.T) {
 	cfg := authConfig()
 	cfg.EncryptionKeys = []config.DigestKey{{ID: "e1", Secret: "an-encryption-key-of-at-least-32-bytes"}}
 	s := newService(t, st, cfg, nil)
-	tok, _, err := s.CreateKey(ctx, "uma", KeySpec{Handle: "kept"})
+	tok, _, err := s.Accounts.CreateKey(ctx, "uma", KeySpec{Handle: "kept"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, _, err := s.KeyToken(ctx, "uma", "kept"); err != nil || got != tok {
+	if got, _, err := s.Accounts.KeyToken(ctx, "uma", "kept"); err != nil || got != tok {
 		t.Errorf("KeyToken = %q, %v; want the token", got, err)
 	}
-	secret, c, err := s.CreateClient(ctx, "uma", ClientSpec{})
+	secret, c, err := s.OAuth.CreateClient(ctx, "uma", ClientSpec{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.ClientSecret(ctx, "uma", c.ID); err != nil || got != secret {
+	if got, err := s.OAuth.ClientSecret(ctx, "uma", c.ID); err != nil || got != secret {
 		t.Errorf("ClientSecret = %q, %v", got, err)
 	}
 	// Rotated encryption keys: the old key still decrypts.
@@ -316,11 +315,11 @@ func TestRetrievableSecrets(t *testing.T) {
 	rotated := cfg
 	rotated.EncryptionKeys = append([]config.DigestKey{{ID: "e2", Secret: "a-newer-encryption-key-of-32-bytes!!"}}, cfg.EncryptionKeys...)
 	s2 := newService(t, st, rotated, nil)
-	if got, _, err := s2.KeyToken(ctx, "uma", "kept"); err != nil || got != tok {
+	if got, _, err := s2.Accounts.KeyToken(ctx, "uma", "kept"); err != nil || got != tok {
 		t.Errorf("after rotation: %q, %v", got, err)
 	}
 	// The stored record holds no plaintext.
-	kc, err := s2.KeyByHandle(ctx, "uma", "kept")
+	kc, err := s2.Accounts.KeyByHandle(ctx, "uma", "kept")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,14 +62,15 @@ func passwordKey(name string) string { return "password/" + name }
 // checked the old password (CheckPassword reads the user before the hash)
 // holds the old epoch. If the second write fails, the error says so and
 // setting the password again ends the sessions.
-func (s *Service) SetPassword(ctx context.Context, name, password string) error {
+func (s *Accounts) SetPassword(ctx context.Context, name, password string) error {
 	if len(password) < 8 || len(password) > 256 {
 		return invalid("password", "must be 8 to 256 bytes")
 	}
 	if _, err := s.GetUser(ctx, name); err != nil {
 		return err
 	}
-	if _, err := s.st.Put(ctx, passwordKey(name), []byte(hashPassword(password)), store.WriteOptions{}); err != nil {
+	hash := hashPassword(password)
+	if err := s.db.refs.put(ctx, passwordKey(name), &hash); err != nil {
 		return err
 	}
 	if _, err := s.UpdateUser(ctx, name, func(u *User) error {
@@ -138,7 +139,7 @@ func failKey(kind, who string) string { return "pwfail/" + kind + "/" + who }
 // user's count and gives the address's back. Attempts refused before the
 // hash are given back too: the counters hold failures and attempts in
 // progress, nothing else.
-func (s *Service) CheckPassword(ctx context.Context, name, password string, client netip.Addr) (*User, error) {
+func (s *Accounts) CheckPassword(ctx context.Context, name, password string, client netip.Addr) (*User, error) {
 	if !nameRe.MatchString(name) {
 		name = "_invalid" // still counted and timed like any other name
 	}
@@ -173,7 +174,7 @@ func (s *Service) CheckPassword(ctx context.Context, name, password string, clie
 // reserveAttempt counts one attempt on the address's counter, then the
 // user's: a count past its limit is given back (with those taken before)
 // and the attempt refused.
-func (s *Service) reserveAttempt(ctx context.Context, addrKey, userKey string) error {
+func (s *Accounts) reserveAttempt(ctx context.Context, addrKey, userKey string) error {
 	ss := s.selfSvc
 	limits := [2]int64{int64(ss.MaxPasswordFailuresPerAddress), int64(ss.MaxPasswordFailuresPerUser)}
 	for i, key := range [2]string{addrKey, userKey} {
@@ -197,7 +198,7 @@ func (s *Service) reserveAttempt(ctx context.Context, addrKey, userKey string) e
 // giveBack takes back one counted attempt from each key. It runs even
 // when the request was cancelled; a failure leaves a count too high until
 // the window ends, which errs on the side of refusing.
-func (s *Service) giveBack(ctx context.Context, keys ...string) {
+func (s *Accounts) giveBack(ctx context.Context, keys ...string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	for _, key := range keys {
@@ -213,17 +214,17 @@ func (s *Service) giveBack(ctx context.Context, keys ...string) {
 // then the user's SessionEpoch) never pairs the old password with the new
 // epoch. ok is false for an unknown user, a wrong password or a disabled
 // user, who all cost one hash.
-func (s *Service) checkPassword(ctx context.Context, name, password string) (u *User, ok bool, err error) {
+func (s *Accounts) checkPassword(ctx context.Context, name, password string) (u *User, ok bool, err error) {
 	u, err = s.GetUser(ctx, name)
 	if err != nil && !errors.Is(err, ErrUserNotFound) {
 		s.metrics.passwords[pwStoreError].Inc()
 		return nil, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	hash := dummyHash
-	r, err := s.st.Get(ctx, passwordKey(name))
+	hash, stored := dummyHash, false
+	h, _, err := s.db.refs.get(ctx, passwordKey(name))
 	switch {
 	case err == nil:
-		hash = string(r.Value)
+		hash, stored = *h, true
 	case !errors.Is(err, store.ErrNotFound):
 		s.metrics.passwords[pwStoreError].Inc()
 		return nil, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
@@ -237,7 +238,7 @@ func (s *Service) checkPassword(ctx context.Context, name, password string) (u *
 	}
 	matches := passwordMatches(password, hash)
 	s.hashing.release()
-	ok = matches && r.Value != nil && u != nil && !u.Disabled
+	ok = matches && stored && u != nil && !u.Disabled
 	return u, ok, nil
 }
 
@@ -305,28 +306,3 @@ func (h *hashSlots) acquire(ctx context.Context) bool {
 }
 
 func (h *hashSlots) release() { <-h.all }
-
-// APIKeyStatus reports owner's ApiKey token state (seed 004): its status
-// and the wrong tokens counted since the last success.
-func (s *Service) APIKeyStatus(ctx context.Context, owner string) (Status, int64, error) {
-	r, err := s.st.Get(ctx, apiKeyKey(owner))
-	if errors.Is(err, store.ErrNotFound) {
-		return "", 0, fmt.Errorf("%w: %q has no ApiKey", ErrNotFound, owner)
-	}
-	if err != nil {
-		return "", 0, err
-	}
-	c, err := s.Credential(ctx, string(r.Value))
-	if err != nil {
-		return "", 0, err
-	}
-	st, err := s.st.Strikes(ctx, strikeKey(c.ID, c.Generation))
-	if err != nil {
-		return "", 0, err
-	}
-	status := c.Status
-	if st.Tripped {
-		status = StatusVoided
-	}
-	return status, st.Count, nil
-}

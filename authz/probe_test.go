@@ -131,7 +131,7 @@ func (c *stepClock) add(d time.Duration) {
 // drain waits until every wrong token this replica answered has been
 // recorded, so that what follows sees its effects (as a later request
 // would).
-func (s *Service) drain() {
+func (s *Verifier) drain() {
 	s.pending.Range(func(_, v any) bool {
 		p := v.(*pending)
 		p.mu.Lock()
@@ -159,7 +159,7 @@ func TestUnknownKeyAndWrongTokenCostTheSame(t *testing.T) {
 		}
 		t.Cleanup(issuer.Close)
 		mustUser(t, issuer, "olga", []string{"orders"}, []string{"read"})
-		key, _, err := issuer.NewAPIKeyToken(t.Context(), "olga")
+		key, _, err := issuer.Accounts.NewAPIKeyToken(t.Context(), "olga")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -174,9 +174,9 @@ func TestUnknownKeyAndWrongTokenCostTheSame(t *testing.T) {
 		ctx := context.WithValue(t.Context(), onRequest{}, true)
 		probe := func(k string) (int, error) {
 			tl.take()
-			_, err := s.Verify(ctx, apiKey(k, newSecret(prefixAPITok)), readOrders, client)
+			_, err := s.Verifier.Verify(ctx, apiKey(k, newSecret(prefixAPITok)), readOrders, client)
 			n := tl.take()
-			s.drain()
+			s.Verifier.drain()
 			return n, err
 		}
 		for _, step := range []struct {
@@ -212,7 +212,7 @@ func TestUnknownKeyCountsLikeAWrongToken(t *testing.T) {
 	cfg.KeyFailureLimit = config.FailureLimit{Rate: 5, Per: time.Minute, Burst: 5}
 	s := newService(t, backends["embedded"](t), cfg, nil)
 	mustUser(t, s, "pia", []string{"orders"}, []string{"read"})
-	key, _, err := s.NewAPIKeyToken(ctx, "pia")
+	key, _, err := s.Accounts.NewAPIKeyToken(ctx, "pia")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,8 +228,8 @@ func TestUnknownKeyCountsLikeAWrongToken(t *testing.T) {
 		return "unexpected: " + err.Error()
 	}
 	for i := range 8 {
-		_, errW := s.Verify(ctx, apiKey(key, newSecret(prefixAPITok)), readOrders, client)
-		_, errU := s.Verify(ctx, apiKey(unknown, newSecret(prefixAPITok)), readOrders, client)
+		_, errW := s.Verifier.Verify(ctx, apiKey(key, newSecret(prefixAPITok)), readOrders, client)
+		_, errU := s.Verifier.Verify(ctx, apiKey(unknown, newSecret(prefixAPITok)), readOrders, client)
 		if w, u := outcome(errW), outcome(errU); w != u {
 			t.Errorf("probe %d: wrong token %s, unknown key %s; want the same answer", i+1, w, u)
 		}

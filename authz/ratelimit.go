@@ -57,16 +57,23 @@ func (l *RateLimit) rate() *Rate {
 // SetCredentialRateLimit gives a credential its own rate limit (nil: the
 // configured one again). Every replica applies it from its next request
 // with the credential.
-func (s *Service) SetCredentialRateLimit(ctx context.Context, id string, l *RateLimit) (*Credential, error) {
+func (s *Accounts) SetCredentialRateLimit(ctx context.Context, id string, l *RateLimit) (*Credential, error) {
 	if err := l.check("rateLimit"); err != nil {
 		return nil, err
 	}
-	c, err := s.updateCred(ctx, id, func(c *Credential) { c.RateLimit = l })
+	return s.setLimits(ctx, id, func(c *Credential) { c.RateLimit = l }, func(r *secretRecord) { r.RateLimit = l })
+}
+
+// setLimits changes a credential's own limits in its management record
+// (cred) and, while the credential can still verify, in its verification
+// record (secret), and tells every replica.
+func (s *Accounts) setLimits(ctx context.Context, id string, cred func(*Credential), secret func(*secretRecord)) (*Credential, error) {
+	c, err := s.db.creds.update(ctx, id, func(c *Credential) error { cred(c); return nil })
 	if err != nil {
 		return nil, err
 	}
 	if c.Status == StatusActive || c.Status == StatusVoided {
-		if err := s.updateSecret(ctx, c.Digest, func(rec *secretRecord) bool { rec.RateLimit = l; return true }); err != nil {
+		if _, err := s.db.secrets.update(ctx, c.Digest, func(r *secretRecord) error { secret(r); return nil }); err != nil {
 			return nil, err
 		}
 	}
@@ -91,21 +98,11 @@ func (q *Quota) check(field string) error {
 // SetCredentialQuota gives a credential its own quota (nil: the
 // configured ones again); every replica applies it from the credential's
 // next request.
-func (s *Service) SetCredentialQuota(ctx context.Context, id string, q *Quota) (*Credential, error) {
+func (s *Accounts) SetCredentialQuota(ctx context.Context, id string, q *Quota) (*Credential, error) {
 	if err := q.check("quota"); err != nil {
 		return nil, err
 	}
-	c, err := s.updateCred(ctx, id, func(c *Credential) { c.Quota = q })
-	if err != nil {
-		return nil, err
-	}
-	if c.Status == StatusActive || c.Status == StatusVoided {
-		if err := s.updateSecret(ctx, c.Digest, func(rec *secretRecord) bool { rec.Quota = q; return true }); err != nil {
-			return nil, err
-		}
-	}
-	s.publish(ctx, "d:"+c.Digest)
-	return c, nil
+	return s.setLimits(ctx, id, func(c *Credential) { c.Quota = q }, func(r *secretRecord) { r.Quota = q })
 }
 
 // ErrKeyBlocked: an ApiKey key had too many wrong tokens lately

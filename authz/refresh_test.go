@@ -82,7 +82,7 @@ func TestFailedRefreshChangesNothing(t *testing.T) {
 		mustUser(t, s, "rhea", []string{"orders"}, []string{"read", "write"})
 		setDisabled := func(d bool) {
 			t.Helper()
-			if _, err := s.UpdateUser(ctx, "rhea", func(u *User) error { u.Disabled = d; return nil }); err != nil {
+			if _, err := s.Accounts.UpdateUser(ctx, "rhea", func(u *User) error { u.Disabled = d; return nil }); err != nil {
 				t.Fatalf("UpdateUser: %v", err)
 			}
 		}
@@ -103,18 +103,11 @@ func TestFailedRefreshChangesNothing(t *testing.T) {
 			{name: "store fails rotating the presented token", before: func() { st.arm("Update", "dig/", 1) }, wantErr: store.ErrUnavailable},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				_, c, err := s.CreateClient(ctx, "rhea", ClientSpec{})
-				if err != nil {
-					t.Fatalf("CreateClient: %v", err)
-				}
-				first, err := s.ClientCredentialsGrant(ctx, c, nil)
-				if err != nil {
-					t.Fatalf("ClientCredentialsGrant: %v", err)
-				}
+				c, first := granted(t, s, "rhea")
 				if tc.before != nil {
 					tc.before()
 				}
-				_, err = s.RefreshGrant(ctx, c, first.RefreshToken, tc.scope)
+				_, err := s.OAuth.RefreshGrant(ctx, c, first.RefreshToken, tc.scope)
 				if tc.after != nil {
 					tc.after()
 				}
@@ -129,17 +122,17 @@ func TestFailedRefreshChangesNothing(t *testing.T) {
 				if got := activeOf(t, s, "rhea", c.ID); got != 2 {
 					t.Errorf("active tokens of the client after the failed refresh = %d, want 2 (the first grant's)", got)
 				}
-				if _, err := s.Verify(ctx, bearer(first.AccessToken), readOrders, client); err != nil {
+				if _, err := s.Verifier.Verify(ctx, bearer(first.AccessToken), readOrders, client); err != nil {
 					t.Errorf("access token of the family after a failed refresh: %v, want valid (no family revocation)", err)
 				}
-				again, err := s.RefreshGrant(ctx, c, first.RefreshToken, nil)
+				again, err := s.OAuth.RefreshGrant(ctx, c, first.RefreshToken, nil)
 				if err != nil {
 					t.Fatalf("refresh with the same token after the failed one: %v, want success", err)
 				}
-				if _, err := s.Verify(ctx, bearer(again.AccessToken), readOrders, client); err != nil {
+				if _, err := s.Verifier.Verify(ctx, bearer(again.AccessToken), readOrders, client); err != nil {
 					t.Errorf("access token of the retried refresh: %v", err)
 				}
-				if _, err := s.Verify(ctx, bearer(first.AccessToken), readOrders, client); err != nil {
+				if _, err := s.Verifier.Verify(ctx, bearer(first.AccessToken), readOrders, client); err != nil {
 					t.Errorf("first access token after the retried refresh: %v, want still valid", err)
 				}
 				if got := activeOf(t, s, "rhea", c.ID); got != 3 {
@@ -152,26 +145,19 @@ func TestFailedRefreshChangesNothing(t *testing.T) {
 		// error marking the old token's management record is logged, the
 		// new tokens are handed out, and the old token is spent.
 		t.Run("store fails after the rotation", func(t *testing.T) {
-			_, c, err := s.CreateClient(ctx, "rhea", ClientSpec{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			first, err := s.ClientCredentialsGrant(ctx, c, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			c, first := granted(t, s, "rhea")
 			st.arm("Update", "cred/", 1)
-			second, err := s.RefreshGrant(ctx, c, first.RefreshToken, nil)
+			second, err := s.OAuth.RefreshGrant(ctx, c, first.RefreshToken, nil)
 			if err != nil {
 				t.Fatalf("refresh whose bookkeeping write fails: %v, want success", err)
 			}
 			if !st.didFire() {
 				t.Fatal("the injected store failure never happened")
 			}
-			if _, err := s.Verify(ctx, bearer(second.AccessToken), readOrders, client); err != nil {
+			if _, err := s.Verifier.Verify(ctx, bearer(second.AccessToken), readOrders, client); err != nil {
 				t.Errorf("new access token: %v", err)
 			}
-			if _, err := s.RefreshGrant(ctx, c, second.RefreshToken, nil); err != nil {
+			if _, err := s.OAuth.RefreshGrant(ctx, c, second.RefreshToken, nil); err != nil {
 				t.Errorf("new refresh token: %v", err)
 			}
 		})
@@ -179,9 +165,24 @@ func TestFailedRefreshChangesNothing(t *testing.T) {
 }
 
 // activeOf counts the owner's active credentials obtained by a client.
+// granted makes an OAuth client of owner's and returns it with the
+// tokens of its first client-credentials grant.
+func granted(t *testing.T, s *Service, owner string) (*Client, *TokenResponse) {
+	t.Helper()
+	_, c, err := s.OAuth.CreateClient(t.Context(), owner, ClientSpec{})
+	if err != nil {
+		t.Fatalf("CreateClient: %v", err)
+	}
+	first, err := s.OAuth.ClientCredentialsGrant(t.Context(), c, nil)
+	if err != nil {
+		t.Fatalf("ClientCredentialsGrant: %v", err)
+	}
+	return c, first
+}
+
 func activeOf(t *testing.T, s *Service, owner, clientID string) int {
 	t.Helper()
-	creds, err := s.Credentials(t.Context(), owner)
+	creds, err := s.Accounts.Credentials(t.Context(), owner)
 	if err != nil {
 		t.Fatalf("Credentials: %v", err)
 	}
@@ -199,19 +200,11 @@ func activeOf(t *testing.T, s *Service, owner, clientID string) int {
 // 6749 §6: "identical to that of the refresh token included by the
 // client in the request"), so a later refresh can ask for it all again.
 func TestRefreshKeepsScope(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, st store.Store) {
+	forEachService(t, func(t *testing.T, s *Service) {
 		ctx := t.Context()
-		s := newService(t, st, authConfig(), nil)
 		mustUser(t, s, "sven", []string{"orders"}, []string{"read", "write"})
-		_, c, err := s.CreateClient(ctx, "sven", ClientSpec{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		first, err := s.ClientCredentialsGrant(ctx, c, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		narrowed, err := s.RefreshGrant(ctx, c, first.RefreshToken, []string{"read"})
+		c, first := granted(t, s, "sven")
+		narrowed, err := s.OAuth.RefreshGrant(ctx, c, first.RefreshToken, []string{"read"})
 		if err != nil {
 			t.Fatalf("narrowing refresh: %v", err)
 		}
@@ -220,24 +213,24 @@ func TestRefreshKeepsScope(t *testing.T) {
 		}
 		writeOrders := Need{APISet: "orders", Scope: "write"}
 		var se *ScopeError
-		if _, err := s.Verify(ctx, bearer(narrowed.AccessToken), writeOrders, client); !errors.As(err, &se) {
+		if _, err := s.Verifier.Verify(ctx, bearer(narrowed.AccessToken), writeOrders, client); !errors.As(err, &se) {
 			t.Errorf("narrowed access token used to write: %v, want a scope error", err)
 		}
-		in, err := s.Introspect(ctx, narrowed.RefreshToken)
+		in, err := s.OAuth.Introspect(ctx, narrowed.RefreshToken)
 		if err != nil || !in.Active || in.Scope != "read write" {
 			t.Errorf("Introspect(new refresh token) = %+v, %v; want active with scope \"read write\"", in, err)
 		}
-		full, err := s.RefreshGrant(ctx, c, narrowed.RefreshToken, nil)
+		full, err := s.OAuth.RefreshGrant(ctx, c, narrowed.RefreshToken, nil)
 		if err != nil {
 			t.Fatalf("refresh after a narrowing one: %v", err)
 		}
 		if got := strings.Join(full.Scope, " "); got != "read write" || full.Narrowed {
 			t.Errorf("refresh after a narrowing one: scope %q (narrowed %v), want \"read write\" (false)", got, full.Narrowed)
 		}
-		if _, err := s.Verify(ctx, bearer(full.AccessToken), writeOrders, client); err != nil {
+		if _, err := s.Verifier.Verify(ctx, bearer(full.AccessToken), writeOrders, client); err != nil {
 			t.Errorf("full access token used to write: %v", err)
 		}
-		if _, err := s.RefreshGrant(ctx, c, full.RefreshToken, []string{"write"}); err != nil {
+		if _, err := s.OAuth.RefreshGrant(ctx, c, full.RefreshToken, []string{"write"}); err != nil {
 			t.Errorf("narrowing to the other scope later: %v, want success", err)
 		}
 	})
@@ -255,18 +248,11 @@ func TestGrantRacingClientDeletion(t *testing.T) {
 			name  string
 			grant func(c *Client, rt string) (*TokenResponse, error)
 		}{
-			{"client_credentials", func(c *Client, _ string) (*TokenResponse, error) { return s.ClientCredentialsGrant(ctx, c, nil) }},
-			{"refresh_token", func(c *Client, rt string) (*TokenResponse, error) { return s.RefreshGrant(ctx, c, rt, nil) }},
+			{"client_credentials", func(c *Client, _ string) (*TokenResponse, error) { return s.OAuth.ClientCredentialsGrant(ctx, c, nil) }},
+			{"refresh_token", func(c *Client, rt string) (*TokenResponse, error) { return s.OAuth.RefreshGrant(ctx, c, rt, nil) }},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				_, c, err := s.CreateClient(ctx, "tove", ClientSpec{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				first, err := s.ClientCredentialsGrant(ctx, c, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
+				c, first := granted(t, s, "tove")
 				var once sync.Once
 				st.mu.Lock()
 				st.beforeCreate = func(key string) {
@@ -274,7 +260,7 @@ func TestGrantRacingClientDeletion(t *testing.T) {
 					// access token's verification record.
 					if strings.HasPrefix(key, "cred/") {
 						once.Do(func() {
-							if err := s.DeleteClient(context.WithoutCancel(ctx), "tove", c.ID); err != nil {
+							if err := s.OAuth.DeleteClient(context.WithoutCancel(ctx), "tove", c.ID); err != nil {
 								t.Errorf("DeleteClient: %v", err)
 							}
 						})
@@ -288,7 +274,7 @@ func TestGrantRacingClientDeletion(t *testing.T) {
 					t.Errorf("grant racing the client's deletion: %+v, %v; want ErrInvalidClient", tr, err)
 				}
 				if tr != nil {
-					if _, err := s.Verify(ctx, bearer(tr.AccessToken), readOrders, client); !errors.Is(err, ErrInvalid) {
+					if _, err := s.Verifier.Verify(ctx, bearer(tr.AccessToken), readOrders, client); !errors.Is(err, ErrInvalid) {
 						t.Errorf("access token of a deleted client: %v, want ErrInvalid", err)
 					}
 				}
@@ -304,18 +290,10 @@ func TestGrantRacingClientDeletion(t *testing.T) {
 // refresh token, exactly one gets tokens (the compare-and-set that rotates
 // the token admits one); the others are invalid_grant, as a replay.
 func TestConcurrentRefreshesSpendOnce(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, st store.Store) {
+	forEachService(t, func(t *testing.T, s *Service) {
 		ctx := t.Context()
-		s := newService(t, st, authConfig(), nil)
 		mustUser(t, s, "ugo", []string{"orders"}, []string{"read"})
-		_, c, err := s.CreateClient(ctx, "ugo", ClientSpec{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		first, err := s.ClientCredentialsGrant(ctx, c, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c, first := granted(t, s, "ugo")
 		const n = 8
 		errs := make([]error, n)
 		var wg sync.WaitGroup
@@ -325,7 +303,7 @@ func TestConcurrentRefreshesSpendOnce(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-start
-				_, errs[i] = s.RefreshGrant(ctx, c, first.RefreshToken, nil)
+				_, errs[i] = s.OAuth.RefreshGrant(ctx, c, first.RefreshToken, nil)
 			}()
 		}
 		close(start)

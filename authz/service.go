@@ -6,26 +6,18 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/maypok86/otter/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/keygate/keygate/config"
-	"github.com/keygate/keygate/ratelimit"
 	"github.com/keygate/keygate/store"
 )
 
 // generatedKeyRecord is where keygate keeps the digest key it generated
 // when the config names none.
 const generatedKeyRecord = "authz/generated-digest-key"
-
-// eventsChannel carries invalidations between replicas.
-const eventsChannel = "authz"
 
 // Options are a Service's collaborators.
 type Options struct {
@@ -41,128 +33,84 @@ type Options struct {
 	SelfService config.SelfService
 }
 
-// Service verifies and issues credentials. It is safe for concurrent use.
+// Service is the credential model's three parts, built on one store with
+// one keyring (the digest keys) and one set of repositories. Each part
+// is safe for concurrent use. A consumer takes the part it needs, or
+// declares an interface of the few methods it calls (proxy's
+// Authenticator is Verifier's).
 type Service struct {
-	st        store.Store
-	log       *zap.Logger
-	keys      keyring
-	threshold int64
-	ttl       time.Duration
-	negTTL    time.Duration
-	stale     time.Duration
-	now       func() time.Time
-	metrics   *metrics
-	oauth     config.OAuth
-	selfSvc   config.SelfService
+	// Verifier answers "who is this, and may they?" on the request path:
+	// the cache, strikes and invalidations between replicas.
+	Verifier *Verifier
+	// Accounts keeps users, passwords, named keys, the ApiKey pair and
+	// credentials derived from credentials.
+	Accounts *Accounts
+	// OAuth keeps OAuth clients and issues, refreshes, revokes and
+	// introspects their tokens.
+	OAuth *OAuth
+}
 
-	creds *otter.Cache[cacheKey, *entry]
-	users *otter.Cache[string, *userEntry]
-
-	strikeSlots chan struct{} // bounds strikes running after their response
-	pending     sync.Map      // strikeKey → *pending: wrong tokens being recorded
-	staleBefore atomic.Int64  // unix ns: entries fetched before are not fresh
-	origin      string        // this Service's id in the events it publishes
-	usedQueue   chan string   // credential ids whose last use is to be recorded
-	retrievable sealers       // auth.encryption_keys; empty: secrets are shown once
-	cancel      context.CancelFunc
-	wg          sync.WaitGroup
-	// keyFailures counts wrong tokens per ApiKey key
-	// (auth.key_failure_limit); nil: off.
-	keyFailures *ratelimit.FailureGuard[string]
-	// hashing bounds password checks running at once (self_service).
-	hashing *hashSlots
+// core is what the three parts share: the store and its typed
+// repositories, the keyring, the clock, the metrics, and the way to tell
+// every replica's Verifier to forget a credential (publish).
+type core struct {
+	st          store.Store
+	db          records
+	log         *zap.Logger
+	keys        keyring
+	retrievable sealers // auth.encryption_keys; empty: secrets are shown once
+	now         func() time.Time
+	metrics     *metrics
+	verifier    *Verifier // publish goes through its cache
 }
 
 // New builds the Service on an open store: it loads the digest keys (or
 // the generated one, creating it at first start), sizes the caches and
-// starts listening for invalidations from other replicas.
+// starts listening for invalidations from other replicas. One
+// constructor builds all three parts because they must share the keyring
+// and the Verifier's cache (which Accounts and OAuth invalidate): parts
+// built apart could disagree on both.
 func New(ctx context.Context, cfg config.Auth, st store.Store, opts Options) (*Service, error) {
 	log := opts.Logger
 	if log == nil {
 		log = zap.NewNop()
 	}
-	s := &Service{
-		st:          st,
-		log:         log.Named("authz"),
-		threshold:   int64(cfg.LockoutThreshold),
-		ttl:         cfg.CacheTTL,
-		negTTL:      cfg.NegativeCacheTTL,
-		stale:       cfg.StaleIfError,
-		now:         opts.Now,
-		strikeSlots: make(chan struct{}, 256),
-		origin:      newID(),
+	c := &core{st: st, db: newRecords(st), log: log.Named("authz"), now: opts.Now}
+	if c.now == nil {
+		c.now = time.Now
 	}
-	if s.now == nil {
-		s.now = time.Now
-	}
-	s.oauth, s.selfSvc = withDefaults(opts.OAuth, opts.SelfService)
-	s.hashing = newHashSlots(s.selfSvc)
+	oauth, selfSvc := withDefaults(opts.OAuth, opts.SelfService)
 	var err error
-	if s.metrics, err = newMetrics(opts.Registerer); err != nil {
+	if c.metrics, err = newMetrics(opts.Registerer); err != nil {
 		return nil, err
 	}
-	if s.keys, err = s.loadKeys(ctx, cfg.DigestKeys); err != nil {
+	if c.keys, err = c.loadKeys(ctx, cfg.DigestKeys); err != nil {
 		return nil, err
-	}
-	if fl := cfg.KeyFailureLimit; fl.On() {
-		if s.keyFailures, err = ratelimit.NewKeyFailureGuard(ratelimit.Limit{Rate: fl.Rate, Per: fl.Per, Burst: fl.Burst}); err != nil {
-			return nil, err
-		}
 	}
 	for i, k := range cfg.EncryptionKeys {
 		sl, err := newSealer(k.ID, []byte(k.Secret), "keygate retrievable secrets v1")
 		if err != nil {
 			return nil, fmt.Errorf("auth.encryption_keys[%d]: %w", i, err)
 		}
-		s.retrievable = append(s.retrievable, sl)
+		c.retrievable = append(c.retrievable, sl)
 	}
-	// Positive entries outlive their freshness by stale_if_error, so that
-	// they can stand in while the store is down; negative ones do not.
-	s.creds, err = otter.New(&otter.Options[cacheKey, *entry]{
-		MaximumSize: cfg.CacheSize,
-		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[cacheKey, *entry]) time.Duration {
-			if e.Value.rec == nil && !e.Value.apiKey {
-				return s.negTTL
-			}
-			if e.Value.rec == nil {
-				return s.ttl // an unknown ApiKey key is remembered as long as a known one (see lookup)
-			}
-			return s.ttl + s.stale
-		}),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("auth cache: %w", err)
+	if c.verifier, err = newVerifier(c, cfg); err != nil {
+		return nil, err
 	}
-	s.users, err = otter.New(&otter.Options[string, *userEntry]{
-		MaximumSize:      max(cfg.CacheSize/10, 100),
-		ExpiryCalculator: otter.ExpiryWriting[string, *userEntry](s.ttl + s.stale),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("auth user cache: %w", err)
-	}
-
-	subCtx, cancel := context.WithCancel(context.Background())
-	events, err := st.Subscribe(subCtx, eventsChannel)
-	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("subscribing to invalidations: %w", err)
-	}
-	s.cancel = cancel
-	s.usedQueue = make(chan string, 1024)
-	s.wg.Add(2)
-	go s.listen(events)
-	go s.recordUse(subCtx)
-	return s, nil
+	return &Service{
+		Verifier: c.verifier,
+		Accounts: &Accounts{core: c, selfSvc: selfSvc, hashing: newHashSlots(selfSvc)},
+		OAuth:    &OAuth{core: c, oauth: oauth},
+	}, nil
 }
 
 // Close stops the invalidation listener and waits for strikes still being
 // recorded.
 func (s *Service) Close() {
-	s.cancel()
-	s.wg.Wait()
+	s.Verifier.close()
 }
 
-func (s *Service) loadKeys(ctx context.Context, cfgKeys []config.DigestKey) (keyring, error) {
+func (s *core) loadKeys(ctx context.Context, cfgKeys []config.DigestKey) (keyring, error) {
 	if len(cfgKeys) > 0 {
 		r := make(keyring, 0, len(cfgKeys))
 		for i, k := range cfgKeys {
@@ -180,51 +128,20 @@ func (s *Service) loadKeys(ctx context.Context, cfgKeys []config.DigestKey) (key
 	var raw [48]byte
 	_, _ = rand.Read(raw[:])
 	secret := base64.RawStdEncoding.EncodeToString(raw[:])
-	if _, err := s.st.Create(ctx, generatedKeyRecord, []byte(secret), store.WriteOptions{}); err != nil && !errors.Is(err, store.ErrConflict) {
+	if err := s.db.refs.create(ctx, generatedKeyRecord, &secret); err != nil && !errors.Is(err, store.ErrConflict) {
 		return nil, fmt.Errorf("auth.digest_keys: storing a generated key: %w", err)
 	}
-	rec, err := s.st.Get(ctx, generatedKeyRecord)
+	stored, _, err := s.db.refs.get(ctx, generatedKeyRecord)
 	if err != nil {
 		return nil, fmt.Errorf("auth.digest_keys: reading the generated key: %w", err)
 	}
 	s.log.Warn("auth.digest_keys is not set: using a digest key generated and kept in the store; " +
 		"set auth.digest_keys from a secret (e.g. ${KEYGATE_DIGEST_KEY}) in production so that a copy of the store holds no key")
-	dk, err := newDigestKey("gen", rec.Value, 0)
+	dk, err := newDigestKey("gen", []byte(*stored), 0)
 	if err != nil {
 		return nil, err
 	}
 	return keyring{dk}, nil
-}
-
-// listen applies invalidations published by any replica (this one too).
-func (s *Service) listen(events <-chan store.Message) {
-	defer s.wg.Done()
-	for m := range events {
-		if m.Resync {
-			s.log.Warn("invalidation messages may have been lost: re-checking every cached credential")
-			s.invalidateAll()
-			continue
-		}
-		origin, ev, ok := strings.Cut(string(m.Payload), " ")
-		if !ok || origin == s.origin {
-			continue // malformed, or our own (applied when published)
-		}
-		s.applyEvent(ev)
-	}
-}
-
-// invalidateAll makes every cached entry stale: the next request asks
-// the store again. Entries are kept (not dropped) so that while the store
-// is down they can still stand in under stale_if_error.
-func (s *Service) invalidateAll() {
-	s.staleBefore.Store(s.now().UnixNano())
-}
-
-// fresh reports whether an entry fetched at fetched may be used without
-// asking the store: younger than ttl and not older than the last
-// invalidateAll.
-func (s *Service) fresh(fetched time.Time, now time.Time, ttl time.Duration) bool {
-	return now.Sub(fetched) < ttl && fetched.UnixNano() > s.staleBefore.Load()
 }
 
 // withDefaults fills zero OAuth and self-service settings from config's
@@ -233,46 +150,4 @@ func withDefaults(o config.OAuth, ss config.SelfService) (config.OAuth, config.S
 	c := config.Config{OAuth: o, SelfService: ss}
 	c.ApplyDefaults()
 	return c.OAuth, c.SelfService
-}
-
-// lastUsedEvery is how often, at most, a replica records a credential's
-// last use.
-const lastUsedEvery = time.Minute
-
-// markUsed queues a last-used update for a verified credential at most
-// once a minute per replica, off the request path: the update is written
-// by recordUse, and dropped (not waited for) when the queue is full.
-func (s *Service) markUsed(e *entry, at time.Time) {
-	now := at.UnixNano()
-	last := e.lastUsed.Load()
-	if now-last < int64(lastUsedEvery) || !e.lastUsed.CompareAndSwap(last, now) {
-		return
-	}
-	select {
-	case s.usedQueue <- e.rec.CredentialID:
-	default:
-	}
-}
-
-// recordUse writes queued last-used times into the credentials' records.
-func (s *Service) recordUse(ctx context.Context) {
-	defer s.wg.Done()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case id := <-s.usedQueue:
-			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			now := s.now().UTC().Truncate(time.Second)
-			_, err := s.updateCred(wctx, id, func(c *Credential) {
-				if now.After(c.LastUsed) {
-					c.LastUsed = now
-				}
-			})
-			cancel()
-			if err != nil && !errors.Is(err, ErrNotFound) && ctx.Err() == nil {
-				s.log.Debug("recording last use failed", zap.String("credential_id", id), zap.Error(err))
-			}
-		}
-	}
 }

@@ -5,20 +5,22 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/maypok86/otter/v2"
+
+	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/ratelimit"
 	"github.com/keygate/keygate/store"
 )
 
@@ -132,7 +134,7 @@ type pending struct {
 // pendingFor returns the pending strikes of a credential generation. The
 // map holds one small value per ApiKey credential this replica has
 // verified.
-func (s *Service) pendingFor(credentialID string, generation int64) *pending {
+func (s *Verifier) pendingFor(credentialID string, generation int64) *pending {
 	k := strikeKey(credentialID, generation)
 	if p, ok := s.pending.Load(k); ok {
 		return p.(*pending)
@@ -146,6 +148,96 @@ func (s *Service) pendingFor(credentialID string, generation int64) *pending {
 type userEntry struct {
 	fetched time.Time
 	user    *User // nil: no such user
+}
+
+// Verifier verifies credentials on the request path: an in-process cache
+// of verification records in front of the store, the ApiKey token's
+// strikes and void, and the invalidations that keep every replica's cache
+// true (invalidate.go). It is safe for concurrent use.
+type Verifier struct {
+	*core
+	threshold int64
+	ttl       time.Duration
+	negTTL    time.Duration
+	stale     time.Duration
+
+	creds *otter.Cache[cacheKey, *entry]
+	users *otter.Cache[string, *userEntry]
+
+	strikeSlots chan struct{} // bounds strikes running after their response
+	pending     sync.Map      // strikeKey → *pending: wrong tokens being recorded
+	staleBefore atomic.Int64  // unix ns: entries fetched before are not fresh
+	origin      string        // this replica's id in the events it publishes
+	usedQueue   chan string   // credential ids whose last use is to be recorded
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
+	// keyFailures counts wrong tokens per ApiKey key
+	// (auth.key_failure_limit); nil: off.
+	keyFailures *ratelimit.FailureGuard[string]
+}
+
+// newVerifier sizes the caches and starts listening for invalidations
+// from other replicas.
+func newVerifier(c *core, cfg config.Auth) (*Verifier, error) {
+	s := &Verifier{
+		core:        c,
+		threshold:   int64(cfg.LockoutThreshold),
+		ttl:         cfg.CacheTTL,
+		negTTL:      cfg.NegativeCacheTTL,
+		stale:       cfg.StaleIfError,
+		strikeSlots: make(chan struct{}, 256),
+		origin:      newID(),
+	}
+	var err error
+	if fl := cfg.KeyFailureLimit; fl.On() {
+		if s.keyFailures, err = ratelimit.NewKeyFailureGuard(ratelimit.Limit{Rate: fl.Rate, Per: fl.Per, Burst: fl.Burst}); err != nil {
+			return nil, err
+		}
+	}
+	// Positive entries outlive their freshness by stale_if_error, so that
+	// they can stand in while the store is down; negative ones do not.
+	s.creds, err = otter.New(&otter.Options[cacheKey, *entry]{
+		MaximumSize: cfg.CacheSize,
+		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[cacheKey, *entry]) time.Duration {
+			if e.Value.rec == nil && !e.Value.apiKey {
+				return s.negTTL
+			}
+			if e.Value.rec == nil {
+				return s.ttl // an unknown ApiKey key is remembered as long as a known one (see lookup)
+			}
+			return s.ttl + s.stale
+		}),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("auth cache: %w", err)
+	}
+	s.users, err = otter.New(&otter.Options[string, *userEntry]{
+		MaximumSize:      max(cfg.CacheSize/10, 100),
+		ExpiryCalculator: otter.ExpiryWriting[string, *userEntry](s.ttl + s.stale),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("auth user cache: %w", err)
+	}
+
+	subCtx, cancel := context.WithCancel(context.Background())
+	events, err := c.st.Subscribe(subCtx, eventsChannel)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("subscribing to invalidations: %w", err)
+	}
+	s.cancel = cancel
+	s.usedQueue = make(chan string, 1024)
+	s.wg.Add(2)
+	go s.listen(events)
+	go s.recordUse(subCtx)
+	return s, nil
+}
+
+// close stops the invalidation listener and the last-used writer and
+// waits for strikes still being recorded.
+func (s *Verifier) close() {
+	s.cancel()
+	s.wg.Wait()
 }
 
 // Need is what a route asks of a credential.
@@ -162,7 +254,7 @@ type Need struct {
 //
 // On the steady path (a credential verified less than cache_ttl ago) it
 // makes no store round trip and allocates nothing.
-func (s *Service) Verify(ctx context.Context, authorization []string, need Need, client netip.Addr) (*Identity, error) {
+func (s *Verifier) Verify(ctx context.Context, authorization []string, need Need, client netip.Addr) (*Identity, error) {
 	start := time.Now()
 	id, result, err := s.verify(ctx, authorization, &need, client)
 	s.metrics.observe(result, time.Since(start))
@@ -172,14 +264,14 @@ func (s *Service) Verify(ctx context.Context, authorization []string, need Need,
 // Authenticate is Verify without a route: it identifies the caller of the
 // self-service API by a credential of their own (key token, access token
 // or ApiKey pair), whatever its API sets and scopes.
-func (s *Service) Authenticate(ctx context.Context, authorization []string, client netip.Addr) (*Identity, error) {
+func (s *Verifier) Authenticate(ctx context.Context, authorization []string, client netip.Addr) (*Identity, error) {
 	start := time.Now()
 	id, result, err := s.verify(ctx, authorization, nil, client)
 	s.metrics.observe(result, time.Since(start))
 	return id, err
 }
 
-func (s *Service) verify(ctx context.Context, authorization []string, need *Need, client netip.Addr) (*Identity, result, error) {
+func (s *Verifier) verify(ctx context.Context, authorization []string, need *Need, client netip.Addr) (*Identity, result, error) {
 	p, err := ParseAuthorization(authorization)
 	switch {
 	case errors.Is(err, ErrNoCredential):
@@ -289,7 +381,7 @@ func (s *Service) verify(ctx context.Context, authorization []string, need *Need
 // which drops the negative entry on every replica); and a wrong token
 // records its strike after the answer without dropping the entry (see
 // strike). A right token pays for the rest in settle.
-func (s *Service) lookup(ctx context.Context, secret string, apiKey bool, now time.Time) (*entry, result, error) {
+func (s *Verifier) lookup(ctx context.Context, secret string, apiKey bool, now time.Time) (*entry, result, error) {
 	var stale *entry
 	var storeErr error
 	negTTL := s.negTTL
@@ -344,9 +436,10 @@ func (s *Service) lookup(ctx context.Context, secret string, apiKey bool, now ti
 // record only and the entry is partial, unless full is set, when it reads
 // the owner and the strikes too (settle, for a right token). A store error
 // is returned and never cached.
-func (s *Service) fetch(ctx context.Context, k *digestKey, ck cacheKey, apiKey, full bool) (*entry, error) {
+func (s *Verifier) fetch(ctx context.Context, k *digestKey, ck cacheKey, apiKey, full bool) (*entry, error) {
 	fetched := s.now()
-	r, err := s.st.Get(ctx, k.recordKey(ck.d))
+	digest := k.recordKey(ck.d)
+	rec, _, err := s.db.secrets.get(ctx, digest)
 	if errors.Is(err, store.ErrNotFound) {
 		e := &entry{key: k, ck: ck, fetched: fetched, apiKey: apiKey}
 		s.creds.Set(ck, e)
@@ -355,12 +448,8 @@ func (s *Service) fetch(ctx context.Context, k *digestKey, ck cacheKey, apiKey, 
 	if err != nil {
 		return nil, err
 	}
-	var rec secretRecord
-	if err := json.Unmarshal(r.Value, &rec); err != nil {
-		return nil, fmt.Errorf("decoding %s: %w", r.Key, err)
-	}
-	rec.digestHint = r.Key
-	e := &entry{key: k, ck: ck, fetched: fetched, rec: &rec, apiKey: apiKey}
+	rec.digestHint = digest
+	e := &entry{key: k, ck: ck, fetched: fetched, rec: rec, apiKey: apiKey}
 	if rec.ExpiresMs > 0 {
 		e.expires = time.UnixMilli(rec.ExpiresMs)
 	}
@@ -415,7 +504,7 @@ func (s *Service) fetch(ctx context.Context, k *digestKey, ck cacheKey, apiKey, 
 }
 
 // keep caches a fetched entry in place of the one before it.
-func (s *Service) keep(ck cacheKey, e *entry) {
+func (s *Verifier) keep(ck cacheKey, e *entry) {
 	if prev, ok := s.creds.GetIfPresent(ck); ok {
 		e.lastUsed.Store(prev.lastUsed.Load()) // once a minute survives a refresh
 	}
@@ -428,7 +517,7 @@ func (s *Service) keep(ck cacheKey, e *entry) {
 // (auth.key_failure_limit), so that the two get the same answers — 429
 // included — in about the same time. It does no I/O, like the wrong
 // token's path before its answer.
-func (s *Service) missedKey(key, token string) {
+func (s *Verifier) missedKey(key, token string) {
 	d := s.keys[0].digest(token)
 	runtime.KeepAlive(&d)
 	if s.keyFailures != nil {
@@ -436,7 +525,7 @@ func (s *Service) missedKey(key, token string) {
 	}
 }
 
-func (s *Service) fillToken(e *entry) error {
+func (s *Verifier) fillToken(e *entry) error {
 	rec := e.rec
 	if rec.TokenDigest == "" {
 		return nil // no token generated yet: nothing can match
@@ -457,25 +546,21 @@ func (s *Service) fillToken(e *entry) error {
 	return nil
 }
 
-func (s *Service) user(ctx context.Context, name string) (*User, error) {
+func (s *Verifier) user(ctx context.Context, name string) (*User, error) {
 	if ue, ok := s.users.GetIfPresent(name); ok && s.fresh(ue.fetched, s.now(), s.ttl) {
 		return ue.user, nil
 	}
 	fetched := s.now()
-	r, err := s.st.Get(ctx, userKey(name))
-	if errors.Is(err, store.ErrNotFound) {
+	u, _, err := s.db.users.get(ctx, name)
+	if errors.Is(err, ErrUserNotFound) {
 		s.users.Set(name, &userEntry{fetched: fetched})
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	var u User
-	if err := json.Unmarshal(r.Value, &u); err != nil {
-		return nil, fmt.Errorf("decoding user %q: %w", name, err)
-	}
-	s.users.Set(name, &userEntry{fetched: fetched, user: &u})
-	return &u, nil
+	s.users.Set(name, &userEntry{fetched: fetched, user: u})
+	return u, nil
 }
 
 // settle runs before a right ApiKey token is accepted: it waits for this
@@ -484,7 +569,7 @@ func (s *Service) user(ctx context.Context, name string) (*User, error) {
 // invalidation, elsewhere) it reads the strikes again and resets the count
 // (ResetStrikes never clears a trip, so a success racing a failure cannot
 // un-void).
-func (s *Service) settle(ctx context.Context, e *entry) (*entry, result, error) {
+func (s *Verifier) settle(ctx context.Context, e *entry) (*entry, result, error) {
 	p := e.pending
 	p.mu.Lock()
 	for p.n > 0 {
@@ -525,7 +610,7 @@ func (s *Service) settle(ctx context.Context, e *entry) (*entry, result, error) 
 // wrong token and an unknown key cost the client the same time); the strike
 // is recorded right after, atomically in the store, and the token is voided
 // when the count reaches the threshold.
-func (s *Service) strikeLater(e *entry, client netip.Addr) {
+func (s *Verifier) strikeLater(e *entry, client netip.Addr) {
 	p := e.pending
 	p.mu.Lock()
 	p.n++
@@ -551,7 +636,7 @@ func (s *Service) strikeLater(e *entry, client netip.Addr) {
 	}
 }
 
-func (s *Service) strike(e *entry, client netip.Addr) {
+func (s *Verifier) strike(e *entry, client netip.Addr) {
 	rec := e.rec
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -586,59 +671,12 @@ func strikeKey(credentialID string, generation int64) string {
 	return "lock/" + credentialID + "/" + strconv.FormatInt(generation, 10)
 }
 
-// applyEvent handles one invalidation: "d:<record key>" drops the entry of
-// one secret; "s:<record key>" marks it struck (an ApiKey strike was
-// recorded: settle reads the strikes again before a right token) and
-// "v:<record key>#<generation>" voided if it is of that token generation,
-// both in place; "u:<user>" and "*" drop everything. (A replica that does
-// not know "s" or "v" drops everything: more than needed, never less.)
-func (s *Service) applyEvent(ev string) {
-	kind, arg, _ := strings.Cut(ev, ":")
-	arg, gen, _ := strings.Cut(arg, "#")
-	switch kind {
-	case "d", "s", "v":
-		// "dig/<key id>/<hex digest>"
-		rest, ok := strings.CutPrefix(arg, "dig/")
-		if !ok {
-			return
-		}
-		kid, hx, ok := strings.Cut(rest, "/")
-		if !ok {
-			return
-		}
-		var d [sha256.Size]byte
-		if b, err := hex.DecodeString(hx); err != nil || len(b) != len(d) {
-			return
-		} else {
-			copy(d[:], b)
-		}
-		for _, k := range s.keys {
-			if k.id != kid {
-				continue
-			}
-			ck := cacheKey{key: k.index, d: d}
-			if kind == "d" {
-				s.creds.Invalidate(ck)
-			} else if e, ok := s.creds.GetIfPresent(ck); ok && e.rec != nil {
-				e.struck.Store(true)
-				if kind == "v" && strconv.FormatInt(e.rec.Generation, 10) == gen {
-					e.voided.Store(true)
-				}
-			}
-		}
-	default:
-		s.invalidateAll()
+// markVoided records a void on the current generation only (a token
+// generated meanwhile stays valid).
+func (s *Verifier) markVoided(ctx context.Context, id string, generation int64) error {
+	c, _, err := s.db.creds.get(ctx, id)
+	if err != nil {
+		return err
 	}
-}
-
-// publish tells every replica to drop what an event names: this one at
-// once, the others through the store. The message carries this replica's
-// origin id so that its echo, arriving later, does not drop an entry
-// fetched meanwhile. A failure is logged: the cache TTL still bounds
-// staleness.
-func (s *Service) publish(ctx context.Context, ev string) {
-	s.applyEvent(ev)
-	if err := s.st.Publish(ctx, eventsChannel, []byte(s.origin+" "+ev)); err != nil {
-		s.log.Error("publishing invalidation failed; other replicas keep their cache up to auth.cache_ttl", zap.String("event", ev), zap.Error(err))
-	}
+	return s.restatus(ctx, c, StatusActive, StatusVoided, generation)
 }

@@ -87,7 +87,7 @@ func TestAdminAPIOnTwoInstances(t *testing.T) {
 	if code != 201 {
 		t.Fatalf("create a user with the bootstrap token: %d %s", code, body)
 	}
-	kt, _, err := g2.Auth().CreateKey(t.Context(), "alice", authz.KeySpec{Handle: "ci"})
+	kt, _, err := g2.Auth().Accounts.CreateKey(t.Context(), "alice", authz.KeySpec{Handle: "ci"})
 	if err != nil {
 		t.Fatal(err)
 	}

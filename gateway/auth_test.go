@@ -54,7 +54,7 @@ func echoUpstream(t *testing.T) *httptest.Server {
 
 func newAlice(t *testing.T, a *authz.Service) {
 	t.Helper()
-	if _, err := a.CreateUser(t.Context(), authz.User{Name: "alice", APISets: []string{"orders"}, Scopes: []string{"read", "write"}}); err != nil {
+	if _, err := a.Accounts.CreateUser(t.Context(), authz.User{Name: "alice", APISets: []string{"orders"}, Scopes: []string{"read", "write"}}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -72,11 +72,11 @@ func TestTwoInstancesVoidAndRevoke(t *testing.T) {
 	g2, _ := start(t, parse(t, y))
 	urls := []string{"http://" + g1.Addr().String() + "/orders/1", "http://" + g2.Addr().String() + "/orders/1"}
 	newAlice(t, g1.Auth())
-	key, first, err := g1.Auth().NewAPIKeyToken(t.Context(), "alice")
+	key, first, err := g1.Auth().Accounts.NewAPIKeyToken(t.Context(), "alice")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, second, err := g2.Auth().NewAPIKeyToken(t.Context(), "alice")
+	_, second, err := g2.Auth().Accounts.NewAPIKeyToken(t.Context(), "alice")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,14 +112,14 @@ func TestTwoInstancesVoidAndRevoke(t *testing.T) {
 
 	// Revocation: a named key deleted through instance 1 is refused by
 	// instance 2 within a second.
-	kt, _, err := g1.Auth().CreateKey(t.Context(), "alice", authz.KeySpec{Handle: "ci"})
+	kt, _, err := g1.Auth().Accounts.CreateKey(t.Context(), "alice", authz.KeySpec{Handle: "ci"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if code, _, _ := do(t, "GET", urls[1], "Bearer "+kt); code != 200 {
 		t.Fatalf("named key on instance 2: %d", code)
 	}
-	if err := g1.Auth().DeleteKey(t.Context(), "alice", "ci"); err != nil {
+	if err := g1.Auth().Accounts.DeleteKey(t.Context(), "alice", "ci"); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(time.Second)
@@ -147,11 +147,11 @@ func TestRedisDownFailsClosed(t *testing.T) {
 	base := "http://" + g.Addr().String() + "/orders/1"
 	admin := "http://" + g.AdminAddr().String()
 	newAlice(t, g.Auth())
-	warm, _, err := g.Auth().CreateKey(t.Context(), "alice", authz.KeySpec{Handle: "warm"})
+	warm, _, err := g.Auth().Accounts.CreateKey(t.Context(), "alice", authz.KeySpec{Handle: "warm"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cold, _, err := g.Auth().CreateKey(t.Context(), "alice", authz.KeySpec{Handle: "cold"})
+	cold, _, err := g.Auth().Accounts.CreateKey(t.Context(), "alice", authz.KeySpec{Handle: "cold"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func TestRedisDownFailsClosed(t *testing.T) {
 	srv.Restart() // empty: this Redis keeps nothing on disk
 	waitStatus(t, admin+"/readyz", 200)
 	newAlice(t, g.Auth())
-	fresh, _, err := g.Auth().CreateKey(context.Background(), "alice", authz.KeySpec{Handle: "after"})
+	fresh, _, err := g.Auth().Accounts.CreateKey(context.Background(), "alice", authz.KeySpec{Handle: "after"})
 	if err != nil {
 		t.Fatalf("creating a key after Redis came back: %v", err)
 	}

@@ -41,7 +41,7 @@ routes:
 	ctx := t.Context()
 	newAlice(t, g1.Auth())
 
-	kt, _, err := g1.Auth().CreateKey(ctx, "alice", authz.KeySpec{Handle: "ci"})
+	kt, _, err := g1.Auth().Accounts.CreateKey(ctx, "alice", authz.KeySpec{Handle: "ci"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ routes:
 		t.Fatalf("key made on gateway 1, on gateway 2: %d %s", code, body)
 	}
 
-	key, tok, err := g2.Auth().NewAPIKeyToken(ctx, "alice")
+	key, tok, err := g2.Auth().Accounts.NewAPIKeyToken(ctx, "alice")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ routes:
 		}
 	}
 
-	if err := g1.Auth().DeleteKey(ctx, "alice", "ci"); err != nil {
+	if err := g1.Auth().Accounts.DeleteKey(ctx, "alice", "ci"); err != nil {
 		t.Fatal(err)
 	}
 	deadline = time.Now().Add(5 * time.Second)

@@ -146,7 +146,7 @@ func TestSentinelFailover(t *testing.T) {
 	newAlice(t, g1.Auth())
 	newKey := func(g *Gateway, handle string) string {
 		t.Helper()
-		tok, cred, err := g.Auth().CreateKey(ctx, "alice", authz.KeySpec{Handle: handle})
+		tok, cred, err := g.Auth().Accounts.CreateKey(ctx, "alice", authz.KeySpec{Handle: handle})
 		if err != nil {
 			t.Fatalf("CreateKey %s: %v", handle, err)
 		}
@@ -336,7 +336,7 @@ func TestSentinelFailover(t *testing.T) {
 	if code, _, body := do(t, "GET", url2, after); code != 200 {
 		t.Fatalf("key created on gateway 1 after the failover, on gateway 2: %d %s", code, body)
 	}
-	if err := g1.Auth().DeleteKey(ctx, "alice", "after"); err != nil {
+	if err := g1.Auth().Accounts.DeleteKey(ctx, "alice", "after"); err != nil {
 		t.Fatalf("DeleteKey after the failover: %v", err)
 	}
 	deadline = time.Now().Add(5 * time.Second)

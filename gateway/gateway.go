@@ -111,7 +111,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		limiter = g.limiter
 	}
 	g.quotas = ratelimit.NewQuotas(st, nil)
-	g.proxy, err = proxy.New(cfg, proxy.Options{Logger: g.log, Registerer: g.reg, Version: opts.Version, Authenticator: g.auth, RateLimiter: limiter, Quotas: g.quotas})
+	g.proxy, err = proxy.New(cfg, proxy.Options{Logger: g.log, Registerer: g.reg, Version: opts.Version, Authenticator: g.auth.Verifier, RateLimiter: limiter, Quotas: g.quotas})
 	if err != nil {
 		g.closeLimiter()
 		g.auth.Close()

@@ -127,7 +127,7 @@ routes:
 	g, _ := start(t, parse(t, y))
 	base := "http://" + g.Addr().String()
 	newAlice(t, g.Auth())
-	tok, _, err := g.Auth().CreateKey(t.Context(), "alice", authz.KeySpec{Handle: "k"})
+	tok, _, err := g.Auth().Accounts.CreateKey(t.Context(), "alice", authz.KeySpec{Handle: "k"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,18 +156,18 @@ func TestKeyFailureLimit(t *testing.T) {
 	g, _ := start(t, parse(t, y))
 	url := "http://" + g.Addr().String() + "/orders/1"
 	newAlice(t, g.Auth())
-	if _, err := g.Auth().CreateUser(t.Context(), authz.User{Name: "bob", APISets: []string{"orders"}, Scopes: []string{"read"}}); err != nil {
+	if _, err := g.Auth().Accounts.CreateUser(t.Context(), authz.User{Name: "bob", APISets: []string{"orders"}, Scopes: []string{"read"}}); err != nil {
 		t.Fatal(err)
 	}
-	key, old, err := g.Auth().NewAPIKeyToken(t.Context(), "alice")
+	key, old, err := g.Auth().Accounts.NewAPIKeyToken(t.Context(), "alice")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, right, err := g.Auth().NewAPIKeyToken(t.Context(), "alice")
+	_, right, err := g.Auth().Accounts.NewAPIKeyToken(t.Context(), "alice")
 	if err != nil {
 		t.Fatal(err)
 	}
-	bobKey, bobToken, err := g.Auth().NewAPIKeyToken(t.Context(), "bob")
+	bobKey, bobToken, err := g.Auth().Accounts.NewAPIKeyToken(t.Context(), "bob")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func TestKeyFailureLimit(t *testing.T) {
 	}
 	// The void came first (strikes are recorded after the answer, so one
 	// more may be counted before this replica sees the trip).
-	if st, failures, err := g.Auth().APIKeyStatus(t.Context(), "alice"); err != nil || st != authz.StatusVoided || failures < 3 {
+	if st, failures, err := g.Auth().Accounts.APIKeyStatus(t.Context(), "alice"); err != nil || st != authz.StatusVoided || failures < 3 {
 		t.Errorf("after the flood: %s with %d failures (%v), want voided", st, failures, err)
 	}
 	if code, _, _ := do(t, "GET", url, "ApiKey "+bobKey+":"+bobToken); code != 200 {
@@ -211,11 +211,11 @@ func TestLockoutNeverFailsOpen(t *testing.T) {
 	g, _ := start(t, parse(t, y))
 	url := "http://" + g.Addr().String() + "/orders/1"
 	newAlice(t, g.Auth())
-	key, old, err := g.Auth().NewAPIKeyToken(t.Context(), "alice")
+	key, old, err := g.Auth().Accounts.NewAPIKeyToken(t.Context(), "alice")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, right, err := g.Auth().NewAPIKeyToken(t.Context(), "alice")
+	_, right, err := g.Auth().Accounts.NewAPIKeyToken(t.Context(), "alice")
 	if err != nil {
 		t.Fatal(err)
 	}

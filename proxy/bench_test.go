@@ -146,31 +146,31 @@ routes:
 		b.Fatal(err)
 	}
 	defer svc.Close()
-	if _, err := svc.CreateUser(b.Context(), authz.User{Name: "bench", APISets: []string{"orders"}, Scopes: []string{"read", "write"}}); err != nil {
+	if _, err := svc.Accounts.CreateUser(b.Context(), authz.User{Name: "bench", APISets: []string{"orders"}, Scopes: []string{"read", "write"}}); err != nil {
 		b.Fatal(err)
 	}
-	keyTok, _, err := svc.CreateKey(b.Context(), "bench", authz.KeySpec{Handle: "bench"})
+	keyTok, _, err := svc.Accounts.CreateKey(b.Context(), "bench", authz.KeySpec{Handle: "bench"})
 	if err != nil {
 		b.Fatal(err)
 	}
-	key, apiTok, err := svc.NewAPIKeyToken(b.Context(), "bench")
+	key, apiTok, err := svc.Accounts.NewAPIKeyToken(b.Context(), "bench")
 	if err != nil {
 		b.Fatal(err)
 	}
 	// A second user whose ApiKey token is void: three wrong tokens.
-	if _, err := svc.CreateUser(b.Context(), authz.User{Name: "voided", APISets: []string{"orders"}, Scopes: []string{"read"}}); err != nil {
+	if _, err := svc.Accounts.CreateUser(b.Context(), authz.User{Name: "voided", APISets: []string{"orders"}, Scopes: []string{"read"}}); err != nil {
 		b.Fatal(err)
 	}
-	vkey, vtok, err := svc.NewAPIKeyToken(b.Context(), "voided")
+	vkey, vtok, err := svc.Accounts.NewAPIKeyToken(b.Context(), "voided")
 	if err != nil {
 		b.Fatal(err)
 	}
 	wrong := "ApiKey " + vkey + ":" + authz.NewToken(authz.KindAPIKey)
 	for range 3 {
-		svc.Verify(b.Context(), []string{wrong}, authz.Need{APISet: "orders", Scope: "read"}, netip.Addr{})
+		svc.Verifier.Verify(b.Context(), []string{wrong}, authz.Need{APISet: "orders", Scope: "read"}, netip.Addr{})
 	}
 	for i := 0; ; i++ { // strikes are recorded just after the answers
-		if _, err := svc.Verify(b.Context(), []string{"ApiKey " + vkey + ":" + vtok}, authz.Need{APISet: "orders", Scope: "read"}, netip.Addr{}); err != nil {
+		if _, err := svc.Verifier.Verify(b.Context(), []string{"ApiKey " + vkey + ":" + vtok}, authz.Need{APISet: "orders", Scope: "read"}, netip.Addr{}); err != nil {
 			break
 		}
 		if i > 100 {
@@ -179,7 +179,7 @@ routes:
 		time.Sleep(10 * time.Millisecond)
 	}
 
-	h, err := New(cfg, Options{Authenticator: svc})
+	h, err := New(cfg, Options{Authenticator: svc.Verifier})
 	if err != nil {
 		b.Fatal(err)
 	}

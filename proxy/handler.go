@@ -29,12 +29,14 @@ import (
 )
 
 // Authenticator verifies a request's credential for what a route needs.
-// *authz.Service implements it; its errors are authz's sentinels
+// *authz.Verifier implements it; its errors are authz's sentinels
 // (ErrNoCredential, ErrMalformed, ErrInvalid, *ScopeError, ErrUnavailable),
 // and any other error is answered 503: keygate fails closed.
 type Authenticator interface {
 	Verify(ctx context.Context, authorization []string, need authz.Need, client netip.Addr) (*authz.Identity, error)
 }
+
+var _ Authenticator = (*authz.Verifier)(nil)
 
 // Options are a Handler's collaborators.
 type Options struct {

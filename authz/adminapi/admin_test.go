@@ -70,7 +70,7 @@ func TestAdminCredential(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		e.user(t, "root", []string{"orders"}, "ADMIN")
 		key := e.adminKey(t, "root", "ops")
-		apiKey, apiToken, err := e.svc.NewAPIKeyToken(t.Context(), "root")
+		apiKey, apiToken, err := e.svc.Accounts.NewAPIKeyToken(t.Context(), "root")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,7 +101,7 @@ func TestAdminCredential(t *testing.T) {
 		// self-service and admin APIs alike; he is no administrator.
 		want(t, "set bob's password", e.call(t, "PUT", "/admin/users/bob/password", key, `{"password": "bob-password-1"}`), 204)
 		wantFields(t, e.audit(t, "set_password", 1)[0], map[string]string{"actor": "root", "user": "bob"})
-		if _, err := e.svc.CheckPassword(t.Context(), "bob", "bob-password-1", netipLoopback); err != nil {
+		if _, err := e.svc.Accounts.CheckPassword(t.Context(), "bob", "bob-password-1", netipLoopback); err != nil {
 			t.Errorf("bob's password does not work: %v", err)
 		}
 		wantError(t, "bob's password on the admin API", e.call(t, "GET", "/admin/users", basic("bob", "bob-password-1"), ""), 403, "forbidden")
@@ -149,7 +149,7 @@ func TestNotAdmin(t *testing.T) {
 	}
 	wantError(t, "malformed Authorization", e.call(t, "GET", "/admin/users", "Bearer a b", ""), 400, "invalid_request")
 	wantError(t, "the token as Basic", e.call(t, "GET", "/admin/users", basic("admin", adminToken), ""), 401, "unauthorized")
-	if u, err := e.svc.GetUser(t.Context(), "alice"); err != nil || slices.Contains(u.Authorities, "ADMIN") {
+	if u, err := e.svc.Accounts.GetUser(t.Context(), "alice"); err != nil || slices.Contains(u.Authorities, "ADMIN") {
 		t.Errorf("alice after the refused requests: %+v, %v", u, err)
 	}
 	if n := e.logs.FilterLoggerName("adminapi").FilterFieldKey("audit").Len(); n != 0 {
@@ -186,7 +186,7 @@ func TestFailClosed(t *testing.T) {
 					}
 				}
 			}
-			if _, err := e.svc.GetUser(t.Context(), "root"); err == nil {
+			if _, err := e.svc.Accounts.GetUser(t.Context(), "root"); err == nil {
 				t.Error("a user was created without an administrator")
 			}
 			want(t, "the OpenAPI document", e.call(t, "GET", "/admin/openapi.json", "", ""), 200)

@@ -83,14 +83,14 @@ type clientView struct {
 func (h *Handler) credentials(w http.ResponseWriter, r *http.Request, _ *actor) error {
 	ctx := r.Context()
 	name := r.PathValue("name")
-	if _, err := h.svc.GetUser(ctx, name); err != nil {
+	if _, err := h.svc.Accounts.GetUser(ctx, name); err != nil {
 		return err
 	}
-	creds, err := h.svc.Credentials(ctx, name)
+	creds, err := h.svc.Accounts.Credentials(ctx, name)
 	if err != nil {
 		return err
 	}
-	clients, err := h.svc.Clients(ctx, name)
+	clients, err := h.svc.OAuth.Clients(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -106,7 +106,7 @@ func (h *Handler) credentials(w http.ResponseWriter, r *http.Request, _ *actor) 
 		if c.Kind == authz.KindAPIKey {
 			// The record says active until a void is recorded; the strike
 			// counter knows at once.
-			status, failures, err := h.svc.APIKeyStatus(ctx, name)
+			status, failures, err := h.svc.Accounts.APIKeyStatus(ctx, name)
 			if err != nil && !errors.Is(err, authz.ErrNotFound) {
 				return err
 			}
@@ -144,11 +144,11 @@ func (h *Handler) credentials(w http.ResponseWriter, r *http.Request, _ *actor) 
 // error.
 func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, a *actor) error {
 	id := r.PathValue("id")
-	c, err := h.svc.Credential(r.Context(), id)
+	c, err := h.svc.Accounts.Credential(r.Context(), id)
 	if err != nil {
 		return err
 	}
-	if err := h.svc.Revoke(r.Context(), id); err != nil {
+	if err := h.svc.Accounts.Revoke(r.Context(), id); err != nil {
 		return err
 	}
 	h.audit(w, r, a, "revoke", "admin: credential revoked", zap.String("credential_id", id), zap.String("kind", string(c.Kind)), zap.String("user", c.Owner))
@@ -161,11 +161,11 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, a *actor) error
 // replica.
 func (h *Handler) deleteClient(w http.ResponseWriter, r *http.Request, a *actor) error {
 	id := r.PathValue("clientId")
-	c, err := h.svc.ClientByID(r.Context(), id)
+	c, err := h.svc.OAuth.ClientByID(r.Context(), id)
 	if err != nil {
 		return err
 	}
-	if err := h.svc.DeleteClient(r.Context(), c.Owner, id); err != nil {
+	if err := h.svc.OAuth.DeleteClient(r.Context(), c.Owner, id); err != nil {
 		return err
 	}
 	h.audit(w, r, a, "delete_client", "admin: oauth client deleted", zap.String("client_id", id), zap.String("user", c.Owner))
@@ -183,7 +183,7 @@ func (h *Handler) unvoid(w http.ResponseWriter, r *http.Request, a *actor) error
 	}
 	ctx := r.Context()
 	name := r.PathValue("name")
-	creds, err := h.svc.Credentials(ctx, name)
+	creds, err := h.svc.Accounts.Credentials(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -192,7 +192,7 @@ func (h *Handler) unvoid(w http.ResponseWriter, r *http.Request, a *actor) error
 		return &httpapi.Error{Status: http.StatusNotFound, Code: "not_found", Description: "The user has no ApiKey.",
 			Cause: fmt.Errorf("%w: %q has no ApiKey", authz.ErrNotFound, name)}
 	}
-	if err := h.svc.Unvoid(ctx, name); err != nil {
+	if err := h.svc.Accounts.Unvoid(ctx, name); err != nil {
 		return err
 	}
 	h.audit(w, r, a, "unvoid", "admin: ApiKey token unvoided", zap.String("credential_id", creds[i].ID), zap.String("user", name))
@@ -233,12 +233,12 @@ func (h *Handler) updateCredential(w http.ResponseWriter, r *http.Request, a *ac
 		}
 	}
 	id := r.PathValue("id")
-	c, err := h.svc.Credential(r.Context(), id)
+	c, err := h.svc.Accounts.Credential(r.Context(), id)
 	if err != nil {
 		return err
 	}
 	if req.RateLimit != nil {
-		if c, err = h.svc.SetCredentialRateLimit(r.Context(), id, l); err != nil {
+		if c, err = h.svc.Accounts.SetCredentialRateLimit(r.Context(), id, l); err != nil {
 			return err
 		}
 		fields := []zap.Field{zap.String("credential_id", id), zap.String("user", c.Owner)}
@@ -248,7 +248,7 @@ func (h *Handler) updateCredential(w http.ResponseWriter, r *http.Request, a *ac
 		h.audit(w, r, a, "set_rate_limit", "admin: credential rate limit changed", fields...)
 	}
 	if req.Quota != nil {
-		if c, err = h.svc.SetCredentialQuota(r.Context(), id, q); err != nil {
+		if c, err = h.svc.Accounts.SetCredentialQuota(r.Context(), id, q); err != nil {
 			return err
 		}
 		fields := []zap.Field{zap.String("credential_id", id), zap.String("user", c.Owner)}

@@ -67,7 +67,7 @@ func TestRevoke(t *testing.T) {
 		if got := e.proxied(t, token); got != 200 {
 			t.Fatalf("the key before revocation: %d", got)
 		}
-		if _, _, err := e.svc.CreateClient(t.Context(), "alice", authz.ClientSpec{Description: "reports"}); err != nil {
+		if _, _, err := e.svc.OAuth.CreateClient(t.Context(), "alice", authz.ClientSpec{Description: "reports"}); err != nil {
 			t.Fatal(err)
 		}
 		c := e.credentials(t, bearer(adminToken), "alice")
@@ -100,7 +100,7 @@ func TestRevoke(t *testing.T) {
 func TestUnvoid(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		e.user(t, "alice", []string{"orders"})
-		key, token, err := e.svc.NewAPIKeyToken(t.Context(), "alice")
+		key, token, err := e.svc.Accounts.NewAPIKeyToken(t.Context(), "alice")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -248,11 +248,11 @@ func TestStoreDown(t *testing.T) {
 func TestDeleteClient(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		e.user(t, "carl", []string{"orders"})
-		_, c, err := e.svc.CreateClient(t.Context(), "carl", authz.ClientSpec{})
+		_, c, err := e.svc.OAuth.CreateClient(t.Context(), "carl", authz.ClientSpec{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		tr, err := e.svc.ClientCredentialsGrant(t.Context(), c, nil)
+		tr, err := e.svc.OAuth.ClientCredentialsGrant(t.Context(), c, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,10 +15,10 @@ import (
 func TestNarrowKeyIsNotRoot(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		e.user(t, "root", []string{"orders", "billing"}, "ADMIN")
-		if err := e.svc.SetPassword(t.Context(), "root", "root-password-1"); err != nil {
+		if err := e.svc.Accounts.SetPassword(t.Context(), "root", "root-password-1"); err != nil {
 			t.Fatal(err)
 		}
-		tok, _, err := e.svc.CreateKey(t.Context(), "root", authz.KeySpec{Handle: "billing", APISets: []string{"billing"}})
+		tok, _, err := e.svc.Accounts.CreateKey(t.Context(), "root", authz.KeySpec{Handle: "billing", APISets: []string{"billing"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -47,12 +47,12 @@ func TestNarrowKeyIsNotRoot(t *testing.T) {
 func TestGrantOnlyWhatYouHold(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		e.user(t, "ordersadmin", []string{"orders"}, "ADMIN")
-		if err := e.svc.SetPassword(t.Context(), "ordersadmin", "orders-password-1"); err != nil {
+		if err := e.svc.Accounts.SetPassword(t.Context(), "ordersadmin", "orders-password-1"); err != nil {
 			t.Fatal(err)
 		}
 		e.user(t, "root", []string{"orders", "billing"}, "ADMIN")
 		e.user(t, "alice", []string{"orders"})
-		narrowKey, _, err := e.svc.CreateKey(t.Context(), "root", authz.KeySpec{Handle: "orders-admin", APISets: []string{"orders"}, Admin: true})
+		narrowKey, _, err := e.svc.Accounts.CreateKey(t.Context(), "root", authz.KeySpec{Handle: "orders-admin", APISets: []string{"orders"}, Admin: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -73,7 +73,7 @@ func TestGrantOnlyWhatYouHold(t *testing.T) {
 				want(t, "alice gets orders only", e.call(t, "PATCH", "/admin/users/alice", a.authorization, `{"apiSets": ["orders"], "scopes": ["read"]}`), 200)
 			})
 		}
-		if u, err := e.svc.GetUser(t.Context(), "alice"); err != nil || strings.Join(u.APISets, ",") != "orders" {
+		if u, err := e.svc.Accounts.GetUser(t.Context(), "alice"); err != nil || strings.Join(u.APISets, ",") != "orders" {
 			t.Errorf("alice after the refused changes: %+v, %v; want API sets [orders]", u, err)
 		}
 		wantError(t, "bob was not created", e.call(t, "GET", "/admin/users/bob", bearer(adminToken), ""), 404, "not_found")
@@ -85,7 +85,7 @@ func TestGrantOnlyWhatYouHold(t *testing.T) {
 func TestAdminKeyNeedsAdmin(t *testing.T) {
 	e := newEnv(t, "embedded", adminToken)
 	e.user(t, "alice", []string{"orders"}, "MANAGE_USER_API_KEY")
-	_, _, err := e.svc.CreateKey(t.Context(), "alice", authz.KeySpec{Handle: "k", Admin: true})
+	_, _, err := e.svc.Accounts.CreateKey(t.Context(), "alice", authz.KeySpec{Handle: "k", Admin: true})
 	if err == nil || !strings.Contains(err.Error(), "admin: ") {
 		t.Errorf("admin key for a user without ADMIN: got %v, want an input error naming admin", err)
 	}
@@ -99,11 +99,11 @@ func TestRevokeCascades(t *testing.T) {
 		e.user(t, "root", []string{"orders"}, "ADMIN")
 		e.user(t, "alice", []string{"orders"}, "MANAGE_USER_API_KEY")
 		ops := e.adminKey(t, "root", "ops")
-		_, parent, err := e.svc.CreateKey(t.Context(), "alice", authz.KeySpec{Handle: "parent"})
+		_, parent, err := e.svc.Accounts.CreateKey(t.Context(), "alice", authz.KeySpec{Handle: "parent"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		childTok, child, err := e.svc.CreateKey(t.Context(), "alice", authz.KeySpec{Handle: "child", CreatedBy: parent.ID})
+		childTok, child, err := e.svc.Accounts.CreateKey(t.Context(), "alice", authz.KeySpec{Handle: "child", CreatedBy: parent.ID})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -135,14 +135,14 @@ func TestDeleteClientCascades(t *testing.T) {
 		e.user(t, "alice", []string{"orders"}, "MANAGE_USER_API_KEY")
 		ops := e.adminKey(t, "root", "ops")
 		ctx := t.Context()
-		_, prov, err := e.svc.CreateClient(ctx, "alice", authz.ClientSpec{CreatesCredentials: true})
+		_, prov, err := e.svc.OAuth.CreateClient(ctx, "alice", authz.ClientSpec{CreatesCredentials: true})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.svc.ClientCredentialsGrant(ctx, prov, nil); err != nil {
+		if _, err := e.svc.OAuth.ClientCredentialsGrant(ctx, prov, nil); err != nil {
 			t.Fatal(err)
 		}
-		creds, err := e.svc.Credentials(ctx, "alice")
+		creds, err := e.svc.Accounts.Credentials(ctx, "alice")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -151,11 +151,11 @@ func TestDeleteClientCascades(t *testing.T) {
 			t.Fatalf("alice has no access token")
 		}
 		access := creds[i].ID
-		_, made, err := e.svc.CreateClient(ctx, "alice", authz.ClientSpec{CreatedBy: access})
+		_, made, err := e.svc.OAuth.CreateClient(ctx, "alice", authz.ClientSpec{CreatedBy: access})
 		if err != nil {
 			t.Fatal(err)
 		}
-		keyTok, _, err := e.svc.CreateKey(ctx, "alice", authz.KeySpec{Handle: "made", CreatedBy: access})
+		keyTok, _, err := e.svc.Accounts.CreateKey(ctx, "alice", authz.KeySpec{Handle: "made", CreatedBy: access})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -167,7 +167,7 @@ func TestDeleteClientCascades(t *testing.T) {
 		}
 		want(t, "delete the client", e.call(t, "DELETE", "/admin/clients/"+prov.ID, ops, ""), 204)
 		e.waitProxied(t, "the key made by the deleted client's token", bearer(keyTok), 401)
-		if _, err := e.svc.GetClient(ctx, "alice", made.ID); !errors.Is(err, authz.ErrNotFound) {
+		if _, err := e.svc.OAuth.GetClient(ctx, "alice", made.ID); !errors.Is(err, authz.ErrNotFound) {
 			t.Errorf("the client made by the deleted client's token: %v, want ErrNotFound", err)
 		}
 	})

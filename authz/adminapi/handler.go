@@ -270,7 +270,7 @@ func (h *Handler) authenticate(r *http.Request) (*actor, error) {
 		// A credential narrowed for something else is not root: only one
 		// made for administration is accepted, and it grants no more
 		// than it carries.
-		cred, err := h.svc.Credential(r.Context(), c.Identity.CredentialID)
+		cred, err := h.svc.Accounts.Credential(r.Context(), c.Identity.CredentialID)
 		if err != nil && !errors.Is(err, authz.ErrNotFound) {
 			return nil, err
 		}

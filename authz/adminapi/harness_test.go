@@ -118,7 +118,7 @@ routes:
 // user creates a user directly in the credential service.
 func (e *env) user(t *testing.T, name string, sets []string, authorities ...string) {
 	t.Helper()
-	if _, err := e.svc.CreateUser(t.Context(), authz.User{Name: name, APISets: sets, Scopes: []string{"read", "write"}, Authorities: authorities}); err != nil {
+	if _, err := e.svc.Accounts.CreateUser(t.Context(), authz.User{Name: name, APISets: sets, Scopes: []string{"read", "write"}, Authorities: authorities}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -126,7 +126,7 @@ func (e *env) user(t *testing.T, name string, sets []string, authorities ...stri
 // key makes a named key for owner and returns "Bearer <token>".
 func (e *env) key(t *testing.T, owner, handle string, scopes ...string) string {
 	t.Helper()
-	tok, _, err := e.svc.CreateKey(t.Context(), owner, authz.KeySpec{Handle: handle, Scopes: scopes})
+	tok, _, err := e.svc.Accounts.CreateKey(t.Context(), owner, authz.KeySpec{Handle: handle, Scopes: scopes})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func (e *env) key(t *testing.T, owner, handle string, scopes ...string) string {
 // --admin` does) and returns its Authorization value.
 func (e *env) adminKey(t *testing.T, owner, handle string, scopes ...string) string {
 	t.Helper()
-	tok, _, err := e.svc.CreateKey(t.Context(), owner, authz.KeySpec{Handle: handle, Scopes: scopes, Admin: true})
+	tok, _, err := e.svc.Accounts.CreateKey(t.Context(), owner, authz.KeySpec{Handle: handle, Scopes: scopes, Admin: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,7 +38,7 @@ func ViewUser(u *authz.User) UserView {
 
 // listUsers is GET /admin/users: every user, by name.
 func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request, _ *actor) error {
-	users, err := h.svc.ListUsers(r.Context())
+	users, err := h.svc.Accounts.ListUsers(r.Context())
 	if err != nil {
 		return err
 	}
@@ -55,7 +55,7 @@ func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request, _ *actor) er
 
 // getUser is GET /admin/users/{name}.
 func (h *Handler) getUser(w http.ResponseWriter, r *http.Request, _ *actor) error {
-	u, err := h.svc.GetUser(r.Context(), r.PathValue("name"))
+	u, err := h.svc.Accounts.GetUser(r.Context(), r.PathValue("name"))
 	if err != nil {
 		return err
 	}
@@ -100,14 +100,14 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, a *actor) e
 	if err := a.grant(nil, req.APISets, scopes, req.Authorities); err != nil {
 		return err
 	}
-	u, err := h.svc.CreateUser(r.Context(), authz.User{Name: req.Name, Authorities: req.Authorities, APISets: req.APISets, Scopes: scopes})
+	u, err := h.svc.Accounts.CreateUser(r.Context(), authz.User{Name: req.Name, Authorities: req.Authorities, APISets: req.APISets, Scopes: scopes})
 	if err != nil {
 		return err
 	}
 	h.audit(w, r, a, "create_user", "admin: user created", zap.String("user", u.Name),
 		zap.Strings("authorities", u.Authorities), zap.Strings("api_sets", u.APISets), zap.Strings("scopes", u.Scopes))
 	if req.Password != nil {
-		if err := h.svc.SetPassword(r.Context(), u.Name, *req.Password); err != nil {
+		if err := h.svc.Accounts.SetPassword(r.Context(), u.Name, *req.Password); err != nil {
 			e := *httpapi.FromAuthz(err)
 			e.Description = fmt.Sprintf("The user was created, but their password was not set (%s) Set it with PUT /admin/users/%s/password.", e.Description, u.Name)
 			return &e
@@ -175,7 +175,7 @@ func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request, a *actor) e
 	}
 	name := r.PathValue("name")
 	var wasDisabled bool
-	u, err := h.svc.UpdateUser(r.Context(), name, func(u *authz.User) error {
+	u, err := h.svc.Accounts.UpdateUser(r.Context(), name, func(u *authz.User) error {
 		old := *u
 		wasDisabled = u.Disabled
 		if req.Disabled != nil {
@@ -241,7 +241,7 @@ func (h *Handler) setPassword(w http.ResponseWriter, r *http.Request, a *actor) 
 		return httpapi.BadRequest("password: required")
 	}
 	name := r.PathValue("name")
-	if err := h.svc.SetPassword(r.Context(), name, req.Password); err != nil {
+	if err := h.svc.Accounts.SetPassword(r.Context(), name, req.Password); err != nil {
 		return err
 	}
 	h.audit(w, r, a, "set_password", "admin: password set", zap.String("user", name))

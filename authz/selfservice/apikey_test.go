@@ -22,7 +22,7 @@ func TestAPIKeyShownOnlyToTokenMakers(t *testing.T) {
 		}
 		key := func(spec authz.KeySpec) string {
 			t.Helper()
-			tok, _, err := e.svc.CreateKey(t.Context(), "alice", spec)
+			tok, _, err := e.svc.Accounts.CreateKey(t.Context(), "alice", spec)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -84,7 +84,7 @@ func TestAPIKeyReadCreatesNothing(t *testing.T) {
 				t.Errorf("404 description %q, want it to say how the key is made", desc)
 			}
 		}
-		if _, _, err := e.svc.ShowAPIKey(t.Context(), "alice"); !errors.Is(err, authz.ErrNoAPIKey) {
+		if _, _, err := e.svc.Accounts.ShowAPIKey(t.Context(), "alice"); !errors.Is(err, authz.ErrNoAPIKey) {
 			t.Fatalf("after two reads: ShowAPIKey error %v, want ErrNoAPIKey (a read made a key)", err)
 		}
 		r := e.call(t, "POST", "/user/apikey/rotate", alice, "", "")

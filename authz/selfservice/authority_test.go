@@ -46,11 +46,11 @@ func TestManageKeyAuthorityFor(t *testing.T) {
 				}
 			}
 			// A refused request made nothing.
-			creds, err := e.svc.Credentials(t.Context(), "bob")
+			creds, err := e.svc.Accounts.Credentials(t.Context(), "bob")
 			if err != nil {
 				t.Fatal(err)
 			}
-			clients, err := e.svc.Clients(t.Context(), "bob")
+			clients, err := e.svc.OAuth.Clients(t.Context(), "bob")
 			if err != nil {
 				t.Fatal(err)
 			}

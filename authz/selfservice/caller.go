@@ -89,7 +89,7 @@ func (h *Handler) mayRetrieve(ctx context.Context, c *caller, sets, scopes []str
 	if c.identity.Kind == authz.KindAccessToken || c.identity.Kind == authz.KindRefreshToken {
 		return false, nil
 	}
-	p, err := h.svc.Creator(ctx, c.user.Name, c.identity.CredentialID)
+	p, err := h.svc.Accounts.Creator(ctx, c.user.Name, c.identity.CredentialID)
 	switch {
 	case errors.Is(err, authz.ErrTokenCannotCreate), errors.Is(err, authz.ErrForbidden):
 		return false, nil
@@ -122,7 +122,7 @@ func (h *Handler) creator(ctx context.Context, c *caller) (by string, p *authz.P
 	if c.identity == nil {
 		return "", nil, nil
 	}
-	p, err = h.svc.Creator(ctx, c.user.Name, c.identity.CredentialID)
+	p, err = h.svc.Accounts.Creator(ctx, c.user.Name, c.identity.CredentialID)
 	if errors.Is(err, authz.ErrTokenCannotCreate) {
 		return "", nil, errTokenCannotCreate
 	}

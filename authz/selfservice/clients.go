@@ -146,7 +146,7 @@ func (h *Handler) createClient(w http.ResponseWriter, r *http.Request, c *caller
 	if spec.RefreshTokenValidity, err = validity("refreshTokenValiditySeconds", req.RefreshTokenValiditySeconds, h.oauth.MaxRefreshTokenValidity); err != nil {
 		return err
 	}
-	secret, client, err := h.svc.CreateClient(r.Context(), c.user.Name, spec)
+	secret, client, err := h.svc.OAuth.CreateClient(r.Context(), c.user.Name, spec)
 	if err != nil {
 		return err
 	}
@@ -182,7 +182,7 @@ func intersect(a, b []string) []string {
 // listClients is GET /connect/register/clients ("Get existing keys"):
 // the caller's clients, oldest first, without secrets.
 func (h *Handler) listClients(w http.ResponseWriter, r *http.Request, c *caller) error {
-	clients, err := h.svc.Clients(r.Context(), c.user.Name)
+	clients, err := h.svc.OAuth.Clients(r.Context(), c.user.Name)
 	if err != nil {
 		return err
 	}
@@ -207,7 +207,7 @@ func (h *Handler) listClients(w http.ResponseWriter, r *http.Request, c *caller)
 // token); otherwise without it.
 func (h *Handler) getClient(w http.ResponseWriter, r *http.Request, c *caller) error {
 	id := r.PathValue("clientId")
-	client, err := h.svc.GetClient(r.Context(), c.user.Name, id)
+	client, err := h.svc.OAuth.GetClient(r.Context(), c.user.Name, id)
 	if err != nil {
 		return err
 	}
@@ -217,7 +217,7 @@ func (h *Handler) getClient(w http.ResponseWriter, r *http.Request, c *caller) e
 		return err
 	}
 	if ok {
-		if secret, err = h.retrieve(r, func(ctx context.Context) (string, error) { return h.svc.ClientSecret(ctx, c.user.Name, id) }); err != nil {
+		if secret, err = h.retrieve(r, func(ctx context.Context) (string, error) { return h.svc.OAuth.ClientSecret(ctx, c.user.Name, id) }); err != nil {
 			return err
 		}
 	}
@@ -241,7 +241,7 @@ func (h *Handler) newClientSecret(w http.ResponseWriter, r *http.Request, c *cal
 		return err
 	}
 	id := r.PathValue("clientId")
-	client, err := h.svc.GetClient(r.Context(), c.user.Name, id)
+	client, err := h.svc.OAuth.GetClient(r.Context(), c.user.Name, id)
 	if err != nil {
 		return err
 	}
@@ -251,7 +251,7 @@ func (h *Handler) newClientSecret(w http.ResponseWriter, r *http.Request, c *cal
 	if err := c.covers(client.APISets, client.Scopes); err != nil {
 		return err
 	}
-	secret, client, err := h.svc.NewClientSecret(r.Context(), c.user.Name, id)
+	secret, client, err := h.svc.OAuth.NewClientSecret(r.Context(), c.user.Name, id)
 	if err != nil {
 		return err
 	}
@@ -267,7 +267,7 @@ var errTokenNewSecret = &httpapi.Error{Status: http.StatusForbidden, Code: "forb
 // deleteClient is DELETE /connect/register/clients/{clientId}: the client
 // and every token it obtained stop working.
 func (h *Handler) deleteClient(w http.ResponseWriter, r *http.Request, c *caller) error {
-	if err := h.svc.DeleteClient(r.Context(), c.user.Name, r.PathValue("clientId")); err != nil {
+	if err := h.svc.OAuth.DeleteClient(r.Context(), c.user.Name, r.PathValue("clientId")); err != nil {
 		return err
 	}
 	httpapi.WriteNoContent(w)

@@ -35,7 +35,7 @@ func TestAccessTokenCreatesNothing(t *testing.T) {
 				}
 			})
 		}
-		creds, err := e.svc.Credentials(t.Context(), "alice")
+		creds, err := e.svc.Accounts.Credentials(t.Context(), "alice")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -44,7 +44,7 @@ func TestAccessTokenCreatesNothing(t *testing.T) {
 				t.Errorf("alice has a %s (%s), want only the client's tokens", c.Kind, c.ID)
 			}
 		}
-		if clients, _ := e.svc.Clients(t.Context(), "alice"); len(clients) != 1 {
+		if clients, _ := e.svc.OAuth.Clients(t.Context(), "alice"); len(clients) != 1 {
 			t.Errorf("alice has %d clients, want 1", len(clients))
 		}
 		// The client's secret did not change.
@@ -202,11 +202,11 @@ func TestAPIKeyPairAsParent(t *testing.T) {
 		if r := e.call(t, "GET", "/orders/1", "Bearer "+child, "", ""); r.status != 200 {
 			t.Fatalf("child before: got %s", r)
 		}
-		_, cred, err := e.svc.APIKey(t.Context(), "alice")
+		_, cred, err := e.svc.Accounts.APIKey(t.Context(), "alice")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := e.svc.Revoke(t.Context(), cred.ID); err != nil {
+		if err := e.svc.Accounts.Revoke(t.Context(), cred.ID); err != nil {
 			t.Fatal(err)
 		}
 		if r := e.call(t, "GET", "/orders/1", "Bearer "+child, "", ""); r.status != 401 {

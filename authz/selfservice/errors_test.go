@@ -114,7 +114,7 @@ func TestCallerAuthentication(t *testing.T) {
 	// A disabled user can no longer sign in.
 	bob := e.user(t, "bob", []string{"orders"}, []string{"read"})
 	bobKey := "Bearer " + mustKey(t, e, "bob", "k")
-	if _, err := e.svc.UpdateUser(t.Context(), "bob", func(u *userT) error { u.Disabled = true; return nil }); err != nil {
+	if _, err := e.svc.Accounts.UpdateUser(t.Context(), "bob", func(u *userT) error { u.Disabled = true; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	wantError(t, "disabled user, password", e.call(t, "GET", "/user", bob, "", ""), 401, "unauthorized")

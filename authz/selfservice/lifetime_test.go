@@ -41,11 +41,11 @@ func TestLifetimeBounds(t *testing.T) {
 			})
 		}
 		// The refused requests created nothing: the admin key and k99.
-		creds, err := e.svc.Credentials(t.Context(), "alice")
+		creds, err := e.svc.Accounts.Credentials(t.Context(), "alice")
 		if err != nil || len(creds) != 2 {
 			t.Errorf("credentials after the refused creates: %d, %v; want 2", len(creds), err)
 		}
-		if cs, err := e.svc.Clients(t.Context(), "alice"); err != nil || len(cs) != 0 {
+		if cs, err := e.svc.OAuth.Clients(t.Context(), "alice"); err != nil || len(cs) != 0 {
 			t.Errorf("clients after the refused creates: %d, %v; want 0", len(cs), err)
 		}
 	})

@@ -71,7 +71,7 @@ func (h *Handler) authenticateClient(r *http.Request, form url.Values) (*authz.C
 			return nil, &e
 		}
 	}
-	c, err := h.svc.AuthenticateClient(r.Context(), id, secret)
+	c, err := h.svc.OAuth.AuthenticateClient(r.Context(), id, secret)
 	if errors.Is(err, authz.ErrInvalidClient) {
 		if h.clientFailures != nil {
 			h.clientFailures.Failed(addr)
@@ -149,13 +149,13 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request, _ *caller) error
 	case "":
 		return oauthError("invalid_request", "grant_type is required.")
 	case authz.GrantClientCredentials:
-		resp, err = h.svc.ClientCredentialsGrant(r.Context(), c, scope)
+		resp, err = h.svc.OAuth.ClientCredentialsGrant(r.Context(), c, scope)
 	case authz.GrantRefreshToken:
 		rt := form.Get("refresh_token")
 		if rt == "" {
 			return oauthError("invalid_request", "refresh_token is required.")
 		}
-		resp, err = h.svc.RefreshGrant(r.Context(), c, rt, scope)
+		resp, err = h.svc.OAuth.RefreshGrant(r.Context(), c, rt, scope)
 	default:
 		return oauthError("unsupported_grant_type", "grant_type must be client_credentials or refresh_token.")
 	}
@@ -198,7 +198,7 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, _ *caller) erro
 	}
 	// token_type_hint is only a hint (RFC 7009 §2.1): keygate tells the
 	// kind from the token itself.
-	if err := h.svc.RevokeToken(r.Context(), c, token); err != nil {
+	if err := h.svc.OAuth.RevokeToken(r.Context(), c, token); err != nil {
 		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -231,7 +231,7 @@ func (h *Handler) introspect(w http.ResponseWriter, r *http.Request, _ *caller) 
 	if token == "" {
 		return oauthError("invalid_request", "token is required.")
 	}
-	in, err := h.svc.Introspect(r.Context(), token)
+	in, err := h.svc.OAuth.Introspect(r.Context(), token)
 	if err != nil {
 		return err
 	}
@@ -250,7 +250,7 @@ func (h *Handler) introspectionCaller(r *http.Request) (owner string, admin bool
 	values := r.Header["Authorization"]
 	if len(values) == 1 && httpapi.IsBasic(values[0]) {
 		if id, secret, ok := basicClient(r); ok {
-			c, err := h.svc.AuthenticateClient(r.Context(), id, secret)
+			c, err := h.svc.OAuth.AuthenticateClient(r.Context(), id, secret)
 			if err == nil {
 				stateOf(r.Context()).user = c.Owner
 				return c.Owner, false, nil

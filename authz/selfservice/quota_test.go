@@ -37,11 +37,11 @@ func TestQuota(t *testing.T) {
 		}
 		wantQuota(t, e, alice, ratelimit.QuotaUsage{Scope: "apiSet:orders", Requests: 3, Per: "day", Used: 3, Remaining: 0, ResetsAt: midnight})
 
-		k, err := e.svc.KeyByHandle(t.Context(), "alice", "ci")
+		k, err := e.svc.Accounts.KeyByHandle(t.Context(), "alice", "ci")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.svc.SetCredentialQuota(t.Context(), k.ID, &authz.Quota{Requests: 5}); err != nil {
+		if _, err := e.svc.Accounts.SetCredentialQuota(t.Context(), k.ID, &authz.Quota{Requests: 5}); err != nil {
 			t.Fatal(err)
 		}
 		deadline := time.Now().Add(2 * time.Second)

@@ -13,11 +13,11 @@ func TestKeyDetailsShowRateLimit(t *testing.T) {
 	forEachBackend(t, "", func(t *testing.T, e *env) {
 		alice := e.user(t, "alice", []string{"orders"}, []string{"read"}, "MANAGE_USER_API_KEY")
 		e.createKey(t, alice, `{"handle": "ci"}`)
-		k, err := e.svc.KeyByHandle(t.Context(), "alice", "ci")
+		k, err := e.svc.Accounts.KeyByHandle(t.Context(), "alice", "ci")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.svc.SetCredentialRateLimit(t.Context(), k.ID, &authz.RateLimit{Rate: 10, Per: "1m", Burst: 20}); err != nil {
+		if _, err := e.svc.Accounts.SetCredentialRateLimit(t.Context(), k.ID, &authz.RateLimit{Rate: 10, Per: "1m", Burst: 20}); err != nil {
 			t.Fatal(err)
 		}
 		r := e.call(t, "GET", "/user/keys/ci", alice, "", "")

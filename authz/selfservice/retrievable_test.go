@@ -85,11 +85,11 @@ func TestRetrievableSecrets(t *testing.T) {
 		}
 
 		// A revoked key keeps its handle but shows no token.
-		cred, err := e.svc.KeyByHandle(t.Context(), "alice", "ci")
+		cred, err := e.svc.Accounts.KeyByHandle(t.Context(), "alice", "ci")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := e.svc.Revoke(t.Context(), cred.ID); err != nil {
+		if err := e.svc.Accounts.Revoke(t.Context(), cred.ID); err != nil {
 			t.Fatal(err)
 		}
 		if s := e.show(t, "/user/keys/ci", alice); s.Token != nil || s.Usage != nil {

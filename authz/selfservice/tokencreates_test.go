@@ -65,7 +65,7 @@ func TestCreatesCredentialsClient(t *testing.T) {
 		if r := e.call(t, "GET", "/billing/1", "Bearer "+childToken, "", ""); r.status != 403 {
 			t.Errorf("the new client's token on billing: got %s, want 403", r)
 		}
-		c, err := e.svc.GetClient(t.Context(), "alice", childID)
+		c, err := e.svc.OAuth.GetClient(t.Context(), "alice", childID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,7 +101,7 @@ func TestCreatesCredentialsClient(t *testing.T) {
 				}
 			})
 		}
-		if clients, _ := e.svc.Clients(t.Context(), "alice"); len(clients) != 3 {
+		if clients, _ := e.svc.OAuth.Clients(t.Context(), "alice"); len(clients) != 3 {
 			t.Errorf("alice has %d clients, want 3 (the refused requests made none)", len(clients))
 		}
 		want(t, "a new secret for the client it made", e.postJSON(t, "/connect/register/clients/"+childID+"/secret", bearer, ``), 200)
@@ -145,7 +145,7 @@ func TestCreatesCredentialsOnlyAfterPassword(t *testing.T) {
 		if d := wantError(t, "createClientId with a token of a client not made to create credentials", r, 403, "forbidden"); !strings.Contains(d, "access token cannot create") {
 			t.Errorf("description %q, want it to say an access token cannot create credentials", d)
 		}
-		if clients, _ := e.svc.Clients(t.Context(), "alice"); len(clients) != 1 {
+		if clients, _ := e.svc.OAuth.Clients(t.Context(), "alice"); len(clients) != 1 {
 			t.Errorf("alice has %d clients, want 1", len(clients))
 		}
 	})
@@ -182,7 +182,7 @@ func TestDeletingCreatesCredentialsClient(t *testing.T) {
 				t.Errorf("%s after the client was deleted: got %s, want 401", name, r)
 			}
 		}
-		if clients, _ := e.svc.Clients(t.Context(), "alice"); len(clients) != 0 {
+		if clients, _ := e.svc.OAuth.Clients(t.Context(), "alice"); len(clients) != 0 {
 			t.Errorf("alice has %d clients, want 0", len(clients))
 		}
 

@@ -168,7 +168,7 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, c *caller) e
 	if spec.Scopes, err = c.bound("scopes", req.Scopes, c.scopes(), c.user.Scopes); err != nil {
 		return err
 	}
-	token, cred, err := h.svc.CreateKey(r.Context(), c.user.Name, spec)
+	token, cred, err := h.svc.Accounts.CreateKey(r.Context(), c.user.Name, spec)
 	if err != nil {
 		return err
 	}
@@ -215,7 +215,7 @@ func (c *caller) bound(field string, want, have, owners []string) ([]string, err
 // A deleted key (revoked, its handle freed) is not listed; one revoked by
 // an administrator but not deleted is, with status "revoked".
 func (h *Handler) listKeys(w http.ResponseWriter, r *http.Request, c *caller) error {
-	creds, err := h.svc.Credentials(r.Context(), c.user.Name)
+	creds, err := h.svc.Accounts.Credentials(r.Context(), c.user.Name)
 	if err != nil {
 		return err
 	}
@@ -226,7 +226,7 @@ func (h *Handler) listKeys(w http.ResponseWriter, r *http.Request, c *caller) er
 			continue
 		}
 		if cr.Status == authz.StatusRevoked {
-			cur, err := h.svc.KeyByHandle(r.Context(), c.user.Name, cr.Handle)
+			cur, err := h.svc.Accounts.KeyByHandle(r.Context(), c.user.Name, cr.Handle)
 			if errors.Is(err, authz.ErrNotFound) || err == nil && cur.ID != cr.ID {
 				continue // deleted
 			}
@@ -254,7 +254,7 @@ func (h *Handler) listKeys(w http.ResponseWriter, r *http.Request, c *caller) er
 // longer-lived than itself.
 func (h *Handler) getKey(w http.ResponseWriter, r *http.Request, c *caller) error {
 	handle := r.PathValue("handle")
-	cred, err := h.svc.KeyByHandle(r.Context(), c.user.Name, handle)
+	cred, err := h.svc.Accounts.KeyByHandle(r.Context(), c.user.Name, handle)
 	if err != nil {
 		return err
 	}
@@ -270,7 +270,7 @@ func (h *Handler) getKey(w http.ResponseWriter, r *http.Request, c *caller) erro
 	}
 	if ok {
 		token, err := h.retrieve(r, func(ctx context.Context) (string, error) {
-			token, _, err := h.svc.KeyToken(ctx, c.user.Name, handle)
+			token, _, err := h.svc.Accounts.KeyToken(ctx, c.user.Name, handle)
 			return token, err
 		})
 		if err != nil {
@@ -307,7 +307,7 @@ func (h *Handler) retrieve(r *http.Request, get func(context.Context) (string, e
 // deleteKey is DELETE /user/keys/{handle}: the token is refused from now
 // on, on every replica, and the handle is free again.
 func (h *Handler) deleteKey(w http.ResponseWriter, r *http.Request, c *caller) error {
-	if err := h.svc.DeleteKey(r.Context(), c.user.Name, r.PathValue("handle")); err != nil {
+	if err := h.svc.Accounts.DeleteKey(r.Context(), c.user.Name, r.PathValue("handle")); err != nil {
 		return err
 	}
 	httpapi.WriteNoContent(w)
@@ -373,14 +373,14 @@ func (h *Handler) getAPIKey(w http.ResponseWriter, r *http.Request, c *caller) e
 	if err := c.mayHoldAPIKey(); err != nil {
 		return err
 	}
-	key, cred, err := h.svc.ShowAPIKey(r.Context(), c.user.Name)
+	key, cred, err := h.svc.Accounts.ShowAPIKey(r.Context(), c.user.Name)
 	if errors.Is(err, authz.ErrNoAPIKey) {
 		return errNoAPIKey
 	}
 	if err != nil {
 		return err
 	}
-	status, failures, err := h.svc.APIKeyStatus(r.Context(), c.user.Name)
+	status, failures, err := h.svc.Accounts.APIKeyStatus(r.Context(), c.user.Name)
 	if err != nil {
 		return err
 	}
@@ -442,7 +442,7 @@ func (h *Handler) newAPIKeyToken(w http.ResponseWriter, r *http.Request, c *call
 	if err := h.mayMakeAPIKeyPair(r.Context(), c); err != nil {
 		return err
 	}
-	key, token, err := h.svc.NewAPIKeyToken(r.Context(), c.user.Name)
+	key, token, err := h.svc.Accounts.NewAPIKeyToken(r.Context(), c.user.Name)
 	if err != nil {
 		return err
 	}
@@ -459,7 +459,7 @@ func (h *Handler) rotateAPIKey(w http.ResponseWriter, r *http.Request, c *caller
 	if err := h.mayMakeAPIKeyPair(r.Context(), c); err != nil {
 		return err
 	}
-	key, token, err := h.svc.RotateAPIKey(r.Context(), c.user.Name)
+	key, token, err := h.svc.Accounts.RotateAPIKey(r.Context(), c.user.Name)
 	if errors.Is(err, authz.ErrNoAPIKey) {
 		return errNoAPIKey
 	}

@@ -163,7 +163,7 @@ func TestKeyAuthority(t *testing.T) {
 		wantError(t, "API set not granted", e.postJSON(t, "/user/keys", admin, `{"handle": "bad", "apiSets": ["billing"]}`), 400, "invalid_request")
 		wantError(t, "expiry in the past", e.postJSON(t, "/user/keys", admin, `{"handle": "bad", "expiresAt": "2001-01-01T00:00:00Z"}`), 400, "invalid_request")
 		wantError(t, "nothing was created", e.call(t, "GET", "/user/keys/bad", admin, "", ""), 404, "not_found")
-		creds, err := e.svc.Credentials(t.Context(), "root")
+		creds, err := e.svc.Accounts.Credentials(t.Context(), "root")
 		if err != nil || len(creds) != 2 {
 			t.Errorf("credentials of root after failed creates: %d, %v; want 2", len(creds), err)
 		}
@@ -205,7 +205,7 @@ func TestConcurrentCreates(t *testing.T) {
 // mustKey makes a key in process (no password hashing: quicker).
 func mustKey(t *testing.T, e *env, owner, handle string) string {
 	t.Helper()
-	tok, _, err := e.svc.CreateKey(t.Context(), owner, keySpec(handle))
+	tok, _, err := e.svc.Accounts.CreateKey(t.Context(), owner, keySpec(handle))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -110,10 +110,10 @@ func demo(args []string, stdout, stderr io.Writer) int {
 
 	// What `keygate users add demo --api-sets demo` and `keygate keys
 	// create demo --handle demo` do, in this process.
-	if _, err := g.Auth().CreateUser(ctx, authz.User{Name: "demo", APISets: []string{"demo"}, Scopes: []string{"read", "write"}}); err != nil {
+	if _, err := g.Auth().Accounts.CreateUser(ctx, authz.User{Name: "demo", APISets: []string{"demo"}, Scopes: []string{"read", "write"}}); err != nil {
 		return fail(err)
 	}
-	token, _, err := g.Auth().CreateKey(ctx, "demo", authz.KeySpec{Handle: "demo", Description: "keygate demo"})
+	token, _, err := g.Auth().Accounts.CreateKey(ctx, "demo", authz.KeySpec{Handle: "demo", Description: "keygate demo"})
 	if err != nil {
 		return fail(err)
 	}

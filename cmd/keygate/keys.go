@@ -26,11 +26,11 @@ func keysCreate(fs *flag.FlagSet) action {
 		spec.APISets, spec.Scopes = sets, scopes
 		if *expires != 0 {
 			if *expires < 0 || *expires > authz.MaxLifetime {
-				return fmt.Errorf("%w: --expires: must be a positive duration of at most 876000h (100 years), such as 720h", authz.ErrInvalidInput)
+				return &authz.InputError{Field: "--expires", Reason: "must be a positive duration of at most 876000h (100 years), such as 720h"}
 			}
 			spec.Expires = time.Now().Add(*expires)
 		}
-		token, cred, err := s.CreateKey(ctx, args[0], spec)
+		token, cred, err := s.Accounts.CreateKey(ctx, args[0], spec)
 		if err != nil {
 			return err
 		}
@@ -48,10 +48,10 @@ func keysCreate(fs *flag.FlagSet) action {
 func keysList(fs *flag.FlagSet) action {
 	output := newOutputFlag(fs)
 	return func(ctx context.Context, s *authz.Service, args []string, stdout, _ io.Writer) error {
-		if _, err := s.GetUser(ctx, args[0]); err != nil {
+		if _, err := s.Accounts.GetUser(ctx, args[0]); err != nil {
 			return err
 		}
-		creds, err := s.Credentials(ctx, args[0])
+		creds, err := s.Accounts.Credentials(ctx, args[0])
 		if err != nil {
 			return err
 		}
@@ -82,7 +82,7 @@ func keysList(fs *flag.FlagSet) action {
 
 func keysDelete(*flag.FlagSet) action {
 	return func(ctx context.Context, s *authz.Service, args []string, stdout, _ io.Writer) error {
-		if err := s.DeleteKey(ctx, args[0], args[1]); err != nil {
+		if err := s.Accounts.DeleteKey(ctx, args[0], args[1]); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "key %q of %s deleted\n", args[1], args[0])
@@ -92,7 +92,7 @@ func keysDelete(*flag.FlagSet) action {
 
 func keysRevoke(*flag.FlagSet) action {
 	return func(ctx context.Context, s *authz.Service, args []string, stdout, _ io.Writer) error {
-		if err := s.Revoke(ctx, args[0]); err != nil {
+		if err := s.Accounts.Revoke(ctx, args[0]); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "credential %s revoked\n", args[0])

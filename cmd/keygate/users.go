@@ -27,7 +27,7 @@ func usersAdd(fs *flag.FlagSet) action {
 		if *manageKeys {
 			u.Authorities = append(u.Authorities, authz.AuthorityManageUserAPIKey)
 		}
-		created, err := s.CreateUser(ctx, u)
+		created, err := s.Accounts.CreateUser(ctx, u)
 		if err != nil {
 			return err
 		}
@@ -43,7 +43,7 @@ func usersAdd(fs *flag.FlagSet) action {
 func usersList(fs *flag.FlagSet) action {
 	output := newOutputFlag(fs)
 	return func(ctx context.Context, s *authz.Service, _ []string, stdout, _ io.Writer) error {
-		users, err := s.ListUsers(ctx)
+		users, err := s.Accounts.ListUsers(ctx)
 		if err != nil {
 			return err
 		}
@@ -68,7 +68,7 @@ func usersList(fs *flag.FlagSet) action {
 func usersDisable(disable bool) func(*flag.FlagSet) action {
 	return func(*flag.FlagSet) action {
 		return func(ctx context.Context, s *authz.Service, args []string, stdout, _ io.Writer) error {
-			if _, err := s.UpdateUser(ctx, args[0], func(u *authz.User) error {
+			if _, err := s.Accounts.UpdateUser(ctx, args[0], func(u *authz.User) error {
 				u.Disabled = disable
 				return nil
 			}); err != nil {
@@ -88,7 +88,7 @@ func usersDisable(disable bool) func(*flag.FlagSet) action {
 // standard input after the name.
 func usersPassword(*flag.FlagSet) action {
 	return func(ctx context.Context, s *authz.Service, args []string, stdout, _ io.Writer) error {
-		if err := s.SetPassword(ctx, args[0], args[1]); err != nil {
+		if err := s.Accounts.SetPassword(ctx, args[0], args[1]); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "password of %s set\n", args[0])
@@ -98,7 +98,7 @@ func usersPassword(*flag.FlagSet) action {
 
 func apikeyToken(*flag.FlagSet) action {
 	return func(ctx context.Context, s *authz.Service, args []string, stdout, stderr io.Writer) error {
-		key, token, err := s.NewAPIKeyToken(ctx, args[0])
+		key, token, err := s.Accounts.NewAPIKeyToken(ctx, args[0])
 		if err != nil {
 			return err
 		}
@@ -110,7 +110,7 @@ func apikeyToken(*flag.FlagSet) action {
 
 func apikeyRotate(*flag.FlagSet) action {
 	return func(ctx context.Context, s *authz.Service, args []string, stdout, stderr io.Writer) error {
-		key, token, err := s.RotateAPIKey(ctx, args[0])
+		key, token, err := s.Accounts.RotateAPIKey(ctx, args[0])
 		if err != nil {
 			return err
 		}
@@ -122,7 +122,7 @@ func apikeyRotate(*flag.FlagSet) action {
 
 func apikeyUnvoid(*flag.FlagSet) action {
 	return func(ctx context.Context, s *authz.Service, args []string, stdout, _ io.Writer) error {
-		if err := s.Unvoid(ctx, args[0]); err != nil {
+		if err := s.Accounts.Unvoid(ctx, args[0]); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "the ApiKey token of %s works again\n", args[0])

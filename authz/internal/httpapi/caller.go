@@ -64,7 +64,7 @@ func Authenticate(r *http.Request, svc *authz.Service, client netip.Addr, retryA
 		if !ok {
 			return nil, ErrMalformedAuth
 		}
-		u, err := svc.CheckPassword(ctx, name, password, client)
+		u, err := svc.Accounts.CheckPassword(ctx, name, password, client)
 		switch {
 		case errors.Is(err, authz.ErrTooManyAttempts):
 			e := *ErrTooManyAttempts
@@ -81,7 +81,7 @@ func Authenticate(r *http.Request, svc *authz.Service, client netip.Addr, retryA
 		}
 		return &Caller{User: u}, nil
 	}
-	id, err := svc.Authenticate(ctx, values, client)
+	id, err := svc.Verifier.Authenticate(ctx, values, client)
 	switch {
 	case errors.Is(err, authz.ErrNoCredential):
 		return nil, ErrNoCaller
@@ -94,7 +94,7 @@ func Authenticate(r *http.Request, svc *authz.Service, client netip.Addr, retryA
 	case err != nil:
 		return nil, err
 	}
-	u, err := svc.GetUser(ctx, id.User)
+	u, err := svc.Accounts.GetUser(ctx, id.User)
 	switch {
 	case errors.Is(err, authz.ErrUserNotFound):
 		return nil, ErrBadCaller

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -61,12 +60,12 @@ var (
 // a fixed sentence, its cause kept for the log.
 func FromAuthz(err error) *Error {
 	var he *Error
+	var ie *authz.InputError
 	switch {
 	case errors.As(err, &he):
 		return he
-	case errors.Is(err, authz.ErrInvalidInput):
-		msg := strings.TrimPrefix(err.Error(), authz.ErrInvalidInput.Error()+": ")
-		return &Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: msg, Cause: err}
+	case errors.As(err, &ie):
+		return &Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: ie.Message(), Cause: err}
 	case errors.Is(err, authz.ErrHandleTaken):
 		return &Error{Status: http.StatusConflict, Code: "conflict", Description: "You already have a key with this handle.", Cause: err}
 	case errors.Is(err, authz.ErrUserExists):
