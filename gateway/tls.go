@@ -94,16 +94,25 @@ func redirectToHTTPS(port int) http.Handler {
 	})
 }
 
-// plainServer is the tls.http_listen server: small requests, short
-// timeouts, nothing but redirects and ACME challenges.
+// The tls.http_listen server's limits (not configurable): small requests,
+// short timeouts, nothing but redirects and ACME challenges.
+const (
+	plainReadHeaderTimeout = 5 * time.Second
+	plainReadTimeout       = 10 * time.Second
+	plainWriteTimeout      = 10 * time.Second
+	plainIdleTimeout       = 30 * time.Second
+	plainMaxHeaderBytes    = 16 << 10
+)
+
+// plainServer is the tls.http_listen server.
 func plainServer(h http.Handler, log *zap.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      10 * time.Second,
-		IdleTimeout:       30 * time.Second,
-		MaxHeaderBytes:    16 << 10,
+		ReadHeaderTimeout: plainReadHeaderTimeout,
+		ReadTimeout:       plainReadTimeout,
+		WriteTimeout:      plainWriteTimeout,
+		IdleTimeout:       plainIdleTimeout,
+		MaxHeaderBytes:    plainMaxHeaderBytes,
 		ErrorLog:          zap.NewStdLog(log.Named("http_redirect")),
 	}
 }

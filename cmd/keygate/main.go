@@ -180,7 +180,17 @@ func serve(args []string, stderr io.Writer) int {
 	rt := gateway.TuneRuntime(cfg.Runtime)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	g, err := gateway.New(ctx, cfg, gateway.Options{Version: version.Get()})
+	// The config also reloads when its file changes (a Kubernetes
+	// ConfigMap update included); SIGHUP stays for everything else.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	g, err := gateway.New(ctx, cfg, gateway.Options{
+		Version:    version.Get(),
+		AdminToken: os.Getenv(adminapi.EnvToken),
+		ConfigFile: *path,
+		Reload:     hup,
+	})
 	if err != nil {
 		fmt.Fprintln(stderr, "keygate:", err)
 		return exitConfig
@@ -190,30 +200,10 @@ func serve(args []string, stderr io.Writer) int {
 	goredis.SetLogger(redisLogger{g.Logger().Named("go-redis").Sugar()})
 	g.Logger().Info("go runtime", rt.Fields()...)
 	if err := g.Listen(); err != nil {
+		g.Close()
 		fmt.Fprintln(stderr, "keygate:", err)
 		return exitError
 	}
-
-	// The config also reloads when its file changes (a Kubernetes
-	// ConfigMap update included); SIGHUP stays for everything else.
-	if err := g.WatchConfig(ctx, *path); err != nil {
-		g.Logger().Warn("config file is not watched; reload with SIGHUP", zap.Error(err))
-	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for {
-			select {
-			case <-hup:
-				g.Logger().Info("SIGHUP: reloading config", zap.String("file", *path))
-				_ = g.ReloadFile(*path) // an invalid file is logged; the running config stays
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-
 	if err := g.Serve(ctx); err != nil {
 		g.Logger().Error("keygate stopped with an error", zap.Error(err))
 		return exitError
