@@ -113,36 +113,8 @@ var (
 
 func (c *Config) validateAuth(v *problems) {
 	a := c.Auth
-	ids := map[string]bool{}
-	for i, k := range a.DigestKeys {
-		f := fmt.Sprintf("auth.digest_keys[%d]", i)
-		if !keyID.MatchString(k.ID) {
-			v.add(f+".id", "required: 1 to 16 of a-z and 0-9")
-		} else if ids[k.ID] {
-			v.add(f+".id", fmt.Sprintf("%q is used twice", k.ID))
-		}
-		ids[k.ID] = true
-		if len(k.Secret) < MinDigestKeyLen {
-			v.add(f+".secret", fmt.Sprintf("must be at least %d bytes (got %d); generate one with: openssl rand -base64 48", MinDigestKeyLen, len(k.Secret)))
-		} else {
-			c.secretProblem(v, f+".secret", k.Secret, "openssl rand -base64 48")
-		}
-	}
-	eids := map[string]bool{}
-	for i, k := range a.EncryptionKeys {
-		f := fmt.Sprintf("auth.encryption_keys[%d]", i)
-		if !keyID.MatchString(k.ID) {
-			v.add(f+".id", "required: 1 to 16 of a-z and 0-9")
-		} else if eids[k.ID] {
-			v.add(f+".id", fmt.Sprintf("%q is used twice", k.ID))
-		}
-		eids[k.ID] = true
-		if len(k.Secret) < MinDigestKeyLen {
-			v.add(f+".secret", fmt.Sprintf("must be at least %d bytes (got %d); generate one with: openssl rand -base64 48", MinDigestKeyLen, len(k.Secret)))
-		} else {
-			c.secretProblem(v, f+".secret", k.Secret, "openssl rand -base64 48")
-		}
-	}
+	c.checkKeys(v, "auth.digest_keys", a.DigestKeys)
+	c.checkKeys(v, "auth.encryption_keys", a.EncryptionKeys)
 	if a.LockoutThreshold < 1 || a.LockoutThreshold > 1000 {
 		v.add("auth.lockout_threshold", "must be from 1 to 1000")
 	}
@@ -175,6 +147,26 @@ func (c *Config) validateAuth(v *problems) {
 			v.add(f, fmt.Sprintf("%q is listed twice", name))
 		}
 		seenIdentity[name] = true
+	}
+}
+
+// checkKeys checks a list of server keys (digest or encryption keys):
+// unique ids, and secrets long and random enough.
+func (c *Config) checkKeys(v *problems, path string, keys []DigestKey) {
+	ids := map[string]bool{}
+	for i, k := range keys {
+		f := fmt.Sprintf("%s[%d]", path, i)
+		if !keyID.MatchString(k.ID) {
+			v.add(f+".id", "required: 1 to 16 of a-z and 0-9")
+		} else if ids[k.ID] {
+			v.add(f+".id", fmt.Sprintf("%q is used twice", k.ID))
+		}
+		ids[k.ID] = true
+		if len(k.Secret) < MinDigestKeyLen {
+			v.add(f+".secret", fmt.Sprintf("must be at least %d bytes (got %d); generate one with: openssl rand -base64 48", MinDigestKeyLen, len(k.Secret)))
+		} else {
+			c.secretProblem(v, f+".secret", k.Secret, "openssl rand -base64 48")
+		}
 	}
 }
 

@@ -16,27 +16,6 @@ import (
 // readyTimeout bounds the store check of one /readyz.
 const readyTimeout = time.Second
 
-// The admin listener's server limits (not configurable: its clients are
-// the orchestrator's probes, the metrics scraper and admin API calls).
-const (
-	adminReadHeaderTimeout = 5 * time.Second
-	adminReadTimeout       = 10 * time.Second
-	adminWriteTimeout      = 30 * time.Second
-	adminIdleTimeout       = 60 * time.Second
-)
-
-// adminServer is the admin listener's server.
-func adminServer(h http.Handler, log *zap.Logger) *http.Server {
-	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: adminReadHeaderTimeout,
-		ReadTimeout:       adminReadTimeout,
-		WriteTimeout:      adminWriteTimeout,
-		IdleTimeout:       adminIdleTimeout,
-		ErrorLog:          zap.NewStdLog(log.Named("admin")),
-	}
-}
-
 // adminHandler serves the admin listener:
 //
 //	/metrics  Prometheus metrics

@@ -1,9 +1,19 @@
 // Package gateway is the keygate process: it builds the pieces from a
-// validated config (logger, metrics registry, store, proxy), runs the
-// public and admin servers, reloads the config in place and drains
-// in-flight requests on shutdown.
+// validated config (logger, metrics registry, store, credential service,
+// proxy, self-service API and account pages), serves the public, admin
+// and tls.http_listen listeners (TLS from files or ACME), reloads the
+// config in place (file changes, SIGHUP, Reload) and drains in-flight
+// requests on shutdown.
 //
-// cmd/keygate only parses flags and signals and calls into this package.
+// Its lifecycle has two halves. New and Listen push whatever holds a
+// resource onto a stack of closers as they build it; Close unwinds it
+// once, last built first (New does on its own errors). Serve runs every
+// goroutine in one run group (errgroup): the servers, the certificate
+// manager, the config watcher, the reload signal and the shutdown that
+// drains the servers; the closers run only after the group has returned.
+//
+// cmd/keygate only parses flags, reads the environment and signals, and
+// calls into this package.
 package gateway
 
 import (
@@ -184,7 +194,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
 		ErrorLog:          zap.NewStdLog(g.log.Named("http")),
 	}
-	g.admin = adminServer(g.adminHandler(), g.log)
+	g.admin = adminLimits.server(g.adminHandler(), g.log, "admin")
 	return g, nil
 }
 

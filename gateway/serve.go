@@ -53,7 +53,7 @@ func (g *Gateway) Listen() error {
 	g.onClose(g.tls.stop)
 	g.publicL = tls.NewListener(g.publicL, g.tls.config)
 	if g.plainL != nil {
-		g.plain = plainServer(g.tls.plain, g.log)
+		g.plain = redirectLimits.server(g.tls.plain, g.log, "http_redirect")
 	}
 	return nil
 }
@@ -134,6 +134,35 @@ func (g *Gateway) shutdown(timeout time.Duration) error {
 		_ = g.plain.Shutdown(sctx)
 	}
 	return err
+}
+
+// serverLimits are the fixed limits of the servers beside the public one
+// (which takes its own from the server section).
+type serverLimits struct {
+	readHeader, read, write, idle time.Duration
+	maxHeaderBytes                int // 0: net/http's default, 1 MB
+}
+
+var (
+	// adminLimits: the admin listener's clients are the orchestrator's
+	// probes, the metrics scraper and admin API calls.
+	adminLimits = serverLimits{readHeader: 5 * time.Second, read: 10 * time.Second, write: 30 * time.Second, idle: 60 * time.Second}
+	// redirectLimits: tls.http_listen answers nothing but redirects and
+	// ACME challenges, so small requests and short timeouts.
+	redirectLimits = serverLimits{readHeader: 5 * time.Second, read: 10 * time.Second, write: 10 * time.Second, idle: 30 * time.Second, maxHeaderBytes: 16 << 10}
+)
+
+// server is an http.Server with these limits, logging under name.
+func (l serverLimits) server(h http.Handler, log *zap.Logger, name string) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: l.readHeader,
+		ReadTimeout:       l.read,
+		WriteTimeout:      l.write,
+		IdleTimeout:       l.idle,
+		MaxHeaderBytes:    l.maxHeaderBytes,
+		ErrorLog:          zap.NewStdLog(log.Named(name)),
+	}
 }
 
 func serveOn(s *http.Server, l net.Listener) error {

@@ -7,9 +7,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"time"
-
-	"go.uber.org/zap"
 
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/internal/certfile"
@@ -92,29 +89,6 @@ func redirectToHTTPS(port int) http.Handler {
 		w.Header().Set("Connection", "close")
 		http.Redirect(w, r, "https://"+host+r.URL.RequestURI(), http.StatusPermanentRedirect)
 	})
-}
-
-// The tls.http_listen server's limits (not configurable): small requests,
-// short timeouts, nothing but redirects and ACME challenges.
-const (
-	plainReadHeaderTimeout = 5 * time.Second
-	plainReadTimeout       = 10 * time.Second
-	plainWriteTimeout      = 10 * time.Second
-	plainIdleTimeout       = 30 * time.Second
-	plainMaxHeaderBytes    = 16 << 10
-)
-
-// plainServer is the tls.http_listen server.
-func plainServer(h http.Handler, log *zap.Logger) *http.Server {
-	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: plainReadHeaderTimeout,
-		ReadTimeout:       plainReadTimeout,
-		WriteTimeout:      plainWriteTimeout,
-		IdleTimeout:       plainIdleTimeout,
-		MaxHeaderBytes:    plainMaxHeaderBytes,
-		ErrorLog:          zap.NewStdLog(log.Named("http_redirect")),
-	}
 }
 
 // portOf is the port of a bound listener's address.
