@@ -7,60 +7,10 @@
 // validated *Config and build what they need from it once.
 package config
 
-import "time"
-
-// Defaults, applied by (*Config).ApplyDefaults to fields left empty or zero.
-const (
-	DefaultListen            = ":8080"
-	DefaultAdminListen       = "127.0.0.1:9090"
-	DefaultReadHeaderTimeout = 5 * time.Second
-	DefaultReadTimeout       = 30 * time.Second
-	DefaultWriteTimeout      = 60 * time.Second
-	DefaultIdleTimeout       = 120 * time.Second
-	DefaultShutdownTimeout   = 30 * time.Second
-	DefaultMaxHeaderBytes    = 64 << 10
-	DefaultMaxBodyBytes      = 10 << 20
-	DefaultLogLevel          = "info"
-	DefaultLogFormat         = "json"
-	DefaultStoreDriver       = "embedded"
-	DefaultEmbeddedPath      = "keygate.db"
-	DefaultRedisKeyPrefix    = "keygate:"
-	DefaultRedisDialTimeout  = 5 * time.Second
-	DefaultRedisReadTimeout  = 500 * time.Millisecond
-	DefaultRedisWriteTimeout = 500 * time.Millisecond
-	DefaultRouteAuth         = AuthRequired
-
-	DefaultAccessTokenValidity     = 12 * time.Hour
-	DefaultRefreshTokenValidity    = 720 * time.Hour
-	DefaultMaxAccessTokenValidity  = 24 * time.Hour
-	DefaultMaxRefreshTokenValidity = 2160 * time.Hour
-	DefaultMaxPasswordFailuresUser = 10
-	DefaultMaxPasswordFailuresAddr = 50
-	DefaultPasswordFailureWindow   = 15 * time.Minute
-	// Password hashing at once (argon2id, 19 MiB each): in the whole
-	// process, per client address, and how long a check waits for a turn.
-	DefaultMaxConcurrentPasswordChecks        = 2
-	DefaultMaxConcurrentPasswordChecksPerAddr = 2
-	DefaultPasswordCheckQueueTimeout          = 2 * time.Second
-
-	DefaultAccountPath            = "/account"
-	DefaultSessionIdleTimeout     = 30 * time.Minute
-	DefaultSessionAbsoluteTimeout = 12 * time.Hour
-
-	DefaultGCPercent        = 400
-	DefaultMemoryLimitMiB   = 1024
-	DefaultLockoutThreshold = 3
-	DefaultCacheTTL         = 15 * time.Second
-	DefaultNegativeCacheTTL = 5 * time.Second
-	DefaultCacheSize        = 100_000
-	DefaultStaleIfError     = time.Minute
-	MinDigestKeyLen         = 32
-
-	DefaultUpstreamDialTimeout           = 5 * time.Second
-	DefaultUpstreamTLSHandshakeTimeout   = 5 * time.Second
-	DefaultUpstreamResponseHeaderTimeout = 30 * time.Second
-	DefaultUpstreamIdleConnTimeout       = 90 * time.Second
-	DefaultUpstreamMaxIdleConnsPerHost   = 256
+import (
+	"net/netip"
+	"net/url"
+	"time"
 )
 
 // Route auth modes.
@@ -102,6 +52,7 @@ type Config struct {
 	TLS TLS `yaml:"tls"`
 	// TrustedProxies are the IPs or CIDRs whose X-Forwarded-* headers are
 	// believed. Default none: client-sent X-Forwarded-* are dropped.
+	// Validate parses them: see TrustedPrefixes.
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	// Log configures the zap logger.
 	Log Log `yaml:"log"`
@@ -120,6 +71,8 @@ type Config struct {
 	// APISets holds settings per API set, by name: limits shared by every
 	// route of the set. Default none.
 	APISets map[string]APISet `yaml:"api_sets"`
+	// trusted is TrustedProxies parsed by Validate.
+	trusted []netip.Prefix
 	// envSources maps a field path to the environment variable its value
 	// came from (Parse's ${VAR}), so that problems can name the variable.
 	envSources map[string]string
@@ -209,7 +162,12 @@ type Log struct {
 }
 
 // AccessLogEnabled reports whether access logging is on (default true).
-func (l Log) AccessLogEnabled() bool { return l.AccessLog == nil || *l.AccessLog }
+func (l Log) AccessLogEnabled() bool {
+	if l.AccessLog == nil {
+		return DefaultAccessLog
+	}
+	return *l.AccessLog
+}
 
 // Auth configures how credentials are verified.
 type Auth struct {
@@ -306,7 +264,10 @@ type OAuth struct {
 // RefreshTokensIssued reports whether refresh tokens are issued (default
 // true).
 func (o OAuth) RefreshTokensIssued() bool {
-	return o.IssueRefreshTokens == nil || *o.IssueRefreshTokens
+	if o.IssueRefreshTokens == nil {
+		return DefaultIssueRefreshTokens
+	}
+	return *o.IssueRefreshTokens
 }
 
 // SelfService configures the self-service credential API (seeds 001–004)
@@ -360,7 +321,7 @@ var KeyKinds = []string{KeyKindNamedKeys, KeyKindOAuthClients, KeyKindAPIKey}
 // applied (nil) it is the default's answer, so it never fails open.
 func (s SelfService) NeedsKeyAuthority(kind string) bool {
 	if s.ManageKeyAuthorityFor == nil {
-		return kind == KeyKindNamedKeys
+		return kind == DefaultManageKeyAuthorityFor
 	}
 	for _, k := range s.ManageKeyAuthorityFor {
 		if k == kind {
@@ -509,8 +470,10 @@ type Route struct {
 	// Upstream is the http or https URL requests are sent to; its path, if
 	// any, is put before the request path. unix:///path/to.sock sends them
 	// over a Unix socket (the sidecar case: the application in the same
-	// pod).
+	// pod). Validate parses it: see UpstreamURL.
 	Upstream string `yaml:"upstream"`
+	// upstream is Upstream parsed by Validate.
+	upstream *url.URL
 	// StripPrefix removes PathPrefix before forwarding.
 	StripPrefix bool `yaml:"strip_prefix"`
 	// Timeout bounds the whole upstream exchange, body included, and
@@ -602,7 +565,12 @@ type RateLimit struct {
 }
 
 // HeadersOn reports whether allowed responses carry RateLimit-* headers.
-func (r *RateLimit) HeadersOn() bool { return r.Headers == nil || *r.Headers }
+func (r *RateLimit) HeadersOn() bool {
+	if r.Headers == nil {
+		return DefaultRateLimitHeaders
+	}
+	return *r.Headers
+}
 
 // Scopes keygate knows by default.
 const (
@@ -635,13 +603,6 @@ const (
 const (
 	ChallengeHTTP01    = "http-01"
 	ChallengeTLSALPN01 = "tls-alpn-01"
-)
-
-// Defaults of the tls section.
-const (
-	DefaultTLSMode       = TLSOff
-	DefaultTLSMinVersion = "1.2"
-	DefaultACMEDirectory = "https://acme-v02.api.letsencrypt.org/directory"
 )
 
 // TLS configures TLS on the public listener.

@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"slices"
-	"time"
 )
 
 // APISet is the configuration of one API set, shared by every route that
@@ -17,35 +16,6 @@ type APISet struct {
 	// Quota, if set, counts each credential's requests to all the set's
 	// routes together, on top of each route's own quota.
 	Quota *Quota `yaml:"quota"`
-}
-
-// applyDefaults fills a rate limit's empty fields; authNone: the limit is
-// on a route that looks at no credential.
-func (rl *RateLimit) applyDefaults(authNone bool) {
-	setDur(&rl.Per, time.Second)
-	if rl.Burst == 0 {
-		rl.Burst = rl.Rate
-	}
-	if rl.Key == "" {
-		rl.Key = LimitByCredential
-		if authNone {
-			rl.Key = LimitByAddress
-		}
-	}
-	setStr(&rl.OnStoreError, OnErrorLocal)
-	setStr(&rl.Mode, LimitFast)
-}
-
-func (c *Config) applyAPISetDefaults() {
-	for name, set := range c.APISets {
-		if set.RateLimit != nil {
-			set.RateLimit.applyDefaults(false)
-		}
-		if set.Quota != nil {
-			set.Quota.applyDefaults()
-		}
-		c.APISets[name] = set
-	}
 }
 
 // check adds rl's problems under path.
@@ -124,11 +94,6 @@ type Quota struct {
 	// OnStoreError is what happens while the store cannot count:
 	// fail_closed (default: 503) or fail_open (allow).
 	OnStoreError string `yaml:"on_store_error"`
-}
-
-func (q *Quota) applyDefaults() {
-	setStr(&q.Per, QuotaPerMonth)
-	setStr(&q.OnStoreError, OnErrorFailClosed)
 }
 
 func (q *Quota) check(v *problems, path string) {

@@ -13,156 +13,6 @@ import (
 	"time"
 )
 
-// ApplyDefaults fills every field left empty or zero with its Default*
-// value and brings names to their canonical case. It is the only place
-// defaults are applied; Load and Parse call it.
-func (c *Config) ApplyDefaults() {
-	setStr(&c.Listen, DefaultListen)
-	setStr(&c.AdminListen, DefaultAdminListen)
-
-	s := &c.Server
-	setDur(&s.ReadHeaderTimeout, DefaultReadHeaderTimeout)
-	setDur(&s.ReadTimeout, DefaultReadTimeout)
-	setDur(&s.WriteTimeout, DefaultWriteTimeout)
-	setDur(&s.IdleTimeout, DefaultIdleTimeout)
-	setDur(&s.ShutdownTimeout, DefaultShutdownTimeout)
-	if s.MaxHeaderBytes == 0 {
-		s.MaxHeaderBytes = DefaultMaxHeaderBytes
-	}
-	if s.MaxBodyBytes == 0 {
-		s.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-
-	u := &c.Upstream
-	setDur(&u.DialTimeout, DefaultUpstreamDialTimeout)
-	setDur(&u.TLSHandshakeTimeout, DefaultUpstreamTLSHandshakeTimeout)
-	setDur(&u.ResponseHeaderTimeout, DefaultUpstreamResponseHeaderTimeout)
-	setDur(&u.IdleConnTimeout, DefaultUpstreamIdleConnTimeout)
-	if u.MaxIdleConnsPerHost == 0 {
-		u.MaxIdleConnsPerHost = DefaultUpstreamMaxIdleConnsPerHost
-	}
-
-	c.TLS.applyDefaults()
-
-	setStr(&c.Log.Level, DefaultLogLevel)
-	setStr(&c.Log.Format, DefaultLogFormat)
-
-	if c.Runtime.GCPercent == 0 {
-		c.Runtime.GCPercent = DefaultGCPercent
-	}
-
-	a := &c.Auth
-	if a.LockoutThreshold == 0 {
-		a.LockoutThreshold = DefaultLockoutThreshold
-	}
-	setDur(&a.CacheTTL, DefaultCacheTTL)
-	setDur(&a.NegativeCacheTTL, DefaultNegativeCacheTTL)
-	setDur(&a.StaleIfError, DefaultStaleIfError)
-	if a.FailureLimit.Rate == 0 {
-		a.FailureLimit.Rate = 20
-	}
-	setDur(&a.FailureLimit.Per, time.Minute)
-	if a.FailureLimit.Burst == 0 {
-		a.FailureLimit.Burst = max(a.FailureLimit.Rate, 1)
-	}
-	if a.KeyFailureLimit.Rate == 0 {
-		a.KeyFailureLimit.Rate = 10
-	}
-	setDur(&a.KeyFailureLimit.Per, time.Minute)
-	if a.KeyFailureLimit.Burst == 0 {
-		a.KeyFailureLimit.Burst = max(a.KeyFailureLimit.Rate, a.LockoutThreshold, 1)
-	}
-	if a.CacheSize == 0 {
-		a.CacheSize = DefaultCacheSize
-	}
-	if a.UpstreamIdentity == nil { // [] is a choice: none
-		a.UpstreamIdentity = slices.Clone(IdentityNames)
-	}
-
-	o := &c.OAuth
-	setDur(&o.AccessTokenValidity, DefaultAccessTokenValidity)
-	setDur(&o.RefreshTokenValidity, DefaultRefreshTokenValidity)
-	setDur(&o.MaxAccessTokenValidity, DefaultMaxAccessTokenValidity)
-	setDur(&o.MaxRefreshTokenValidity, DefaultMaxRefreshTokenValidity)
-	ss := &c.SelfService
-	if ss.MaxPasswordFailuresPerUser == 0 {
-		ss.MaxPasswordFailuresPerUser = DefaultMaxPasswordFailuresUser
-	}
-	if ss.MaxPasswordFailuresPerAddress == 0 {
-		ss.MaxPasswordFailuresPerAddress = DefaultMaxPasswordFailuresAddr
-	}
-	setDur(&ss.PasswordFailureWindow, DefaultPasswordFailureWindow)
-	if ss.MaxConcurrentPasswordChecks == 0 {
-		ss.MaxConcurrentPasswordChecks = DefaultMaxConcurrentPasswordChecks
-	}
-	if ss.MaxConcurrentPasswordChecksPerAddress == 0 {
-		ss.MaxConcurrentPasswordChecksPerAddress = DefaultMaxConcurrentPasswordChecksPerAddr
-	}
-	setDur(&ss.PasswordCheckQueueTimeout, DefaultPasswordCheckQueueTimeout)
-	if ss.ManageKeyAuthorityFor == nil {
-		ss.ManageKeyAuthorityFor = []string{KeyKindNamedKeys}
-	}
-
-	ac := &c.Account
-	setStr(&ac.Path, DefaultAccountPath)
-	if len(ac.Path) > 1 {
-		ac.Path = strings.TrimSuffix(ac.Path, "/")
-	}
-	setDur(&ac.SessionIdleTimeout, DefaultSessionIdleTimeout)
-	setDur(&ac.SessionAbsoluteTimeout, DefaultSessionAbsoluteTimeout)
-
-	setStr(&c.Store.Driver, DefaultStoreDriver)
-	setStr(&c.Store.Embedded.Path, DefaultEmbeddedPath)
-	r := &c.Store.Redis
-	setStr(&r.KeyPrefix, DefaultRedisKeyPrefix)
-	setDur(&r.DialTimeout, DefaultRedisDialTimeout)
-	setDur(&r.ReadTimeout, DefaultRedisReadTimeout)
-	setDur(&r.WriteTimeout, DefaultRedisWriteTimeout)
-
-	for i := range c.Routes {
-		rt := &c.Routes[i]
-		rt.Host = strings.ToLower(rt.Host)
-		if len(rt.PathPrefix) > 1 {
-			rt.PathPrefix = strings.TrimSuffix(rt.PathPrefix, "/")
-		}
-		for j, m := range rt.Methods {
-			rt.Methods[j] = strings.ToUpper(m)
-		}
-		for _, h := range MethodOverrideHeaders {
-			if strings.EqualFold(rt.MethodOverride, h) {
-				rt.MethodOverride = h
-			}
-		}
-		if len(rt.Scopes) > 0 {
-			up := make(map[string]string, len(rt.Scopes))
-			for m, s := range rt.Scopes {
-				up[strings.ToUpper(m)] = s
-			}
-			rt.Scopes = up
-		}
-		setStr(&rt.Auth, DefaultRouteAuth)
-		if rt.RateLimit != nil {
-			rt.RateLimit.applyDefaults(rt.Auth == AuthNone)
-		}
-		if rt.Quota != nil {
-			rt.Quota.applyDefaults()
-		}
-	}
-	c.applyAPISetDefaults()
-}
-
-func setStr(p *string, def string) {
-	if *p == "" {
-		*p = def
-	}
-}
-
-func setDur(p *time.Duration, def time.Duration) {
-	if *p == 0 {
-		*p = def
-	}
-}
-
 var (
 	routeName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 	setName   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
@@ -177,7 +27,9 @@ var knownMethods = map[string]bool{
 
 // Validate checks a defaulted Config and returns every problem found, each
 // prefixed by its field path, joined with errors.Join. It reads nothing but
-// the Config.
+// the Config. The values it parses to check them it keeps, typed, for the
+// components: trusted_proxies (TrustedPrefixes) and each route's upstream
+// (Route.UpstreamURL), so that none of them parses the config again.
 func (c *Config) Validate() error {
 	var v problems
 	v.addr("listen", c.Listen)
@@ -211,10 +63,13 @@ func (c *Config) Validate() error {
 		v.add("upstream.tls", "cert_file and key_file go together")
 	}
 
+	c.trusted = make([]netip.Prefix, 0, len(c.TrustedProxies))
 	for i, p := range c.TrustedProxies {
-		if _, err := ParsePrefix(p); err != nil {
+		pfx, err := ParsePrefix(p)
+		if err != nil {
 			v.add(fmt.Sprintf("trusted_proxies[%d]", i), err.Error())
 		}
+		c.trusted = append(c.trusted, pfx)
 	}
 
 	switch c.Log.Level {
@@ -247,6 +102,10 @@ func (c *Config) Validate() error {
 	return v.err()
 }
 
+// MinDigestKeyLen is the shortest digest or encryption key secret, in
+// bytes.
+const MinDigestKeyLen = 32
+
 var (
 	keyID      = regexp.MustCompile(`^[a-z0-9]{1,16}$`)
 	headerName = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
@@ -254,36 +113,8 @@ var (
 
 func (c *Config) validateAuth(v *problems) {
 	a := c.Auth
-	ids := map[string]bool{}
-	for i, k := range a.DigestKeys {
-		f := fmt.Sprintf("auth.digest_keys[%d]", i)
-		if !keyID.MatchString(k.ID) {
-			v.add(f+".id", "required: 1 to 16 of a-z and 0-9")
-		} else if ids[k.ID] {
-			v.add(f+".id", fmt.Sprintf("%q is used twice", k.ID))
-		}
-		ids[k.ID] = true
-		if len(k.Secret) < MinDigestKeyLen {
-			v.add(f+".secret", fmt.Sprintf("must be at least %d bytes (got %d); generate one with: openssl rand -base64 48", MinDigestKeyLen, len(k.Secret)))
-		} else {
-			c.secretProblem(v, f+".secret", k.Secret, "openssl rand -base64 48")
-		}
-	}
-	eids := map[string]bool{}
-	for i, k := range a.EncryptionKeys {
-		f := fmt.Sprintf("auth.encryption_keys[%d]", i)
-		if !keyID.MatchString(k.ID) {
-			v.add(f+".id", "required: 1 to 16 of a-z and 0-9")
-		} else if eids[k.ID] {
-			v.add(f+".id", fmt.Sprintf("%q is used twice", k.ID))
-		}
-		eids[k.ID] = true
-		if len(k.Secret) < MinDigestKeyLen {
-			v.add(f+".secret", fmt.Sprintf("must be at least %d bytes (got %d); generate one with: openssl rand -base64 48", MinDigestKeyLen, len(k.Secret)))
-		} else {
-			c.secretProblem(v, f+".secret", k.Secret, "openssl rand -base64 48")
-		}
-	}
+	c.checkKeys(v, "auth.digest_keys", a.DigestKeys)
+	c.checkKeys(v, "auth.encryption_keys", a.EncryptionKeys)
 	if a.LockoutThreshold < 1 || a.LockoutThreshold > 1000 {
 		v.add("auth.lockout_threshold", "must be from 1 to 1000")
 	}
@@ -316,6 +147,26 @@ func (c *Config) validateAuth(v *problems) {
 			v.add(f, fmt.Sprintf("%q is listed twice", name))
 		}
 		seenIdentity[name] = true
+	}
+}
+
+// checkKeys checks a list of server keys (digest or encryption keys):
+// unique ids, and secrets long and random enough.
+func (c *Config) checkKeys(v *problems, path string, keys []DigestKey) {
+	ids := map[string]bool{}
+	for i, k := range keys {
+		f := fmt.Sprintf("%s[%d]", path, i)
+		if !keyID.MatchString(k.ID) {
+			v.add(f+".id", "required: 1 to 16 of a-z and 0-9")
+		} else if ids[k.ID] {
+			v.add(f+".id", fmt.Sprintf("%q is used twice", k.ID))
+		}
+		ids[k.ID] = true
+		if len(k.Secret) < MinDigestKeyLen {
+			v.add(f+".secret", fmt.Sprintf("must be at least %d bytes (got %d); generate one with: openssl rand -base64 48", MinDigestKeyLen, len(k.Secret)))
+		} else {
+			c.secretProblem(v, f+".secret", k.Secret, "openssl rand -base64 48")
+		}
 	}
 }
 
@@ -466,11 +317,14 @@ func (c *Config) validateRoutes(v *problems) {
 			}
 			seen[k] = i
 		}
-		if err := checkUpstream(rt.Upstream); err != nil {
+		u, err := parseUpstream(rt.Upstream)
+		switch {
+		case err != nil:
 			v.add(f("upstream"), err.Error())
-		} else if isOwnListener(rt.Upstream, c.Listen) {
+		case isOwnListener(u, c.Listen):
 			v.add(f("upstream"), fmt.Sprintf("%q is keygate's own listener (listen %q): every request would be proxied to itself until the process runs out of connections", rt.Upstream, c.Listen))
 		}
+		c.Routes[i].upstream = u
 		if rt.Timeout < 0 {
 			v.add(f("timeout"), "must not be negative")
 		}
@@ -543,9 +397,8 @@ func checkPathPrefix(p string) error {
 // listener itself on this host: the same port, on a loopback address,
 // localhost, or the listener's own host. Other hosts may well be other
 // machines, so only what is certainly a loop is refused.
-func isOwnListener(upstream, listen string) bool {
-	u, err := url.Parse(upstream)
-	if err != nil || u.Scheme == "unix" {
+func isOwnListener(u *url.URL, listen string) bool {
+	if u.Scheme == "unix" {
 		return false
 	}
 	lhost, lport, err := net.SplitHostPort(listen)
@@ -576,48 +429,57 @@ func pathsOverlap(a, b string) bool {
 	return under(a, b) || under(b, a)
 }
 
-func checkUpstream(s string) error {
+// parseUpstream parses a route's upstream: an http or https URL with a
+// host, or unix:///absolute/path.sock.
+func parseUpstream(s string) (*url.URL, error) {
 	if s == "" {
-		return errors.New("required")
+		return nil, errors.New("required")
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return fmt.Errorf("%q is not a URL", s)
+		return nil, fmt.Errorf("%q is not a URL", s)
 	}
 	if u.Scheme == "unix" {
 		switch {
 		case u.Host != "" || !strings.HasPrefix(u.Path, "/") || len(u.Path) < 2:
-			return fmt.Errorf("%q: write a Unix socket as unix:///absolute/path.sock", s)
+			return nil, fmt.Errorf("%q: write a Unix socket as unix:///absolute/path.sock", s)
 		case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
-			return errors.New("must not contain a query, fragment or user information")
+			return nil, errors.New("must not contain a query, fragment or user information")
 		}
-		return nil
+		return u, nil
 	}
 	switch {
 	case u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Errorf("scheme must be http, https or unix, not %q", u.Scheme)
+		return nil, fmt.Errorf("scheme must be http, https or unix, not %q", u.Scheme)
 	case u.Host == "":
-		return errors.New("host is required")
+		return nil, errors.New("host is required")
 	case u.User != nil:
-		return errors.New("must not contain user information")
+		return nil, errors.New("must not contain user information")
 	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
-		return errors.New("must not contain a query or fragment")
+		return nil, errors.New("must not contain a query or fragment")
 	}
-	return nil
+	return u, nil
 }
 
-// TrustedPrefixes parses trusted_proxies; an entry that is not an address
-// or CIDR is an error naming it (Validate reports the same).
+// TrustedPrefixes is trusted_proxies as Validate parsed them. A config
+// that has not been through Validate (Load and Parse run it) has none
+// parsed: that is an error rather than an empty list, so that a
+// component built from it fails instead of quietly trusting no proxy.
 func (c *Config) TrustedPrefixes() ([]netip.Prefix, error) {
-	out := make([]netip.Prefix, 0, len(c.TrustedProxies))
-	for i, p := range c.TrustedProxies {
-		pfx, err := ParsePrefix(p)
-		if err != nil {
-			return nil, fmt.Errorf("trusted_proxies[%d]: %w", i, err)
-		}
-		out = append(out, pfx)
+	if len(c.trusted) != len(c.TrustedProxies) {
+		return nil, errors.New("trusted_proxies: not parsed (the config was not validated)")
 	}
-	return out, nil
+	return slices.Clone(c.trusted), nil
+}
+
+// UpstreamURL is the route's upstream as Validate parsed it (a copy), nil
+// for a config that has not been through Validate.
+func (r *Route) UpstreamURL() *url.URL {
+	if r.upstream == nil {
+		return nil
+	}
+	u := *r.upstream
+	return &u
 }
 
 // ParsePrefix parses a trusted-proxy entry: a CIDR, or a single address.

@@ -8,31 +8,6 @@ import (
 	"strings"
 )
 
-// applyDefaults fills the tls section. The ACME defaults apply only in
-// mode acme, so that an acme section left under another mode is reported
-// rather than hidden behind defaults.
-func (t *TLS) applyDefaults() {
-	setStr(&t.Mode, DefaultTLSMode)
-	setStr(&t.MinVersion, DefaultTLSMinVersion)
-	if t.Mode != TLSACME {
-		return
-	}
-	a := &t.ACME
-	setStr(&a.CA, DefaultACMEDirectory)
-	for i, d := range a.Domains {
-		a.Domains[i] = strings.ToLower(strings.TrimSuffix(d, "."))
-	}
-	for i, d := range a.OnDemandDomains {
-		a.OnDemandDomains[i] = strings.ToLower(strings.TrimSuffix(d, "."))
-	}
-	if a.Challenges == nil {
-		a.Challenges = []string{ChallengeTLSALPN01}
-		if t.HTTPListen != "" {
-			a.Challenges = append(a.Challenges, ChallengeHTTP01)
-		}
-	}
-}
-
 // validateTLS checks the tls section (see TLS for the rules).
 func (c *Config) validateTLS(v *problems) {
 	t := c.TLS

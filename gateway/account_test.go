@@ -9,10 +9,7 @@ import (
 )
 
 func TestUnderAccountPath(t *testing.T) {
-	tests := []struct {
-		target string
-		want   bool
-	}{
+	checkDispatch(t, "under(%q, /account)", func(r *http.Request) bool { return under(r, "/account") }, []dispatchCase{
 		{"/account", true},
 		{"/account?x=1", true},
 		{"/account/profile", true},
@@ -21,11 +18,22 @@ func TestUnderAccountPath(t *testing.T) {
 		{"/%61ccount/profile", false}, // to the proxy: no route there, 404
 		{"/orders/account", false},
 		{"/", false},
-	}
-	for _, tt := range tests {
-		r := httptest.NewRequest("GET", tt.target, nil)
-		if got := under(r, "/account"); got != tt.want {
-			t.Errorf("under(%q, /account) = %v, want %v", tt.target, got, tt.want)
+	})
+}
+
+// dispatchCase is a request target and whether it goes to a front end.
+type dispatchCase struct {
+	target string
+	want   bool
+}
+
+// checkDispatch runs the cases through a dispatch test; call names it,
+// with %q for the target.
+func checkDispatch(t *testing.T, call string, goes func(*http.Request) bool, cases []dispatchCase) {
+	t.Helper()
+	for _, c := range cases {
+		if got := goes(httptest.NewRequest("GET", c.target, nil)); got != c.want {
+			t.Errorf(call+" = %v, want %v", c.target, got, c.want)
 		}
 	}
 }

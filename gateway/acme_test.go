@@ -25,7 +25,6 @@ import (
 	"github.com/letsencrypt/pebble/v2/va"
 	"github.com/letsencrypt/pebble/v2/wfe"
 	"github.com/miekg/dns"
-	"go.uber.org/zap"
 
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/internal/redistest"
@@ -172,7 +171,7 @@ routes:
 			// started first and places the order; A starts serving once
 			// the order is in, so the challenge is answered by the replica
 			// that did not order it, from the tokens in the store.
-			a, b := listening(t, y), listening(t, y)
+			a, b := listening(t, parse(t, y), Options{}), listening(t, parse(t, y), Options{})
 			p.validate(dnsAddr, portOf(a.HTTPAddr()), portOf(a.Addr()))
 			serve(t, b)
 			deadline := time.Now().Add(30 * time.Second)
@@ -213,7 +212,7 @@ routes:
 
 			// A third replica started later loads the certificate from the
 			// store without ordering.
-			c := listening(t, y)
+			c := listening(t, parse(t, y), Options{})
 			serve(t, c)
 			if got := waitCertificate(t, c.Addr().String(), roots); got != serialA {
 				t.Errorf("a later replica serves serial %s, want %s", got, serialA)
@@ -232,7 +231,7 @@ func TestACMEOnDemand(t *testing.T) {
 	redis := redistest.Start(t)
 	dnsAddr := startDNS(t, testDomain)
 	p := startPebble(t)
-	g := listening(t, fmt.Sprintf(`listen: 127.0.0.1:0
+	g := listening(t, parse(t, fmt.Sprintf(`listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
 store: {driver: redis, redis: {addrs: [%q], key_prefix: %q}}
 tls:
@@ -240,7 +239,7 @@ tls:
   acme: {ca: %s, ca_root_file: %s, on_demand_domains: ["*.tenants.%s"]}
 routes:
   - {name: r, path_prefix: /, upstream: http://127.0.0.1:1, auth: none}
-`, redis.Addr(), redistest.Prefix(t), p.directory(), p.rootFile, testDomain))
+`, redis.Addr(), redistest.Prefix(t), p.directory(), p.rootFile, testDomain)), Options{})
 	p.validate(dnsAddr, 0, portOf(g.Addr()))
 	serve(t, g)
 
@@ -286,32 +285,6 @@ func TestOnDemandDecision(t *testing.T) {
 			t.Errorf("on-demand decision for %q = %v, want %v", name, got, want)
 		}
 	}
-}
-
-// listening builds a Gateway from y and binds its listeners.
-func listening(t *testing.T, y string) *Gateway {
-	t.Helper()
-	g, err := New(context.Background(), parse(t, y), Options{Logger: zap.NewNop()})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	if err := g.Listen(); err != nil {
-		t.Fatalf("Listen: %v", err)
-	}
-	return g
-}
-
-// serve runs g until the test ends.
-func serve(t *testing.T, g *Gateway) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- g.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
 }
 
 // waitCertificate waits until addr completes a handshake for testDomain

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/pprof"
-	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,15 +23,15 @@ const readyTimeout = time.Second
 //	/readyz   200 when a config is loaded, the store answers and the
 //	          gateway is not shutting down; 503 otherwise (readiness)
 //	/admin/   the admin API (authz/adminapi): users and credentials, for
-//	          the bootstrap admin token ($KEYGATE_ADMIN_TOKEN, read now)
-//	          or users with the ADMIN authority only
+//	          the bootstrap admin token (Options.AdminToken) or users
+//	          with the ADMIN authority only
 //	/debug/pprof/  Go profiles, only with pprof: true
 //
 // Only /admin/ asks for authentication: the others are for the
 // orchestrator and the metrics scraper, as before.
 func (g *Gateway) adminHandler() http.Handler {
 	mux := http.NewServeMux()
-	api := adminapi.New(g.auth, g.cfg.Load(), adminapi.Options{Logger: g.log, Token: os.Getenv(adminapi.EnvToken), Quotas: g.quotaUsage})
+	api := adminapi.New(g.auth, g.cfg.Load(), adminapi.Options{Logger: g.log, Token: g.opts.AdminToken, Quotas: g.quotaUsage})
 	mux.Handle("/admin/", api)
 	mux.Handle("/admin", api) // a JSON 404 rather than a redirect
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g.reg, promhttp.HandlerOpts{Registry: g.reg}))

@@ -1,84 +1,32 @@
 package gateway
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/authz/adminapi"
-	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/internal/redistest"
 )
 
-// startLogged runs a Gateway logging to an observer until the test ends.
-func startLogged(t *testing.T, cfg *config.Config) (*Gateway, *observer.ObservedLogs) {
-	t.Helper()
-	core, logs := observer.New(zapcore.InfoLevel)
-	g, err := New(context.Background(), cfg, Options{Logger: zap.New(core)})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	if err := g.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- g.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return g, logs
-}
-
-// adminCall sends a request with a JSON body (if any) to a gateway's
-// admin listener.
-func adminCall(t *testing.T, g *Gateway, method, path, authorization, body string) (int, http.Header, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, "http://"+g.AdminAddr().String()+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if authorization != "" {
-		req.Header.Set("Authorization", authorization)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, string(b)
-}
-
 // TestAdminAPIOnTwoInstances: the admin API is mounted on the admin
-// listener with the bootstrap token from KEYGATE_ADMIN_TOKEN; a user made
+// listener with the bootstrap token (KEYGATE_ADMIN_TOKEN); a user made
 // and a key revoked through instance 1 take effect on instance 2 (same
 // Redis) within a second; the revocation is audited with its actor; the
 // probes and metrics need no authentication.
 func TestAdminAPIOnTwoInstances(t *testing.T) {
 	const token = "a-bootstrap-admin-token-of-the-gateway-test-0123"
-	t.Setenv(adminapi.EnvToken, token)
 	srv := redistest.Start(t)
 	up := echoUpstream(t)
 	y := redisGateway(srv.Addr(), redistest.Prefix(t), up.URL, "")
-	g1, logs := startLogged(t, parse(t, y))
-	g2, _ := start(t, parse(t, y))
+	g1, logs := startLogged(t, parse(t, y), Options{AdminToken: token})
+	g2, _ := boot(t, parse(t, y), Options{AdminToken: token})
 	if logs.FilterMessageSnippet("bootstrap admin token set").Len() != 1 {
 		t.Error("no log line at start saying the bootstrap admin token is set")
 	}
@@ -149,14 +97,13 @@ func TestAdminAPIOnTwoInstances(t *testing.T) {
 func TestAdminAPIFailsClosed(t *testing.T) {
 	for _, token := range []string{"", "short"} {
 		t.Run(fmt.Sprintf("token=%q", token), func(t *testing.T) {
-			t.Setenv(adminapi.EnvToken, token)
 			g, logs := startLogged(t, parse(t, fmt.Sprintf(`
 listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
 store: {driver: embedded, embedded: {path: %q}}
 routes:
   - {name: orders, path_prefix: /orders, upstream: http://127.0.0.1:1, api_set: orders}
-`, t.TempDir()+"/keygate.db")))
+`, t.TempDir()+"/keygate.db")), Options{AdminToken: token})
 			if token != "" && logs.FilterLevelExact(zapcore.WarnLevel).FilterMessageSnippet(adminapi.EnvToken+" is shorter than 32 bytes").Len() != 1 {
 				t.Errorf("no warning at start about the short token")
 			}

@@ -3,8 +3,6 @@ package gateway
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -29,21 +27,6 @@ auth:
 routes:
   - {name: orders, path_prefix: /orders, upstream: %s, api_set: orders}
 `, addr, prefix, extra, upstream)
-}
-
-func do(t *testing.T, method, url, authorization string) (int, http.Header, string) {
-	t.Helper()
-	req, _ := http.NewRequest(method, url, nil)
-	if authorization != "" {
-		req.Header.Set("Authorization", authorization)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode, resp.Header, string(b)
 }
 
 func echoUpstream(t *testing.T) *httptest.Server {

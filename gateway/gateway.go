@@ -1,22 +1,29 @@
 // Package gateway is the keygate process: it builds the pieces from a
-// validated config (logger, metrics registry, store, proxy), runs the
-// public and admin servers, reloads the config in place and drains
-// in-flight requests on shutdown.
+// validated config (logger, metrics registry, store, credential service,
+// proxy, self-service API and account pages), serves the public, admin
+// and tls.http_listen listeners (TLS from files or ACME), reloads the
+// config in place (file changes, SIGHUP, Reload) and drains in-flight
+// requests on shutdown.
 //
-// cmd/keygate only parses flags and signals and calls into this package.
+// Its lifecycle has two halves. New and Listen push whatever holds a
+// resource onto a stack of closers as they build it; Close unwinds it
+// once, last built first (New does on its own errors). Serve runs every
+// goroutine in one run group (errgroup): the servers, the certificate
+// manager, the config watcher, the reload signal and the shutdown that
+// drains the servers; the closers run only after the group has returned.
+//
+// cmd/keygate only parses flags, reads the environment and signals, and
+// calls into this package.
 package gateway
 
 import (
 	"context"
-	"crypto/tls"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"reflect"
+	"os"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -40,10 +47,22 @@ type Options struct {
 	// Version is reported by keygate_build_info. Zero: the running
 	// binary's (version.Get).
 	Version version.Info
+	// AdminToken is the admin API's bootstrap token (cmd/keygate reads it
+	// from $KEYGATE_ADMIN_TOKEN). Empty: only users with the ADMIN
+	// authority reach the admin API.
+	AdminToken string
+	// ConfigFile is the file the config came from. When set, Serve
+	// reloads it whenever its content changes (see watchConfig) and on
+	// every value received from Reload.
+	ConfigFile string
+	// Reload asks for a reload of ConfigFile (cmd/keygate sends SIGHUP
+	// here). Nil: only file changes and the Reload method reload.
+	Reload <-chan os.Signal
 }
 
 // Gateway is one running keygate.
 type Gateway struct {
+	opts    Options
 	log     *zap.Logger
 	level   zap.AtomicLevel
 	reg     *prometheus.Registry
@@ -57,7 +76,6 @@ type Gateway struct {
 
 	public, admin   *http.Server
 	publicL, adminL net.Listener
-	reloadMu        sync.Mutex
 	shuttingDown    atomic.Bool
 
 	// tls is the public listener's TLS (nil with tls.mode off); plain
@@ -71,12 +89,34 @@ type Gateway struct {
 	selfService *selfservice.Handler
 	// account is the account pages; nil when account.enabled is false.
 	account *account.Handler
+
+	// parts are what takes a new config in place, in the order Reload
+	// applies it (see Reload).
+	parts []reloader
+	// watch reloads ConfigFile when it changes; nil without one.
+	watch *configWatch
+
+	// reloadMu serialises Reload and Close: a reload never runs while
+	// the closers do, nor after them (closed).
+	reloadMu sync.Mutex
+	closed   bool
+	// closers release what New and Listen built, last built first
+	// (see Close).
+	closers []func()
 }
 
 // New builds a Gateway: logger, registry, store (opened now: a store that
-// cannot be opened is an error naming its config field) and proxy.
-func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error) {
-	g := &Gateway{reg: prometheus.NewRegistry()}
+// cannot be opened is an error naming its config field), credential
+// service, proxy and the front ends. Whatever holds a resource is pushed
+// onto the gateway's closers as it is built; on an error they are
+// unwound at once.
+func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err error) {
+	g := &Gateway{opts: opts, reg: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			g.Close()
+		}
+	}()
 	g.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	g.metrics = newGatewayMetrics(g.reg)
 
@@ -90,56 +130,58 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		g.log, g.level = log, level
 	}
 
-	st, err := OpenStore(ctx, cfg.Store, g.log, g.reg)
-	if err != nil {
+	if g.store, err = OpenStore(ctx, cfg.Store, g.log, g.reg); err != nil {
 		return nil, err
 	}
-	g.store = st
-
-	g.auth, err = authz.New(ctx, cfg.Auth, st, authz.Options{Logger: g.log, Registerer: g.reg, OAuth: cfg.OAuth, SelfService: cfg.SelfService})
-	if err != nil {
-		_ = st.Close()
+	g.onClose(func() {
+		if err := g.store.Close(); err != nil {
+			g.log.Warn("closing store", zap.Error(err))
+		}
+	})
+	if g.auth, err = authz.New(ctx, cfg.Auth, g.store, authz.Options{Logger: g.log, Registerer: g.reg, OAuth: cfg.OAuth, SelfService: cfg.SelfService}); err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
+	g.onClose(g.auth.Close)
 	var limiter proxy.RateLimiter // in process unless the store is shared
-	if rs, ok := st.(*redisstore.Store); ok {
-		if g.limiter, err = ratelimit.NewRedis(rs.Client(), cfg.Store.Redis.KeyPrefix, cfg.Store.Redis.ReadTimeout+cfg.Store.Redis.WriteTimeout, 100_000); err != nil {
-			g.auth.Close()
-			_ = st.Close()
+	if rs, ok := g.store.(*redisstore.Store); ok {
+		if g.limiter, err = ratelimit.NewRedis(rs.Client(), cfg.Store.Redis.KeyPrefix, cfg.Store.Redis.ReadTimeout+cfg.Store.Redis.WriteTimeout, proxy.MaxLimitKeys); err != nil {
 			return nil, fmt.Errorf("rate limiter: %w", err)
 		}
+		g.onClose(g.limiter.Close) // gives back unspent fast-mode leases
 		limiter = g.limiter
 	}
-	g.quotas = ratelimit.NewQuotas(st, nil)
-	g.proxy, err = proxy.New(cfg, proxy.Options{Logger: g.log, Registerer: g.reg, Version: opts.Version, Authenticator: g.auth.Verifier, RateLimiter: limiter, Quotas: g.quotas})
-	if err != nil {
-		g.closeLimiter()
-		g.auth.Close()
-		_ = st.Close()
+	g.quotas = ratelimit.NewQuotas(g.store, nil)
+	if g.proxy, err = proxy.New(cfg, proxy.Options{Logger: g.log, Registerer: g.reg, Version: opts.Version, Authenticator: g.auth.Verifier, RateLimiter: limiter, Quotas: g.quotas}); err != nil {
 		return nil, fmt.Errorf("building proxy: %w", err)
 	}
+	g.onClose(g.proxy.Close)
+	g.parts = append(g.parts, g.proxy, levelPart{g.level})
 	// The self-service API shares the public listener: see publicHandler.
 	var public http.Handler = g.proxy
 	if cfg.SelfService.On() {
 		if g.selfService, err = selfservice.New(g.auth, cfg, g.log); err != nil {
-			g.closeLimiter()
-			g.proxy.Close()
-			g.auth.Close()
-			_ = st.Close()
 			return nil, fmt.Errorf("self-service API: %w", err)
 		}
 		g.selfService.Quotas = g.quotaUsage
+		g.parts = append(g.parts, g.selfService) // it keeps the trusted proxies
 		public = publicHandler{proxy: g.proxy, selfService: g.selfService}
 	}
 	if cfg.Account.On() {
-		if g.account, err = account.New(g.auth, st, cfg, account.Options{Logger: g.log}); err != nil {
-			g.closeLimiter()
-			g.proxy.Close()
-			g.auth.Close()
-			_ = st.Close()
+		if g.account, err = account.New(g.auth, g.store, cfg, account.Options{Logger: g.log}); err != nil {
 			return nil, fmt.Errorf("account pages: %w", err)
 		}
+		g.parts = append(g.parts, g.account) // it keeps the trusted proxies too
 		public = accountHandler{next: public, path: cfg.Account.Path, account: g.account}
+	}
+	if opts.ConfigFile != "" {
+		// Watched from now, so that a change made while the gateway
+		// starts is not missed; the events wait for Serve.
+		if w, err := watchConfigFile(opts.ConfigFile); err != nil {
+			g.log.Warn("config file is not watched; reload with SIGHUP", zap.Error(err))
+		} else {
+			g.watch = w
+			g.onClose(func() { _ = w.Close() })
+		}
 	}
 	g.cfg.Store(cfg)
 	g.public = &http.Server{
@@ -152,15 +194,29 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
 		ErrorLog:          zap.NewStdLog(g.log.Named("http")),
 	}
-	g.admin = &http.Server{
-		Handler:           g.adminHandler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		ErrorLog:          zap.NewStdLog(g.log.Named("admin")),
-	}
+	g.admin = adminLimits.server(g.adminHandler(), g.log, "admin")
 	return g, nil
+}
+
+// onClose pushes f onto the closers.
+func (g *Gateway) onClose(f func()) { g.closers = append(g.closers, f) }
+
+// Close releases everything New and Listen built, last built first: once,
+// after any reload in progress has finished; a later Reload returns
+// ErrClosed. Serve calls it when every goroutine it started has ended;
+// call it yourself only for a Gateway that is not served (New or Listen
+// failed, or Serve was never called).
+func (g *Gateway) Close() {
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
+	if g.closed {
+		return
+	}
+	g.closed = true
+	for i := len(g.closers) - 1; i >= 0; i-- {
+		g.closers[i]()
+	}
+	g.closers = nil
 }
 
 // quotaUsage is what a credential has used of the quotas of the current
@@ -173,12 +229,6 @@ func (g *Gateway) quotaUsage(ctx context.Context, c *authz.Credential) ([]rateli
 	return g.quotas.Usage(ctx, g.cfg.Load(), c.ID, c.APISets, own)
 }
 
-func (g *Gateway) closeLimiter() {
-	if g.limiter != nil {
-		g.limiter.Close()
-	}
-}
-
 // Logger is the gateway's logger.
 func (g *Gateway) Logger() *zap.Logger { return g.log }
 
@@ -187,218 +237,6 @@ func (g *Gateway) Auth() *authz.Service { return g.auth }
 
 // Config is the config in force.
 func (g *Gateway) Config() *config.Config { return g.cfg.Load() }
-
-// Listen binds the public and admin listeners (and tls.http_listen) and
-// sets up the public listener's TLS. Addr and AdminAddr tell where they
-// are (useful with port 0).
-func (g *Gateway) Listen() error {
-	cfg := g.cfg.Load()
-	var err error
-	if g.publicL, err = net.Listen("tcp", cfg.Listen); err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	if g.adminL, err = net.Listen("tcp", cfg.AdminListen); err != nil {
-		g.publicL.Close()
-		return fmt.Errorf("admin_listen: %w", err)
-	}
-	if cfg.TLS.HTTPListen != "" {
-		if g.plainL, err = net.Listen("tcp", cfg.TLS.HTTPListen); err != nil {
-			g.publicL.Close()
-			g.adminL.Close()
-			return fmt.Errorf("tls.http_listen: %w", err)
-		}
-	}
-	httpPort := 0
-	if g.plainL != nil {
-		httpPort = portOf(g.plainL.Addr())
-	}
-	if g.tls, err = g.buildTLS(cfg, portOf(g.publicL.Addr()), httpPort); err != nil {
-		g.publicL.Close()
-		g.adminL.Close()
-		if g.plainL != nil {
-			g.plainL.Close()
-		}
-		return err
-	}
-	if g.tls == nil {
-		g.publicL = proxy.FramingListener(g.publicL) // see proxy.RefuseAmbiguousFraming
-	}
-	if g.tls != nil {
-		g.publicL = tls.NewListener(g.publicL, g.tls.config)
-		if g.plainL != nil {
-			g.plain = plainServer(g.tls.plain, g.log)
-		}
-	}
-	return nil
-}
-
-// HTTPAddr is the address of tls.http_listen, nil without one.
-func (g *Gateway) HTTPAddr() net.Addr {
-	if g.plainL == nil {
-		return nil
-	}
-	return g.plainL.Addr()
-}
-
-// Addr is the public listener's address.
-func (g *Gateway) Addr() net.Addr { return g.publicL.Addr() }
-
-// AdminAddr is the admin listener's address.
-func (g *Gateway) AdminAddr() net.Addr { return g.adminL.Addr() }
-
-// Serve serves on the bound listeners until ctx is done, then stops
-// accepting, lets in-flight requests finish within server.shutdown_timeout
-// and closes the store. It returns nil after a clean drain.
-func (g *Gateway) Serve(ctx context.Context) error {
-	cfg := g.cfg.Load()
-	errc := make(chan error, 4) // public, admin, http_listen, certificate manager
-	go func() { errc <- serveOn(g.public, g.publicL) }()
-	go func() { errc <- serveOn(g.admin, g.adminL) }()
-	if g.plain != nil {
-		go func() { errc <- serveOn(g.plain, g.plainL) }()
-	}
-	if g.tls != nil && g.tls.manage != nil {
-		if err := g.tls.manage(ctx); err != nil {
-			errc <- err
-		}
-	}
-	g.log.Info("keygate serving",
-		zap.String("listen", g.publicL.Addr().String()),
-		zap.String("tls", cfg.TLS.Mode),
-		zap.String("admin_listen", g.adminL.Addr().String()),
-		zap.String("store", cfg.Store.Driver),
-		zap.Int("routes", len(cfg.Routes)))
-
-	var serveErr error
-	select {
-	case <-ctx.Done():
-	case serveErr = <-errc:
-	}
-	g.shuttingDown.Store(true)
-	g.log.Info("keygate shutting down: draining in-flight requests", zap.Duration("timeout", cfg.Server.ShutdownTimeout))
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
-	defer cancel()
-	err := g.public.Shutdown(sctx)
-	_ = g.admin.Shutdown(sctx)
-	if g.plain != nil {
-		_ = g.plain.Shutdown(sctx)
-	}
-	if g.tls != nil {
-		g.tls.stop()
-	}
-	g.closeLimiter() // gives back unspent fast-mode leases
-	g.proxy.Close()
-	g.auth.Close()
-	if cerr := g.store.Close(); cerr != nil {
-		g.log.Warn("closing store", zap.Error(cerr))
-	}
-	if err != nil {
-		return fmt.Errorf("draining: %w", err)
-	}
-	g.log.Info("keygate stopped")
-	return serveErr
-}
-
-func serveOn(s *http.Server, l net.Listener) error {
-	if err := s.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
-}
-
-// Run is Listen then Serve.
-func (g *Gateway) Run(ctx context.Context) error {
-	if err := g.Listen(); err != nil {
-		return err
-	}
-	return g.Serve(ctx)
-}
-
-// ReloadFile loads path and, if it is valid, applies it with Reload. An
-// invalid file is logged with every problem and the running config stays.
-func (g *Gateway) ReloadFile(path string) error {
-	cfg, err := config.Load(path)
-	if err != nil {
-		g.metrics.reloads.WithLabelValues("error").Inc()
-		g.log.Error("config reload refused; keeping the running config", zap.String("file", path), zap.Errors("problems", config.Problems(err)))
-		return err
-	}
-	return g.Reload(cfg)
-}
-
-// Reload applies a validated config to the running gateway. Routes,
-// upstream settings, trusted proxies, body limit, log level and access
-// log switch over atomically; listeners, server timeouts, log format and
-// the store stay as they started (changing them needs a restart, and a
-// warning says so).
-func (g *Gateway) Reload(cfg *config.Config) error {
-	g.reloadMu.Lock()
-	defer g.reloadMu.Unlock()
-	old := g.cfg.Load()
-	for _, f := range restartOnly(old, cfg) {
-		g.log.Warn("config field changed but needs a restart to take effect", zap.String("field", f))
-	}
-	if err := g.proxy.Reload(cfg); err != nil {
-		g.metrics.reloads.WithLabelValues("error").Inc()
-		g.log.Error("config reload refused; keeping the running config", zap.Error(err))
-		return err
-	}
-	if g.selfService != nil { // it keeps the trusted proxies
-		if err := g.selfService.Reload(cfg); err != nil {
-			g.metrics.reloads.WithLabelValues("error").Inc()
-			g.log.Error("config reload refused; keeping the running config", zap.Error(err))
-			return err
-		}
-	}
-	if g.account != nil { // it keeps the trusted proxies too
-		if err := g.account.Reload(cfg); err != nil {
-			g.metrics.reloads.WithLabelValues("error").Inc()
-			g.log.Error("config reload refused; keeping the running config", zap.Error(err))
-			return err
-		}
-	}
-	if lvl, err := zap.ParseAtomicLevel(cfg.Log.Level); err == nil {
-		g.level.SetLevel(lvl.Level())
-	}
-	g.cfg.Store(cfg)
-	g.metrics.reloads.WithLabelValues("ok").Inc()
-	g.log.Info("config reloaded", zap.Int("routes", len(cfg.Routes)))
-	return nil
-}
-
-func restartOnly(old, cfg *config.Config) []string {
-	var fields []string
-	if old.Listen != cfg.Listen {
-		fields = append(fields, "listen")
-	}
-	if old.AdminListen != cfg.AdminListen {
-		fields = append(fields, "admin_listen")
-	}
-	if old.Server != cfg.Server {
-		fields = append(fields, "server")
-	}
-	if !reflect.DeepEqual(old.TLS, cfg.TLS) {
-		fields = append(fields, "tls") // the certificate files themselves are reloaded
-	}
-	if old.Log.Format != cfg.Log.Format {
-		fields = append(fields, "log.format")
-	}
-	if !reflect.DeepEqual(old.Store, cfg.Store) {
-		fields = append(fields, "store")
-	}
-	// The credential service and the self-service handler take these
-	// when they are built.
-	if !reflect.DeepEqual(old.OAuth, cfg.OAuth) {
-		fields = append(fields, "oauth")
-	}
-	if !reflect.DeepEqual(old.SelfService, cfg.SelfService) {
-		fields = append(fields, "self_service")
-	}
-	if old.Account != cfg.Account {
-		fields = append(fields, "account")
-	}
-	return fields
-}
 
 // publicHandler is the public server's handler while the self-service API
 // is on: requests under config.SelfServicePaths go to the self-service
@@ -425,13 +263,8 @@ func (p publicHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // forwards it. The self-service handler itself refuses any path that is
 // not plain.
 func isSelfService(r *http.Request) bool {
-	p := r.RequestURI
-	if p == "" || p[0] != '/' {
-		p = r.URL.EscapedPath() // absolute-form request target
-	}
 	for _, prefix := range config.SelfServicePaths {
-		if len(p) >= len(prefix) && p[:len(prefix)] == prefix &&
-			(len(p) == len(prefix) || p[len(prefix)] == '/' || p[len(prefix)] == '?') {
+		if under(r, prefix) {
 			return true
 		}
 	}

@@ -9,75 +9,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"go.uber.org/zap"
 
-	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/internal/redistest"
 )
-
-func parse(t *testing.T, y string) *config.Config {
-	t.Helper()
-	cfg, err := config.Parse("test.yaml", []byte(y), nil)
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	return cfg
-}
-
-// start runs a Gateway on loopback ports until the test ends.
-func start(t *testing.T, cfg *config.Config) (*Gateway, func()) {
-	t.Helper()
-	g, err := New(context.Background(), cfg, Options{Logger: zap.NewNop()})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	if err := g.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- g.Serve(ctx) }()
-	stop := func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	}
-	t.Cleanup(func() {
-		if ctx.Err() == nil {
-			stop()
-		}
-	})
-	return g, stop
-}
-
-func getStatus(t *testing.T, url string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode, string(b)
-}
-
-func waitStatus(t *testing.T, url string, want int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		got, body := getStatus(t, url)
-		if got == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("GET %s: %d %q, want %d", url, got, body, want)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 const route = "routes:\n  - {name: r, path_prefix: /, upstream: http://127.0.0.1:1, auth: none}\n"
 

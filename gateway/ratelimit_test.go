@@ -58,39 +58,15 @@ func TestRateLimitSharedAndDegraded(t *testing.T) {
 
 	srv.Stop()
 	// fast, budget leased before Redis stopped: spent as usual.
-	for i := range 3 {
-		if code, _, _ := do(t, "GET", u1+"/fastleased", ""); code != 200 {
-			t.Errorf("Redis down, fast mode, leased request %d: %d, want 200", i+2, code)
-		}
-	}
+	expectCodes(t, "Redis down, fast mode, leased", u1+"/fastleased", 200, 200, 200)
 	// fast, nothing leased: the same policies as exact mode.
-	for i, want := range []int{200, 200, 429} {
-		if code, _, _ := do(t, "GET", u1+"/fastlocal", ""); code != want {
-			t.Errorf("Redis down, fast mode, local policy, request %d: %d, want %d", i+1, code, want)
-		}
-	}
-	for i := range 3 {
-		if code, _, _ := do(t, "GET", u1+"/fastopen", ""); code != 200 {
-			t.Errorf("Redis down, fast mode, fail_open, request %d: %d, want 200", i+1, code)
-		}
-	}
-	if code, h, _ := do(t, "GET", u1+"/fastclosed", ""); code != 503 || h.Get("Retry-After") == "" {
-		t.Errorf("Redis down, fast mode, fail_closed: %d (Retry-After %q), want 503 with Retry-After", code, h.Get("Retry-After"))
-	}
+	expectCodes(t, "Redis down, fast mode, local policy", u1+"/fastlocal", 200, 200, 429)
+	expectCodes(t, "Redis down, fast mode, fail_open", u1+"/fastopen", 200, 200, 200)
+	expectRetry(t, "Redis down, fast mode, fail_closed", u1+"/fastclosed")
 	// local: each instance limits on its own (a fresh bucket of 2 here).
-	for i, want := range []int{200, 200, 429} {
-		if code, _, _ := do(t, "GET", u1+"/local", ""); code != want {
-			t.Errorf("Redis down, local policy, request %d: %d, want %d", i+1, code, want)
-		}
-	}
-	for i := range 3 {
-		if code, _, _ := do(t, "GET", u1+"/open", ""); code != 200 {
-			t.Errorf("Redis down, fail_open, request %d: %d, want 200", i+1, code)
-		}
-	}
-	if code, h, _ := do(t, "GET", u1+"/closed", ""); code != 503 || h.Get("Retry-After") == "" {
-		t.Errorf("Redis down, fail_closed: %d (Retry-After %q), want 503 with Retry-After", code, h.Get("Retry-After"))
-	}
+	expectCodes(t, "Redis down, local policy", u1+"/local", 200, 200, 429)
+	expectCodes(t, "Redis down, fail_open", u1+"/open", 200, 200, 200)
+	expectRetry(t, "Redis down, fail_closed", u1+"/closed")
 	_, _, metrics := do(t, "GET", "http://"+g1.AdminAddr().String()+"/metrics", "")
 	for _, want := range []string{
 		"keygate_ratelimit_degraded 1",
@@ -228,5 +204,24 @@ func TestLockoutNeverFailsOpen(t *testing.T) {
 	}
 	if code, _, body := do(t, "GET", url, "ApiKey "+key+":"+right); code != 503 {
 		t.Errorf("right token after a wrong one that could not be recorded: %d %s, want 503", code, body)
+	}
+}
+
+// expectCodes sends one GET to url per code in want and checks the
+// status of each answer.
+func expectCodes(t *testing.T, what, url string, want ...int) {
+	t.Helper()
+	for i, w := range want {
+		if code, _, _ := do(t, "GET", url, ""); code != w {
+			t.Errorf("%s, request %d: %d, want %d", what, i+1, code, w)
+		}
+	}
+}
+
+// expectRetry checks that a GET of url is answered 503 with Retry-After.
+func expectRetry(t *testing.T, what, url string) {
+	t.Helper()
+	if code, h, _ := do(t, "GET", url, ""); code != 503 || h.Get("Retry-After") == "" {
+		t.Errorf("%s: %d (Retry-After %q), want 503 with Retry-After", what, code, h.Get("Retry-After"))
 	}
 }

@@ -9,10 +9,7 @@ import (
 )
 
 func TestIsSelfService(t *testing.T) {
-	tests := []struct {
-		target string
-		want   bool
-	}{
+	checkDispatch(t, "isSelfService(%q)", isSelfService, []dispatchCase{
 		{"/user", true},
 		{"/user?x=1", true},
 		{"/user/keys/ci", true},
@@ -28,13 +25,7 @@ func TestIsSelfService(t *testing.T) {
 		{"/orders/user", false},
 		{"/%75ser", false}, // to the proxy, which matches no route: 404
 		{"/", false},
-	}
-	for _, tt := range tests {
-		r := httptest.NewRequest("GET", tt.target, nil)
-		if got := isSelfService(r); got != tt.want {
-			t.Errorf("isSelfService(%q) = %v, want %v", tt.target, got, tt.want)
-		}
-	}
+	})
 }
 
 // TestSelfServiceDispatch: with self_service on, the public listener

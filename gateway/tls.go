@@ -7,9 +7,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"time"
-
-	"go.uber.org/zap"
 
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/internal/certfile"
@@ -92,20 +89,6 @@ func redirectToHTTPS(port int) http.Handler {
 		w.Header().Set("Connection", "close")
 		http.Redirect(w, r, "https://"+host+r.URL.RequestURI(), http.StatusPermanentRedirect)
 	})
-}
-
-// plainServer is the tls.http_listen server: small requests, short
-// timeouts, nothing but redirects and ACME challenges.
-func plainServer(h http.Handler, log *zap.Logger) *http.Server {
-	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      10 * time.Second,
-		IdleTimeout:       30 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          zap.NewStdLog(log.Named("http_redirect")),
-	}
 }
 
 // portOf is the port of a bound listener's address.

@@ -142,7 +142,7 @@ func TestTLSFilesErrorNamesField(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { g.proxy.Close(); g.auth.Close(); g.store.Close() }()
+	defer g.Close()
 	if err := g.Listen(); err == nil || !strings.HasPrefix(err.Error(), "tls.cert_file: ") {
 		t.Errorf("Listen with missing certificate files: %v, want an error naming tls.cert_file", err)
 	}

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -9,10 +8,6 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/keygate/keygate/config"
 )
@@ -70,34 +65,16 @@ func TestWatchConfigMapSwap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	core, logs := observer.New(zapcore.InfoLevel)
-	g, err := New(context.Background(), cfg, Options{Logger: zap.New(core)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- g.Serve(ctx) }()
-	defer func() { cancel(); <-done }()
-	if err := g.WatchConfig(ctx, path); err != nil {
-		t.Fatal(err)
-	}
+	g, logs := startLogged(t, cfg, Options{ConfigFile: path})
 	base := "http://" + g.Addr().String()
 
 	k.swap(t, yaml(route("a")+route("b")))
 	waitStatus(t, base+"/b", 200)
 
 	k.swap(t, yaml("  - {name: a, path_prefix: /a, upstream: ftp://nope, auth: none}\n"))
-	deadline := time.Now().Add(5 * time.Second)
-	for logs.FilterMessage("config reload refused; keeping the running config").Len() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("an invalid ConfigMap update was not noticed")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	eventually(t, 5*time.Second, "an invalid ConfigMap update noticed", func() bool {
+		return logs.FilterMessage("config reload refused; keeping the running config").Len() > 0
+	})
 	if code, _ := getStatus(t, base+"/b"); code != 200 {
 		t.Errorf("after an invalid update: /b %d, want 200 (old config kept)", code)
 	}

@@ -98,6 +98,11 @@ type state struct {
 	failureCfg config.FailureLimit
 }
 
+// MaxLimitKeys bounds the rate-limit keys (credential, user, address...)
+// a limiter keeps state for in process: the in-process limiter's buckets,
+// and the fast-mode leases of a shared one.
+const MaxLimitKeys = 100_000
+
 // New builds a Handler from a validated config.
 func New(cfg *config.Config, opts Options) (*Handler, error) {
 	log := opts.Logger
@@ -115,7 +120,7 @@ func New(cfg *config.Config, opts Options) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	local, err := ratelimit.NewLocal(100_000, nil)
+	local, err := ratelimit.NewLocal(MaxLimitKeys, nil)
 	if err != nil {
 		return nil, err
 	}

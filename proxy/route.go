@@ -65,9 +65,9 @@ func compileTable(cfg *config.Config, sockets map[string]string, build func(*Rou
 	t := &table{byHost: map[string]map[string][]*Route{}, any: map[string][]*Route{}}
 	for i := range cfg.Routes {
 		rc := cfg.Routes[i]
-		target, err := url.Parse(rc.Upstream)
-		if err != nil {
-			return nil, fmt.Errorf("routes[%d].upstream: %w", i, err)
+		target := rc.UpstreamURL() // parsed by config's Validate
+		if target == nil {
+			return nil, fmt.Errorf("routes[%d].upstream: not parsed (the config was not validated)", i)
 		}
 		if target.Scheme == "unix" {
 			// The shared Transport dials the socket for this host name.

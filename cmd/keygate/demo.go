@@ -94,6 +94,7 @@ func demo(args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	if err := g.Listen(); err != nil {
+		g.Close()
 		fmt.Fprintf(stderr, "keygate demo: %v\n(another program uses the port? try: keygate demo -listen 127.0.0.1:18080 -admin 127.0.0.1:19090)\n", err)
 		return exitError
 	}

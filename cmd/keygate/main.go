@@ -133,19 +133,30 @@ func printProblems(w io.Writer, err error) {
 }
 
 func check(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	cfg, path, code := configCommand("check", args, stderr)
+	if cfg == nil {
+		return code
+	}
+	fmt.Fprintf(stdout, "%s: OK: %d routes, store %s, listen %s, admin %s\n",
+		path, len(cfg.Routes), cfg.Store.Driver, cfg.Listen, cfg.AdminListen)
+	return exitOK
+}
+
+// configCommand parses the flags of a command that takes only -config,
+// then loads and checks the file (loadChecked): the config and its path,
+// or a nil config and the exit code.
+func configCommand(name string, args []string, stderr io.Writer) (*config.Config, string, int) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := configFlag(fs)
 	if ok, code := parseFlags(fs, args); !ok {
-		return code
+		return nil, "", code
 	}
 	cfg, ok := loadChecked(*path, stderr)
 	if !ok {
-		return exitConfig
+		return nil, "", exitConfig
 	}
-	fmt.Fprintf(stdout, "%s: OK: %d routes, store %s, listen %s, admin %s\n",
-		*path, len(cfg.Routes), cfg.Store.Driver, cfg.Listen, cfg.AdminListen)
-	return exitOK
+	return cfg, *path, exitOK
 }
 
 // loadChecked loads the config file, opens the files it names and checks
@@ -167,20 +178,24 @@ func loadChecked(path string, stderr io.Writer) (*config.Config, bool) {
 }
 
 func serve(args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := configFlag(fs)
-	if ok, code := parseFlags(fs, args); !ok {
+	cfg, path, code := configCommand("serve", args, stderr)
+	if cfg == nil {
 		return code
-	}
-	cfg, ok := loadChecked(*path, stderr)
-	if !ok {
-		return exitConfig
 	}
 	rt := gateway.TuneRuntime(cfg.Runtime)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	g, err := gateway.New(ctx, cfg, gateway.Options{Version: version.Get()})
+	// The config also reloads when its file changes (a Kubernetes
+	// ConfigMap update included); SIGHUP stays for everything else.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	g, err := gateway.New(ctx, cfg, gateway.Options{
+		Version:    version.Get(),
+		AdminToken: os.Getenv(adminapi.EnvToken),
+		ConfigFile: path,
+		Reload:     hup,
+	})
 	if err != nil {
 		fmt.Fprintln(stderr, "keygate:", err)
 		return exitConfig
@@ -190,30 +205,10 @@ func serve(args []string, stderr io.Writer) int {
 	goredis.SetLogger(redisLogger{g.Logger().Named("go-redis").Sugar()})
 	g.Logger().Info("go runtime", rt.Fields()...)
 	if err := g.Listen(); err != nil {
+		g.Close()
 		fmt.Fprintln(stderr, "keygate:", err)
 		return exitError
 	}
-
-	// The config also reloads when its file changes (a Kubernetes
-	// ConfigMap update included); SIGHUP stays for everything else.
-	if err := g.WatchConfig(ctx, *path); err != nil {
-		g.Logger().Warn("config file is not watched; reload with SIGHUP", zap.Error(err))
-	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for {
-			select {
-			case <-hup:
-				g.Logger().Info("SIGHUP: reloading config", zap.String("file", *path))
-				_ = g.ReloadFile(*path) // an invalid file is logged; the running config stays
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-
 	if err := g.Serve(ctx); err != nil {
 		g.Logger().Error("keygate stopped with an error", zap.Error(err))
 		return exitError

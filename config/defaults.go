@@ -1,0 +1,318 @@
+package config
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// The defaults, one block per section, applied by ApplyDefaults (below) to
+// fields left empty or zero, and nowhere else: the components read the
+// defaulted values.
+
+// Listeners.
+const (
+	DefaultListen      = ":8080"
+	DefaultAdminListen = "127.0.0.1:9090"
+)
+
+// runtime.
+const (
+	DefaultGCPercent = 400
+	// DefaultMemoryLimitMiB is the memory limit without one configured
+	// and without a container limit to take 90% of.
+	DefaultMemoryLimitMiB = 1024
+)
+
+// server.
+const (
+	DefaultReadHeaderTimeout = 5 * time.Second
+	DefaultReadTimeout       = 30 * time.Second
+	DefaultWriteTimeout      = 60 * time.Second
+	DefaultIdleTimeout       = 120 * time.Second
+	DefaultShutdownTimeout   = 30 * time.Second
+	DefaultMaxHeaderBytes    = 64 << 10
+	DefaultMaxBodyBytes      = 10 << 20
+)
+
+// upstream.
+const (
+	DefaultUpstreamDialTimeout           = 5 * time.Second
+	DefaultUpstreamTLSHandshakeTimeout   = 5 * time.Second
+	DefaultUpstreamResponseHeaderTimeout = 30 * time.Second
+	DefaultUpstreamIdleConnTimeout       = 90 * time.Second
+	DefaultUpstreamMaxIdleConnsPerHost   = 256
+)
+
+// tls.
+const (
+	DefaultTLSMode       = TLSOff
+	DefaultTLSMinVersion = "1.2"
+	DefaultACMEDirectory = "https://acme-v02.api.letsencrypt.org/directory"
+)
+
+// log.
+const (
+	DefaultLogLevel  = "info"
+	DefaultLogFormat = "json"
+	DefaultAccessLog = true
+)
+
+// auth.
+const (
+	DefaultLockoutThreshold = 3
+	DefaultCacheTTL         = 15 * time.Second
+	DefaultNegativeCacheTTL = 5 * time.Second
+	DefaultCacheSize        = 100_000
+	DefaultStaleIfError     = time.Minute
+	// auth.failure_limit: failed credential checks per client address.
+	// Its burst defaults to its rate.
+	DefaultFailureLimitRate = 20
+	DefaultFailureLimitPer  = time.Minute
+	// auth.key_failure_limit: wrong tokens per ApiKey key. Its burst
+	// defaults to its rate, and at least auth.lockout_threshold.
+	DefaultKeyFailureLimitRate = 10
+	DefaultKeyFailureLimitPer  = time.Minute
+)
+
+// oauth.
+const (
+	DefaultAccessTokenValidity     = 12 * time.Hour
+	DefaultRefreshTokenValidity    = 720 * time.Hour
+	DefaultMaxAccessTokenValidity  = 24 * time.Hour
+	DefaultMaxRefreshTokenValidity = 2160 * time.Hour
+	DefaultIssueRefreshTokens      = true
+)
+
+// self_service.
+const (
+	DefaultMaxPasswordFailuresUser = 10
+	DefaultMaxPasswordFailuresAddr = 50
+	DefaultPasswordFailureWindow   = 15 * time.Minute
+	// Password hashing at once (argon2id, 19 MiB each): in the whole
+	// process, per client address, and how long a check waits for a turn.
+	DefaultMaxConcurrentPasswordChecks        = 2
+	DefaultMaxConcurrentPasswordChecksPerAddr = 2
+	DefaultPasswordCheckQueueTimeout          = 2 * time.Second
+	// DefaultManageKeyAuthorityFor is the one credential kind whose
+	// creation needs the MANAGE_USER_API_KEY authority by default.
+	DefaultManageKeyAuthorityFor = KeyKindNamedKeys
+)
+
+// account.
+const (
+	DefaultAccountPath            = "/account"
+	DefaultSessionIdleTimeout     = 30 * time.Minute
+	DefaultSessionAbsoluteTimeout = 12 * time.Hour
+)
+
+// store.
+const (
+	DefaultStoreDriver       = DriverEmbedded
+	DefaultEmbeddedPath      = "keygate.db"
+	DefaultRedisKeyPrefix    = "keygate:"
+	DefaultRedisDialTimeout  = 5 * time.Second
+	DefaultRedisReadTimeout  = 500 * time.Millisecond
+	DefaultRedisWriteTimeout = 500 * time.Millisecond
+)
+
+// routes, and the rate limits and quotas of routes and API sets.
+const (
+	DefaultRouteAuth = AuthRequired
+	// A rate limit's burst defaults to its rate, its key to
+	// DefaultRateLimitKey (DefaultRateLimitKeyAuthNone on a route with
+	// auth none).
+	DefaultRateLimitPer          = time.Second
+	DefaultRateLimitKey          = LimitByCredential
+	DefaultRateLimitKeyAuthNone  = LimitByAddress
+	DefaultRateLimitOnStoreError = OnErrorLocal
+	DefaultRateLimitMode         = LimitFast
+	DefaultRateLimitHeaders      = true
+	DefaultQuotaPer              = QuotaPerMonth
+	DefaultQuotaOnStoreError     = OnErrorFailClosed
+)
+
+// ApplyDefaults fills every field left empty or zero with its Default*
+// value and brings names to their canonical case. It is the only place
+// defaults are applied; Load and Parse call it.
+func (c *Config) ApplyDefaults() {
+	setStr(&c.Listen, DefaultListen)
+	setStr(&c.AdminListen, DefaultAdminListen)
+
+	s := &c.Server
+	setDur(&s.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	setDur(&s.ReadTimeout, DefaultReadTimeout)
+	setDur(&s.WriteTimeout, DefaultWriteTimeout)
+	setDur(&s.IdleTimeout, DefaultIdleTimeout)
+	setDur(&s.ShutdownTimeout, DefaultShutdownTimeout)
+	setInt(&s.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	setInt(&s.MaxBodyBytes, DefaultMaxBodyBytes)
+
+	u := &c.Upstream
+	setDur(&u.DialTimeout, DefaultUpstreamDialTimeout)
+	setDur(&u.TLSHandshakeTimeout, DefaultUpstreamTLSHandshakeTimeout)
+	setDur(&u.ResponseHeaderTimeout, DefaultUpstreamResponseHeaderTimeout)
+	setDur(&u.IdleConnTimeout, DefaultUpstreamIdleConnTimeout)
+	setInt(&u.MaxIdleConnsPerHost, DefaultUpstreamMaxIdleConnsPerHost)
+
+	c.TLS.applyDefaults()
+
+	setStr(&c.Log.Level, DefaultLogLevel)
+	setStr(&c.Log.Format, DefaultLogFormat)
+
+	setInt(&c.Runtime.GCPercent, DefaultGCPercent)
+
+	a := &c.Auth
+	setInt(&a.LockoutThreshold, DefaultLockoutThreshold)
+	setDur(&a.CacheTTL, DefaultCacheTTL)
+	setDur(&a.NegativeCacheTTL, DefaultNegativeCacheTTL)
+	setDur(&a.StaleIfError, DefaultStaleIfError)
+	a.FailureLimit.applyDefaults(DefaultFailureLimitRate, DefaultFailureLimitPer, 1)
+	a.KeyFailureLimit.applyDefaults(DefaultKeyFailureLimitRate, DefaultKeyFailureLimitPer, a.LockoutThreshold)
+	setInt(&a.CacheSize, DefaultCacheSize)
+	if a.UpstreamIdentity == nil { // [] is a choice: none
+		a.UpstreamIdentity = slices.Clone(IdentityNames)
+	}
+
+	o := &c.OAuth
+	setDur(&o.AccessTokenValidity, DefaultAccessTokenValidity)
+	setDur(&o.RefreshTokenValidity, DefaultRefreshTokenValidity)
+	setDur(&o.MaxAccessTokenValidity, DefaultMaxAccessTokenValidity)
+	setDur(&o.MaxRefreshTokenValidity, DefaultMaxRefreshTokenValidity)
+
+	ss := &c.SelfService
+	setInt(&ss.MaxPasswordFailuresPerUser, DefaultMaxPasswordFailuresUser)
+	setInt(&ss.MaxPasswordFailuresPerAddress, DefaultMaxPasswordFailuresAddr)
+	setDur(&ss.PasswordFailureWindow, DefaultPasswordFailureWindow)
+	setInt(&ss.MaxConcurrentPasswordChecks, DefaultMaxConcurrentPasswordChecks)
+	setInt(&ss.MaxConcurrentPasswordChecksPerAddress, DefaultMaxConcurrentPasswordChecksPerAddr)
+	setDur(&ss.PasswordCheckQueueTimeout, DefaultPasswordCheckQueueTimeout)
+	if ss.ManageKeyAuthorityFor == nil { // [] is a choice: none
+		ss.ManageKeyAuthorityFor = []string{DefaultManageKeyAuthorityFor}
+	}
+
+	ac := &c.Account
+	setStr(&ac.Path, DefaultAccountPath)
+	if len(ac.Path) > 1 {
+		ac.Path = strings.TrimSuffix(ac.Path, "/")
+	}
+	setDur(&ac.SessionIdleTimeout, DefaultSessionIdleTimeout)
+	setDur(&ac.SessionAbsoluteTimeout, DefaultSessionAbsoluteTimeout)
+
+	setStr(&c.Store.Driver, DefaultStoreDriver)
+	setStr(&c.Store.Embedded.Path, DefaultEmbeddedPath)
+	r := &c.Store.Redis
+	setStr(&r.KeyPrefix, DefaultRedisKeyPrefix)
+	setDur(&r.DialTimeout, DefaultRedisDialTimeout)
+	setDur(&r.ReadTimeout, DefaultRedisReadTimeout)
+	setDur(&r.WriteTimeout, DefaultRedisWriteTimeout)
+
+	for i := range c.Routes {
+		rt := &c.Routes[i]
+		rt.Host = strings.ToLower(rt.Host)
+		if len(rt.PathPrefix) > 1 {
+			rt.PathPrefix = strings.TrimSuffix(rt.PathPrefix, "/")
+		}
+		for j, m := range rt.Methods {
+			rt.Methods[j] = strings.ToUpper(m)
+		}
+		for _, h := range MethodOverrideHeaders {
+			if strings.EqualFold(rt.MethodOverride, h) {
+				rt.MethodOverride = h
+			}
+		}
+		if len(rt.Scopes) > 0 {
+			up := make(map[string]string, len(rt.Scopes))
+			for m, s := range rt.Scopes {
+				up[strings.ToUpper(m)] = s
+			}
+			rt.Scopes = up
+		}
+		setStr(&rt.Auth, DefaultRouteAuth)
+		if rt.RateLimit != nil {
+			rt.RateLimit.applyDefaults(rt.Auth == AuthNone)
+		}
+		if rt.Quota != nil {
+			rt.Quota.applyDefaults()
+		}
+	}
+	for name, set := range c.APISets {
+		if set.RateLimit != nil {
+			set.RateLimit.applyDefaults(false)
+		}
+		if set.Quota != nil {
+			set.Quota.applyDefaults()
+		}
+		c.APISets[name] = set
+	}
+}
+
+// applyDefaults fills the tls section. The ACME defaults apply only in
+// mode acme, so that an acme section left under another mode is reported
+// rather than hidden behind defaults.
+func (t *TLS) applyDefaults() {
+	setStr(&t.Mode, DefaultTLSMode)
+	setStr(&t.MinVersion, DefaultTLSMinVersion)
+	if t.Mode != TLSACME {
+		return
+	}
+	a := &t.ACME
+	setStr(&a.CA, DefaultACMEDirectory)
+	for i, d := range a.Domains {
+		a.Domains[i] = strings.ToLower(strings.TrimSuffix(d, "."))
+	}
+	for i, d := range a.OnDemandDomains {
+		a.OnDemandDomains[i] = strings.ToLower(strings.TrimSuffix(d, "."))
+	}
+	if a.Challenges == nil { // what the listeners can answer
+		a.Challenges = []string{ChallengeTLSALPN01}
+		if t.HTTPListen != "" {
+			a.Challenges = append(a.Challenges, ChallengeHTTP01)
+		}
+	}
+}
+
+// applyDefaults fills a failure limit: rate and per, and a burst of the
+// rate, at least minBurst.
+func (f *FailureLimit) applyDefaults(rate int, per time.Duration, minBurst int) {
+	setInt(&f.Rate, rate)
+	setDur(&f.Per, per)
+	setInt(&f.Burst, max(f.Rate, minBurst, 1))
+}
+
+// applyDefaults fills a rate limit's empty fields; authNone: the limit is
+// on a route that looks at no credential.
+func (rl *RateLimit) applyDefaults(authNone bool) {
+	setDur(&rl.Per, DefaultRateLimitPer)
+	setInt(&rl.Burst, rl.Rate)
+	if authNone {
+		setStr(&rl.Key, DefaultRateLimitKeyAuthNone)
+	} else {
+		setStr(&rl.Key, DefaultRateLimitKey)
+	}
+	setStr(&rl.OnStoreError, DefaultRateLimitOnStoreError)
+	setStr(&rl.Mode, DefaultRateLimitMode)
+}
+
+func (q *Quota) applyDefaults() {
+	setStr(&q.Per, DefaultQuotaPer)
+	setStr(&q.OnStoreError, DefaultQuotaOnStoreError)
+}
+
+func setStr(p *string, def string) {
+	if *p == "" {
+		*p = def
+	}
+}
+
+func setDur(p *time.Duration, def time.Duration) {
+	if *p == 0 {
+		*p = def
+	}
+}
+
+func setInt[T int | int64](p *T, def T) {
+	if *p == 0 {
+		*p = def
+	}
+}
