@@ -29,6 +29,19 @@ routes:
 `, addr, prefix, extra, upstream)
 }
 
+// aliceOnRedis starts a redis-server and a gateway on it (redisGateway
+// with the auth section's extra lines) whose orders route goes to an echo
+// upstream, with the user alice: the server, the gateway and the URL of
+// /orders/1.
+func aliceOnRedis(t *testing.T, authExtra string) (*redistest.Server, *Gateway, string) {
+	t.Helper()
+	srv := redistest.Start(t)
+	up := echoUpstream(t)
+	g, _ := start(t, parse(t, redisGateway(srv.Addr(), redistest.Prefix(t), up.URL, authExtra)))
+	newAlice(t, g.Auth())
+	return srv, g, "http://" + g.Addr().String() + "/orders/1"
+}
+
 func echoUpstream(t *testing.T) *httptest.Server {
 	up := httptest.NewServer(echo.Handler{})
 	t.Cleanup(up.Close)
@@ -123,13 +136,8 @@ func TestTwoInstancesVoidAndRevoke(t *testing.T) {
 // one that needs the store gets 503 with Retry-After (never 401, never
 // passed), readiness drops, and everything recovers when Redis is back.
 func TestRedisDownFailsClosed(t *testing.T) {
-	srv := redistest.Start(t)
-	up := echoUpstream(t)
-	y := redisGateway(srv.Addr(), redistest.Prefix(t), up.URL, "  cache_ttl: 100ms\n  stale_if_error: 1m")
-	g, _ := start(t, parse(t, y))
-	base := "http://" + g.Addr().String() + "/orders/1"
+	srv, g, base := aliceOnRedis(t, "  cache_ttl: 100ms\n  stale_if_error: 1m")
 	admin := "http://" + g.AdminAddr().String()
-	newAlice(t, g.Auth())
 	warm, _, err := g.Auth().Accounts.CreateKey(t.Context(), "alice", authz.KeySpec{Handle: "warm"})
 	if err != nil {
 		t.Fatal(err)

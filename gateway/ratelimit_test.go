@@ -126,12 +126,7 @@ routes:
 // 429 before its token is compared — the right one too — while other
 // keys are unaffected.
 func TestKeyFailureLimit(t *testing.T) {
-	srv := redistest.Start(t)
-	up := echoUpstream(t)
-	y := redisGateway(srv.Addr(), redistest.Prefix(t), up.URL, "  lockout_threshold: 3\n  failure_limit: {rate: -1}\n  key_failure_limit: {rate: 1, per: 1m, burst: 5}")
-	g, _ := start(t, parse(t, y))
-	url := "http://" + g.Addr().String() + "/orders/1"
-	newAlice(t, g.Auth())
+	_, g, url := aliceOnRedis(t, "  lockout_threshold: 3\n  failure_limit: {rate: -1}\n  key_failure_limit: {rate: 1, per: 1m, burst: 5}")
 	if _, err := g.Auth().Accounts.CreateUser(t.Context(), authz.User{Name: "bob", APISets: []string{"orders"}, Scopes: []string{"read"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -181,12 +176,7 @@ func TestKeyFailureLimit(t *testing.T) {
 // strength of the cache (stale_if_error) either: 503 until the store
 // answers, never a way around the void.
 func TestLockoutNeverFailsOpen(t *testing.T) {
-	srv := redistest.Start(t)
-	up := echoUpstream(t)
-	y := redisGateway(srv.Addr(), redistest.Prefix(t), up.URL, "  lockout_threshold: 3\n  stale_if_error: 1m")
-	g, _ := start(t, parse(t, y))
-	url := "http://" + g.Addr().String() + "/orders/1"
-	newAlice(t, g.Auth())
+	srv, g, url := aliceOnRedis(t, "  lockout_threshold: 3\n  stale_if_error: 1m")
 	key, old, err := g.Auth().Accounts.NewAPIKeyToken(t.Context(), "alice")
 	if err != nil {
 		t.Fatal(err)

@@ -25,8 +25,13 @@ import (
 // exit code.
 func keygate(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return runCmd(t, exec.Command(binary, args...))
+}
+
+// runCmd runs cmd and returns what it printed and its exit code.
+func runCmd(t *testing.T, cmd *exec.Cmd) (stdout, stderr string, code int) {
+	t.Helper()
 	var out, errOut bytes.Buffer
-	cmd := exec.Command(binary, args...)
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
 	var ee *exec.ExitError
@@ -34,7 +39,7 @@ func keygate(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	case errors.As(err, &ee):
 		code = ee.ExitCode()
 	case err != nil:
-		t.Fatalf("keygate %s: %v", strings.Join(args, " "), err)
+		t.Fatalf("%s: %v", strings.Join(cmd.Args, " "), err)
 	}
 	return out.String(), errOut.String(), code
 }
