@@ -24,6 +24,8 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+
 	"github.com/keygate/keygate/config"
 )
 
@@ -37,6 +39,8 @@ type objects struct {
 	netpols      []*networkingv1.NetworkPolicy
 	pdbs         []*policyv1.PodDisruptionBudget
 	hpas         []*autoscalingv2.HorizontalPodAutoscaler
+	monitors     []*monitoringv1.ServiceMonitor
+	rules        []*monitoringv1.PrometheusRule
 }
 
 // build runs kustomize on dir and decodes every object strictly: an unknown
@@ -81,6 +85,12 @@ func build(t *testing.T, dir string) *objects {
 		case "autoscaling/v2/HorizontalPodAutoscaler":
 			v := &autoscalingv2.HorizontalPodAutoscaler{}
 			o.hpas, target = append(o.hpas, v), v
+		case "monitoring.coreos.com/v1/ServiceMonitor":
+			v := &monitoringv1.ServiceMonitor{}
+			o.monitors, target = append(o.monitors, v), v
+		case "monitoring.coreos.com/v1/PrometheusRule":
+			v := &monitoringv1.PrometheusRule{}
+			o.rules, target = append(o.rules, v), v
 		default:
 			t.Fatalf("%s: unexpected kind %s", dir, gvk)
 		}
@@ -99,8 +109,11 @@ type keygatePod struct {
 	cfg       *config.Config
 }
 
+// kustomizations are the directories under kubernetes/.
+var kustomizations = []string{"base", "sidecar", "standalone", "redis", "monitoring"}
+
 func TestKustomizations(t *testing.T) {
-	for _, dir := range []string{"base", "sidecar", "standalone", "redis"} {
+	for _, dir := range kustomizations {
 		t.Run(dir, func(t *testing.T) {
 			o := build(t, "kubernetes/"+dir)
 			checkWorkloads(t, o)
@@ -387,7 +400,7 @@ func randomSecret(t *testing.T) string {
 // manifests unchanged cannot start keygate with a publicly known digest
 // key or admin token; the Secret is made outside the repository.
 func TestNoSecretValues(t *testing.T) {
-	for _, dir := range []string{"base", "sidecar", "standalone", "redis"} {
+	for _, dir := range kustomizations {
 		o := build(t, "kubernetes/"+dir)
 		for _, sec := range o.secrets {
 			t.Errorf("kubernetes/%s: the build holds Secret %s; generate secrets outside the repository", dir, sec.Name)
