@@ -59,46 +59,54 @@ func build(t *testing.T, dir string) *objects {
 			t.Fatalf("%s: %v", r.CurId(), err)
 		}
 		gvk := r.GetGvk()
-		var target any
-		switch gvk.ApiVersion() + "/" + gvk.Kind {
-		case "apps/v1/Deployment":
-			v := &appsv1.Deployment{}
-			o.deployments, target = append(o.deployments, v), v
-		case "apps/v1/StatefulSet":
-			v := &appsv1.StatefulSet{}
-			o.statefulSets, target = append(o.statefulSets, v), v
-		case "v1/Service":
-			v := &corev1.Service{}
-			o.services, target = append(o.services, v), v
-		case "v1/ConfigMap":
-			v := &corev1.ConfigMap{}
-			o.configMaps, target = append(o.configMaps, v), v
-		case "v1/Secret":
-			v := &corev1.Secret{}
-			o.secrets, target = append(o.secrets, v), v
-		case "networking.k8s.io/v1/NetworkPolicy":
-			v := &networkingv1.NetworkPolicy{}
-			o.netpols, target = append(o.netpols, v), v
-		case "policy/v1/PodDisruptionBudget":
-			v := &policyv1.PodDisruptionBudget{}
-			o.pdbs, target = append(o.pdbs, v), v
-		case "autoscaling/v2/HorizontalPodAutoscaler":
-			v := &autoscalingv2.HorizontalPodAutoscaler{}
-			o.hpas, target = append(o.hpas, v), v
-		case "monitoring.coreos.com/v1/ServiceMonitor":
-			v := &monitoringv1.ServiceMonitor{}
-			o.monitors, target = append(o.monitors, v), v
-		case "monitoring.coreos.com/v1/PrometheusRule":
-			v := &monitoringv1.PrometheusRule{}
-			o.rules, target = append(o.rules, v), v
-		default:
-			t.Fatalf("%s: unexpected kind %s", dir, gvk)
-		}
-		if err := yaml.UnmarshalStrict(data, target); err != nil {
-			t.Fatalf("%s: %s does not decode strictly: %v\n%s", dir, r.CurId(), err, data)
-		}
+		o.add(t, dir+": "+r.CurId().String(), gvk.ApiVersion()+"/"+gvk.Kind, data)
 	}
 	return o
+}
+
+// add decodes one object strictly into its k8s.io/api (or Prometheus
+// Operator) type: an unknown field, a wrong type or an unexpected kind
+// fails the test.
+func (o *objects) add(t *testing.T, where, kind string, data []byte) {
+	t.Helper()
+	var target any
+	switch kind {
+	case "apps/v1/Deployment":
+		v := &appsv1.Deployment{}
+		o.deployments, target = append(o.deployments, v), v
+	case "apps/v1/StatefulSet":
+		v := &appsv1.StatefulSet{}
+		o.statefulSets, target = append(o.statefulSets, v), v
+	case "v1/Service":
+		v := &corev1.Service{}
+		o.services, target = append(o.services, v), v
+	case "v1/ConfigMap":
+		v := &corev1.ConfigMap{}
+		o.configMaps, target = append(o.configMaps, v), v
+	case "v1/Secret":
+		v := &corev1.Secret{}
+		o.secrets, target = append(o.secrets, v), v
+	case "networking.k8s.io/v1/NetworkPolicy":
+		v := &networkingv1.NetworkPolicy{}
+		o.netpols, target = append(o.netpols, v), v
+	case "policy/v1/PodDisruptionBudget":
+		v := &policyv1.PodDisruptionBudget{}
+		o.pdbs, target = append(o.pdbs, v), v
+	case "autoscaling/v2/HorizontalPodAutoscaler":
+		v := &autoscalingv2.HorizontalPodAutoscaler{}
+		o.hpas, target = append(o.hpas, v), v
+	case "monitoring.coreos.com/v1/ServiceMonitor":
+		v := &monitoringv1.ServiceMonitor{}
+		o.monitors, target = append(o.monitors, v), v
+	case "monitoring.coreos.com/v1/PrometheusRule":
+		v := &monitoringv1.PrometheusRule{}
+		o.rules, target = append(o.rules, v), v
+	default:
+		t.Fatalf("%s: unexpected kind %s", where, kind)
+	}
+	if err := yaml.UnmarshalStrict(data, target); err != nil {
+		t.Fatalf("%s does not decode strictly: %v\n%s", where, err, data)
+	}
 }
 
 // keygatePod is a keygate container with everything the checks need.
@@ -382,6 +390,10 @@ func parseConfig(t *testing.T, o *objects, p keygatePod) *config.Config {
 	return cfg
 }
 
+// metricsComponent labels the Service a ServiceMonitor scrapes: the one
+// Service of keygate's pods that targets the admin port.
+var metricsComponent = [2]string{"app.kubernetes.io/component", "metrics"}
+
 // externalSecret is the Secret the keygate containers read their keys from.
 // No kustomization holds it: its values are generated outside the
 // repository (docs/deploy.md#secrets).
@@ -470,6 +482,9 @@ func checkKeygatePod(t *testing.T, o *objects, p keygatePod) {
 	for _, s := range o.services {
 		if len(s.Spec.Selector) == 0 || !labels.SelectorFromSet(s.Spec.Selector).Matches(podLabels) {
 			continue
+		}
+		if s.Labels[metricsComponent[0]] == metricsComponent[1] {
+			continue // Prometheus's, checked with its ServiceMonitor
 		}
 		n++
 		for _, sp := range s.Spec.Ports {
