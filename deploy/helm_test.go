@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -91,31 +92,22 @@ func TestHelmChart(t *testing.T) {
 			for _, sec := range o.secrets {
 				t.Errorf("the chart renders Secret %s; secrets are referenced, never shipped", sec.Name)
 			}
-			pods := keygatePods(t, o)
-			if len(pods) != 1 {
-				t.Fatalf("want one Deployment with a keygate container, got %d", len(pods))
-			}
-			p := pods[0]
-			checkKeygatePod(t, o, p)
-			checkNetworkPolicy(t, o, p)
+			p := theKeygatePod(t, o)
 
-			sidecar := len(p.tmpl.Spec.Containers) == 2
-			for _, r := range p.cfg.Routes {
-				if h := strings.Split(strings.TrimPrefix(r.Upstream, "http://"), ":")[0]; (h == "127.0.0.1") != sidecar {
-					t.Errorf("route %s: upstream %s in a %d-container pod", r.Name, r.Upstream, len(p.tmpl.Spec.Containers))
-				}
-			}
+			// In the sidecar case every route goes to the app on 127.0.0.1;
+			// standalone, none does.
+			sidecar := len(p.tmpl.Spec.Containers) > 1
+			appHost := ""
 			if sidecar {
-				for _, c := range p.tmpl.Spec.Containers {
-					if c.Name == "keygate" {
-						continue
-					}
-					if host, _ := appListen(t, &c); host != "127.0.0.1" {
-						t.Errorf("sidecar app listens on %q, want 127.0.0.1 only", host)
-					}
-					if len(c.Ports) != 0 {
-						t.Errorf("sidecar app declares ports %v", c.Ports)
-					}
+				appHost = "127.0.0.1:" + checkSidecarApp(t, p)
+			}
+			for _, r := range p.cfg.Routes {
+				u, err := url.Parse(r.Upstream)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if (u.Host == appHost) != sidecar || (!sidecar && u.Hostname() == "127.0.0.1") {
+					t.Errorf("route %s: upstream %s in a %d-container pod", r.Name, r.Upstream, len(p.tmpl.Spec.Containers))
 				}
 			}
 			for _, h := range o.hpas {

@@ -137,31 +137,8 @@ func TestKustomizations(t *testing.T) {
 
 func TestSidecar(t *testing.T) {
 	o := build(t, "kubernetes/sidecar")
-	pods := keygatePods(t, o)
-	if len(pods) != 1 {
-		t.Fatalf("want one Deployment with a keygate container, got %d", len(pods))
-	}
-	p := pods[0]
-	checkKeygatePod(t, o, p)
-	checkNetworkPolicy(t, o, p)
-	if len(p.tmpl.Spec.Containers) != 2 {
-		t.Fatalf("%s: want the app and keygate containers, got %d", p.owner, len(p.tmpl.Spec.Containers))
-	}
-
-	// The application listens on 127.0.0.1 only, and every route goes to it.
-	var app *corev1.Container
-	for i := range p.tmpl.Spec.Containers {
-		if c := &p.tmpl.Spec.Containers[i]; c.Name != "keygate" {
-			app = c
-		}
-	}
-	host, port := appListen(t, app)
-	if host != "127.0.0.1" {
-		t.Errorf("app container listens on %q, want 127.0.0.1 only", host)
-	}
-	if len(app.Ports) != 0 {
-		t.Errorf("app container declares ports %v; it must be reachable only through keygate", app.Ports)
-	}
+	p := theKeygatePod(t, o)
+	port := checkSidecarApp(t, p)
 	if len(p.cfg.Routes) == 0 {
 		t.Fatal("sidecar gateway.yaml has no routes")
 	}
@@ -184,6 +161,43 @@ func TestSidecar(t *testing.T) {
 	if len(o.pdbs) == 0 {
 		t.Error("no PodDisruptionBudget")
 	}
+}
+
+// theKeygatePod returns the one Deployment's keygate container of o,
+// checked with checkKeygatePod and checkNetworkPolicy.
+func theKeygatePod(t *testing.T, o *objects) keygatePod {
+	t.Helper()
+	pods := keygatePods(t, o)
+	if len(pods) != 1 {
+		t.Fatalf("want one Deployment with a keygate container, got %d", len(pods))
+	}
+	p := pods[0]
+	checkKeygatePod(t, o, p)
+	checkNetworkPolicy(t, o, p)
+	return p
+}
+
+// checkSidecarApp: the pod holds keygate and one application, which listens
+// on 127.0.0.1 only and declares no port; it returns the app's port.
+func checkSidecarApp(t *testing.T, p keygatePod) string {
+	t.Helper()
+	if len(p.tmpl.Spec.Containers) != 2 {
+		t.Fatalf("%s: want the app and keygate containers, got %d", p.owner, len(p.tmpl.Spec.Containers))
+	}
+	var app *corev1.Container
+	for i := range p.tmpl.Spec.Containers {
+		if c := &p.tmpl.Spec.Containers[i]; c.Name != "keygate" {
+			app = c
+		}
+	}
+	host, port := appListen(t, app)
+	if host != "127.0.0.1" {
+		t.Errorf("app container listens on %q, want 127.0.0.1 only", host)
+	}
+	if len(app.Ports) != 0 {
+		t.Errorf("app container declares ports %v; it must be reachable only through keygate", app.Ports)
+	}
+	return port
 }
 
 // appListen finds host and port of the app container's listen address in
@@ -215,13 +229,7 @@ func appListen(t *testing.T, c *corev1.Container) (string, string) {
 
 func TestStandalone(t *testing.T) {
 	o := build(t, "kubernetes/standalone")
-	pods := keygatePods(t, o)
-	if len(pods) != 1 {
-		t.Fatalf("want one keygate Deployment, got %d", len(pods))
-	}
-	p := pods[0]
-	checkKeygatePod(t, o, p)
-	checkNetworkPolicy(t, o, p)
+	p := theKeygatePod(t, o)
 
 	var d *appsv1.Deployment
 	for _, x := range o.deployments {
