@@ -33,9 +33,7 @@ const (
 // and `test rules` runs the unit tests of every alert, the Redis eviction
 // alert among them.
 func TestAlertRules(t *testing.T) {
-	if _, err := exec.LookPath("promtool"); err != nil {
-		t.Skip("promtool is not installed (apt-get install prometheus; scripts/test.sh does): the alert rules are not checked")
-	}
+	needTool(t, "promtool", "prometheus", "the alert rules are not checked")
 	for _, args := range [][]string{{"check", "rules", rulesFile}, {"test", "rules", rulesTestFile}} {
 		out, err := exec.Command("promtool", args...).CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "SUCCESS") {
