@@ -24,6 +24,8 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+
 	"github.com/keygate/keygate/config"
 )
 
@@ -37,6 +39,8 @@ type objects struct {
 	netpols      []*networkingv1.NetworkPolicy
 	pdbs         []*policyv1.PodDisruptionBudget
 	hpas         []*autoscalingv2.HorizontalPodAutoscaler
+	monitors     []*monitoringv1.ServiceMonitor
+	rules        []*monitoringv1.PrometheusRule
 }
 
 // build runs kustomize on dir and decodes every object strictly: an unknown
@@ -55,40 +59,54 @@ func build(t *testing.T, dir string) *objects {
 			t.Fatalf("%s: %v", r.CurId(), err)
 		}
 		gvk := r.GetGvk()
-		var target any
-		switch gvk.ApiVersion() + "/" + gvk.Kind {
-		case "apps/v1/Deployment":
-			v := &appsv1.Deployment{}
-			o.deployments, target = append(o.deployments, v), v
-		case "apps/v1/StatefulSet":
-			v := &appsv1.StatefulSet{}
-			o.statefulSets, target = append(o.statefulSets, v), v
-		case "v1/Service":
-			v := &corev1.Service{}
-			o.services, target = append(o.services, v), v
-		case "v1/ConfigMap":
-			v := &corev1.ConfigMap{}
-			o.configMaps, target = append(o.configMaps, v), v
-		case "v1/Secret":
-			v := &corev1.Secret{}
-			o.secrets, target = append(o.secrets, v), v
-		case "networking.k8s.io/v1/NetworkPolicy":
-			v := &networkingv1.NetworkPolicy{}
-			o.netpols, target = append(o.netpols, v), v
-		case "policy/v1/PodDisruptionBudget":
-			v := &policyv1.PodDisruptionBudget{}
-			o.pdbs, target = append(o.pdbs, v), v
-		case "autoscaling/v2/HorizontalPodAutoscaler":
-			v := &autoscalingv2.HorizontalPodAutoscaler{}
-			o.hpas, target = append(o.hpas, v), v
-		default:
-			t.Fatalf("%s: unexpected kind %s", dir, gvk)
-		}
-		if err := yaml.UnmarshalStrict(data, target); err != nil {
-			t.Fatalf("%s: %s does not decode strictly: %v\n%s", dir, r.CurId(), err, data)
-		}
+		o.add(t, dir+": "+r.CurId().String(), gvk.ApiVersion()+"/"+gvk.Kind, data)
 	}
 	return o
+}
+
+// add decodes one object strictly into its k8s.io/api (or Prometheus
+// Operator) type: an unknown field, a wrong type or an unexpected kind
+// fails the test.
+func (o *objects) add(t *testing.T, where, kind string, data []byte) {
+	t.Helper()
+	var target any
+	switch kind {
+	case "apps/v1/Deployment":
+		v := &appsv1.Deployment{}
+		o.deployments, target = append(o.deployments, v), v
+	case "apps/v1/StatefulSet":
+		v := &appsv1.StatefulSet{}
+		o.statefulSets, target = append(o.statefulSets, v), v
+	case "v1/Service":
+		v := &corev1.Service{}
+		o.services, target = append(o.services, v), v
+	case "v1/ConfigMap":
+		v := &corev1.ConfigMap{}
+		o.configMaps, target = append(o.configMaps, v), v
+	case "v1/Secret":
+		v := &corev1.Secret{}
+		o.secrets, target = append(o.secrets, v), v
+	case "networking.k8s.io/v1/NetworkPolicy":
+		v := &networkingv1.NetworkPolicy{}
+		o.netpols, target = append(o.netpols, v), v
+	case "policy/v1/PodDisruptionBudget":
+		v := &policyv1.PodDisruptionBudget{}
+		o.pdbs, target = append(o.pdbs, v), v
+	case "autoscaling/v2/HorizontalPodAutoscaler":
+		v := &autoscalingv2.HorizontalPodAutoscaler{}
+		o.hpas, target = append(o.hpas, v), v
+	case "monitoring.coreos.com/v1/ServiceMonitor":
+		v := &monitoringv1.ServiceMonitor{}
+		o.monitors, target = append(o.monitors, v), v
+	case "monitoring.coreos.com/v1/PrometheusRule":
+		v := &monitoringv1.PrometheusRule{}
+		o.rules, target = append(o.rules, v), v
+	default:
+		t.Fatalf("%s: unexpected kind %s", where, kind)
+	}
+	if err := yaml.UnmarshalStrict(data, target); err != nil {
+		t.Fatalf("%s does not decode strictly: %v\n%s", where, err, data)
+	}
 }
 
 // keygatePod is a keygate container with everything the checks need.
@@ -99,8 +117,11 @@ type keygatePod struct {
 	cfg       *config.Config
 }
 
+// kustomizations are the directories under kubernetes/.
+var kustomizations = []string{"base", "sidecar", "standalone", "redis", "monitoring"}
+
 func TestKustomizations(t *testing.T) {
-	for _, dir := range []string{"base", "sidecar", "standalone", "redis"} {
+	for _, dir := range kustomizations {
 		t.Run(dir, func(t *testing.T) {
 			o := build(t, "kubernetes/"+dir)
 			checkWorkloads(t, o)
@@ -116,31 +137,8 @@ func TestKustomizations(t *testing.T) {
 
 func TestSidecar(t *testing.T) {
 	o := build(t, "kubernetes/sidecar")
-	pods := keygatePods(t, o)
-	if len(pods) != 1 {
-		t.Fatalf("want one Deployment with a keygate container, got %d", len(pods))
-	}
-	p := pods[0]
-	checkKeygatePod(t, o, p)
-	checkNetworkPolicy(t, o, p)
-	if len(p.tmpl.Spec.Containers) != 2 {
-		t.Fatalf("%s: want the app and keygate containers, got %d", p.owner, len(p.tmpl.Spec.Containers))
-	}
-
-	// The application listens on 127.0.0.1 only, and every route goes to it.
-	var app *corev1.Container
-	for i := range p.tmpl.Spec.Containers {
-		if c := &p.tmpl.Spec.Containers[i]; c.Name != "keygate" {
-			app = c
-		}
-	}
-	host, port := appListen(t, app)
-	if host != "127.0.0.1" {
-		t.Errorf("app container listens on %q, want 127.0.0.1 only", host)
-	}
-	if len(app.Ports) != 0 {
-		t.Errorf("app container declares ports %v; it must be reachable only through keygate", app.Ports)
-	}
+	p := theKeygatePod(t, o)
+	port := checkSidecarApp(t, p)
 	if len(p.cfg.Routes) == 0 {
 		t.Fatal("sidecar gateway.yaml has no routes")
 	}
@@ -163,6 +161,43 @@ func TestSidecar(t *testing.T) {
 	if len(o.pdbs) == 0 {
 		t.Error("no PodDisruptionBudget")
 	}
+}
+
+// theKeygatePod returns the one Deployment's keygate container of o,
+// checked with checkKeygatePod and checkNetworkPolicy.
+func theKeygatePod(t *testing.T, o *objects) keygatePod {
+	t.Helper()
+	pods := keygatePods(t, o)
+	if len(pods) != 1 {
+		t.Fatalf("want one Deployment with a keygate container, got %d", len(pods))
+	}
+	p := pods[0]
+	checkKeygatePod(t, o, p)
+	checkNetworkPolicy(t, o, p)
+	return p
+}
+
+// checkSidecarApp: the pod holds keygate and one application, which listens
+// on 127.0.0.1 only and declares no port; it returns the app's port.
+func checkSidecarApp(t *testing.T, p keygatePod) string {
+	t.Helper()
+	if len(p.tmpl.Spec.Containers) != 2 {
+		t.Fatalf("%s: want the app and keygate containers, got %d", p.owner, len(p.tmpl.Spec.Containers))
+	}
+	var app *corev1.Container
+	for i := range p.tmpl.Spec.Containers {
+		if c := &p.tmpl.Spec.Containers[i]; c.Name != "keygate" {
+			app = c
+		}
+	}
+	host, port := appListen(t, app)
+	if host != "127.0.0.1" {
+		t.Errorf("app container listens on %q, want 127.0.0.1 only", host)
+	}
+	if len(app.Ports) != 0 {
+		t.Errorf("app container declares ports %v; it must be reachable only through keygate", app.Ports)
+	}
+	return port
 }
 
 // appListen finds host and port of the app container's listen address in
@@ -194,13 +229,7 @@ func appListen(t *testing.T, c *corev1.Container) (string, string) {
 
 func TestStandalone(t *testing.T) {
 	o := build(t, "kubernetes/standalone")
-	pods := keygatePods(t, o)
-	if len(pods) != 1 {
-		t.Fatalf("want one keygate Deployment, got %d", len(pods))
-	}
-	p := pods[0]
-	checkKeygatePod(t, o, p)
-	checkNetworkPolicy(t, o, p)
+	p := theKeygatePod(t, o)
 
 	var d *appsv1.Deployment
 	for _, x := range o.deployments {
@@ -369,6 +398,10 @@ func parseConfig(t *testing.T, o *objects, p keygatePod) *config.Config {
 	return cfg
 }
 
+// metricsComponent labels the Service a ServiceMonitor scrapes: the one
+// Service of keygate's pods that targets the admin port.
+var metricsComponent = [2]string{"app.kubernetes.io/component", "metrics"}
+
 // externalSecret is the Secret the keygate containers read their keys from.
 // No kustomization holds it: its values are generated outside the
 // repository (docs/deploy.md#secrets).
@@ -387,7 +420,7 @@ func randomSecret(t *testing.T) string {
 // manifests unchanged cannot start keygate with a publicly known digest
 // key or admin token; the Secret is made outside the repository.
 func TestNoSecretValues(t *testing.T) {
-	for _, dir := range []string{"base", "sidecar", "standalone", "redis"} {
+	for _, dir := range kustomizations {
 		o := build(t, "kubernetes/"+dir)
 		for _, sec := range o.secrets {
 			t.Errorf("kubernetes/%s: the build holds Secret %s; generate secrets outside the repository", dir, sec.Name)
@@ -457,6 +490,9 @@ func checkKeygatePod(t *testing.T, o *objects, p keygatePod) {
 	for _, s := range o.services {
 		if len(s.Spec.Selector) == 0 || !labels.SelectorFromSet(s.Spec.Selector).Matches(podLabels) {
 			continue
+		}
+		if s.Labels[metricsComponent[0]] == metricsComponent[1] {
+			continue // Prometheus's, checked with its ServiceMonitor
 		}
 		n++
 		for _, sp := range s.Spec.Ports {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as README's second command and CI run it:
-# installs what the tests need when it is missing (redis-server, chromium), then
+# installs what the tests need when it is missing (redis-server, chromium,
+# buildah, promtool), then
 # gofmt, go vet and go test -race over every package. Fuzz targets run on
 # their seed corpus (testdata/fuzz) as part of go test.
 #
@@ -16,6 +17,10 @@ need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 # The account pages' browser tests drive Debian's chromium headless.
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+# The deploy module builds and runs the container image with buildah (no
+# Docker engine needed) and checks the alert rules with promtool.
+command -v buildah >/dev/null 2>&1 || need_apt+=(buildah)
+command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "test.sh: installing ${need_apt[*]}" >&2
@@ -39,7 +44,7 @@ fi
 echo "== go vet" >&2
 go vet ./...
 
-echo "== deploy module (Dockerfile and Kubernetes manifests, checked statically)" >&2
+echo "== deploy module (the image built and run, Kubernetes manifests, Helm chart, alert rules, dashboard)" >&2
 (cd deploy && go vet ./... && go test -count=1 ./...)
 
 echo "== allocation tests without -race (the race detector makes sync.Pool drop items)" >&2
