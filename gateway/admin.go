@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
-	"github.com/keygate/keygate/authz/adminapi"
+	"github.com/keygate/keygate/api/admin"
 )
 
 // readyTimeout bounds the store check of one /readyz.
@@ -23,7 +23,7 @@ const readyTimeout = time.Second
 //	/healthz  200 while the process runs (liveness)
 //	/readyz   200 when a config is loaded, the store answers and the
 //	          gateway is not shutting down; 503 otherwise (readiness)
-//	/admin/   the admin API (authz/adminapi): users and credentials, for
+//	/admin/   the admin API (api/admin): users and credentials, for
 //	          the bootstrap admin token ($KEYGATE_ADMIN_TOKEN, read now)
 //	          or users with the ADMIN authority only
 //	/debug/pprof/  Go profiles, only with pprof: true
@@ -32,7 +32,7 @@ const readyTimeout = time.Second
 // orchestrator and the metrics scraper, as before.
 func (g *Gateway) adminHandler() http.Handler {
 	mux := http.NewServeMux()
-	api := adminapi.New(g.auth, g.cfg.Load(), adminapi.Options{Logger: g.log, Token: os.Getenv(adminapi.EnvToken), Quotas: g.quotaUsage})
+	api := admin.New(g.auth, g.cfg.Load(), admin.Options{Logger: g.log, Token: os.Getenv(admin.EnvToken), Quotas: g.quotaUsage})
 	mux.Handle("/admin/", api)
 	mux.Handle("/admin", api) // a JSON 404 rather than a redirect
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g.reg, promhttp.HandlerOpts{Registry: g.reg}))

@@ -14,8 +14,8 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/keygate/keygate/api/admin"
 	"github.com/keygate/keygate/authz"
-	"github.com/keygate/keygate/authz/adminapi"
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/internal/redistest"
 )
@@ -73,7 +73,7 @@ func adminCall(t *testing.T, g *Gateway, method, path, authorization, body strin
 // probes and metrics need no authentication.
 func TestAdminAPIOnTwoInstances(t *testing.T) {
 	const token = "a-bootstrap-admin-token-of-the-gateway-test-0123"
-	t.Setenv(adminapi.EnvToken, token)
+	t.Setenv(admin.EnvToken, token)
 	srv := redistest.Start(t)
 	up := echoUpstream(t)
 	y := redisGateway(srv.Addr(), redistest.Prefix(t), up.URL, "")
@@ -149,7 +149,7 @@ func TestAdminAPIOnTwoInstances(t *testing.T) {
 func TestAdminAPIFailsClosed(t *testing.T) {
 	for _, token := range []string{"", "short"} {
 		t.Run(fmt.Sprintf("token=%q", token), func(t *testing.T) {
-			t.Setenv(adminapi.EnvToken, token)
+			t.Setenv(admin.EnvToken, token)
 			g, logs := startLogged(t, parse(t, fmt.Sprintf(`
 listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
@@ -157,7 +157,7 @@ store: {driver: embedded, embedded: {path: %q}}
 routes:
   - {name: orders, path_prefix: /orders, upstream: http://127.0.0.1:1, api_set: orders}
 `, t.TempDir()+"/keygate.db")))
-			if token != "" && logs.FilterLevelExact(zapcore.WarnLevel).FilterMessageSnippet(adminapi.EnvToken+" is shorter than 32 bytes").Len() != 1 {
+			if token != "" && logs.FilterLevelExact(zapcore.WarnLevel).FilterMessageSnippet(admin.EnvToken+" is shorter than 32 bytes").Len() != 1 {
 				t.Errorf("no warning at start about the short token")
 			}
 			tries := []string{""}

@@ -23,8 +23,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/keygate/keygate/account"
+	"github.com/keygate/keygate/api/selfservice"
 	"github.com/keygate/keygate/authz"
-	"github.com/keygate/keygate/authz/selfservice"
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/internal/version"
 	"github.com/keygate/keygate/proxy"

@@ -1,0 +1,105 @@
+package selfservice_test
+
+import (
+	"context"
+	"encoding/json"
+	"github.com/keygate/keygate/internal/httpkit/httpkittest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap"
+
+	"github.com/keygate/keygate/api/selfservice"
+	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/store/embedded"
+)
+
+// newHandler builds the self-service handler alone, on an embedded store
+// in a temporary directory.
+func newHandler(t *testing.T) *selfservice.Handler {
+	t.Helper()
+	cfg, err := config.Parse("test.yaml", []byte("self_service: {enabled: true}\nroutes:\n  - {name: r, path_prefix: /r, upstream: http://127.0.0.1:1, auth: none}\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := embedded.Open(context.Background(), config.Embedded{Path: filepath.Join(t.TempDir(), "keygate.db")}, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	svc, err := authz.New(context.Background(), cfg.Auth, st, authz.Options{OAuth: cfg.OAuth, SelfService: cfg.SelfService})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Close)
+	h, err := selfservice.New(svc, cfg, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// TestOpenAPIMatchesRoutes holds the OpenAPI document against the
+// handler: every route is documented and every documented operation is a
+// route; every $ref resolves.
+func TestOpenAPIMatchesRoutes(t *testing.T) {
+	h := newHandler(t)
+	raw, err := os.ReadFile("openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		OpenAPI string                                `json:"openapi"`
+		Paths   map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Errorf("openapi = %q, want 3.x", doc.OpenAPI)
+	}
+	var documented []string
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			switch method {
+			case "get", "put", "post", "delete", "options", "head", "patch", "trace":
+				documented = append(documented, strings.ToUpper(method)+" "+path)
+			}
+		}
+	}
+	routes := h.Routes()
+	for _, r := range routes {
+		if !slices.Contains(documented, r) {
+			t.Errorf("route %s is not in openapi.json", r)
+		}
+	}
+	for _, d := range documented {
+		if !slices.Contains(routes, d) {
+			t.Errorf("openapi.json documents %s, which the handler does not serve", d)
+		}
+	}
+	for _, path := range config.SelfServicePaths {
+		found := false
+		for _, r := range routes {
+			_, p, _ := strings.Cut(r, " ")
+			found = found || p == path || strings.HasPrefix(p, path+"/")
+		}
+		if !found {
+			t.Errorf("config.SelfServicePaths has %s, but no route is under it", path)
+		}
+	}
+
+	// Every $ref points at something, and it is what GET /openapi.json serves, to anyone.
+	httpkittest.CheckRefs(t, raw)
+	httpkittest.CheckServed(t, h, "/openapi.json", raw)
+}
+
+// TestOpenAPIPlainWords: the served document names the flows, never the
+// internal "seed" documents they came from.
+func TestOpenAPIPlainWords(t *testing.T) {
+	httpkittest.CheckPlainWords(t, newHandler(t), "/openapi.json")
+}
