@@ -86,7 +86,11 @@ func TestSessionEndsWhenCredentialsChange(t *testing.T) {
 					e := startEnv(t, storeYAML(t), "")
 					e.user(t, "alice", []string{"orders"})
 					e.user(t, "bob", []string{"orders"})
-					admin := httptest.NewServer(admin.New(e.svc, nil, admin.Options{Token: adminToken}))
+					api, err := admin.New(e.svc, nil, admin.Options{Token: adminToken})
+					if err != nil {
+						t.Fatal(err)
+					}
+					admin := httptest.NewServer(api)
 					t.Cleanup(admin.Close)
 					b := e.browser(t)
 					b.signIn("alice")

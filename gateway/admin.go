@@ -32,7 +32,10 @@ const readyTimeout = time.Second
 // orchestrator and the metrics scraper, as before.
 func (g *Gateway) adminHandler() http.Handler {
 	mux := http.NewServeMux()
-	api := admin.New(g.auth, g.cfg.Load(), admin.Options{Logger: g.log, Token: os.Getenv(admin.EnvToken), Quotas: g.quotaUsage})
+	api, err := admin.New(g.auth, g.cfg.Load(), admin.Options{Logger: g.log, Token: os.Getenv(admin.EnvToken), Quotas: g.quotaUsage})
+	if err != nil {
+		panic(err) // only without a credential service, which New always builds
+	}
 	mux.Handle("/admin/", api)
 	mux.Handle("/admin", api) // a JSON 404 rather than a redirect
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g.reg, promhttp.HandlerOpts{Registry: g.reg}))

@@ -121,14 +121,13 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 	// The self-service API shares the public listener: see publicHandler.
 	var public http.Handler = g.proxy
 	if cfg.SelfService.On() {
-		if g.selfService, err = selfservice.New(g.auth, cfg, g.log); err != nil {
+		if g.selfService, err = selfservice.New(g.auth, cfg, selfservice.Options{Logger: g.log, Quotas: g.quotaUsage}); err != nil {
 			g.closeLimiter()
 			g.proxy.Close()
 			g.auth.Close()
 			_ = st.Close()
 			return nil, fmt.Errorf("self-service API: %w", err)
 		}
-		g.selfService.Quotas = g.quotaUsage
 		public = publicHandler{proxy: g.proxy, selfService: g.selfService}
 	}
 	if cfg.Account.On() {

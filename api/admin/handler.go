@@ -7,11 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"slices"
 	"time"
 
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/config"
@@ -44,11 +44,9 @@ type Options struct {
 
 // Handler serves the admin API. Build it with New.
 type Handler struct {
+	*httpkit.API[*actor]
 	svc *authz.Service
 	log *zap.Logger
-	mux *http.ServeMux
-	// routes are the endpoints, for the OpenAPI test.
-	routes []route
 	// token is the SHA-256 of the bootstrap admin token; nil: none. The
 	// digest, not the token, is compared, so the comparison takes the same
 	// time whatever the length of what is presented.
@@ -61,21 +59,13 @@ type Handler struct {
 
 var _ http.Handler = (*Handler)(nil)
 
-// route is one endpoint: the method and ServeMux pattern, and what serves
-// it. Every route but a public one needs an administrator.
-type route struct {
-	method, pattern string
-	public          bool
-	serve           func(w http.ResponseWriter, r *http.Request, a *actor) error
-}
-
 // New builds the admin API on the credential service svc (required). cfg
 // is the validated config svc was built from: its self_service section
 // bounds password sign-in, as on the self-service API; nil means the
 // defaults.
-func New(svc *authz.Service, cfg *config.Config, opts Options) *Handler {
+func New(svc *authz.Service, cfg *config.Config, opts Options) (*Handler, error) {
 	if svc == nil {
-		panic("adminapi: no credential service")
+		return nil, errors.New("admin API: no credential service")
 	}
 	log := opts.Logger
 	if log == nil {
@@ -89,7 +79,6 @@ func New(svc *authz.Service, cfg *config.Config, opts Options) *Handler {
 	h := &Handler{
 		svc:        svc,
 		log:        log.Named("adminapi"),
-		mux:        http.NewServeMux(),
 		retryAfter: int((d.SelfService.PasswordFailureWindow + time.Second - 1) / time.Second),
 		quotas:     opts.Quotas,
 	}
@@ -106,25 +95,30 @@ func New(svc *authz.Service, cfg *config.Config, opts Options) *Handler {
 		h.token = &sum
 		h.log.Info("bootstrap admin token set (" + EnvToken + "): unset it once a user with the ADMIN authority exists")
 	}
-	h.routes = []route{
-		{"GET", "/admin/users", false, h.listUsers},
-		{"POST", "/admin/users", false, h.createUser},
-		{"GET", "/admin/users/{name}", false, h.getUser},
-		{"PATCH", "/admin/users/{name}", false, h.updateUser},
-		{"PUT", "/admin/users/{name}/password", false, h.setPassword},
-		{"GET", "/admin/users/{name}/credentials", false, h.credentials},
-		{"POST", "/admin/users/{name}/apikey/unvoid", false, h.unvoid},
-		{"DELETE", "/admin/credentials/{id}", false, h.revoke},
-		{"PATCH", "/admin/credentials/{id}", false, h.updateCredential},
-		{"DELETE", "/admin/clients/{clientId}", false, h.deleteClient},
-		{"GET", "/admin/openapi.json", true, h.openAPI},
-	}
-	for _, rt := range h.routes {
-		h.mux.Handle(rt.method+" "+rt.pattern, h.endpoint(rt))
-	}
-	h.mux.HandleFunc("/", httpkit.NotServed(h.mux, http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete))
-	return h
+	const admin = httpkit.Signed
+	ep := httpkit.Endpoint[*actor]
+	h.API = httpkit.NewAPI(httpkit.Spec[*actor]{
+		Name: "admin", CallerKey: "actor", PathChars: pathChars, Log: h.log,
+		ClientAddr: peerAddr, Authenticate: h.authenticate,
+	}, []httpkit.Route[*actor]{
+		ep("GET", "/admin/users", admin, h.listUsers),
+		ep("POST", "/admin/users", admin, h.createUser),
+		ep("GET", "/admin/users/{name}", admin, h.getUser),
+		ep("PATCH", "/admin/users/{name}", admin, h.updateUser),
+		ep("PUT", "/admin/users/{name}/password", admin, h.setPassword),
+		ep("GET", "/admin/users/{name}/credentials", admin, h.credentials),
+		ep("POST", "/admin/users/{name}/apikey/unvoid", admin, h.unvoid),
+		ep("DELETE", "/admin/credentials/{id}", admin, h.revoke),
+		ep("PATCH", "/admin/credentials/{id}", admin, h.updateCredential),
+		ep("DELETE", "/admin/clients/{clientId}", admin, h.deleteClient),
+		httpkit.Document[*actor]("/admin/openapi.json", openAPIDoc),
+	})
+	return h, nil
 }
+
+// peerAddr is the address an admin request is attributed to: the peer
+// (the admin listener is not behind trusted proxies).
+func peerAddr(r *http.Request) netip.Addr { return httpkit.PeerAddr(r.RemoteAddr) }
 
 // bearerToken reports whether s can be sent as "Authorization: Bearer s".
 func bearerToken(s string) bool {
@@ -135,75 +129,6 @@ func bearerToken(s string) bool {
 // pathChars are the characters the API's paths may hold besides letters,
 // digits and - . _ ~: user names may hold "@".
 const pathChars = "@"
-
-// ServeHTTP answers one admin request: a request id, a strict check of
-// the path (one spelling of every resource: nothing percent-encoded, no
-// empty or dot segments), the route, the administrator, the endpoint, and
-// an access log line.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	st := &reqState{}
-	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
-	id, status := httpkit.Serve(w, r, pathChars, h.mux)
-	if ce := h.log.Check(zapcore.InfoLevel, "admin request"); ce != nil {
-		ce.Write(
-			zap.String("request_id", id),
-			zap.String("method", r.Method),
-			zap.String("route", st.pattern),
-			zap.Int("status", status),
-			zap.Duration("duration", time.Since(start)),
-			zap.String("actor", st.actor),
-			zap.String("client", httpkit.PeerAddr(r.RemoteAddr).String()),
-		)
-	}
-}
-
-// reqState is what the access log line needs from deeper down.
-type reqState struct {
-	pattern string
-	actor   string
-}
-
-type stateKey struct{}
-
-func stateOf(ctx context.Context) *reqState {
-	if st, ok := ctx.Value(stateKey{}).(*reqState); ok {
-		return st
-	}
-	return &reqState{}
-}
-
-// endpoint wraps a route: it authenticates the administrator unless the
-// route is public, runs the route and writes its error, if any.
-func (h *Handler) endpoint(rt route) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := stateOf(r.Context())
-		st.pattern = rt.method + " " + rt.pattern
-		var a *actor
-		if !rt.public {
-			var err error
-			if a, err = h.authenticate(r); err != nil {
-				h.fail(w, r, err)
-				return
-			}
-			st.actor = a.name
-			// A credential changes things only with the write scope, as
-			// on a proxied route and on the self-service API.
-			if rt.method != http.MethodGet && a.identity != nil && !slices.Contains(a.identity.Scopes, httpkit.ScopeWrite) {
-				h.fail(w, r, httpkit.Insufficient(httpkit.ScopeWrite))
-				return
-			}
-		}
-		if err := rt.serve(w, r, a); err != nil {
-			h.fail(w, r, err)
-		}
-	})
-}
-
-// fail writes an endpoint's error; internal causes are logged.
-func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	httpkit.Fail(h.log, "admin request failed", stateOf(r.Context()).pattern, w, r, err)
-}
 
 // actor is an authenticated administrator.
 type actor struct {
@@ -225,6 +150,9 @@ type actor struct {
 // tokenActor names the bootstrap admin token in audit lines: not a
 // possible user name, so the two are never confused.
 const tokenActor = "<admin token>"
+
+func (a *actor) Who() string                 { return a.name }
+func (a *actor) Credential() *authz.Identity { return a.identity }
 
 var (
 	// errNoAdmin: nothing that could authenticate an administrator.
@@ -261,7 +189,7 @@ func (h *Handler) authenticate(r *http.Request) (*actor, error) {
 	case err != nil:
 		return nil, err
 	case !slices.Contains(c.User.Authorities, authz.AuthorityAdmin):
-		stateOf(r.Context()).actor = c.User.Name
+		httpkit.SetCaller(r, c.User.Name)
 		return nil, errNotAdmin
 	}
 	a := &actor{name: c.User.Name, auth: "password", identity: c.Identity,
@@ -275,7 +203,7 @@ func (h *Handler) authenticate(r *http.Request) (*actor, error) {
 			return nil, err
 		}
 		if err != nil || !cred.Admin {
-			stateOf(r.Context()).actor = c.User.Name
+			httpkit.SetCaller(r, c.User.Name)
 			return nil, errNotAdminCredential
 		}
 		a.auth = string(c.Identity.Kind)
@@ -295,7 +223,7 @@ func (h *Handler) audit(w http.ResponseWriter, r *http.Request, a *actor, action
 	fs = append(fs, fields...)
 	fs = append(fs,
 		zap.String("request_id", w.Header().Get("X-Request-Id")),
-		zap.String("client", httpkit.PeerAddr(r.RemoteAddr).String()))
+		zap.String("client", peerAddr(r).String()))
 	h.log.Info(msg, fs...)
 }
 

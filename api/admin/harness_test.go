@@ -110,9 +110,19 @@ routes:
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	admin := httptest.NewServer(admin.New(g.Auth(), cfg, admin.Options{Logger: log, Token: token}))
+	admin := httptest.NewServer(newHandler(t, g.Auth(), cfg, admin.Options{Logger: log, Token: token}))
 	t.Cleanup(admin.Close)
 	return &env{base: "http://" + g.Addr().String(), admin: admin.URL, g: g, svc: g.Auth(), logs: logs}
+}
+
+// newHandler builds the admin API, failing the test if it cannot.
+func newHandler(t *testing.T, svc *authz.Service, cfg *config.Config, opts admin.Options) *admin.Handler {
+	t.Helper()
+	h, err := admin.New(svc, cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
 
 // user creates a user directly in the credential service.

@@ -16,7 +16,7 @@ import (
 // route; every $ref resolves; every route is under /admin/.
 func TestOpenAPIMatchesRoutes(t *testing.T) {
 	e := newEnv(t, "embedded", "")
-	h := admin.New(e.svc, e.g.Config(), admin.Options{})
+	h := newHandler(t, e.svc, e.g.Config(), admin.Options{})
 	raw, err := os.ReadFile("openapi.json")
 	if err != nil {
 		t.Fatal(err)
@@ -64,5 +64,5 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 // internal "seed" documents they came from.
 func TestOpenAPIPlainWords(t *testing.T) {
 	e := newEnv(t, "embedded", "")
-	httpkittest.CheckPlainWords(t, admin.New(e.svc, e.g.Config(), admin.Options{}), "/admin/openapi.json")
+	httpkittest.CheckPlainWords(t, newHandler(t, e.svc, e.g.Config(), admin.Options{}), "/admin/openapi.json")
 }

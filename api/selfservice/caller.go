@@ -20,6 +20,9 @@ type caller struct {
 	identity *authz.Identity
 }
 
+func (c *caller) Who() string                 { return c.user.Name }
+func (c *caller) Credential() *authz.Identity { return c.identity }
+
 // apiSets and scopes are what the caller authenticated with carries: the
 // credential's (already narrowed to the owner's), or, after a password,
 // all of the user's. Nothing the caller makes may carry more.
@@ -141,23 +144,4 @@ func (h *Handler) authenticate(r *http.Request) (*caller, error) {
 		return nil, err
 	}
 	return &caller{user: c.User, identity: c.Identity}, nil
-}
-
-// reqState is what the access log line needs from deeper down.
-type reqState struct {
-	pattern string
-	user    string
-}
-
-type stateKey struct{}
-
-func withState(ctx context.Context, st *reqState) context.Context {
-	return context.WithValue(ctx, stateKey{}, st)
-}
-
-func stateOf(ctx context.Context) *reqState {
-	if st, ok := ctx.Value(stateKey{}).(*reqState); ok {
-		return st
-	}
-	return &reqState{}
 }

@@ -5,12 +5,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
-	"slices"
 	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/config"
@@ -18,12 +16,22 @@ import (
 	"github.com/keygate/keygate/ratelimit"
 )
 
+// Options are what a Handler takes besides the credential service and
+// the config.
+type Options struct {
+	// Logger receives one access-log line per request ("self-service
+	// request") and the causes of 5xx answers; nil discards.
+	Logger *zap.Logger
+	// Quotas returns what a credential has used of its quotas, for the
+	// key details. Nil: none shown.
+	Quotas func(ctx context.Context, c *authz.Credential) ([]ratelimit.QuotaUsage, error)
+}
+
 // Handler serves the self-service API. Build it with New.
 type Handler struct {
-	svc    *authz.Service
-	log    *zap.Logger
-	mux    *http.ServeMux
-	routes []route
+	*httpkit.API[*caller]
+	svc *authz.Service
+	log *zap.Logger
 	// oauth is the OAuth config the service was built with (its defaults
 	// and maxima bound what a client may ask for).
 	oauth config.OAuth
@@ -37,41 +45,18 @@ type Handler struct {
 	// clientFailures limits failed client authentications per address
 	// (auth.failure_limit); nil: off.
 	clientFailures *ratelimit.FailureGuard[netip.Addr]
-	// Quotas returns what a credential has used of its quotas, for the
-	// key details. Nil: none shown. Set before serving.
-	Quotas func(ctx context.Context, c *authz.Credential) ([]ratelimit.QuotaUsage, error)
+	quotas         func(ctx context.Context, c *authz.Credential) ([]ratelimit.QuotaUsage, error)
 }
 
 var _ http.Handler = (*Handler)(nil)
 
-// access is who may call a route.
-type access uint8
-
-const (
-	// public: anyone (the OpenAPI document).
-	public access = iota
-	// user: a signed-in user (password or a credential of their own); the
-	// handler gets the caller.
-	user
-	// client: the handler authenticates an OAuth client itself (RFC 6749
-	// §2.3), or, for introspection, a client or a user.
-	client
-)
-
-// route is one endpoint: the method and ServeMux pattern, who may call it
-// and what serves it.
-type route struct {
-	method, pattern string
-	access          access
-	serve           func(w http.ResponseWriter, r *http.Request, c *caller) error
-}
-
 // New builds the self-service handler on the credential service. cfg is
 // the validated config the service was built from.
-func New(svc *authz.Service, cfg *config.Config, log *zap.Logger) (*Handler, error) {
+func New(svc *authz.Service, cfg *config.Config, opts Options) (*Handler, error) {
 	if svc == nil {
 		return nil, fmt.Errorf("self-service: no credential service")
 	}
+	log := opts.Logger
 	if log == nil {
 		log = zap.NewNop()
 	}
@@ -82,10 +67,10 @@ func New(svc *authz.Service, cfg *config.Config, log *zap.Logger) (*Handler, err
 	h := &Handler{
 		svc:        svc,
 		log:        log.Named("selfservice"),
-		mux:        http.NewServeMux(),
 		oauth:      d.OAuth,
 		selfSvc:    d.SelfService,
 		retryAfter: int((d.SelfService.PasswordFailureWindow + time.Second - 1) / time.Second),
+		quotas:     opts.Quotas,
 	}
 	if err := h.Reload(cfg); err != nil {
 		return nil, err
@@ -97,29 +82,30 @@ func New(svc *authz.Service, cfg *config.Config, log *zap.Logger) (*Handler, err
 		}
 		h.clientFailures = g
 	}
-	h.routes = []route{
-		{"POST", "/connect/register/createClientId", user, h.createClient},
-		{"GET", "/connect/register/clients", user, h.listClients},
-		{"GET", "/connect/register/clients/{clientId}", user, h.getClient},
-		{"POST", "/connect/register/clients/{clientId}/secret", user, h.newClientSecret},
-		{"DELETE", "/connect/register/clients/{clientId}", user, h.deleteClient},
-		{"POST", "/oauth/token", client, h.token},
-		{"POST", "/oauth/revoke", client, h.revoke},
-		{"POST", "/oauth/introspect", client, h.introspect},
-		{"GET", "/user", user, h.getUser},
-		{"GET", "/user/keys", user, h.listKeys},
-		{"POST", "/user/keys", user, h.createKey},
-		{"GET", "/user/keys/{handle}", user, h.getKey},
-		{"DELETE", "/user/keys/{handle}", user, h.deleteKey},
-		{"GET", "/user/apikey", user, h.getAPIKey},
-		{"POST", "/user/apikey/token", user, h.newAPIKeyToken},
-		{"POST", "/user/apikey/rotate", user, h.rotateAPIKey},
-		{"GET", "/openapi.json", public, h.openAPI},
-	}
-	for _, rt := range h.routes {
-		h.mux.Handle(rt.method+" "+rt.pattern, h.endpoint(rt))
-	}
-	h.mux.HandleFunc("/", httpkit.NotServed(h.mux, http.MethodGet, http.MethodPost, http.MethodDelete))
+	const user, client = httpkit.Signed, httpkit.Self
+	ep := httpkit.Endpoint[*caller]
+	h.API = httpkit.NewAPI(httpkit.Spec[*caller]{
+		Name: "self-service", CallerKey: "user", Log: h.log,
+		ClientAddr: h.clientAddr, Authenticate: h.authenticate,
+	}, []httpkit.Route[*caller]{
+		ep("POST", "/connect/register/createClientId", user, h.createClient),
+		ep("GET", "/connect/register/clients", user, h.listClients),
+		ep("GET", "/connect/register/clients/{clientId}", user, h.getClient),
+		ep("POST", "/connect/register/clients/{clientId}/secret", user, h.newClientSecret),
+		ep("DELETE", "/connect/register/clients/{clientId}", user, h.deleteClient),
+		ep("POST", "/oauth/token", client, h.token),
+		ep("POST", "/oauth/revoke", client, h.revoke),
+		ep("POST", "/oauth/introspect", client, h.introspect),
+		ep("GET", "/user", user, h.getUser),
+		ep("GET", "/user/keys", user, h.listKeys),
+		ep("POST", "/user/keys", user, h.createKey),
+		ep("GET", "/user/keys/{handle}", user, h.getKey),
+		ep("DELETE", "/user/keys/{handle}", user, h.deleteKey),
+		ep("GET", "/user/apikey", user, h.getAPIKey),
+		ep("POST", "/user/apikey/token", user, h.newAPIKeyToken),
+		ep("POST", "/user/apikey/rotate", user, h.rotateAPIKey),
+		httpkit.Document[*caller]("/openapi.json", openAPIDoc),
+	})
 	return h, nil
 }
 
@@ -134,59 +120,6 @@ func (h *Handler) Reload(cfg *config.Config) error {
 	}
 	h.trusted.Store(&trusted)
 	return nil
-}
-
-// ServeHTTP answers one self-service request: a request id, a strict check
-// of the path (the API's paths and identifiers are plain ASCII: anything
-// percent-encoded, empty or dot segments are refused, so there is one
-// spelling of every resource), the route, the caller, the endpoint, and an
-// access log line.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	st := &reqState{}
-	r = r.WithContext(withState(r.Context(), st))
-	id, status := httpkit.Serve(w, r, "", h.mux)
-	if ce := h.log.Check(zapcore.InfoLevel, "self-service request"); ce != nil {
-		ce.Write(
-			zap.String("request_id", id),
-			zap.String("method", r.Method),
-			zap.String("route", st.pattern),
-			zap.Int("status", status),
-			zap.Duration("duration", time.Since(start)),
-			zap.String("user", st.user),
-			zap.String("client", h.clientAddr(r).String()),
-		)
-	}
-}
-
-// endpoint wraps a route: it authenticates the caller where the route
-// needs one, runs the route and writes its error, if any.
-func (h *Handler) endpoint(rt route) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := stateOf(r.Context())
-		st.pattern = rt.method + " " + rt.pattern
-		var c *caller
-		if rt.access == user {
-			var err error
-			if c, err = h.authenticate(r); err != nil {
-				h.fail(w, r, err)
-				return
-			}
-			st.user = c.user.Name
-			if rt.method != http.MethodGet && c.identity != nil && !slices.Contains(c.identity.Scopes, httpkit.ScopeWrite) {
-				h.fail(w, r, httpkit.Insufficient(httpkit.ScopeWrite))
-				return
-			}
-		}
-		if err := rt.serve(w, r, c); err != nil {
-			h.fail(w, r, err)
-		}
-	})
-}
-
-// fail writes an endpoint's error; internal causes are logged.
-func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	httpkit.Fail(h.log, "self-service request failed", stateOf(r.Context()).pattern, w, r, err)
 }
 
 // clientAddr is the address a request is attributed to: the peer, or,

@@ -81,7 +81,7 @@ func (h *Handler) authenticateClient(r *http.Request, form url.Values) (*authz.C
 	if err != nil {
 		return nil, err
 	}
-	stateOf(r.Context()).user = c.Owner
+	httpkit.SetCaller(r, c.Owner)
 	return c, nil
 }
 
@@ -252,7 +252,7 @@ func (h *Handler) introspectionCaller(r *http.Request) (owner string, admin bool
 		if id, secret, ok := basicClient(r); ok {
 			c, err := h.svc.AuthenticateClient(r.Context(), id, secret)
 			if err == nil {
-				stateOf(r.Context()).user = c.Owner
+				httpkit.SetCaller(r, c.Owner)
 				return c.Owner, false, nil
 			}
 			if !errors.Is(err, authz.ErrInvalidClient) {
@@ -269,6 +269,6 @@ func (h *Handler) introspectionCaller(r *http.Request) (owner string, admin bool
 		}
 		return "", false, err
 	}
-	stateOf(r.Context()).user = c.user.Name
+	httpkit.SetCaller(r, c.user.Name)
 	return c.user.Name, c.user.Has(authz.AuthorityAdmin), nil
 }

@@ -36,7 +36,7 @@ func newHandler(t *testing.T) *selfservice.Handler {
 		t.Fatal(err)
 	}
 	t.Cleanup(svc.Close)
-	h, err := selfservice.New(svc, cfg, zap.NewNop())
+	h, err := selfservice.New(svc, cfg, selfservice.Options{Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -259,8 +259,8 @@ func (h *Handler) getKey(w http.ResponseWriter, r *http.Request, c *caller) erro
 		return err
 	}
 	v := viewKey(cred)
-	if h.Quotas != nil {
-		if v.Quotas, err = h.Quotas(r.Context(), cred); err != nil {
+	if h.quotas != nil {
+		if v.Quotas, err = h.quotas(r.Context(), cred); err != nil {
 			return err
 		}
 	}
@@ -300,7 +300,7 @@ func (h *Handler) retrieve(r *http.Request, get func(context.Context) (string, e
 		return "", err
 	}
 	h.log.Warn("a retrievable secret could not be opened; is its encryption key still in auth.encryption_keys?",
-		zap.String("route", stateOf(r.Context()).pattern), zap.Error(err))
+		zap.String("route", httpkit.RoutePattern(r)), zap.Error(err))
 	return "", nil
 }
 

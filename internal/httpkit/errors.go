@@ -1,34 +1,31 @@
 package httpkit
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
-	"time"
-
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
-
-	"github.com/keygate/keygate/authz"
-	"github.com/keygate/keygate/store"
+	"unicode/utf8"
 )
 
-// Error is an error answer: a status, a short code and a client-safe
-// description, written as {"error": code, "error_description": description}
-// (RFC 6749 §5.2, RFC 6750 §3). Cause is logged, never sent.
+// Error is an error answer of every front end: a status, a short code and
+// a client-safe description, written as {"error": code,
+// "error_description": description} (RFC 6749 §5.2, RFC 6750 §3). Cause is
+// logged, never sent.
 type Error struct {
-	Status      int
-	Code        string
+	// Status is the HTTP status code.
+	Status int
+	// Code is the short error code of the JSON body ("not_found",
+	// "invalid_token"...), following RFC 6750 for credential errors.
+	Code string
+	// Description is a sentence for the client; no internal detail.
 	Description string
 	// Challenge, if set, is sent as WWW-Authenticate.
 	Challenge []string
 	// RetryAfter, if positive, is sent as Retry-After (seconds).
 	RetryAfter int
-	Cause      error
+	// Cause is what went wrong inside; for logs only.
+	Cause error
 }
 
 func (e *Error) Error() string {
@@ -46,7 +43,7 @@ func BadRequest(format string, args ...any) *Error {
 	return &Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: fmt.Sprintf(format, args...)}
 }
 
-// Answers every API gives alike.
+// Answers every front end gives alike.
 var (
 	ErrNotFound         = &Error{Status: http.StatusNotFound, Code: "not_found", Description: "No such resource."}
 	ErrBadPath          = &Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "The request path is not allowed."}
@@ -55,86 +52,107 @@ var (
 	ErrInternal         = &Error{Status: http.StatusInternalServerError, Code: "server_error", Description: "Something went wrong inside keygate."}
 )
 
-// FromAuthz turns an error of authz (or the store under it) into the
-// answer the client gets. An *Error is answered as it is; input errors
-// keep their message, which names the field at fault; everything else is
-// a fixed sentence, its cause kept for the log.
-func FromAuthz(err error) *Error {
-	var he *Error
-	switch {
-	case errors.As(err, &he):
-		return he
-	case errors.Is(err, authz.ErrInvalidInput):
-		msg := strings.TrimPrefix(err.Error(), authz.ErrInvalidInput.Error()+": ")
-		return &Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: msg, Cause: err}
-	case errors.Is(err, authz.ErrHandleTaken):
-		return &Error{Status: http.StatusConflict, Code: "conflict", Description: "You already have a key with this handle.", Cause: err}
-	case errors.Is(err, authz.ErrUserExists):
-		return &Error{Status: http.StatusConflict, Code: "conflict", Description: "A user with this name already exists.", Cause: err}
-	case errors.Is(err, authz.ErrNotFound), errors.Is(err, authz.ErrUserNotFound):
-		return &Error{Status: http.StatusNotFound, Code: "not_found", Description: "No such resource.", Cause: err}
-	case errors.Is(err, authz.ErrForbidden):
-		return &Error{Status: http.StatusForbidden, Code: "forbidden", Description: "You are not allowed to do this.", Cause: err}
-	case Unavailable(err):
-		e := *ErrUnavailable
-		e.Cause = err
-		return &e
-	}
-	e := *ErrInternal
-	e.Cause = err
-	return &e
-}
-
-// KeyBlocked is the 429 for an ApiKey key with too many wrong tokens
-// lately (authz.ErrKeyBlocked), with Retry-After.
-func KeyBlocked(err error) *Error {
-	e := &Error{Status: http.StatusTooManyRequests, Code: "too_many_requests", Description: "Too many wrong tokens for this key; retry later.", RetryAfter: 1}
-	var kb *authz.KeyBlockedError
-	if errors.As(err, &kb) {
-		e.RetryAfter = max(int((kb.Wait+time.Second-1)/time.Second), 1)
-	}
-	return e
-}
-
-// Unavailable reports whether err means "the store did not answer" (or
-// the request ended before it did): 503 with Retry-After, never a
-// misleading 4xx.
-func Unavailable(err error) bool {
-	return errors.Is(err, authz.ErrUnavailable) || errors.Is(err, store.ErrUnavailable) ||
-		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
-}
+// The header values every answer about credentials carries: never cached,
+// never sniffed. They are shared, read-only slices, so that writing an
+// error costs the proxy's request path no allocation for them.
+var (
+	hdrJSON    = []string{"application/json"}
+	hdrNoStore = []string{"no-store"}
+	hdrNoCache = []string{"no-cache"}
+	hdrNoSniff = []string{"nosniff"}
+)
 
 // noStore marks an answer as about one person's credentials: never cached,
 // never sniffed.
 func noStore(h http.Header) {
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
-	h.Set("X-Content-Type-Options", "nosniff")
+	h["Cache-Control"] = hdrNoStore
+	h["Pragma"] = hdrNoCache
+	h["X-Content-Type-Options"] = hdrNoSniff
 }
 
-// WriteError writes every error answer.
+// WriteError writes every error answer of every front end (the proxy's
+// request path among them, so it allocates only the body and its length).
 func WriteError(w http.ResponseWriter, e *Error) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
+	h["Content-Type"] = hdrJSON
 	noStore(h)
 	if len(e.Challenge) > 0 {
 		h["Www-Authenticate"] = e.Challenge
 	}
 	if e.RetryAfter > 0 {
-		h.Set("Retry-After", strconv.Itoa(e.RetryAfter))
+		h["Retry-After"] = []string{strconv.Itoa(e.RetryAfter)}
 	}
-	body, _ := json.Marshal(struct {
-		Error       string `json:"error"`
-		Description string `json:"error_description,omitempty"`
-	}{e.Code, e.Description})
-	body = append(body, '\n')
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	body := make([]byte, 0, 48+len(e.Code)+len(e.Description))
+	body = append(body, `{"error":`...)
+	body = appendJSONString(body, e.Code)
+	if e.Description != "" {
+		body = append(body, `,"error_description":`...)
+		body = appendJSONString(body, e.Description)
+	}
+	body = append(body, "}\n"...)
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(e.Status)
 	_, _ = w.Write(body)
 }
 
-// WriteJSON writes a successful answer. Every answer of these APIs is
-// about someone's credentials, so none may be cached.
+// appendJSONString appends s as a JSON string, escaped as encoding/json
+// escapes it (HTML-safe: <, > and & as \u003c...; invalid UTF-8 as
+// U+FFFD; U+2028 and U+2029 escaped), so the bytes are what json.Marshal
+// would write, without its allocations.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// WriteJSON writes a successful answer. Every answer of the APIs is about
+// someone's credentials, so none may be cached.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
@@ -145,7 +163,7 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	}
 	body = append(body, '\n')
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
+	h["Content-Type"] = hdrJSON
 	noStore(h)
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
@@ -179,22 +197,4 @@ func WriteDocument(w http.ResponseWriter, r *http.Request, doc []byte) {
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(doc)
 	}
-}
-
-// Fail writes an endpoint's error through FromAuthz and logs the internal
-// cause of a 5xx under msg (a 503 at warn level: the store is down, and
-// authz and the store say more).
-func Fail(log *zap.Logger, msg, route string, w http.ResponseWriter, r *http.Request, err error) {
-	e := FromAuthz(err)
-	if e.Status >= 500 {
-		level := zapcore.ErrorLevel
-		if e.Status == http.StatusServiceUnavailable {
-			level = zapcore.WarnLevel
-		}
-		if ce := log.Check(level, msg); ce != nil {
-			ce.Write(zap.String("request_id", w.Header().Get("X-Request-Id")), zap.String("method", r.Method),
-				zap.String("route", route), zap.Int("status", e.Status), zap.Error(e.Cause))
-		}
-	}
-	WriteError(w, e)
 }
