@@ -2,7 +2,6 @@ package account
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/internal/clientaddr"
+	"github.com/keygate/keygate/internal/httpkit"
 	"github.com/keygate/keygate/store"
 )
 
@@ -38,7 +38,7 @@ type Handler struct {
 	base           string
 	idle, absolute time.Duration
 	alwaysSecure   bool
-	retryAfter     string // seconds, for a 429 sign-in
+	retryAfter     int // seconds, for a 429 sign-in
 	// selfSvc says which credentials need the MANAGE_USER_API_KEY
 	// authority (self_service.manage_key_authority_for).
 	selfSvc config.SelfService
@@ -74,7 +74,7 @@ func New(svc *authz.Service, st store.Store, cfg *config.Config, opts Options) (
 	if window <= 0 {
 		window = config.DefaultPasswordFailureWindow
 	}
-	h.retryAfter = fmt.Sprint(int((window + time.Second - 1) / time.Second))
+	h.retryAfter = int((window + time.Second - 1) / time.Second)
 	var err error
 	if h.pages, err = parsePages(); err != nil {
 		return nil, err
@@ -123,23 +123,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for k, v := range securityHeaders {
 		hd.Set(k, v)
 	}
-	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	rec := &httpkit.Recorder{ResponseWriter: w, Status: http.StatusOK}
 	h.mux.ServeHTTP(rec, r)
 	if ce := h.log.Check(zapcore.InfoLevel, "account request"); ce != nil {
-		ce.Write(zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Int("status", rec.status),
+		ce.Write(zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Int("status", rec.Status),
 			zap.Duration("duration", h.now().Sub(start)), zap.String("client", h.clientAddr(r).String()))
 	}
-}
-
-// recorder remembers the status written, for the log line.
-type recorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *recorder) WriteHeader(code int) {
-	r.status = code
-	r.ResponseWriter.WriteHeader(code)
 }
 
 // clientAddr is the address a request is attributed to (see clientaddr).
@@ -159,16 +148,6 @@ func (h *Handler) secure(r *http.Request) bool {
 	}
 	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
 	return strings.EqualFold(strings.TrimSpace(proto), "https")
-}
-
-// retryAfter is the Retry-After of an *authz.RetryError in err, in whole
-// seconds (at least 1), or def without one.
-func retryAfter(err error, def string) string {
-	var re *authz.RetryError
-	if errors.As(err, &re) {
-		return fmt.Sprint(re.Seconds())
-	}
-	return def
 }
 
 // path is a page's path under account.path.

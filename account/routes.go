@@ -3,10 +3,12 @@ package account
 import (
 	"errors"
 	"net/http"
+	"strconv"
 
 	"go.uber.org/zap"
 
 	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/internal/httpkit"
 )
 
 // maxFormBytes bounds a form body; the largest form (a new key's
@@ -151,20 +153,26 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 	}
 	name := r.PostForm.Get("username")
 	u, err := h.svc.CheckPassword(r.Context(), name, r.PostForm.Get("password"), h.clientAddr(r))
-	switch {
-	case errors.Is(err, authz.ErrTooManyAttempts):
-		w.Header().Set("Retry-After", retryAfter(err, h.retryAfter))
-		h.renderSignin(w, r, http.StatusTooManyRequests, name, "Too many failed sign-ins. Try again later.")
-		return
-	case errors.Is(err, authz.ErrSignInBusy):
-		w.Header().Set("Retry-After", retryAfter(err, "1"))
-		h.renderSignin(w, r, http.StatusServiceUnavailable, name, "Too many sign-ins at once. Try again in a moment.")
-		return
-	case errors.Is(err, authz.ErrInvalid):
-		h.renderSignin(w, r, http.StatusUnauthorized, name, "The user name or password is not right.")
-		return
-	case err != nil:
-		h.fail(w, r, nil, err)
+	if err != nil {
+		// The status and Retry-After are the APIs' (httpkit.SignInError);
+		// the words are the page's.
+		var problem string
+		switch {
+		case errors.Is(err, authz.ErrTooManyAttempts):
+			problem = "Too many failed sign-ins. Try again later."
+		case errors.Is(err, authz.ErrSignInBusy):
+			problem = "Too many sign-ins at once. Try again in a moment."
+		case errors.Is(err, authz.ErrInvalid):
+			problem = "The user name or password is not right."
+		default:
+			h.fail(w, r, nil, err)
+			return
+		}
+		e := httpkit.SignInError(err, h.retryAfter)
+		if e.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
+		}
+		h.renderSignin(w, r, e.Status, name, problem)
 		return
 	}
 	if old, err := h.loadSession(r); err == nil {
