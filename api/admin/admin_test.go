@@ -19,10 +19,10 @@ func TestBootstrapToken(t *testing.T) {
 		r := e.call(t, "POST", "/admin/users", bearer(adminToken),
 			`{"name": "root", "authorities": ["ADMIN"], "apiSets": ["orders"], "password": "`+password+`"}`)
 		want(t, "create the first admin with the token", r, 201)
-		if loc := r.header.Get("Location"); loc != "/admin/users/root" {
+		if loc := r.Header.Get("Location"); loc != "/admin/users/root" {
 			t.Errorf("Location %q, want /admin/users/root", loc)
 		}
-		if cc := r.header.Get("Cache-Control"); cc != "no-store" {
+		if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
 			t.Errorf("Cache-Control %q, want no-store", cc)
 		}
 		var u struct {
@@ -32,12 +32,12 @@ func TestBootstrapToken(t *testing.T) {
 			Scopes      []string `json:"scopes"`
 			Disabled    bool     `json:"disabled"`
 		}
-		if err := json.Unmarshal(r.body, &u); err != nil || u.Name != "root" || !slices.Equal(u.Authorities, []string{"ADMIN"}) ||
+		if err := json.Unmarshal(r.Body, &u); err != nil || u.Name != "root" || !slices.Equal(u.Authorities, []string{"ADMIN"}) ||
 			!slices.Equal(u.APISets, []string{"orders"}) || !slices.Equal(u.Scopes, []string{"read", "write"}) || u.Disabled {
-			t.Errorf("created user: %s (scopes default to read, write)", r.body)
+			t.Errorf("created user: %s (scopes default to read, write)", r.Body)
 		}
-		if strings.Contains(string(r.body), password) {
-			t.Errorf("the answer holds the password: %s", r.body)
+		if strings.Contains(string(r.Body), password) {
+			t.Errorf("the answer holds the password: %s", r.Body)
 		}
 		wantFields(t, e.audit(t, "create_user", 1)[0], map[string]string{"actor": "<admin token>", "actor_auth": "admin_token", "user": "root"})
 		wantFields(t, e.audit(t, "set_password", 1)[0], map[string]string{"actor": "<admin token>", "user": "root"})
@@ -47,16 +47,16 @@ func TestBootstrapToken(t *testing.T) {
 		want(t, "create a user as root", e.call(t, "POST", "/admin/users", root, `{"name": "alice@example.com", "apiSets": ["orders"], "scopes": ["read"]}`), 201)
 		r = e.call(t, "GET", "/admin/users/alice@example.com", root, "")
 		want(t, "show a user whose name holds @", r, 200)
-		if m := r.json(t); m["name"] != "alice@example.com" || len(m["scopes"].([]any)) != 1 {
-			t.Errorf("show user: %s", r.body)
+		if m := r.JSON(t); m["name"] != "alice@example.com" || len(m["scopes"].([]any)) != 1 {
+			t.Errorf("show user: %s", r.Body)
 		}
 		r = e.call(t, "GET", "/admin/users", root, "")
 		want(t, "list users", r, 200)
 		var list struct {
 			Users []struct{ Name string } `json:"users"`
 		}
-		if err := json.Unmarshal(r.body, &list); err != nil || len(list.Users) != 2 || list.Users[0].Name != "alice@example.com" || list.Users[1].Name != "root" {
-			t.Errorf("users, by name: %s", r.body)
+		if err := json.Unmarshal(r.Body, &list); err != nil || len(list.Users) != 2 || list.Users[0].Name != "alice@example.com" || list.Users[1].Name != "root" {
+			t.Errorf("users, by name: %s", r.Body)
 		}
 		wantFields(t, e.audit(t, "create_user", 2)[1], map[string]string{"actor": "root", "actor_auth": "password", "user": "alice@example.com"})
 		e.noSecrets(t, adminToken, password)
@@ -86,8 +86,8 @@ func TestAdminCredential(t *testing.T) {
 		wantError(t, "change with the ApiKey pair", e.call(t, "PATCH", "/admin/users/bob", pair, `{"scopes": ["read"], "authorities": []}`), 403, "forbidden")
 		r := e.call(t, "PATCH", "/admin/users/bob", key, `{"scopes": ["read"], "authorities": []}`)
 		want(t, "change with the admin key", r, 200)
-		if m := r.json(t); len(m["scopes"].([]any)) != 1 || len(m["authorities"].([]any)) != 0 {
-			t.Errorf("changed user: %s", r.body)
+		if m := r.JSON(t); len(m["scopes"].([]any)) != 1 || len(m["authorities"].([]any)) != 0 {
+			t.Errorf("changed user: %s", r.Body)
 		}
 		wantFields(t, e.audit(t, "update_user", 1)[0], map[string]string{"actor": "root", "actor_auth": "key_token", "user": "bob"})
 
@@ -132,7 +132,7 @@ func TestNotAdmin(t *testing.T) {
 		wantError(t, what+" as a non-admin", e.call(t, rt.method, rt.path, alice, rt.body), 403, "forbidden")
 		r := e.call(t, rt.method, rt.path, "", rt.body)
 		wantError(t, what+" without credentials", r, 401, "unauthorized")
-		if ch := strings.Join(r.header.Values("Www-Authenticate"), ", "); !strings.Contains(ch, `Bearer realm="keygate"`) || !strings.Contains(ch, `Basic realm="keygate"`) {
+		if ch := strings.Join(r.Header.Values("Www-Authenticate"), ", "); !strings.Contains(ch, `Bearer realm="keygate"`) || !strings.Contains(ch, `Basic realm="keygate"`) {
 			t.Errorf("%s without credentials: WWW-Authenticate %q", what, ch)
 		}
 		wantError(t, what+" with a wrong token", e.call(t, rt.method, rt.path, bearer(wrongToken), rt.body), 401, "invalid_token")
@@ -144,8 +144,8 @@ func TestNotAdmin(t *testing.T) {
 		wantError(t, "a wrong password for alice", e.call(t, "GET", "/admin/users", basic("alice", "not-her-password"), ""), 401, "unauthorized")
 	}
 	r := e.call(t, "GET", "/admin/users", basic("alice", "not-her-password"), "")
-	if wantError(t, "too many wrong passwords for alice", r, 429, "too_many_requests"); r.header.Get("Retry-After") != "900" {
-		t.Errorf("Retry-After %q, want 900 (the failure window)", r.header.Get("Retry-After"))
+	if wantError(t, "too many wrong passwords for alice", r, 429, "too_many_requests"); r.Header.Get("Retry-After") != "900" {
+		t.Errorf("Retry-After %q, want 900 (the failure window)", r.Header.Get("Retry-After"))
 	}
 	wantError(t, "malformed Authorization", e.call(t, "GET", "/admin/users", "Bearer a b", ""), 400, "invalid_request")
 	wantError(t, "the token as Basic", e.call(t, "GET", "/admin/users", basic("admin", adminToken), ""), 401, "unauthorized")
@@ -181,7 +181,7 @@ func TestFailClosed(t *testing.T) {
 			} {
 				for _, authorization := range tc.try {
 					r := e.call(t, rt.method, rt.path, authorization, `{"name": "root", "authorities": ["ADMIN"]}`)
-					if r.status != 401 {
+					if r.Status != 401 {
 						t.Errorf("%s %s with %q: %s, want 401", rt.method, rt.path, authorization, r)
 					}
 				}

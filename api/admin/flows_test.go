@@ -46,12 +46,12 @@ func (e *env) credentials(t *testing.T, authorization, user string) credentialsO
 	r := e.call(t, "GET", "/admin/users/"+user+"/credentials", authorization, "")
 	want(t, "GET credentials of "+user, r, 200)
 	var c credentialsOf
-	if err := json.Unmarshal(r.body, &c); err != nil {
-		t.Fatalf("credentials: %v: %s", err, r.body)
+	if err := json.Unmarshal(r.Body, &c); err != nil {
+		t.Fatalf("credentials: %v: %s", err, r.Body)
 	}
 	for _, secret := range []string{"kgl_", "kgt_", "kga_", "kgr_", "kgs_", "kgk_", "digest", "sealed"} {
-		if strings.Contains(string(r.body), secret) {
-			t.Errorf("the credentials list holds %q: %s", secret, r.body)
+		if strings.Contains(string(r.Body), secret) {
+			t.Errorf("the credentials list holds %q: %s", secret, r.Body)
 		}
 	}
 	return c
@@ -145,8 +145,8 @@ func TestDisable(t *testing.T) {
 		}
 		r := e.call(t, "PATCH", "/admin/users/alice", root, `{"disabled": true}`)
 		want(t, "disable", r, 200)
-		if r.json(t)["disabled"] != true {
-			t.Errorf("disabled user: %s", r.body)
+		if r.JSON(t)["disabled"] != true {
+			t.Errorf("disabled user: %s", r.Body)
 		}
 		e.waitProxied(t, "a disabled user's key", token, 401)
 		wantFields(t, e.audit(t, "disable_user", 1)[0], map[string]string{"actor": "root", "actor_auth": "key_token", "user": "alice"})
@@ -205,21 +205,21 @@ func TestInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := do(t, tt.method, e.admin+tt.path, admin, tt.ctype, tt.body)
-			if d := wantError(t, tt.method+" "+tt.path, r, tt.status, tt.code); d != tt.description && r.status == tt.status {
+			if d := wantError(t, tt.method+" "+tt.path, r, tt.status, tt.code); d != tt.description && r.Status == tt.status {
 				t.Errorf("error_description %q, want %q", d, tt.description)
 			}
-			if r.header.Get("X-Request-Id") == "" {
+			if r.Header.Get("X-Request-Id") == "" {
 				t.Errorf("no X-Request-Id")
 			}
 		})
 	}
-	if r := e.call(t, "DELETE", "/admin/users/alice", admin, ""); r.header.Get("Allow") != "GET, HEAD, PATCH" {
-		t.Errorf("405 Allow %q, want GET, HEAD, PATCH", r.header.Get("Allow"))
+	if r := e.call(t, "DELETE", "/admin/users/alice", admin, ""); r.Header.Get("Allow") != "GET, HEAD, PATCH" {
+		t.Errorf("405 Allow %q, want GET, HEAD, PATCH", r.Header.Get("Allow"))
 	}
 	// Nothing was created or changed by the failed requests.
 	r := e.call(t, "GET", "/admin/users", admin, "")
-	if strings.Count(string(r.body), `"name"`) != 1 || strings.Contains(string(r.body), `"disabled":true`) || strings.Contains(string(r.body), "ADMIN") {
-		t.Errorf("users after failed requests: %s, want alice alone, unchanged", r.body)
+	if strings.Count(string(r.Body), `"name"`) != 1 || strings.Contains(string(r.Body), `"disabled":true`) || strings.Contains(string(r.Body), "ADMIN") {
+		t.Errorf("users after failed requests: %s, want alice alone, unchanged", r.Body)
 	}
 	if n := e.logs.FilterLoggerName("adminapi").FilterFieldKey("audit").Len(); n != 0 {
 		t.Errorf("%d audit lines after failed requests, want none", n)
@@ -237,7 +237,7 @@ func TestStoreDown(t *testing.T) {
 	for _, c := range []struct{ name, authorization string }{{"token", bearer(adminToken)}, {"uncached key", root}} {
 		r := e.call(t, "GET", "/admin/users", c.authorization, "")
 		wantError(t, c.name+", store down", r, http.StatusServiceUnavailable, "temporarily_unavailable")
-		if r.header.Get("Retry-After") == "" {
+		if r.Header.Get("Retry-After") == "" {
 			t.Errorf("%s, store down: no Retry-After", c.name)
 		}
 	}

@@ -115,12 +115,12 @@ func TestRevokeCascades(t *testing.T) {
 		r := e.call(t, "GET", "/admin/users/alice/credentials", ops, "")
 		want(t, "alice's credentials", r, 200)
 		for _, s := range []string{`"id":"` + child.ID + `","kind":"key_token","handle":"child"`, `"status":"revoked"`, `"parent":"` + parent.ID + `"`} {
-			if !strings.Contains(string(r.body), s) {
-				t.Errorf("alice's credentials: want %s in %s", s, r.body)
+			if !strings.Contains(string(r.Body), s) {
+				t.Errorf("alice's credentials: want %s in %s", s, r.Body)
 			}
 		}
-		if r := e.call(t, "GET", "/admin/users/root/credentials", ops, ""); !strings.Contains(string(r.body), `"admin":true`) {
-			t.Errorf("root's credentials: want the admin flag in %s", r.body)
+		if r := e.call(t, "GET", "/admin/users/root/credentials", ops, ""); !strings.Contains(string(r.Body), `"admin":true`) {
+			t.Errorf("root's credentials: want the admin flag in %s", r.Body)
 		}
 	})
 }
@@ -161,8 +161,8 @@ func TestDeleteClientCascades(t *testing.T) {
 		}
 		r := e.call(t, "GET", "/admin/users/alice/credentials", ops, "")
 		for _, s := range []string{`"clientId":"` + prov.ID + `"`, `"createsCredentials":true`, `"parent":"` + prov.ID + `"`} {
-			if !strings.Contains(string(r.body), s) {
-				t.Errorf("alice's credentials: want %s in %s", s, r.body)
+			if !strings.Contains(string(r.Body), s) {
+				t.Errorf("alice's credentials: want %s in %s", s, r.Body)
 			}
 		}
 		want(t, "delete the client", e.call(t, "DELETE", "/admin/clients/"+prov.ID, ops, ""), 204)

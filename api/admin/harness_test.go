@@ -1,14 +1,8 @@
 package admin_test
 
 import (
-	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,8 +15,7 @@ import (
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/gateway"
-	"github.com/keygate/keygate/internal/echo"
-	"github.com/keygate/keygate/internal/redistest"
+	"github.com/keygate/keygate/internal/httpkit/httpkittest"
 )
 
 // adminToken is the bootstrap admin token of the tests (48 bytes).
@@ -40,13 +33,9 @@ type env struct {
 	logs  *observer.ObservedLogs
 }
 
-// backends are the stores every main flow runs against: the embedded
-// bbolt store in a temporary directory and a real redis-server.
-var backends = []string{"embedded", "redis"}
-
 // forEachBackend runs f once per store, each with its own keygate.
 func forEachBackend(t *testing.T, f func(t *testing.T, e *env)) {
-	for _, b := range backends {
+	for _, b := range httpkittest.Backends {
 		t.Run(b, func(t *testing.T) {
 			t.Parallel() // each has its own keygate and store
 			f(t, newEnv(t, b, adminToken))
@@ -54,32 +43,16 @@ func forEachBackend(t *testing.T, f func(t *testing.T, e *env)) {
 	}
 }
 
-func storeYAML(t *testing.T, backend string) string {
-	switch backend {
-	case "embedded":
-		return fmt.Sprintf("store: {driver: embedded, embedded: {path: %q}}", filepath.Join(t.TempDir(), "keygate.db"))
-	case "redis":
-		return fmt.Sprintf("store: {driver: redis, redis: {addrs: [%q], key_prefix: %q, dial_timeout: 1s}}", redistest.Addr(t), redistest.Prefix(t))
-	}
-	t.Fatalf("unknown backend %q", backend)
-	return ""
-}
-
 // newEnv starts a keygate on backend with the admin API's bootstrap
 // token token ("" for none).
 func newEnv(t *testing.T, backend, token string) *env {
 	t.Helper()
-	return startEnv(t, storeYAML(t, backend), token)
+	return startEnv(t, httpkittest.StoreYAML(t, backend), token)
 }
 
 func startEnv(t *testing.T, storeYAML, token string) *env {
 	t.Helper()
-	up := httptest.NewServer(echo.Handler{})
-	t.Cleanup(up.Close)
 	y := fmt.Sprintf(`
-listen: 127.0.0.1:0
-admin_listen: 127.0.0.1:0
-log: {access_log: false}
 %s
 auth:
   digest_keys: [{id: t1, secret: "a-test-digest-key-of-at-least-32-bytes"}]
@@ -87,29 +60,10 @@ auth:
 self_service: {max_password_failures_per_user: 5}
 routes:
   - {name: orders, path_prefix: /orders, upstream: %s, api_set: orders, rate_limit: {rate: 1000, burst: 1000}}
-`, storeYAML, up.URL)
-	cfg, err := config.Parse("test.yaml", []byte(y), nil)
-	if err != nil {
-		t.Fatalf("config: %v\n%s", err, y)
-	}
+`, storeYAML, httpkittest.Upstream(t))
 	core, logs := observer.New(zapcore.InfoLevel)
 	log := zap.New(core)
-	g, err := gateway.New(context.Background(), cfg, gateway.Options{Logger: log})
-	if err != nil {
-		t.Fatalf("gateway.New: %v", err)
-	}
-	if err := g.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- g.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
+	g, cfg := httpkittest.Gateway(t, y, log)
 	admin := httptest.NewServer(newHandler(t, g.Auth(), cfg, admin.Options{Logger: log, Token: token}))
 	t.Cleanup(admin.Close)
 	return &env{base: "http://" + g.Addr().String(), admin: admin.URL, g: g, svc: g.Auth(), logs: logs}
@@ -156,56 +110,13 @@ func (e *env) adminKey(t *testing.T, owner, handle string, scopes ...string) str
 
 func bearer(token string) string { return "Bearer " + token }
 
-func basic(user, password string) string {
-	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
-}
+func basic(user, password string) string { return httpkittest.Basic(user, password) }
 
 // response is what a call got back.
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-func (r response) String() string { return fmt.Sprintf("%d %s", r.status, r.body) }
-
-func (r response) json(t *testing.T) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(r.body, &m); err != nil {
-		t.Fatalf("body is not a JSON object: %v: %s", err, r.body)
-	}
-	return m
-}
+type response = httpkittest.Response
 
 // do sends a request to url. ctype and body may be empty.
-func do(t *testing.T, method, url, authorization, ctype, body string) response {
-	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(t.Context(), method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if authorization != "" {
-		req.Header.Set("Authorization", authorization)
-	}
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: reading body: %v", method, url, err)
-	}
-	return response{status: resp.StatusCode, header: resp.Header, body: b}
-}
+var do = httpkittest.Do
 
 // call sends a request to the admin API, with a JSON body if body is not
 // empty; a POST, PUT or PATCH says Content-Type application/json even
@@ -223,7 +134,7 @@ func (e *env) call(t *testing.T, method, path, authorization, body string) respo
 // returns the status.
 func (e *env) proxied(t *testing.T, authorization string) int {
 	t.Helper()
-	return do(t, "GET", e.base+"/orders/1", authorization, "", "").status
+	return do(t, "GET", e.base+"/orders/1", authorization, "", "").Status
 }
 
 // waitProxied polls the proxied route until it answers want, for at most
@@ -243,34 +154,10 @@ func (e *env) waitProxied(t *testing.T, what, authorization string, want int) {
 	}
 }
 
-// want fails the test unless the response has the status.
-func want(t *testing.T, what string, r response, status int) {
-	t.Helper()
-	if r.status != status {
-		t.Fatalf("%s: got %s, want status %d", what, r, status)
-	}
-}
-
-// wantError fails the test unless the response is a JSON error with the
-// status and code; it returns the description.
-func wantError(t *testing.T, what string, r response, status int, code string) string {
-	t.Helper()
-	if r.status != status {
-		t.Errorf("%s: got %s, want %d %s", what, r, status, code)
-		return ""
-	}
-	var body struct {
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
-	}
-	if err := json.Unmarshal(r.body, &body); err != nil || body.Error != code {
-		t.Errorf("%s: body %s, want error %q", what, r.body, code)
-	}
-	if ct := r.header.Get("Content-Type"); ct != "application/json" {
-		t.Errorf("%s: Content-Type %q, want application/json", what, ct)
-	}
-	return body.Description
-}
+var (
+	want      = httpkittest.Want
+	wantError = httpkittest.WantError
+)
 
 // audit returns the admin API's audit lines with action, failing the
 // test unless there are n of them.

@@ -29,11 +29,11 @@ func TestRateLimitOverrides(t *testing.T) {
 				deadline := time.Now().Add(2 * time.Second)
 				for {
 					r := do(t, "GET", e.base+"/orders/1", token, "", "")
-					if r.header.Get("Ratelimit-Limit") == limit {
-						return r.header.Get("Ratelimit-Remaining")
+					if r.Header.Get("Ratelimit-Limit") == limit {
+						return r.Header.Get("Ratelimit-Remaining")
 					}
 					if time.Now().After(deadline) {
-						t.Fatalf("%s: still %s with RateLimit-Limit %q, want %s", what, r, r.header.Get("Ratelimit-Limit"), limit)
+						t.Fatalf("%s: still %s with RateLimit-Limit %q, want %s", what, r, r.Header.Get("Ratelimit-Limit"), limit)
 					}
 					time.Sleep(10 * time.Millisecond)
 				}
@@ -49,17 +49,17 @@ func TestRateLimitOverrides(t *testing.T) {
 			}
 			do(t, "GET", e.base+"/orders/1", token, "", "")
 			do(t, "GET", e.base+"/orders/1", token, "", "")
-			if r := do(t, "GET", e.base+"/orders/1", token, "", ""); r.status != http.StatusTooManyRequests {
+			if r := do(t, "GET", e.base+"/orders/1", token, "", ""); r.Status != http.StatusTooManyRequests {
 				t.Errorf("past the user's burst of 3: %s, want 429", r)
 			}
 
 			r := e.call(t, "PATCH", "/admin/credentials/"+id, root, `{"rateLimit": {"rate": 1, "per": "1h", "burst": 5}}`)
 			want(t, "credential limit", r, 200)
-			if !strings.Contains(string(r.body), `"rateLimit":{"rate":1,"per":"1h","burst":5}`) {
+			if !strings.Contains(string(r.Body), `"rateLimit":{"rate":1,"per":"1h","burst":5}`) {
 				t.Errorf("PATCH answer lacks the limit: %s", r)
 			}
 			waitLimit("the credential's limit", "5")
-			if r := e.call(t, "GET", "/admin/users/alice/credentials", root, ""); !strings.Contains(string(r.body), `"rateLimit":{"rate":1,"per":"1h","burst":5}`) {
+			if r := e.call(t, "GET", "/admin/users/alice/credentials", root, ""); !strings.Contains(string(r.Body), `"rateLimit":{"rate":1,"per":"1h","burst":5}`) {
 				t.Errorf("the credentials list does not show the limit: %s", r)
 			}
 			e.audit(t, "set_rate_limit", 1)
@@ -85,7 +85,7 @@ func TestRateLimitOverrides(t *testing.T) {
 			if d := wantError(t, "PATCH user with per 0s", r, 400, "invalid_request"); !strings.Contains(d, "rateLimit.per") {
 				t.Errorf("PATCH user with per 0s: %q", d)
 			}
-			if r := e.call(t, "PATCH", "/admin/credentials/cred_nosuch", root, `{"rateLimit": null}`); r.status != 404 {
+			if r := e.call(t, "PATCH", "/admin/credentials/cred_nosuch", root, `{"rateLimit": null}`); r.Status != 404 {
 				t.Errorf("unknown credential: %s, want 404", r)
 			}
 		})
@@ -102,10 +102,10 @@ func TestCredentialQuotaOverride(t *testing.T) {
 	id := e.credentials(t, root, "alice").find(t, func(c credential) bool { return c.Handle == "k" }).ID
 	r := e.call(t, "PATCH", "/admin/credentials/"+id, root, `{"quota": {"requests": 7}}`)
 	want(t, "set quota", r, 200)
-	if !strings.Contains(string(r.body), `"quota":{"requests":7}`) {
+	if !strings.Contains(string(r.Body), `"quota":{"requests":7}`) {
 		t.Errorf("PATCH answer lacks the quota: %s", r)
 	}
-	if r := e.call(t, "GET", "/admin/users/alice/credentials", root, ""); !strings.Contains(string(r.body), `"quota":{"requests":7}`) {
+	if r := e.call(t, "GET", "/admin/users/alice/credentials", root, ""); !strings.Contains(string(r.Body), `"quota":{"requests":7}`) {
 		t.Errorf("the credentials list does not show the quota: %s", r)
 	}
 	e.audit(t, "set_quota", 1)
@@ -119,7 +119,7 @@ func TestCredentialQuotaOverride(t *testing.T) {
 		}
 	}
 	want(t, "remove quota", e.call(t, "PATCH", "/admin/credentials/"+id, root, `{"quota": null}`), 200)
-	if r := e.call(t, "GET", "/admin/users/alice/credentials", root, ""); strings.Contains(string(r.body), `"quota":`) {
+	if r := e.call(t, "GET", "/admin/users/alice/credentials", root, ""); strings.Contains(string(r.Body), `"quota":`) {
 		t.Errorf("the quota is still shown after removing it: %s", r)
 	}
 }

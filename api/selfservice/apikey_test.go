@@ -17,7 +17,7 @@ import (
 func TestAPIKeyShownOnlyToTokenMakers(t *testing.T) {
 	forEachBackend(t, "", func(t *testing.T, e *env) {
 		alice := e.user(t, "alice", []string{"orders", "billing"}, []string{"read", "write"})
-		if r := e.call(t, "POST", "/user/apikey/token", alice, "", ""); r.status != 200 {
+		if r := e.call(t, "POST", "/user/apikey/token", alice, "", ""); r.Status != 200 {
 			t.Fatalf("POST /user/apikey/token with the password: %s", r)
 		}
 		key := func(spec authz.KeySpec) string {
@@ -55,7 +55,7 @@ func TestAPIKeyShownOnlyToTokenMakers(t *testing.T) {
 					what := call.method + " " + call.path
 					if tc.status == 200 {
 						want(t, what, r, 200)
-						if !strings.Contains(string(r.body), `"key":"kgk_`) {
+						if !strings.Contains(string(r.Body), `"key":"kgk_`) {
 							t.Errorf("%s: got %s, want the key", what, r)
 						}
 						continue
@@ -64,8 +64,8 @@ func TestAPIKeyShownOnlyToTokenMakers(t *testing.T) {
 					if (call.method == "GET" || tc.writes) && (!strings.Contains(desc, "ApiKey key") || !strings.Contains(desc, tc.lacks)) {
 						t.Errorf("%s: description %q, want it to explain the ApiKey rule and name %s", what, desc, tc.lacks)
 					}
-					if strings.Contains(string(r.body), "kgk_") {
-						t.Errorf("%s: the refusal shows a key: %s", what, r.body)
+					if strings.Contains(string(r.Body), "kgk_") {
+						t.Errorf("%s: the refusal shows a key: %s", what, r.Body)
 					}
 				}
 			})
@@ -92,12 +92,12 @@ func TestAPIKeyReadCreatesNothing(t *testing.T) {
 		r = e.call(t, "POST", "/user/apikey/token", alice, "", "")
 		want(t, "POST /user/apikey/token", r, 200)
 		var made struct{ Key string }
-		if err := json.Unmarshal(r.body, &made); err != nil {
+		if err := json.Unmarshal(r.Body, &made); err != nil {
 			t.Fatal(err)
 		}
 		r = e.call(t, "GET", "/user/apikey", alice, "", "")
 		want(t, "GET /user/apikey after a token", r, 200)
-		if got := r.json(t)["key"]; got != made.Key {
+		if got := r.JSON(t)["key"]; got != made.Key {
 			t.Errorf("GET /user/apikey key %v, want %q", got, made.Key)
 		}
 	})
@@ -112,18 +112,18 @@ func TestAPIKeyRotate(t *testing.T) {
 		pair := func(r response) (key, token, usage string) {
 			t.Helper()
 			var out struct{ Key, Token, Usage string }
-			if err := json.Unmarshal(r.body, &out); err != nil {
+			if err := json.Unmarshal(r.Body, &out); err != nil {
 				t.Fatalf("%s: %v", r, err)
 			}
-			if out.Usage != "ApiKey "+out.Key+":"+out.Token || r.header.Get("Cache-Control") != "no-store" {
-				t.Errorf("pair %s (Cache-Control %q)", r.body, r.header.Get("Cache-Control"))
+			if out.Usage != "ApiKey "+out.Key+":"+out.Token || r.Header.Get("Cache-Control") != "no-store" {
+				t.Errorf("pair %s (Cache-Control %q)", r.Body, r.Header.Get("Cache-Control"))
 			}
 			return out.Key, out.Token, out.Usage
 		}
 		r := e.call(t, "POST", "/user/apikey/token", alice, "", "")
 		want(t, "POST /user/apikey/token", r, 200)
 		oldKey, oldToken, oldUsage := pair(r)
-		if r := e.call(t, "GET", "/orders/1", oldUsage, "", ""); r.status != 200 {
+		if r := e.call(t, "GET", "/orders/1", oldUsage, "", ""); r.Status != 200 {
 			t.Fatalf("ApiKey pair before rotation: %s", r)
 		}
 
@@ -134,36 +134,36 @@ func TestAPIKeyRotate(t *testing.T) {
 			t.Fatalf("rotation gave key %q token %q; old key %q token %q", newKey, newToken, oldKey, oldToken)
 		}
 		for _, path := range []string{"/orders/1", "/user"} {
-			if r := e.call(t, "GET", path, oldUsage, "", ""); r.status != 401 {
+			if r := e.call(t, "GET", path, oldUsage, "", ""); r.Status != 401 {
 				t.Errorf("GET %s with the old pair after rotation: %s, want 401", path, r)
 			}
 		}
-		if r := e.call(t, "GET", "/orders/1", "ApiKey "+newKey+":"+oldToken, "", ""); r.status != 401 {
+		if r := e.call(t, "GET", "/orders/1", "ApiKey "+newKey+":"+oldToken, "", ""); r.Status != 401 {
 			t.Errorf("new key with the old token: %s, want 401", r)
 		}
 		// Someone who knew the old key can no longer void anything.
 		for range 3 {
 			e.call(t, "GET", "/orders/1", "ApiKey "+oldKey+":"+newToken, "", "")
 		}
-		if r := e.call(t, "GET", "/orders/1", newUsage, "", ""); r.status != 200 {
+		if r := e.call(t, "GET", "/orders/1", newUsage, "", ""); r.Status != 200 {
 			t.Fatalf("new pair after three wrong tokens with the old key: %s, want 200", r)
 		}
 		r = e.call(t, "GET", "/user/apikey", alice, "", "")
 		want(t, "GET /user/apikey after rotation", r, 200)
-		if v := r.json(t); v["key"] != newKey || v["status"] != "active" || v["failures"] != 0.0 || v["hasToken"] != true {
-			t.Errorf("GET /user/apikey after rotation: %s, want the new key, active, no failures", r.body)
+		if v := r.JSON(t); v["key"] != newKey || v["status"] != "active" || v["failures"] != 0.0 || v["hasToken"] != true {
+			t.Errorf("GET /user/apikey after rotation: %s, want the new key, active, no failures", r.Body)
 		}
 		// The void rule holds for the new pair: three wrong tokens void it.
 		for range 3 {
 			e.call(t, "GET", "/orders/1", "ApiKey "+newKey+":"+oldToken, "", "")
 		}
-		if r := e.call(t, "GET", "/orders/1", newUsage, "", ""); r.status != 401 {
+		if r := e.call(t, "GET", "/orders/1", newUsage, "", ""); r.Status != 401 {
 			t.Errorf("right token after three wrong ones: %s, want 401 (void)", r)
 		}
 		// Rotating again is the way out of a void, too.
 		r = e.call(t, "POST", "/user/apikey/rotate", alice, "", "")
 		want(t, "POST /user/apikey/rotate after a void", r, 200)
-		if _, _, usage := pair(r); e.call(t, "GET", "/orders/1", usage, "", "").status != 200 {
+		if _, _, usage := pair(r); e.call(t, "GET", "/orders/1", usage, "", "").Status != 200 {
 			t.Errorf("pair rotated after a void is refused")
 		}
 	})

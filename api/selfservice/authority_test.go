@@ -33,15 +33,15 @@ func TestManageKeyAuthorityFor(t *testing.T) {
 				want       outcome
 			}{{"bob, without the authority", bob, c.want}, {"alice, with it", alice, outcome{201, 200, 200}}} {
 				r := e.postJSON(t, "/user/keys", u.auth, `{"handle": "k", "apiSets": ["orders"]}`)
-				if r.status != u.want.key {
+				if r.Status != u.want.key {
 					t.Errorf("%s: named key: got %s, want %d", u.name, r, u.want.key)
 				}
 				r = e.postJSON(t, "/connect/register/createClientId", u.auth, ``)
-				if r.status != u.want.client {
+				if r.Status != u.want.client {
 					t.Errorf("%s: OAuth client: got %s, want %d", u.name, r, u.want.client)
 				}
 				r = e.postJSON(t, "/user/apikey/token", u.auth, ``)
-				if r.status != u.want.apikey {
+				if r.Status != u.want.apikey {
 					t.Errorf("%s: ApiKey token: got %s, want %d", u.name, r, u.want.apikey)
 				}
 			}
@@ -82,8 +82,8 @@ func TestAdminKeyByPassword(t *testing.T) {
 	alice := e.user(t, "alice", []string{"orders"}, []string{"read", "write"}, "MANAGE_USER_API_KEY")
 	r := e.postJSON(t, "/user/keys", root, `{"handle": "ops", "admin": true}`)
 	want(t, "admin key by root's password", r, 201)
-	if r.json(t)["admin"] != true {
-		t.Errorf("admin key: %s, want admin: true", r.body)
+	if r.JSON(t)["admin"] != true {
+		t.Errorf("admin key: %s, want admin: true", r.Body)
 	}
 	r = e.postJSON(t, "/user/keys", alice, `{"handle": "ops", "admin": true}`)
 	if d := wantError(t, "admin key for alice", r, 400, "invalid_request"); d != `admin: "alice" does not hold the ADMIN authority` {

@@ -60,10 +60,10 @@ func TestCreateClientIdSeed001(t *testing.T) {
 		r := e.postJSON(t, "/connect/register/createClientId", alice, "")
 		after := time.Now().UnixMilli()
 		want(t, "createClientId", r, 200)
-		if cc := r.header.Get("Cache-Control"); cc != "no-store" {
+		if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
 			t.Errorf("Cache-Control %q, want no-store (the answer holds a secret)", cc)
 		}
-		m := r.json(t)
+		m := r.JSON(t)
 		var keys []string
 		for k := range m {
 			keys = append(keys, k)
@@ -128,7 +128,7 @@ func TestCreateClientIdSeed001(t *testing.T) {
 		r = e.postJSON(t, "/connect/register/createClientId", "Bearer "+token,
 			`{"description": "layar", "scope": ["read"], "accessTokenValiditySeconds": 600}`)
 		want(t, "createClientId with a Bearer key token", r, 200)
-		m = r.json(t)
+		m = r.JSON(t)
 		if d := m["additionalInformation"].(map[string]any)["description"]; d != "layar" {
 			t.Errorf("description = %#v, want \"layar\"", d)
 		}
@@ -164,7 +164,7 @@ func TestRefreshTokensOff(t *testing.T) {
 		ClientID, ClientSecret string
 		AuthorizedGrantTypes   []string
 	}
-	if err := json.Unmarshal(r.body, &reg); err != nil {
+	if err := json.Unmarshal(r.Body, &reg); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(reg.AuthorizedGrantTypes, []string{"client_credentials"}) {
@@ -196,7 +196,7 @@ func TestClientManagement(t *testing.T) {
 		var list struct {
 			Clients []map[string]any `json:"clients"`
 		}
-		if err := json.Unmarshal(r.body, &list); err != nil {
+		if err := json.Unmarshal(r.Body, &list); err != nil {
 			t.Fatal(err)
 		}
 		var ids []string
@@ -204,7 +204,7 @@ func TestClientManagement(t *testing.T) {
 			ids = append(ids, c["clientId"].(string))
 		}
 		if sort.Strings(ids); len(ids) != 2 || !slices.Contains(ids, id) || !slices.Contains(ids, id2) {
-			t.Fatalf("clients: %s", r.body)
+			t.Fatalf("clients: %s", r.Body)
 		}
 		for _, c := range list.Clients {
 			if _, has := c["clientSecret"]; has {
@@ -213,22 +213,22 @@ func TestClientManagement(t *testing.T) {
 		}
 		r = e.call(t, "GET", "/connect/register/clients/"+id, alice, "", "")
 		want(t, "show client", r, 200)
-		if m := r.json(t); m["clientId"] != id || m["clientSecret"] != nil {
-			t.Errorf("show client: %s", r.body)
+		if m := r.JSON(t); m["clientId"] != id || m["clientSecret"] != nil {
+			t.Errorf("show client: %s", r.Body)
 		}
 		wantError(t, "someone else's client", e.call(t, "GET", "/connect/register/clients/"+id, bob, "", ""), 404, "not_found")
 		wantError(t, "unknown client", e.call(t, "GET", "/connect/register/clients/nope", alice, "", ""), 404, "not_found")
 
 		tk := e.token(t, clientBasic(id, secret), url.Values{"grant_type": {"client_credentials"}})
-		if r := e.call(t, "GET", "/orders/1", "Bearer "+tk.AccessToken, "", ""); r.status != 200 {
+		if r := e.call(t, "GET", "/orders/1", "Bearer "+tk.AccessToken, "", ""); r.Status != 200 {
 			t.Fatalf("access token on its route: %s", r)
 		}
 
 		r = e.call(t, "POST", "/connect/register/clients/"+id+"/secret", alice, "application/json", "")
 		want(t, "new secret", r, 200)
 		var reg struct{ ClientSecret string }
-		if err := json.Unmarshal(r.body, &reg); err != nil || reg.ClientSecret == "" || reg.ClientSecret == secret {
-			t.Fatalf("new secret: %s", r.body)
+		if err := json.Unmarshal(r.Body, &reg); err != nil || reg.ClientSecret == "" || reg.ClientSecret == secret {
+			t.Fatalf("new secret: %s", r.Body)
 		}
 		r = e.postForm(t, "/oauth/token", clientBasic(id, secret), url.Values{"grant_type": {"client_credentials"}})
 		wantError(t, "old secret after a new one (no grace)", r, 401, "invalid_client")
@@ -236,7 +236,7 @@ func TestClientManagement(t *testing.T) {
 
 		wantError(t, "delete someone else's client", e.call(t, "DELETE", "/connect/register/clients/"+id, bob, "", ""), 404, "not_found")
 		want(t, "delete client", e.call(t, "DELETE", "/connect/register/clients/"+id, alice, "", ""), 204)
-		if r := e.call(t, "GET", "/orders/1", "Bearer "+tk.AccessToken, "", ""); r.status != 401 {
+		if r := e.call(t, "GET", "/orders/1", "Bearer "+tk.AccessToken, "", ""); r.Status != 401 {
 			t.Errorf("access token of a deleted client: %s, want 401", r)
 		}
 		r = e.postForm(t, "/oauth/token", clientBasic(id, reg.ClientSecret), url.Values{"grant_type": {"client_credentials"}})

@@ -65,8 +65,8 @@ func (e *env) createKeyAnswer(t *testing.T, authorization, body string) keyAnswe
 	r := e.postJSON(t, "/user/keys", authorization, body)
 	want(t, "POST /user/keys "+body, r, 201)
 	var k keyAnswer
-	if err := json.Unmarshal(r.body, &k); err != nil || k.Token == "" {
-		t.Fatalf("POST /user/keys: %s", r.body)
+	if err := json.Unmarshal(r.Body, &k); err != nil || k.Token == "" {
+		t.Fatalf("POST /user/keys: %s", r.Body)
 	}
 	return k
 }
@@ -89,7 +89,7 @@ func TestDerivedKeyIsBounded(t *testing.T) {
 		if !child.ExpiresAt.Equal(parentExp) {
 			t.Errorf("child: expiresAt %v, want the parent's %v", child.ExpiresAt, parentExp)
 		}
-		if r := e.call(t, "GET", "/billing/1", "Bearer "+child.Token, "", ""); r.status != 403 {
+		if r := e.call(t, "GET", "/billing/1", "Bearer "+child.Token, "", ""); r.Status != 403 {
 			t.Errorf("child on billing: got %s, want 403", r)
 		}
 
@@ -120,7 +120,7 @@ func TestDerivedKeyIsBounded(t *testing.T) {
 		if max := int64(time.Until(parentExp)/time.Second) + 1; tk.ExpiresIn > max {
 			t.Errorf("client's token: expires_in %d, want at most %d (the key's remaining lifetime)", tk.ExpiresIn, max)
 		}
-		if r := e.call(t, "GET", "/billing/1", "Bearer "+tk.AccessToken, "", ""); r.status != 403 {
+		if r := e.call(t, "GET", "/billing/1", "Bearer "+tk.AccessToken, "", ""); r.Status != 403 {
 			t.Errorf("client's token on billing: got %s, want 403", r)
 		}
 	})
@@ -140,7 +140,7 @@ func TestDeletingParentRevokesChildren(t *testing.T) {
 		tk := e.token(t, clientBasic(id, secret), url.Values{"grant_type": {"client_credentials"}})
 		tokens := map[string]string{"child": child, "grandchild": grandchild, "client's access token": tk.AccessToken}
 		for name, tok := range tokens {
-			if r := e.call(t, "GET", "/orders/1", "Bearer "+tok, "", ""); r.status != 200 {
+			if r := e.call(t, "GET", "/orders/1", "Bearer "+tok, "", ""); r.Status != 200 {
 				t.Fatalf("%s before: got %s, want 200", name, r)
 			}
 		}
@@ -148,14 +148,14 @@ func TestDeletingParentRevokesChildren(t *testing.T) {
 		want(t, "DELETE /user/keys/parent", e.call(t, "DELETE", "/user/keys/parent", alice, "", ""), 204)
 
 		for name, tok := range tokens {
-			if r := e.call(t, "GET", "/orders/1", "Bearer "+tok, "", ""); r.status != 401 {
+			if r := e.call(t, "GET", "/orders/1", "Bearer "+tok, "", ""); r.Status != 401 {
 				t.Errorf("%s through the proxy after the parent was deleted: got %s, want 401", name, r)
 			}
-			if r := e.call(t, "GET", "/user", "Bearer "+tok, "", ""); r.status != 401 {
+			if r := e.call(t, "GET", "/user", "Bearer "+tok, "", ""); r.Status != 401 {
 				t.Errorf("%s on GET /user after the parent was deleted: got %s, want 401", name, r)
 			}
 		}
-		if r := e.postForm(t, "/oauth/token", clientBasic(id, secret), url.Values{"grant_type": {"client_credentials"}}); r.status != 401 {
+		if r := e.postForm(t, "/oauth/token", clientBasic(id, secret), url.Values{"grant_type": {"client_credentials"}}); r.Status != 401 {
 			t.Errorf("the client after the parent was deleted: got %s, want 401", r)
 		}
 	})
@@ -172,14 +172,14 @@ func TestParentRevokedOnAnotherReplica(t *testing.T) {
 	alice := a.user(t, "alice", []string{"orders"}, []string{"read", "write"}, "MANAGE_USER_API_KEY")
 	parent := a.createKey(t, alice, `{"handle": "parent"}`)
 	child := a.createKey(t, "Bearer "+parent, `{"handle": "child"}`)
-	if r := b.call(t, "GET", "/orders/1", "Bearer "+child, "", ""); r.status != 200 {
+	if r := b.call(t, "GET", "/orders/1", "Bearer "+child, "", ""); r.Status != 200 {
 		t.Fatalf("child on replica b: got %s, want 200", r)
 	}
 	want(t, "DELETE /user/keys/parent on a", a.call(t, "DELETE", "/user/keys/parent", alice, "", ""), 204)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		r := b.call(t, "GET", "/orders/1", "Bearer "+child, "", "")
-		if r.status == 401 {
+		if r.Status == 401 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -197,9 +197,9 @@ func TestAPIKeyPairAsParent(t *testing.T) {
 		alice := e.user(t, "alice", []string{"orders"}, []string{"read", "write"}, "MANAGE_USER_API_KEY")
 		r := e.postJSON(t, "/user/apikey/token", alice, ``)
 		want(t, "ApiKey token", r, 200)
-		pair := "ApiKey " + r.json(t)["key"].(string) + ":" + r.json(t)["token"].(string)
+		pair := "ApiKey " + r.JSON(t)["key"].(string) + ":" + r.JSON(t)["token"].(string)
 		child := e.createKey(t, pair, `{"handle": "child"}`)
-		if r := e.call(t, "GET", "/orders/1", "Bearer "+child, "", ""); r.status != 200 {
+		if r := e.call(t, "GET", "/orders/1", "Bearer "+child, "", ""); r.Status != 200 {
 			t.Fatalf("child before: got %s", r)
 		}
 		_, cred, err := e.svc.APIKey(t.Context(), "alice")
@@ -209,7 +209,7 @@ func TestAPIKeyPairAsParent(t *testing.T) {
 		if err := e.svc.Revoke(t.Context(), cred.ID); err != nil {
 			t.Fatal(err)
 		}
-		if r := e.call(t, "GET", "/orders/1", "Bearer "+child, "", ""); r.status != 401 {
+		if r := e.call(t, "GET", "/orders/1", "Bearer "+child, "", ""); r.Status != 401 {
 			t.Errorf("child of a revoked ApiKey pair: got %s, want 401", r)
 		}
 

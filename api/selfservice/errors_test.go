@@ -50,17 +50,17 @@ func TestInputValidation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := e.call(t, tt.method, tt.path, alice, tt.ctype, tt.body)
-			if d := wantError(t, tt.method+" "+tt.path, r, tt.status, tt.code); d != tt.description && r.status == tt.status {
+			if d := wantError(t, tt.method+" "+tt.path, r, tt.status, tt.code); d != tt.description && r.Status == tt.status {
 				t.Errorf("error_description %q, want %q", d, tt.description)
 			}
 		})
 	}
-	if r := e.call(t, "PUT", "/user/keys", alice, "", ""); r.header.Get("Allow") != "GET, HEAD, POST" {
-		t.Errorf("405 Allow %q, want GET, HEAD, POST", r.header.Get("Allow"))
+	if r := e.call(t, "PUT", "/user/keys", alice, "", ""); r.Header.Get("Allow") != "GET, HEAD, POST" {
+		t.Errorf("405 Allow %q, want GET, HEAD, POST", r.Header.Get("Allow"))
 	}
 	// Nothing was created by the failed requests.
-	if r := e.call(t, "GET", "/user/keys", alice, "", ""); strings.Count(string(r.body), `"handle"`) != 1 {
-		t.Errorf("keys after failed creates: %s, want only the caller's", r.body)
+	if r := e.call(t, "GET", "/user/keys", alice, "", ""); strings.Count(string(r.Body), `"handle"`) != 1 {
+		t.Errorf("keys after failed creates: %s, want only the caller's", r.Body)
 	}
 }
 
@@ -87,13 +87,13 @@ func TestCallerAuthentication(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := e.call(t, "GET", "/user", tt.authorization, "", "")
 			wantError(t, tt.name, r, tt.status, tt.code)
-			if tt.challenge != "" && !strings.Contains(strings.Join(r.header.Values("Www-Authenticate"), "\n"), tt.challenge) {
-				t.Errorf("WWW-Authenticate %q, want %q among them", r.header.Values("Www-Authenticate"), tt.challenge)
+			if tt.challenge != "" && !strings.Contains(strings.Join(r.Header.Values("Www-Authenticate"), "\n"), tt.challenge) {
+				t.Errorf("WWW-Authenticate %q, want %q among them", r.Header.Values("Www-Authenticate"), tt.challenge)
 			}
 		})
 	}
-	if r := e.call(t, "GET", "/user", "", "", ""); !strings.Contains(strings.Join(r.header.Values("Www-Authenticate"), "\n"), `Bearer realm="keygate"`) {
-		t.Errorf("401 challenges %q, want Basic and Bearer", r.header.Values("Www-Authenticate"))
+	if r := e.call(t, "GET", "/user", "", "", ""); !strings.Contains(strings.Join(r.Header.Values("Www-Authenticate"), "\n"), `Bearer realm="keygate"`) {
+		t.Errorf("401 challenges %q, want Basic and Bearer", r.Header.Values("Www-Authenticate"))
 	}
 
 	// Password failures per user: three wrong, then even the right
@@ -103,11 +103,11 @@ func TestCallerAuthentication(t *testing.T) {
 	}
 	r := e.call(t, "GET", "/user", alice, "", "")
 	wantError(t, "right password after too many failures", r, 429, "too_many_requests")
-	if ra := r.header.Get("Retry-After"); ra != "900" {
+	if ra := r.Header.Get("Retry-After"); ra != "900" {
 		t.Errorf("Retry-After %q, want 900 (the failure window)", ra)
 	}
 	// The user's credentials still work.
-	if r := e.call(t, "GET", "/user", "Bearer "+mustKey(t, e, "alice", "k"), "", ""); r.status != 200 {
+	if r := e.call(t, "GET", "/user", "Bearer "+mustKey(t, e, "alice", "k"), "", ""); r.Status != 200 {
 		t.Errorf("a key while passwords are locked: %s", r)
 	}
 
@@ -150,7 +150,7 @@ func TestStoreDown(t *testing.T) {
 	wg.Wait()
 	for i, c := range calls {
 		wantError(t, c.name+", store down", got[i], http.StatusServiceUnavailable, "temporarily_unavailable")
-		if got[i].header.Get("Retry-After") == "" {
+		if got[i].Header.Get("Retry-After") == "" {
 			t.Errorf("%s, store down: no Retry-After", c.name)
 		}
 	}

@@ -1,24 +1,15 @@
 package selfservice_test
 
 import (
-	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"go.uber.org/zap"
-
 	"github.com/keygate/keygate/authz"
-	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/gateway"
-	"github.com/keygate/keygate/internal/echo"
+	"github.com/keygate/keygate/internal/httpkit/httpkittest"
 	"github.com/keygate/keygate/internal/redistest"
 )
 
@@ -31,13 +22,9 @@ type env struct {
 	svc  *authz.Service
 }
 
-// backends are the stores every flow runs against: the embedded bbolt
-// store in a temporary directory and a real redis-server.
-var backends = []string{"embedded", "redis"}
-
 // forEachBackend runs f once per store, each with its own keygate.
 func forEachBackend(t *testing.T, extra string, f func(t *testing.T, e *env)) {
-	for _, b := range backends {
+	for _, b := range httpkittest.Backends {
 		t.Run(b, func(t *testing.T) {
 			t.Parallel() // each has its own keygate and store
 			f(t, newEnv(t, b, extra))
@@ -50,16 +37,10 @@ func forEachBackend(t *testing.T, extra string, f func(t *testing.T, e *env)) {
 // self_service and oauth go in selfService and oauth).
 func newEnv(t *testing.T, backend, extra string) *env {
 	t.Helper()
-	switch backend {
-	case "embedded":
-		return startEnv(t, fmt.Sprintf("store: {driver: embedded, embedded: {path: %q}}", filepath.Join(t.TempDir(), "keygate.db")), extra)
-	case "redis":
-		return startEnv(t, redisStore(t, redistest.Addr(t)), extra)
-	}
-	t.Fatalf("unknown backend %q", backend)
-	return nil
+	return startEnv(t, httpkittest.StoreYAML(t, backend), extra)
 }
 
+// redisStore is the store section for the redis-server at addr.
 func redisStore(t *testing.T, addr string) string {
 	return fmt.Sprintf("store: {driver: redis, redis: {addrs: [%q], key_prefix: %q, dial_timeout: 1s}}", addr, redistest.Prefix(t))
 }
@@ -67,12 +48,8 @@ func redisStore(t *testing.T, addr string) string {
 // startEnv starts a keygate with the store section storeYAML.
 func startEnv(t *testing.T, storeYAML, extra string) *env {
 	t.Helper()
-	up := httptest.NewServer(echo.Handler{})
-	t.Cleanup(up.Close)
+	up := httpkittest.Upstream(t)
 	y := fmt.Sprintf(`
-listen: 127.0.0.1:0
-admin_listen: 127.0.0.1:0
-log: {access_log: false}
 %s
 auth:
   digest_keys: [{id: t1, secret: "a-test-digest-key-of-at-least-32-bytes"}]
@@ -80,30 +57,11 @@ auth:
 routes:
   - {name: orders, path_prefix: /orders, upstream: %s, api_set: orders}
   - {name: billing, path_prefix: /billing, upstream: %s, api_set: billing}
-`, storeYAML, extra, up.URL, up.URL)
+`, storeYAML, extra, up, up)
 	if !strings.Contains(extra, "self_service:") {
 		y += "self_service: {enabled: true}\n"
 	}
-	cfg, err := config.Parse("test.yaml", []byte(y), nil)
-	if err != nil {
-		t.Fatalf("config: %v\n%s", err, y)
-	}
-	g, err := gateway.New(context.Background(), cfg, gateway.Options{Logger: zap.NewNop()})
-	if err != nil {
-		t.Fatalf("gateway.New: %v", err)
-	}
-	if err := g.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- g.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
+	g, _ := httpkittest.Gateway(t, y, nil)
 	return &env{base: "http://" + g.Addr().String(), g: g, svc: g.Auth()}
 }
 
@@ -119,9 +77,7 @@ func (e *env) user(t *testing.T, name string, sets, scopes []string, authorities
 	return basic(name, "pw-"+name+"-secret")
 }
 
-func basic(user, password string) string {
-	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
-}
+func basic(user, password string) string { return httpkittest.Basic(user, password) }
 
 // clientBasic is HTTP Basic for an OAuth client (RFC 6749 §2.3.1:
 // form-urlencoded first).
@@ -130,24 +86,7 @@ func clientBasic(id, secret string) string {
 }
 
 // response is what a call got back.
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-func (r response) String() string { return fmt.Sprintf("%d %s", r.status, r.body) }
-
-// json decodes the body into a generic value, failing the test if it is
-// not JSON.
-func (r response) json(t *testing.T) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(r.body, &m); err != nil {
-		t.Fatalf("body is not a JSON object: %v: %s", err, r.body)
-	}
-	return m
-}
+type response = httpkittest.Response
 
 // call sends a request to keygate. ctype and body may be empty; a POST,
 // PUT or PATCH with neither to the JSON API (not /oauth/, which takes form
@@ -159,30 +98,7 @@ func (e *env) call(t *testing.T, method, path, authorization, ctype, body string
 		(strings.HasPrefix(path, "/user") || strings.HasPrefix(path, "/connect/")) {
 		ctype = "application/json"
 	}
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(t.Context(), method, e.base+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if authorization != "" {
-		req.Header.Set("Authorization", authorization)
-	}
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: reading body: %v", method, path, err)
-	}
-	return response{status: resp.StatusCode, header: resp.Header, body: b}
+	return httpkittest.Do(t, method, e.base+path, authorization, ctype, body)
 }
 
 // postJSON sends a JSON body.
@@ -197,34 +113,10 @@ func (e *env) postForm(t *testing.T, path, authorization string, form url.Values
 	return e.call(t, "POST", path, authorization, "application/x-www-form-urlencoded", form.Encode())
 }
 
-// want fails the test unless the response has the status.
-func want(t *testing.T, what string, r response, status int) {
-	t.Helper()
-	if r.status != status {
-		t.Fatalf("%s: got %s, want status %d", what, r, status)
-	}
-}
-
-// wantError fails the test unless the response is an error with the
-// status and code; it returns the description.
-func wantError(t *testing.T, what string, r response, status int, code string) string {
-	t.Helper()
-	if r.status != status {
-		t.Errorf("%s: got %s, want %d %s", what, r, status, code)
-		return ""
-	}
-	var body struct {
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
-	}
-	if err := json.Unmarshal(r.body, &body); err != nil || body.Error != code {
-		t.Errorf("%s: body %s, want error %q", what, r.body, code)
-	}
-	if ct := r.header.Get("Content-Type"); ct != "application/json" {
-		t.Errorf("%s: Content-Type %q, want application/json", what, ct)
-	}
-	return body.Description
-}
+var (
+	want      = httpkittest.Want
+	wantError = httpkittest.WantError
+)
 
 // createClient calls createClientId and returns the client id and secret.
 func (e *env) createClient(t *testing.T, authorization, body string) (id, secret string) {
@@ -235,8 +127,8 @@ func (e *env) createClient(t *testing.T, authorization, body string) (id, secret
 		ClientID     string `json:"clientId"`
 		ClientSecret string `json:"clientSecret"`
 	}
-	if err := json.Unmarshal(r.body, &c); err != nil || c.ClientID == "" || c.ClientSecret == "" {
-		t.Fatalf("createClientId: %s", r.body)
+	if err := json.Unmarshal(r.Body, &c); err != nil || c.ClientID == "" || c.ClientSecret == "" {
+		t.Fatalf("createClientId: %s", r.Body)
 	}
 	return c.ClientID, c.ClientSecret
 }
@@ -255,8 +147,8 @@ func (e *env) token(t *testing.T, authorization string, form url.Values) tokens 
 	r := e.postForm(t, "/oauth/token", authorization, form)
 	want(t, "token request "+form.Get("grant_type"), r, 200)
 	var tk tokens
-	if err := json.Unmarshal(r.body, &tk); err != nil || tk.AccessToken == "" {
-		t.Fatalf("token response: %s", r.body)
+	if err := json.Unmarshal(r.Body, &tk); err != nil || tk.AccessToken == "" {
+		t.Fatalf("token response: %s", r.Body)
 	}
 	return tk
 }
@@ -269,8 +161,8 @@ func (e *env) createKey(t *testing.T, authorization, body string) string {
 	var k struct {
 		Token string `json:"token"`
 	}
-	if err := json.Unmarshal(r.body, &k); err != nil || k.Token == "" {
-		t.Fatalf("POST /user/keys: %s", r.body)
+	if err := json.Unmarshal(r.Body, &k); err != nil || k.Token == "" {
+		t.Fatalf("POST /user/keys: %s", r.Body)
 	}
 	return k.Token
 }

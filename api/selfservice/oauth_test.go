@@ -43,7 +43,7 @@ func TestOAuth2ClientLibrary(t *testing.T) {
 			if resp.StatusCode != 200 || !strings.Contains(string(body), `"X-Keygate-User": "alice"`) || !strings.Contains(string(body), `"X-Keygate-Credential-Kind": "access_token"`) {
 				t.Fatalf("proxied route with the x/oauth2 token: %d %s", resp.StatusCode, body)
 			}
-			if r := e.call(t, "GET", "/billing/1", "Bearer "+tok.AccessToken, "", ""); r.status != 403 {
+			if r := e.call(t, "GET", "/billing/1", "Bearer "+tok.AccessToken, "", ""); r.Status != 403 {
 				t.Errorf("token of an orders client on the billing route: %s, want 403", r)
 			}
 
@@ -69,7 +69,7 @@ func TestOAuth2ClientLibrary(t *testing.T) {
 		if got := tok.Extra("scope"); got != "read" {
 			t.Errorf("scope in a narrowed response = %v, want \"read\"", got)
 		}
-		if r := e.call(t, "POST", "/orders/1", "Bearer "+tok.AccessToken, "", ""); r.status != 403 {
+		if r := e.call(t, "POST", "/orders/1", "Bearer "+tok.AccessToken, "", ""); r.Status != 403 {
 			t.Errorf("read-only token on POST: %s, want 403", r)
 		}
 		cc.Scopes = []string{"admin"}
@@ -107,11 +107,11 @@ func TestRefreshRotation(t *testing.T) {
 		if first.RefreshToken == "" || first.ExpiresIn != 1 || first.TokenType != "Bearer" || first.Scope != "" {
 			t.Fatalf("client_credentials response: %+v", first)
 		}
-		if r := e.call(t, "GET", "/orders/1", "Bearer "+first.AccessToken, "", ""); r.status != 200 {
+		if r := e.call(t, "GET", "/orders/1", "Bearer "+first.AccessToken, "", ""); r.Status != 200 {
 			t.Fatalf("fresh access token: %s", r)
 		}
 		time.Sleep(1100 * time.Millisecond)
-		if r := e.call(t, "GET", "/orders/1", "Bearer "+first.AccessToken, "", ""); r.status != 401 {
+		if r := e.call(t, "GET", "/orders/1", "Bearer "+first.AccessToken, "", ""); r.Status != 401 {
 			t.Fatalf("expired access token: %s, want 401", r)
 		}
 
@@ -119,7 +119,7 @@ func TestRefreshRotation(t *testing.T) {
 		if second.RefreshToken == "" || second.RefreshToken == first.RefreshToken {
 			t.Fatalf("refresh did not rotate the refresh token: %+v", second)
 		}
-		if r := e.call(t, "GET", "/orders/1", "Bearer "+second.AccessToken, "", ""); r.status != 200 {
+		if r := e.call(t, "GET", "/orders/1", "Bearer "+second.AccessToken, "", ""); r.Status != 200 {
 			t.Fatalf("refreshed access token: %s", r)
 		}
 		// Narrowing on refresh.
@@ -132,7 +132,7 @@ func TestRefreshRotation(t *testing.T) {
 		// invalid_grant and revokes everything descended from it.
 		r := e.postForm(t, "/oauth/token", auth, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {first.RefreshToken}})
 		wantError(t, "rotated refresh token again", r, 400, "invalid_grant")
-		if r := e.call(t, "GET", "/orders/1", "Bearer "+third.AccessToken, "", ""); r.status != 401 {
+		if r := e.call(t, "GET", "/orders/1", "Bearer "+third.AccessToken, "", ""); r.Status != 401 {
 			t.Errorf("access token of a revoked family: %s, want 401", r)
 		}
 		r = e.postForm(t, "/oauth/token", auth, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {third.RefreshToken}})
@@ -145,7 +145,7 @@ func TestRefreshRotation(t *testing.T) {
 		wantError(t, "another client's refresh token", r, 400, "invalid_grant")
 		// Revoking a refresh token takes its access tokens with it.
 		want(t, "revoke refresh token", e.postForm(t, "/oauth/revoke", auth, url.Values{"token": {fresh.RefreshToken}}), 200)
-		if r := e.call(t, "GET", "/orders/1", "Bearer "+fresh.AccessToken, "", ""); r.status != 401 {
+		if r := e.call(t, "GET", "/orders/1", "Bearer "+fresh.AccessToken, "", ""); r.Status != 401 {
 			t.Errorf("access token after its refresh token was revoked: %s, want 401", r)
 		}
 	})
@@ -177,7 +177,7 @@ func TestRefreshWithOAuth2Library(t *testing.T) {
 
 		r := e.postForm(t, "/oauth/token", auth, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {first.RefreshToken}, "scope": {"admin"}})
 		wantError(t, "refresh with a scope the grant lacks", r, 400, "invalid_scope")
-		if r := e.call(t, "GET", "/orders/1", "Bearer "+first.AccessToken, "", ""); r.status != 200 {
+		if r := e.call(t, "GET", "/orders/1", "Bearer "+first.AccessToken, "", ""); r.Status != 200 {
 			t.Errorf("access token after a refused refresh: %s, want 200 (no family revocation)", r)
 		}
 		second := refresh(t, first.RefreshToken)
@@ -189,14 +189,14 @@ func TestRefreshWithOAuth2Library(t *testing.T) {
 		if narrowed.Scope != "read" {
 			t.Errorf("narrowing refresh: scope %q, want \"read\"", narrowed.Scope)
 		}
-		if r := e.call(t, "POST", "/orders/1", "Bearer "+narrowed.AccessToken, "", ""); r.status != 403 {
+		if r := e.call(t, "POST", "/orders/1", "Bearer "+narrowed.AccessToken, "", ""); r.Status != 403 {
 			t.Errorf("narrowed access token on POST: %s, want 403", r)
 		}
 		full := refresh(t, narrowed.RefreshToken)
 		if got := full.Extra("scope"); got != nil && got != "" {
 			t.Errorf("x/oauth2 refresh after a narrowing one: scope %v in the response, want none (the whole grant)", got)
 		}
-		if r := e.call(t, "POST", "/orders/1", "Bearer "+full.AccessToken, "", ""); r.status != 200 {
+		if r := e.call(t, "POST", "/orders/1", "Bearer "+full.AccessToken, "", ""); r.Status != 200 {
 			t.Errorf("access token of a refresh after a narrowing one, on POST: %s, want 200 (the refresh token kept its scope)", r)
 		}
 	})
@@ -254,29 +254,29 @@ func TestTokenEndpointErrors(t *testing.T) {
 			}
 			r := e.call(t, "POST", path, tt.authorization, tt.ctype, tt.body)
 			wantError(t, "POST "+path+" ("+tt.name+")", r, tt.status, tt.code)
-			if r.header.Get("Cache-Control") != "no-store" || r.header.Get("Pragma") != "no-cache" {
-				t.Errorf("Cache-Control %q, Pragma %q; want no-store, no-cache", r.header.Get("Cache-Control"), r.header.Get("Pragma"))
+			if r.Header.Get("Cache-Control") != "no-store" || r.Header.Get("Pragma") != "no-cache" {
+				t.Errorf("Cache-Control %q, Pragma %q; want no-store, no-cache", r.Header.Get("Cache-Control"), r.Header.Get("Pragma"))
 			}
-			if tt.status == 401 && !strings.Contains(r.header.Get("Www-Authenticate"), `Basic realm="keygate"`) {
-				t.Errorf("401 without a Basic challenge: WWW-Authenticate %q", r.header.Values("Www-Authenticate"))
+			if tt.status == 401 && !strings.Contains(r.Header.Get("Www-Authenticate"), `Basic realm="keygate"`) {
+				t.Errorf("401 without a Basic challenge: WWW-Authenticate %q", r.Header.Values("Www-Authenticate"))
 			}
 		})
 	}
 
 	r := e.postForm(t, "/oauth/token", auth, cc)
 	want(t, "client_credentials", r, 200)
-	if r.header.Get("Cache-Control") != "no-store" || r.header.Get("Pragma") != "no-cache" {
-		t.Errorf("token response: Cache-Control %q, Pragma %q; want no-store, no-cache", r.header.Get("Cache-Control"), r.header.Get("Pragma"))
+	if r.Header.Get("Cache-Control") != "no-store" || r.Header.Get("Pragma") != "no-cache" {
+		t.Errorf("token response: Cache-Control %q, Pragma %q; want no-store, no-cache", r.Header.Get("Cache-Control"), r.Header.Get("Pragma"))
 	}
 	var raw map[string]any
-	if err := json.Unmarshal(r.body, &raw); err != nil {
+	if err := json.Unmarshal(r.Body, &raw); err != nil {
 		t.Fatal(err)
 	}
 	if _, has := raw["scope"]; has {
-		t.Errorf("scope in a response that was not narrowed: %s", r.body)
+		t.Errorf("scope in a response that was not narrowed: %s", r.Body)
 	}
-	if r := e.call(t, "GET", "/oauth/token", auth, "", ""); r.status != http.StatusMethodNotAllowed || r.header.Get("Allow") != "POST" {
-		t.Errorf("GET /oauth/token: %s Allow %q, want 405 with Allow: POST", r, r.header.Get("Allow"))
+	if r := e.call(t, "GET", "/oauth/token", auth, "", ""); r.Status != http.StatusMethodNotAllowed || r.Header.Get("Allow") != "POST" {
+		t.Errorf("GET /oauth/token: %s Allow %q, want 405 with Allow: POST", r, r.Header.Get("Allow"))
 	}
 }
 
@@ -294,16 +294,16 @@ func TestIntrospectAndRevoke(t *testing.T) {
 
 		r := e.postForm(t, "/oauth/introspect", auth, url.Values{"token": {tk.AccessToken}})
 		want(t, "introspect own token as the client", r, 200)
-		m := r.json(t)
+		m := r.JSON(t)
 		if m["active"] != true || m["client_id"] != id || m["username"] != "alice" || m["scope"] != "read write" || m["token_type"] != "Bearer" {
-			t.Errorf("introspection: %s", r.body)
+			t.Errorf("introspection: %s", r.Body)
 		}
 		exp := integer(t, "exp", m["exp"])
 		if d := time.Until(time.Unix(exp, 0)); d < 11*time.Hour || d > 13*time.Hour {
 			t.Errorf("exp %d is %v away, want about 12h", exp, d)
 		}
 		r = e.postForm(t, "/oauth/introspect", alice, url.Values{"token": {tk.RefreshToken}})
-		if m := r.json(t); r.status != 200 || m["active"] != true || m["token_type"] != "refresh_token" {
+		if m := r.JSON(t); r.Status != 200 || m["active"] != true || m["token_type"] != "refresh_token" {
 			t.Errorf("introspect refresh token as the user (password): %s", r)
 		}
 
@@ -315,7 +315,7 @@ func TestIntrospectAndRevoke(t *testing.T) {
 		}
 		for _, c := range inactive {
 			r := e.postForm(t, "/oauth/introspect", c.authorization, url.Values{"token": {c.token}})
-			if r.status != 200 || string(r.body) != "{\"active\":false}\n" {
+			if r.Status != 200 || string(r.Body) != "{\"active\":false}\n" {
 				t.Errorf("introspect %s: %s, want exactly {\"active\":false}", c.name, r)
 			}
 		}
@@ -325,12 +325,12 @@ func TestIntrospectAndRevoke(t *testing.T) {
 		for _, tok := range []string{"kga_unknown", "garbage", bobTk.AccessToken} {
 			want(t, "revoke "+tok, e.postForm(t, "/oauth/revoke", auth, url.Values{"token": {tok}}), 200)
 		}
-		if r := e.call(t, "GET", "/orders/1", "Bearer "+bobTk.AccessToken, "", ""); r.status != 200 {
+		if r := e.call(t, "GET", "/orders/1", "Bearer "+bobTk.AccessToken, "", ""); r.Status != 200 {
 			t.Errorf("bob's token after alice's client tried to revoke it: %s, want 200", r)
 		}
 		want(t, "revoke own token", e.postForm(t, "/oauth/revoke", auth, url.Values{"token": {tk.AccessToken}}), 200)
 		r = e.postForm(t, "/oauth/introspect", auth, url.Values{"token": {tk.AccessToken}})
-		if string(r.body) != "{\"active\":false}\n" {
+		if string(r.Body) != "{\"active\":false}\n" {
 			t.Errorf("introspect a revoked token: %s", r)
 		}
 	})
@@ -350,7 +350,7 @@ func TestClientAuthFailureLimit(t *testing.T) {
 	}
 	r := e.postForm(t, "/oauth/token", clientBasic(id, secret), cc)
 	wantError(t, "right secret from a blocked address", r, 429, "too_many_requests")
-	if r.header.Get("Retry-After") == "" {
+	if r.Header.Get("Retry-After") == "" {
 		t.Error("429 without Retry-After")
 	}
 }

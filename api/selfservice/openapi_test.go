@@ -2,13 +2,12 @@ package selfservice_test
 
 import (
 	"context"
-	"encoding/json"
-	"github.com/keygate/keygate/internal/httpkit/httpkittest"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
+
+	"github.com/keygate/keygate/internal/httpkit/httpkittest"
 
 	"go.uber.org/zap"
 
@@ -52,36 +51,8 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc struct {
-		OpenAPI string                                `json:"openapi"`
-		Paths   map[string]map[string]json.RawMessage `json:"paths"`
-	}
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		t.Fatalf("openapi.json: %v", err)
-	}
-	if !strings.HasPrefix(doc.OpenAPI, "3.") {
-		t.Errorf("openapi = %q, want 3.x", doc.OpenAPI)
-	}
-	var documented []string
-	for path, ops := range doc.Paths {
-		for method := range ops {
-			switch method {
-			case "get", "put", "post", "delete", "options", "head", "patch", "trace":
-				documented = append(documented, strings.ToUpper(method)+" "+path)
-			}
-		}
-	}
+	httpkittest.CheckOpenAPI(t, raw, h.Routes(), "/")
 	routes := h.Routes()
-	for _, r := range routes {
-		if !slices.Contains(documented, r) {
-			t.Errorf("route %s is not in openapi.json", r)
-		}
-	}
-	for _, d := range documented {
-		if !slices.Contains(routes, d) {
-			t.Errorf("openapi.json documents %s, which the handler does not serve", d)
-		}
-	}
 	for _, path := range config.SelfServicePaths {
 		found := false
 		for _, r := range routes {
@@ -93,8 +64,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		}
 	}
 
-	// Every $ref points at something, and it is what GET /openapi.json serves, to anyone.
-	httpkittest.CheckRefs(t, raw)
+	// It is what GET /openapi.json serves, to anyone.
 	httpkittest.CheckServed(t, h, "/openapi.json", raw)
 }
 

@@ -20,19 +20,19 @@ func TestQuota(t *testing.T) {
 		alice := e.user(t, "alice", []string{"orders", "billing"}, []string{"read"}, "MANAGE_USER_API_KEY")
 		token := "Bearer " + e.createKey(t, alice, `{"handle": "ci"}`)
 		for i := range 3 {
-			if r := e.call(t, "GET", "/orders/1", token, "", ""); r.status != 200 {
+			if r := e.call(t, "GET", "/orders/1", token, "", ""); r.Status != 200 {
 				t.Fatalf("request %d within the quota: %s", i+1, r)
 			}
 		}
 		r := e.call(t, "GET", "/orders/1", token, "", "")
-		if r.status != 429 || !strings.Contains(string(r.body), `"error":"quota_exceeded"`) || !strings.Contains(string(r.body), "quota of 3 requests per day is used up") {
+		if r.Status != 429 || !strings.Contains(string(r.Body), `"error":"quota_exceeded"`) || !strings.Contains(string(r.Body), "quota of 3 requests per day is used up") {
 			t.Fatalf("past the quota: %s, want 429 quota_exceeded", r)
 		}
 		midnight := time.Now().UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
-		if ra, _ := strconv.Atoi(r.header.Get("Retry-After")); ra < 1 || ra > int(time.Until(midnight).Seconds())+2 {
-			t.Errorf("Retry-After %q, want the seconds until midnight UTC (%v)", r.header.Get("Retry-After"), time.Until(midnight).Round(time.Second))
+		if ra, _ := strconv.Atoi(r.Header.Get("Retry-After")); ra < 1 || ra > int(time.Until(midnight).Seconds())+2 {
+			t.Errorf("Retry-After %q, want the seconds until midnight UTC (%v)", r.Header.Get("Retry-After"), time.Until(midnight).Round(time.Second))
 		}
-		if r := e.call(t, "GET", "/billing/1", token, "", ""); r.status != 200 {
+		if r := e.call(t, "GET", "/billing/1", token, "", ""); r.Status != 200 {
 			t.Errorf("another API set without a quota: %s", r)
 		}
 		wantQuota(t, e, alice, ratelimit.QuotaUsage{Scope: "apiSet:orders", Requests: 3, Per: "day", Used: 3, Remaining: 0, ResetsAt: midnight})
@@ -45,16 +45,16 @@ func TestQuota(t *testing.T) {
 			t.Fatal(err)
 		}
 		deadline := time.Now().Add(2 * time.Second)
-		for e.call(t, "GET", "/orders/1", token, "", "").status != 200 {
+		for e.call(t, "GET", "/orders/1", token, "", "").Status != 200 {
 			if time.Now().After(deadline) {
 				t.Fatal("the credential's own quota did not reach the request path")
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
-		if r := e.call(t, "GET", "/orders/1", token, "", ""); r.status != 200 {
+		if r := e.call(t, "GET", "/orders/1", token, "", ""); r.Status != 200 {
 			t.Errorf("5th request under the credential's quota of 5: %s", r)
 		}
-		if r := e.call(t, "GET", "/orders/1", token, "", ""); r.status != 429 {
+		if r := e.call(t, "GET", "/orders/1", token, "", ""); r.Status != 429 {
 			t.Errorf("6th request under the credential's quota of 5: %s", r)
 		}
 		wantQuota(t, e, alice, ratelimit.QuotaUsage{Scope: "apiSet:orders", Requests: 5, Per: "day", Used: 5, Remaining: 0, ResetsAt: midnight})
@@ -68,7 +68,7 @@ func wantQuota(t *testing.T, e *env, authorization string, want ratelimit.QuotaU
 	var got struct {
 		Quotas []ratelimit.QuotaUsage `json:"quotas"`
 	}
-	if err := json.Unmarshal(r.body, &got); err != nil {
+	if err := json.Unmarshal(r.Body, &got); err != nil {
 		t.Fatal(err)
 	}
 	if len(got.Quotas) != 1 || !got.Quotas[0].ResetsAt.Equal(want.ResetsAt) {

@@ -25,11 +25,11 @@ func TestKeyDetailsShowRateLimit(t *testing.T) {
 		var got struct {
 			RateLimit *authz.RateLimit `json:"rateLimit"`
 		}
-		if err := json.Unmarshal(r.body, &got); err != nil {
+		if err := json.Unmarshal(r.Body, &got); err != nil {
 			t.Fatal(err)
 		}
 		if got.RateLimit == nil || *got.RateLimit != (authz.RateLimit{Rate: 10, Per: "1m", Burst: 20}) {
-			t.Errorf("key details: rateLimit %+v, want {10 1m 20}: %s", got.RateLimit, r.body)
+			t.Errorf("key details: rateLimit %+v, want {10 1m 20}: %s", got.RateLimit, r.Body)
 		}
 	})
 }

@@ -22,12 +22,12 @@ func (e *env) show(t *testing.T, path, authorization string) shown {
 	t.Helper()
 	r := e.call(t, "GET", path, authorization, "", "")
 	want(t, "GET "+path, r, 200)
-	if cc := r.header.Get("Cache-Control"); cc != "no-store" {
+	if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("GET %s: Cache-Control %q, want no-store", path, cc)
 	}
 	var s shown
-	if err := json.Unmarshal(r.body, &s); err != nil {
-		t.Fatalf("GET %s: %v: %s", path, err, r.body)
+	if err := json.Unmarshal(r.Body, &s); err != nil {
+		t.Fatalf("GET %s: %v: %s", path, err, r.Body)
 	}
 	return s
 }
@@ -51,16 +51,16 @@ func TestRetrievableSecrets(t *testing.T) {
 			t.Errorf("show client with encryption keys: clientSecret %v, want the secret made at create", s.ClientSecret)
 		}
 		// What is shown again works.
-		if r := e.call(t, "GET", "/orders/1", "Bearer "+*e.show(t, "/user/keys/ci", alice).Token, "", ""); r.status != 200 {
+		if r := e.call(t, "GET", "/orders/1", "Bearer "+*e.show(t, "/user/keys/ci", alice).Token, "", ""); r.Status != 200 {
 			t.Errorf("the shown token on its route: %s", r)
 		}
 		e.token(t, clientBasic(id, *e.show(t, "/connect/register/clients/"+id, alice).ClientSecret), url.Values{"grant_type": {"client_credentials"}})
 
 		// The lists never hold secrets.
 		for _, path := range []string{"/user/keys", "/connect/register/clients"} {
-			if r := e.call(t, "GET", path, alice, "", ""); strings.Contains(string(r.body), token) || strings.Contains(string(r.body), secret) ||
-				strings.Contains(string(r.body), `"token"`) || strings.Contains(string(r.body), `"clientSecret"`) {
-				t.Errorf("GET %s shows a secret: %s", path, r.body)
+			if r := e.call(t, "GET", path, alice, "", ""); strings.Contains(string(r.Body), token) || strings.Contains(string(r.Body), secret) ||
+				strings.Contains(string(r.Body), `"token"`) || strings.Contains(string(r.Body), `"clientSecret"`) {
+				t.Errorf("GET %s shows a secret: %s", path, r.Body)
 			}
 		}
 
@@ -79,7 +79,7 @@ func TestRetrievableSecrets(t *testing.T) {
 		// A new client secret is what is shown from then on.
 		r := e.call(t, "POST", "/connect/register/clients/"+id+"/secret", alice, "application/json", "")
 		want(t, "new secret", r, 200)
-		newSecret := r.json(t)["clientSecret"].(string)
+		newSecret := r.JSON(t)["clientSecret"].(string)
 		if s := e.show(t, "/connect/register/clients/"+id, alice); s.ClientSecret == nil || *s.ClientSecret != newSecret {
 			t.Errorf("show client after a new secret: %v, want the new one", s.ClientSecret)
 		}

@@ -39,7 +39,7 @@ func TestCreatesCredentialsClient(t *testing.T) {
 		// The call exactly as documented: Content-Type JSON, no body.
 		r := e.postJSON(t, "/connect/register/createClientId", bearer, "")
 		want(t, "createClientId with an access token of a client made to create credentials", r, 200)
-		m := r.json(t)
+		m := r.JSON(t)
 		var keys []string
 		for k := range m {
 			keys = append(keys, k)
@@ -59,10 +59,10 @@ func TestCreatesCredentialsClient(t *testing.T) {
 		}
 		childID, childSecret := m["clientId"].(string), m["clientSecret"].(string)
 		childToken := e.clientToken(t, childID, childSecret)
-		if r := e.call(t, "GET", "/orders/1", "Bearer "+childToken, "", ""); r.status != 200 {
+		if r := e.call(t, "GET", "/orders/1", "Bearer "+childToken, "", ""); r.Status != 200 {
 			t.Errorf("the new client's token on orders: got %s, want 200", r)
 		}
-		if r := e.call(t, "GET", "/billing/1", "Bearer "+childToken, "", ""); r.status != 403 {
+		if r := e.call(t, "GET", "/billing/1", "Bearer "+childToken, "", ""); r.Status != 403 {
 			t.Errorf("the new client's token on billing: got %s, want 403", r)
 		}
 		c, err := e.svc.GetClient(t.Context(), "alice", childID)
@@ -79,7 +79,7 @@ func TestCreatesCredentialsClient(t *testing.T) {
 		if !slices.Equal(k.APISets, []string{"cortex", "orders"}) || !k.ExpiresAt.IsZero() {
 			t.Errorf("key: apiSets %v, expiresAt %v; want [cortex orders] and none", k.APISets, k.ExpiresAt)
 		}
-		if r := e.call(t, "GET", "/orders/1", "Bearer "+k.Token, "", ""); r.status != 200 {
+		if r := e.call(t, "GET", "/orders/1", "Bearer "+k.Token, "", ""); r.Status != 200 {
 			t.Errorf("the key on orders: got %s, want 200", r)
 		}
 
@@ -96,7 +96,7 @@ func TestCreatesCredentialsClient(t *testing.T) {
 			{"a new secret for another client", "/connect/register/clients/" + other + "/secret", ``, 403},
 		} {
 			t.Run(c.name, func(t *testing.T) {
-				if r := e.postJSON(t, c.path, bearer, c.body); r.status != c.status {
+				if r := e.postJSON(t, c.path, bearer, c.body); r.Status != c.status {
 					t.Errorf("%s %s: got %s, want %d", c.path, c.body, r, c.status)
 				}
 			})
@@ -127,7 +127,7 @@ func TestCreatesCredentialsOnlyAfterPassword(t *testing.T) {
 		id, secret := e.createClient(t, alice, ``)
 		r := e.postJSON(t, "/user/apikey/token", alice, ``)
 		want(t, "ApiKey token", r, 200)
-		pair := "ApiKey " + r.json(t)["key"].(string) + ":" + r.json(t)["token"].(string)
+		pair := "ApiKey " + r.JSON(t)["key"].(string) + ":" + r.JSON(t)["token"].(string)
 		plain := "Bearer " + e.clientToken(t, id, secret)
 		for _, c := range []struct{ name, authorization string }{
 			{"named key", "Bearer " + key},
@@ -164,7 +164,7 @@ func TestDeletingCreatesCredentialsClient(t *testing.T) {
 		childToken := e.clientToken(t, childID, childSecret)
 		key := e.createKey(t, bearer, `{"handle": "from-token"}`)
 		for name, tok := range map[string]string{"the new client's token": childToken, "the key": key} {
-			if r := e.call(t, "GET", "/orders/1", "Bearer "+tok, "", ""); r.status != 200 {
+			if r := e.call(t, "GET", "/orders/1", "Bearer "+tok, "", ""); r.Status != 200 {
 				t.Fatalf("%s before: got %s, want 200", name, r)
 			}
 		}
@@ -178,7 +178,7 @@ func TestDeletingCreatesCredentialsClient(t *testing.T) {
 			t.Errorf("the new client's grant after its parent was deleted: %v, want invalid_client", err)
 		}
 		for name, tok := range map[string]string{"the new client's token": childToken, "the key": key} {
-			if r := e.call(t, "GET", "/orders/1", "Bearer "+tok, "", ""); r.status != 401 {
+			if r := e.call(t, "GET", "/orders/1", "Bearer "+tok, "", ""); r.Status != 401 {
 				t.Errorf("%s after the client was deleted: got %s, want 401", name, r)
 			}
 		}

@@ -20,8 +20,8 @@ func TestNamedKeys(t *testing.T) {
 		expires := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339)
 		r := e.postJSON(t, "/user/keys", alice, `{"handle": "ci", "alias": "CI", "description": "the build", "apiSets": ["orders"], "scopes": ["read"], "expiresAt": "`+expires+`"}`)
 		want(t, "POST /user/keys", r, 201)
-		if r.header.Get("Cache-Control") != "no-store" {
-			t.Errorf("Cache-Control %q, want no-store", r.header.Get("Cache-Control"))
+		if r.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("Cache-Control %q, want no-store", r.Header.Get("Cache-Control"))
 		}
 		var created struct {
 			Handle, Alias, Description, Token, Usage, ID string
@@ -29,14 +29,14 @@ func TestNamedKeys(t *testing.T) {
 			Scopes                                       []string
 			Created, ExpiresAt                           time.Time
 		}
-		if err := json.Unmarshal(r.body, &created); err != nil {
+		if err := json.Unmarshal(r.Body, &created); err != nil {
 			t.Fatal(err)
 		}
 		if created.Handle != "ci" || created.Alias != "CI" || created.Description != "the build" || !strings.HasPrefix(created.Token, "kgl_") ||
 			created.Usage != "Authorization: Bearer "+created.Token || !strings.HasPrefix(created.ID, "cred_") ||
 			strings.Join(created.APISets, ",") != "orders" || strings.Join(created.Scopes, ",") != "read" ||
 			created.Created.IsZero() || created.ExpiresAt.Format(time.RFC3339) != expires {
-			t.Errorf("created key: %s", r.body)
+			t.Errorf("created key: %s", r.Body)
 		}
 		token := created.Token
 		password := alice
@@ -54,32 +54,32 @@ func TestNamedKeys(t *testing.T) {
 				APISets  []string
 			}
 		}
-		if err := json.Unmarshal(r.body, &me); err != nil {
+		if err := json.Unmarshal(r.Body, &me); err != nil {
 			t.Fatal(err)
 		}
 		if me.Name != "alice" || strings.Join(me.APISets, ",") != "orders,billing" || me.Credential.Kind != "key_token" ||
 			me.Credential.ID != created.ID || strings.Join(me.Credential.APISets, ",") != "orders" {
-			t.Errorf("GET /user: %s", r.body)
+			t.Errorf("GET /user: %s", r.Body)
 		}
-		if r := e.call(t, "GET", "/user", password, "", ""); r.status != 200 || !strings.Contains(string(r.body), `"kind":"password"`) {
+		if r := e.call(t, "GET", "/user", password, "", ""); r.Status != 200 || !strings.Contains(string(r.Body), `"kind":"password"`) {
 			t.Errorf("GET /user with a password: %s", r)
 		}
 
 		// A key of API set A is refused on a route of API set B, and a
 		// read key on a write method.
-		if r := e.call(t, "GET", "/orders/1", "Bearer "+token, "", ""); r.status != 200 {
+		if r := e.call(t, "GET", "/orders/1", "Bearer "+token, "", ""); r.Status != 200 {
 			t.Errorf("key on its API set: %s", r)
 		}
-		if r := e.call(t, "GET", "/billing/1", "Bearer "+token, "", ""); r.status != 403 || !strings.Contains(r.header.Get("Www-Authenticate"), "insufficient_scope") {
+		if r := e.call(t, "GET", "/billing/1", "Bearer "+token, "", ""); r.Status != 403 || !strings.Contains(r.Header.Get("Www-Authenticate"), "insufficient_scope") {
 			t.Errorf("key of API set orders on the billing route: %s, want 403 insufficient_scope", r)
 		}
-		if r := e.call(t, "POST", "/orders/1", "Bearer "+token, "", ""); r.status != 403 {
+		if r := e.call(t, "POST", "/orders/1", "Bearer "+token, "", ""); r.Status != 403 {
 			t.Errorf("read key on POST: %s, want 403", r)
 		}
 
 		// The read-only key may look but not change anything.
 		wantError(t, "read-only credential creating a key", e.postJSON(t, "/user/keys", "Bearer "+token, `{"handle": "x"}`), 403, "insufficient_scope")
-		if r := e.call(t, "GET", "/user/keys/ci", "Bearer "+token, "", ""); r.status != 200 {
+		if r := e.call(t, "GET", "/user/keys/ci", "Bearer "+token, "", ""); r.Status != 200 {
 			t.Errorf("read-only credential showing a key: %s", r)
 		}
 		// A key is never broader than the credential that made it.
@@ -90,21 +90,21 @@ func TestNamedKeys(t *testing.T) {
 		}
 		r = e.postJSON(t, "/user/keys", "Bearer "+wide, `{"handle": "inherits"}`)
 		want(t, "key made by a key, defaults", r, 201)
-		if !strings.Contains(string(r.body), `"apiSets":["orders"]`) {
-			t.Errorf("a key made with an orders key should get orders only: %s", r.body)
+		if !strings.Contains(string(r.Body), `"apiSets":["orders"]`) {
+			t.Errorf("a key made with an orders key should get orders only: %s", r.Body)
 		}
 
 		// Seed 002's Download.
 		r = e.postJSON(t, "/user/keys?download=1", alice, `{"handle": "laptop"}`)
 		want(t, "POST /user/keys?download=1", r, 201)
-		if cd := r.header.Get("Content-Disposition"); cd != `attachment; filename="laptop.APIKEY"` {
+		if cd := r.Header.Get("Content-Disposition"); cd != `attachment; filename="laptop.APIKEY"` {
 			t.Errorf("Content-Disposition %q", cd)
 		}
-		if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") || r.header.Get("Cache-Control") != "no-store" {
-			t.Errorf("download: Content-Type %q, Cache-Control %q", ct, r.header.Get("Cache-Control"))
+		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") || r.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("download: Content-Type %q, Cache-Control %q", ct, r.Header.Get("Cache-Control"))
 		}
-		downloaded := strings.TrimSpace(string(r.body))
-		if r := e.call(t, "GET", "/user", "Bearer "+downloaded, "", ""); r.status != 200 {
+		downloaded := strings.TrimSpace(string(r.Body))
+		if r := e.call(t, "GET", "/user", "Bearer "+downloaded, "", ""); r.Status != 200 {
 			t.Errorf("downloaded key: %s", r)
 		}
 
@@ -116,29 +116,29 @@ func TestNamedKeys(t *testing.T) {
 		var list struct {
 			Keys []map[string]any `json:"keys"`
 		}
-		if err := json.Unmarshal(r.body, &list); err != nil {
+		if err := json.Unmarshal(r.Body, &list); err != nil {
 			t.Fatal(err)
 		}
-		if len(list.Keys) != 5 || strings.Contains(string(r.body), "kgl_") || strings.Contains(string(r.body), `"token"`) {
-			t.Errorf("key list (5 keys, no tokens): %s", r.body)
+		if len(list.Keys) != 5 || strings.Contains(string(r.Body), "kgl_") || strings.Contains(string(r.Body), `"token"`) {
+			t.Errorf("key list (5 keys, no tokens): %s", r.Body)
 		}
 		r = e.call(t, "GET", "/user/keys/ci", alice, "", "")
 		want(t, "GET /user/keys/ci", r, 200)
-		if m := r.json(t); m["handle"] != "ci" || m["status"] != "active" || m["token"] != nil || m["id"] != created.ID {
-			t.Errorf("show key: %s", r.body)
+		if m := r.JSON(t); m["handle"] != "ci" || m["status"] != "active" || m["token"] != nil || m["id"] != created.ID {
+			t.Errorf("show key: %s", r.Body)
 		}
 		wantError(t, "unknown handle", e.call(t, "GET", "/user/keys/nope", alice, "", ""), 404, "not_found")
 
 		// Seed 003: the token works until its key is deleted.
 		want(t, "DELETE /user/keys/ci", e.call(t, "DELETE", "/user/keys/ci", alice, "", ""), 204)
-		if r := e.call(t, "GET", "/orders/1", "Bearer "+token, "", ""); r.status != 401 {
+		if r := e.call(t, "GET", "/orders/1", "Bearer "+token, "", ""); r.Status != 401 {
 			t.Errorf("token of a deleted key: %s, want 401", r)
 		}
 		wantError(t, "deleted key", e.call(t, "GET", "/user/keys/ci", alice, "", ""), 404, "not_found")
 		wantError(t, "delete again", e.call(t, "DELETE", "/user/keys/ci", alice, "", ""), 404, "not_found")
 		r = e.call(t, "GET", "/user/keys", alice, "", "")
-		if strings.Contains(string(r.body), `"handle":"ci"`) {
-			t.Errorf("deleted key still listed: %s", r.body)
+		if strings.Contains(string(r.Body), `"handle":"ci"`) {
+			t.Errorf("deleted key still listed: %s", r.Body)
 		}
 		// The handle is free again.
 		e.createKey(t, alice, `{"handle": "ci"}`)
@@ -153,7 +153,7 @@ func TestKeyAuthority(t *testing.T) {
 		admin := e.user(t, "root", []string{"orders"}, []string{"read", "write"}, "ADMIN")
 		r := e.postJSON(t, "/user/keys", plain, `{"handle": "k"}`)
 		wantError(t, "user without MANAGE_USER_API_KEY", r, 403, "forbidden")
-		if r := e.call(t, "GET", "/user/keys", plain, "", ""); r.status != 200 || string(r.body) != "{\"keys\":[]}\n" {
+		if r := e.call(t, "GET", "/user/keys", plain, "", ""); r.Status != 200 || string(r.Body) != "{\"keys\":[]}\n" {
 			t.Errorf("listing keys without the authority: %s", r)
 		}
 		e.createKey(t, admin, `{"handle": "k"}`)
@@ -183,7 +183,7 @@ func TestConcurrentCreates(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				codes[i] = e.postJSON(t, "/user/keys", bearer, `{"handle": "race"}`).status
+				codes[i] = e.postJSON(t, "/user/keys", bearer, `{"handle": "race"}`).Status
 			}()
 		}
 		wg.Wait()
@@ -229,11 +229,11 @@ func TestAPIKey(t *testing.T) {
 		}
 		r = e.call(t, "POST", "/user/apikey/token", alice, "", "")
 		want(t, "POST /user/apikey/token", r, 200)
-		if err := json.Unmarshal(r.body, &view); err != nil {
+		if err := json.Unmarshal(r.Body, &view); err != nil {
 			t.Fatal(err)
 		}
 		if !strings.HasPrefix(view.Key, "kgk_") {
-			t.Errorf("ApiKey's first token: %s", r.body)
+			t.Errorf("ApiKey's first token: %s", r.Body)
 		}
 		key := view.Key
 
@@ -242,23 +242,23 @@ func TestAPIKey(t *testing.T) {
 			r := e.call(t, "POST", "/user/apikey/token", alice, "application/json", "")
 			want(t, "POST /user/apikey/token", r, 200)
 			var out struct{ Key, Token, Usage string }
-			if err := json.Unmarshal(r.body, &out); err != nil {
+			if err := json.Unmarshal(r.Body, &out); err != nil {
 				t.Fatal(err)
 			}
-			if out.Key != key || out.Usage != "ApiKey "+key+":"+out.Token || r.header.Get("Cache-Control") != "no-store" {
-				t.Errorf("new token: %s (Cache-Control %q)", r.body, r.header.Get("Cache-Control"))
+			if out.Key != key || out.Usage != "ApiKey "+key+":"+out.Token || r.Header.Get("Cache-Control") != "no-store" {
+				t.Errorf("new token: %s (Cache-Control %q)", r.Body, r.Header.Get("Cache-Control"))
 			}
 			return out.Token, out.Usage
 		}
 		first, usage := newToken()
-		if r := e.call(t, "GET", "/orders/1", usage, "", ""); r.status != 200 {
+		if r := e.call(t, "GET", "/orders/1", usage, "", ""); r.Status != 200 {
 			t.Fatalf("ApiKey pair on a route: %s", r)
 		}
 		second, usage2 := newToken()
 		if first == second {
 			t.Fatal("a new token equals the old one")
 		}
-		if r := e.call(t, "GET", "/orders/1", usage, "", ""); r.status != 401 {
+		if r := e.call(t, "GET", "/orders/1", usage, "", ""); r.Status != 401 {
 			t.Errorf("earlier token after a new one: %s, want 401", r)
 		}
 		// The wrong token above was a strike; it shows as a failure.
@@ -274,11 +274,11 @@ func TestAPIKey(t *testing.T) {
 					Failures int64
 					HasToken bool
 				}{}
-				if err := json.Unmarshal(r.body, &view); err != nil {
+				if err := json.Unmarshal(r.Body, &view); err != nil {
 					t.Fatal(err)
 				}
 				if until() || time.Now().After(deadline) {
-					return string(r.body)
+					return string(r.Body)
 				}
 				time.Sleep(20 * time.Millisecond)
 			}
@@ -287,7 +287,7 @@ func TestAPIKey(t *testing.T) {
 			t.Errorf("after one wrong token: %s, want failures 1, active", body)
 		}
 		// A right token resets the count.
-		if r := e.call(t, "GET", "/user", usage2, "", ""); r.status != 200 || !strings.Contains(string(r.body), `"kind":"apikey"`) {
+		if r := e.call(t, "GET", "/user", usage2, "", ""); r.Status != 200 || !strings.Contains(string(r.Body), `"kind":"apikey"`) {
 			t.Errorf("GET /user with the ApiKey pair: %s", r)
 		}
 		if body := apikey(func() bool { return view.Failures == 0 }); view.Failures != 0 {
@@ -299,12 +299,12 @@ func TestAPIKey(t *testing.T) {
 		if body := apikey(func() bool { return view.Status == "voided" }); view.Status != "voided" {
 			t.Errorf("after three wrong tokens: %s, want voided", body)
 		}
-		if r := e.call(t, "GET", "/orders/1", usage2, "", ""); r.status != 401 {
+		if r := e.call(t, "GET", "/orders/1", usage2, "", ""); r.Status != 401 {
 			t.Errorf("right token of a voided key: %s, want 401", r)
 		}
 		// A new token works again.
 		_, usage3 := newToken()
-		if r := e.call(t, "GET", "/orders/1", usage3, "", ""); r.status != 200 {
+		if r := e.call(t, "GET", "/orders/1", usage3, "", ""); r.Status != 200 {
 			t.Errorf("new token after a void: %s", r)
 		}
 	})

@@ -1,6 +1,9 @@
-// Package httpkittest holds the checks the self-service and admin APIs'
-// tests share: that an OpenAPI document is whole and is what the API
-// serves.
+// Package httpkittest is the one test harness of keygate's front ends:
+// the credential service on a real store built from a config (Core), a
+// whole keygate on loopback ports for the flows that cross front ends
+// (Gateway), HTTP calls and the checks of their answers (Do, Want,
+// WantError), and the checks of an API's OpenAPI document (CheckOpenAPI,
+// CheckRefs, CheckServed, CheckPlainWords).
 package httpkittest
 
 import (
@@ -8,9 +11,51 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 )
+
+// CheckOpenAPI holds the OpenAPI document raw against an API's routes
+// ("METHOD pattern"): it is OpenAPI 3, every route is documented, every
+// documented operation is a route, every route is under prefix, and every
+// $ref resolves.
+func CheckOpenAPI(t *testing.T, raw []byte, routes []string, prefix string) {
+	t.Helper()
+	var doc struct {
+		OpenAPI string                                `json:"openapi"`
+		Paths   map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Errorf("openapi = %q, want 3.x", doc.OpenAPI)
+	}
+	var documented []string
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			switch method {
+			case "get", "put", "post", "delete", "options", "head", "patch", "trace":
+				documented = append(documented, strings.ToUpper(method)+" "+path)
+			}
+		}
+	}
+	for _, r := range routes {
+		if !slices.Contains(documented, r) {
+			t.Errorf("route %s is not in openapi.json", r)
+		}
+		if _, p, _ := strings.Cut(r, " "); !strings.HasPrefix(p, prefix) {
+			t.Errorf("route %s is not under %s", r, prefix)
+		}
+	}
+	for _, d := range documented {
+		if !slices.Contains(routes, d) {
+			t.Errorf("openapi.json documents %s, which the handler does not serve", d)
+		}
+	}
+	CheckRefs(t, raw)
+}
 
 // CheckRefs fails the test for every $ref in the JSON document raw that
 // resolves to nothing.
