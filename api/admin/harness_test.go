@@ -16,6 +16,7 @@ import (
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/gateway"
 	"github.com/keygate/keygate/internal/httpkit/httpkittest"
+	"github.com/keygate/keygate/internal/httpkit/httpkittest/gatewaytest"
 )
 
 // adminToken is the bootstrap admin token of the tests (48 bytes).
@@ -60,10 +61,10 @@ auth:
 self_service: {max_password_failures_per_user: 5}
 routes:
   - {name: orders, path_prefix: /orders, upstream: %s, api_set: orders, rate_limit: {rate: 1000, burst: 1000}}
-`, storeYAML, httpkittest.Upstream(t))
+`, storeYAML, gatewaytest.Upstream(t))
 	core, logs := observer.New(zapcore.InfoLevel)
 	log := zap.New(core)
-	g, cfg := httpkittest.Gateway(t, y, log)
+	g, cfg := gatewaytest.Gateway(t, y, log)
 	admin := httptest.NewServer(newHandler(t, g.Auth(), cfg, admin.Options{Logger: log, Token: token}))
 	t.Cleanup(admin.Close)
 	return &env{base: "http://" + g.Addr().String(), admin: admin.URL, g: g, svc: g.Auth(), logs: logs}

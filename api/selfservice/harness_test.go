@@ -10,6 +10,7 @@ import (
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/gateway"
 	"github.com/keygate/keygate/internal/httpkit/httpkittest"
+	"github.com/keygate/keygate/internal/httpkit/httpkittest/gatewaytest"
 	"github.com/keygate/keygate/internal/redistest"
 )
 
@@ -48,7 +49,7 @@ func redisStore(t *testing.T, addr string) string {
 // startEnv starts a keygate with the store section storeYAML.
 func startEnv(t *testing.T, storeYAML, extra string) *env {
 	t.Helper()
-	up := httpkittest.Upstream(t)
+	up := gatewaytest.Upstream(t)
 	y := fmt.Sprintf(`
 %s
 auth:
@@ -61,7 +62,7 @@ routes:
 	if !strings.Contains(extra, "self_service:") {
 		y += "self_service: {enabled: true}\n"
 	}
-	g, _ := httpkittest.Gateway(t, y, nil)
+	g, _ := gatewaytest.Gateway(t, y, nil)
 	return &env{base: "http://" + g.Addr().String(), g: g, svc: g.Auth()}
 }
 

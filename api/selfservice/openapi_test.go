@@ -1,9 +1,7 @@
 package selfservice_test
 
 import (
-	"context"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -12,29 +10,16 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/keygate/keygate/api/selfservice"
-	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/config"
-	"github.com/keygate/keygate/store/embedded"
 )
 
 // newHandler builds the self-service handler alone, on an embedded store
 // in a temporary directory.
 func newHandler(t *testing.T) *selfservice.Handler {
 	t.Helper()
-	cfg, err := config.Parse("test.yaml", []byte("self_service: {enabled: true}\nroutes:\n  - {name: r, path_prefix: /r, upstream: http://127.0.0.1:1, auth: none}\n"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := embedded.Open(context.Background(), config.Embedded{Path: filepath.Join(t.TempDir(), "keygate.db")}, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	svc, err := authz.New(context.Background(), cfg.Auth, st, authz.Options{OAuth: cfg.OAuth, SelfService: cfg.SelfService})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(svc.Close)
+	cfg := httpkittest.Config(t, "self_service: {enabled: true}\nroutes:\n  - {name: r, path_prefix: /r, upstream: http://127.0.0.1:1, auth: none}\n"+
+		httpkittest.StoreYAML(t, "embedded"))
+	_, svc := httpkittest.Core(t, cfg, nil)
 	h, err := selfservice.New(svc, cfg, selfservice.Options{Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,7 @@
 // Package httpkittest is the one test harness of keygate's front ends:
 // the credential service on a real store built from a config (Core), a
 // whole keygate on loopback ports for the flows that cross front ends
-// (Gateway), HTTP calls and the checks of their answers (Do, Want,
+// (gatewaytest.Gateway), HTTP calls and the checks of their answers (Do, Want,
 // WantError), and the checks of an API's OpenAPI document (CheckOpenAPI,
 // CheckRefs, CheckServed, CheckPlainWords).
 package httpkittest
