@@ -3,9 +3,7 @@ package account
 import (
 	"errors"
 	"net/http"
-	"net/netip"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -42,7 +40,7 @@ type Handler struct {
 	// selfSvc says which credentials need the MANAGE_USER_API_KEY
 	// authority (self_service.manage_key_authority_for).
 	selfSvc config.SelfService
-	trusted atomic.Pointer[[]netip.Prefix]
+	trusted httpkit.Trusted
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -90,14 +88,7 @@ func New(svc *authz.Service, st store.Store, cfg *config.Config, opts Options) (
 // names the address sign-in failures are counted against, and whose
 // X-Forwarded-Proto tells whether the browser used TLS). Path and session
 // settings need a restart.
-func (h *Handler) Reload(cfg *config.Config) error {
-	trusted, err := cfg.TrustedPrefixes()
-	if err != nil {
-		return err
-	}
-	h.trusted.Store(&trusted)
-	return nil
-}
+func (h *Handler) Reload(cfg *config.Config) error { return h.trusted.Reload(cfg) }
 
 // securityHeaders are on every answer of the pages. Every page is about
 // one person's credentials, so none is ever cached (the Save generated key
@@ -127,13 +118,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mux.ServeHTTP(rec, r)
 	if ce := h.log.Check(zapcore.InfoLevel, "account request"); ce != nil {
 		ce.Write(zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Int("status", rec.Status),
-			zap.Duration("duration", h.now().Sub(start)), zap.String("client", h.clientAddr(r).String()))
+			zap.Duration("duration", h.now().Sub(start)), zap.String("client", h.trusted.ClientAddr(r).String()))
 	}
-}
-
-// clientAddr is the address a request is attributed to (see clientaddr).
-func (h *Handler) clientAddr(r *http.Request) netip.Addr {
-	return clientaddr.Of(r, *h.trusted.Load())
 }
 
 // secure tells whether cookies get the Secure attribute: always with
@@ -143,7 +129,7 @@ func (h *Handler) secure(r *http.Request) bool {
 	if h.alwaysSecure || r.TLS != nil {
 		return true
 	}
-	if !clientaddr.FromTrustedProxy(r, *h.trusted.Load()) {
+	if !clientaddr.FromTrustedProxy(r, h.trusted.Prefixes()) {
 		return false
 	}
 	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")

@@ -152,7 +152,7 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PostForm.Get("username")
-	u, err := h.svc.CheckPassword(r.Context(), name, r.PostForm.Get("password"), h.clientAddr(r))
+	u, err := h.svc.CheckPassword(r.Context(), name, r.PostForm.Get("password"), h.trusted.ClientAddr(r))
 	if err != nil {
 		// The status and Retry-After are the APIs' (httpkit.SignInError);
 		// the words are the page's.
@@ -185,7 +185,7 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 	}
 	h.setCookie(w, r, sessionCookie, s.id, 0)
 	h.setSigninCookie(w, r, "", -1)
-	h.log.Info("account: signed in", zap.String("user", u.Name), zap.String("client", h.clientAddr(r).String()))
+	h.log.Info("account: signed in", zap.String("user", u.Name), zap.String("client", h.trusted.ClientAddr(r).String()))
 	http.Redirect(w, r, h.path("/profile"), http.StatusSeeOther)
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -41,7 +40,7 @@ type Handler struct {
 	// retryAfter is sent with a 429 for too many wrong passwords: the
 	// failure window, the longest a client may have to wait.
 	retryAfter int
-	trusted    atomic.Pointer[[]netip.Prefix]
+	trusted    httpkit.Trusted
 	// clientFailures limits failed client authentications per address
 	// (auth.failure_limit); nil: off.
 	clientFailures *ratelimit.FailureGuard[netip.Addr]
@@ -86,7 +85,7 @@ func New(svc *authz.Service, cfg *config.Config, opts Options) (*Handler, error)
 	ep := httpkit.Endpoint[*caller]
 	h.API = httpkit.NewAPI(httpkit.Spec[*caller]{
 		Name: "self-service", CallerKey: "user", Log: h.log,
-		ClientAddr: h.clientAddr, Authenticate: h.authenticate,
+		ClientAddr: h.trusted.ClientAddr, Authenticate: h.authenticate,
 	}, []httpkit.Route[*caller]{
 		ep("POST", "/connect/register/createClientId", user, h.createClient),
 		ep("GET", "/connect/register/clients", user, h.listClients),
@@ -113,17 +112,4 @@ func New(svc *authz.Service, cfg *config.Config, opts Options) (*Handler, error)
 // the trusted proxies whose X-Forwarded-For names the client address
 // (which password failures are counted against). The OAuth settings are
 // the credential service's and need a restart, like the service.
-func (h *Handler) Reload(cfg *config.Config) error {
-	trusted, err := cfg.TrustedPrefixes()
-	if err != nil {
-		return err
-	}
-	h.trusted.Store(&trusted)
-	return nil
-}
-
-// clientAddr is the address a request is attributed to: the peer, or,
-// behind trusted proxies, the client they name (see httpkit.ClientAddr).
-func (h *Handler) clientAddr(r *http.Request) netip.Addr {
-	return httpkit.ClientAddr(r, *h.trusted.Load())
-}
+func (h *Handler) Reload(cfg *config.Config) error { return h.trusted.Reload(cfg) }

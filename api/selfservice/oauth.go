@@ -63,7 +63,7 @@ func (h *Handler) authenticateClient(r *http.Request, form url.Values) (*authz.C
 	default:
 		return nil, errInvalidClient
 	}
-	addr := h.clientAddr(r)
+	addr := h.trusted.ClientAddr(r)
 	if g := h.clientFailures; g != nil {
 		if wait, blocked := g.Blocked(addr); blocked {
 			e := *errTooManyClientFailures

@@ -7,6 +7,9 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
+
+	"github.com/keygate/keygate/config"
 
 	"github.com/keygate/keygate/internal/clientaddr"
 )
@@ -139,12 +142,38 @@ func NotServed(mux *http.ServeMux, methods ...string) http.HandlerFunc {
 	}
 }
 
+// Trusted holds the trusted proxies of the running config, whose
+// X-Forwarded-For names the client address (and whose X-Forwarded-Proto
+// the account pages believe); Reload swaps them. The zero value trusts no
+// proxy.
+type Trusted struct {
+	p atomic.Pointer[[]netip.Prefix]
+}
+
+// Reload takes the trusted proxies of a new config.
+func (t *Trusted) Reload(cfg *config.Config) error {
+	trusted, err := cfg.TrustedPrefixes()
+	if err != nil {
+		return err
+	}
+	t.p.Store(&trusted)
+	return nil
+}
+
+// Prefixes are the trusted proxies now.
+func (t *Trusted) Prefixes() []netip.Prefix {
+	if p := t.p.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
 // ClientAddr is the address a request is attributed to: the peer, or,
 // when the peer is a trusted proxy, the right-most X-Forwarded-For address
 // that is not itself a trusted proxy (the proxy's rule; see
-// internal/clientaddr, which the account pages share).
-func ClientAddr(r *http.Request, trusted []netip.Prefix) netip.Addr {
-	return clientaddr.Of(r, trusted)
+// internal/clientaddr).
+func (t *Trusted) ClientAddr(r *http.Request) netip.Addr {
+	return clientaddr.Of(r, t.Prefixes())
 }
 
 // PeerAddr is the address of a connection's peer (http.Request.RemoteAddr).
