@@ -68,11 +68,7 @@ func New(svc *authz.Service, st store.Store, cfg *config.Config, opts Options) (
 	if h.now == nil {
 		h.now = time.Now
 	}
-	window := cfg.SelfService.PasswordFailureWindow
-	if window <= 0 {
-		window = config.DefaultPasswordFailureWindow
-	}
-	h.retryAfter = int((window + time.Second - 1) / time.Second)
+	h.retryAfter = httpkit.PasswordRetryAfter(cfg)
 	var err error
 	if h.pages, err = parsePages(); err != nil {
 		return nil, err

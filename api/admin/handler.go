@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -71,15 +70,10 @@ func New(svc *authz.Service, cfg *config.Config, opts Options) (*Handler, error)
 	if log == nil {
 		log = zap.NewNop()
 	}
-	d := config.Config{}
-	if cfg != nil {
-		d.SelfService = cfg.SelfService
-	}
-	d.ApplyDefaults()
 	h := &Handler{
 		svc:        svc,
 		log:        log.Named("adminapi"),
-		retryAfter: int((d.SelfService.PasswordFailureWindow + time.Second - 1) / time.Second),
+		retryAfter: httpkit.PasswordRetryAfter(cfg),
 		quotas:     opts.Quotas,
 	}
 	switch {

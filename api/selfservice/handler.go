@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -68,7 +67,7 @@ func New(svc *authz.Service, cfg *config.Config, opts Options) (*Handler, error)
 		log:        log.Named("selfservice"),
 		oauth:      d.OAuth,
 		selfSvc:    d.SelfService,
-		retryAfter: int((d.SelfService.PasswordFailureWindow + time.Second - 1) / time.Second),
+		retryAfter: httpkit.PasswordRetryAfter(cfg),
 		quotas:     opts.Quotas,
 	}
 	if err := h.Reload(cfg); err != nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/config"
 )
 
 // The answers to a password sign-in that does not pass.
@@ -120,4 +121,16 @@ func Insufficient(scope string) *Error {
 		Description: "The credential you authenticated with carries fewer API sets or scopes than this needs; sign in with your password or a broader credential.",
 		Challenge:   []string{fmt.Sprintf(`Bearer realm="keygate", error="insufficient_scope", scope=%q`, scope)},
 	}
+}
+
+// PasswordRetryAfter is the Retry-After of a 429 for too many wrong
+// passwords, in whole seconds: self_service.password_failure_window (its
+// default when zero, or without a config), the longest a client may have
+// to wait.
+func PasswordRetryAfter(cfg *config.Config) int {
+	window := config.DefaultPasswordFailureWindow
+	if cfg != nil && cfg.SelfService.PasswordFailureWindow > 0 {
+		window = cfg.SelfService.PasswordFailureWindow
+	}
+	return CeilSeconds(window)
 }
