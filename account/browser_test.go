@@ -14,12 +14,10 @@ import (
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
-	"go.uber.org/zap"
 
 	"github.com/keygate/keygate/authz"
-	"github.com/keygate/keygate/config"
-	"github.com/keygate/keygate/gateway"
-	"github.com/keygate/keygate/internal/echo"
+	"github.com/keygate/keygate/internal/httpkit/httpkittest"
+	"github.com/keygate/keygate/internal/httpkit/httpkittest/gatewaytest"
 )
 
 // chromium is the browser binary the tests drive: Debian's chromium
@@ -64,40 +62,16 @@ type site struct {
 
 func startSite(t *testing.T) *site {
 	t.Helper()
-	up := httptest.NewServer(echo.Handler{})
-	t.Cleanup(up.Close)
-	y := fmt.Sprintf(`
-listen: 127.0.0.1:0
-admin_listen: 127.0.0.1:0
-log: {access_log: false}
-store: {driver: embedded, embedded: {path: %q}}
+	up := gatewaytest.Upstream(t)
+	g, _ := gatewaytest.Gateway(t, fmt.Sprintf(`
+%s
 auth:
   digest_keys: [{id: t1, secret: "a-test-digest-key-of-at-least-32-bytes"}]
 account: {enabled: true}
 routes:
   - {name: orders, path_prefix: /orders, upstream: %s, api_set: orders}
   - {name: billing, path_prefix: /billing, upstream: %s, api_set: billing}
-`, filepath.Join(t.TempDir(), "keygate.db"), up.URL, up.URL)
-	cfg, err := config.Parse("test.yaml", []byte(y), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := gateway.New(context.Background(), cfg, gateway.Options{Logger: zap.NewNop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- g.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
+`, httpkittest.StoreYAML(t, "embedded"), up, up), nil)
 	return &site{base: "http://" + g.Addr().String(), svc: g.Auth()}
 }
 

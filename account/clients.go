@@ -8,6 +8,7 @@ import (
 
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/internal/httpkit"
 )
 
 // clientData is an OAuth client's window: its ID and, just after it was
@@ -65,7 +66,7 @@ func (h *Handler) clientPage(w http.ResponseWriter, r *http.Request, v *visit) e
 	case err == nil:
 		d.Secret, d.Retrievable = secret, true
 	case errors.Is(err, authz.ErrNotRetrievable):
-	case errors.Is(err, authz.ErrNotFound), unavailable(err):
+	case errors.Is(err, authz.ErrNotFound), httpkit.Unavailable(err):
 		return err
 	default: // sealed under an encryption key no longer configured
 		h.log.Warn("a retrievable secret could not be opened; is its encryption key still in auth.encryption_keys?", zap.Error(err))

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/keygate/keygate/authz/adminapi"
+	"github.com/keygate/keygate/api/admin"
 	"github.com/keygate/keygate/internal/redistest"
 )
 
@@ -86,7 +86,11 @@ func TestSessionEndsWhenCredentialsChange(t *testing.T) {
 					e := startEnv(t, storeYAML(t), "")
 					e.user(t, "alice", []string{"orders"})
 					e.user(t, "bob", []string{"orders"})
-					admin := httptest.NewServer(adminapi.New(e.svc, nil, adminapi.Options{Token: adminToken}))
+					api, err := admin.New(e.svc, nil, admin.Options{Token: adminToken})
+					if err != nil {
+						t.Fatal(err)
+					}
+					admin := httptest.NewServer(api)
 					t.Cleanup(admin.Close)
 					b := e.browser(t)
 					b.signIn("alice")

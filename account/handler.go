@@ -2,11 +2,8 @@ package account
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
-	"net/netip"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -15,6 +12,7 @@ import (
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/internal/clientaddr"
+	"github.com/keygate/keygate/internal/httpkit"
 	"github.com/keygate/keygate/store"
 )
 
@@ -38,11 +36,11 @@ type Handler struct {
 	base           string
 	idle, absolute time.Duration
 	alwaysSecure   bool
-	retryAfter     string // seconds, for a 429 sign-in
+	retryAfter     int // seconds, for a 429 sign-in
 	// selfSvc says which credentials need the MANAGE_USER_API_KEY
 	// authority (self_service.manage_key_authority_for).
 	selfSvc config.SelfService
-	trusted atomic.Pointer[[]netip.Prefix]
+	trusted httpkit.Trusted
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -70,11 +68,7 @@ func New(svc *authz.Service, st store.Store, cfg *config.Config, opts Options) (
 	if h.now == nil {
 		h.now = time.Now
 	}
-	window := cfg.SelfService.PasswordFailureWindow
-	if window <= 0 {
-		window = config.DefaultPasswordFailureWindow
-	}
-	h.retryAfter = fmt.Sprint(int((window + time.Second - 1) / time.Second))
+	h.retryAfter = httpkit.PasswordRetryAfter(cfg)
 	var err error
 	if h.pages, err = parsePages(); err != nil {
 		return nil, err
@@ -90,14 +84,7 @@ func New(svc *authz.Service, st store.Store, cfg *config.Config, opts Options) (
 // names the address sign-in failures are counted against, and whose
 // X-Forwarded-Proto tells whether the browser used TLS). Path and session
 // settings need a restart.
-func (h *Handler) Reload(cfg *config.Config) error {
-	trusted, err := cfg.TrustedPrefixes()
-	if err != nil {
-		return err
-	}
-	h.trusted.Store(&trusted)
-	return nil
-}
+func (h *Handler) Reload(cfg *config.Config) error { return h.trusted.Reload(cfg) }
 
 // securityHeaders are on every answer of the pages. Every page is about
 // one person's credentials, so none is ever cached (the Save generated key
@@ -123,28 +110,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for k, v := range securityHeaders {
 		hd.Set(k, v)
 	}
-	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	rec := &httpkit.Recorder{ResponseWriter: w, Status: http.StatusOK}
 	h.mux.ServeHTTP(rec, r)
 	if ce := h.log.Check(zapcore.InfoLevel, "account request"); ce != nil {
-		ce.Write(zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Int("status", rec.status),
-			zap.Duration("duration", h.now().Sub(start)), zap.String("client", h.clientAddr(r).String()))
+		ce.Write(zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Int("status", rec.Status),
+			zap.Duration("duration", h.now().Sub(start)), zap.String("client", h.trusted.ClientAddr(r).String()))
 	}
-}
-
-// recorder remembers the status written, for the log line.
-type recorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *recorder) WriteHeader(code int) {
-	r.status = code
-	r.ResponseWriter.WriteHeader(code)
-}
-
-// clientAddr is the address a request is attributed to (see clientaddr).
-func (h *Handler) clientAddr(r *http.Request) netip.Addr {
-	return clientaddr.Of(r, *h.trusted.Load())
 }
 
 // secure tells whether cookies get the Secure attribute: always with
@@ -154,21 +125,11 @@ func (h *Handler) secure(r *http.Request) bool {
 	if h.alwaysSecure || r.TLS != nil {
 		return true
 	}
-	if !clientaddr.FromTrustedProxy(r, *h.trusted.Load()) {
+	if !clientaddr.FromTrustedProxy(r, h.trusted.Prefixes()) {
 		return false
 	}
 	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
 	return strings.EqualFold(strings.TrimSpace(proto), "https")
-}
-
-// retryAfter is the Retry-After of an *authz.RetryError in err, in whole
-// seconds (at least 1), or def without one.
-func retryAfter(err error, def string) string {
-	var re *authz.RetryError
-	if errors.As(err, &re) {
-		return fmt.Sprint(re.Seconds())
-	}
-	return def
 }
 
 // path is a page's path under account.path.

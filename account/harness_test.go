@@ -1,7 +1,6 @@
 package account
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,14 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap"
-
 	"github.com/keygate/keygate/authz"
-	"github.com/keygate/keygate/config"
-	"github.com/keygate/keygate/store"
-	"github.com/keygate/keygate/store/embedded"
-	redisstore "github.com/keygate/keygate/store/redis"
+	"github.com/keygate/keygate/internal/httpkit/httpkittest"
 )
 
 // clock is a settable clock for session deadlines.
@@ -81,35 +74,16 @@ account: {enabled: true, session_idle_timeout: 10m, session_absolute_timeout: 1h
 routes:
   - {name: orders, path_prefix: /orders, upstream: "http://127.0.0.1:1", api_set: orders}
 `, storeYAML, extra)
-	cfg, err := config.Parse("test.yaml", []byte(y), nil)
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	var st store.Store
-	if cfg.Store.Driver == config.DriverRedis {
-		st, err = redisstore.New(context.Background(), cfg.Store.Redis, zap.NewNop(), prometheus.NewRegistry())
-	} else {
-		st, err = embedded.Open(context.Background(), cfg.Store.Embedded, nil)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := httpkittest.Config(t, y)
 	ac := &ahead{}
-	svc, err := authz.New(context.Background(), cfg.Auth, st, authz.Options{OAuth: cfg.OAuth, SelfService: cfg.SelfService, Now: ac.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, svc := httpkittest.Core(t, cfg, ac.Now)
 	c := &clock{now: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}
 	h, err := New(svc, st, cfg, Options{Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
-	t.Cleanup(func() {
-		srv.Close()
-		svc.Close()
-		_ = st.Close()
-	})
+	t.Cleanup(srv.Close)
 	return &env{srv: srv, svc: svc, h: h, clock: c, authzClock: ac, closeStore: func() { _ = st.Close() }}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/internal/httpkit"
 )
 
 // mayCreate refuses a user without the MANAGE_USER_API_KEY (or ADMIN)
@@ -140,10 +141,9 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, v *visit) er
 	}
 	if err != nil {
 		status, msg := 0, ""
-		var ie *authz.InputError
 		switch {
-		case errors.As(err, &ie):
-			status, msg = http.StatusBadRequest, ie.Message()
+		case errors.Is(err, authz.ErrInvalidInput):
+			status, msg = http.StatusBadRequest, httpkit.InputMessage(err)
 		case errors.Is(err, authz.ErrHandleTaken):
 			status, msg = http.StatusConflict, "You already have a key named "+spec.Handle+": choose another name."
 		default:
@@ -194,7 +194,7 @@ func (h *Handler) showKey(w http.ResponseWriter, r *http.Request, v *visit) erro
 		return errNotRetrievable
 	case errors.Is(err, authz.ErrKeyInactive):
 		return errKeyInactive
-	case errors.Is(err, authz.ErrNotFound), unavailable(err):
+	case errors.Is(err, authz.ErrNotFound), httpkit.Unavailable(err):
 		return err
 	default: // sealed under an encryption key no longer configured
 		h.log.Warn("a retrievable secret could not be opened; is its encryption key still in auth.encryption_keys?", zap.Error(err))

@@ -2,20 +2,20 @@ package account
 
 import (
 	"bytes"
-	"context"
 	"embed"
 	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/keygate/keygate/authz"
-	"github.com/keygate/keygate/store"
+	"github.com/keygate/keygate/internal/httpkit"
 )
 
 //go:embed templates/*.html
@@ -103,35 +103,37 @@ var (
 	errNotFound = &pageError{http.StatusNotFound, "There is no such page."}
 )
 
-// unavailable reports whether err means the store could not answer: the
-// page says so (503), never "not found" or "signed out".
-func unavailable(err error) bool {
-	return errors.Is(err, authz.ErrUnavailable) || errors.Is(err, store.ErrUnavailable) ||
-		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+// pageSentences are the pages' words for the answers of httpkit's table
+// (by status); another status is said in the table's words.
+var pageSentences = map[int]string{
+	http.StatusNotFound:            "There is no such user, key or client (it may have been deleted).",
+	http.StatusForbidden:           "This is not allowed for this account.",
+	http.StatusServiceUnavailable:  "The credential store cannot be reached; try again shortly.",
+	http.StatusInternalServerError: "Something went wrong inside keygate.",
 }
 
 // fail renders the error page for err: a pageError as it says, authz's
-// outcomes as their sentences, the store's trouble as 503, anything else
+// outcomes as httpkit's table answers them (an input error's message names
+// the field), the store's trouble as 503 with Retry-After, anything else
 // as 500 with the cause logged (never shown).
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, v *visit, err error) {
-	status, msg := http.StatusInternalServerError, "Something went wrong inside keygate."
-	var pe *pageError
-	var ie *authz.InputError
-	switch {
-	case errors.As(err, &pe):
+	var status int
+	var msg string
+	if pe := (*pageError)(nil); errors.As(err, &pe) {
 		status, msg = pe.status, pe.msg
-	case errors.As(err, &ie):
-		status, msg = http.StatusBadRequest, ie.Message()
-	case errors.Is(err, authz.ErrNotFound), errors.Is(err, authz.ErrUserNotFound):
-		status, msg = http.StatusNotFound, "There is no such user, key or client (it may have been deleted)."
-	case errors.Is(err, authz.ErrForbidden):
-		status, msg = http.StatusForbidden, "This is not allowed for this account."
-	case unavailable(err):
-		status, msg = http.StatusServiceUnavailable, "The credential store cannot be reached; try again shortly."
-		w.Header().Set("Retry-After", "1")
-		h.log.Warn("account page: store unavailable", zap.String("path", r.URL.Path), zap.Error(err))
-	default:
-		h.log.Error("account page failed", zap.String("path", r.URL.Path), zap.Error(err))
+	} else {
+		e := httpkit.FromAuthz(err)
+		status, msg = e.Status, e.Description
+		if s, ok := pageSentences[status]; ok {
+			msg = s
+		}
+		switch {
+		case status == http.StatusServiceUnavailable:
+			w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
+			h.log.Warn("account page: store unavailable", zap.String("path", r.URL.Path), zap.Error(err))
+		case status >= 500:
+			h.log.Error("account page failed", zap.String("path", r.URL.Path), zap.Error(err))
+		}
 	}
 	pv := view{Title: http.StatusText(status), Error: msg}
 	if v != nil {

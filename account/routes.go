@@ -3,10 +3,12 @@ package account
 import (
 	"errors"
 	"net/http"
+	"strconv"
 
 	"go.uber.org/zap"
 
 	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/internal/httpkit"
 )
 
 // maxFormBytes bounds a form body; the largest form (a new key's
@@ -150,21 +152,27 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PostForm.Get("username")
-	u, err := h.svc.Accounts.CheckPassword(r.Context(), name, r.PostForm.Get("password"), h.clientAddr(r))
-	switch {
-	case errors.Is(err, authz.ErrTooManyAttempts):
-		w.Header().Set("Retry-After", retryAfter(err, h.retryAfter))
-		h.renderSignin(w, r, http.StatusTooManyRequests, name, "Too many failed sign-ins. Try again later.")
-		return
-	case errors.Is(err, authz.ErrSignInBusy):
-		w.Header().Set("Retry-After", retryAfter(err, "1"))
-		h.renderSignin(w, r, http.StatusServiceUnavailable, name, "Too many sign-ins at once. Try again in a moment.")
-		return
-	case errors.Is(err, authz.ErrInvalid):
-		h.renderSignin(w, r, http.StatusUnauthorized, name, "The user name or password is not right.")
-		return
-	case err != nil:
-		h.fail(w, r, nil, err)
+	u, err := h.svc.Accounts.CheckPassword(r.Context(), name, r.PostForm.Get("password"), h.trusted.ClientAddr(r))
+	if err != nil {
+		// The status and Retry-After are the APIs' (httpkit.SignInError);
+		// the words are the page's.
+		var problem string
+		switch {
+		case errors.Is(err, authz.ErrTooManyAttempts):
+			problem = "Too many failed sign-ins. Try again later."
+		case errors.Is(err, authz.ErrSignInBusy):
+			problem = "Too many sign-ins at once. Try again in a moment."
+		case errors.Is(err, authz.ErrInvalid):
+			problem = "The user name or password is not right."
+		default:
+			h.fail(w, r, nil, err)
+			return
+		}
+		e := httpkit.SignInError(err, h.retryAfter)
+		if e.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
+		}
+		h.renderSignin(w, r, e.Status, name, problem)
 		return
 	}
 	if old, err := h.loadSession(r); err == nil {
@@ -177,7 +185,7 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 	}
 	h.setCookie(w, r, sessionCookie, s.id, 0)
 	h.setSigninCookie(w, r, "", -1)
-	h.log.Info("account: signed in", zap.String("user", u.Name), zap.String("client", h.clientAddr(r).String()))
+	h.log.Info("account: signed in", zap.String("user", u.Name), zap.String("client", h.trusted.ClientAddr(r).String()))
 	http.Redirect(w, r, h.path("/profile"), http.StatusSeeOther)
 }
 

@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
-	"github.com/keygate/keygate/authz/adminapi"
+	"github.com/keygate/keygate/api/admin"
 )
 
 // readyTimeout bounds the store check of one /readyz.
@@ -22,7 +22,7 @@ const readyTimeout = time.Second
 //	/healthz  200 while the process runs (liveness)
 //	/readyz   200 when a config is loaded, the store answers and the
 //	          gateway is not shutting down; 503 otherwise (readiness)
-//	/admin/   the admin API (authz/adminapi): users and credentials, for
+//	/admin/   the admin API (api/admin): users and credentials, for
 //	          the bootstrap admin token (Options.AdminToken) or users
 //	          with the ADMIN authority only
 //	/debug/pprof/  Go profiles, only with pprof: true
@@ -31,7 +31,10 @@ const readyTimeout = time.Second
 // orchestrator and the metrics scraper, as before.
 func (g *Gateway) adminHandler() http.Handler {
 	mux := http.NewServeMux()
-	api := adminapi.New(g.auth, g.cfg.Load(), adminapi.Options{Logger: g.log, Token: g.opts.AdminToken, Quotas: g.quotaUsage})
+	api, err := admin.New(g.auth, g.cfg.Load(), admin.Options{Logger: g.log, Token: g.opts.AdminToken, Quotas: g.quotaUsage})
+	if err != nil {
+		panic(err) // only without a credential service, which New always builds
+	}
 	mux.Handle("/admin/", api)
 	mux.Handle("/admin", api) // a JSON 404 rather than a redirect
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g.reg, promhttp.HandlerOpts{Registry: g.reg}))

@@ -10,8 +10,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/keygate/keygate/api/admin"
 	"github.com/keygate/keygate/authz"
-	"github.com/keygate/keygate/authz/adminapi"
 	"github.com/keygate/keygate/internal/redistest"
 )
 
@@ -104,7 +104,7 @@ store: {driver: embedded, embedded: {path: %q}}
 routes:
   - {name: orders, path_prefix: /orders, upstream: http://127.0.0.1:1, api_set: orders}
 `, t.TempDir()+"/keygate.db")), Options{AdminToken: token})
-			if token != "" && logs.FilterLevelExact(zapcore.WarnLevel).FilterMessageSnippet(adminapi.EnvToken+" is shorter than 32 bytes").Len() != 1 {
+			if token != "" && logs.FilterLevelExact(zapcore.WarnLevel).FilterMessageSnippet(admin.EnvToken+" is shorter than 32 bytes").Len() != 1 {
 				t.Errorf("no warning at start about the short token")
 			}
 			tries := []string{""}

@@ -30,8 +30,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/keygate/keygate/account"
+	"github.com/keygate/keygate/api/selfservice"
 	"github.com/keygate/keygate/authz"
-	"github.com/keygate/keygate/authz/selfservice"
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/internal/version"
 	"github.com/keygate/keygate/proxy"
@@ -159,10 +159,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	// The self-service API shares the public listener: see publicHandler.
 	var public http.Handler = g.proxy
 	if cfg.SelfService.On() {
-		if g.selfService, err = selfservice.New(g.auth, cfg, g.log); err != nil {
+		if g.selfService, err = selfservice.New(g.auth, cfg, selfservice.Options{Logger: g.log, Quotas: g.quotaUsage}); err != nil {
 			return nil, fmt.Errorf("self-service API: %w", err)
 		}
-		g.selfService.Quotas = g.quotaUsage
 		g.parts = append(g.parts, g.selfService) // it keeps the trusted proxies
 		public = publicHandler{proxy: g.proxy, selfService: g.selfService}
 	}

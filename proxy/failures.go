@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/netip"
 
+	"github.com/keygate/keygate/internal/httpkit"
+
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/ratelimit"
 )
@@ -15,10 +17,7 @@ type failureGuard struct {
 	*ratelimit.FailureGuard[netip.Addr]
 }
 
-var errKeyBlocked = &Error{Status: http.StatusTooManyRequests, Code: "too_many_requests",
-	Description: "Too many wrong tokens for this key; retry later.", RetryAfter: 1}
-
-var errTooManyFailures = &Error{Status: http.StatusTooManyRequests, Code: "too_many_requests",
+var errTooManyFailures = &httpkit.Error{Status: http.StatusTooManyRequests, Code: "too_many_requests",
 	Description: "Too many failed credential checks from this address; retry later."}
 
 func newFailureGuard(c config.FailureLimit) (*failureGuard, error) {
@@ -33,13 +32,13 @@ func newFailureGuard(c config.FailureLimit) (*failureGuard, error) {
 }
 
 // check returns the 429 for a blocked address, or nil.
-func (g *failureGuard) check(addr netip.Addr) *Error {
+func (g *failureGuard) check(addr netip.Addr) *httpkit.Error {
 	wait, blocked := g.Blocked(addr)
 	if !blocked {
 		return nil
 	}
 	e := *errTooManyFailures
-	e.RetryAfter = max(ceilSeconds(wait), 1)
+	e.RetryAfter = httpkit.CeilSeconds(wait)
 	return &e
 }
 

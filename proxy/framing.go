@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"sync/atomic"
+
+	"github.com/keygate/keygate/internal/httpkit"
 )
 
 // Framing (RFC 9112 §6.3).
@@ -78,7 +80,7 @@ func (c *framingConn) Read(p []byte) (int, error) {
 }
 
 // errFraming is the answer to a request framed both ways.
-var errFraming = &Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "The request has both Content-Length and Transfer-Encoding."}
+var errFraming = &httpkit.Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "The request has both Content-Length and Transfer-Encoding."}
 
 // RefuseAmbiguousFraming answers 400 to a request whose header block had
 // both Content-Length and Transfer-Encoding, and closes the connection.
@@ -89,7 +91,7 @@ func RefuseAmbiguousFraming(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if ambiguousFraming(r) {
 			w.Header()["Connection"] = []string{"close"}
-			writeError(w, errFraming)
+			httpkit.WriteError(w, errFraming)
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/keygate/keygate/internal/httpkit"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -292,7 +294,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec, ex := &c.rec, &c.ex
 	rec.ResponseWriter, rec.status = w, http.StatusOK
 
-	if ids := r.Header[headerRequestID]; len(ids) == 1 && validRequestID(ids[0]) {
+	if ids := r.Header[headerRequestID]; len(ids) == 1 && httpkit.ValidRequestID(ids[0]) {
 		ex.requestID = ids
 	} else {
 		ex.requestID = []string{h.ids.next()}
@@ -300,7 +302,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header()[headerRequestID] = ex.requestID
 
 	if e := h.serve(rec, r, s, ex); e != nil {
-		writeError(rec, e)
+		httpkit.WriteError(rec, e)
 		h.logRefusal(r, ex, e)
 	}
 
@@ -328,8 +330,8 @@ type call struct {
 
 var calls = sync.Pool{New: func() any { return new(call) }}
 
-// serve is steps 2 to 7; an *Error it returns is written by ServeHTTP.
-func (h *Handler) serve(w *recorder, r *http.Request, s *state, ex *exchange) *Error {
+// serve is steps 2 to 7; an *httpkit.Error it returns is written by ServeHTTP.
+func (h *Handler) serve(w *recorder, r *http.Request, s *state, ex *exchange) *httpkit.Error {
 	ex.peer = peerAddr(r.RemoteAddr)
 	ex.trustedPeer = len(s.trusted) > 0 && s.trusted.contains(ex.peer)
 	ex.client = ex.peer
@@ -340,7 +342,7 @@ func (h *Handler) serve(w *recorder, r *http.Request, s *state, ex *exchange) *E
 	if r.URL.Opaque != "" {
 		return errBadRequestPath
 	}
-	path, _, err := canonicalPath(rawPath(r))
+	path, _, err := canonicalPath(httpkit.RawPath(r))
 	if err != nil {
 		return errBadRequestPath
 	}
@@ -396,7 +398,7 @@ func (h *Handler) serve(w *recorder, r *http.Request, s *state, ex *exchange) *E
 		}
 		id, e := h.authenticate(r, rt, ex)
 		if e != nil {
-			if s.failures != nil && (e == errInvalidToken || e == errMalformed) {
+			if s.failures != nil && (e == httpkit.ErrInvalidToken || e == httpkit.ErrMalformed) {
 				s.failures.failed(ex.client)
 			}
 			return e
@@ -426,34 +428,17 @@ func (h *Handler) serve(w *recorder, r *http.Request, s *state, ex *exchange) *E
 	return nil
 }
 
-// The WWW-Authenticate challenges of RFC 6750 §3, with keygate's ApiKey
-// scheme beside Bearer.
-var (
-	challengeMissing   = []string{`Bearer realm="keygate"`, `ApiKey realm="keygate"`}
-	challengeMalformed = []string{`Bearer realm="keygate", error="invalid_request"`, `ApiKey realm="keygate"`}
-	challengeInvalid   = []string{`Bearer realm="keygate", error="invalid_token"`, `ApiKey realm="keygate"`}
-)
-
-// The answers to a credential that does not pass. Unknown, wrong,
-// expired, revoked and voided credentials all get errInvalidToken: the
-// client is never told which.
-var (
-	errNoCredential = &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Description: "A credential is required.", Challenge: challengeMissing}
-	errMalformed    = &Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "The Authorization header is malformed.", Challenge: challengeMalformed}
-	errInvalidToken = &Error{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "The credential is not valid.", Challenge: challengeInvalid}
-)
-
 // authenticate is step 6: it returns the identity, nil for an anonymous
 // request on an optional route, or the error to answer.
-func (h *Handler) authenticate(r *http.Request, rt *Route, ex *exchange) (*authz.Identity, *Error) {
+func (h *Handler) authenticate(r *http.Request, rt *Route, ex *exchange) (*authz.Identity, *httpkit.Error) {
 	if h.auth == nil {
 		if rt.Auth == config.AuthOptional && len(r.Header["Authorization"]) == 0 {
 			return nil, nil
 		}
 		if len(r.Header["Authorization"]) == 0 {
-			return nil, errNoCredential
+			return nil, httpkit.ErrNoCredential
 		}
-		return nil, errInvalidToken
+		return nil, httpkit.ErrInvalidToken
 	}
 	id, err := h.auth.Verify(r.Context(), r.Header["Authorization"], authz.Need{APISet: rt.APISet, Scope: rt.RequiredScope(ex.method)}, ex.client)
 	if err == nil {
@@ -461,27 +446,12 @@ func (h *Handler) authenticate(r *http.Request, rt *Route, ex *exchange) (*authz
 	}
 	var scopeErr *authz.ScopeError
 	switch {
-	case errors.Is(err, authz.ErrNoCredential):
-		if rt.Auth == config.AuthOptional {
-			return nil, nil
-		}
-		return nil, errNoCredential
-	case errors.Is(err, authz.ErrMalformed):
-		return nil, errMalformed
-	case errors.Is(err, authz.ErrInvalid):
-		return nil, errInvalidToken
+	case errors.Is(err, authz.ErrNoCredential) && rt.Auth == config.AuthOptional:
+		return nil, nil
 	case errors.As(err, &scopeErr):
 		return nil, rt.scopeError(scopeErr.Scope)
-	case errors.Is(err, authz.ErrKeyBlocked):
-		e := *errKeyBlocked
-		var kb *authz.KeyBlockedError
-		if errors.As(err, &kb) {
-			e.RetryAfter = max(ceilSeconds(kb.Wait), 1)
-		}
-		return nil, &e
 	}
-	return nil, &Error{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable",
-		Description: "Credentials cannot be verified right now; try again shortly.", RetryAfter: 1, Cause: err}
+	return nil, httpkit.Answer(err, httpkit.ForProxy)
 }
 
 // isMethod reports whether m is one of the methods a route can serve.
@@ -491,19 +461,6 @@ func isMethod(m string) bool {
 		return true
 	}
 	return false
-}
-
-// rawPath is the request target's path exactly as the client sent it
-// (url.URL's EscapedPath may re-encode it from the decoded form, hiding
-// what was sent), or, for an absolute-form target, the URL's escaped path.
-func rawPath(r *http.Request) string {
-	if u := r.RequestURI; u != "" && u[0] == '/' {
-		if i := strings.IndexByte(u, '?'); i >= 0 {
-			return u[:i]
-		}
-		return u
-	}
-	return r.URL.EscapedPath()
 }
 
 // rewrite is the route's httputil.ReverseProxy Rewrite: it only shapes
@@ -604,11 +561,11 @@ func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 		}
 		ce.Write(fields...)
 	}
-	writeError(w, e)
+	httpkit.WriteError(w, e)
 }
 
 // logRefusal writes a debug line for a request keygate answered itself.
-func (h *Handler) logRefusal(r *http.Request, ex *exchange, e *Error) {
+func (h *Handler) logRefusal(r *http.Request, ex *exchange, e *httpkit.Error) {
 	if ce := h.log.Check(zapcore.DebugLevel, "request refused"); ce != nil {
 		ce.Write(zap.String("request_id", ex.requestID[0]), zap.Int("status", e.Status), zap.String("code", e.Code), zap.NamedError("cause", e.Cause))
 	}

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/internal/httpkit"
+
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/internal/echo"
@@ -299,7 +301,7 @@ routes:
 	t.Run("request id replaced when malformed", func(t *testing.T) {
 		resp, body := rawGet(t, addr, "/open", "X-Request-Id: <script>")
 		got := echoed(t, body).Headers["X-Request-Id"]
-		if got == "" || got == "<script>" || !validRequestID(got) || resp.Header.Get("X-Request-Id") != got {
+		if got == "" || got == "<script>" || !httpkit.ValidRequestID(got) || resp.Header.Get("X-Request-Id") != got {
 			t.Errorf("upstream saw request id %q, response %q", got, resp.Header.Get("X-Request-Id"))
 		}
 	})

@@ -103,22 +103,6 @@ func (g *requestIDs) next() string {
 	return string(b)
 }
 
-// validRequestID accepts a client's X-Request-Id only if it is 1 to 128
-// bytes of A-Z a-z 0-9 . _ - (nothing a log line or header could be
-// confused by).
-func validRequestID(s string) bool {
-	if len(s) == 0 || len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
 // trustedProxies decides whose X-Forwarded-* headers to believe.
 type trustedProxies []netip.Prefix
 

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/keygate/keygate/internal/httpkit"
+
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -27,12 +29,12 @@ type routeQuota struct {
 	scope string // the counter's scope (ratelimit.QuotaScope*)
 }
 
-var errStoreQuota = &Error{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable", Description: "The quota cannot be checked right now; try again shortly.", RetryAfter: 1}
+var errStoreQuota = &httpkit.Error{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable", Description: "The quota cannot be checked right now; try again shortly.", RetryAfter: 1}
 
 // quota is step 6c: each quota of the route and its API set counts the
 // request of a verified credential; past one, 429 until its period ends.
 // Anonymous requests are not counted.
-func (h *Handler) quota(r *http.Request, rt *Route, ex *exchange) *Error {
+func (h *Handler) quota(r *http.Request, rt *Route, ex *exchange) *httpkit.Error {
 	if ex.identity == nil {
 		return nil
 	}
@@ -61,9 +63,9 @@ func (h *Handler) quota(r *http.Request, rt *Route, ex *exchange) *Error {
 			// Refused requests do not count: the counter stays the number
 			// admitted (best effort; a lost decrement only over-counts).
 			_ = h.quotas.Give(context.WithoutCancel(r.Context()), q.scope, ex.identity.CredentialID, q.cfg.Per)
-			return &Error{Status: http.StatusTooManyRequests, Code: "quota_exceeded",
+			return &httpkit.Error{Status: http.StatusTooManyRequests, Code: "quota_exceeded",
 				Description: fmt.Sprintf("The credential's quota of %d requests per %s is used up; it resets at %s.", limit, q.cfg.Per, end.Format(time.RFC3339)),
-				RetryAfter:  max(ceilSeconds(time.Until(end)), 1)}
+				RetryAfter:  httpkit.CeilSeconds(time.Until(end))}
 		}
 	}
 	return nil

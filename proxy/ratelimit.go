@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/keygate/keygate/internal/httpkit"
+
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -42,7 +44,7 @@ const (
 	limitClosed   = "fail_closed"
 )
 
-var errStoreLimit = &Error{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable", Description: "The rate limit cannot be checked right now; try again shortly.", RetryAfter: 1}
+var errStoreLimit = &httpkit.Error{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable", Description: "The rate limit cannot be checked right now; try again shortly.", RetryAfter: 1}
 
 // rateLimit is step 6b: the route's own limit, then its API set's, each
 // counted per credential, user, route (or set) or client address. It
@@ -50,7 +52,7 @@ var errStoreLimit = &Error{Status: http.StatusServiceUnavailable, Code: "tempora
 // and follows on_store_error while the shared limiter cannot be reached.
 // The headers on an allowed request are those of the limit with the
 // fewest requests left.
-func (h *Handler) rateLimit(w http.ResponseWriter, r *http.Request, rt *Route, ex *exchange) *Error {
+func (h *Handler) rateLimit(w http.ResponseWriter, r *http.Request, rt *Route, ex *exchange) *httpkit.Error {
 	var shown ratelimit.Decision
 	var shownLimit *routeLimit
 	for _, rl := range [2]*routeLimit{rt.limit, rt.setLimit} {
@@ -67,7 +69,7 @@ func (h *Handler) rateLimit(w http.ResponseWriter, r *http.Request, rt *Route, e
 		if !d.Allowed {
 			writeLimitHeaders(w.Header(), rl, d)
 			rt.metrics.limits[limitLimited].Inc()
-			return &Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Description: "Too many requests; retry later.", RetryAfter: max(ceilSeconds(d.RetryAfter), 1)}
+			return &httpkit.Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Description: "Too many requests; retry later.", RetryAfter: httpkit.CeilSeconds(d.RetryAfter)}
 		}
 		if rl.cfg.HeadersOn() && (shownLimit == nil || d.Remaining < shown.Remaining) {
 			shown, shownLimit = d, rl
@@ -80,9 +82,9 @@ func (h *Handler) rateLimit(w http.ResponseWriter, r *http.Request, rt *Route, e
 }
 
 // decide takes one limit's decision. decided is false when the limit was
-// skipped (fail_open while the limiter is down); a non-nil *Error is the
+// skipped (fail_open while the limiter is down); a non-nil *httpkit.Error is the
 // answer (fail_closed).
-func (h *Handler) decide(r *http.Request, rt *Route, rl *routeLimit, ex *exchange) (ratelimit.Decision, bool, *Error) {
+func (h *Handler) decide(r *http.Request, rt *Route, rl *routeLimit, ex *exchange) (ratelimit.Decision, bool, *httpkit.Error) {
 	lim := rl.limit
 	var subject string
 	switch rl.cfg.Key {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keygate/keygate/internal/httpkit"
+
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/ratelimit"
 )
@@ -43,8 +45,8 @@ func (rt *Route) RequiredScope(method string) string { return rt.cfg.RequiredSco
 
 // scopeError is the 403 for a credential without the API set or scope the
 // route needs (RFC 6750 §3.1 insufficient_scope).
-func (rt *Route) scopeError(scope string) *Error {
-	return &Error{
+func (rt *Route) scopeError(scope string) *httpkit.Error {
+	return &httpkit.Error{
 		Status:      http.StatusForbidden,
 		Code:        "insufficient_scope",
 		Description: "The credential does not allow this request.",

@@ -52,7 +52,7 @@ func TestDocsPlainWords(t *testing.T) {
 			return err
 		}
 		if d.IsDir() {
-			// Test helper packages (httpapitest, redistest, storetest…) serve nobody.
+			// Test helper packages (httpkittest, redistest, storetest…) serve nobody.
 			if name := d.Name(); path != repoRoot && (strings.HasPrefix(name, ".") || name == "testdata" || strings.HasSuffix(name, "test")) {
 				return filepath.SkipDir
 			}

@@ -8,8 +8,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	adminapi "github.com/keygate/keygate/api/admin"
 	"github.com/keygate/keygate/authz"
-	"github.com/keygate/keygate/authz/adminapi"
 )
 
 func keysCreate(fs *flag.FlagSet) action {

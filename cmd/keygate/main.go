@@ -28,7 +28,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
-	"github.com/keygate/keygate/authz/adminapi"
+	adminapi "github.com/keygate/keygate/api/admin"
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/gateway"
 	"github.com/keygate/keygate/internal/version"

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	adminapi "github.com/keygate/keygate/api/admin"
 	"github.com/keygate/keygate/authz"
-	"github.com/keygate/keygate/authz/adminapi"
 )
 
 func usersAdd(fs *flag.FlagSet) action {

@@ -1,0 +1,205 @@
+package admin_test
+
+import (
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/keygate/keygate/api/admin"
+	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/gateway"
+	"github.com/keygate/keygate/internal/httpkit/httpkittest"
+	"github.com/keygate/keygate/internal/httpkit/httpkittest/gatewaytest"
+)
+
+// adminToken is the bootstrap admin token of the tests (48 bytes).
+const adminToken = "bootstrap-admin-token-for-the-tests-0123456789AB"
+
+// env is a running keygate (gateway.Gateway on loopback ports) with one
+// proxied route, orders (API set orders), in front of an echo upstream,
+// and the admin API on its own listener (httptest) over the same
+// credential service. Everything either logs goes to logs.
+type env struct {
+	base  string // the public listener: http://127.0.0.1:port
+	admin string // the admin API: http://127.0.0.1:port
+	g     *gateway.Gateway
+	svc   *authz.Service
+	logs  *observer.ObservedLogs
+}
+
+// forEachBackend runs f once per store, each with its own keygate.
+func forEachBackend(t *testing.T, f func(t *testing.T, e *env)) {
+	for _, b := range httpkittest.Backends {
+		t.Run(b, func(t *testing.T) {
+			t.Parallel() // each has its own keygate and store
+			f(t, newEnv(t, b, adminToken))
+		})
+	}
+}
+
+// newEnv starts a keygate on backend with the admin API's bootstrap
+// token token ("" for none).
+func newEnv(t *testing.T, backend, token string) *env {
+	t.Helper()
+	return startEnv(t, httpkittest.StoreYAML(t, backend), token)
+}
+
+func startEnv(t *testing.T, storeYAML, token string) *env {
+	t.Helper()
+	y := fmt.Sprintf(`
+%s
+auth:
+  digest_keys: [{id: t1, secret: "a-test-digest-key-of-at-least-32-bytes"}]
+  lockout_threshold: 3
+self_service: {max_password_failures_per_user: 5}
+routes:
+  - {name: orders, path_prefix: /orders, upstream: %s, api_set: orders, rate_limit: {rate: 1000, burst: 1000}}
+`, storeYAML, gatewaytest.Upstream(t))
+	core, logs := observer.New(zapcore.InfoLevel)
+	log := zap.New(core)
+	g, cfg := gatewaytest.Gateway(t, y, log)
+	admin := httptest.NewServer(newHandler(t, g.Auth(), cfg, admin.Options{Logger: log, Token: token}))
+	t.Cleanup(admin.Close)
+	return &env{base: "http://" + g.Addr().String(), admin: admin.URL, g: g, svc: g.Auth(), logs: logs}
+}
+
+// newHandler builds the admin API, failing the test if it cannot.
+func newHandler(t *testing.T, svc *authz.Service, cfg *config.Config, opts admin.Options) *admin.Handler {
+	t.Helper()
+	h, err := admin.New(svc, cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// user creates a user directly in the credential service.
+func (e *env) user(t *testing.T, name string, sets []string, authorities ...string) {
+	t.Helper()
+	if _, err := e.svc.Accounts.CreateUser(t.Context(), authz.User{Name: name, APISets: sets, Scopes: []string{"read", "write"}, Authorities: authorities}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// key makes a named key for owner and returns "Bearer <token>".
+func (e *env) key(t *testing.T, owner, handle string, scopes ...string) string {
+	t.Helper()
+	tok, _, err := e.svc.Accounts.CreateKey(t.Context(), owner, authz.KeySpec{Handle: handle, Scopes: scopes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "Bearer " + tok
+}
+
+// adminKey makes a named key for the admin API (as `keygate keys create
+// --admin` does) and returns its Authorization value.
+func (e *env) adminKey(t *testing.T, owner, handle string, scopes ...string) string {
+	t.Helper()
+	tok, _, err := e.svc.Accounts.CreateKey(t.Context(), owner, authz.KeySpec{Handle: handle, Scopes: scopes, Admin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "Bearer " + tok
+}
+
+func bearer(token string) string { return "Bearer " + token }
+
+func basic(user, password string) string { return httpkittest.Basic(user, password) }
+
+// response is what a call got back.
+type response = httpkittest.Response
+
+// do sends a request to url. ctype and body may be empty.
+var do = httpkittest.Do
+
+// call sends a request to the admin API, with a JSON body if body is not
+// empty; a POST, PUT or PATCH says Content-Type application/json even
+// without one, as every state-changing request must.
+func (e *env) call(t *testing.T, method, path, authorization, body string) response {
+	t.Helper()
+	ctype := ""
+	if body != "" || method == "POST" || method == "PUT" || method == "PATCH" {
+		ctype = "application/json"
+	}
+	return do(t, method, e.admin+path, authorization, ctype, body)
+}
+
+// proxied sends GET /orders/1 through keygate's public listener and
+// returns the status.
+func (e *env) proxied(t *testing.T, authorization string) int {
+	t.Helper()
+	return do(t, "GET", e.base+"/orders/1", authorization, "", "").Status
+}
+
+// waitProxied polls the proxied route until it answers want, for at most
+// a second (the invalidation bound).
+func (e *env) waitProxied(t *testing.T, what, authorization string, want int) {
+	t.Helper()
+	deadline := time.Now().Add(time.Second)
+	for {
+		got := e.proxied(t, authorization)
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: the proxied route still answers %d after 1s, want %d", what, got, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+var (
+	want      = httpkittest.Want
+	wantError = httpkittest.WantError
+)
+
+// audit returns the admin API's audit lines with action, failing the
+// test unless there are n of them.
+func (e *env) audit(t *testing.T, action string, n int) []observer.LoggedEntry {
+	t.Helper()
+	lines := e.logs.FilterLoggerName("adminapi").FilterField(zap.String("audit", action)).All()
+	if len(lines) != n {
+		t.Fatalf("%d audit lines %q, want %d; the admin API logged:\n%s", len(lines), action, n, dump(e.logs.FilterLoggerName("adminapi").All()))
+	}
+	return lines
+}
+
+// wantFields fails the test unless the log line has these string fields.
+func wantFields(t *testing.T, l observer.LoggedEntry, fields map[string]string) {
+	t.Helper()
+	m := l.ContextMap()
+	for k, v := range fields {
+		if got, _ := m[k].(string); got != v {
+			t.Errorf("audit line %q: %s = %q, want %q (%v)", l.Message, k, got, v, m)
+		}
+	}
+}
+
+// noSecrets fails the test if any log line, of any component, holds one
+// of the secrets.
+func (e *env) noSecrets(t *testing.T, secrets ...string) {
+	t.Helper()
+	for _, l := range e.logs.All() {
+		line := l.Message + " " + fmt.Sprint(l.ContextMap())
+		for _, s := range secrets {
+			if s = strings.TrimPrefix(strings.TrimPrefix(s, "Bearer "), "ApiKey "); s != "" && strings.Contains(line, s) {
+				t.Errorf("a log line holds a secret: %s", line)
+			}
+		}
+	}
+}
+
+func dump(lines []observer.LoggedEntry) string {
+	var b strings.Builder
+	for _, l := range lines {
+		fmt.Fprintf(&b, "  %s %v\n", l.Message, l.ContextMap())
+	}
+	return b.String()
+}
