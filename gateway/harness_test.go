@@ -156,18 +156,6 @@ func getStatus(t *testing.T, url string) (int, string) {
 	return code, body
 }
 
-// eventually checks cond every 20ms until it holds or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, timeout)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func waitStatus(t *testing.T, url string, want int) {
 	t.Helper()
 	var got int

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/keygate/keygate/internal/testkit"
 )
 
 // reloadMessages are the log lines of a reload, asked for or done.
@@ -99,7 +101,7 @@ routes:
 				}
 			})
 
-			eventually(t, 10*time.Second, "reloads by the watcher, the signal and the entry point", func() bool {
+			testkit.Eventually(t, 10*time.Second, "reloads by the watcher, the signal and the entry point", func() bool {
 				return logs.FilterMessage("config reloaded").Len() >= 3 &&
 					logs.FilterMessage("config file changed: reloading").Len() > 0 &&
 					logs.FilterMessage("SIGHUP: reloading config").Len() > 0

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/internal/testkit"
 )
 
 // kubeletDir lays out a ConfigMap volume the way the kubelet does:
@@ -72,7 +73,7 @@ func TestWatchConfigMapSwap(t *testing.T) {
 	waitStatus(t, base+"/b", 200)
 
 	k.swap(t, yaml("  - {name: a, path_prefix: /a, upstream: ftp://nope, auth: none}\n"))
-	eventually(t, 5*time.Second, "an invalid ConfigMap update noticed", func() bool {
+	testkit.Eventually(t, 5*time.Second, "an invalid ConfigMap update noticed", func() bool {
 		return logs.FilterMessage("config reload refused; keeping the running config").Len() > 0
 	})
 	if code, _ := getStatus(t, base+"/b"); code != 200 {
