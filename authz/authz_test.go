@@ -16,6 +16,7 @@ import (
 
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/internal/redistest"
+	"github.com/keygate/keygate/internal/testkit"
 	"github.com/keygate/keygate/store"
 	"github.com/keygate/keygate/store/embedded"
 	redisstore "github.com/keygate/keygate/store/redis"
@@ -505,21 +506,15 @@ func TestVoidAcrossReplicas(t *testing.T) {
 		// replicas have recorded theirs and each has its cached entry for
 		// the key marked struck (the invalidation arrived; the entry is
 		// kept), so that what follows is "later" on both.
-		deadline := time.Now().Add(10 * time.Second)
-		for len(a.Verifier.strikeSlots)+len(b.Verifier.strikeSlots) > 0 && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-		}
+		testkit.Eventually(t, 10*time.Second, "both replicas' strikes recorded", func() bool {
+			return len(a.Verifier.strikeSlots)+len(b.Verifier.strikeSlots) == 0
+		})
 		for _, s := range []*Service{a, b} {
 			ck := cacheKey{key: s.Verifier.keys[0].index, d: s.Verifier.keys[0].digest(key)}
-			for {
-				if e, ok := s.Verifier.creds.GetIfPresent(ck); !ok || e.struck.Load() {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatal("a replica's entry was neither dropped nor marked struck within 10s")
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
+			testkit.Eventually(t, 10*time.Second, "a replica's entry dropped or marked struck", func() bool {
+				e, ok := s.Verifier.creds.GetIfPresent(ck)
+				return !ok || e.struck.Load()
+			})
 		}
 	}
 
@@ -571,16 +566,10 @@ func TestRevocationAcrossReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, v := range [][]string{bearer(tok), apiKey(key, apiTok)} {
-		for {
+		testkit.Eventually(t, time.Second-time.Since(start), "replica b refuses a taken-away credential", func() bool {
 			_, err := b.Verifier.Verify(ctx, v, readOrders, client)
-			if errors.Is(err, ErrInvalid) {
-				break
-			}
-			if time.Since(start) > time.Second {
-				t.Fatalf("replica b still accepts a taken-away credential after 1s: %v", err)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+			return errors.Is(err, ErrInvalid)
+		})
 	}
 	t.Logf("revocation reached the other replica in %v", time.Since(start))
 }
@@ -593,7 +582,12 @@ func TestStalenessCapWithoutMessages(t *testing.T) {
 	cfg := authConfig()
 	cfg.CacheTTL = 300 * time.Millisecond
 	a := newService(t, openRedis(t, rc), cfg, nil)
-	deaf := newService(t, &spy{Store: openRedis(t, rc), mute: true}, cfg, nil)
+	clk := &stepClock{now: time.Now()}
+	deaf, err := New(ctx, cfg, &spy{Store: openRedis(t, rc), mute: true}, Options{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(deaf.Close)
 	mustUser(t, a, "jack", []string{"orders"}, []string{"read"})
 	tok, cred, err := a.Accounts.CreateKey(ctx, "jack", KeySpec{Handle: "k"})
 	if err != nil {
@@ -605,7 +599,7 @@ func TestStalenessCapWithoutMessages(t *testing.T) {
 	if err := a.Accounts.Revoke(ctx, cred.ID); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(cfg.CacheTTL + 50*time.Millisecond)
+	clk.add(cfg.CacheTTL + 50*time.Millisecond)
 	if _, err := deaf.Verifier.Verify(ctx, bearer(tok), readOrders, client); !errors.Is(err, ErrInvalid) {
 		t.Errorf("after cache_ttl without any message: %v, want ErrInvalid", err)
 	}
@@ -618,7 +612,12 @@ func TestStaleIfError(t *testing.T) {
 	srv := redistest.Start(t)
 	cfg := authConfig()
 	cfg.CacheTTL = 50 * time.Millisecond
-	s := newService(t, openRedis(t, redisConfig(t, srv.Addr())), cfg, nil)
+	clk := &stepClock{now: time.Now()}
+	s, err := New(ctx, cfg, openRedis(t, redisConfig(t, srv.Addr())), Options{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
 	mustUser(t, s, "kim", []string{"orders"}, []string{"read"})
 	tok, _, err := s.Accounts.CreateKey(ctx, "kim", KeySpec{Handle: "k"})
 	if err != nil {
@@ -632,7 +631,7 @@ func TestStaleIfError(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.Stop()
-	time.Sleep(cfg.CacheTTL + 10*time.Millisecond) // past freshness: the store is asked and fails
+	clk.add(cfg.CacheTTL + 10*time.Millisecond) // past freshness: the store is asked and fails
 	if _, err := s.Verifier.Verify(ctx, bearer(tok), readOrders, client); err != nil {
 		t.Errorf("recently verified credential with the store down: %v, want it to keep working", err)
 	}

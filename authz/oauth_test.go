@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/internal/testkit"
 	"github.com/keygate/keygate/store"
 )
 
@@ -214,20 +215,13 @@ func TestAPIKeyStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Verifier.Verify(ctx, apiKey(key, newSecret(prefixAPITok)), readOrders, client)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testkit.Eventually(t, 5*time.Second, "APIKeyStatus = active, 1", func() bool {
 		status, n, err := s.Accounts.APIKeyStatus(ctx, "sam")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n == 1 && status == StatusActive {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("APIKeyStatus = %s, %d; want active, 1", status, n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return n == 1 && status == StatusActive
+	})
 	_ = tok
 }
 
@@ -250,20 +244,13 @@ func TestLastUsed(t *testing.T) {
 	}
 	waitLastUsed := func(want time.Time) {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for {
+		testkit.Eventually(t, 5*time.Second, "lastUsed = "+want.UTC().String(), func() bool {
 			c, err := s.Accounts.Credential(ctx, cred.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.LastUsed.Equal(want.UTC()) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("lastUsed = %v, want %v", c.LastUsed, want.UTC())
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+			return c.LastUsed.Equal(want.UTC())
+		})
 	}
 	if _, err := s.Verifier.Verify(ctx, bearer(tok), readOrders, client); err != nil {
 		t.Fatal(err)
