@@ -1,6 +1,7 @@
 package redis_test
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/keygate/keygate/internal/redistest"
+	"github.com/keygate/keygate/internal/testkit"
 	"github.com/keygate/keygate/store/redis"
 )
 
@@ -46,13 +48,9 @@ func gauge(t *testing.T, reg *prometheus.Registry) float64 {
 // waitGauge waits until the gauge is want.
 func waitGauge(t *testing.T, reg *prometheus.Registry, want float64) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for gauge(t, reg) != want {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: got %v after 10s, want %v", evictionGauge, gauge(t, reg), want)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.Eventually(t, 10*time.Second, fmt.Sprintf("%s = %v", evictionGauge, want), func() bool {
+		return gauge(t, reg) == want
+	})
 }
 
 // waitChecks waits until the server at addr has been sent n more INFO
@@ -83,14 +81,13 @@ func waitChecks(t *testing.T, addr string, n int) {
 		return total
 	}
 	base, polls := count(), 1
-	deadline := time.Now().Add(10 * time.Second)
-	for count()-polls-base < n {
-		polls++
-		if time.Now().After(deadline) {
-			t.Fatalf("fewer than %d policy checks on %s within 10s", n, addr)
+	testkit.Eventually(t, 10*time.Second, fmt.Sprintf("%d policy checks on %s", n, addr), func() bool {
+		if count()-polls-base >= n {
+			return true
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		polls++
+		return false
+	})
 }
 
 // configSet sets the server's maxmemory-policy as an operator would.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/internal/redistest"
+	"github.com/keygate/keygate/internal/testkit"
 	"github.com/keygate/keygate/store"
 	"github.com/keygate/keygate/store/redis"
 	"github.com/keygate/keygate/store/storetest"
@@ -313,17 +314,10 @@ keygate_store_errors_total{op="update"} 0
 
 	// Back again: the same Store recovers.
 	srv.Restart()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testkit.Eventually(t, 5*time.Second, "Get after Redis came back = ErrNotFound", func() bool {
 		_, err := s.Get(ctx, "k")
-		if errors.Is(err, store.ErrNotFound) { // the test server keeps nothing
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Get after Redis came back: %v, want ErrNotFound", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return errors.Is(err, store.ErrNotFound) // the test server keeps nothing
+	})
 }
 
 func TestNewUnreachable(t *testing.T) {

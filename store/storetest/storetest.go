@@ -99,18 +99,6 @@ func replica(t *testing.T, h Harness, s store.Store) store.Store {
 	return r
 }
 
-// eventually polls cond every 10ms until it holds or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still not true after %s", what, timeout)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // wantErr fails the test unless errors.Is(err, want) (want nil: err nil).
 func wantErr(t *testing.T, call string, err, want error) {
 	t.Helper()
