@@ -52,12 +52,12 @@ var backends = map[string]func(t *testing.T) store.Store{
 	},
 }
 
-func redisConfig(t *testing.T, addr string) config.Redis {
+func redisConfig(t testing.TB, addr string) config.Redis {
 	return config.Redis{Addrs: []string{addr}, KeyPrefix: redistest.Prefix(t), DialTimeout: time.Second,
 		ReadTimeout: time.Second, WriteTimeout: time.Second}
 }
 
-func openRedis(t *testing.T, c config.Redis) store.Store {
+func openRedis(t testing.TB, c config.Redis) store.Store {
 	t.Helper()
 	s, err := redisstore.New(t.Context(), c, nil, nil)
 	if err != nil {
@@ -278,9 +278,11 @@ func TestStoreTraffic(t *testing.T) {
 			{"unknown well-formed", bearer(newSecret(prefixKey)), 1},
 			{"valid", bearer(tok), 2}, // the credential and its owner, once
 		} {
-			if got := count(c.name, c.values, 50); got > c.max {
-				t.Errorf("%s: %d store reads for 50 requests, want at most %d", c.name, got, c.max)
-			}
+			t.Run(c.name, func(t *testing.T) {
+				if got := count(c.name, c.values, 50); got > c.max {
+					t.Errorf("%s: %d store reads for 50 requests, want at most %d", c.name, got, c.max)
+				}
+			})
 		}
 
 		sp.failGets.Store(true)

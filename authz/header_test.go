@@ -174,9 +174,11 @@ func TestIssuedSecretsStayWellFormed(t *testing.T) {
 		{"kgl_BcTcnRjqG5bOSm7TSO7OhP5FljaMzm3na0NCaTvBPWNClt4zn", prefixKey},
 		{"kgk_l3ho4s2DemPDp9o9TeS4fHB6PuAQ", prefixAPIKey},
 	} {
-		if !wellFormed(c.s, c.p) {
-			t.Errorf("%q (issued earlier) is no longer well-formed", c.s)
-		}
+		t.Run(string(c.p), func(t *testing.T) {
+			if !wellFormed(c.s, c.p) {
+				t.Errorf("%q (issued earlier) is no longer well-formed", c.s)
+			}
+		})
 	}
 }
 

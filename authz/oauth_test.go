@@ -185,9 +185,11 @@ func TestPasswords(t *testing.T) {
 			t.Fatalf("right password: %v", err)
 		}
 		for _, c := range []struct{ name, pw string }{{"quinn", "wrong password"}, {"nobody", "correct horse battery"}} {
-			if _, err := s.Accounts.CheckPassword(ctx, c.name, c.pw, a); !errors.Is(err, ErrInvalid) {
-				t.Errorf("CheckPassword(%s, %s): %v, want ErrInvalid", c.name, c.pw, err)
-			}
+			t.Run(c.name+" "+c.pw, func(t *testing.T) {
+				if _, err := s.Accounts.CheckPassword(ctx, c.name, c.pw, a); !errors.Is(err, ErrInvalid) {
+					t.Errorf("CheckPassword(%s, %s): %v, want ErrInvalid", c.name, c.pw, err)
+				}
+			})
 		}
 		// Per user: 3 failures, then even the right password is refused.
 		s.Accounts.CheckPassword(ctx, "quinn", "wrong", b)

@@ -79,14 +79,7 @@ func testClose(t *testing.T, h Harness) {
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	deadline := time.After(5 * time.Second)
-	for open := true; open; {
-		select {
-		case _, open = <-sub:
-		case <-deadline:
-			t.Fatalf("subscription still open 5s after Close")
-		}
-	}
+	waitClosed(t, sub, "subscription", "Close")
 	for name, call := range calls(s, t.Context(), "k") {
 		wantErr(t, name+" after Close", call(), store.ErrUnavailable)
 	}

@@ -99,6 +99,20 @@ func replica(t *testing.T, h Harness, s store.Store) store.Store {
 	return r
 }
 
+// waitClosed drains ch until it is closed, failing the test with
+// "<what> still open 5s after <after>" if it is not closed by then.
+func waitClosed[T any](t *testing.T, ch <-chan T, what, after string) {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for open := true; open; {
+		select {
+		case _, open = <-ch:
+		case <-deadline:
+			t.Fatalf("%s still open 5s after %s", what, after)
+		}
+	}
+}
+
 // wantErr fails the test unless errors.Is(err, want) (want nil: err nil).
 func wantErr(t *testing.T, call string, err, want error) {
 	t.Helper()
