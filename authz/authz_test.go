@@ -331,12 +331,14 @@ func TestVerifyCacheHitAllocatesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, v := range map[string][]string{"bearer": bearer(tok), "apikey": apiKey(key, apiTok)} {
-		if _, err := s.Verifier.Verify(ctx, v, readOrders, client); err != nil {
-			t.Fatal(err)
-		}
-		if n := testing.AllocsPerRun(200, func() { s.Verifier.Verify(ctx, v, readOrders, client) }); n > 0 {
-			t.Errorf("%s: Verify on a cache hit allocated %v times, want 0", name, n)
-		}
+		t.Run(name, func(t *testing.T) {
+			if _, err := s.Verifier.Verify(ctx, v, readOrders, client); err != nil {
+				t.Fatal(err)
+			}
+			if n := testing.AllocsPerRun(200, func() { s.Verifier.Verify(ctx, v, readOrders, client) }); n > 0 {
+				t.Errorf("%s: Verify on a cache hit allocated %v times, want 0", name, n)
+			}
+		})
 	}
 }
 

@@ -47,10 +47,12 @@ var headerCases = []struct {
 
 func TestParseAuthorization(t *testing.T) {
 	for _, tt := range headerCases {
-		got, err := ParseAuthorization(tt.values)
-		if !errors.Is(err, tt.err) || got != tt.want {
-			t.Errorf("%s: ParseAuthorization(%q) = %+v, %v; want %+v, %v", tt.name, tt.values, got, err, tt.want, tt.err)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseAuthorization(tt.values)
+			if !errors.Is(err, tt.err) || got != tt.want {
+				t.Errorf("%s: ParseAuthorization(%q) = %+v, %v; want %+v, %v", tt.name, tt.values, got, err, tt.want, tt.err)
+			}
+		})
 	}
 }
 

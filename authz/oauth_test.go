@@ -151,9 +151,11 @@ func TestClientSecretRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, sec := range map[string]string{"new": fresh, "old within grace": old} {
-		if _, err := s.OAuth.AuthenticateClient(ctx, c.ID, sec); err != nil {
-			t.Errorf("%s secret: %v", name, err)
-		}
+		t.Run(name, func(t *testing.T) {
+			if _, err := s.OAuth.AuthenticateClient(ctx, c.ID, sec); err != nil {
+				t.Errorf("%s secret: %v", name, err)
+			}
+		})
 	}
 	later := t0.Add(time.Hour + time.Second)
 	now.Store(&later)

@@ -214,10 +214,12 @@ func TestKeyLayout(t *testing.T) {
 	for key, wantTTL := range map[string]bool{
 		p + "r:{user/alice}": true, p + "i:{all}": true, p + "c:{hits}": true, p + "s:{tok}": false,
 	} {
-		ttl, err := raw.PTTL(ctx, key).Result()
-		if err != nil || (ttl > 0) != wantTTL || ttl == -2*time.Nanosecond {
-			t.Errorf("PTTL %s: got (%v, %v), want expiry %v", key, ttl, err, wantTTL)
-		}
+		t.Run(key, func(t *testing.T) {
+			ttl, err := raw.PTTL(ctx, key).Result()
+			if err != nil || (ttl > 0) != wantTTL || ttl == -2*time.Nanosecond {
+				t.Errorf("PTTL %s: got (%v, %v), want expiry %v", key, ttl, err, wantTTL)
+			}
+		})
 	}
 	if n, err := raw.Exists(ctx, p+"c:{hits}", p+"s:{tok}", p+"i:{all}").Result(); err != nil || n != 3 {
 		t.Errorf("Exists counter, strikes, index: got (%d, %v), want 3", n, err)
