@@ -16,6 +16,7 @@ import (
 
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/internal/redistest"
+	"github.com/keygate/keygate/internal/testkit"
 	"github.com/keygate/keygate/store"
 	"github.com/keygate/keygate/store/embedded"
 	redisstore "github.com/keygate/keygate/store/redis"
@@ -51,12 +52,12 @@ var backends = map[string]func(t *testing.T) store.Store{
 	},
 }
 
-func redisConfig(t *testing.T, addr string) config.Redis {
+func redisConfig(t testing.TB, addr string) config.Redis {
 	return config.Redis{Addrs: []string{addr}, KeyPrefix: redistest.Prefix(t), DialTimeout: time.Second,
 		ReadTimeout: time.Second, WriteTimeout: time.Second}
 }
 
-func openRedis(t *testing.T, c config.Redis) store.Store {
+func openRedis(t testing.TB, c config.Redis) store.Store {
 	t.Helper()
 	s, err := redisstore.New(t.Context(), c, nil, nil)
 	if err != nil {
@@ -277,9 +278,11 @@ func TestStoreTraffic(t *testing.T) {
 			{"unknown well-formed", bearer(newSecret(prefixKey)), 1},
 			{"valid", bearer(tok), 2}, // the credential and its owner, once
 		} {
-			if got := count(c.name, c.values, 50); got > c.max {
-				t.Errorf("%s: %d store reads for 50 requests, want at most %d", c.name, got, c.max)
-			}
+			t.Run(c.name, func(t *testing.T) {
+				if got := count(c.name, c.values, 50); got > c.max {
+					t.Errorf("%s: %d store reads for 50 requests, want at most %d", c.name, got, c.max)
+				}
+			})
 		}
 
 		sp.failGets.Store(true)
@@ -328,12 +331,14 @@ func TestVerifyCacheHitAllocatesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, v := range map[string][]string{"bearer": bearer(tok), "apikey": apiKey(key, apiTok)} {
-		if _, err := s.Verifier.Verify(ctx, v, readOrders, client); err != nil {
-			t.Fatal(err)
-		}
-		if n := testing.AllocsPerRun(200, func() { s.Verifier.Verify(ctx, v, readOrders, client) }); n > 0 {
-			t.Errorf("%s: Verify on a cache hit allocated %v times, want 0", name, n)
-		}
+		t.Run(name, func(t *testing.T) {
+			if _, err := s.Verifier.Verify(ctx, v, readOrders, client); err != nil {
+				t.Fatal(err)
+			}
+			if n := testing.AllocsPerRun(200, func() { s.Verifier.Verify(ctx, v, readOrders, client) }); n > 0 {
+				t.Errorf("%s: Verify on a cache hit allocated %v times, want 0", name, n)
+			}
+		})
 	}
 }
 
@@ -505,21 +510,15 @@ func TestVoidAcrossReplicas(t *testing.T) {
 		// replicas have recorded theirs and each has its cached entry for
 		// the key marked struck (the invalidation arrived; the entry is
 		// kept), so that what follows is "later" on both.
-		deadline := time.Now().Add(10 * time.Second)
-		for len(a.Verifier.strikeSlots)+len(b.Verifier.strikeSlots) > 0 && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-		}
+		testkit.Eventually(t, 10*time.Second, "both replicas' strikes recorded", func() bool {
+			return len(a.Verifier.strikeSlots)+len(b.Verifier.strikeSlots) == 0
+		})
 		for _, s := range []*Service{a, b} {
 			ck := cacheKey{key: s.Verifier.keys[0].index, d: s.Verifier.keys[0].digest(key)}
-			for {
-				if e, ok := s.Verifier.creds.GetIfPresent(ck); !ok || e.struck.Load() {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatal("a replica's entry was neither dropped nor marked struck within 10s")
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
+			testkit.Eventually(t, 10*time.Second, "a replica's entry dropped or marked struck", func() bool {
+				e, ok := s.Verifier.creds.GetIfPresent(ck)
+				return !ok || e.struck.Load()
+			})
 		}
 	}
 
@@ -571,16 +570,10 @@ func TestRevocationAcrossReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, v := range [][]string{bearer(tok), apiKey(key, apiTok)} {
-		for {
+		testkit.Eventually(t, time.Second-time.Since(start), "replica b refuses a taken-away credential", func() bool {
 			_, err := b.Verifier.Verify(ctx, v, readOrders, client)
-			if errors.Is(err, ErrInvalid) {
-				break
-			}
-			if time.Since(start) > time.Second {
-				t.Fatalf("replica b still accepts a taken-away credential after 1s: %v", err)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+			return errors.Is(err, ErrInvalid)
+		})
 	}
 	t.Logf("revocation reached the other replica in %v", time.Since(start))
 }
@@ -593,7 +586,12 @@ func TestStalenessCapWithoutMessages(t *testing.T) {
 	cfg := authConfig()
 	cfg.CacheTTL = 300 * time.Millisecond
 	a := newService(t, openRedis(t, rc), cfg, nil)
-	deaf := newService(t, &spy{Store: openRedis(t, rc), mute: true}, cfg, nil)
+	clk := &stepClock{now: time.Now()}
+	deaf, err := New(ctx, cfg, &spy{Store: openRedis(t, rc), mute: true}, Options{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(deaf.Close)
 	mustUser(t, a, "jack", []string{"orders"}, []string{"read"})
 	tok, cred, err := a.Accounts.CreateKey(ctx, "jack", KeySpec{Handle: "k"})
 	if err != nil {
@@ -605,7 +603,7 @@ func TestStalenessCapWithoutMessages(t *testing.T) {
 	if err := a.Accounts.Revoke(ctx, cred.ID); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(cfg.CacheTTL + 50*time.Millisecond)
+	clk.add(cfg.CacheTTL + 50*time.Millisecond)
 	if _, err := deaf.Verifier.Verify(ctx, bearer(tok), readOrders, client); !errors.Is(err, ErrInvalid) {
 		t.Errorf("after cache_ttl without any message: %v, want ErrInvalid", err)
 	}
@@ -618,7 +616,12 @@ func TestStaleIfError(t *testing.T) {
 	srv := redistest.Start(t)
 	cfg := authConfig()
 	cfg.CacheTTL = 50 * time.Millisecond
-	s := newService(t, openRedis(t, redisConfig(t, srv.Addr())), cfg, nil)
+	clk := &stepClock{now: time.Now()}
+	s, err := New(ctx, cfg, openRedis(t, redisConfig(t, srv.Addr())), Options{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
 	mustUser(t, s, "kim", []string{"orders"}, []string{"read"})
 	tok, _, err := s.Accounts.CreateKey(ctx, "kim", KeySpec{Handle: "k"})
 	if err != nil {
@@ -632,7 +635,7 @@ func TestStaleIfError(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.Stop()
-	time.Sleep(cfg.CacheTTL + 10*time.Millisecond) // past freshness: the store is asked and fails
+	clk.add(cfg.CacheTTL + 10*time.Millisecond) // past freshness: the store is asked and fails
 	if _, err := s.Verifier.Verify(ctx, bearer(tok), readOrders, client); err != nil {
 		t.Errorf("recently verified credential with the store down: %v, want it to keep working", err)
 	}

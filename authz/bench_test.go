@@ -14,7 +14,6 @@ import (
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/internal/redistest"
 	"github.com/keygate/keygate/store/embedded"
-	redisstore "github.com/keygate/keygate/store/redis"
 )
 
 func BenchmarkVerifyCacheHit(b *testing.B) {
@@ -59,13 +58,9 @@ func BenchmarkVerifyMissRedis(b *testing.B) {
 	if v := os.Getenv("KEYGATE_BENCH_CREDENTIALS"); v != "" {
 		n, _ = strconv.Atoi(v)
 	}
-	rc := config.Redis{Addrs: []string{redistest.Addr(b)}, KeyPrefix: redistest.Prefix(b), DialTimeout: time.Second,
-		ReadTimeout: time.Second, WriteTimeout: time.Second, PoolSize: 64}
-	st, err := redisstore.New(b.Context(), rc, nil, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
+	rc := redisConfig(b, redistest.Addr(b))
+	rc.PoolSize = 64
+	st := openRedis(b, rc)
 	cfg := authConfig()
 	cfg.CacheSize = n + 1000
 	issuer, err := New(b.Context(), cfg, st, Options{})
@@ -97,11 +92,7 @@ func BenchmarkVerifyMissRedis(b *testing.B) {
 	if failed.Load() > 0 {
 		b.Fatalf("%d credentials could not be created", failed.Load())
 	}
-	st2, err := redisstore.New(b.Context(), rc, nil, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st2.Close()
+	st2 := openRedis(b, rc)
 	replica, err := New(b.Context(), cfg, st2, Options{})
 	if err != nil {
 		b.Fatal(err)
@@ -141,13 +132,9 @@ func BenchmarkVerifyMissRedis(b *testing.B) {
 // the median and p90 of each (ns), their ratio unknown/wrong, and the
 // chance that a wrong token's probe is the slower of a pair.
 func BenchmarkProbes(b *testing.B) {
-	rc := config.Redis{Addrs: []string{redistest.Addr(b)}, KeyPrefix: redistest.Prefix(b), DialTimeout: time.Second,
-		ReadTimeout: time.Second, WriteTimeout: time.Second, PoolSize: 16}
-	st, err := redisstore.New(b.Context(), rc, nil, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
+	rc := redisConfig(b, redistest.Addr(b))
+	rc.PoolSize = 16
+	st := openRedis(b, rc)
 	cfg := authConfig()
 	cfg.LockoutThreshold = 1 << 30
 	s, err := New(b.Context(), cfg, st, Options{})

@@ -47,10 +47,12 @@ var headerCases = []struct {
 
 func TestParseAuthorization(t *testing.T) {
 	for _, tt := range headerCases {
-		got, err := ParseAuthorization(tt.values)
-		if !errors.Is(err, tt.err) || got != tt.want {
-			t.Errorf("%s: ParseAuthorization(%q) = %+v, %v; want %+v, %v", tt.name, tt.values, got, err, tt.want, tt.err)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseAuthorization(tt.values)
+			if !errors.Is(err, tt.err) || got != tt.want {
+				t.Errorf("%s: ParseAuthorization(%q) = %+v, %v; want %+v, %v", tt.name, tt.values, got, err, tt.want, tt.err)
+			}
+		})
 	}
 }
 
@@ -174,9 +176,11 @@ func TestIssuedSecretsStayWellFormed(t *testing.T) {
 		{"kgl_BcTcnRjqG5bOSm7TSO7OhP5FljaMzm3na0NCaTvBPWNClt4zn", prefixKey},
 		{"kgk_l3ho4s2DemPDp9o9TeS4fHB6PuAQ", prefixAPIKey},
 	} {
-		if !wellFormed(c.s, c.p) {
-			t.Errorf("%q (issued earlier) is no longer well-formed", c.s)
-		}
+		t.Run(string(c.p), func(t *testing.T) {
+			if !wellFormed(c.s, c.p) {
+				t.Errorf("%q (issued earlier) is no longer well-formed", c.s)
+			}
+		})
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/internal/testkit"
 	"github.com/keygate/keygate/store"
 )
 
@@ -150,9 +151,11 @@ func TestClientSecretRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, sec := range map[string]string{"new": fresh, "old within grace": old} {
-		if _, err := s.OAuth.AuthenticateClient(ctx, c.ID, sec); err != nil {
-			t.Errorf("%s secret: %v", name, err)
-		}
+		t.Run(name, func(t *testing.T) {
+			if _, err := s.OAuth.AuthenticateClient(ctx, c.ID, sec); err != nil {
+				t.Errorf("%s secret: %v", name, err)
+			}
+		})
 	}
 	later := t0.Add(time.Hour + time.Second)
 	now.Store(&later)
@@ -184,9 +187,11 @@ func TestPasswords(t *testing.T) {
 			t.Fatalf("right password: %v", err)
 		}
 		for _, c := range []struct{ name, pw string }{{"quinn", "wrong password"}, {"nobody", "correct horse battery"}} {
-			if _, err := s.Accounts.CheckPassword(ctx, c.name, c.pw, a); !errors.Is(err, ErrInvalid) {
-				t.Errorf("CheckPassword(%s, %s): %v, want ErrInvalid", c.name, c.pw, err)
-			}
+			t.Run(c.name+" "+c.pw, func(t *testing.T) {
+				if _, err := s.Accounts.CheckPassword(ctx, c.name, c.pw, a); !errors.Is(err, ErrInvalid) {
+					t.Errorf("CheckPassword(%s, %s): %v, want ErrInvalid", c.name, c.pw, err)
+				}
+			})
 		}
 		// Per user: 3 failures, then even the right password is refused.
 		s.Accounts.CheckPassword(ctx, "quinn", "wrong", b)
@@ -214,20 +219,13 @@ func TestAPIKeyStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Verifier.Verify(ctx, apiKey(key, newSecret(prefixAPITok)), readOrders, client)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testkit.Eventually(t, 5*time.Second, "APIKeyStatus = active, 1", func() bool {
 		status, n, err := s.Accounts.APIKeyStatus(ctx, "sam")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n == 1 && status == StatusActive {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("APIKeyStatus = %s, %d; want active, 1", status, n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return n == 1 && status == StatusActive
+	})
 	_ = tok
 }
 
@@ -250,20 +248,13 @@ func TestLastUsed(t *testing.T) {
 	}
 	waitLastUsed := func(want time.Time) {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for {
+		testkit.Eventually(t, 5*time.Second, "lastUsed = "+want.UTC().String(), func() bool {
 			c, err := s.Accounts.Credential(ctx, cred.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.LastUsed.Equal(want.UTC()) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("lastUsed = %v, want %v", c.LastUsed, want.UTC())
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+			return c.LastUsed.Equal(want.UTC())
+		})
 	}
 	if _, err := s.Verifier.Verify(ctx, bearer(tok), readOrders, client); err != nil {
 		t.Fatal(err)

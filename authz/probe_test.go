@@ -188,17 +188,19 @@ func TestUnknownKeyAndWrongTokenCostTheSame(t *testing.T) {
 			{"past negative_cache_ttl", 6 * time.Second, 2},
 			{"past cache_ttl", 10 * time.Second, 2},
 		} {
-			clk.add(step.advance)
-			for i := range step.probes {
-				wrong, errW := probe(key)
-				unk, errU := probe(unknown)
-				if !errors.Is(errW, ErrInvalid) || !errors.Is(errU, ErrInvalid) {
-					t.Fatalf("%s, probe %d: wrong token %v, unknown key %v; want ErrInvalid for both", step.name, i+1, errW, errU)
+			t.Run(step.name, func(t *testing.T) { // in order: each step moves the clock on from the last
+				clk.add(step.advance)
+				for i := range step.probes {
+					wrong, errW := probe(key)
+					unk, errU := probe(unknown)
+					if !errors.Is(errW, ErrInvalid) || !errors.Is(errU, ErrInvalid) {
+						t.Fatalf("%s, probe %d: wrong token %v, unknown key %v; want ErrInvalid for both", step.name, i+1, errW, errU)
+					}
+					if wrong != unk {
+						t.Errorf("%s, probe %d: store calls on the request path: wrong token %d, unknown key %d; want equal", step.name, i+1, wrong, unk)
+					}
 				}
-				if wrong != unk {
-					t.Errorf("%s, probe %d: store calls on the request path: wrong token %d, unknown key %d; want equal", step.name, i+1, wrong, unk)
-				}
-			}
+			})
 		}
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/internal/redistest"
+	"github.com/keygate/keygate/internal/testkit"
 )
 
 // TestFastRedisDown: with Redis stopped, a replica spends what it has
@@ -38,19 +39,14 @@ func TestFastRedisDown(t *testing.T) {
 		}
 	}
 	srv.Restart()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		d, err := r.Allow(t.Context(), "k", lim)
-		if err == nil {
-			if !d.Allowed || d.Degraded {
-				t.Errorf("after the restart: %+v", d)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Redis restarted 5s ago, still: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	var d Decision
+	testkit.Eventually(t, 5*time.Second, "Allow without error after Redis restarted", func() bool {
+		var err error
+		d, err = r.Allow(t.Context(), "k", lim)
+		return err == nil
+	})
+	if !d.Allowed || d.Degraded {
+		t.Errorf("after the restart: %+v", d)
 	}
 }
 
@@ -66,20 +62,14 @@ func TestFastExpiredLeaseGoesBack(t *testing.T) {
 	// b is refused while a holds 3; within about leaseLife and a sweep, a
 	// gives them back and b's next ask (at most leaseLife after its
 	// refusal) gets them.
-	deadline := time.Now().Add(10 * time.Second) // about 3 s: a sweep after the lease expires, then b asks again
-	for {
+	// About 3 s: a sweep after the lease expires, then b asks again.
+	testkit.Eventually(t, 10*time.Second, "a's unspent lease reached b", func() bool {
 		d, err := b.Allow(t.Context(), "k", lim)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d.Allowed {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("a's unspent lease never reached b: %+v", d)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return d.Allowed
+	})
 }
 
 func TestFastPathAllocations(t *testing.T) {

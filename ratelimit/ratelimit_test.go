@@ -12,6 +12,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/keygate/keygate/internal/redistest"
+	"github.com/keygate/keygate/internal/testkit"
 )
 
 func redisLimiter(t testing.TB, addr, prefix string) *Redis {
@@ -29,7 +30,8 @@ func fast(l Limit) Limit { l.Fast = true; return l }
 
 func TestDecisions(t *testing.T) {
 	addr := redistest.Addr(t)
-	local, err := NewLocal(1000, nil)
+	clock := &fakeClock{t: time.Now()}
+	local, err := NewLocal(1000, clock.now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,10 +40,12 @@ func TestDecisions(t *testing.T) {
 		name string
 		l    Limiter
 		lim  Limit
+		pass func(time.Duration) // lets time pass for the limiter
 	}{
-		{"local", local, lim},
-		{"redis exact", redisLimiter(t, addr, redistest.Prefix(t)), lim},
-		{"redis fast", redisLimiter(t, addr, redistest.Prefix(t)), fast(lim)},
+		{"local", local, lim, clock.add},
+		// Redis buckets run on the server's clock: only real time passes them.
+		{"redis exact", redisLimiter(t, addr, redistest.Prefix(t)), lim, time.Sleep},
+		{"redis fast", redisLimiter(t, addr, redistest.Prefix(t)), fast(lim), time.Sleep},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			for i := range 3 {
@@ -59,7 +63,7 @@ func TestDecisions(t *testing.T) {
 			if d, _ := c.l.Allow(t.Context(), "other", c.lim); !d.Allowed {
 				t.Error("another key shares the bucket")
 			}
-			time.Sleep(110 * time.Millisecond)
+			c.pass(110 * time.Millisecond)
 			if d, _ := c.l.Allow(t.Context(), "k", c.lim); !d.Allowed {
 				t.Errorf("after the retry-after: %+v", d)
 			}
@@ -196,20 +200,15 @@ func TestFastGivesBack(t *testing.T) {
 // waitIdle waits until r's lease for key has no refill in flight.
 func waitIdle(t *testing.T, r *Redis, key string) {
 	t.Helper()
-	for range 600 {
+	testkit.Eventually(t, 3*time.Second, "the refill finished", func() bool {
 		e, ok := r.leases.GetIfPresent(key)
 		if !ok {
 			t.Fatal("no lease")
 		}
 		e.mu.Lock()
-		idle := e.inflight == nil
-		e.mu.Unlock()
-		if idle {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatal("the refill did not finish")
+		defer e.mu.Unlock()
+		return e.inflight == nil
+	})
 }
 
 // forget drops r's state for key (for tests).

@@ -1,28 +1,23 @@
 package certfile
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/internal/testkit"
 	"github.com/keygate/keygate/internal/testpki"
 )
 
-// waitServed polls k until it serves want's certificate, failing after a
+// waitServed waits until k serves want's certificate, failing after a
 // generous deadline (the check interval in these tests is 5ms).
 func waitServed(t *testing.T, k *KeyPair, want testpki.Leaf) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if c := k.Certificate(); c.Leaf.SerialNumber.Cmp(want.Cert.SerialNumber) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still serving serial %v, want %v", k.Certificate().Leaf.SerialNumber, want.Cert.SerialNumber)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(t, 10*time.Second, fmt.Sprintf("serving serial %v", want.Cert.SerialNumber), func() bool {
+		return k.Certificate().Leaf.SerialNumber.Cmp(want.Cert.SerialNumber) == 0
+	})
 }
 
 func TestReloadWhenFilesChange(t *testing.T) {

@@ -59,13 +59,7 @@ func StartCluster(t testing.TB, masters int) *Cluster {
 
 // Addrs are the nodes' addresses, what store.redis.addrs lists in Cluster
 // mode (any one of them would do as a seed).
-func (c *Cluster) Addrs() []string {
-	addrs := make([]string, len(c.Nodes))
-	for i, n := range c.Nodes {
-		addrs[i] = n.Addr()
-	}
-	return addrs
-}
+func (c *Cluster) Addrs() []string { return addrs(c.Nodes) }
 
 // Restart restarts every node, empty but with its cluster configuration
 // (nodes.conf in its directory), and waits until the cluster is ok again.

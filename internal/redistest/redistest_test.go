@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keygate/keygate/internal/testkit"
 )
 
 func TestStartStopRestart(t *testing.T) {
@@ -106,14 +108,8 @@ func TestNoOrphans(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("child: %v, output %q", err, out)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if _, err := serverPID(addr); err != nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server at %s still answers 5s after its test process exited", addr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.Eventually(t, 5*time.Second, fmt.Sprintf("server at %s gone after its test process exited", addr), func() bool {
+		_, err := serverPID(addr)
+		return err != nil
+	})
 }

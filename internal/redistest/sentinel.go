@@ -73,13 +73,7 @@ func StartSentinel(t testing.TB) *Sentinel {
 
 // Addrs are the sentinels' addresses, what store.redis.addrs lists in
 // Sentinel mode.
-func (s *Sentinel) Addrs() []string {
-	addrs := make([]string, len(s.Sentinels))
-	for i, sn := range s.Sentinels {
-		addrs[i] = sn.Addr()
-	}
-	return addrs
-}
+func (s *Sentinel) Addrs() []string { return addrs(s.Sentinels) }
 
 // ReportedMasters returns the master address each sentinel reports now
 // ("" for one that does not answer).

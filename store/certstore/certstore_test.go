@@ -16,6 +16,7 @@ import (
 
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/internal/redistest"
+	"github.com/keygate/keygate/internal/testkit"
 	"github.com/keygate/keygate/store"
 	"github.com/keygate/keygate/store/embedded"
 	redisstore "github.com/keygate/keygate/store/redis"
@@ -42,6 +43,13 @@ var backends = []struct {
 		t.Cleanup(func() { s.Close() })
 		return s
 	}},
+}
+
+// forEachBackend runs test as a subtest on a fresh store of each backend.
+func forEachBackend(t *testing.T, test func(t *testing.T, st store.Store)) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { test(t, b.open(t)) })
+	}
 }
 
 // TestStorageSemantics runs the same sequence against CertMagic's own
@@ -170,168 +178,149 @@ func storageSemantics(t *testing.T, s certmagic.Storage) {
 // TestLocks has two Storages on one store, as two replicas on one Redis
 // would be.
 func TestLocks(t *testing.T) {
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			st := b.open(t)
-			a := New(st, Options{PollInterval: 5 * time.Millisecond, LockTTL: 600 * time.Millisecond})
-			c := New(st, Options{PollInterval: 5 * time.Millisecond, LockTTL: 600 * time.Millisecond})
-			ctx := context.Background()
+	forEachBackend(t, func(t *testing.T, st store.Store) {
+		a := New(st, Options{PollInterval: 5 * time.Millisecond, LockTTL: 600 * time.Millisecond})
+		c := New(st, Options{PollInterval: 5 * time.Millisecond, LockTTL: 600 * time.Millisecond})
+		ctx := context.Background()
 
-			if err := a.Lock(ctx, "issue_cert_a.example"); err != nil {
-				t.Fatal(err)
-			}
-			if ok, err := c.TryLock(ctx, "issue_cert_a.example"); ok || err != nil {
-				t.Fatalf("TryLock of a held lock = %v, %v; want false", ok, err)
-			}
-			if ok, err := c.TryLock(ctx, "issue_cert_b.example"); !ok || err != nil {
-				t.Fatalf("TryLock of another name = %v, %v; want true", ok, err)
-			}
-			if err := c.Unlock(ctx, "issue_cert_b.example"); err != nil {
-				t.Fatal(err)
-			}
+		if err := a.Lock(ctx, "issue_cert_a.example"); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := c.TryLock(ctx, "issue_cert_a.example"); ok || err != nil {
+			t.Fatalf("TryLock of a held lock = %v, %v; want false", ok, err)
+		}
+		if ok, err := c.TryLock(ctx, "issue_cert_b.example"); !ok || err != nil {
+			t.Fatalf("TryLock of another name = %v, %v; want true", ok, err)
+		}
+		if err := c.Unlock(ctx, "issue_cert_b.example"); err != nil {
+			t.Fatal(err)
+		}
 
-			// The holder renews its lock (the record is rewritten) while
-			// it holds it, so it outlives LockTTL.
-			deadline := time.Now().Add(10 * time.Second)
-			for {
-				r, err := st.Get(ctx, lockKey("issue_cert_a.example"))
-				if err != nil {
-					t.Fatalf("lock record: %v", err)
-				}
-				if r.Version > 2 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatal("the held lock was not renewed")
-				}
-				time.Sleep(20 * time.Millisecond)
+		// The holder renews its lock (the record is rewritten) while
+		// it holds it, so it outlives LockTTL.
+		testkit.Eventually(t, 10*time.Second, "the held lock renewed", func() bool {
+			r, err := st.Get(ctx, lockKey("issue_cert_a.example"))
+			if err != nil {
+				t.Fatalf("lock record: %v", err)
 			}
-			if ok, _ := c.TryLock(ctx, "issue_cert_a.example"); ok {
-				t.Fatal("a renewed lock was taken by another holder")
-			}
-
-			// A waiter gets the lock once it is released.
-			got := make(chan error, 1)
-			go func() { got <- c.Lock(ctx, "issue_cert_a.example") }()
-			select {
-			case err := <-got:
-				t.Fatalf("Lock returned (%v) while another held the lock", err)
-			case <-time.After(50 * time.Millisecond):
-			}
-			if err := a.Unlock(ctx, "issue_cert_a.example"); err != nil {
-				t.Fatal(err)
-			}
-			if err := <-got; err != nil {
-				t.Fatalf("waiting Lock: %v", err)
-			}
-			if err := c.RenewLockLease(ctx, "issue_cert_a.example", time.Hour); err != nil {
-				t.Fatal(err)
-			}
-			if r, _ := st.Get(ctx, lockKey("issue_cert_a.example")); time.Until(r.ExpiresAt) < 50*time.Minute {
-				t.Errorf("after RenewLockLease(1h) the lock expires at %v", r.ExpiresAt)
-			}
-			if err := c.Unlock(ctx, "issue_cert_a.example"); err != nil {
-				t.Fatal(err)
-			}
-
-			// Lock gives up when its context ends.
-			if err := a.Lock(ctx, "n"); err != nil {
-				t.Fatal(err)
-			}
-			cctx, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
-			defer cancel()
-			if err := c.Lock(cctx, "n"); !errors.Is(err, context.DeadlineExceeded) {
-				t.Errorf("Lock with an expiring context: %v", err)
-			}
-			_ = a.Unlock(ctx, "n")
+			return r.Version > 2
 		})
-	}
+		if ok, _ := c.TryLock(ctx, "issue_cert_a.example"); ok {
+			t.Fatal("a renewed lock was taken by another holder")
+		}
+
+		// A waiter gets the lock once it is released.
+		got := make(chan error, 1)
+		go func() { got <- c.Lock(ctx, "issue_cert_a.example") }()
+		select {
+		case err := <-got:
+			t.Fatalf("Lock returned (%v) while another held the lock", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if err := a.Unlock(ctx, "issue_cert_a.example"); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-got; err != nil {
+			t.Fatalf("waiting Lock: %v", err)
+		}
+		if err := c.RenewLockLease(ctx, "issue_cert_a.example", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if r, _ := st.Get(ctx, lockKey("issue_cert_a.example")); time.Until(r.ExpiresAt) < 50*time.Minute {
+			t.Errorf("after RenewLockLease(1h) the lock expires at %v", r.ExpiresAt)
+		}
+		if err := c.Unlock(ctx, "issue_cert_a.example"); err != nil {
+			t.Fatal(err)
+		}
+
+		// Lock gives up when its context ends.
+		if err := a.Lock(ctx, "n"); err != nil {
+			t.Fatal(err)
+		}
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
+		defer cancel()
+		if err := c.Lock(cctx, "n"); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Lock with an expiring context: %v", err)
+		}
+		_ = a.Unlock(ctx, "n")
+	})
 }
 
 // TestLockOfACrashedHolder: a lock whose holder stopped renewing (a record
 // left with its TTL) is free once it expires.
 func TestLockOfACrashedHolder(t *testing.T) {
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			st := b.open(t)
-			if _, err := st.Create(context.Background(), lockKey("x"), []byte("crashed"), store.WriteOptions{TTL: 100 * time.Millisecond}); err != nil {
-				t.Fatal(err)
-			}
-			s := New(st, Options{PollInterval: 10 * time.Millisecond})
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := s.Lock(ctx, "x"); err != nil {
-				t.Fatalf("Lock of an abandoned lock: %v", err)
-			}
-			_ = s.Unlock(ctx, "x")
-		})
-	}
+	forEachBackend(t, func(t *testing.T, st store.Store) {
+		if _, err := st.Create(context.Background(), lockKey("x"), []byte("crashed"), store.WriteOptions{TTL: 100 * time.Millisecond}); err != nil {
+			t.Fatal(err)
+		}
+		s := New(st, Options{PollInterval: 10 * time.Millisecond})
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.Lock(ctx, "x"); err != nil {
+			t.Fatalf("Lock of an abandoned lock: %v", err)
+		}
+		_ = s.Unlock(ctx, "x")
+	})
 }
 
 // TestUnlockLeavesAnotherHoldersLock: a holder whose lock expired and was
 // taken by another does not delete the other's lock on Unlock.
 func TestUnlockLeavesAnotherHoldersLock(t *testing.T) {
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			st := b.open(t)
-			ctx := context.Background()
-			a, c := New(st, Options{}), New(st, Options{})
-			if err := a.Lock(ctx, "x"); err != nil {
-				t.Fatal(err)
-			}
-			if err := st.Delete(ctx, lockKey("x"), 0); err != nil { // as if it had expired
-				t.Fatal(err)
-			}
-			if ok, err := c.TryLock(ctx, "x"); !ok || err != nil {
-				t.Fatalf("TryLock = %v, %v", ok, err)
-			}
-			if err := a.Unlock(ctx, "x"); err != nil {
-				t.Fatal(err)
-			}
-			if ok, _ := New(st, Options{}).TryLock(ctx, "x"); ok {
-				t.Error("Unlock by the former holder removed the new holder's lock")
-			}
-			_ = c.Unlock(ctx, "x")
-		})
-	}
+	forEachBackend(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		a, c := New(st, Options{}), New(st, Options{})
+		if err := a.Lock(ctx, "x"); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Delete(ctx, lockKey("x"), 0); err != nil { // as if it had expired
+			t.Fatal(err)
+		}
+		if ok, err := c.TryLock(ctx, "x"); !ok || err != nil {
+			t.Fatalf("TryLock = %v, %v", ok, err)
+		}
+		if err := a.Unlock(ctx, "x"); err != nil {
+			t.Fatal(err)
+		}
+		if ok, _ := New(st, Options{}).TryLock(ctx, "x"); ok {
+			t.Error("Unlock by the former holder removed the new holder's lock")
+		}
+		_ = c.Unlock(ctx, "x")
+	})
 }
 
 // TestLockExcludes: goroutines of several Storages on one store never
 // hold the same lock at once.
 func TestLockExcludes(t *testing.T) {
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			st := b.open(t)
-			var inside, entries atomic.Int32
-			var wg sync.WaitGroup
-			for i := range 3 {
-				s := New(st, Options{PollInterval: time.Millisecond})
-				wg.Add(2)
-				for range 2 {
-					go func() {
-						defer wg.Done()
-						for range 5 {
-							if err := s.Lock(context.Background(), "order"); err != nil {
-								t.Error(err)
-								return
-							}
-							if n := inside.Add(1); n != 1 {
-								t.Errorf("storage %d: %d holders at once", i, n)
-							}
-							entries.Add(1)
-							time.Sleep(time.Millisecond)
-							inside.Add(-1)
-							if err := s.Unlock(context.Background(), "order"); err != nil {
-								t.Error(err)
-							}
+	forEachBackend(t, func(t *testing.T, st store.Store) {
+		var inside, entries atomic.Int32
+		var wg sync.WaitGroup
+		for i := range 3 {
+			s := New(st, Options{PollInterval: time.Millisecond})
+			wg.Add(2)
+			for range 2 {
+				go func() {
+					defer wg.Done()
+					for range 5 {
+						if err := s.Lock(context.Background(), "order"); err != nil {
+							t.Error(err)
+							return
 						}
-					}()
-				}
+						if n := inside.Add(1); n != 1 {
+							t.Errorf("storage %d: %d holders at once", i, n)
+						}
+						entries.Add(1)
+						time.Sleep(time.Millisecond)
+						inside.Add(-1)
+						if err := s.Unlock(context.Background(), "order"); err != nil {
+							t.Error(err)
+						}
+					}
+				}()
 			}
-			wg.Wait()
-			if entries.Load() != 30 {
-				t.Errorf("%d entries, want 30", entries.Load())
-			}
-		})
-	}
+		}
+		wg.Wait()
+		if entries.Load() != 30 {
+			t.Errorf("%d entries, want 30", entries.Load())
+		}
+	})
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/store"
+	"github.com/keygate/keygate/store/internal/guard"
 )
 
 // ErrLocked is wrapped by Open's error when another process holds the file.
@@ -151,25 +152,13 @@ func (s *Store) Close() error {
 
 // ready fails when ctx is done or the store closed.
 func (s *Store) ready(ctx context.Context, op, key string) error {
-	if err := ctx.Err(); err != nil {
-		return opError(op, key, err)
-	}
-	if s.closed.Load() {
-		return opError(op, key, errClosed)
-	}
-	return nil
+	return guard.Ready(ctx, &s.closed, errClosed, op, key)
 }
 
 // check is the prologue of every call taking a key: a done ctx, a closed
 // store or a bad key fail before anything is touched.
 func (s *Store) check(ctx context.Context, op, key string) error {
-	if err := s.ready(ctx, op, key); err != nil {
-		return err
-	}
-	if err := store.CheckKey(key); err != nil {
-		return opError(op, key, err)
-	}
-	return nil
+	return guard.Key(ctx, &s.closed, errClosed, op, key)
 }
 
 // wrap gives err its context; an error that is not one of the store's
@@ -189,12 +178,7 @@ func (s *Store) wrap(op, key string, err error) error {
 }
 
 // opError puts the operation and key before err.
-func opError(op, key string, err error) error {
-	if key == "" {
-		return fmt.Errorf("store %s: %w", op, err)
-	}
-	return fmt.Errorf("store %s %q: %w", op, key, err)
-}
+func opError(op, key string, err error) error { return guard.OpError(op, key, err) }
 
 // sweepLoop removes expired records and counters every interval until
 // Close.

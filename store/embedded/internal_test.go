@@ -10,6 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/internal/testkit"
 	"github.com/keygate/keygate/store"
 )
 
@@ -50,21 +51,13 @@ func TestSweeperRemovesExpired(t *testing.T) {
 	if _, err := s.Incr(ctx, "n", 1, 50*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(3 * time.Second)
-	for {
+	want := [4]int{2, 1, 1, 0} // kept and x/3; kept in a; kept's expiry; no counter
+	testkit.Eventually(t, 3*time.Second, fmt.Sprintf("after sweeping: records, index entries, expiry entries, counters = %v", want), func() bool {
 		s.cmu.Lock()
 		counters := len(s.counters)
 		s.cmu.Unlock()
-		got := [4]int{bucketLen(t, s, bucketRecords), bucketLen(t, s, bucketIndex), bucketLen(t, s, bucketExpiry), counters}
-		want := [4]int{2, 1, 1, 0} // kept and x/3; kept in a; kept's expiry; no counter
-		if got == want {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after sweeping: records, index entries, expiry entries, counters = %v, want %v", got, want)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return [4]int{bucketLen(t, s, bucketRecords), bucketLen(t, s, bucketIndex), bucketLen(t, s, bucketExpiry), counters} == want
+	})
 }
 
 func TestSweepBatches(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/keygate/keygate/store"
+	"github.com/keygate/keygate/store/internal/guard"
 )
 
 // Get returns the live record at key, or an error wrapping store.ErrNotFound.
@@ -59,14 +60,8 @@ func (s *Store) Update(ctx context.Context, key string, value []byte, version in
 
 func (s *Store) write(ctx context.Context, mode writeMode, key string, value []byte, version int64, opts store.WriteOptions) (int64, error) {
 	op := modeOps[mode]
-	if err := s.check(ctx, op, key); err != nil {
+	if err := guard.Write(ctx, &s.closed, errClosed, op, key, value, opts); err != nil {
 		return 0, err
-	}
-	if err := store.CheckValue(value); err != nil {
-		return 0, opError(op, key, err)
-	}
-	if err := opts.Check(); err != nil {
-		return 0, opError(op, key, err)
 	}
 	now := time.Now()
 	next := rec{indexes: opts.SortedIndexes(), value: value}

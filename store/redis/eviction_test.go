@@ -1,6 +1,7 @@
 package redis_test
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,7 +14,9 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/internal/redistest"
+	"github.com/keygate/keygate/internal/testkit"
 	"github.com/keygate/keygate/store/redis"
 )
 
@@ -43,16 +46,33 @@ func gauge(t *testing.T, reg *prometheus.Registry) float64 {
 	return 0
 }
 
+// observed is a store on c whose logs at level and above are kept in logs
+// and whose metrics are on reg; every is how often it checks the eviction
+// policy (0: every minute, as New).
+func observed(t *testing.T, c config.Redis, level zapcore.Level, every time.Duration) (*redis.Store, *prometheus.Registry, *observer.ObservedLogs) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	core, logs := observer.New(level)
+	var s *redis.Store
+	var err error
+	if every == 0 {
+		s, err = redis.New(t.Context(), c, zap.New(core), reg)
+	} else {
+		s, err = redis.NewCheckingEvery(t.Context(), c, zap.New(core), reg, every)
+	}
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, reg, logs
+}
+
 // waitGauge waits until the gauge is want.
 func waitGauge(t *testing.T, reg *prometheus.Registry, want float64) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for gauge(t, reg) != want {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: got %v after 10s, want %v", evictionGauge, gauge(t, reg), want)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.Eventually(t, 10*time.Second, fmt.Sprintf("%s = %v", evictionGauge, want), func() bool {
+		return gauge(t, reg) == want
+	})
 }
 
 // waitChecks waits until the server at addr has been sent n more INFO
@@ -83,14 +103,13 @@ func waitChecks(t *testing.T, addr string, n int) {
 		return total
 	}
 	base, polls := count(), 1
-	deadline := time.Now().Add(10 * time.Second)
-	for count()-polls-base < n {
-		polls++
-		if time.Now().After(deadline) {
-			t.Fatalf("fewer than %d policy checks on %s within 10s", n, addr)
+	testkit.Eventually(t, 10*time.Second, fmt.Sprintf("%d policy checks on %s", n, addr), func() bool {
+		if count()-polls-base >= n {
+			return true
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		polls++
+		return false
+	})
 }
 
 // configSet sets the server's maxmemory-policy as an operator would.
@@ -132,13 +151,7 @@ func TestEvictionPolicyAtStart(t *testing.T) {
 			if tc.user {
 				c.Username, c.Password = "keygate", "secret"
 			}
-			reg := prometheus.NewRegistry()
-			core, logs := observer.New(zapcore.WarnLevel)
-			s, err := redis.New(t.Context(), c, zap.New(core), reg)
-			if err != nil {
-				t.Fatalf("New: %v", err)
-			}
-			defer s.Close()
+			_, reg, logs := observed(t, c, zapcore.WarnLevel, 0)
 			if got := gauge(t, reg); got != tc.gauge {
 				t.Errorf("%s: got %v, want %v", evictionGauge, got, tc.gauge)
 			}
@@ -192,13 +205,7 @@ func TestEvictionPolicyRecheck(t *testing.T) {
 			srv := redistest.Start(t, "--maxmemory-policy", "noeviction")
 			c := cfg(t, srv.Addr())
 			c.RequireNoeviction = require
-			reg := prometheus.NewRegistry()
-			core, logs := observer.New(zapcore.InfoLevel)
-			s, err := redis.NewCheckingEvery(t.Context(), c, zap.New(core), reg, 20*time.Millisecond)
-			if err != nil {
-				t.Fatalf("New: %v", err)
-			}
-			defer s.Close()
+			s, reg, logs := observed(t, c, zapcore.InfoLevel, 20*time.Millisecond)
 			waitGauge(t, reg, 0)
 
 			configSet(t, srv.Addr(), "allkeys-lru")
@@ -234,13 +241,7 @@ func TestEvictionPolicyHiddenWarnedOnce(t *testing.T) {
 	srv := redistest.Start(t, hidden...)
 	c := cfg(t, srv.Addr())
 	c.Username, c.Password = "keygate", "secret"
-	reg := prometheus.NewRegistry()
-	core, logs := observer.New(zapcore.InfoLevel)
-	s, err := redis.NewCheckingEvery(t.Context(), c, zap.New(core), reg, 20*time.Millisecond)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	defer s.Close()
+	_, reg, logs := observed(t, c, zapcore.InfoLevel, 20*time.Millisecond)
 	waitChecks(t, srv.Addr(), 3)
 	if got := logs.FilterLevelExact(zapcore.WarnLevel).All(); len(got) != 1 || got[0].Message != unreadableMsg {
 		t.Errorf("warnings after several checks: got %v, want one %q", got, unreadableMsg)
@@ -288,13 +289,7 @@ func TestEvictionPolicyCluster(t *testing.T) {
 	configSet(t, cl.Nodes[1].Addr(), "volatile-ttl")
 	c := cfg(t, cl.Nodes[0].Addr())
 	c.Addrs, c.Cluster = cl.Addrs(), true
-	reg := prometheus.NewRegistry()
-	core, logs := observer.New(zapcore.WarnLevel)
-	s, err := redis.New(t.Context(), c, zap.New(core), reg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	defer s.Close()
+	_, reg, logs := observed(t, c, zapcore.WarnLevel, 0)
 	if got := gauge(t, reg); got != 1 {
 		t.Errorf("%s: got %v, want 1", evictionGauge, got)
 	}
@@ -318,13 +313,7 @@ func TestEvictionPolicySentinelFailover(t *testing.T) {
 	configSet(t, sn.Replica.Addr(), "allkeys-lru")
 	c := cfg(t, sn.Master.Addr())
 	c.Addrs, c.MasterName, c.RequireNoeviction = sn.Addrs(), sn.MasterName, true
-	reg := prometheus.NewRegistry()
-	core, logs := observer.New(zapcore.WarnLevel)
-	s, err := redis.NewCheckingEvery(t.Context(), c, zap.New(core), reg, 50*time.Millisecond)
-	if err != nil {
-		t.Fatalf("New with require_noeviction on a noeviction master: %v", err)
-	}
-	defer s.Close()
+	s, reg, logs := observed(t, c, zapcore.WarnLevel, 50*time.Millisecond)
 	if got := gauge(t, reg); got != 0 {
 		t.Fatalf("%s before the failover: got %v, want 0", evictionGauge, got)
 	}

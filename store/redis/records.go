@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/keygate/keygate/store"
+	"github.com/keygate/keygate/store/internal/guard"
 )
 
 // errGarbage is wrapped when a record hash does not hold what the store
@@ -87,14 +88,8 @@ func (s *Store) Update(ctx context.Context, key string, value []byte, version in
 }
 
 func (s *Store) write(ctx context.Context, op, mode, key string, value []byte, version int64, opts store.WriteOptions) (int64, error) {
-	if err := s.check(ctx, op, key); err != nil {
+	if err := guard.Write(ctx, &s.closed, errClosed, op, key, value, opts); err != nil {
 		return 0, err
-	}
-	if err := store.CheckValue(value); err != nil {
-		return 0, opError(op, key, err)
-	}
-	if err := opts.Check(); err != nil {
-		return 0, opError(op, key, err)
 	}
 	ctx, cancel := s.opContext(ctx)
 	defer cancel()

@@ -68,6 +68,7 @@ import (
 
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/store"
+	"github.com/keygate/keygate/store/internal/guard"
 )
 
 // defaultTimeout is the deadline of a call whose ctx has none when neither
@@ -288,25 +289,13 @@ func (s *Store) opContext(ctx context.Context) (context.Context, context.CancelF
 
 // ready fails when ctx is done or the store closed.
 func (s *Store) ready(ctx context.Context, op, key string) error {
-	if err := ctx.Err(); err != nil {
-		return opError(op, key, err)
-	}
-	if s.closed.Load() {
-		return opError(op, key, errClosed)
-	}
-	return nil
+	return guard.Ready(ctx, &s.closed, errClosed, op, key)
 }
 
 // check is the prologue of every call taking a key: a done ctx, a closed
 // store or a bad key fail before anything is sent.
 func (s *Store) check(ctx context.Context, op, key string) error {
-	if err := s.ready(ctx, op, key); err != nil {
-		return err
-	}
-	if err := store.CheckKey(key); err != nil {
-		return opError(op, key, err)
-	}
-	return nil
+	return guard.Key(ctx, &s.closed, errClosed, op, key)
 }
 
 // fail maps a go-redis error: cancellation stays itself, anything else is
@@ -329,12 +318,7 @@ func (s *Store) fail(ctx context.Context, op, key string, err error) error {
 }
 
 // opError puts the operation and key before err.
-func opError(op, key string, err error) error {
-	if key == "" {
-		return fmt.Errorf("store %s: %w", op, err)
-	}
-	return fmt.Errorf("store %s %q: %w", op, key, err)
-}
+func opError(op, key string, err error) error { return guard.OpError(op, key, err) }
 
 // Keys of the logical objects (see the package comment).
 func (s *Store) recordKey(key string) string  { return s.prefix + "r:{" + key + "}" }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/internal/redistest"
+	"github.com/keygate/keygate/internal/testkit"
 	"github.com/keygate/keygate/store"
 	"github.com/keygate/keygate/store/redis"
 	"github.com/keygate/keygate/store/storetest"
@@ -213,10 +214,12 @@ func TestKeyLayout(t *testing.T) {
 	for key, wantTTL := range map[string]bool{
 		p + "r:{user/alice}": true, p + "i:{all}": true, p + "c:{hits}": true, p + "s:{tok}": false,
 	} {
-		ttl, err := raw.PTTL(ctx, key).Result()
-		if err != nil || (ttl > 0) != wantTTL || ttl == -2*time.Nanosecond {
-			t.Errorf("PTTL %s: got (%v, %v), want expiry %v", key, ttl, err, wantTTL)
-		}
+		t.Run(key, func(t *testing.T) {
+			ttl, err := raw.PTTL(ctx, key).Result()
+			if err != nil || (ttl > 0) != wantTTL || ttl == -2*time.Nanosecond {
+				t.Errorf("PTTL %s: got (%v, %v), want expiry %v", key, ttl, err, wantTTL)
+			}
+		})
 	}
 	if n, err := raw.Exists(ctx, p+"c:{hits}", p+"s:{tok}", p+"i:{all}").Result(); err != nil || n != 3 {
 		t.Errorf("Exists counter, strikes, index: got (%d, %v), want 3", n, err)
@@ -313,17 +316,10 @@ keygate_store_errors_total{op="update"} 0
 
 	// Back again: the same Store recovers.
 	srv.Restart()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testkit.Eventually(t, 5*time.Second, "Get after Redis came back = ErrNotFound", func() bool {
 		_, err := s.Get(ctx, "k")
-		if errors.Is(err, store.ErrNotFound) { // the test server keeps nothing
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Get after Redis came back: %v, want ErrNotFound", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return errors.Is(err, store.ErrNotFound) // the test server keeps nothing
+	})
 }
 
 func TestNewUnreachable(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/internal/testkit"
 	"github.com/keygate/keygate/store"
 )
 
@@ -63,7 +64,7 @@ func testCounterTTL(t *testing.T, h Harness) {
 	if got, err := s.Counter(ctx, "fixed"); err != nil || got != 2 {
 		t.Fatalf("Counter before expiry: got (%d, %v), want (2, nil)", got, err)
 	}
-	eventually(t, 3*time.Second, "counter expired", func() bool {
+	testkit.Eventually(t, 3*time.Second, "counter expired", func() bool {
 		n, err := s.Counter(ctx, "fixed")
 		return err == nil && n == 0
 	})

@@ -72,14 +72,7 @@ func testUnsubscribe(t *testing.T, h Harness) {
 		t.Fatal(err)
 	}
 	cancel()
-	deadline := time.After(5 * time.Second)
-	for open := true; open; {
-		select {
-		case _, open = <-gone:
-		case <-deadline:
-			t.Fatalf("channel still open 5s after its context was cancelled")
-		}
-	}
+	waitClosed(t, gone, "channel", "its context was cancelled")
 	if err := s.Publish(ctx, "c", []byte("after")); err != nil {
 		t.Fatalf("Publish after an unsubscribe: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/internal/testkit"
 	"github.com/keygate/keygate/store"
 )
 
@@ -78,14 +79,7 @@ func testClose(t *testing.T, h Harness) {
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	deadline := time.After(5 * time.Second)
-	for open := true; open; {
-		select {
-		case _, open = <-sub:
-		case <-deadline:
-			t.Fatalf("subscription still open 5s after Close")
-		}
-	}
+	waitClosed(t, sub, "subscription", "Close")
 	for name, call := range calls(s, t.Context(), "k") {
 		wantErr(t, name+" after Close", call(), store.ErrUnavailable)
 	}
@@ -158,7 +152,7 @@ func testRestart(t *testing.T, h Harness) {
 	restart()
 
 	// The same Store works again once the server is back.
-	eventually(t, 10*time.Second, "Put succeeds after the restart", func() bool {
+	testkit.Eventually(t, 10*time.Second, "Put succeeds after the restart", func() bool {
 		_, err := s.Put(ctx, "after", []byte("v"), store.WriteOptions{Indexes: []string{"idx"}})
 		return err == nil
 	})
@@ -181,8 +175,7 @@ func testRestart(t *testing.T, h Harness) {
 		resync = m.Resync
 	}
 	// ...and receives new ones.
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	testkit.Eventually(t, 10*time.Second, "a message received after the Resync", func() bool {
 		if err := s.Publish(ctx, "events", []byte("after restart")); err != nil {
 			t.Fatalf("Publish after restart: %v", err)
 		}
@@ -191,11 +184,9 @@ func testRestart(t *testing.T, h Harness) {
 			if !ok {
 				t.Fatalf("subscription closed after the Resync")
 			}
-			if string(m.Payload) == "after restart" {
-				return
-			}
+			return string(m.Payload) == "after restart"
 		case <-time.After(100 * time.Millisecond):
+			return false
 		}
-	}
-	t.Fatalf("no message received within 10s after the Resync")
+	})
 }

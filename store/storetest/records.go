@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/internal/testkit"
 	"github.com/keygate/keygate/store"
 )
 
@@ -124,7 +125,7 @@ func testTTL(t *testing.T, h Harness) {
 	if lo, hi := before.Add(ttl).Add(-time.Millisecond), after.Add(ttl).Add(time.Millisecond); r.ExpiresAt.Before(lo) || r.ExpiresAt.After(hi) {
 		t.Fatalf("ExpiresAt: got %v, want between %v and %v", r.ExpiresAt, lo, hi)
 	}
-	eventually(t, 3*time.Second, "record with a TTL expired", func() bool {
+	testkit.Eventually(t, 3*time.Second, "record with a TTL expired", func() bool {
 		_, err := s.Get(ctx, "k")
 		return err != nil
 	})
@@ -144,7 +145,7 @@ func testTTL(t *testing.T, h Harness) {
 	if _, err := s.Put(ctx, "p", []byte("a"), store.WriteOptions{TTL: 50 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 3*time.Second, "Put record expired", func() bool {
+	testkit.Eventually(t, 3*time.Second, "Put record expired", func() bool {
 		_, err := s.Get(ctx, "p")
 		return err != nil
 	})
@@ -177,7 +178,7 @@ func testWriteReplacesTTL(t *testing.T, h Harness) {
 	if _, err := s.Update(ctx, "shortened", []byte("b"), 1, short); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 3*time.Second, "record updated to a short TTL expired", func() bool {
+	testkit.Eventually(t, 3*time.Second, "record updated to a short TTL expired", func() bool {
 		_, err := s.Get(ctx, "shortened")
 		return err != nil
 	})
@@ -266,7 +267,7 @@ func testListExpiry(t *testing.T, h Harness) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, 3*time.Second, "expired record no longer listed", func() bool {
+	testkit.Eventually(t, 3*time.Second, "expired record no longer listed", func() bool {
 		rs, err := s.List(ctx, "sessions")
 		if err != nil {
 			t.Fatalf("List: %v", err)

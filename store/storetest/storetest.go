@@ -99,15 +99,17 @@ func replica(t *testing.T, h Harness, s store.Store) store.Store {
 	return r
 }
 
-// eventually polls cond every 10ms until it holds or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+// waitClosed drains ch until it is closed, failing the test with
+// "<what> still open 5s after <after>" if it is not closed by then.
+func waitClosed[T any](t *testing.T, ch <-chan T, what, after string) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still not true after %s", what, timeout)
+	deadline := time.After(5 * time.Second)
+	for open := true; open; {
+		select {
+		case _, open = <-ch:
+		case <-deadline:
+			t.Fatalf("%s still open 5s after %s", what, after)
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
