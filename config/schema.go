@@ -136,6 +136,22 @@ var schemaRules = map[string]rule{
 	"RateLimit.mode":                       oneOf(LimitFast, LimitExact),
 	"Quota.per":                            oneOf(QuotaPerMonth, QuotaPerDay),
 	"Quota.on_store_error":                 oneOf(OnErrorFailClosed, OnErrorFailOpen),
+	"Quota.requests":                       between(1, 0),
+	"RateLimit.rate":                       between(1, 0),
+	"RateLimit.burst":                      between(1, 0),
+	"RateLimit.batch":                      between(0, 0),
+	"FailureLimit.rate":                    between(-1, 0),
+	"FailureLimit.burst":                   between(1, 0),
+	"Auth.lockout_threshold":               between(1, 1000),
+	"Auth.cache_size":                      between(100, 0),
+	"Server.max_header_bytes":              between(1024, 0),
+	"Server.max_body_bytes":                between(0, 0),
+	"Upstream.max_idle_conns_per_host":     between(1, 0),
+	"Runtime.gomaxprocs":                   between(0, 0),
+	"Runtime.gc_percent":                   between(-1, 0),
+	"Runtime.memory_limit_mib":             between(0, 0),
+	"Redis.db":                             between(0, 0),
+	"Redis.pool_size":                      between(0, 0),
 }
 
 // schemaRequired are the keys each type must have.
@@ -173,14 +189,15 @@ func annotate(s *jsonschema.Schema, v reflect.Value) {
 	if req, ok := schemaRequired[t.Name()]; ok {
 		s.Required = req
 	}
-	if t == reflect.TypeFor[Route]() {
-		// api_set is required unless auth is none.
-		s.If = &jsonschema.Schema{
-			Properties: jsonschema.NewProperties(),
-			Required:   []string{"auth"},
-		}
-		s.If.Properties.Set("auth", &jsonschema.Schema{Const: AuthNone})
-		s.Else = &jsonschema.Schema{Required: []string{"api_set"}}
+	switch t {
+	case reflect.TypeFor[Route]():
+		s.If, s.Else = whenIs("auth", AuthNone), &jsonschema.Schema{Required: []string{"api_set"}}
+	case reflect.TypeFor[TLS]():
+		s.If, s.Then = whenIs("mode", TLSFiles), &jsonschema.Schema{Required: []string{"cert_file", "key_file"}}
+	case reflect.TypeFor[Store]():
+		redis := &jsonschema.Schema{Properties: jsonschema.NewProperties(), Required: []string{"redis"}}
+		redis.Properties.Set("redis", &jsonschema.Schema{Required: []string{"addrs"}})
+		s.If, s.Then = whenIs("driver", DriverRedis), redis
 	}
 	for i := range t.NumField() {
 		f := t.Field(i)
@@ -237,6 +254,15 @@ func annotate(s *jsonschema.Schema, v reflect.Value) {
 	}
 }
 
+// whenIs is the condition "key is set to value", for the requirements
+// that follow a choice: api_set unless auth is none, cert_file and
+// key_file in tls mode files, redis.addrs with the redis driver.
+func whenIs(key, value string) *jsonschema.Schema {
+	s := &jsonschema.Schema{Properties: jsonschema.NewProperties(), Required: []string{key}}
+	s.Properties.Set(key, &jsonschema.Schema{Const: value})
+	return s
+}
+
 // defaultOf is the schema default of a defaulted field's value: nil for an
 // empty string, a zero number or duration and an empty list (no one
 // default: "none", or chosen at run time), false for a boolean.
@@ -286,8 +312,8 @@ func allowEnvRef(s *jsonschema.Schema) {
 		s.Pattern = "(" + s.Pattern + ")|" + envRefPattern
 		return
 	}
-	value := &jsonschema.Schema{Type: s.Type, Pattern: s.Pattern, Enum: s.Enum, AnyOf: s.AnyOf}
-	s.Type, s.Pattern, s.Enum = "", "", nil
+	value := &jsonschema.Schema{Type: s.Type, Pattern: s.Pattern, Enum: s.Enum, AnyOf: s.AnyOf, Minimum: s.Minimum, Maximum: s.Maximum}
+	s.Type, s.Pattern, s.Enum, s.Minimum, s.Maximum = "", "", nil, "", ""
 	s.AnyOf = []*jsonschema.Schema{value, {Type: "string", Pattern: envRefPattern}}
 }
 
@@ -328,6 +354,16 @@ func anyCase(s string) string {
 		b.WriteString("[" + up + low + "]")
 	}
 	return b.String()
+}
+
+// between bounds a number: at least lo, and at most hi unless hi is 0.
+func between(lo, hi int) rule {
+	return func(s *jsonschema.Schema) {
+		s.Minimum = json.Number(strconv.Itoa(lo))
+		if hi != 0 {
+			s.Maximum = json.Number(strconv.Itoa(hi))
+		}
+	}
 }
 
 func matches(re *regexp.Regexp) rule {

@@ -193,6 +193,9 @@ func TestSchemaRefuses(t *testing.T) {
 		{"api_set missing where auth is required", "routes: [{name: r, path_prefix: /r, upstream: http://127.0.0.1:9001}]\n"},
 		{"rate limit without rate", "routes: [{name: r, path_prefix: /r, upstream: http://127.0.0.1:9001, auth: none, rate_limit: {per: 1s}}]\n"},
 		{"number not a number", "server: {max_header_bytes: lots}\n" + route},
+		{"number below its least", "auth: {lockout_threshold: 0}\nserver: {max_header_bytes: 100}\n" + route},
+		{"tls files without a certificate", "tls: {mode: files}\n" + route},
+		{"redis without addresses", "store: {driver: redis}\n" + route},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := validateYAML(s, tc.yaml); err == nil {
