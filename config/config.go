@@ -52,7 +52,6 @@ type Config struct {
 	TLS TLS `yaml:"tls"`
 	// TrustedProxies are the IPs or CIDRs whose X-Forwarded-* headers are
 	// believed. Default none: client-sent X-Forwarded-* are dropped.
-	// Validate parses them: see TrustedPrefixes.
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	// Log configures the zap logger.
 	Log Log `yaml:"log"`
@@ -71,7 +70,7 @@ type Config struct {
 	// APISets holds settings per API set, by name: limits shared by every
 	// route of the set. Default none.
 	APISets map[string]APISet `yaml:"api_sets"`
-	// trusted is TrustedProxies parsed by Validate.
+	// trusted is TrustedProxies parsed by Validate (TrustedPrefixes).
 	trusted []netip.Prefix
 	// envSources maps a field path to the environment variable its value
 	// came from (Parse's ${VAR}), so that problems can name the variable.
@@ -178,15 +177,17 @@ type Auth struct {
 	// references. Default none: keygate generates one at first start,
 	// keeps it in the store and warns at every start.
 	DigestKeys []DigestKey `yaml:"digest_keys"`
-	// EncryptionKeys, when set, make named-key tokens and OAuth client
-	// secrets retrievable (seed 003 gets a key's token again later): they
-	// are also stored encrypted (AES-256-GCM, key id with each ciphertext)
-	// and the show endpoints return them. The first key encrypts; the
-	// others still decrypt. Default none: secrets are shown once.
-	// Digests stay the only thing verification uses.
+	// EncryptionKeys, when set, make the long-lived tokens of named API
+	// keys and the secrets of OAuth2 clients retrievable (a user can get a
+	// key's token again later): they are also stored encrypted
+	// (AES-256-GCM, key id with each ciphertext) and the show endpoints
+	// return them. The first key encrypts; the others still decrypt.
+	// Default none: secrets are shown once. Digests stay the only thing
+	// verification uses.
 	EncryptionKeys []DigestKey `yaml:"encryption_keys"`
 	// LockoutThreshold is the number of calls with a wrong ApiKey token
-	// after which the key's token is void (seed 004). Default 3.
+	// after which the token of that ApiKey key is void, until it is
+	// unvoided or rotated. From 1 to 1000. Default 3.
 	LockoutThreshold int `yaml:"lockout_threshold"`
 	// CacheTTL is how long a verified credential is trusted without
 	// asking the store again: the hard cap on staleness if an
@@ -240,21 +241,25 @@ const (
 // default is all of them.
 var IdentityNames = []string{IdentityUser, IdentityCredentialID, IdentityCredentialKind, IdentityAPISets, IdentityScopes}
 
-// OAuth configures OAuth2 clients (seeds 000, 001) and /oauth/token.
+// OAuth configures OAuth2 client credentials: clients (a client ID and
+// secret) and the tokens they get at /oauth/token.
 type OAuth struct {
-	// AccessTokenValidity is a new client's access token lifetime.
-	// Default 12h (seed 001's accessTokenValiditySeconds 43200).
+	// AccessTokenValidity is a new client's access token lifetime (a
+	// client's accessTokenValiditySeconds). Default 12h (43200 seconds).
 	AccessTokenValidity time.Duration `yaml:"access_token_validity"`
-	// RefreshTokenValidity is a new client's refresh token lifetime.
-	// Default 720h (seed 001's refreshTokenValiditySeconds 2592000).
+	// RefreshTokenValidity is a new client's refresh token lifetime (a
+	// client's refreshTokenValiditySeconds). Default 720h (30 days).
 	RefreshTokenValidity time.Duration `yaml:"refresh_token_validity"`
-	// MaxAccessTokenValidity and MaxRefreshTokenValidity bound what a
-	// client may ask for. Defaults 24h and 2160h (90 days).
-	MaxAccessTokenValidity  time.Duration `yaml:"max_access_token_validity"`
+	// MaxAccessTokenValidity bounds the access token lifetime a client
+	// may ask for; at most 876000h (100 years). Default 24h.
+	MaxAccessTokenValidity time.Duration `yaml:"max_access_token_validity"`
+	// MaxRefreshTokenValidity bounds the refresh token lifetime a client
+	// may ask for; at most 876000h (100 years). Default 2160h (90 days).
 	MaxRefreshTokenValidity time.Duration `yaml:"max_refresh_token_validity"`
 	// IssueRefreshTokens issues a refresh token with client_credentials
-	// tokens, as seed 001's clients expect. Default true; RFC 6749 §4.4.3
-	// says SHOULD NOT, so set false where clients can simply ask again.
+	// tokens, as OAuth2 clients whose grant types are refresh_token and
+	// client_credentials expect. Default true; RFC 6749 §4.4.3 says
+	// SHOULD NOT, so set false where clients can simply ask again.
 	IssueRefreshTokens *bool `yaml:"issue_refresh_tokens"`
 	// SecretGrace keeps a client's previous secret working this long after
 	// a new one is generated. Default 0: the old secret stops at once.
@@ -270,8 +275,9 @@ func (o OAuth) RefreshTokensIssued() bool {
 	return *o.IssueRefreshTokens
 }
 
-// SelfService configures the self-service credential API (seeds 001–004)
-// served on the public listener beside the proxied routes.
+// SelfService configures the self-service credential API (OAuth2 client
+// credentials, named API keys and their long-lived key tokens, the ApiKey
+// key and token) served on the public listener beside the proxied routes.
 type SelfService struct {
 	// Enabled serves /connect/register/createClientId, /oauth/*, /user,
 	// /user/keys, /user/apikey and /openapi.json on the public listener.
@@ -279,12 +285,16 @@ type SelfService struct {
 	// upstream behind a catch-all route, so turning it on is a choice, and
 	// routes may not overlap them while it is on.
 	Enabled bool `yaml:"enabled"`
-	// MaxPasswordFailures per user and per client address within
-	// PasswordFailureWindow before password sign-in is refused (429).
-	// Defaults 10 per user, 50 per address, 15m.
-	MaxPasswordFailuresPerUser    int           `yaml:"max_password_failures_per_user"`
-	MaxPasswordFailuresPerAddress int           `yaml:"max_password_failures_per_address"`
-	PasswordFailureWindow         time.Duration `yaml:"password_failure_window"`
+	// MaxPasswordFailuresPerUser is the number of failed password
+	// sign-ins for one user within PasswordFailureWindow after which
+	// sign-in is refused (429), right password or wrong. Default 10.
+	MaxPasswordFailuresPerUser int `yaml:"max_password_failures_per_user"`
+	// MaxPasswordFailuresPerAddress is the same per client address.
+	// Default 50.
+	MaxPasswordFailuresPerAddress int `yaml:"max_password_failures_per_address"`
+	// PasswordFailureWindow is the time over which failed password
+	// sign-ins are counted. Default 15m.
+	PasswordFailureWindow time.Duration `yaml:"password_failure_window"`
 	// MaxConcurrentPasswordChecks bounds the password checks (argon2id,
 	// 19 MiB of memory each) running at once in this process, whatever
 	// asks: the self-service API, the admin API and the account pages. A
@@ -300,9 +310,10 @@ type SelfService struct {
 	PasswordCheckQueueTimeout time.Duration `yaml:"password_check_queue_timeout"`
 	// ManageKeyAuthorityFor lists the credentials whose creation needs the
 	// MANAGE_USER_API_KEY (or ADMIN) authority, on the self-service API
-	// and the account pages alike: KeyKindNamedKeys, KeyKindOAuthClients,
-	// KeyKindAPIKey. Default (absent) [named_keys], seed 002's rule; an
-	// empty list: none does.
+	// and the account pages alike: named_keys (named API keys),
+	// oauth_clients (OAuth2 clients and their new secrets), apikey (the
+	// ApiKey token). Default (absent) [named_keys]; an empty list: none
+	// does.
 	ManageKeyAuthorityFor []string `yaml:"manage_key_authority_for"`
 }
 
@@ -338,9 +349,9 @@ func (s SelfService) On() bool { return s.Enabled }
 // routes may not overlap them while it is enabled.
 var SelfServicePaths = []string{"/connect/register", "/oauth", "/user", "/openapi.json"}
 
-// Account configures the account pages (seeds 000–004 as screens: sign
-// in, API keys, the ApiKey screen, the administrators' user list) served
-// on the public listener under Path.
+// Account configures the account pages (sign in; OAuth2 clients, named
+// API keys and the ApiKey key and token as screens; the administrators'
+// user list) served on the public listener under Path.
 type Account struct {
 	// Enabled serves the pages. Default false, like self_service: Path
 	// would shadow the same path of an upstream behind a catch-all route,
@@ -367,7 +378,8 @@ func (a Account) On() bool { return a.Enabled }
 
 // FailureLimit is a per-address limit on failed credential checks.
 type FailureLimit struct {
-	// Rate failures per Per are forgiven; -1 turns the limit off.
+	// Rate is the number of failures forgiven every Per; -1 turns the
+	// limit off.
 	Rate int `yaml:"rate"`
 	// Per default 1m.
 	Per time.Duration `yaml:"per"`
@@ -405,7 +417,8 @@ type Embedded struct {
 // Redis configures go-redis's UniversalClient: one node, Sentinel (set
 // master_name) or Cluster (set cluster).
 type Redis struct {
-	// Addrs: host:port of the node, the sentinels or the cluster seeds.
+	// Addrs: host:port of the node, of the sentinels (with master_name)
+	// or of cluster nodes to learn the cluster from (with cluster).
 	// Required when store.driver is redis.
 	Addrs []string `yaml:"addrs"`
 	// MasterName selects Sentinel mode.
@@ -470,9 +483,9 @@ type Route struct {
 	// Upstream is the http or https URL requests are sent to; its path, if
 	// any, is put before the request path. unix:///path/to.sock sends them
 	// over a Unix socket (the sidecar case: the application in the same
-	// pod). Validate parses it: see UpstreamURL.
+	// pod).
 	Upstream string `yaml:"upstream"`
-	// upstream is Upstream parsed by Validate.
+	// upstream is Upstream parsed by Validate (UpstreamURL).
 	upstream *url.URL
 	// StripPrefix removes PathPrefix before forwarding.
 	StripPrefix bool `yaml:"strip_prefix"`
@@ -499,7 +512,7 @@ type Route struct {
 	ForwardAuthorization bool `yaml:"forward_authorization"`
 	// MethodOverride names the one method-override header the route's
 	// upstream honours: X-HTTP-Method-Override, X-HTTP-Method or
-	// X-Method-Override (MethodOverrideHeaders). Default none: keygate
+	// X-Method-Override, in any case. Default none: keygate
 	// removes all three (and X-Original-URL, X-Rewrite-URL) from client
 	// requests. When set, that header is forwarded, its value must be one
 	// method the route serves, and the scope check uses that method.

@@ -5,6 +5,7 @@
 //
 //	keygate serve [-config gateway.yaml]   run the gateway
 //	keygate check -config FILE             validate a config file
+//	keygate schema                         print the JSON Schema of gateway.yaml
 //	keygate demo                           run a gateway with a sample upstream
 //	keygate users add|list|disable|enable|password  manage users
 //	keygate keys create|list|delete|revoke manage API keys and credentials
@@ -39,6 +40,7 @@ var usage = `keygate — an authentication gateway in front of HTTP APIs
 Usage:
   keygate serve [-config gateway.yaml]                run the gateway
   keygate check [-config gateway.yaml]                validate a config file and print every problem
+  keygate schema                                      print the JSON Schema of gateway.yaml, for editors
   keygate demo [-listen ADDR] [-admin ADDR] [-once]   run a gateway and a sample upstream, no setup needed
   keygate version                                     print the version
 
@@ -70,6 +72,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args, stderr)
 	case "check":
 		return check(args, stdout, stderr)
+	case "schema":
+		return schema(args, stdout, stderr)
 	case "demo":
 		return demo(args, stdout, stderr)
 	case "users", "keys", "apikey":
@@ -139,6 +143,28 @@ func check(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s: OK: %d routes, store %s, listen %s, admin %s\n",
 		path, len(cfg.Routes), cfg.Store.Driver, cfg.Listen, cfg.AdminListen)
+	return exitOK
+}
+
+// schema prints the JSON Schema of gateway.yaml (docs/gateway.schema.json
+// is a copy), for an editor's YAML language server.
+func schema(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("schema", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: keygate schema > gateway.schema.json\n\n"+
+			"Prints the JSON Schema of gateway.yaml. Point an editor at it with a first line\n"+
+			"# yaml-language-server: $schema=gateway.schema.json (docs/configuration.md).")
+	}
+	if ok, code := parseFlags(fs, args); !ok {
+		return code
+	}
+	b, err := config.Schema()
+	if err != nil {
+		fmt.Fprintln(stderr, "keygate schema:", err)
+		return exitError
+	}
+	stdout.Write(b)
 	return exitOK
 }
 
