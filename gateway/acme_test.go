@@ -28,6 +28,7 @@ import (
 
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/internal/redistest"
+	"github.com/keygate/keygate/internal/testkit"
 )
 
 // testDomain is the name certificates are ordered for; the test's DNS
@@ -174,13 +175,7 @@ routes:
 			a, b := listening(t, parse(t, y), Options{}), listening(t, parse(t, y), Options{})
 			p.validate(dnsAddr, portOf(a.HTTPAddr()), portOf(a.Addr()))
 			serve(t, b)
-			deadline := time.Now().Add(30 * time.Second)
-			for p.orders.Load() == 0 {
-				if time.Now().After(deadline) {
-					t.Fatal("replica B placed no order within 30s")
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
+			testkit.Eventually(t, 30*time.Second, "replica B placing an order", func() bool { return p.orders.Load() != 0 })
 			serve(t, a)
 
 			roots := p.roots()
@@ -291,19 +286,24 @@ func TestOnDemandDecision(t *testing.T) {
 // that verifies against roots, and returns the certificate's serial.
 func waitCertificate(t *testing.T, addr string, roots *x509.CertPool) string {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, &tls.Config{RootCAs: roots, ServerName: testDomain})
-		if err == nil {
-			serial := c.ConnectionState().PeerCertificates[0].SerialNumber.String()
-			c.Close()
-			return serial
+	var serial string
+	var err error
+	defer func() {
+		if serial == "" {
+			t.Logf("last handshake with %s: %v", addr, err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no certificate for %s from %s within 60s: %v", testDomain, addr, err)
+	}()
+	testkit.Eventually(t, 60*time.Second, "a certificate for "+testDomain+" from "+addr, func() bool {
+		var c *tls.Conn
+		c, err = tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, &tls.Config{RootCAs: roots, ServerName: testDomain})
+		if err != nil {
+			return false
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		serial = c.ConnectionState().PeerCertificates[0].SerialNumber.String()
+		c.Close()
+		return true
+	})
+	return serial
 }
 
 // lockedBuffer collects Pebble's log for a failing test.
