@@ -19,6 +19,7 @@ import (
 
 	"github.com/keygate/keygate/internal/echo"
 	"github.com/keygate/keygate/internal/redistest"
+	"github.com/keygate/keygate/internal/testkit"
 )
 
 // keygate runs the binary with args and returns what it printed and its
@@ -78,17 +79,10 @@ func get(t *testing.T, url, authorization string) (int, string) {
 // waitStatus polls GET url until it answers want, for at most within.
 func waitStatus(t *testing.T, url, authorization string, want int, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
+	testkit.Eventually(t, within, fmt.Sprintf("GET %s answering %d", url, want), func() bool {
 		got, _ := get(t, url, authorization)
-		if got == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("GET %s: still %d after %v, want %d", url, got, within, want)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return got == want
+	})
 }
 
 // credentialID returns the id of the row of `keygate keys list` output

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/keygate/keygate/internal/testkit"
 )
 
 // binary is keygate built once for the tests that run it as a process and
@@ -169,20 +171,19 @@ func startServeBinary(t *testing.T, bin, path string) *process {
 // waitLog waits for a log line with msg and returns it.
 func (p *process) waitLog(t *testing.T, msg string) map[string]any {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	var line map[string]any
+	testkit.Eventually(t, 10*time.Second, fmt.Sprintf("a log line %q", msg), func() bool {
 		p.mu.Lock()
+		defer p.mu.Unlock()
 		for _, e := range p.logs {
 			if e["msg"] == msg {
-				p.mu.Unlock()
-				return e
+				line = e
+				return true
 			}
 		}
-		p.mu.Unlock()
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("no log line %q", msg)
-	return nil
+		return false
+	})
+	return line
 }
 
 func status(t *testing.T, url string) int {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/internal/testkit"
 	"golang.org/x/sys/unix"
 )
 
@@ -79,21 +80,21 @@ func TestUsersPasswordTerminal(t *testing.T) {
 
 	// Type only once the prompt is up and echo is off; a terminal echoes
 	// what is typed as it arrives.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	prompted := false
+	defer func() {
+		if !prompted {
+			_ = cmd.Process.Kill()
+			t.Logf("the terminal shows %q", shown())
+		}
+	}()
+	testkit.Eventually(t, 20*time.Second, "a prompt with echo off", func() bool {
 		echo := true
 		if tio, err := unix.IoctlGetTermios(int(master.Fd()), unix.TCGETS); err == nil {
 			echo = tio.Lflag&unix.ECHO != 0
 		}
-		if strings.Contains(shown(), "(it is not shown)") && !echo {
-			break
-		}
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			t.Fatalf("no prompt with echo off within 20s; the terminal shows %q", shown())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return strings.Contains(shown(), "(it is not shown)") && !echo
+	})
+	prompted = true
 	if _, err := master.Write([]byte(password + "\n")); err != nil {
 		t.Fatal(err)
 	}
