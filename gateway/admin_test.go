@@ -11,7 +11,6 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/keygate/keygate/api/admin"
-	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/internal/redistest"
 )
 
@@ -35,10 +34,7 @@ func TestAdminAPIOnTwoInstances(t *testing.T) {
 	if code != 201 {
 		t.Fatalf("create a user with the bootstrap token: %d %s", code, body)
 	}
-	kt, _, err := g2.Auth().Accounts.CreateKey(t.Context(), "alice", authz.KeySpec{Handle: "ci"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kt := namedKey(t, g2, "alice", "ci")
 	url2 := "http://" + g2.Addr().String() + "/orders/1"
 	if code, _, body := do(t, "GET", url2, "Bearer "+kt); code != 200 {
 		t.Fatalf("alice's key on instance 2: %d %s", code, body)

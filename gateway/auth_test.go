@@ -68,14 +68,8 @@ func TestTwoInstancesVoidAndRevoke(t *testing.T) {
 	g2, _ := start(t, parse(t, y))
 	urls := []string{"http://" + g1.Addr().String() + "/orders/1", "http://" + g2.Addr().String() + "/orders/1"}
 	newAlice(t, g1.Auth())
-	key, first, err := g1.Auth().Accounts.NewAPIKeyToken(t.Context(), "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, second, err := g2.Auth().Accounts.NewAPIKeyToken(t.Context(), "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, first := apiKeyToken(t, g1, "alice")
+	_, second := apiKeyToken(t, g2, "alice")
 	right := "ApiKey " + key + ":" + second
 	wrong := "ApiKey " + key + ":" + first // generating a new token invalidated it
 	for _, u := range urls {
@@ -108,10 +102,7 @@ func TestTwoInstancesVoidAndRevoke(t *testing.T) {
 
 	// Revocation: a named key deleted through instance 1 is refused by
 	// instance 2 within a second.
-	kt, _, err := g1.Auth().Accounts.CreateKey(t.Context(), "alice", authz.KeySpec{Handle: "ci"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kt := namedKey(t, g1, "alice", "ci")
 	if code, _, _ := do(t, "GET", urls[1], "Bearer "+kt); code != 200 {
 		t.Fatalf("named key on instance 2: %d", code)
 	}
@@ -128,14 +119,8 @@ func TestTwoInstancesVoidAndRevoke(t *testing.T) {
 func TestRedisDownFailsClosed(t *testing.T) {
 	srv, g, base := aliceOnRedis(t, "  cache_ttl: 100ms\n  stale_if_error: 1m")
 	admin := "http://" + g.AdminAddr().String()
-	warm, _, err := g.Auth().Accounts.CreateKey(t.Context(), "alice", authz.KeySpec{Handle: "warm"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cold, _, err := g.Auth().Accounts.CreateKey(t.Context(), "alice", authz.KeySpec{Handle: "cold"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	warm := namedKey(t, g, "alice", "warm")
+	cold := namedKey(t, g, "alice", "cold")
 	if code, _, _ := do(t, "GET", base, "Bearer "+warm); code != 200 {
 		t.Fatalf("warm-up: %d", code)
 	}

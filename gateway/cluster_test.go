@@ -41,18 +41,12 @@ routes:
 	ctx := t.Context()
 	newAlice(t, g1.Auth())
 
-	kt, _, err := g1.Auth().Accounts.CreateKey(ctx, "alice", authz.KeySpec{Handle: "ci"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kt := namedKey(t, g1, "alice", "ci")
 	if code, _, body := do(t, "GET", u2+"/orders/1", "Bearer "+kt); code != 200 || !strings.Contains(body, `"X-Keygate-User": "alice"`) {
 		t.Fatalf("key made on gateway 1, on gateway 2: %d %s", code, body)
 	}
 
-	key, tok, err := g2.Auth().Accounts.NewAPIKeyToken(ctx, "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, tok := apiKeyToken(t, g2, "alice")
 	if code, _, _ := do(t, "GET", u1+"/orders/1", "ApiKey "+key+":"+authz.NewToken(authz.KindAPIKey)); code != 401 {
 		t.Fatalf("wrong ApiKey token: %d, want 401", code)
 	}

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/internal/testkit"
 )
@@ -182,4 +183,25 @@ func waitCode(t *testing.T, within time.Duration, what, url, authorization strin
 		return code == want
 	})
 	waited = true
+}
+
+// namedKey creates user's named key handle on g: its token.
+func namedKey(t *testing.T, g *Gateway, user, handle string) string {
+	t.Helper()
+	tok, _, err := g.Auth().Accounts.CreateKey(t.Context(), user, authz.KeySpec{Handle: handle})
+	if err != nil {
+		t.Fatalf("CreateKey %s/%s: %v", user, handle, err)
+	}
+	return tok
+}
+
+// apiKeyToken issues a new token of user's ApiKey pair on g: the key and
+// the token.
+func apiKeyToken(t *testing.T, g *Gateway, user string) (key, token string) {
+	t.Helper()
+	key, token, err := g.Auth().Accounts.NewAPIKeyToken(t.Context(), user)
+	if err != nil {
+		t.Fatalf("NewAPIKeyToken %s: %v", user, err)
+	}
+	return key, token
 }
