@@ -55,6 +55,17 @@ func writeFile(t *testing.T, path, content string) {
 	}
 }
 
+// servedConfig writes serveConfig's config with routes on upstream, and
+// extra after it, to gateway.yaml in a new temporary folder: the folder
+// and the file.
+func servedConfig(t *testing.T, upstream, routes, extra string) (dir, path string) {
+	t.Helper()
+	dir = t.TempDir()
+	path = filepath.Join(dir, "gateway.yaml")
+	writeFile(t, path, serveConfig(dir, upstream, routes)+extra)
+	return dir, path
+}
+
 func TestCheck(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
@@ -217,9 +228,7 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 		io.WriteString(w, "slow answer")
 	}))
 	defer up.Close()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "gateway.yaml")
-	writeFile(t, path, serveConfig(dir, up.URL, "  - {name: slow, path_prefix: /, upstream: UP, auth: none}\n"))
+	_, path := servedConfig(t, up.URL, "  - {name: slow, path_prefix: /, upstream: UP, auth: none}\n", "")
 	p := startServe(t, path)
 
 	type result struct {
@@ -268,9 +277,7 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 func TestServeReloadsOnSIGHUP(t *testing.T) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
 	defer up.Close()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "gateway.yaml")
-	writeFile(t, path, serveConfig(dir, up.URL, "  - {name: a, path_prefix: /a, upstream: UP, auth: none}\n"))
+	dir, path := servedConfig(t, up.URL, "  - {name: a, path_prefix: /a, upstream: UP, auth: none}\n", "")
 	p := startServe(t, path)
 	base := "http://" + p.addr
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -44,9 +43,7 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 // on a real pseudo-terminal: keygate turns the terminal's echo off before
 // it reads, so the password never appears on the screen.
 func TestUsersPasswordTerminal(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "gateway.yaml")
-	writeFile(t, path, serveConfig(dir, "http://127.0.0.1:1", ordersRoute))
+	_, path := servedConfig(t, "http://127.0.0.1:1", ordersRoute, "")
 	mustKeygate(t, "users", "add", "root", "-config", path)
 	const password = "correct horse battery staple"
 
