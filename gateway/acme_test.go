@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -15,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -47,7 +45,7 @@ type pebble struct {
 	handler  atomic.Pointer[http.Handler]
 	db       *db.MemoryStore
 	log      *log.Logger
-	logs     *lockedBuffer
+	logs     *testkit.Buffer
 }
 
 func startPebble(t *testing.T) *pebble {
@@ -57,7 +55,7 @@ func startPebble(t *testing.T) *pebble {
 	// real: PEBBLE_VA_ALWAYS_VALID is not set.
 	t.Setenv("PEBBLE_VA_NOSLEEP", "1")
 	t.Setenv("PEBBLE_WFE_NONCEREJECT", "0")
-	p := &pebble{db: db.NewMemoryStore(), logs: &lockedBuffer{}}
+	p := &pebble{db: db.NewMemoryStore(), logs: &testkit.Buffer{}}
 	p.log = log.New(p.logs, "pebble ", log.Lmicroseconds)
 	p.ca = ca.New(p.log, p.db, "", "ecdsa", 0, 1, map[string]ca.Profile{"default": {Description: "default"}})
 	p.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -304,22 +302,4 @@ func waitCertificate(t *testing.T, addr string, roots *x509.CertPool) string {
 		return true
 	})
 	return serial
-}
-
-// lockedBuffer collects Pebble's log for a failing test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
