@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -49,27 +48,6 @@ func TestAccountValidation(t *testing.T) {
 			t.Errorf("account %s: %v, want valid", tt.account, err)
 		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
 			t.Errorf("account %s: error %v, want one containing %q", tt.account, err, tt.want)
-		}
-	}
-}
-
-func TestAccountPathReserved(t *testing.T) {
-	for _, c := range []struct {
-		prefix string
-		on     bool
-		bad    bool
-	}{
-		{"/", true, true},
-		{"/account", true, true},
-		{"/account/x", true, true},
-		{"/accounts", true, false},
-		{"/api", true, false},
-		{"/account", false, false},
-	} {
-		y := fmt.Sprintf("account: {enabled: %v}\nroutes:\n  - {name: r, path_prefix: %q, upstream: http://h, auth: none}\n", c.on, c.prefix)
-		_, err := Parse("t.yaml", []byte(y), nil)
-		if got := err != nil && strings.Contains(err.Error(), "routes[0].path_prefix: \""+c.prefix+"\" overlaps the account pages at /account"); got != c.bad {
-			t.Errorf("prefix %q with account %v: error %v, want refused=%v", c.prefix, c.on, err, c.bad)
 		}
 	}
 }

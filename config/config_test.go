@@ -254,48 +254,71 @@ func TestExampleConfigIsValid(t *testing.T) {
 	}
 }
 
-func TestSelfServicePathsReserved(t *testing.T) {
+// TestFrontEndPathsReserved: a route may not take the paths of a front
+// end that is on; off, the paths are free.
+func TestFrontEndPathsReserved(t *testing.T) {
+	refusal := map[string]func(prefix string) string{
+		"account": func(p string) string {
+			return "routes[0].path_prefix: \"" + p + "\" overlaps the account pages at /account"
+		},
+		"self_service": func(string) string { return "overlaps the self-service API" },
+	}
 	for _, c := range []struct {
-		prefix string
-		on     bool
-		bad    bool
+		section string
+		prefix  string
+		on      bool
+		bad     bool
 	}{
-		{"/", true, true},
-		{"/user", true, true},
-		{"/user/keys/x", true, true},
-		{"/oauth", true, true},
-		{"/users", true, false},
-		{"/api", true, false},
-		{"/", false, false},
-		{"/user", false, false},
+		{"account", "/", true, true},
+		{"account", "/account", true, true},
+		{"account", "/account/x", true, true},
+		{"account", "/accounts", true, false},
+		{"account", "/api", true, false},
+		{"account", "/account", false, false},
+		{"self_service", "/", true, true},
+		{"self_service", "/user", true, true},
+		{"self_service", "/user/keys/x", true, true},
+		{"self_service", "/oauth", true, true},
+		{"self_service", "/users", true, false},
+		{"self_service", "/api", true, false},
+		{"self_service", "/", false, false},
+		{"self_service", "/user", false, false},
 	} {
-		y := fmt.Sprintf("self_service: {enabled: %v}\nroutes:\n  - {name: r, path_prefix: %q, upstream: http://h, auth: none}\n", c.on, c.prefix)
-		_, err := Parse("t.yaml", []byte(y), nil)
-		if got := err != nil && strings.Contains(err.Error(), "overlaps the self-service API"); got != c.bad {
-			t.Errorf("prefix %q with self_service %v: error %v, want refused=%v", c.prefix, c.on, err, c.bad)
-		}
+		t.Run(fmt.Sprintf("%s=%v%s", c.section, c.on, c.prefix), func(t *testing.T) {
+			y := fmt.Sprintf("%s: {enabled: %v}\nroutes:\n  - {name: r, path_prefix: %q, upstream: http://h, auth: none}\n", c.section, c.on, c.prefix)
+			_, err := Parse("t.yaml", []byte(y), nil)
+			if got := err != nil && strings.Contains(err.Error(), refusal[c.section](c.prefix)); got != c.bad {
+				t.Errorf("prefix %q with %s %v: error %v, want refused=%v", c.prefix, c.section, c.on, err, c.bad)
+			}
+		})
 	}
 }
 
-func TestRateLimitValidation(t *testing.T) {
-	y := "routes:\n  - {name: r, path_prefix: /, upstream: http://h, auth: none, rate_limit: {rate: 0, key: user, on_store_error: maybe, mode: quick, batch: 5}}\n"
+// refusedOnce parses y and fails the test unless it is refused (what
+// names it) with each of want exactly once in the error.
+func refusedOnce(t *testing.T, y, what string, want ...string) {
+	t.Helper()
 	_, err := Parse("t.yaml", []byte(y), nil)
 	if err == nil {
-		t.Fatal("a bad rate_limit was accepted")
-	}
-	want := []string{
-		"routes[0].rate_limit.rate: required",
-		`routes[0].rate_limit.key: "user" needs a credential`,
-		`routes[0].rate_limit.on_store_error: "maybe" is not one of`,
-		"routes[0].rate_limit.burst: must be at least 1",
-		`routes[0].rate_limit.mode: "quick" is not one of fast, exact`,
-		"routes[0].rate_limit.batch: must be between 0 (adaptive) and routes[0].rate_limit.burst",
+		t.Fatal(what)
 	}
 	for _, w := range want {
 		if strings.Count(err.Error(), w) != 1 {
 			t.Errorf("%q appears %d times in:\n%v", w, strings.Count(err.Error(), w), err)
 		}
 	}
+}
+
+func TestRateLimitValidation(t *testing.T) {
+	y := "routes:\n  - {name: r, path_prefix: /, upstream: http://h, auth: none, rate_limit: {rate: 0, key: user, on_store_error: maybe, mode: quick, batch: 5}}\n"
+	refusedOnce(t, y, "a bad rate_limit was accepted",
+		"routes[0].rate_limit.rate: required",
+		`routes[0].rate_limit.key: "user" needs a credential`,
+		`routes[0].rate_limit.on_store_error: "maybe" is not one of`,
+		"routes[0].rate_limit.burst: must be at least 1",
+		`routes[0].rate_limit.mode: "quick" is not one of fast, exact`,
+		"routes[0].rate_limit.batch: must be between 0 (adaptive) and routes[0].rate_limit.burst",
+	)
 	cfg, err := Parse("t.yaml", []byte("routes:\n  - {name: r, path_prefix: /, upstream: http://h, api_set: s, rate_limit: {rate: 10}}\n"), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -314,19 +337,11 @@ api_sets:
   ordrs: {rate_limit: {rate: 10}}
   "bad name": {}
 `
-	_, err := Parse("t.yaml", []byte(y), nil)
-	if err == nil {
-		t.Fatal("bad api_sets were accepted")
-	}
-	for _, w := range []string{
+	refusedOnce(t, y, "bad api_sets were accepted",
 		`api_sets.orders.rate_limit.key: "everyone" is not one of`,
 		"api_sets.ordrs: no route has this api_set",
 		"api_sets.bad name: not an API set name",
-	} {
-		if strings.Count(err.Error(), w) != 1 {
-			t.Errorf("%q appears %d times in:\n%v", w, strings.Count(err.Error(), w), err)
-		}
-	}
+	)
 	cfg, err := Parse("t.yaml", []byte("routes:\n  - {name: r, path_prefix: /, upstream: http://h, api_set: s}\napi_sets: {s: {rate_limit: {rate: 10}}}\n"), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -344,21 +359,13 @@ routes:
 api_sets:
   s: {quota: {requests: -1}}
 `
-	_, err := Parse("t.yaml", []byte(y), nil)
-	if err == nil {
-		t.Fatal("bad quotas were accepted")
-	}
-	for _, w := range []string{
+	refusedOnce(t, y, "bad quotas were accepted",
 		"routes[0].quota: counts per credential: not on a route with auth none",
 		"routes[1].quota.requests: required",
 		`routes[1].quota.per: "week" is not one of day, month`,
 		`routes[1].quota.on_store_error: "local" is not one of fail_closed, fail_open`,
 		"api_sets.s.quota.requests: required",
-	} {
-		if strings.Count(err.Error(), w) != 1 {
-			t.Errorf("%q appears %d times in:\n%v", w, strings.Count(err.Error(), w), err)
-		}
-	}
+	)
 	cfg, err := Parse("t.yaml", []byte("routes:\n  - {name: r, path_prefix: /, upstream: http://h, api_set: s, quota: {requests: 10}}\n"), nil)
 	if err != nil {
 		t.Fatal(err)

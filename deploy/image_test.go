@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/keygate/keygate/internal/testkit"
 )
 
 // buildah runs buildah with its own storage under a temporary folder: the
@@ -207,21 +209,16 @@ func TestImage(t *testing.T) {
 			t.Logf("keygate serve in the image:\n%s", logs.String())
 		}
 	}()
-	ready := false
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	testkit.Eventually(t, 30*time.Second, "/readyz on 9090 answering 200", func() bool {
 		select {
 		case err := <-done:
+			done <- err // for the deferred stop
 			t.Fatalf("keygate serve ended before it was ready: %v\n%s", err, logs.String())
 		default:
 		}
-		if code, _ := get(t, "http://127.0.0.1:9090/readyz", ""); code == http.StatusOK {
-			ready = true
-			break
-		}
-	}
-	if !ready {
-		t.Fatalf("/readyz on 9090 did not answer 200 within 30s\n%s", logs.String())
-	}
+		code, _ := get(t, "http://127.0.0.1:9090/readyz", "")
+		return code == http.StatusOK
+	})
 
 	if code, body := get(t, "http://127.0.0.1:8080/orders/1", "Bearer "+token); code != http.StatusOK || body != "upstream /orders/1" || seenUser.Load() != "alice" {
 		t.Errorf("GET /orders/1 with alice's key: %d %q, upstream saw user %q; want 200 from the upstream for alice", code, body, seenUser.Load())

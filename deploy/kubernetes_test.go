@@ -72,41 +72,38 @@ func (o *objects) add(t *testing.T, where, kind string, data []byte) {
 	var target any
 	switch kind {
 	case "apps/v1/Deployment":
-		v := &appsv1.Deployment{}
-		o.deployments, target = append(o.deployments, v), v
+		target = appendNew(&o.deployments)
 	case "apps/v1/StatefulSet":
-		v := &appsv1.StatefulSet{}
-		o.statefulSets, target = append(o.statefulSets, v), v
+		target = appendNew(&o.statefulSets)
 	case "v1/Service":
-		v := &corev1.Service{}
-		o.services, target = append(o.services, v), v
+		target = appendNew(&o.services)
 	case "v1/ConfigMap":
-		v := &corev1.ConfigMap{}
-		o.configMaps, target = append(o.configMaps, v), v
+		target = appendNew(&o.configMaps)
 	case "v1/Secret":
-		v := &corev1.Secret{}
-		o.secrets, target = append(o.secrets, v), v
+		target = appendNew(&o.secrets)
 	case "networking.k8s.io/v1/NetworkPolicy":
-		v := &networkingv1.NetworkPolicy{}
-		o.netpols, target = append(o.netpols, v), v
+		target = appendNew(&o.netpols)
 	case "policy/v1/PodDisruptionBudget":
-		v := &policyv1.PodDisruptionBudget{}
-		o.pdbs, target = append(o.pdbs, v), v
+		target = appendNew(&o.pdbs)
 	case "autoscaling/v2/HorizontalPodAutoscaler":
-		v := &autoscalingv2.HorizontalPodAutoscaler{}
-		o.hpas, target = append(o.hpas, v), v
+		target = appendNew(&o.hpas)
 	case "monitoring.coreos.com/v1/ServiceMonitor":
-		v := &monitoringv1.ServiceMonitor{}
-		o.monitors, target = append(o.monitors, v), v
+		target = appendNew(&o.monitors)
 	case "monitoring.coreos.com/v1/PrometheusRule":
-		v := &monitoringv1.PrometheusRule{}
-		o.rules, target = append(o.rules, v), v
+		target = appendNew(&o.rules)
 	default:
 		t.Fatalf("%s: unexpected kind %s", where, kind)
 	}
 	if err := yaml.UnmarshalStrict(data, target); err != nil {
 		t.Fatalf("%s does not decode strictly: %v\n%s", where, err, data)
 	}
+}
+
+// appendNew appends a new zero T to list and returns it, for decoding into.
+func appendNew[T any](list *[]*T) *T {
+	v := new(T)
+	*list = append(*list, v)
+	return v
 }
 
 // keygatePod is a keygate container with everything the checks need.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 )
 
@@ -35,40 +34,6 @@ func checkDispatch(t *testing.T, call string, goes func(*http.Request) bool, cas
 		if got := goes(httptest.NewRequest("GET", c.target, nil)); got != c.want {
 			t.Errorf(call+" = %v, want %v", c.target, got, c.want)
 		}
-	}
-}
-
-// TestAccountDispatch: with the account pages on, the public listener
-// serves them at account.path beside the self-service API and the
-// proxied routes; off, the path is just unrouted (404), never proxied.
-func TestAccountDispatch(t *testing.T) {
-	up := echoUpstream(t)
-	for _, on := range []bool{true, false} {
-		t.Run(fmt.Sprintf("enabled=%v", on), func(t *testing.T) {
-			g, _ := start(t, parse(t, fmt.Sprintf(`
-listen: 127.0.0.1:0
-admin_listen: 127.0.0.1:0
-store: {driver: embedded, embedded: {path: %q}}
-self_service: {enabled: true}
-account: {enabled: %v, path: /me}
-routes:
-  - {name: orders, path_prefix: /orders, upstream: %s, auth: none}
-`, t.TempDir()+"/keygate.db", on, up.URL)))
-			base := "http://" + g.Addr().String()
-			code, h, body := do(t, "GET", base+"/me/signin", "")
-			if on && (code != 200 || !strings.Contains(body, `name="password"`) || !strings.Contains(h.Get("Content-Security-Policy"), "frame-ancestors 'none'")) {
-				t.Errorf("GET /me/signin, pages on: %d %s; want the sign-in page with the CSP", code, body)
-			}
-			if !on && code != http.StatusNotFound {
-				t.Errorf("GET /me/signin, pages off: %d; want 404", code)
-			}
-			if code, _, _ := do(t, "GET", base+"/user", ""); code != http.StatusUnauthorized {
-				t.Errorf("GET /user (self-service): %d, want 401", code)
-			}
-			if code, _, body := do(t, "GET", base+"/orders/1", ""); code != 200 || !strings.Contains(body, `"path": "/orders/1"`) {
-				t.Errorf("proxied route: %d %s", code, body)
-			}
-		})
 	}
 }
 

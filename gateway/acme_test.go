@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -15,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,6 +26,7 @@ import (
 
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/internal/redistest"
+	"github.com/keygate/keygate/internal/testkit"
 )
 
 // testDomain is the name certificates are ordered for; the test's DNS
@@ -46,7 +45,7 @@ type pebble struct {
 	handler  atomic.Pointer[http.Handler]
 	db       *db.MemoryStore
 	log      *log.Logger
-	logs     *lockedBuffer
+	logs     *testkit.Buffer
 }
 
 func startPebble(t *testing.T) *pebble {
@@ -56,7 +55,7 @@ func startPebble(t *testing.T) *pebble {
 	// real: PEBBLE_VA_ALWAYS_VALID is not set.
 	t.Setenv("PEBBLE_VA_NOSLEEP", "1")
 	t.Setenv("PEBBLE_WFE_NONCEREJECT", "0")
-	p := &pebble{db: db.NewMemoryStore(), logs: &lockedBuffer{}}
+	p := &pebble{db: db.NewMemoryStore(), logs: &testkit.Buffer{}}
 	p.log = log.New(p.logs, "pebble ", log.Lmicroseconds)
 	p.ca = ca.New(p.log, p.db, "", "ecdsa", 0, 1, map[string]ca.Profile{"default": {Description: "default"}})
 	p.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -174,13 +173,7 @@ routes:
 			a, b := listening(t, parse(t, y), Options{}), listening(t, parse(t, y), Options{})
 			p.validate(dnsAddr, portOf(a.HTTPAddr()), portOf(a.Addr()))
 			serve(t, b)
-			deadline := time.Now().Add(30 * time.Second)
-			for p.orders.Load() == 0 {
-				if time.Now().After(deadline) {
-					t.Fatal("replica B placed no order within 30s")
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
+			testkit.Eventually(t, 30*time.Second, "replica B placing an order", func() bool { return p.orders.Load() != 0 })
 			serve(t, a)
 
 			roots := p.roots()
@@ -291,35 +284,22 @@ func TestOnDemandDecision(t *testing.T) {
 // that verifies against roots, and returns the certificate's serial.
 func waitCertificate(t *testing.T, addr string, roots *x509.CertPool) string {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, &tls.Config{RootCAs: roots, ServerName: testDomain})
-		if err == nil {
-			serial := c.ConnectionState().PeerCertificates[0].SerialNumber.String()
-			c.Close()
-			return serial
+	var serial string
+	var err error
+	defer func() {
+		if serial == "" {
+			t.Logf("last handshake with %s: %v", addr, err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no certificate for %s from %s within 60s: %v", testDomain, addr, err)
+	}()
+	testkit.Eventually(t, 60*time.Second, "a certificate for "+testDomain+" from "+addr, func() bool {
+		var c *tls.Conn
+		c, err = tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, &tls.Config{RootCAs: roots, ServerName: testDomain})
+		if err != nil {
+			return false
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// lockedBuffer collects Pebble's log for a failing test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+		serial = c.ConnectionState().PeerCertificates[0].SerialNumber.String()
+		c.Close()
+		return true
+	})
+	return serial
 }

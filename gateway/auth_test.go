@@ -68,14 +68,8 @@ func TestTwoInstancesVoidAndRevoke(t *testing.T) {
 	g2, _ := start(t, parse(t, y))
 	urls := []string{"http://" + g1.Addr().String() + "/orders/1", "http://" + g2.Addr().String() + "/orders/1"}
 	newAlice(t, g1.Auth())
-	key, first, err := g1.Auth().Accounts.NewAPIKeyToken(t.Context(), "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, second, err := g2.Auth().Accounts.NewAPIKeyToken(t.Context(), "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, first := apiKeyToken(t, g1, "alice")
+	_, second := apiKeyToken(t, g2, "alice")
 	right := "ApiKey " + key + ":" + second
 	wrong := "ApiKey " + key + ":" + first // generating a new token invalidated it
 	for _, u := range urls {
@@ -108,27 +102,14 @@ func TestTwoInstancesVoidAndRevoke(t *testing.T) {
 
 	// Revocation: a named key deleted through instance 1 is refused by
 	// instance 2 within a second.
-	kt, _, err := g1.Auth().Accounts.CreateKey(t.Context(), "alice", authz.KeySpec{Handle: "ci"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kt := namedKey(t, g1, "alice", "ci")
 	if code, _, _ := do(t, "GET", urls[1], "Bearer "+kt); code != 200 {
 		t.Fatalf("named key on instance 2: %d", code)
 	}
 	if err := g1.Auth().Accounts.DeleteKey(t.Context(), "alice", "ci"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(time.Second)
-	for {
-		code, _, _ := do(t, "GET", urls[1], "Bearer "+kt)
-		if code == 401 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("instance 2 still answers %d to a deleted key after 1s", code)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitCode(t, time.Second, "instance 2 refusing (401) a deleted key", urls[1], "Bearer "+kt, 401)
 }
 
 // TestRedisDownFailsClosed stops the real redis-server under a running
@@ -138,14 +119,8 @@ func TestTwoInstancesVoidAndRevoke(t *testing.T) {
 func TestRedisDownFailsClosed(t *testing.T) {
 	srv, g, base := aliceOnRedis(t, "  cache_ttl: 100ms\n  stale_if_error: 1m")
 	admin := "http://" + g.AdminAddr().String()
-	warm, _, err := g.Auth().Accounts.CreateKey(t.Context(), "alice", authz.KeySpec{Handle: "warm"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cold, _, err := g.Auth().Accounts.CreateKey(t.Context(), "alice", authz.KeySpec{Handle: "cold"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	warm := namedKey(t, g, "alice", "warm")
+	cold := namedKey(t, g, "alice", "cold")
 	if code, _, _ := do(t, "GET", base, "Bearer "+warm); code != 200 {
 		t.Fatalf("warm-up: %d", code)
 	}
@@ -174,17 +149,7 @@ func TestRedisDownFailsClosed(t *testing.T) {
 	if err != nil {
 		t.Fatalf("creating a key after Redis came back: %v", err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		code, _, body := do(t, "GET", base, "Bearer "+fresh)
-		if code == 200 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after Redis came back: %d %s; want 200 without restarting keygate", code, body)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitCode(t, 5*time.Second, "after Redis came back, a new key verifying (200) without restarting keygate", base, "Bearer "+fresh, 200)
 	if code, _, _ := do(t, "GET", base, "Bearer "+cold); code != 401 {
 		t.Errorf("credential lost with Redis's data: %d; want 401 once the store answers again", code)
 	}

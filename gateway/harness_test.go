@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -14,7 +15,9 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/internal/testkit"
 )
 
 // The harness of the gateway's tests: real Gateways on loopback ports,
@@ -156,18 +159,49 @@ func getStatus(t *testing.T, url string) (int, string) {
 	return code, body
 }
 
+// waitStatus waits up to 10s until GET url answers want.
 func waitStatus(t *testing.T, url string, want int) {
 	t.Helper()
-	var got int
+	waitCode(t, 10*time.Second, fmt.Sprintf("GET %s answering %d", url, want), url, "", want)
+}
+
+// waitCode waits up to within until GET url with authorization answers
+// want; what names the wait in the failure, which also logs the last
+// answer.
+func waitCode(t *testing.T, within time.Duration, what, url, authorization string, want int) {
+	t.Helper()
+	var code int
 	var body string
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if got, body = getStatus(t, url); got == want {
-			return
+	waited := false
+	defer func() {
+		if !waited {
+			t.Logf("last answer: %d %q", code, body)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("GET %s: %d %q, want %d", url, got, body, want)
-		}
-		time.Sleep(50 * time.Millisecond)
+	}()
+	testkit.Eventually(t, within, what, func() bool {
+		code, _, body = do(t, "GET", url, authorization)
+		return code == want
+	})
+	waited = true
+}
+
+// namedKey creates user's named key handle on g: its token.
+func namedKey(t *testing.T, g *Gateway, user, handle string) string {
+	t.Helper()
+	tok, _, err := g.Auth().Accounts.CreateKey(t.Context(), user, authz.KeySpec{Handle: handle})
+	if err != nil {
+		t.Fatalf("CreateKey %s/%s: %v", user, handle, err)
 	}
+	return tok
+}
+
+// apiKeyToken issues a new token of user's ApiKey pair on g: the key and
+// the token.
+func apiKeyToken(t *testing.T, g *Gateway, user string) (key, token string) {
+	t.Helper()
+	key, token, err := g.Auth().Accounts.NewAPIKeyToken(t.Context(), user)
+	if err != nil {
+		t.Fatalf("NewAPIKeyToken %s: %v", user, err)
+	}
+	return key, token
 }

@@ -103,10 +103,7 @@ routes:
 	g, _ := start(t, parse(t, y))
 	base := "http://" + g.Addr().String()
 	newAlice(t, g.Auth())
-	tok, _, err := g.Auth().Accounts.CreateKey(t.Context(), "alice", authz.KeySpec{Handle: "k"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := namedKey(t, g, "alice", "k")
 	for _, p := range []string{"/closed", "/open"} {
 		if code, _, body := do(t, "GET", base+p, "Bearer "+tok); code != 200 {
 			t.Fatalf("%s with Redis up: %d %s", p, code, body)
@@ -130,18 +127,9 @@ func TestKeyFailureLimit(t *testing.T) {
 	if _, err := g.Auth().Accounts.CreateUser(t.Context(), authz.User{Name: "bob", APISets: []string{"orders"}, Scopes: []string{"read"}}); err != nil {
 		t.Fatal(err)
 	}
-	key, old, err := g.Auth().Accounts.NewAPIKeyToken(t.Context(), "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, right, err := g.Auth().Accounts.NewAPIKeyToken(t.Context(), "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bobKey, bobToken, err := g.Auth().Accounts.NewAPIKeyToken(t.Context(), "bob")
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, old := apiKeyToken(t, g, "alice")
+	_, right := apiKeyToken(t, g, "alice")
+	bobKey, bobToken := apiKeyToken(t, g, "bob")
 	wrong := "ApiKey " + key + ":" + old
 	// A burst of 5 failures is forgiven; the 6th is answered 401 and
 	// blocks the key.
@@ -177,14 +165,8 @@ func TestKeyFailureLimit(t *testing.T) {
 // answers, never a way around the void.
 func TestLockoutNeverFailsOpen(t *testing.T) {
 	srv, g, url := aliceOnRedis(t, "  lockout_threshold: 3\n  stale_if_error: 1m")
-	key, old, err := g.Auth().Accounts.NewAPIKeyToken(t.Context(), "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, right, err := g.Auth().Accounts.NewAPIKeyToken(t.Context(), "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, old := apiKeyToken(t, g, "alice")
+	_, right := apiKeyToken(t, g, "alice")
 	if code, _, _ := do(t, "GET", url, "ApiKey "+key+":"+right); code != 200 {
 		t.Fatalf("right token with Redis up: %d", code)
 	}

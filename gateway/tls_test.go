@@ -14,6 +14,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/keygate/keygate/internal/testkit"
 	"github.com/keygate/keygate/internal/testpki"
 )
 
@@ -97,13 +98,9 @@ routes:
 	second := ca.Server("api.keygate.test")
 	second.Write(t, dir, "tls")
 	want := second.Cert.SerialNumber.String()
-	deadline := time.Now().Add(10 * time.Second)
-	for servedSerial(t, addr, "api.keygate.test", ca.Pool()) != want {
-		if time.Now().After(deadline) {
-			t.Fatal("the rewritten certificate was not served within 10s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testkit.Eventually(t, 10*time.Second, "the rewritten certificate served", func() bool {
+		return servedSerial(t, addr, "api.keygate.test", ca.Pool()) == want
+	})
 }
 
 func TestTLSMinVersion(t *testing.T) {

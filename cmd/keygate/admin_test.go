@@ -19,6 +19,7 @@ import (
 
 	"github.com/keygate/keygate/internal/echo"
 	"github.com/keygate/keygate/internal/redistest"
+	"github.com/keygate/keygate/internal/testkit"
 )
 
 // keygate runs the binary with args and returns what it printed and its
@@ -78,17 +79,10 @@ func get(t *testing.T, url, authorization string) (int, string) {
 // waitStatus polls GET url until it answers want, for at most within.
 func waitStatus(t *testing.T, url, authorization string, want int, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
+	testkit.Eventually(t, within, fmt.Sprintf("GET %s answering %d", url, want), func() bool {
 		got, _ := get(t, url, authorization)
-		if got == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("GET %s: still %d after %v, want %d", url, got, within, want)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return got == want
+	})
 }
 
 // credentialID returns the id of the row of `keygate keys list` output
@@ -114,9 +108,7 @@ const ordersRoute = "  - {name: orders, path_prefix: /api/orders, upstream: UP, 
 func TestAdminEmbedded(t *testing.T) {
 	up := httptest.NewServer(echo.Handler{})
 	defer up.Close()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "gateway.yaml")
-	writeFile(t, path, serveConfig(dir, up.URL, ordersRoute))
+	dir, path := servedConfig(t, up.URL, ordersRoute, "")
 
 	out := mustKeygate(t, "users", "add", "alice", "--api-sets", "orders,billing", "--scopes", "read,write", "-config", path)
 	if want := "user alice created (api sets: orders, billing; scopes: read, write)\n"; out != want {
@@ -289,9 +281,7 @@ func TestAdminUsage(t *testing.T) {
 // TestAdminInvalidInput: the service's complaints are printed as they are
 // (they name the field), with exit 1.
 func TestAdminInvalidInput(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "gateway.yaml")
-	writeFile(t, path, serveConfig(dir, "http://127.0.0.1:1", ordersRoute))
+	_, path := servedConfig(t, "http://127.0.0.1:1", ordersRoute, "")
 	var stdout, stderr bytes.Buffer
 	if code := run([]string{"users", "add", "carol", "--api-sets", "orders", "--scopes", "read", "-config", path}, &stdout, &stderr); code != exitOK {
 		t.Fatalf("users add carol: exit %d: %s", code, stderr.String())

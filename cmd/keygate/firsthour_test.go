@@ -19,9 +19,7 @@ import (
 // TestListJSON reads `users list -o json` and `keys list -o json` as JSON
 // arrays with the admin API's field names, and never a secret or digest.
 func TestListJSON(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "gateway.yaml")
-	writeFile(t, path, serveConfig(dir, "http://127.0.0.1:1", ordersRoute))
+	_, path := servedConfig(t, "http://127.0.0.1:1", ordersRoute, "")
 	mustKeygate(t, "users", "add", "alice", "--api-sets", "orders", "-config", path)
 	mustKeygate(t, "users", "add", "root", "--admin", "-config", path)
 	token := strings.TrimSpace(mustKeygate(t, "keys", "create", "alice", "--handle", "ci", "-config", path))
@@ -85,9 +83,7 @@ func TestListJSON(t *testing.T) {
 // TestConfigEnv: KEYGATE_CONFIG names the config file when -config is not
 // given, for check, serve and the credential commands; -config wins.
 func TestConfigEnv(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "gateway.yaml")
-	writeFile(t, path, serveConfig(dir, "http://127.0.0.1:1", ordersRoute))
+	dir, path := servedConfig(t, "http://127.0.0.1:1", ordersRoute, "")
 	bad := filepath.Join(dir, "bad.yaml")
 	writeFile(t, bad, "listen: [\n")
 	t.Chdir(t.TempDir()) // no gateway.yaml here
@@ -151,9 +147,7 @@ upstream: {tls: {ca_file: %q}}
 // command warns in one short line, not the server's paragraph; with a
 // digest key it says nothing.
 func TestGeneratedKeyWarningCLI(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "gateway.yaml")
-	writeFile(t, path, serveConfig(dir, "http://127.0.0.1:1", ordersRoute))
+	dir, path := servedConfig(t, "http://127.0.0.1:1", ordersRoute, "")
 	withKey := filepath.Join(dir, "with-key.yaml")
 	writeFile(t, withKey, strings.Replace(serveConfig(dir, "http://127.0.0.1:1", ordersRoute), "keygate.db", "other.db", 1)+
 		"auth: {digest_keys: [{id: k1, secret: \"${KEYGATE_DIGEST_KEY}\"}]}\n")
@@ -219,9 +213,7 @@ func TestServeNoStoreFileOnBadConfig(t *testing.T) {
 		{"missing CA file", "upstream: {tls: {ca_file: /nonexistent/ca.pem}}\n", "", "upstream.tls.ca_file: cannot read"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			path := filepath.Join(dir, "gateway.yaml")
-			writeFile(t, path, serveConfig(dir, "http://127.0.0.1:1", ordersRoute)+tc.extra)
+			dir, path := servedConfig(t, "http://127.0.0.1:1", ordersRoute, tc.extra)
 			t.Setenv("KEYGATE_ADMIN_TOKEN", tc.token)
 			_, stderr, code := keygate(t, "serve", "-config", path)
 			if code != exitConfig || !strings.Contains(stderr, tc.stderr) {

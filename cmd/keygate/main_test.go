@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/keygate/keygate/internal/testkit"
 )
 
 // binary is keygate built once for the tests that run it as a process and
@@ -51,6 +53,17 @@ func writeFile(t *testing.T, path, content string) {
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// servedConfig writes serveConfig's config with routes on upstream, and
+// extra after it, to gateway.yaml in a new temporary folder: the folder
+// and the file.
+func servedConfig(t *testing.T, upstream, routes, extra string) (dir, path string) {
+	t.Helper()
+	dir = t.TempDir()
+	path = filepath.Join(dir, "gateway.yaml")
+	writeFile(t, path, serveConfig(dir, upstream, routes)+extra)
+	return dir, path
 }
 
 func TestCheck(t *testing.T) {
@@ -169,20 +182,19 @@ func startServeBinary(t *testing.T, bin, path string) *process {
 // waitLog waits for a log line with msg and returns it.
 func (p *process) waitLog(t *testing.T, msg string) map[string]any {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	var line map[string]any
+	testkit.Eventually(t, 10*time.Second, fmt.Sprintf("a log line %q", msg), func() bool {
 		p.mu.Lock()
+		defer p.mu.Unlock()
 		for _, e := range p.logs {
 			if e["msg"] == msg {
-				p.mu.Unlock()
-				return e
+				line = e
+				return true
 			}
 		}
-		p.mu.Unlock()
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("no log line %q", msg)
-	return nil
+		return false
+	})
+	return line
 }
 
 func status(t *testing.T, url string) int {
@@ -216,9 +228,7 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 		io.WriteString(w, "slow answer")
 	}))
 	defer up.Close()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "gateway.yaml")
-	writeFile(t, path, serveConfig(dir, up.URL, "  - {name: slow, path_prefix: /, upstream: UP, auth: none}\n"))
+	_, path := servedConfig(t, up.URL, "  - {name: slow, path_prefix: /, upstream: UP, auth: none}\n", "")
 	p := startServe(t, path)
 
 	type result struct {
@@ -267,9 +277,7 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 func TestServeReloadsOnSIGHUP(t *testing.T) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
 	defer up.Close()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "gateway.yaml")
-	writeFile(t, path, serveConfig(dir, up.URL, "  - {name: a, path_prefix: /a, upstream: UP, auth: none}\n"))
+	dir, path := servedConfig(t, up.URL, "  - {name: a, path_prefix: /a, upstream: UP, auth: none}\n", "")
 	p := startServe(t, path)
 	base := "http://" + p.addr
 

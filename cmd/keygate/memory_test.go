@@ -72,9 +72,7 @@ func TestPasswordSignInMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	path := filepath.Join(dir, "gateway.yaml")
-	writeFile(t, path, serveConfig(dir, "http://127.0.0.1:1", ordersRoute)+"self_service: {enabled: true}\n")
+	_, path := servedConfig(t, "http://127.0.0.1:1", ordersRoute, "self_service: {enabled: true}\n")
 	p := startServeBinary(t, bin, path)
 	pid := p.cmd.Process.Pid
 	base := "http://" + p.addr

@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/internal/testkit"
 	"golang.org/x/sys/unix"
 )
 
@@ -43,9 +43,7 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 // on a real pseudo-terminal: keygate turns the terminal's echo off before
 // it reads, so the password never appears on the screen.
 func TestUsersPasswordTerminal(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "gateway.yaml")
-	writeFile(t, path, serveConfig(dir, "http://127.0.0.1:1", ordersRoute))
+	_, path := servedConfig(t, "http://127.0.0.1:1", ordersRoute, "")
 	mustKeygate(t, "users", "add", "root", "-config", path)
 	const password = "correct horse battery staple"
 
@@ -79,21 +77,21 @@ func TestUsersPasswordTerminal(t *testing.T) {
 
 	// Type only once the prompt is up and echo is off; a terminal echoes
 	// what is typed as it arrives.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	prompted := false
+	defer func() {
+		if !prompted {
+			_ = cmd.Process.Kill()
+			t.Logf("the terminal shows %q", shown())
+		}
+	}()
+	testkit.Eventually(t, 20*time.Second, "a prompt with echo off", func() bool {
 		echo := true
 		if tio, err := unix.IoctlGetTermios(int(master.Fd()), unix.TCGETS); err == nil {
 			echo = tio.Lflag&unix.ECHO != 0
 		}
-		if strings.Contains(shown(), "(it is not shown)") && !echo {
-			break
-		}
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			t.Fatalf("no prompt with echo off within 20s; the terminal shows %q", shown())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return strings.Contains(shown(), "(it is not shown)") && !echo
+	})
+	prompted = true
 	if _, err := master.Write([]byte(password + "\n")); err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -22,9 +21,7 @@ func keygateIn(t *testing.T, stdin string, args ...string) (stdout, stderr strin
 // from standard input, and signs in with it to the admin API of a real
 // `keygate serve`.
 func TestUsersPassword(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "gateway.yaml")
-	writeFile(t, path, serveConfig(dir, "http://127.0.0.1:1", ordersRoute))
+	_, path := servedConfig(t, "http://127.0.0.1:1", ordersRoute, "")
 	mustKeygate(t, "users", "add", "root", "--admin", "-config", path)
 	const password = "correct horse battery staple"
 
