@@ -17,6 +17,7 @@ import (
 	"github.com/keygate/keygate/gateway"
 	"github.com/keygate/keygate/internal/httpkit/httpkittest"
 	"github.com/keygate/keygate/internal/httpkit/httpkittest/gatewaytest"
+	"github.com/keygate/keygate/internal/testkit"
 )
 
 // adminToken is the bootstrap admin token of the tests (48 bytes).
@@ -142,17 +143,9 @@ func (e *env) proxied(t *testing.T, authorization string) int {
 // a second (the invalidation bound).
 func (e *env) waitProxied(t *testing.T, what, authorization string, want int) {
 	t.Helper()
-	deadline := time.Now().Add(time.Second)
-	for {
-		got := e.proxied(t, authorization)
-		if got == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: the proxied route still answers %d after 1s, want %d", what, got, want)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.Eventually(t, time.Second, fmt.Sprintf("%s: the proxied route answers %d", what, want), func() bool {
+		return e.proxied(t, authorization) == want
+	})
 }
 
 var (
