@@ -2,7 +2,6 @@ package account
 
 import (
 	"net/http"
-	"net/netip"
 	"regexp"
 	"strings"
 	"testing"
@@ -52,11 +51,9 @@ func TestAdminRevokeAndUnvoid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := netip.MustParseAddr("127.0.0.1")
-	need := authz.Need{APISet: "orders", Scope: "read"}
 	wrong := "ApiKey " + key + ":" + authz.NewToken(authz.KindAPIKey)
 	for range 3 {
-		_, _ = e.svc.Verifier.Verify(ctx, []string{wrong}, need, addr)
+		_ = e.verify(t, wrong, "orders")
 	}
 	// Strikes are counted after the answer.
 	testkit.Eventually(t, 10*time.Second, "the ApiKey token voided after three wrong tokens", func() bool {
@@ -81,7 +78,7 @@ func TestAdminRevokeAndUnvoid(t *testing.T) {
 	if p := b.post("/account/admin/users/alice/unvoid", nil); p.status != http.StatusSeeOther || p.header.Get("Location") != "/account/admin/users/alice" {
 		t.Fatalf("Unvoid: %d %s", p.status, p.header.Get("Location"))
 	}
-	if _, err := e.svc.Verifier.Verify(ctx, []string{"ApiKey " + key + ":" + token}, need, addr); err != nil {
+	if err := e.verify(t, "ApiKey "+key+":"+token, "orders"); err != nil {
 		t.Errorf("the right token after Unvoid: %v", err)
 	}
 	b.get("/account/admin/users/alice")
