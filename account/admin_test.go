@@ -2,13 +2,13 @@ package account
 
 import (
 	"net/http"
-	"net/netip"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/internal/testkit"
 )
 
 func TestAdminPagesNeedAdmin(t *testing.T) {
@@ -51,20 +51,15 @@ func TestAdminRevokeAndUnvoid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := netip.MustParseAddr("127.0.0.1")
-	need := authz.Need{APISet: "orders", Scope: "read"}
 	wrong := "ApiKey " + key + ":" + authz.NewToken(authz.KindAPIKey)
 	for range 3 {
-		_, _ = e.svc.Verifier.Verify(ctx, []string{wrong}, need, addr)
+		_ = e.verify(t, wrong, "orders")
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) { // strikes are counted after the answer
-		if st, _, _ := e.svc.Accounts.APIKeyStatus(ctx, "alice"); st == authz.StatusVoided {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the ApiKey token was not voided after three wrong tokens")
-		}
-	}
+	// Strikes are counted after the answer.
+	testkit.Eventually(t, 10*time.Second, "the ApiKey token voided after three wrong tokens", func() bool {
+		st, _, _ := e.svc.Accounts.APIKeyStatus(ctx, "alice")
+		return st == authz.StatusVoided
+	})
 
 	b := e.browser(t)
 	b.signIn("root")
@@ -83,7 +78,7 @@ func TestAdminRevokeAndUnvoid(t *testing.T) {
 	if p := b.post("/account/admin/users/alice/unvoid", nil); p.status != http.StatusSeeOther || p.header.Get("Location") != "/account/admin/users/alice" {
 		t.Fatalf("Unvoid: %d %s", p.status, p.header.Get("Location"))
 	}
-	if _, err := e.svc.Verifier.Verify(ctx, []string{"ApiKey " + key + ":" + token}, need, addr); err != nil {
+	if err := e.verify(t, "ApiKey "+key+":"+token, "orders"); err != nil {
 		t.Errorf("the right token after Unvoid: %v", err)
 	}
 	b.get("/account/admin/users/alice")

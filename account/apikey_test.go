@@ -3,7 +3,6 @@ package account
 import (
 	"errors"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
@@ -28,16 +27,14 @@ func TestApiKeyRotateButton(t *testing.T) {
 	if old == nil || !strings.Contains(gen.body, `action="/account/apikey/rotate"`) || !strings.Contains(gen.body, `id="rotate-key"`) {
 		t.Fatalf("API screen after Generate Token: want the Usage and a Rotate Key form")
 	}
-	addr := netip.MustParseAddr("127.0.0.1")
-	need := authz.Need{APISet: "orders", Scope: "read"}
-	if _, err := e.svc.Verifier.Verify(t.Context(), []string{old[1]}, need, addr); err != nil {
+	if err := e.verify(t, old[1], "orders"); err != nil {
 		t.Fatalf("the first pair: %v", err)
 	}
 
 	if p := b.do("POST", "/account/apikey/rotate", url.Values{"csrf": {"forged"}}); p.status != http.StatusForbidden {
 		t.Errorf("Rotate Key without the CSRF token: %d, want 403", p.status)
 	}
-	if _, err := e.svc.Verifier.Verify(t.Context(), []string{old[1]}, need, addr); err != nil {
+	if err := e.verify(t, old[1], "orders"); err != nil {
 		t.Fatalf("the pair after a refused rotation: %v, want it still working", err)
 	}
 
@@ -51,10 +48,10 @@ func TestApiKeyRotateButton(t *testing.T) {
 	if strings.HasPrefix(old[1], "ApiKey "+key[1]+":") {
 		t.Errorf("Rotate Key kept the key %s", key[1])
 	}
-	if _, err := e.svc.Verifier.Verify(t.Context(), []string{old[1]}, need, addr); !errors.Is(err, authz.ErrInvalid) {
+	if err := e.verify(t, old[1], "orders"); !errors.Is(err, authz.ErrInvalid) {
 		t.Errorf("the old pair after Rotate Key: %v, want ErrInvalid", err)
 	}
-	if _, err := e.svc.Verifier.Verify(t.Context(), []string{usage[1]}, need, addr); err != nil {
+	if err := e.verify(t, usage[1], "orders"); err != nil {
 		t.Errorf("the new pair: %v", err)
 	}
 	if again := b.get("/account/apikey"); !strings.Contains(again.body, key[1]) || strings.Contains(again.body, usage[1]) {

@@ -18,6 +18,7 @@ import (
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/internal/httpkit/httpkittest"
 	"github.com/keygate/keygate/internal/httpkit/httpkittest/gatewaytest"
+	"github.com/keygate/keygate/internal/testkit"
 )
 
 // chromium is the browser binary the tests drive: Debian's chromium
@@ -267,16 +268,10 @@ func TestBrowser(t *testing.T) {
 		b.do("Download", chromedp.Click(chromedp.ID("download")))
 		file := filepath.Join(downloads, "reporting.APIKEY")
 		var got []byte
-		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-			if b, err := os.ReadFile(file); err == nil && len(b) > 0 {
-				got = b
-				break
-			}
-			if time.Now().After(deadline) {
-				entries, _ := os.ReadDir(downloads)
-				t.Fatalf("no %s after Download (the directory holds %v)", file, entries)
-			}
-		}
+		testkit.Eventually(t, 15*time.Second, "a non-empty "+file+" after Download", func() bool {
+			got, _ = os.ReadFile(file)
+			return len(got) > 0
+		})
 		if string(got) != token+"\n" {
 			t.Errorf("reporting.APIKEY holds %q, want the key and a newline", got)
 		}

@@ -3,7 +3,6 @@ package account
 import (
 	"errors"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
@@ -111,12 +110,10 @@ func TestNamedKeyFlow(t *testing.T) {
 	if !strings.Contains(saved.body, `download="ci.APIKEY"`) || !strings.Contains(saved.body, `href="data:text/plain;charset=utf-8,`+token[1]+`%0A"`) {
 		t.Errorf("Download link: want ci.APIKEY holding the token and a newline")
 	}
-	need := authz.Need{APISet: "billing", Scope: "read"}
-	addr := netip.MustParseAddr("127.0.0.1")
-	if _, err := e.svc.Verifier.Verify(t.Context(), []string{"Bearer " + token[1]}, need, addr); err != nil {
+	if err := e.verify(t, "Bearer "+token[1], "billing"); err != nil {
 		t.Fatalf("the key: %v", err)
 	}
-	if _, err := e.svc.Verifier.Verify(t.Context(), []string{"Bearer " + token[1]}, authz.Need{APISet: "orders", Scope: "read"}, addr); err == nil {
+	if err := e.verify(t, "Bearer "+token[1], "orders"); err == nil {
 		t.Errorf("a billing key works for orders")
 	}
 	dup := b.post("/account/keys", url.Values{"handle": {"ci"}, "description": {"again"}, "apiSets": {"orders"}})
@@ -134,7 +131,7 @@ func TestNamedKeyFlow(t *testing.T) {
 	if p := b.post("/account/keys/ci/delete", nil); p.status != http.StatusSeeOther {
 		t.Fatalf("delete: %d", p.status)
 	}
-	if _, err := e.svc.Verifier.Verify(t.Context(), []string{"Bearer " + token[1]}, need, addr); err == nil {
+	if err := e.verify(t, "Bearer "+token[1], "billing"); err == nil {
 		t.Errorf("a deleted key still works")
 	}
 	if strings.Contains(b.get("/account/profile").body, ">ci<") {
@@ -165,9 +162,7 @@ func TestApiKeyScreen(t *testing.T) {
 	if key == nil || usage == nil || !strings.HasPrefix(usage[1], "ApiKey "+key[1]+":kgt_") {
 		t.Fatalf("Generate Token: key %v, Usage %v, want ApiKey key:kgt_...", key, usage)
 	}
-	addr := netip.MustParseAddr("127.0.0.1")
-	need := authz.Need{APISet: "orders", Scope: "read"}
-	if _, err := e.svc.Verifier.Verify(t.Context(), []string{usage[1]}, need, addr); err != nil {
+	if err := e.verify(t, usage[1], "orders"); err != nil {
 		t.Fatalf("the Usage value: %v", err)
 	}
 	again := b.get("/account/apikey")
@@ -175,7 +170,7 @@ func TestApiKeyScreen(t *testing.T) {
 		t.Errorf("API screen after Generate Token: want the same key and no token")
 	}
 	b.post("/account/apikey/token", nil)
-	if _, err := e.svc.Verifier.Verify(t.Context(), []string{usage[1]}, need, addr); err == nil {
+	if err := e.verify(t, usage[1], "orders"); err == nil {
 		t.Errorf("the earlier token works after a new one")
 	}
 }

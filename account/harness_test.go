@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -165,4 +166,12 @@ func (b *browser) signIn(name string) {
 		b.t.Fatalf("sign in as %s: %d %s %s", name, p.status, p.header.Get("Location"), p.body)
 	}
 	b.get("/account/profile")
+}
+
+// verify asks the credential service whether authorization may read the
+// API set apiSet from 127.0.0.1, as a proxied GET would.
+func (e *env) verify(t *testing.T, authorization, apiSet string) error {
+	t.Helper()
+	_, err := e.svc.Verifier.Verify(t.Context(), []string{authorization}, authz.Need{APISet: apiSet, Scope: "read"}, netip.MustParseAddr("127.0.0.1"))
+	return err
 }

@@ -168,25 +168,27 @@ routes:
 		{"http://gw.test/pub/abs", 200, "pub", "/pub/abs"},
 	}
 	for _, tt := range tests {
-		before := admin.hits.Load() + public.hits.Load() + pub.hits.Load() + api.hits.Load()
-		resp, body := rawGet(t, addr, tt.target)
-		after := admin.hits.Load() + public.hits.Load() + pub.hits.Load() + api.hits.Load()
-		if resp.StatusCode != tt.status {
-			t.Errorf("GET %q: status %d, want %d (body %s)", tt.target, resp.StatusCode, tt.status, body)
-			continue
-		}
-		if tt.upstream == "" {
-			if after != before {
-				t.Errorf("GET %q: refused with %d but an upstream was called", tt.target, resp.StatusCode)
+		t.Run(tt.target, func(t *testing.T) {
+			before := admin.hits.Load() + public.hits.Load() + pub.hits.Load() + api.hits.Load()
+			resp, body := rawGet(t, addr, tt.target)
+			after := admin.hits.Load() + public.hits.Load() + pub.hits.Load() + api.hits.Load()
+			if resp.StatusCode != tt.status {
+				t.Errorf("GET %q: status %d, want %d (body %s)", tt.target, resp.StatusCode, tt.status, body)
+				return
 			}
-			continue
-		}
-		if got := resp.Header.Get("X-Upstream"); got != tt.upstream {
-			t.Errorf("GET %q: answered by upstream %q, want %q", tt.target, got, tt.upstream)
-		}
-		if got := echoed(t, body).Path; got != tt.path {
-			t.Errorf("GET %q: upstream received path %q, want %q", tt.target, got, tt.path)
-		}
+			if tt.upstream == "" {
+				if after != before {
+					t.Errorf("GET %q: refused with %d but an upstream was called", tt.target, resp.StatusCode)
+				}
+				return
+			}
+			if got := resp.Header.Get("X-Upstream"); got != tt.upstream {
+				t.Errorf("GET %q: answered by upstream %q, want %q", tt.target, got, tt.upstream)
+			}
+			if got := echoed(t, body).Path; got != tt.path {
+				t.Errorf("GET %q: upstream received path %q, want %q", tt.target, got, tt.path)
+			}
+		})
 	}
 	if n := admin.hits.Load(); n != 0 {
 		t.Errorf("the admin upstream was reached %d times", n)

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/internal/testkit"
 	"github.com/keygate/keygate/ratelimit"
 )
 
@@ -137,13 +138,9 @@ routes:
 	conn.Close()
 	// The handler's request context ends once the server notices the
 	// closed connection; wait for the handler to have answered.
-	deadline := time.Now().Add(5 * time.Second)
-	for testutil.ToFloat64(gw.h.metrics.requests.WithLabelValues("open", "GET", "5xx")) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the handler did not finish after the client left")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.Eventually(t, 5*time.Second, "the handler finishes after the client left", func() bool {
+		return testutil.ToFloat64(gw.h.metrics.requests.WithLabelValues("open", "GET", "5xx")) != 0
+	})
 	if got := testutil.ToFloat64(gw.h.metrics.limitDegraded); got != 0 {
 		t.Errorf("keygate_ratelimit_degraded = %v after a client went away, want 0", got)
 	}

@@ -14,7 +14,7 @@ var netipLoopback = netip.MustParseAddr("127.0.0.1")
 // the first administrator (with a password), who then works without the
 // token; every change is audited with its actor and no secret.
 func TestBootstrapToken(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, e *env) {
+	forEachAPIBackend(t, func(t *testing.T, e *env) {
 		const password = "root-password-1"
 		r := e.call(t, "POST", "/admin/users", bearer(adminToken),
 			`{"name": "root", "authorities": ["ADMIN"], "apiSets": ["orders"], "password": "`+password+`"}`)
@@ -67,7 +67,7 @@ func TestBootstrapToken(t *testing.T) {
 // manages users (the ApiKey pair, not made for it, is refused); one
 // without the write scope may only look.
 func TestAdminCredential(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, e *env) {
+	forEachAPIBackend(t, func(t *testing.T, e *env) {
 		e.user(t, "root", []string{"orders"}, "ADMIN")
 		key := e.adminKey(t, "root", "ops")
 		apiKey, apiToken, err := e.svc.Accounts.NewAPIKeyToken(t.Context(), "root")
@@ -113,7 +113,7 @@ func TestAdminCredential(t *testing.T) {
 // get 403 on every route; missing or wrong ones 401; a malformed header
 // 400.
 func TestNotAdmin(t *testing.T) {
-	e := newEnv(t, "embedded", adminToken)
+	e := newAPI(t, "embedded", adminToken)
 	e.user(t, "alice", []string{"orders"}, "MANAGE_USER_API_KEY")
 	alice := e.key(t, "alice", "k")
 	wrongToken := strings.Repeat("x", len(adminToken))
@@ -170,7 +170,7 @@ func TestFailClosed(t *testing.T) {
 		{"unsendable token", strings.Repeat("a b", 20), "KEYGATE_ADMIN_TOKEN holds characters a Bearer token cannot carry", []string{"", bearer("a")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, "embedded", tc.token)
+			e := newAPI(t, "embedded", tc.token)
 			if tc.warning != "" && e.logs.FilterMessageSnippet(tc.warning).Len() != 1 {
 				t.Errorf("no warning %q at start", tc.warning)
 			}

@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/json"
 	"errors"
@@ -267,17 +266,7 @@ func (h *Handler) updateCredential(w http.ResponseWriter, r *http.Request, a *ac
 	return nil
 }
 
-// decodeQuota reads a quota field: null is none; unknown fields are
-// refused.
+// decodeQuota reads a quota field.
 func decodeQuota(raw json.RawMessage) (*authz.Quota, error) {
-	if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
-		return nil, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	var q authz.Quota
-	if err := dec.Decode(&q); err != nil {
-		return nil, httpkit.BadRequest("quota: want {\"requests\": N} or null: %v", err)
-	}
-	return &q, nil
+	return decodeNullable[authz.Quota](raw, "quota", `{"requests": N}`)
 }

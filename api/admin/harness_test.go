@@ -17,6 +17,7 @@ import (
 	"github.com/keygate/keygate/gateway"
 	"github.com/keygate/keygate/internal/httpkit/httpkittest"
 	"github.com/keygate/keygate/internal/httpkit/httpkittest/gatewaytest"
+	"github.com/keygate/keygate/internal/testkit"
 )
 
 // adminToken is the bootstrap admin token of the tests (48 bytes).
@@ -25,23 +26,46 @@ const adminToken = "bootstrap-admin-token-for-the-tests-0123456789AB"
 // env is a running keygate (gateway.Gateway on loopback ports) with one
 // proxied route, orders (API set orders), in front of an echo upstream,
 // and the admin API on its own listener (httptest) over the same
-// credential service. Everything either logs goes to logs.
+// credential service (newAPI: the admin API alone, on httpkittest.Core).
+// Everything either logs goes to logs.
 type env struct {
 	base  string // the public listener: http://127.0.0.1:port
 	admin string // the admin API: http://127.0.0.1:port
 	g     *gateway.Gateway
 	svc   *authz.Service
+	cfg   *config.Config
 	logs  *observer.ObservedLogs
 }
 
 // forEachBackend runs f once per store, each with its own keygate.
 func forEachBackend(t *testing.T, f func(t *testing.T, e *env)) {
+	eachBackend(t, newEnv, f)
+}
+
+// forEachAPIBackend runs f once per store, each with its own admin API
+// alone (newAPI).
+func forEachAPIBackend(t *testing.T, f func(t *testing.T, e *env)) {
+	eachBackend(t, newAPI, f)
+}
+
+func eachBackend(t *testing.T, start func(t *testing.T, backend, token string) *env, f func(t *testing.T, e *env)) {
 	for _, b := range httpkittest.Backends {
 		t.Run(b, func(t *testing.T) {
 			t.Parallel() // each has its own keygate and store
-			f(t, newEnv(t, b, adminToken))
+			f(t, start(t, b, adminToken))
 		})
 	}
+}
+
+// newAPI starts the admin API alone on backend: admin.New on
+// httpkittest.Core, served by httptest, for the tests that call only the
+// admin API (no proxied route: base and g are empty).
+func newAPI(t *testing.T, backend, token string) *env {
+	t.Helper()
+	cfg := httpkittest.Config(t, envYAML(httpkittest.StoreYAML(t, backend), "http://127.0.0.1:1"))
+	_, svc := httpkittest.Core(t, cfg, nil)
+	core, logs := observer.New(zapcore.InfoLevel)
+	return serveAdmin(t, &env{svc: svc, cfg: cfg, logs: logs}, zap.New(core), token)
 }
 
 // newEnv starts a keygate on backend with the admin API's bootstrap
@@ -53,7 +77,16 @@ func newEnv(t *testing.T, backend, token string) *env {
 
 func startEnv(t *testing.T, storeYAML, token string) *env {
 	t.Helper()
-	y := fmt.Sprintf(`
+	core, logs := observer.New(zapcore.InfoLevel)
+	log := zap.New(core)
+	g, cfg := gatewaytest.Gateway(t, envYAML(storeYAML, gatewaytest.Upstream(t)), log)
+	return serveAdmin(t, &env{base: "http://" + g.Addr().String(), g: g, svc: g.Auth(), cfg: cfg, logs: logs}, log, token)
+}
+
+// envYAML is the config of the tests: the store section storeYAML, the
+// test digest key, and the route orders to upstream.
+func envYAML(storeYAML, upstream string) string {
+	return fmt.Sprintf(`
 %s
 auth:
   digest_keys: [{id: t1, secret: "a-test-digest-key-of-at-least-32-bytes"}]
@@ -61,13 +94,17 @@ auth:
 self_service: {max_password_failures_per_user: 5}
 routes:
   - {name: orders, path_prefix: /orders, upstream: %s, api_set: orders, rate_limit: {rate: 1000, burst: 1000}}
-`, storeYAML, gatewaytest.Upstream(t))
-	core, logs := observer.New(zapcore.InfoLevel)
-	log := zap.New(core)
-	g, cfg := gatewaytest.Gateway(t, y, log)
-	admin := httptest.NewServer(newHandler(t, g.Auth(), cfg, admin.Options{Logger: log, Token: token}))
-	t.Cleanup(admin.Close)
-	return &env{base: "http://" + g.Addr().String(), admin: admin.URL, g: g, svc: g.Auth(), logs: logs}
+`, storeYAML, upstream)
+}
+
+// serveAdmin serves the admin API over e.svc, logging to log, with the
+// bootstrap token token on an httptest listener.
+func serveAdmin(t *testing.T, e *env, log *zap.Logger, token string) *env {
+	t.Helper()
+	srv := httptest.NewServer(newHandler(t, e.svc, e.cfg, admin.Options{Logger: log, Token: token}))
+	t.Cleanup(srv.Close)
+	e.admin = srv.URL
+	return e
 }
 
 // newHandler builds the admin API, failing the test if it cannot.
@@ -142,17 +179,9 @@ func (e *env) proxied(t *testing.T, authorization string) int {
 // a second (the invalidation bound).
 func (e *env) waitProxied(t *testing.T, what, authorization string, want int) {
 	t.Helper()
-	deadline := time.Now().Add(time.Second)
-	for {
-		got := e.proxied(t, authorization)
-		if got == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: the proxied route still answers %d after 1s, want %d", what, got, want)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.Eventually(t, time.Second, fmt.Sprintf("%s: the proxied route answers %d", what, want), func() bool {
+		return e.proxied(t, authorization) == want
+	})
 }
 
 var (

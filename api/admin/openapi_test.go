@@ -13,8 +13,8 @@ import (
 // handler: every route is documented and every documented operation is a
 // route; every $ref resolves; every route is under /admin/.
 func TestOpenAPIMatchesRoutes(t *testing.T) {
-	e := newEnv(t, "embedded", "")
-	h := newHandler(t, e.svc, e.g.Config(), admin.Options{})
+	e := newAPI(t, "embedded", "")
+	h := newHandler(t, e.svc, e.cfg, admin.Options{})
 	raw, err := os.ReadFile("openapi.json")
 	if err != nil {
 		t.Fatal(err)
@@ -28,6 +28,6 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 // TestOpenAPIPlainWords: the served document names the flows, never the
 // internal "seed" documents they came from.
 func TestOpenAPIPlainWords(t *testing.T) {
-	e := newEnv(t, "embedded", "")
-	httpkittest.CheckPlainWords(t, newHandler(t, e.svc, e.g.Config(), admin.Options{}), "/admin/openapi.json")
+	e := newAPI(t, "embedded", "")
+	httpkittest.CheckPlainWords(t, newHandler(t, e.svc, e.cfg, admin.Options{}), "/admin/openapi.json")
 }

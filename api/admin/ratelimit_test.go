@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keygate/keygate/internal/testkit"
 )
 
 // TestRateLimitOverrides: an administrator sets a user's and a
@@ -26,17 +28,12 @@ func TestRateLimitOverrides(t *testing.T) {
 			// over to its new limit; in process the bucket starts full.)
 			waitLimit := func(what, limit string) string {
 				t.Helper()
-				deadline := time.Now().Add(2 * time.Second)
-				for {
-					r := do(t, "GET", e.base+"/orders/1", token, "", "")
-					if r.Header.Get("Ratelimit-Limit") == limit {
-						return r.Header.Get("Ratelimit-Remaining")
-					}
-					if time.Now().After(deadline) {
-						t.Fatalf("%s: still %s with RateLimit-Limit %q, want %s", what, r, r.Header.Get("Ratelimit-Limit"), limit)
-					}
-					time.Sleep(10 * time.Millisecond)
-				}
+				var r response
+				testkit.Eventually(t, 2*time.Second, what+": RateLimit-Limit "+limit, func() bool {
+					r = do(t, "GET", e.base+"/orders/1", token, "", "")
+					return r.Header.Get("Ratelimit-Limit") == limit
+				})
+				return r.Header.Get("Ratelimit-Remaining")
 			}
 			waitLimit("configured", "1000")
 

@@ -249,17 +249,23 @@ func (h *Handler) setPassword(w http.ResponseWriter, r *http.Request, a *actor) 
 	return nil
 }
 
-// decodeRateLimit reads a rateLimit field: null is none; unknown fields
-// are refused.
-func decodeRateLimit(raw json.RawMessage) (*authz.RateLimit, error) {
+// decodeNullable reads the JSON field field into a *T: null is none;
+// unknown fields are refused, and the 400 shows the shape the field
+// wants.
+func decodeNullable[T any](raw json.RawMessage, field, shape string) (*T, error) {
 	if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
 		return nil, nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
-	var l authz.RateLimit
-	if err := dec.Decode(&l); err != nil {
-		return nil, httpkit.BadRequest("rateLimit: want {\"rate\": N, \"per\": \"1m\", \"burst\": N} or null: %v", err)
+	var v T
+	if err := dec.Decode(&v); err != nil {
+		return nil, httpkit.BadRequest("%s: want %s or null: %v", field, shape, err)
 	}
-	return &l, nil
+	return &v, nil
+}
+
+// decodeRateLimit reads a rateLimit field.
+func decodeRateLimit(raw json.RawMessage) (*authz.RateLimit, error) {
+	return decodeNullable[authz.RateLimit](raw, "rateLimit", `{"rate": N, "per": "1m", "burst": N}`)
 }

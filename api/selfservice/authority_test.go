@@ -25,7 +25,7 @@ func TestManageKeyAuthorityFor(t *testing.T) {
 			if c.setting != "" {
 				extra = "self_service: {enabled: true, manage_key_authority_for: " + c.setting + "}"
 			}
-			e := newEnv(t, "embedded", extra)
+			e := newAPI(t, "embedded", extra)
 			bob := e.user(t, "bob", []string{"orders"}, []string{"read", "write"})
 			alice := e.user(t, "alice", []string{"orders"}, []string{"read", "write"}, "MANAGE_USER_API_KEY")
 			for _, u := range []struct {
@@ -77,7 +77,7 @@ func TestManageKeyAuthorityFor(t *testing.T) {
 // a key for the admin API; a user without ADMIN is told which field is
 // wrong.
 func TestAdminKeyByPassword(t *testing.T) {
-	e := newEnv(t, "embedded", "")
+	e := newAPI(t, "embedded", "")
 	root := e.user(t, "root", []string{"orders"}, []string{"read", "write"}, "ADMIN")
 	alice := e.user(t, "alice", []string{"orders"}, []string{"read", "write"}, "MANAGE_USER_API_KEY")
 	r := e.postJSON(t, "/user/keys", root, `{"handle": "ops", "admin": true}`)

@@ -2,6 +2,7 @@ package selfservice_test
 
 import (
 	"encoding/json"
+	"maps"
 	"math"
 	"net/url"
 	"reflect"
@@ -21,6 +22,15 @@ var seed001Fields = []string{
 
 // integer fails unless v is a JSON number with an integral value, and
 // returns it.
+// wantCreateClientFields fails the test unless the createClientId
+// answer m has exactly seed001Fields.
+func wantCreateClientFields(t *testing.T, m map[string]any) {
+	t.Helper()
+	if keys := slices.Sorted(maps.Keys(m)); !slices.Equal(keys, seed001Fields) {
+		t.Errorf("fields %v,\nwant exactly seed 001's %v", keys, seed001Fields)
+	}
+}
+
 func integer(t *testing.T, field string, v any) int64 {
 	t.Helper()
 	f, ok := v.(float64)
@@ -64,14 +74,7 @@ func TestCreateClientIdSeed001(t *testing.T) {
 			t.Errorf("Cache-Control %q, want no-store (the answer holds a secret)", cc)
 		}
 		m := r.JSON(t)
-		var keys []string
-		for k := range m {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		if !slices.Equal(keys, seed001Fields) {
-			t.Errorf("fields %v,\nwant exactly seed 001's %v", keys, seed001Fields)
-		}
+		wantCreateClientFields(t, m)
 		if got := integer(t, "accessTokenValiditySeconds", m["accessTokenValiditySeconds"]); got != 43200 {
 			t.Errorf("accessTokenValiditySeconds = %d, want 43200", got)
 		}

@@ -12,7 +12,7 @@ import (
 // TestInputValidation: JSON bodies are checked for type, size, unknown
 // fields and Content-Type, and every refusal names the field.
 func TestInputValidation(t *testing.T) {
-	e := newEnv(t, "embedded", "")
+	e := newAPI(t, "embedded", "")
 	e.user(t, "alice", []string{"orders"}, []string{"read", "write"}, "MANAGE_USER_API_KEY")
 	alice := "Bearer " + mustKey(t, e, "alice", "caller")
 	big := `{"handle": "big", "description": "` + strings.Repeat("x", 70<<10) + `"}`
@@ -67,7 +67,7 @@ func TestInputValidation(t *testing.T) {
 // TestCallerAuthentication: who may call, and the answers to those who
 // may not.
 func TestCallerAuthentication(t *testing.T) {
-	e := newEnv(t, "embedded", "self_service: {enabled: true, max_password_failures_per_user: 3}")
+	e := newAPI(t, "embedded", "self_service: {enabled: true, max_password_failures_per_user: 3}")
 	alice := e.user(t, "alice", []string{"orders"}, []string{"read", "write"})
 
 	tests := []struct {

@@ -3,15 +3,18 @@ package selfservice_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/keygate/keygate/api/selfservice"
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/gateway"
 	"github.com/keygate/keygate/internal/httpkit/httpkittest"
 	"github.com/keygate/keygate/internal/httpkit/httpkittest/gatewaytest"
 	"github.com/keygate/keygate/internal/redistest"
+	"go.uber.org/zap"
 )
 
 // env is a running keygate (gateway.Gateway on loopback ports) with the
@@ -25,12 +28,39 @@ type env struct {
 
 // forEachBackend runs f once per store, each with its own keygate.
 func forEachBackend(t *testing.T, extra string, f func(t *testing.T, e *env)) {
+	eachBackend(t, extra, newEnv, f)
+}
+
+// forEachAPIBackend runs f once per store, each with its own self-service
+// API alone (newAPI).
+func forEachAPIBackend(t *testing.T, extra string, f func(t *testing.T, e *env)) {
+	eachBackend(t, extra, newAPI, f)
+}
+
+func eachBackend(t *testing.T, extra string, start func(t *testing.T, backend, extra string) *env, f func(t *testing.T, e *env)) {
 	for _, b := range httpkittest.Backends {
 		t.Run(b, func(t *testing.T) {
 			t.Parallel() // each has its own keygate and store
-			f(t, newEnv(t, b, extra))
+			f(t, start(t, b, extra))
 		})
 	}
+}
+
+// newAPI starts the self-service API alone on backend: selfservice.New on
+// httpkittest.Core, served by httptest, for the tests that call only the
+// API (no proxied route, no admin listener; e.g is nil). extra is as for
+// newEnv.
+func newAPI(t *testing.T, backend, extra string) *env {
+	t.Helper()
+	cfg := httpkittest.Config(t, envYAML(httpkittest.StoreYAML(t, backend), extra, "http://127.0.0.1:1"))
+	_, svc := httpkittest.Core(t, cfg, nil)
+	h, err := selfservice.New(svc, cfg, selfservice.Options{Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &env{base: srv.URL, svc: svc}
 }
 
 // newEnv starts a keygate on backend ("embedded" or "redis"); extra is
@@ -49,7 +79,14 @@ func redisStore(t *testing.T, addr string) string {
 // startEnv starts a keygate with the store section storeYAML.
 func startEnv(t *testing.T, storeYAML, extra string) *env {
 	t.Helper()
-	up := gatewaytest.Upstream(t)
+	g, _ := gatewaytest.Gateway(t, envYAML(storeYAML, extra, gatewaytest.Upstream(t)), nil)
+	return &env{base: "http://" + g.Addr().String(), g: g, svc: g.Auth()}
+}
+
+// envYAML is the config of the tests: the store section storeYAML, the
+// test digest key, extra, the routes orders and billing to upstream, and
+// the self-service API on unless extra has a self_service section.
+func envYAML(storeYAML, extra, upstream string) string {
 	y := fmt.Sprintf(`
 %s
 auth:
@@ -58,12 +95,11 @@ auth:
 routes:
   - {name: orders, path_prefix: /orders, upstream: %s, api_set: orders}
   - {name: billing, path_prefix: /billing, upstream: %s, api_set: billing}
-`, storeYAML, extra, up, up)
+`, storeYAML, extra, upstream, upstream)
 	if !strings.Contains(extra, "self_service:") {
 		y += "self_service: {enabled: true}\n"
 	}
-	g, _ := gatewaytest.Gateway(t, y, nil)
-	return &env{base: "http://" + g.Addr().String(), g: g, svc: g.Auth()}
+	return y
 }
 
 // user creates a user with a password ("pw-" and the name).

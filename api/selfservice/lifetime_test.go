@@ -10,7 +10,7 @@ import (
 // not positive, beyond 100 years, or beyond what a time.Duration holds)
 // is a 400 that names the field, never a 500, and creates nothing.
 func TestLifetimeBounds(t *testing.T) {
-	forEachBackend(t, "", func(t *testing.T, e *env) {
+	forEachAPIBackend(t, "", func(t *testing.T, e *env) {
 		alice := e.user(t, "alice", []string{"orders"}, []string{"read", "write"}, "MANAGE_USER_API_KEY")
 		alice = "Bearer " + mustKey(t, e, "alice", "admin") // quicker than a password
 		at := func(d time.Duration) string { return time.Now().Add(d).UTC().Format(time.RFC3339) }

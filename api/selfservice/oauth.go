@@ -30,6 +30,20 @@ var errInvalidClient = &httpkit.Error{Status: http.StatusUnauthorized, Code: "in
 var errTooManyClientFailures = &httpkit.Error{Status: http.StatusTooManyRequests, Code: "too_many_requests",
 	Description: "Too many failed client authentications from this address; retry later."}
 
+// clientRequest reads the form of a client's request (POST /oauth/token,
+// /oauth/revoke) and authenticates the client.
+func (h *Handler) clientRequest(w http.ResponseWriter, r *http.Request) (url.Values, *authz.Client, error) {
+	form, e := readForm(w, r)
+	if e != nil {
+		return nil, nil, e
+	}
+	c, err := h.authenticateClient(r, form)
+	if err != nil {
+		return nil, nil, err
+	}
+	return form, c, nil
+}
+
 // authenticateClient authenticates the OAuth client of a request to the
 // token, revocation or introspection endpoint (RFC 6749 §2.3.1): HTTP
 // Basic with the form-urlencoded client id and secret, or the client_id
@@ -132,11 +146,7 @@ type tokenJSON struct {
 // token is POST /oauth/token: the client_credentials grant (RFC 6749
 // §4.4) and the refresh_token grant (§6), which rotates refresh tokens.
 func (h *Handler) token(w http.ResponseWriter, r *http.Request, _ *caller) error {
-	form, e := readForm(w, r)
-	if e != nil {
-		return e
-	}
-	c, err := h.authenticateClient(r, form)
+	form, c, err := h.clientRequest(w, r)
 	if err != nil {
 		return err
 	}
@@ -184,11 +194,7 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request, _ *caller) error
 // answered 200 like any other, so the answer tells nothing. A refresh
 // token takes its family (every token obtained with it) with it.
 func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, _ *caller) error {
-	form, e := readForm(w, r)
-	if e != nil {
-		return e
-	}
-	c, err := h.authenticateClient(r, form)
+	form, c, err := h.clientRequest(w, r)
 	if err != nil {
 		return err
 	}

@@ -25,13 +25,15 @@ var scopeCases = []struct {
 
 func TestParseScope(t *testing.T) {
 	for _, tt := range scopeCases {
-		got, e := parseScope(tt.scope)
-		if (e == nil) != tt.ok || strings.Join(got, "|") != strings.Join(tt.want, "|") {
-			t.Errorf("parseScope(%q) = %q, %v; want %q, ok %v", tt.scope, got, e, tt.want, tt.ok)
-		}
-		if e != nil && e.Code != "invalid_scope" {
-			t.Errorf("parseScope(%q): error %q, want invalid_scope", tt.scope, e.Code)
-		}
+		t.Run(tt.scope, func(t *testing.T) {
+			got, e := parseScope(tt.scope)
+			if (e == nil) != tt.ok || strings.Join(got, "|") != strings.Join(tt.want, "|") {
+				t.Errorf("parseScope(%q) = %q, %v; want %q, ok %v", tt.scope, got, e, tt.want, tt.ok)
+			}
+			if e != nil && e.Code != "invalid_scope" {
+				t.Errorf("parseScope(%q): error %q, want invalid_scope", tt.scope, e.Code)
+			}
+		})
 	}
 }
 

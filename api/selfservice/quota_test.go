@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/internal/testkit"
 	"github.com/keygate/keygate/ratelimit"
 )
 
@@ -44,13 +45,9 @@ func TestQuota(t *testing.T) {
 		if _, err := e.svc.Accounts.SetCredentialQuota(t.Context(), k.ID, &authz.Quota{Requests: 5}); err != nil {
 			t.Fatal(err)
 		}
-		deadline := time.Now().Add(2 * time.Second)
-		for e.call(t, "GET", "/orders/1", token, "", "").Status != 200 {
-			if time.Now().After(deadline) {
-				t.Fatal("the credential's own quota did not reach the request path")
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		testkit.Eventually(t, 2*time.Second, "the credential's own quota reaches the request path", func() bool {
+			return e.call(t, "GET", "/orders/1", token, "", "").Status == 200
+		})
 		if r := e.call(t, "GET", "/orders/1", token, "", ""); r.Status != 200 {
 			t.Errorf("5th request under the credential's quota of 5: %s", r)
 		}

@@ -10,7 +10,7 @@ import (
 // TestKeyDetailsShowRateLimit: a key's own rate limit, set by an
 // administrator, is in its self-service details.
 func TestKeyDetailsShowRateLimit(t *testing.T) {
-	forEachBackend(t, "", func(t *testing.T, e *env) {
+	forEachAPIBackend(t, "", func(t *testing.T, e *env) {
 		alice := e.user(t, "alice", []string{"orders"}, []string{"read"}, "MANAGE_USER_API_KEY")
 		e.createKey(t, alice, `{"handle": "ci"}`)
 		k, err := e.svc.Accounts.KeyByHandle(t.Context(), "alice", "ci")

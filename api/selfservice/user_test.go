@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/keygate/keygate/internal/testkit"
 )
 
 // TestNamedKeys walks seeds 002 and 003 over HTTP: create a key with a
@@ -265,9 +267,9 @@ func TestAPIKey(t *testing.T) {
 		poll := "Bearer " + mustKey(t, e, "alice", "poll")
 		apikey := func(until func() bool) string {
 			t.Helper()
-			deadline := time.Now().Add(2 * time.Second)
-			for {
-				r := e.call(t, "GET", "/user/apikey", poll, "", "")
+			var r response
+			testkit.Eventually(t, 2*time.Second, "GET /user/apikey shows the change", func() bool {
+				r = e.call(t, "GET", "/user/apikey", poll, "", "")
 				view = struct {
 					Key      string
 					Status   string
@@ -277,11 +279,9 @@ func TestAPIKey(t *testing.T) {
 				if err := json.Unmarshal(r.Body, &view); err != nil {
 					t.Fatal(err)
 				}
-				if until() || time.Now().After(deadline) {
-					return string(r.Body)
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
+				return until()
+			})
+			return string(r.Body)
 		}
 		if body := apikey(func() bool { return view.Failures == 1 }); view.Failures != 1 || view.Status != "active" || !view.HasToken || view.Key != key {
 			t.Errorf("after one wrong token: %s, want failures 1, active", body)

@@ -1,6 +1,7 @@
 package httpkit
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -54,6 +55,24 @@ type Caller struct {
 	Identity *authz.Identity
 }
 
+// Users is what Authenticate asks of the accounts: a password check and a
+// user by name. *authz.Accounts has them.
+type Users interface {
+	CheckPassword(ctx context.Context, name, password string, client netip.Addr) (*authz.User, error)
+	GetUser(ctx context.Context, name string) (*authz.User, error)
+}
+
+// Credentials is what Authenticate asks of verification: who a presented
+// credential belongs to, whatever its API sets. *authz.Verifier has it.
+type Credentials interface {
+	Authenticate(ctx context.Context, authorization []string, client netip.Addr) (*authz.Identity, error)
+}
+
+var (
+	_ Users       = (*authz.Accounts)(nil)
+	_ Credentials = (*authz.Verifier)(nil)
+)
+
 // Authenticate signs in the user of a request: HTTP Basic with a user
 // name and password (failures counted per user and per client address;
 // past the limits, or with too many sign-ins at once from the address,
@@ -62,7 +81,7 @@ type Caller struct {
 // credential of their own (Bearer key token or access token, or an ApiKey
 // pair), whatever its API sets. A disabled user is refused either way.
 // Errors are *Error values (see Answer).
-func Authenticate(r *http.Request, svc *authz.Service, client netip.Addr, retryAfter int) (*Caller, error) {
+func Authenticate(r *http.Request, users Users, creds Credentials, client netip.Addr, retryAfter int) (*Caller, error) {
 	ctx := r.Context()
 	values := r.Header["Authorization"]
 	if len(values) == 1 && IsBasic(values[0]) {
@@ -70,17 +89,17 @@ func Authenticate(r *http.Request, svc *authz.Service, client netip.Addr, retryA
 		if !ok {
 			return nil, ErrMalformedAuth
 		}
-		u, err := svc.Accounts.CheckPassword(ctx, name, password, client)
+		u, err := users.CheckPassword(ctx, name, password, client)
 		if err != nil {
 			return nil, SignInError(err, retryAfter)
 		}
 		return &Caller{User: u}, nil
 	}
-	id, err := svc.Verifier.Authenticate(ctx, values, client)
+	id, err := creds.Authenticate(ctx, values, client)
 	if err != nil {
 		return nil, FromAuthz(err)
 	}
-	u, err := svc.Accounts.GetUser(ctx, id.User)
+	u, err := users.GetUser(ctx, id.User)
 	switch {
 	case errors.Is(err, authz.ErrUserNotFound):
 		return nil, ErrBadCaller

@@ -36,9 +36,11 @@ var pathCases = []struct {
 
 func TestPlainPath(t *testing.T) {
 	for _, tt := range pathCases {
-		if got := PlainPath(tt.path, tt.also); got != tt.want {
-			t.Errorf("PlainPath(%q, %q) = %v, want %v", tt.path, tt.also, got, tt.want)
-		}
+		t.Run(tt.path+" also "+tt.also, func(t *testing.T) {
+			if got := PlainPath(tt.path, tt.also); got != tt.want {
+				t.Errorf("PlainPath(%q, %q) = %v, want %v", tt.path, tt.also, got, tt.want)
+			}
+		})
 	}
 }
 
