@@ -49,7 +49,8 @@ type Handler struct {
 var _ http.Handler = (*Handler)(nil)
 
 // New builds the self-service handler on the credential service. cfg is
-// the validated config the service was built from.
+// the validated config the service was built from, defaults applied (as
+// config's Load and Parse return it).
 func New(svc *authz.Service, cfg *config.Config, opts Options) (*Handler, error) {
 	if svc == nil {
 		return nil, fmt.Errorf("self-service: no credential service")
@@ -58,15 +59,11 @@ func New(svc *authz.Service, cfg *config.Config, opts Options) (*Handler, error)
 	if log == nil {
 		log = zap.NewNop()
 	}
-	// The service fills zero OAuth and self-service settings with the
-	// defaults; so does the handler (a loaded config already has them).
-	d := config.Config{OAuth: cfg.OAuth, SelfService: cfg.SelfService}
-	d.ApplyDefaults()
 	h := &Handler{
 		svc:        svc,
 		log:        log.Named("selfservice"),
-		oauth:      d.OAuth,
-		selfSvc:    d.SelfService,
+		oauth:      cfg.OAuth, // defaults applied by config's Load and Parse
+		selfSvc:    cfg.SelfService,
 		retryAfter: httpkit.PasswordRetryAfter(cfg),
 		quotas:     opts.Quotas,
 	}
