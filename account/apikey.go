@@ -3,6 +3,7 @@ package account
 import (
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/config"
@@ -22,6 +23,11 @@ type apiKeyData struct {
 	Token, Usage string
 	// Rotated: the answer to Rotate Key (the key is new too).
 	Rotated bool
+	// Generation is the token's generation (0: no key yet). Generate
+	// Token and Rotate Key send the one the page showed and act only if
+	// it is still the current one, so reloading their answer, which sends
+	// the form again, makes nothing.
+	Generation int64
 }
 
 // errNoAPIKey answers Rotate Key before there is a key.
@@ -50,7 +56,7 @@ func (h *Handler) apiKeyData(r *http.Request, v *visit) (apiKeyData, error) {
 	if err != nil {
 		return apiKeyData{}, err
 	}
-	return apiKeyData{HasKey: true, Key: key, Status: status, Failures: failures, HasToken: cred.Generation > 0}, nil
+	return apiKeyData{HasKey: true, Key: key, Status: status, Failures: failures, HasToken: cred.Generation > 0, Generation: cred.Generation}, nil
 }
 
 // newAPIKeyToken is Generate Token: authz's NewAPIKeyToken makes a new
@@ -60,6 +66,9 @@ func (h *Handler) apiKeyData(r *http.Request, v *visit) (apiKeyData, error) {
 // the pair does.
 func (h *Handler) newAPIKeyToken(w http.ResponseWriter, r *http.Request, v *visit) error {
 	if err := h.mayCreate(v, config.KeyKindAPIKey); err != nil {
+		return err
+	}
+	if done, err := h.sentAgain(w, r, v); done || err != nil {
 		return err
 	}
 	key, token, err := h.svc.Accounts.NewAPIKeyToken(r.Context(), v.user.Name)
@@ -76,6 +85,9 @@ func (h *Handler) rotateAPIKey(w http.ResponseWriter, r *http.Request, v *visit)
 	if err := h.mayCreate(v, config.KeyKindAPIKey); err != nil {
 		return err
 	}
+	if done, err := h.sentAgain(w, r, v); done || err != nil {
+		return err
+	}
 	key, token, err := h.svc.Accounts.RotateAPIKey(r.Context(), v.user.Name)
 	if errors.Is(err, authz.ErrNoAPIKey) {
 		return errNoAPIKey
@@ -84,6 +96,32 @@ func (h *Handler) rotateAPIKey(w http.ResponseWriter, r *http.Request, v *visit)
 		return err
 	}
 	return h.showPair(w, r, v, key, token, true)
+}
+
+// errSentAgain is said when a Generate Token or Rotate Key form comes a
+// second time (a reload of its answer, or a second tab's stale form).
+const errSentAgain = "This form was already sent, or the token changed since the page was shown: nothing was made. " +
+	"A token is shown only once; if you did not copy it, generate a new one."
+
+// sentAgain answers a Generate Token or Rotate Key form whose generation
+// is not the current one with the screen as it is now and 409, and
+// reports that it did. A form without the field (a script's) acts.
+func (h *Handler) sentAgain(w http.ResponseWriter, r *http.Request, v *visit) (bool, error) {
+	sent, ok := r.PostForm["generation"]
+	if !ok {
+		return false, nil
+	}
+	d, err := h.apiKeyData(r, v)
+	if err != nil {
+		return false, err
+	}
+	if len(sent) == 1 && sent[0] == strconv.FormatInt(d.Generation, 10) {
+		return false, nil
+	}
+	vw := v.view("API", d)
+	vw.Error = errSentAgain
+	h.render(w, http.StatusConflict, "apikey", vw)
+	return true, nil
 }
 
 func (h *Handler) showPair(w http.ResponseWriter, r *http.Request, v *visit, key, token string, rotated bool) error {

@@ -58,3 +58,67 @@ func TestApiKeyRotateButton(t *testing.T) {
 		t.Errorf("API screen after Rotate Key: want the new key and no token")
 	}
 }
+
+// TestFormsSentAgainMakeNothing: Generate Token, Rotate Key and New secret
+// carry the state the page showed; the same form sent again (a reload of
+// its answer, or a stale second tab) answers 409 with the screen as it is
+// and makes nothing, so the token or secret just shown keeps working.
+func TestFormsSentAgainMakeNothing(t *testing.T) {
+	e := newEnv(t, "")
+	e.user(t, "alice", []string{"orders"}, authz.AuthorityManageUserAPIKey)
+	b := e.browser(t)
+	b.signIn("alice")
+	usageRe := regexp.MustCompile(`id="usage" readonly value="([^"]+)"`)
+	genRe := regexp.MustCompile(`name="generation" value="(\d+)"`)
+
+	for _, action := range []string{"/account/apikey/token", "/account/apikey/rotate"} {
+		t.Run(action, func(t *testing.T) {
+			page := b.get("/account/apikey")
+			m := genRe.FindStringSubmatch(page.body)
+			if m != nil && action == "/account/apikey/rotate" && !strings.Contains(page.body, `action="/account/apikey/rotate"`) {
+				b.post("/account/apikey/token", url.Values{"generation": {m[1]}})
+				m = genRe.FindStringSubmatch(b.get("/account/apikey").body)
+			}
+			if m == nil {
+				t.Fatalf("the API screen's forms carry no generation")
+			}
+			form := url.Values{"csrf": {b.csrf}, "generation": {m[1]}}
+			first := b.do("POST", action, form)
+			usage := usageRe.FindStringSubmatch(first.body)
+			if first.status != http.StatusOK || usage == nil {
+				t.Fatalf("%s: %d, Usage %v", action, first.status, usage)
+			}
+			again := b.do("POST", action, form)
+			if again.status != http.StatusConflict || !strings.Contains(again.body, "already sent") || usageRe.MatchString(again.body) {
+				t.Errorf("%s sent again: %d, want 409 saying it was already sent, with no new token", action, again.status)
+			}
+			if err := e.verify(t, usage[1], "orders"); err != nil {
+				t.Errorf("the pair shown after %s was sent again: %v, want it still working", action, err)
+			}
+		})
+	}
+
+	t.Run("/account/clients/{id}/secret", func(t *testing.T) {
+		b.get("/account/profile")
+		made := b.post("/account/clients", nil)
+		id := regexp.MustCompile(`id="client-id" readonly value="([^"]+)"`).FindStringSubmatch(made.body)
+		set := regexp.MustCompile(`name="secretSet" value="(\d+)"`).FindStringSubmatch(made.body)
+		if id == nil || set == nil {
+			t.Fatalf("the new client's window: no client ID or no secretSet field")
+		}
+		secretRe := regexp.MustCompile(`id="client-secret" readonly value="([^"]+)"`)
+		form := url.Values{"csrf": {b.csrf}, "secretSet": {set[1]}}
+		first := b.do("POST", "/account/clients/"+id[1]+"/secret", form)
+		secret := secretRe.FindStringSubmatch(first.body)
+		if first.status != http.StatusOK || secret == nil {
+			t.Fatalf("New secret: %d, secret %v", first.status, secret)
+		}
+		again := b.do("POST", "/account/clients/"+id[1]+"/secret", form)
+		if again.status != http.StatusConflict || secretRe.MatchString(again.body) {
+			t.Errorf("New secret sent again: %d, want 409 with no new secret", again.status)
+		}
+		if _, err := e.svc.OAuth.AuthenticateClient(t.Context(), id[1], secret[1]); err != nil {
+			t.Errorf("the secret shown after New secret was sent again: %v, want it still working", err)
+		}
+	})
+}

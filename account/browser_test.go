@@ -150,6 +150,73 @@ func (b *tab) screenshot(name string) {
 	}
 }
 
+// confirm clicks a button (a CSS selector) whose form asks first: the page's confirmation
+// dialog must open (saved as a screenshot when shot is set) and its
+// confirming button, named as the action, must be name; OK then sends the
+// form and the new page's status is returned.
+func (b *tab) confirm(what, button, name, shot string) int64 {
+	b.t.Helper()
+	b.do(what, chromedp.Click(chromedp.CSS(button)), chromedp.WaitVisible(chromedp.CSS(`dialog#confirm[open] #confirm-ok`)))
+	if got := run(b, "confirming button", chromedp.Text(chromedp.ID("confirm-ok"))); got != name {
+		b.t.Errorf("%s: the dialog's button says %q, want %q", what, got, name)
+	}
+	if shot != "" {
+		b.screenshot(shot)
+	}
+	return b.load(what+": "+name, chromedp.Click(chromedp.ID("confirm-ok")))
+}
+
+// cancel clicks a button (a CSS selector) whose form asks first and cancels the dialog:
+// nothing may be sent.
+func (b *tab) cancel(what, button string) {
+	b.t.Helper()
+	before := run(b, "location", chromedp.Location())
+	b.do(what, chromedp.Click(chromedp.CSS(button)), chromedp.WaitVisible(chromedp.CSS(`dialog#confirm[open] #confirm-cancel`)),
+		chromedp.Click(chromedp.ID("confirm-cancel")), chromedp.WaitNotPresent(chromedp.CSS(`dialog#confirm[open]`)))
+	if after := run(b, "location", chromedp.Location()); after != before {
+		b.t.Errorf("%s, then Cancel: the page went from %s to %s", what, before, after)
+	}
+}
+
+// resend posts a form of the page again as a reload of its answer would:
+// the fields it had before it was sent (fields), from the page with its
+// cookies. It returns the answer's status; the tab shows the answer.
+func (b *tab) resend(action string, fields map[string]string) int64 {
+	b.t.Helper()
+	var add []string
+	for k, v := range fields {
+		add = append(add, fmt.Sprintf(`i = document.createElement("input"); i.type = "hidden"; i.name = %q; i.value = %q; f.appendChild(i);`, k, v))
+	}
+	js := fmt.Sprintf(`(() => { const f = document.createElement("form"); f.method = "post"; f.action = %q; let i; %s document.body.appendChild(f); f.submit(); })()`,
+		action, strings.Join(add, " "))
+	return b.load("send the form again", chromedp.Evaluate[chromedp.Void](js))
+}
+
+// formFields are the fields of the form that holds button.
+func (b *tab) formFields(button string) map[string]string {
+	b.t.Helper()
+	js := fmt.Sprintf(`Object.fromEntries(new FormData(document.querySelector(%q).form))`, button)
+	return run(b, "form fields", chromedp.Evaluate[map[string]string](js))
+}
+
+// contrast is the WCAG contrast ratio of the element's text on its
+// background, as the browser computes both.
+func (b *tab) contrast(sel string) float64 {
+	b.t.Helper()
+	js := fmt.Sprintf(`(() => {
+  const s = getComputedStyle(document.querySelector(%q));
+  const lum = c => {
+    const [r, g, b] = c.match(/[\d.]+/g).slice(0, 3).map(Number).map(v => {
+      v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const a = lum(s.color), c = lum(s.backgroundColor);
+  return (Math.max(a, c) + 0.05) / (Math.min(a, c) + 0.05);
+})()`, sel)
+	return run(b, "contrast of "+sel, chromedp.Evaluate[float64](js))
+}
+
 func (b *tab) html() string { return run(b, "page HTML", chromedp.OuterHTML(chromedp.CSS("html"))) }
 
 func (b *tab) signIn(base, name string) {
@@ -224,6 +291,19 @@ func TestBrowser(t *testing.T) {
 	t.Run("named key, copy, download, close, use", func(t *testing.T) {
 		b.t = t
 		b.load("open sign-in", chromedp.Navigate(s.base+"/account/signin"))
+		// The pages have an icon of their own (the browser would otherwise
+		// ask the upstream for /favicon.ico).
+		href := run(b, "favicon link", chromedp.Evaluate[string](`(document.querySelector('link[rel="icon"]') || {}).href || ""`))
+		if href == "" {
+			t.Errorf("the pages name no icon (link rel=icon)")
+		} else if resp, err := http.Get(href); err != nil {
+			t.Errorf("favicon: %v", err)
+		} else {
+			resp.Body.Close()
+			if ct := resp.Header.Get("Content-Type"); resp.StatusCode != 200 || ct != "image/svg+xml" {
+				t.Errorf("favicon %s: %d %s, want 200 image/svg+xml", href, resp.StatusCode, ct)
+			}
+		}
 		b.screenshot("signin")
 		b.signIn(s.base, "alice")
 		b.screenshot("profile")
@@ -231,6 +311,15 @@ func TestBrowser(t *testing.T) {
 		b.load("Generate key", chromedp.Click(chromedp.ID("generate-key")))
 		b.do("New API Key window",
 			chromedp.WaitVisible(chromedp.ID("handle")),
+		)
+		// The window's words are the named-key flow's: Name* and Finish.
+		if label := run(b, "Name label", chromedp.Evaluate[string](`document.querySelector('label[for="handle"]').innerText.split("\n")[0]`)); label != "Name*" {
+			t.Errorf("the name's label reads %q, want Name*", label)
+		}
+		if button := run(b, "submit button", chromedp.Text(chromedp.CSS(`#new-key button[type=submit]`))); button != "Finish" {
+			t.Errorf("the window's button reads %q, want Finish", button)
+		}
+		b.do("fill the New API Key window",
 			chromedp.SendKeys(chromedp.ID("handle"), "reporting"),
 			chromedp.SendKeys(chromedp.ID("description"), "Monthly billing reports"),
 			// Choose billing in Available API and move it with the arrow.
@@ -243,8 +332,8 @@ func TestBrowser(t *testing.T) {
 			t.Fatalf("after the arrow: Selected %v, Available %v; want [billing], [orders]", selected, available)
 		}
 		b.screenshot("new-key")
-		if st := b.load("Save", chromedp.Click(chromedp.CSS(`#new-key button[type=submit]`))); st != http.StatusCreated {
-			t.Fatalf("Save: status %d, want 201", st)
+		if st := b.load("Finish", chromedp.Click(chromedp.CSS(`#new-key button[type=submit]`))); st != http.StatusCreated {
+			t.Fatalf("Finish: status %d, want 201", st)
 		}
 		token := run(b, "the key", chromedp.Value(chromedp.ID("token")))
 		if !strings.HasPrefix(token, "kgl_") {
@@ -259,6 +348,11 @@ func TestBrowser(t *testing.T) {
 		if msg := run(b, "status", chromedp.Text(chromedp.CSS(".copied"))); msg != "Copied to clipboard." {
 			t.Errorf("after Copy: status %q", msg)
 		}
+		// The copied button stays readable (WCAG AA for its text: 4.5).
+		if c := b.contrast("#copy-token"); c < 4.5 {
+			t.Errorf("Copy to clipboard after the click: text contrast %.2f, want at least 4.5", c)
+		}
+		b.screenshot("save-key-copied")
 		clip := run(b, "read the clipboard", chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise))
 		if clip != token {
 			t.Errorf("clipboard holds %q, want the key %q", clip, token)
@@ -311,7 +405,17 @@ func TestBrowser(t *testing.T) {
 
 	t.Run("ApiKey Generate Token and Usage", func(t *testing.T) {
 		b.t = t
+		// A key without a token yet (GET /user/apikey of the API makes
+		// one): its status is not the green "active".
+		if _, _, err := s.svc.Accounts.APIKey(t.Context(), "alice"); err != nil {
+			t.Fatal(err)
+		}
 		b.load("API screen", chromedp.Navigate(s.base+"/account/apikey"))
+		if class := run(b, "token status", chromedp.Evaluate[string](`document.getElementById("token-status").className`)); class != "status none" {
+			t.Errorf("a key without a token: its status wears %q, want status none", class)
+		}
+		b.screenshot("apikey-no-token")
+		// The first token replaces none: no question.
 		b.load("Generate Token", chromedp.Click(chromedp.ID("generate-token")))
 		key := run(b, "key", chromedp.Value(chromedp.ID("key")))
 		usage := run(b, "Usage", chromedp.Value(chromedp.ID("usage")))
@@ -322,17 +426,36 @@ func TestBrowser(t *testing.T) {
 		if st := s.call(t, "/orders/1", usage); st != 200 {
 			t.Errorf("GET /orders/1 with the Usage value: %d, want 200", st)
 		}
-		// The key never changes; a new token replaces the old one.
-		b.load("Generate Token again", chromedp.Click(chromedp.ID("generate-token")))
+		// The key never changes; a new token replaces the old one, after
+		// a question (Cancel sends nothing).
+		b.cancel("Generate Token, then Cancel", "#generate-token")
+		if st := s.call(t, "/orders/1", usage); st != 200 {
+			t.Errorf("the token after a cancelled Generate Token: %d, want 200", st)
+		}
+		before := b.formFields("#generate-token")
+		b.confirm("Generate Token again", "#generate-token", "Generate Token", "confirm-generate")
 		if again := run(b, "key", chromedp.Value(chromedp.ID("key"))); again != key {
 			t.Errorf("key changed from %s to %s", key, again)
 		}
 		if st := s.call(t, "/orders/1", usage); st != http.StatusUnauthorized {
 			t.Errorf("the earlier token after a new one: %d, want 401", st)
 		}
-		// Rotate Key gives a new key and token.
 		current := run(b, "Usage", chromedp.Value(chromedp.ID("usage")))
-		b.load("Rotate Key", chromedp.Click(chromedp.ID("rotate-key")))
+		// Reloading the answer sends the form again: it makes nothing, and
+		// the token just shown keeps working.
+		if st := b.resend(s.base+"/account/apikey/token", before); st != http.StatusConflict {
+			t.Errorf("Generate Token sent again: status %d, want 409", st)
+		}
+		rctx, rcancel := context.WithTimeout(b.ctx, 20*time.Second)
+		err := chromedp.Do(rctx, chromedp.Reload())
+		rcancel()
+		t.Logf("reloading the Generate Token answer in Chromium: %v", err)
+		if st := s.call(t, "/orders/1", current); st != 200 {
+			t.Errorf("the token shown after the form was sent again: %d, want 200", st)
+		}
+		// Rotate Key gives a new key and token.
+		b.load("API screen", chromedp.Navigate(s.base+"/account/apikey"))
+		b.confirm("Rotate Key", "#rotate-key", "Rotate Key", "")
 		if rotated := run(b, "key", chromedp.Value(chromedp.ID("key"))); rotated == key {
 			t.Errorf("Rotate Key kept the key %s", key)
 		}
@@ -363,12 +486,48 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("the client ID and secret shown: %v", err)
 		}
 		b.load("Close", chromedp.Click(chromedp.CSS(`a[href$="/profile#clients"]`)))
-		b.load("Get existing keys", chromedp.Click(chromedp.CSS(`a[href$="/clients/`+id+`"]`)))
+		// Without retrievable secrets the link says what it shows.
+		if label := run(b, "client link", chromedp.Text(chromedp.CSS(`a[href$="/clients/`+id+`"]`))); label != "Show client ID" {
+			t.Errorf("the client's link reads %q without retrievable secrets, want Show client ID", label)
+		}
+		b.load("Show client ID", chromedp.Click(chromedp.CSS(`a[href$="/clients/`+id+`"]`)))
 		if page := b.html(); !strings.Contains(page, id) || strings.Contains(page, secret) {
-			t.Errorf("Get existing keys: want the client ID and not the secret")
+			t.Errorf("Show client ID: want the client ID and not the secret")
+		}
+		// New secret asks first; sending its form again makes nothing.
+		b.cancel("New secret, then Cancel", `form[action$="/secret"] button`)
+		before := b.formFields(`form[action$="/secret"] button`)
+		if st := b.confirm("New secret", `form[action$="/secret"] button`, "New secret", "confirm-new-secret"); st != 200 {
+			t.Errorf("New secret: status %d, want 200", st)
+		}
+		fresh := run(b, "new secret", chromedp.Value(chromedp.ID("client-secret")))
+		if st := b.resend(s.base+"/account/clients/"+id+"/secret", before); st != http.StatusConflict {
+			t.Errorf("New secret sent again: status %d, want 409", st)
+		}
+		if _, err := s.svc.OAuth.AuthenticateClient(t.Context(), id, fresh); err != nil {
+			t.Errorf("the new secret after its form was sent again: %v", err)
+		}
+		// Delete client asks first.
+		b.cancel("Delete client, then Cancel", `form[action$="/delete"] button`)
+		if _, err := s.svc.OAuth.GetClient(t.Context(), "alice", id); err != nil {
+			t.Errorf("the client after a cancelled Delete client: %v", err)
+		}
+		b.confirm("Delete client", `form[action$="/delete"] button`, "Delete client", "")
+		if _, err := s.svc.OAuth.GetClient(t.Context(), "alice", id); err == nil {
+			t.Errorf("the client is still there after Delete client")
 		}
 		b.load("profile", chromedp.Navigate(s.base+"/account/profile"))
 		b.screenshot("profile-full")
+		// Delete asks first.
+		del := `form[action$="/keys/reporting/delete"] button`
+		b.cancel("Delete, then Cancel", del)
+		if _, err := s.svc.Accounts.KeyByHandle(t.Context(), "alice", "reporting"); err != nil {
+			t.Errorf("the key after a cancelled Delete: %v", err)
+		}
+		b.confirm("Delete", del, "Delete", "confirm-delete")
+		if _, err := s.svc.Accounts.KeyByHandle(t.Context(), "alice", "reporting"); err == nil {
+			t.Errorf("the key reporting is still there after Delete")
+		}
 	})
 
 	t.Run("a form from elsewhere without the CSRF token is refused", func(t *testing.T) {
@@ -418,7 +577,7 @@ func TestBrowser(t *testing.T) {
 		b.screenshot("users")
 		b.load("bob", chromedp.Click(chromedp.CSS(`a[href$="/admin/users/bob"]`)))
 		b.screenshot("user-details")
-		b.load("Revoke", chromedp.Click(chromedp.CSS(`form[action$="/credentials/`+cred.ID+`/revoke"] button`)))
+		b.confirm("Revoke", `form[action$="/credentials/`+cred.ID+`/revoke"] button`, "Revoke", "confirm-revoke")
 		if c, err := s.svc.Accounts.Credential(t.Context(), cred.ID); err != nil || c.Status != authz.StatusRevoked {
 			t.Errorf("after Revoke: %v %v", c, err)
 		}

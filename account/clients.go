@@ -3,6 +3,7 @@ package account
 import (
 	"errors"
 	"net/http"
+	"strconv"
 
 	"go.uber.org/zap"
 
@@ -81,12 +82,41 @@ func (h *Handler) newClientSecret(w http.ResponseWriter, r *http.Request, v *vis
 	if err := h.mayCreate(v, config.KeyKindOAuthClients); err != nil {
 		return err
 	}
-	secret, c, err := h.svc.OAuth.NewClientSecret(r.Context(), v.user.Name, r.PathValue("id"))
+	id := r.PathValue("id")
+	if sent, ok := r.PostForm["secretSet"]; ok {
+		c, err := h.svc.OAuth.GetClient(r.Context(), v.user.Name, id)
+		if err != nil {
+			return err
+		}
+		if len(sent) != 1 || sent[0] != secretSet(c) {
+			vw := v.view("API access keys", clientData{Client: c})
+			vw.Error = errSecretSentAgain
+			h.render(w, http.StatusConflict, "client", vw)
+			return nil
+		}
+	}
+	secret, c, err := h.svc.OAuth.NewClientSecret(r.Context(), v.user.Name, id)
 	if err != nil {
 		return err
 	}
 	h.render(w, http.StatusOK, "client", v.view("New API access keys", clientData{Client: c, Secret: secret, Fresh: true}))
 	return nil
+}
+
+// errSecretSentAgain is said when a New secret form comes a second time (a
+// reload of its answer, or a stale page).
+const errSecretSentAgain = "This form was already sent, or the secret changed since the page was shown: no new secret was made. " +
+	"A secret is shown only once; if you did not copy it, make a new one."
+
+// secretSet names the client's current secret without telling anything of
+// it (when it was set), so a New secret form acts only on the secret the
+// page showed and reloading its answer makes nothing.
+func secretSet(c *authz.Client) string {
+	t := c.SecretRotated
+	if t.IsZero() {
+		t = c.Created
+	}
+	return strconv.FormatInt(t.UnixNano(), 10)
 }
 
 // deleteClient deletes a client of the signed-in user: it and every token

@@ -34,7 +34,8 @@ type pages struct {
 }
 
 var funcs = template.FuncMap{
-	"join": strings.Join,
+	"join":      strings.Join,
+	"secretSet": secretSet,
 	"date": func(t time.Time) string {
 		if t.IsZero() {
 			return "—"

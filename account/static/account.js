@@ -43,9 +43,36 @@ function move(from, to) {
   sorted.forEach(function (opt) { to.appendChild(opt); });
 }
 
+// confirmFirst asks before a form that changes something for good is sent:
+// the page's <dialog id="confirm"> with the form's data-confirm sentence and
+// a button named after the action. Cancel, Escape or a click outside the
+// buttons send nothing.
+function confirmFirst(form) {
+  var dialog = document.getElementById("confirm");
+  if (!dialog || typeof dialog.showModal !== "function") {
+    if (window.confirm(form.dataset.confirm)) { form.submit(); }
+    return;
+  }
+  document.getElementById("confirm-text").textContent = form.dataset.confirm;
+  var ok = document.getElementById("confirm-ok");
+  ok.textContent = form.dataset.confirmButton || "OK";
+  dialog.returnValue = "";
+  dialog.onclose = function () {
+    if (dialog.returnValue === "ok") { form.submit(); }
+  };
+  dialog.showModal();
+}
+
 document.addEventListener("DOMContentLoaded", function () {
   document.querySelectorAll("button.copy").forEach(function (b) {
     b.addEventListener("click", function () { copyFrom(b); });
+  });
+  // form.submit() does not fire "submit" again, so a confirmed form goes.
+  document.querySelectorAll("form[data-confirm]").forEach(function (f) {
+    f.addEventListener("submit", function (e) {
+      e.preventDefault();
+      confirmFirst(f);
+    });
   });
 
   var available = document.getElementById("available");
