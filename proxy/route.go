@@ -26,8 +26,8 @@ type Route struct {
 	prefix      string
 	methods     map[string]bool // nil: any method
 	allow       string          // Allow header for 405
-	target      *url.URL // nil: a route for forward auth only (no upstream)
-	targetPath  string // upstream path without its trailing "/"
+	target      *url.URL        // nil: a route for forward auth only (no upstream)
+	targetPath  string          // upstream path without its trailing "/"
 	stripPrefix bool
 	timeout     time.Duration
 	proxy       *httputil.ReverseProxy
