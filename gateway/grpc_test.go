@@ -88,7 +88,7 @@ func TestForwardAuthGRPC(t *testing.T) {
 		code   codes.Code
 		body   string
 	}{
-		{"no credential", checkRequest("GET", "/orders/1", ""), 401, codes.Unauthenticated, `"error":"invalid_request"`},
+		{"no credential", checkRequest("GET", "/orders/1", ""), 401, codes.Unauthenticated, `"error":"unauthorized"`},
 		{"read-only DELETE", checkRequest("DELETE", "/orders/1", bearer), 403, codes.PermissionDenied, `"error":"insufficient_scope"`},
 		{"another API set", checkRequest("GET", "/billing/1", bearer), 403, codes.PermissionDenied, `"error":"insufficient_scope"`},
 		{"unknown path", checkRequest("GET", "/nowhere", bearer), 404, codes.PermissionDenied, `"error":"not_found"`},

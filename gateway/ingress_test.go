@@ -246,7 +246,6 @@ func TestForwardAuthCaddy(t *testing.T) {
 const caddyfile = `{
 	admin off
 	auto_https off
-	persist_config off
 }
 
 http://%[1]s {
