@@ -65,6 +65,9 @@ type Config struct {
 	SelfService SelfService `yaml:"self_service"`
 	// Account configures the account pages in the browser.
 	Account Account `yaml:"account"`
+	// ForwardAuth serves the check endpoint for an ingress's
+	// authorization requests. Default off.
+	ForwardAuth ForwardAuth `yaml:"forward_auth"`
 	// Routes are matched by host, then longest path prefix, then method.
 	Routes []Route `yaml:"routes"`
 	// APISets holds settings per API set, by name: limits shared by every
@@ -483,7 +486,9 @@ type Route struct {
 	// Upstream is the http or https URL requests are sent to; its path, if
 	// any, is put before the request path. unix:///path/to.sock sends them
 	// over a Unix socket (the sidecar case: the application in the same
-	// pod).
+	// pod). Required, unless forward_auth is enabled: a route without one
+	// is only checked for the ingress, and a request sent to keygate
+	// itself for it is answered 404.
 	Upstream string `yaml:"upstream"`
 	// upstream is Upstream parsed by Validate (UpstreamURL).
 	upstream *url.URL

@@ -132,6 +132,11 @@ const (
 	DefaultQuotaOnStoreError     = OnErrorFailClosed
 )
 
+// forward_auth.
+const (
+	DefaultForwardAuthPath = "/_keygate/auth"
+)
+
 // ApplyDefaults fills every field left empty or zero with its Default*
 // value and brings names to their canonical case. It is the only place
 // defaults are applied; Load and Parse call it.
@@ -198,6 +203,8 @@ func (c *Config) ApplyDefaults() {
 	}
 	setDur(&ac.SessionIdleTimeout, DefaultSessionIdleTimeout)
 	setDur(&ac.SessionAbsoluteTimeout, DefaultSessionAbsoluteTimeout)
+
+	c.ForwardAuth.applyDefaults()
 
 	setStr(&c.Store.Driver, DefaultStoreDriver)
 	setStr(&c.Store.Embedded.Path, DefaultEmbeddedPath)

@@ -27,7 +27,7 @@ import (
 
 // typeSources are the files that declare the types of gateway.yaml.
 //
-//go:embed config.go ratelimit.go
+//go:embed config.go ratelimit.go forwardauth.go
 var typeSources embed.FS
 
 // SchemaDraft is the JSON Schema version the schema declares: draft-07,
@@ -157,7 +157,7 @@ var schemaRules = map[string]rule{
 // schemaRequired are the keys each type must have.
 var schemaRequired = map[string][]string{
 	"Config":    {"routes"},
-	"Route":     {"name", "path_prefix", "upstream"},
+	"Route":     {"name", "path_prefix"}, // upstream: unless forward_auth is on (Validate)
 	"RateLimit": {"rate"},
 	"Quota":     {"requests"},
 	"DigestKey": {"id", "secret"},

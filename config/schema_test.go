@@ -189,7 +189,8 @@ func TestSchemaRefuses(t *testing.T) {
 		{"duration without unit", "server: {read_timeout: '30'}\n" + route},
 		{"duration as a number", "server: {read_timeout: 30}\n" + route},
 		{"no routes", "listen: ':8080'\n"},
-		{"route without upstream", "routes: [{name: r, path_prefix: /r, auth: none}]\n"},
+		// A route without upstream is valid with forward_auth on, so the
+		// schema leaves it to Validate (TestForwardAuthConfig).
 		{"api_set missing where auth is required", "routes: [{name: r, path_prefix: /r, upstream: http://127.0.0.1:9001}]\n"},
 		{"rate limit without rate", "routes: [{name: r, path_prefix: /r, upstream: http://127.0.0.1:9001, auth: none, rate_limit: {per: 1s}}]\n"},
 		{"number not a number", "server: {max_header_bytes: lots}\n" + route},

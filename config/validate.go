@@ -99,6 +99,7 @@ func (c *Config) Validate() error {
 	c.validateAccount(&v)
 	c.validateRoutes(&v)
 	c.validateAPISets(&v)
+	c.validateForwardAuth(&v)
 	return v.err()
 }
 
@@ -319,6 +320,8 @@ func (c *Config) validateRoutes(v *problems) {
 		}
 		u, err := parseUpstream(rt.Upstream)
 		switch {
+		case rt.Upstream == "" && c.ForwardAuth.On():
+			// checked for the ingress only (see ForwardAuth.Enabled)
 		case err != nil:
 			v.add(f("upstream"), err.Error())
 		case isOwnListener(u, c.Listen):

@@ -28,11 +28,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
 
 	"github.com/keygate/keygate/account"
 	"github.com/keygate/keygate/api/selfservice"
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/forwardauth"
 	"github.com/keygate/keygate/internal/version"
 	"github.com/keygate/keygate/proxy"
 	"github.com/keygate/keygate/ratelimit"
@@ -83,6 +85,10 @@ type Gateway struct {
 	tls    *publicTLS
 	plain  *http.Server
 	plainL net.Listener
+
+	// grpc serves forward_auth.grpc_listen (nil without one).
+	grpc  *grpc.Server
+	grpcL net.Listener
 
 	// selfService is the self-service API; nil when
 	// self_service.enabled is false.
@@ -171,6 +177,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		}
 		g.parts = append(g.parts, g.account) // it keeps the trusted proxies too
 		public = accountHandler{next: public, path: cfg.Account.Path, account: g.account}
+	}
+	if cfg.ForwardAuth.On() {
+		public = forwardAuthHandler{next: public, check: forwardauth.New(g.proxy, cfg.ForwardAuth)}
 	}
 	if opts.ConfigFile != "" {
 		// Watched from now, so that a change made while the gateway

@@ -139,5 +139,8 @@ func restartOnly(old, cfg *config.Config) []string {
 	if old.Account != cfg.Account {
 		fields = append(fields, "account")
 	}
+	if old.ForwardAuth != cfg.ForwardAuth {
+		fields = append(fields, "forward_auth")
+	}
 	return fields
 }

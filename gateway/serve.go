@@ -43,6 +43,11 @@ func (g *Gateway) Listen() error {
 		}
 		httpPort = portOf(g.plainL.Addr())
 	}
+	if a := cfg.ForwardAuth.GRPCListen; a != "" && cfg.ForwardAuth.On() {
+		if err := g.listenGRPC(a); err != nil {
+			return fmt.Errorf("forward_auth.grpc_listen: %w", err)
+		}
+	}
 	if g.tls, err = g.buildTLS(cfg, portOf(g.publicL.Addr()), httpPort); err != nil {
 		return err
 	}
@@ -90,6 +95,9 @@ func (g *Gateway) Serve(ctx context.Context) error {
 	if g.plain != nil {
 		grp.Go(func() error { return serveOn(g.plain, g.plainL) })
 	}
+	if g.grpc != nil {
+		grp.Go(func() error { return g.grpc.Serve(g.grpcL) })
+	}
 	if g.tls != nil && g.tls.manage != nil {
 		grp.Go(func() error { return g.tls.manage(gctx) })
 	}
@@ -132,6 +140,15 @@ func (g *Gateway) shutdown(timeout time.Duration) error {
 	_ = g.admin.Shutdown(sctx)
 	if g.plain != nil {
 		_ = g.plain.Shutdown(sctx)
+	}
+	if g.grpc != nil {
+		drained := make(chan struct{})
+		go func() { g.grpc.GracefulStop(); close(drained) }()
+		select {
+		case <-drained:
+		case <-sctx.Done():
+			g.grpc.Stop()
+		}
 	}
 	return err
 }

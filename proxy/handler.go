@@ -189,6 +189,9 @@ func (h *Handler) Reload(cfg *config.Config) error {
 	sockets := map[string]string{}
 	t, err := compileTable(cfg, sockets, func(rt *Route) error {
 		rt.metrics = h.metrics.forRoute(rt.Name)
+		if rt.target == nil {
+			return nil // checked for forward auth only: nothing to proxy to
+		}
 		rt.proxy = &httputil.ReverseProxy{
 			Rewrite:        rt.rewrite,
 			Transport:      s.transport,
@@ -237,6 +240,7 @@ type exchange struct {
 	upstreamStart time.Time
 	upstreamDur   time.Duration
 	upstreamErr   string
+	mode          mode // proxy, or a forward-auth check (see Check)
 }
 
 type exchangeKey struct{}
@@ -287,12 +291,20 @@ func exchangeOf(r *http.Request) *exchange {
 //     "Connection: X-Keygate-User" from the client cannot remove them;
 //  8. metrics and the access log line.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.handle(w, r, modeProxy, nil)
+}
+
+// handle is ServeHTTP for both modes: serve's decision, or the refusal
+// given, then metrics and the access log. It reports whether a check was
+// allowed with the route's forward_authorization (see Check).
+func (h *Handler) handle(w http.ResponseWriter, r *http.Request, mode mode, refusal *httpkit.Error) (keepAuth bool) {
 	start := time.Now()
 	s := h.state.Load()
 	h.metrics.inFlight.Inc()
 	c := calls.Get().(*call)
 	rec, ex := &c.rec, &c.ex
 	rec.ResponseWriter, rec.status = w, http.StatusOK
+	ex.mode = mode
 
 	if ids := r.Header[headerRequestID]; len(ids) == 1 && httpkit.ValidRequestID(ids[0]) {
 		ex.requestID = ids
@@ -301,7 +313,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header()[headerRequestID] = ex.requestID
 
-	if e := h.serve(rec, r, s, ex); e != nil {
+	e := refusal
+	if e == nil {
+		e = h.serve(rec, r, s, ex)
+	} else {
+		ex.peer = peerAddr(r.RemoteAddr)
+		ex.client = ex.peer
+	}
+	if e != nil {
 		httpkit.WriteError(rec, e)
 		h.logRefusal(r, ex, e)
 	}
@@ -312,13 +331,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if ex.route != nil {
 		rm = &ex.route.metrics
 	}
-	rm.requests[methodIndex(r.Method)][classIndex(rec.status)].Inc()
-	rm.duration.Observe(elapsed.Seconds())
+	rm.requests[mode][methodIndex(r.Method)][classIndex(rec.status)].Inc()
+	rm.duration[mode].Observe(elapsed.Seconds())
 	if s.accessLog {
 		h.logAccess(r, ex, rec, elapsed)
 	}
+	keepAuth = ex.keepAuth && e == nil
 	*c = call{}
 	calls.Put(c)
+	return keepAuth
 }
 
 // call is one request's recorder and exchange, pooled: nothing keeps a
@@ -363,6 +384,9 @@ func (h *Handler) serve(w *recorder, r *http.Request, s *state, ex *exchange) *h
 			return errMethodNotAllowed
 		}
 		return errNotFound
+	}
+	if rt.target == nil && ex.mode != modeCheck {
+		return errNotFound // a route for forward auth only
 	}
 	ex.route = rt
 	ex.path = path
@@ -418,6 +442,10 @@ func (h *Handler) serve(w *recorder, r *http.Request, s *state, ex *exchange) *h
 		}
 	}
 
+	if ex.mode == modeCheck {
+		allowCheck(w, rt, ex)
+		return nil
+	}
 	ctx := r.Context()
 	if rt.timeout > 0 {
 		var cancel context.CancelFunc
@@ -593,6 +621,7 @@ func (h *Handler) logAccess(r *http.Request, ex *exchange, rec *recorder, elapse
 		zap.Int64("bytes", rec.bytes),
 		zap.Duration("upstream_duration", ex.upstreamDur),
 		zap.String("client", ex.client.String()),
+		zap.String("mode", modeLabels[ex.mode]),
 	)
 }
 

@@ -15,6 +15,7 @@ import (
 var (
 	methodLabels = [...]string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER"}
 	classLabels  = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}
+	modeLabels   = [...]string{modeProxy: "proxy", modeCheck: "forward_auth"}
 )
 
 // unmatchedRoute is the route label of requests that matched no route or
@@ -72,13 +73,13 @@ func newMetrics(reg prometheus.Registerer, build version.Info) (*metrics, error)
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "keygate_requests_total",
-			Help: "Requests answered, by route, method and status class.",
-		}, []string{"route", "method", "code"}),
+			Help: "Requests answered, by route, method, status class and mode (proxy, or forward_auth: a check asked by an ingress).",
+		}, []string{"route", "method", "code", "mode"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "keygate_request_duration_seconds",
-			Help:    "Time from request to the end of the response, by route.",
+			Help:    "Time from request to the end of the response, by route and mode (proxy, forward_auth).",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
-		}, []string{"route"}),
+		}, []string{"route", "mode"}),
 		upstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "keygate_upstream_errors_total",
 			Help: "Upstream exchanges that failed, by route and kind (timeout, connect, canceled, other).",
@@ -112,20 +113,22 @@ func newMetrics(reg prometheus.Registerer, build version.Info) (*metrics, error)
 // routeMetrics are one route's label children, resolved when the route
 // table is built so that a request costs no label look-up.
 type routeMetrics struct {
-	requests       [len(methodLabels)][len(classLabels)]prometheus.Counter
-	duration       prometheus.Observer
+	requests       [len(modeLabels)][len(methodLabels)][len(classLabels)]prometheus.Counter
+	duration       [len(modeLabels)]prometheus.Observer
 	upstreamErrors map[string]prometheus.Counter
 	limits         map[string]prometheus.Counter // by rate-limit result
 }
 
 func (m *metrics) forRoute(name string) routeMetrics {
 	var rm routeMetrics
-	for i, method := range methodLabels {
-		for j, class := range classLabels {
-			rm.requests[i][j] = m.requests.WithLabelValues(name, method, class)
+	for k, mode := range modeLabels {
+		for i, method := range methodLabels {
+			for j, class := range classLabels {
+				rm.requests[k][i][j] = m.requests.WithLabelValues(name, method, class, mode)
+			}
 		}
+		rm.duration[k] = m.duration.WithLabelValues(name, mode)
 	}
-	rm.duration = m.duration.WithLabelValues(name)
 	rm.upstreamErrors = make(map[string]prometheus.Counter, 4)
 	for _, kind := range []string{upstreamTimeout, upstreamConnect, upstreamCanceled, upstreamOther} {
 		rm.upstreamErrors[kind] = m.upstreamErrors.WithLabelValues(name, kind)

@@ -50,17 +50,17 @@ func TestMetrics(t *testing.T) {
 	resp.Body.Close()
 
 	want := `
-# HELP keygate_requests_total Requests answered, by route, method and status class.
+# HELP keygate_requests_total Requests answered, by route, method, status class and mode (proxy, or forward_auth: a check asked by an ingress).
 # TYPE keygate_requests_total counter
-keygate_requests_total{code="2xx",method="GET",route="open"} 2
-keygate_requests_total{code="2xx",method="OTHER",route="open"} 1
-keygate_requests_total{code="4xx",method="GET",route="unmatched"} 1
+keygate_requests_total{code="2xx",method="GET",mode="proxy",route="open"} 2
+keygate_requests_total{code="2xx",method="OTHER",mode="proxy",route="open"} 1
+keygate_requests_total{code="4xx",method="GET",mode="proxy",route="unmatched"} 1
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want+zeroLines(reg, want)), "keygate_requests_total"); err != nil {
 		t.Error(err)
 	}
-	if got := testutil.CollectAndCount(reg, "keygate_request_duration_seconds"); got != 2 {
-		t.Errorf("duration histograms: %d series, want 2 (open, unmatched)", got)
+	if got := testutil.CollectAndCount(reg, "keygate_request_duration_seconds"); got != 4 {
+		t.Errorf("duration histograms: %d series, want 4 (open, unmatched; proxy, forward_auth)", got)
 	}
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
 # HELP keygate_requests_in_flight Requests being served now.
@@ -89,9 +89,11 @@ func zeroLines(reg *prometheus.Registry, nonZero string) string {
 	for _, route := range []string{"open", unmatchedRoute} {
 		for _, m := range methodLabels {
 			for _, c := range classLabels {
-				line := fmt.Sprintf(`keygate_requests_total{code="%s",method="%s",route="%s"}`, c, m, route)
-				if !strings.Contains(nonZero, line) {
-					b.WriteString(line + " 0\n")
+				for _, mode := range modeLabels {
+					line := fmt.Sprintf(`keygate_requests_total{code="%s",method="%s",mode="%s",route="%s"}`, c, m, mode, route)
+					if !strings.Contains(nonZero, line) {
+						b.WriteString(line + " 0\n")
+					}
 				}
 			}
 		}

@@ -26,8 +26,8 @@ type Route struct {
 	prefix      string
 	methods     map[string]bool // nil: any method
 	allow       string          // Allow header for 405
-	target      *url.URL
-	targetPath  string // upstream path without its trailing "/"
+	target      *url.URL        // nil: a route for forward auth only (no upstream)
+	targetPath  string          // upstream path without its trailing "/"
 	stripPrefix bool
 	timeout     time.Duration
 	proxy       *httputil.ReverseProxy
@@ -68,10 +68,10 @@ func compileTable(cfg *config.Config, sockets map[string]string, build func(*Rou
 	for i := range cfg.Routes {
 		rc := cfg.Routes[i]
 		target := rc.UpstreamURL() // parsed by config's Validate
-		if target == nil {
+		if target == nil && rc.Upstream != "" {
 			return nil, fmt.Errorf("routes[%d].upstream: not parsed (the config was not validated)", i)
 		}
-		if target.Scheme == "unix" {
+		if target != nil && target.Scheme == "unix" {
 			// The shared Transport dials the socket for this host name.
 			host := "unix-" + rc.Name
 			sockets[host+":80"] = target.Path
@@ -84,11 +84,13 @@ func compileTable(cfg *config.Config, sockets map[string]string, build func(*Rou
 			cfg:         rc,
 			prefix:      rc.PathPrefix,
 			target:      target,
-			targetPath:  strings.TrimSuffix(target.EscapedPath(), "/"),
 			stripPrefix: rc.StripPrefix,
 			timeout:     rc.Timeout,
 			identity:    newIdentitySet(cfg.Auth.UpstreamIdentity),
 			override:    rc.MethodOverride,
+		}
+		if target != nil {
+			rt.targetPath = strings.TrimSuffix(target.EscapedPath(), "/")
 		}
 		if rl := rc.RateLimit; rl != nil {
 			rt.limit = newRouteLimit(rl, rc.Name)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as README's second command and CI run it:
 # installs what the tests need when it is missing (redis-server, chromium,
-# buildah, promtool), then
+# buildah, promtool, nginx-light, caddy), then
 # gofmt, go vet and go test -race over every package. Fuzz targets run on
 # their seed corpus (testdata/fuzz) as part of go test.
 #
@@ -21,6 +21,10 @@ command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 # Docker engine needed) and checks the alert rules with promtool.
 command -v buildah >/dev/null 2>&1 || need_apt+=(buildah)
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
+# The forward-auth tests run Debian's nginx (auth_request) and Caddy
+# (forward_auth) in front of keygate.
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)
+command -v caddy >/dev/null 2>&1 || need_apt+=(caddy)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "test.sh: installing ${need_apt[*]}" >&2

@@ -1,0 +1,260 @@
+package gateway
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/keygate/keygate/internal/echo"
+	"github.com/keygate/keygate/internal/testkit"
+)
+
+// The real ingresses in front of keygate's check endpoint: Debian's nginx
+// (nginx-light, auth_request) and Debian's Caddy (forward_auth), each
+// started by the test in front of a real upstream. scripts/test.sh
+// installs both; without a binary the test skips, except under CI=true,
+// where it fails.
+
+// ingressBinary finds name, or skips (fails under CI).
+func ingressBinary(t *testing.T, name, pkg string) string {
+	t.Helper()
+	for _, p := range []string{"/usr/sbin/" + name, "/usr/bin/" + name, name} {
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("no %s binary: the forward-auth tests need one under CI (apt-get install -y %s)", name, pkg)
+	}
+	t.Skipf("no %s binary: install it (apt-get install -y %s) to run the forward-auth tests", name, pkg)
+	return ""
+}
+
+// freeAddr is a loopback address with a port nothing listens on now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// runIngress starts cmd and stops it when the test ends; its output is
+// shown if the test fails.
+func runIngress(t *testing.T, cmd *exec.Cmd, addr string) {
+	t.Helper()
+	var out testkit.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("%s output:\n%s", filepath.Base(cmd.Path), out.String())
+		}
+	})
+	waitListening(t, addr)
+}
+
+// ingressCases runs the issue's cases through an ingress at base: no
+// credential 401, a read-only credential's GET passes with the identity
+// header at the upstream (and without the credential), its DELETE and
+// another API set 403, an unknown path 404, a rate-limited credential
+// 429 with Retry-After, and with Redis stopped 503 with Retry-After.
+func ingressCases(t *testing.T, f *fwdFixture, base string) {
+	bearer := "Bearer " + f.read
+	t.Run("no credential", func(t *testing.T) {
+		code, h, body := do(t, "GET", base+"/orders/1", "")
+		if code != 401 || !strings.HasPrefix(h.Get("WWW-Authenticate"), "Bearer") {
+			t.Errorf("%d %v %s, want 401 with a Bearer challenge", code, h, body)
+		}
+	})
+	t.Run("read-only GET reaches the upstream with the identity", func(t *testing.T) {
+		code, _, body := do(t, "GET", base+"/orders/1", bearer)
+		if code != 200 {
+			t.Fatalf("%d %s", code, body)
+		}
+		var got echo.Request
+		if err := json.Unmarshal([]byte(body), &got); err != nil {
+			t.Fatalf("upstream answer %q: %v", body, err)
+		}
+		if got.Headers["X-Keygate-User"] != "reader" || got.Path != "/orders/1" {
+			t.Errorf("upstream saw %+v, want path /orders/1 and X-Keygate-User reader", got)
+		}
+		if strings.Contains(body, f.read) {
+			t.Errorf("the credential reached the upstream: %s", body)
+		}
+	})
+	t.Run("a client's own X-Keygate-User is replaced", func(t *testing.T) {
+		code, _, body := ask(t, http.DefaultClient, base+"/orders/1", "Authorization", bearer, "X-Keygate-User", "admin")
+		var got echo.Request
+		if err := json.Unmarshal([]byte(body), &got); code != 200 || err != nil || got.Headers["X-Keygate-User"] != "reader" {
+			t.Errorf("%d %s, want the upstream to see X-Keygate-User reader only", code, body)
+		}
+	})
+	for _, c := range []struct{ name, method, path string }{
+		{"read-only DELETE", "DELETE", "/orders/1"},
+		{"another API set", "GET", "/billing/1"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if code, _, body := do(t, c.method, base+c.path, bearer); code != 403 {
+				t.Errorf("%d %s, want 403", code, body)
+			}
+		})
+	}
+	t.Run("unknown path", func(t *testing.T) {
+		if code, _, body := do(t, "GET", base+"/nowhere", bearer); code != 404 {
+			t.Errorf("%d %s, want 404", code, body)
+		}
+	})
+	t.Run("rate limited", func(t *testing.T) {
+		if code, _, body := do(t, "GET", base+"/limited/1", bearer); code != 200 {
+			t.Fatalf("first: %d %s", code, body)
+		}
+		code, h, body := do(t, "GET", base+"/limited/1", bearer)
+		if code != 429 || h.Get("Retry-After") == "" {
+			t.Errorf("second: %d %v %s, want 429 with Retry-After", code, h, body)
+		}
+	})
+	t.Run("store down", func(t *testing.T) {
+		f.redis.Stop()
+		code, h, body := do(t, "GET", base+"/orders/1", "Bearer "+f.fresh)
+		if code != 503 || h.Get("Retry-After") == "" {
+			t.Errorf("%d %v %s, want 503 with Retry-After", code, h, body)
+		}
+	})
+}
+
+// TestForwardAuthNginx: Debian's nginx with auth_request in front of an
+// upstream, configured as docs/forward-auth.md says, error_page lines
+// included (nginx passes only 401 and 403 of the check through and makes
+// anything else a 500).
+func TestForwardAuthNginx(t *testing.T) {
+	bin := ingressBinary(t, "nginx", "nginx-light")
+	f := newFwdFixture(t)
+	up := httptest.NewServer(echo.Handler{})
+	t.Cleanup(up.Close)
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	conf := fmt.Sprintf(nginxConf, dir, addr, f.g.Addr().String(), strings.TrimPrefix(up.URL, "http://"))
+	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runIngress(t, exec.Command(bin, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", filepath.Join(dir, "nginx.conf")), addr)
+	ingressCases(t, f, "http://"+addr)
+}
+
+// nginxConf is docs/forward-auth.md's nginx example as a whole file:
+// prefix dir, listen address, keygate, upstream.
+const nginxConf = `
+daemon off;
+master_process off;
+worker_processes 1;
+pid %[1]s/nginx.pid;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path %[1]s/body;
+  proxy_temp_path %[1]s/proxy;
+  fastcgi_temp_path %[1]s/fastcgi;
+  uwsgi_temp_path %[1]s/uwsgi;
+  scgi_temp_path %[1]s/scgi;
+
+  upstream keygate { server %[3]s; keepalive 16; }
+
+  server {
+    listen %[2]s;
+
+    location = /_keygate/auth {
+      internal;
+      proxy_pass http://keygate;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Original-Method $request_method;
+      proxy_set_header X-Original-URI $request_uri;
+      proxy_set_header X-Forwarded-Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    }
+
+    location / {
+      auth_request /_keygate/auth;
+      auth_request_set $keygate_user $upstream_http_x_keygate_user;
+      auth_request_set $keygate_scopes $upstream_http_x_keygate_scopes;
+      auth_request_set $keygate_status $upstream_status;
+      auth_request_set $keygate_retry_after $upstream_http_retry_after;
+      error_page 500 = @keygate_refused;
+      proxy_set_header X-Keygate-User $keygate_user;
+      proxy_set_header X-Keygate-Scopes $keygate_scopes;
+      proxy_set_header Authorization "";
+      proxy_pass http://%[4]s;
+    }
+
+    # auth_request passes 401 and 403 through and turns every other status
+    # of the check into 500: give 404, 429 and 503 back their status.
+    location @keygate_refused {
+      default_type application/json;
+      if ($keygate_status = 404) { return 404 '{"error":"not_found"}\n'; }
+      if ($keygate_status = 429) {
+        add_header Retry-After $keygate_retry_after always;
+        return 429 '{"error":"rate_limited"}\n';
+      }
+      if ($keygate_status = 503) {
+        add_header Retry-After $keygate_retry_after always;
+        return 503 '{"error":"temporarily_unavailable"}\n';
+      }
+      return 500 '{"error":"server_error"}\n';
+    }
+  }
+}
+`
+
+// TestForwardAuthCaddy: Debian's Caddy with forward_auth in front of an
+// upstream, configured as docs/forward-auth.md says. Caddy passes every
+// refusal of the check through as it is.
+func TestForwardAuthCaddy(t *testing.T) {
+	bin := ingressBinary(t, "caddy", "caddy")
+	f := newFwdFixture(t)
+	up := httptest.NewServer(echo.Handler{})
+	t.Cleanup(up.Close)
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	conf := fmt.Sprintf(caddyfile, addr, f.g.Addr().String(), up.URL)
+	if err := os.WriteFile(filepath.Join(dir, "Caddyfile"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "run", "--adapter", "caddyfile", "--config", filepath.Join(dir, "Caddyfile"))
+	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
+	runIngress(t, cmd, addr)
+	ingressCases(t, f, "http://"+addr)
+}
+
+// caddyfile is docs/forward-auth.md's Caddy example: listen address,
+// keygate, upstream.
+const caddyfile = `{
+	admin off
+	auto_https off
+}
+
+http://%[1]s {
+	forward_auth %[2]s {
+		uri /_keygate/auth
+		copy_headers X-Keygate-User X-Keygate-Scopes
+	}
+	reverse_proxy %[3]s {
+		header_up -Authorization
+	}
+}
+`
