@@ -522,6 +522,9 @@ type Route struct {
 	// requests. When set, that header is forwarded, its value must be one
 	// method the route serves, and the scope check uses that method.
 	MethodOverride string `yaml:"method_override"`
+	// CORS lets pages of other origins call the route from a browser; it
+	// replaces the API set's cors. Default none (see docs/cors.md).
+	CORS *CORS `yaml:"cors"`
 }
 
 // MethodOverrideHeaders are the method-override headers a route may name

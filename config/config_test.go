@@ -138,7 +138,7 @@ routes:
 				`routes[0].methods[1]: "TRACE" is not one of`,
 				`routes[0].scopes.POST: "Write!" is not a scope name`,
 				`routes[2].name: "dup" is also the name of routes[1]`,
-				`routes[2].path_prefix: host "", prefix "/x" and method * are already matched by routes[1]`,
+				`routes[2].methods: routes[2] ("dup") and routes[1] ("dup") share host "" and prefix "/x" and neither has methods`,
 				"routes[2].upstream: must not contain a query or fragment",
 			},
 		},

@@ -137,6 +137,15 @@ const (
 	DefaultForwardAuthPath = "/_keygate/auth"
 )
 
+// cors, of routes and API sets (its allowed_methods default to the
+// route's methods: CORS.MethodsFor).
+const DefaultCORSMaxAge = 10 * time.Minute
+
+var (
+	DefaultCORSAllowedHeaders = []string{"Authorization", "Content-Type"}
+	DefaultCORSExposedHeaders = []string{"WWW-Authenticate", "Retry-After", "X-Request-Id", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"}
+)
+
 // ApplyDefaults fills every field left empty or zero with its Default*
 // value and brings names to their canonical case. It is the only place
 // defaults are applied; Load and Parse call it.
@@ -242,6 +251,9 @@ func (c *Config) ApplyDefaults() {
 		if rt.Quota != nil {
 			rt.Quota.applyDefaults()
 		}
+		if rt.CORS != nil {
+			rt.CORS.applyDefaults()
+		}
 	}
 	for name, set := range c.APISets {
 		if set.RateLimit != nil {
@@ -249,6 +261,9 @@ func (c *Config) ApplyDefaults() {
 		}
 		if set.Quota != nil {
 			set.Quota.applyDefaults()
+		}
+		if set.CORS != nil {
+			set.CORS.applyDefaults()
 		}
 		c.APISets[name] = set
 	}

@@ -16,6 +16,9 @@ type APISet struct {
 	// Quota, if set, counts each credential's requests to all the set's
 	// routes together, on top of each route's own quota.
 	Quota *Quota `yaml:"quota"`
+	// CORS is the policy of the set's routes that have no cors of their
+	// own. Default none (see docs/cors.md).
+	CORS *CORS `yaml:"cors"`
 }
 
 // check adds rl's problems under path.
@@ -72,6 +75,9 @@ func (c *Config) validateAPISets(v *problems) {
 		}
 		if q := c.APISets[name].Quota; q != nil {
 			q.check(v, path+".quota")
+		}
+		if p := c.APISets[name].CORS; p != nil {
+			p.check(v, path+".cors")
 		}
 	}
 }

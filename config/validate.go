@@ -274,8 +274,8 @@ func (c *Config) validateRoutes(v *problems) {
 		v.add("routes", "at least one route is required")
 	}
 	names := map[string]int{}
-	type matchKey struct{ host, prefix, method string }
-	seen := map[matchKey]int{}
+	type matchKey struct{ host, prefix string }
+	seen := map[matchKey][]int{} // the routes of each host and prefix
 	for i, rt := range c.Routes {
 		f := func(name string) string { return fmt.Sprintf("routes[%d].%s", i, name) }
 		if !routeName.MatchString(rt.Name) {
@@ -306,18 +306,13 @@ func (c *Config) validateRoutes(v *problems) {
 				v.add(fmt.Sprintf("routes[%d].methods[%d]", i, j), fmt.Sprintf("%q is not one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS", m))
 			}
 		}
-		methods := rt.Methods
-		if len(methods) == 0 {
-			methods = []string{"*"}
-		}
-		for _, m := range methods {
-			k := matchKey{rt.Host, rt.PathPrefix, m}
-			if j, dup := seen[k]; dup {
-				v.add(f("path_prefix"), fmt.Sprintf("host %q, prefix %q and method %s are already matched by routes[%d]", rt.Host, rt.PathPrefix, m, j))
-				break
+		k := matchKey{rt.Host, rt.PathPrefix}
+		for _, j := range seen[k] {
+			if msg := methodsOverlap(c.Routes, j, i); msg != "" {
+				v.add(f("methods"), msg)
 			}
-			seen[k] = i
 		}
+		seen[k] = append(seen[k], i)
 		u, err := parseUpstream(rt.Upstream)
 		switch {
 		case rt.Upstream == "" && c.ForwardAuth.On():
@@ -352,6 +347,9 @@ func (c *Config) validateRoutes(v *problems) {
 				v.add(f("quota"), "counts per credential: not on a route with auth none")
 			}
 		}
+		if rt.CORS != nil {
+			rt.CORS.check(v, f("cors"))
+		}
 		if rt.MethodOverride != "" && !slices.Contains(MethodOverrideHeaders, rt.MethodOverride) {
 			v.add(f("method_override"), fmt.Sprintf("%q is not one of X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override", rt.MethodOverride))
 		}
@@ -364,6 +362,45 @@ func (c *Config) validateRoutes(v *problems) {
 			}
 		}
 	}
+}
+
+// methodsOverlap describes how routes[j] and routes[i], of the same host
+// and prefix, would both match a request, or returns "": the proxy sends
+// such a request to the first, so the second would silently miss it.
+func methodsOverlap(routes []Route, j, i int) string {
+	a, b := routes[j], routes[i]
+	both := fmt.Sprintf("routes[%d] (%q) and routes[%d] (%q) share host %q and prefix %q", i, b.Name, j, a.Name, b.Host, b.PathPrefix)
+	switch {
+	case len(a.Methods) == 0 && len(b.Methods) == 0:
+		return both + " and neither has methods, so both serve every method: give them disjoint methods"
+	case len(a.Methods) == 0 || len(b.Methods) == 0:
+		k, other := j, b
+		if len(b.Methods) == 0 {
+			k, other = i, a
+		}
+		return fmt.Sprintf("%s: routes[%d] has no methods, so it also serves %s; list its methods, disjoint from those (for browser preflights, use cors rather than an OPTIONS route)", both, k, strings.Join(other.Methods, ", "))
+	}
+	served := func(ms []string) map[string]bool {
+		set := make(map[string]bool, len(ms)+1)
+		for _, m := range ms {
+			set[m] = true
+			if m == "GET" {
+				set["HEAD"] = true // GET implies HEAD
+			}
+		}
+		return set
+	}
+	sa, sb := served(a.Methods), served(b.Methods)
+	var common []string
+	for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"} {
+		if sa[m] && sb[m] {
+			common = append(common, m)
+		}
+	}
+	if len(common) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s and both serve %s (GET implies HEAD): give them disjoint methods", both, strings.Join(common, ", "))
 }
 
 // checkPathPrefix accepts only canonical prefixes: the proxy compares them

@@ -200,6 +200,9 @@ func (h *Handler) Reload(cfg *config.Config) error {
 			ModifyResponse: markUpstreamResponse,
 			ErrorLog:       zap.NewStdLog(h.log.Named("httputil")),
 		}
+		if rt.cors != nil {
+			rt.proxy.ModifyResponse = stripUpstreamCORS
+		}
 		return nil
 	})
 	if err != nil {
@@ -273,6 +276,8 @@ func exchangeOf(r *http.Request) *exchange {
 //     port (see parseHost);
 //  3. route: host, longest path prefix, method; no match is 404 and a
 //     method the route does not serve is 405 — neither is ever proxied;
+//     on a route with a cors policy a CORS preflight is answered here,
+//     and other requests get the policy's headers (see cors.go);
 //  4. body: a declared Content-Length over server.max_body_bytes is 413,
 //     and the body is capped while it streams;
 //  5. header hygiene: client-sent X-Keygate-* headers, method and path
@@ -377,9 +382,20 @@ func (h *Handler) serve(w *recorder, r *http.Request, s *state, ex *exchange) *h
 	if r.Method == http.MethodTrace || r.Method == http.MethodConnect {
 		return errMethodRefused
 	}
+	if s.table.cors && isPreflight(r) {
+		if rt := s.table.preflight(w, r, host, path); rt != nil {
+			ex.route, ex.path = rt, path
+			return nil // answered, never proxied
+		}
+	}
 	rt, allow := s.table.match(host, path, r.Method)
 	if rt == nil {
 		if allow != "" {
+			if s.table.cors {
+				if prt, _ := s.table.policyAt(host, path); prt != nil {
+					prt.corsActual(w, r)
+				}
+			}
 			w.Header()["Allow"] = []string{allow}
 			return errMethodNotAllowed
 		}
@@ -387,6 +403,9 @@ func (h *Handler) serve(w *recorder, r *http.Request, s *state, ex *exchange) *h
 	}
 	if rt.target == nil && ex.mode != modeCheck {
 		return errNotFound // a route for forward auth only
+	}
+	if rt.cors != nil {
+		rt.corsActual(w, r)
 	}
 	ex.route = rt
 	ex.path = path

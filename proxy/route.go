@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/cors"
+
 	"github.com/keygate/keygate/internal/httpkit"
 
 	"github.com/keygate/keygate/config"
@@ -38,6 +40,7 @@ type Route struct {
 	setQuota    *routeQuota // its API set's; nil: none
 	identity    identitySet // the identity headers sent upstream
 	override    string      // method_override, canonical; "" for none
+	cors        *cors.Cors  // its own or its API set's policy; nil: none (see cors.go)
 }
 
 // RequiredScope is the scope a request with method needs on this route.
@@ -61,6 +64,7 @@ type table struct {
 	byHost map[string]map[string][]*Route // host → prefix → routes
 	any    map[string][]*Route            // prefix → routes, any host
 	routes []*Route
+	cors   bool // some route has a cors policy
 }
 
 func compileTable(cfg *config.Config, sockets map[string]string, build func(*Route) error) (*table, error) {
@@ -103,6 +107,10 @@ func compileTable(cfg *config.Config, sockets map[string]string, build func(*Rou
 		}
 		if q := cfg.APISets[rc.APISet].Quota; rc.APISet != "" && q != nil {
 			rt.setQuota = &routeQuota{cfg: *q, scope: ratelimit.QuotaScopeAPISet(rc.APISet)}
+		}
+		if p := cfg.CORSFor(i); p != nil {
+			rt.cors = newCORS(p, &rc)
+			t.cors = true
 		}
 		if len(rc.Methods) > 0 {
 			rt.methods = make(map[string]bool, len(rc.Methods)+1)
