@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,24 +18,8 @@ import (
 	"github.com/keygate/keygate/internal/httpkit/httpkittest"
 	"github.com/keygate/keygate/internal/httpkit/httpkittest/gatewaytest"
 	"github.com/keygate/keygate/internal/testkit"
+	kgbrowser "github.com/keygate/keygate/internal/testkit/browser"
 )
-
-// chromium is the browser binary the tests drive: Debian's chromium
-// (apt-get install -y chromium; scripts/test.sh installs it). Without one
-// the browser tests skip, except under CI=true, where they fail.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("no chromium binary: the browser tests need one under CI (apt-get install -y chromium)")
-	}
-	t.Skip("no chromium binary: install it (apt-get install -y chromium) to run the browser tests")
-	return ""
-}
 
 // screens is where the screenshots go: $KEYGATE_SCREENSHOT_DIR, or a new
 // temporary directory that is kept (and printed) as the test's artifact.
@@ -243,7 +226,6 @@ func (b *tab) signOut(base string) {
 // pages against a real keygate: the seeds' flows as a person clicks them.
 // One browser serves every subtest.
 func TestBrowser(t *testing.T) {
-	exe := chromium(t)
 	s := startSite(t)
 	s.user(t, "alice", []string{"orders", "billing"}, authz.AuthorityManageUserAPIKey)
 	s.user(t, "bob", []string{"orders"})
@@ -251,23 +233,7 @@ func TestBrowser(t *testing.T) {
 	dir := screens(t)
 	downloads := t.TempDir()
 
-	actx, cancel := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(exe),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("hide-scrollbars", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1000, 760),
-	)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	if err := chromedp.Do(ctx); err != nil { // starts the browser
-		t.Fatalf("starting chromium: %v", err)
-	}
+	ctx := kgbrowser.Start(t, chromedp.Flag("hide-scrollbars", true), chromedp.WindowSize(1000, 760))
 	b := &tab{t: t, ctx: ctx, dir: dir}
 	b.do("browser settings", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
 		if _, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
