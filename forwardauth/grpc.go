@@ -56,15 +56,29 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 		Body: http.NoBody,
 	}
 	var clientSent []string // X-Keygate-* names as Envoy sent them
-	for k, v := range hr.GetHeaders() {
+	add := func(k, v string) {
 		if k == "" || k[0] == ':' {
-			continue // pseudo-headers: method, path and host are read above
+			return // pseudo-headers: method, path and host are read above
 		}
 		name := http.CanonicalHeaderKey(k)
-		r.Header[name] = []string{v}
-		if len(name) > len(proxy.IdentityPrefix) && strings.EqualFold(name[:len(proxy.IdentityPrefix)], proxy.IdentityPrefix) {
+		if _, seen := r.Header[name]; !seen && len(name) > len(proxy.IdentityPrefix) &&
+			strings.EqualFold(name[:len(proxy.IdentityPrefix)], proxy.IdentityPrefix) {
 			clientSent = append(clientSent, k)
 		}
+		r.Header[name] = append(r.Header[name], v)
+	}
+	for k, v := range hr.GetHeaders() {
+		add(k, v)
+	}
+	// Envoy sends header_map instead of headers when the filter has
+	// encode_raw_headers set (the default of newer Envoy Gateway and
+	// Istio releases): one entry per field, the value in raw_value.
+	for _, h := range hr.GetHeaderMap().GetHeaders() {
+		v := h.GetValue()
+		if v == "" {
+			v = string(h.GetRawValue())
+		}
+		add(h.GetKey(), v)
 	}
 	if src := req.GetAttributes().GetSource().GetAddress().GetSocketAddress().GetAddress(); src != "" {
 		r.Header["X-Forwarded-For"] = append(r.Header["X-Forwarded-For"], src)

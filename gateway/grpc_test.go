@@ -81,6 +81,28 @@ func TestForwardAuthGRPC(t *testing.T) {
 			t.Errorf("headers_to_remove %q, want authorization and the client's x-keygate-credential-id", removed)
 		}
 	})
+	t.Run("header_map with raw values", func(t *testing.T) {
+		// Envoy with encode_raw_headers sends header_map, not headers.
+		raw := func(req *authv3.CheckRequest) *authv3.CheckRequest {
+			hr := req.GetAttributes().GetRequest().GetHttp()
+			hm := &corev3.HeaderMap{}
+			for k, v := range hr.GetHeaders() {
+				hm.Headers = append(hm.Headers, &corev3.HeaderValue{Key: k, RawValue: []byte(v)})
+			}
+			hr.Headers, hr.HeaderMap = nil, hm
+			return req
+		}
+		resp := check(t, raw(checkRequest("GET", "/orders/1", bearer, "x-keygate-credential-id", "forged")))
+		if resp.GetOkResponse() == nil {
+			t.Fatalf("a credential in header_map: got %v, want OK", resp)
+		}
+		if removed := strings.Join(resp.GetOkResponse().GetHeadersToRemove(), ","); !strings.Contains(removed, "x-keygate-credential-id") {
+			t.Errorf("headers_to_remove %q, want the client's x-keygate-credential-id", removed)
+		}
+		if d := check(t, raw(checkRequest("DELETE", "/orders/1", bearer))).GetDeniedResponse(); d.GetStatus().GetCode() != 403 {
+			t.Errorf("read-only DELETE in header_map: %v, want 403", d)
+		}
+	})
 	for _, tt := range []struct {
 		name   string
 		req    *authv3.CheckRequest
