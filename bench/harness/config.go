@@ -39,6 +39,8 @@ type keygateConfig struct {
 	// LimitMode, when set, puts a per-credential rate limit of 1,000,000/s
 	// (never reached) in that mode (fast, exact) on the route.
 	LimitMode string
+	// ForwardAuth turns the check endpoint on, answering 127.0.0.1.
+	ForwardAuth bool
 }
 
 // yaml renders the config as keygate reads it.
@@ -49,6 +51,9 @@ func (c keygateConfig) yaml() string {
 		fmt.Fprintf(&b, "store: {driver: redis, redis: {addrs: [%q], key_prefix: %q}}\n", c.RedisAddr, c.Name+":")
 	} else {
 		fmt.Fprintf(&b, "store: {driver: embedded, embedded: {path: %s}}\n", c.StorePath)
+	}
+	if c.ForwardAuth {
+		b.WriteString("trusted_proxies: [127.0.0.1/32]\nforward_auth: {enabled: true}\n")
 	}
 	if c.Runtime != "" {
 		fmt.Fprintf(&b, "runtime: %s\n", c.Runtime)
@@ -211,6 +216,74 @@ http {
   }
 }
 `, dir, user, upstream, authorization, listen)
+	return os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o600)
+}
+
+// writeNginxAuthConfig writes dir/nginx.conf for nginx-authreq: the
+// nginx target's shape with the static map replaced by auth_request to
+// keygate's check endpoint at check (host:port, a keepalive pool), copying
+// X-Keygate-User from its answer the way docs/forward-auth.md shows.
+func writeNginxAuthConfig(dir, listen, upstream, check string) error {
+	for _, d := range []string{"tmp", "logs"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
+			return err
+		}
+	}
+	user := ""
+	if os.Getuid() == 0 {
+		user = "user root root;\n"
+	}
+	conf := fmt.Sprintf(`daemon off;
+master_process off;
+worker_processes 1;
+pid %[1]s/nginx.pid;
+error_log %[1]s/logs/error.log warn;
+%[2]sevents { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path %[1]s/tmp/body;
+  proxy_temp_path %[1]s/tmp/proxy;
+  fastcgi_temp_path %[1]s/tmp/fastcgi;
+  uwsgi_temp_path %[1]s/tmp/uwsgi;
+  scgi_temp_path %[1]s/tmp/scgi;
+  keepalive_requests 1000000;
+  upstream bench_upstream {
+    server %[3]s;
+    keepalive 256;
+  }
+  upstream keygate_check {
+    server %[4]s;
+    keepalive 256;
+  }
+  server {
+    listen %[5]s;
+    location = /_keygate/auth {
+      internal;
+      proxy_pass http://keygate_check;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Original-Method $request_method;
+      proxy_set_header X-Original-URI $request_uri;
+      proxy_set_header X-Forwarded-Host $host;
+      proxy_set_header X-Forwarded-For $remote_addr;
+    }
+    location / {
+      auth_request /_keygate/auth;
+      auth_request_set $keygate_user $upstream_http_x_keygate_user;
+      proxy_pass http://bench_upstream;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Authorization "";
+      proxy_set_header X-Keygate-User $keygate_user;
+      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $host;
+    }
+  }
+}
+`, dir, user, upstream, check, listen)
 	return os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o600)
 }
 

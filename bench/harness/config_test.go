@@ -40,6 +40,9 @@ func TestLoadTargetConfigs(t *testing.T) {
 			if got := cfg.Auth.FailureLimit.On(); got == tg.unknown && tg.auth == "required" {
 				t.Errorf("failure limit on: %t, want %t", got, !tg.unknown)
 			}
+			if cfg.ForwardAuth.On() != tg.check {
+				t.Errorf("forward_auth on: %t, want %t", cfg.ForwardAuth.On(), tg.check)
+			}
 			if tg.identity == "[user]" && !slices.Equal(cfg.Auth.UpstreamIdentity, []string{"user"}) {
 				t.Errorf("upstream_identity %v, want [user]", cfg.Auth.UpstreamIdentity)
 			}

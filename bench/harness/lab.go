@@ -235,6 +235,15 @@ func tail(path string, n int) string {
 // a connection of its own and returns the status and body. unixSock, if
 // set, is the Unix socket to connect to instead of url's host.
 func get(url, authz, unixSock string) (int, string, error) {
+	var header []string
+	if authz != "" {
+		header = []string{"Authorization: " + authz}
+	}
+	return getHeaders(url, header, unixSock)
+}
+
+// getHeaders is get with any headers, each "Name: value".
+func getHeaders(url string, header []string, unixSock string) (int, string, error) {
 	tr := &http.Transport{DisableKeepAlives: true}
 	if unixSock != "" {
 		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -247,8 +256,9 @@ func get(url, authz, unixSock string) (int, string, error) {
 	if err != nil {
 		return 0, "", err
 	}
-	if authz != "" {
-		req.Header.Set("Authorization", authz)
+	for _, h := range header {
+		name, value, _ := strings.Cut(h, ":")
+		req.Header.Add(name, strings.TrimSpace(value))
 	}
 	c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
 	resp, err := c.Do(req)

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/keygate/keygate/config"
 )
 
 // loadRun is one run of the load subcommand: its servers, credentials and
@@ -92,7 +94,7 @@ func runLoad(ctx context.Context, args []string) error {
 // needed lists the programs the plan runs besides what it builds.
 func needed(p plan) []string {
 	progs := []string{"go", "wrk"}
-	if p.listed("nginx") {
+	if p.listed("nginx") || p.listed("nginx-authreq") {
 		progs = append(progs, "nginx")
 	}
 	if p.listed("keygate-rl-fast") || p.listed("keygate-rl-exact") {
@@ -185,8 +187,8 @@ func (r *loadRun) setUp(ctx context.Context) error {
 				return fmt.Errorf("port %s is already in use", addr(t.admin))
 			}
 			argv = []string{r.bins["keygate"], "serve", "-config", cfg}
-		case "nginx":
-			continue // after the keygate targets: it checks keygate-bearer's token
+		case "nginx", "nginx-authreq":
+			continue // after the keygate targets: they check keygate-bearer's token or ask keygate-check
 		}
 		s, err := l.start(t.name, t.port, nil, argv...)
 		if err != nil {
@@ -214,6 +216,20 @@ func (r *loadRun) setUp(ctx context.Context) error {
 			return err
 		}
 		r.servers["nginx"] = s
+	}
+	if p.listed("nginx-authreq") {
+		r.auth["nginx-authreq"] = r.auth["keygate-check"]
+		t, _ := lookupTarget("nginx-authreq")
+		kc, _ := lookupTarget("keygate-check")
+		dir := l.path("nginx-authreq")
+		if err := writeNginxAuthConfig(dir, addr(t.port), addr(upstreamPort), addr(kc.port)); err != nil {
+			return err
+		}
+		s, err := l.start("nginx-authreq", t.port, nil, nginxArgs(dir)...)
+		if err != nil {
+			return err
+		}
+		r.servers["nginx-authreq"] = s
 	}
 
 	for _, t := range p.targets {
@@ -271,7 +287,8 @@ func (r *loadRun) keygateTarget(ctx context.Context, t target, upstreamURL strin
 func (r *loadRun) keygateConfig(t target, upstreamURL string) keygateConfig {
 	c := keygateConfig{Name: t.name, Listen: addr(t.port), Admin: addr(t.admin), AccessLog: t.accessLog,
 		StorePath: r.lab.path(t.name + ".db"), Runtime: r.o.keygateRuntime, UpstreamSection: r.o.keygateUp,
-		Upstream: upstreamURL, Auth: t.auth, FailureLimitOff: t.unknown, Identity: t.identity, LimitMode: t.limitMode}
+		Upstream: upstreamURL, Auth: t.auth, FailureLimitOff: t.unknown, Identity: t.identity, LimitMode: t.limitMode,
+		ForwardAuth: t.check}
 	if t.unix {
 		c.Upstream = "unix://" + r.upSock
 	}
@@ -297,11 +314,26 @@ func (r *loadRun) probe(t target) error {
 		first, _, _ := strings.Cut(string(b), "\n")
 		want, authz = 401, "Bearer "+first
 	}
-	status, _, err := get(fmt.Sprintf("http://%s%s", addr(t.port), r.o.path), authz, "")
+	path, header := r.request(t)
+	if authz != "" {
+		header = append(header, "Authorization: "+authz)
+	}
+	status, _, err := getHeaders(fmt.Sprintf("http://%s%s", addr(t.port), path), header, "")
 	if err != nil || status != want {
-		return fmt.Errorf("%s: GET %s answered %d (%v), want %d (see %s)", t.name, r.o.path, status, err, want, r.servers[t.name].log)
+		return fmt.Errorf("%s: GET %s answered %d (%v), want %d (see %s)", t.name, path, status, err, want, r.servers[t.name].log)
 	}
 	return nil
+}
+
+// request is the path and the headers besides Authorization that every
+// request to t sends: GET -path, or for keygate-check the check request an
+// ingress sends for it.
+func (r *loadRun) request(t target) (path string, header []string) {
+	if !t.check {
+		return r.o.path, nil
+	}
+	return config.DefaultForwardAuthPath, []string{"X-Forwarded-Method: GET", "X-Forwarded-Proto: http",
+		"X-Forwarded-Host: " + host, "X-Forwarded-Uri: " + r.o.path}
 }
 
 // upstreamConns returns how many connections t's upstream has accepted so

@@ -172,6 +172,9 @@ func (o *loadOptions) resolve() (plan, error) {
 	if seen["bare"] {
 		p.baseline = "bare"
 	}
+	if seen["nginx-authreq"] && !seen["keygate-check"] {
+		bad("-targets: nginx-authreq asks keygate-check: list keygate-check too")
+	}
 	if seen["keygate-unknown"] && (o.unknownTokens < 1000 || o.unknownTokens%max(o.threads, 1) != 0) {
 		bad("-unknown-tokens must be at least 1000 and a multiple of -threads, got %d", o.unknownTokens)
 	}

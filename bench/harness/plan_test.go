@@ -39,6 +39,7 @@ func TestResolve(t *testing.T) {
 		{name: "keygate-unknown in the rate phase", args: []string{"-targets", "bare keygate-unknown", "-rate-targets", "bare keygate-unknown"},
 			wantErr: "cannot be in the rate phase"},
 		{name: "bad fraction", args: []string{"-targets", "bare keygate-bearer", "-rate-fractions", "1.5"}, wantErr: "-rate-fractions"},
+		{name: "nginx-authreq without keygate-check", args: []string{"-targets", "bare nginx-authreq"}, wantErr: "list keygate-check too"},
 		{name: "few unknown tokens", args: []string{"-targets", "bare keygate-unknown", "-unknown-tokens", "999"}, wantErr: "-unknown-tokens"},
 		{name: "every problem at once", args: []string{"-rounds", "0", "-path", "x"}, wantErr: "-rounds must be at least 1, got 0\n-path must start with /"},
 	}

@@ -64,10 +64,14 @@ func (r *loadRun) ratePhase(ctx context.Context, rate int, how string) error {
 		thisRound := map[string]loadgenResult{}
 		for _, t := range rotate(r.p.rateTargets, round) {
 			out := filepath.Join(r.results, fmt.Sprintf("rate%d-round%d-%s.txt", rate, round, t.name))
-			argv := []string{r.bins["loadgen"], "-url", fmt.Sprintf("http://%s%s", addr(t.port), o.path), "-rate", strconv.Itoa(rate),
+			path, header := r.request(t)
+			argv := []string{r.bins["loadgen"], "-url", fmt.Sprintf("http://%s%s", addr(t.port), path), "-rate", strconv.Itoa(rate),
 				"-duration", secs(o.rateDuration), "-warmup", secs(o.rateWarmup), "-conns", strconv.Itoa(o.rateConns)}
 			if a := r.auth[t.name]; a != "" {
 				argv = append(argv, "-H", "Authorization: "+a)
+			}
+			for _, h := range header {
+				argv = append(argv, "-H", h)
 			}
 			s := r.servers[t.name]
 			m, err := r.measureRepeated(ctx, s, fmt.Sprintf("rate %d round %d/%d: %s", rate, round, o.rateRounds, t.name), func() error {

@@ -31,10 +31,14 @@ func (r *loadRun) runWrk(ctx context.Context, t target, d time.Duration, out str
 	if a := r.auth[t.name]; a != "" {
 		argv = append(argv, "-H", "Authorization: "+a)
 	}
+	path, header := r.request(t)
+	for _, h := range header {
+		argv = append(argv, "-H", h)
+	}
 	if t.unknown {
 		argv = append(argv, "-s", filepath.Join(r.lab.root, "bench", "tokens", "flood.lua"))
 	}
-	argv = append(argv, fmt.Sprintf("http://%s%s", addr(t.port), r.o.path))
+	argv = append(argv, fmt.Sprintf("http://%s%s", addr(t.port), path))
 	if t.unknown {
 		argv = append(argv, "--", r.tokens, strconv.Itoa(r.o.threads))
 	}

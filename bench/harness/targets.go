@@ -8,7 +8,8 @@ type target struct {
 	port int
 	// admin is a keygate target's admin port (its /metrics), 0 for others.
 	admin int
-	// kind says what runs: bare, default (bench/bareproxy), keygate, nginx.
+	// kind says what runs: bare, default (bench/bareproxy), keygate, nginx,
+	// nginx-authreq (nginx asking keygate-check with auth_request).
 	kind string
 	// auth is a keygate route's auth mode, none or required.
 	auth string
@@ -22,6 +23,9 @@ type target struct {
 	unix      bool   // the upstream on a Unix socket (a second upstream process)
 	identity  string // auth.upstream_identity
 	limitMode string // the rate limit's mode, on a private redis-server
+	// check loads keygate's forward-auth check endpoint instead of the
+	// proxy: the request the ingress would send for GET -path.
+	check bool
 	// rate says whether the target may be in the rate phase (it answers
 	// 200 to a plain load).
 	rate bool
@@ -48,6 +52,8 @@ var targets = []target{
 	{name: "keygate-bearer-user", port: 9011, admin: 9101, kind: "keygate", auth: "required", cred: credBearer, identity: "[user]", rate: true},
 	{name: "keygate-rl-fast", port: 9012, admin: 9102, kind: "keygate", auth: "required", cred: credBearer, limitMode: "fast", rate: true},
 	{name: "keygate-rl-exact", port: 9013, admin: 9103, kind: "keygate", auth: "required", cred: credBearer, limitMode: "exact", rate: true},
+	{name: "keygate-check", port: 9015, admin: 9105, kind: "keygate", auth: "required", cred: credBearer, check: true, rate: true},
+	{name: "nginx-authreq", port: 9016, kind: "nginx-authreq", rate: true},
 }
 
 // lookupTarget returns the target called name.
@@ -82,4 +88,5 @@ var pairs = [][2]string{
 	{"keygate-apikey", "keygate"}, {"keygate-bearer", "nginx"}, {"keygate", "nginx"}, {"keygate-unix", "keygate"},
 	{"keygate-rl-fast", "keygate-bearer"}, {"keygate-rl-exact", "keygate-bearer"},
 	{"keygate-bearer", "default"}, {"keygate", "default"},
+	{"keygate-check", "keygate-bearer"}, {"nginx-authreq", "nginx"},
 }

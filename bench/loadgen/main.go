@@ -85,7 +85,7 @@ type config struct {
 func main() {
 	var c config
 	c.header = http.Header{}
-	rawURL := flag.String("url", "", "URL to GET (loopback only), e.g. http://127.0.0.1:9002/bench/item")
+	rawURL := flag.String("url", "", "URL to GET (loopback only), e.g. http://127.0.0.1:9002/bench/item; grpc://127.0.0.1:9191/bench/item asks keygate's ext_authz gRPC service to check GET /bench/item instead")
 	flag.Float64Var(&c.rate, "rate", 1000, "requests per second, fixed")
 	flag.DurationVar(&c.duration, "duration", 10*time.Second, "length of the measured run")
 	flag.DurationVar(&c.warmup, "warmup", time.Second, "run at the same rate before measuring, not counted")
@@ -144,8 +144,8 @@ func checkURL(raw string) (*url.URL, error) {
 	if err != nil {
 		return nil, err
 	}
-	if u.Scheme != "http" {
-		return nil, fmt.Errorf("%q: want an http URL", raw)
+	if u.Scheme != "http" && u.Scheme != "grpc" {
+		return nil, fmt.Errorf("%q: want an http or grpc URL", raw)
 	}
 	host := u.Hostname()
 	if ip := net.ParseIP(host); (ip == nil || !ip.IsLoopback()) && host != "localhost" {
@@ -214,25 +214,11 @@ type worker struct {
 const maxBacklog = 1 << 20
 
 func run(c config) result {
-	transport := &http.Transport{
-		Proxy:               nil, // loopback only: never through HTTP_PROXY
-		DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second, Control: loopbackOnly}).DialContext,
-		MaxIdleConns:        c.conns,
-		MaxIdleConnsPerHost: c.conns,
-		MaxConnsPerHost:     c.conns,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-		ForceAttemptHTTP2:   false,
+	send, closeConns := httpSender(c)
+	if c.url.Scheme == "grpc" {
+		send, closeConns = grpcSender(c)
 	}
-	defer transport.CloseIdleConnections()
-	client := &http.Client{
-		Transport: transport,
-		Timeout:   c.timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse // never follow a redirect off loopback
-		},
-	}
-
+	defer closeConns()
 	interval := float64(time.Second) / c.rate
 	warmSlots := int64(math.Round(c.warmup.Seconds() * c.rate))
 	totalSlots := warmSlots + int64(math.Round(c.duration.Seconds()*c.rate))
@@ -287,7 +273,7 @@ func run(c config) result {
 				if ctx.Err() != nil {
 					continue // drain: the run is over
 				}
-				w.do(ctx, client, c, slot, dueAt(slot), measureStart)
+				w.do(ctx, send, c, slot, dueAt(slot), measureStart)
 			}
 		})
 	}
@@ -313,22 +299,53 @@ func run(c config) result {
 	return r
 }
 
-// do sends the request of slot, due at due, and records it if the slot is
-// in the measured window.
-func (w *worker) do(ctx context.Context, client *http.Client, c config, slot int64, due, measureStart time.Time) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url.String(), nil)
-	if err != nil {
-		log.Fatalf("loadgen: %v", err) // the URL was checked: cannot happen
+// sender sends one request and returns the HTTP status of its answer.
+type sender func(ctx context.Context) (int, error)
+
+// httpSender GETs c.url over a pool of c.conns keep-alive connections;
+// the function returned closes them.
+func httpSender(c config) (sender, func()) {
+	transport := &http.Transport{
+		Proxy:               nil, // loopback only: never through HTTP_PROXY
+		DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second, Control: loopbackOnly}).DialContext,
+		MaxIdleConns:        c.conns,
+		MaxIdleConnsPerHost: c.conns,
+		MaxConnsPerHost:     c.conns,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+		ForceAttemptHTTP2:   false,
 	}
-	for name, values := range c.header {
-		req.Header[name] = values
+	client := &http.Client{
+		Transport: transport,
+		Timeout:   c.timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse // never follow a redirect off loopback
+		},
 	}
-	sent := time.Now()
-	resp, err := client.Do(req)
-	if err == nil {
+
+	return func(ctx context.Context) (int, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url.String(), nil)
+		if err != nil {
+			log.Fatalf("loadgen: %v", err) // the URL was checked: cannot happen
+		}
+		for name, values := range c.header {
+			req.Header[name] = values
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, err
+		}
 		_, err = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-	}
+		return resp.StatusCode, err
+	}, transport.CloseIdleConnections
+}
+
+// do sends the request of slot, due at due, and records it if the slot is
+// in the measured window.
+func (w *worker) do(ctx context.Context, send sender, c config, slot int64, due, measureStart time.Time) {
+	sent := time.Now()
+	status, err := send(ctx)
 	done := time.Now()
 	if err == nil {
 		w.answered++
@@ -345,7 +362,7 @@ func (w *worker) do(ctx context.Context, client *http.Client, c config, slot int
 		w.errors++
 		return
 	}
-	if resp.StatusCode != c.expect {
+	if status != c.expect {
 		w.badStatus++
 	}
 	w.latencies = append(w.latencies, done.Sub(due).Nanoseconds())
