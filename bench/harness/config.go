@@ -168,96 +168,25 @@ func runCLI(ctx context.Context, keygate, logPath string, args ...string) (strin
 // without authorization, else forwarded with the header removed and
 // X-Keygate-User and X-Forwarded-* set, as keygate-bearer does.
 func writeNginxConfig(dir, listen, upstream, authorization string) error {
-	for _, d := range []string{"tmp", "logs"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
-			return err
-		}
-	}
-	user := ""
-	if os.Getuid() == 0 {
-		user = "user root root;\n"
-	}
-	conf := fmt.Sprintf(`daemon off;
-master_process off;
-worker_processes 1;
-pid %[1]s/nginx.pid;
-error_log %[1]s/logs/error.log warn;
-%[2]sevents { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path %[1]s/tmp/body;
-  proxy_temp_path %[1]s/tmp/proxy;
-  fastcgi_temp_path %[1]s/tmp/fastcgi;
-  uwsgi_temp_path %[1]s/tmp/uwsgi;
-  scgi_temp_path %[1]s/tmp/scgi;
-  keepalive_requests 1000000;
-  map_hash_bucket_size 128;
-  upstream bench_upstream {
-    server %[3]s;
-    keepalive 256;
-  }
+	return writeNginx(dir, listen, upstream, fmt.Sprintf(`  map_hash_bucket_size 128;
   map $http_authorization $bench_user {
     default "";
-    "%[4]s" bench;
+    "%s" bench;
   }
-  server {
-    listen %[5]s;
-    location / {
-      if ($bench_user = "") { return 401; }
-      proxy_pass http://bench_upstream;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Authorization "";
-      proxy_set_header X-Keygate-User $bench_user;
-      proxy_set_header X-Forwarded-For $remote_addr;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-Host $host;
-    }
-  }
-}
-`, dir, user, upstream, authorization, listen)
-	return os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o600)
+`, authorization), "", `      if ($bench_user = "") { return 401; }
+`)
 }
 
 // writeNginxAuthConfig writes dir/nginx.conf for nginx-authreq: the
-// nginx target's shape with the static map replaced by auth_request to
-// keygate's check endpoint at check (host:port, a keepalive pool), copying
+// nginx target with the static map replaced by auth_request to keygate's
+// check endpoint at check (host:port, a keepalive pool), copying
 // X-Keygate-User from its answer the way docs/forward-auth.md shows.
 func writeNginxAuthConfig(dir, listen, upstream, check string) error {
-	for _, d := range []string{"tmp", "logs"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
-			return err
-		}
-	}
-	user := ""
-	if os.Getuid() == 0 {
-		user = "user root root;\n"
-	}
-	conf := fmt.Sprintf(`daemon off;
-master_process off;
-worker_processes 1;
-pid %[1]s/nginx.pid;
-error_log %[1]s/logs/error.log warn;
-%[2]sevents { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path %[1]s/tmp/body;
-  proxy_temp_path %[1]s/tmp/proxy;
-  fastcgi_temp_path %[1]s/tmp/fastcgi;
-  uwsgi_temp_path %[1]s/tmp/uwsgi;
-  scgi_temp_path %[1]s/tmp/scgi;
-  keepalive_requests 1000000;
-  upstream bench_upstream {
-    server %[3]s;
+	return writeNginx(dir, listen, upstream, fmt.Sprintf(`  upstream keygate_check {
+    server %s;
     keepalive 256;
   }
-  upstream keygate_check {
-    server %[4]s;
-    keepalive 256;
-  }
-  server {
-    listen %[5]s;
-    location = /_keygate/auth {
+`, check), `    location = /_keygate/auth {
       internal;
       proxy_pass http://keygate_check;
       proxy_http_version 1.1;
@@ -269,21 +198,58 @@ http {
       proxy_set_header X-Forwarded-Host $host;
       proxy_set_header X-Forwarded-For $remote_addr;
     }
-    location / {
-      auth_request /_keygate/auth;
-      auth_request_set $keygate_user $upstream_http_x_keygate_user;
-      proxy_pass http://bench_upstream;
+`, `      auth_request /_keygate/auth;
+      auth_request_set $bench_user $upstream_http_x_keygate_user;
+`)
+}
+
+// writeNginx writes dir/nginx.conf: one nginx process proxying every path
+// to upstream with $bench_user as X-Keygate-User; http adds to the http
+// block, locations to the server block, and check opens location / (it
+// decides $bench_user).
+func writeNginx(dir, listen, upstream, http, locations, check string) error {
+	for _, d := range []string{"tmp", "logs"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
+			return err
+		}
+	}
+	user := ""
+	if os.Getuid() == 0 {
+		user = "user root root;\n"
+	}
+	conf := fmt.Sprintf(`daemon off;
+master_process off;
+worker_processes 1;
+pid %[1]s/nginx.pid;
+error_log %[1]s/logs/error.log warn;
+%[2]sevents { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path %[1]s/tmp/body;
+  proxy_temp_path %[1]s/tmp/proxy;
+  fastcgi_temp_path %[1]s/tmp/fastcgi;
+  uwsgi_temp_path %[1]s/tmp/uwsgi;
+  scgi_temp_path %[1]s/tmp/scgi;
+  keepalive_requests 1000000;
+  upstream bench_upstream {
+    server %[3]s;
+    keepalive 256;
+  }
+%[4]s  server {
+    listen %[5]s;
+%[6]s    location / {
+%[7]s      proxy_pass http://bench_upstream;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_set_header Authorization "";
-      proxy_set_header X-Keygate-User $keygate_user;
+      proxy_set_header X-Keygate-User $bench_user;
       proxy_set_header X-Forwarded-For $remote_addr;
       proxy_set_header X-Forwarded-Proto $scheme;
       proxy_set_header X-Forwarded-Host $host;
     }
   }
 }
-`, dir, user, upstream, check, listen)
+`, dir, user, upstream, http, listen, locations, check)
 	return os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o600)
 }
 
