@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,7 +23,9 @@ import (
 	"github.com/oauth2-proxy/mockoidc"
 
 	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/internal/httpkit/httpkittest"
+	"github.com/keygate/keygate/store/embedded"
 )
 
 // idp is a real OpenID Connect provider in the test process
@@ -405,5 +408,99 @@ func TestJWTNotOnSelfService(t *testing.T) {
 	}
 	if id, err := svc.Verifier.Authenticate(t.Context(), []string{"Bearer " + tok}, netipLoopback); err == nil {
 		t.Errorf("Authenticate took a JWT as %+v, want ErrInvalid", id)
+	}
+}
+
+// BenchmarkJWTVerify compares, in one run, verifying a provider's JWT on a
+// cache hit with verifying a named API key's token (keygate's own fast
+// path), through the Verifier alone and through the whole proxy to a real
+// upstream. Compare the sub-benchmarks' ns/op (the ratio), not absolute
+// figures.
+func BenchmarkJWTVerify(b *testing.B) {
+	m, err := mockoidc.NewServer(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, _ = m.Keypair.KeyID()
+	if err := m.Start(ln, nil); err != nil {
+		b.Fatal(err)
+	}
+	defer m.Shutdown()
+	up := benchUpstream(b)
+	cfg, err := config.Parse("b.yaml", []byte(fmt.Sprintf(`
+log: {access_log: false}
+store: {driver: embedded, embedded: {path: %q}}
+auth:
+  digest_keys: [{id: b1, secret: "benchmark-digest-key-of-32-bytes-or-more"}]
+  failure_limit: {rate: -1}
+  jwt: {issuers: [{issuer: %s, audiences: [orders-api]}]}
+routes:
+  - {name: api, path_prefix: /api, upstream: %s, api_set: orders}
+`, filepath.Join(b.TempDir(), "k.db"), m.Issuer(), up.URL)), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := embedded.Open(b.Context(), cfg.Store.Embedded, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	svc, err := authz.New(b.Context(), cfg.Auth, st, authz.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer svc.Close()
+	if _, err := svc.Accounts.CreateUser(b.Context(), authz.User{Name: "bench", APISets: []string{"orders"}, Scopes: []string{"read", "write"}}); err != nil {
+		b.Fatal(err)
+	}
+	keyTok, _, err := svc.Accounts.CreateKey(b.Context(), "bench", authz.KeySpec{Handle: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now()
+	jwtTok, err := m.Keypair.SignJWT(gojwt.MapClaims{
+		"iss": m.Issuer(), "aud": "orders-api", "sub": "alice", "jti": "bench-1",
+		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+		"api_sets": []string{"orders"}, "scope": "read write",
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h, err := New(cfg, Options{Authenticator: svc.Verifier})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer h.Close()
+	need := authz.Need{APISet: "orders", Scope: "read"}
+	for _, c := range []struct{ name, token string }{{"key_token", keyTok}, {"jwt_cache_hit", jwtTok}} {
+		authorization := []string{"Bearer " + c.token}
+		if _, err := svc.Verifier.Verify(b.Context(), authorization, need, netipLoopback); err != nil {
+			b.Fatalf("%s: %v", c.name, err) // and the JWT is now cached
+		}
+		b.Run("verify/"+c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := svc.Verifier.Verify(b.Context(), authorization, need, netipLoopback); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("proxy/"+c.name, func(b *testing.B) {
+			req := httptest.NewRequest("GET", "http://gw.test/api/v1/items/42", nil)
+			req.RemoteAddr = "192.0.2.10:1234"
+			req.Header.Set("Authorization", authorization[0])
+			b.ReportAllocs()
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req)
+				if w.Code != 200 {
+					b.Fatalf("status %d: %s", w.Code, w.Body)
+				}
+			}
+		})
 	}
 }
