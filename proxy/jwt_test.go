@@ -114,6 +114,7 @@ func sign(t *testing.T, kp *mockoidc.Keypair, claims gojwt.MapClaims) string {
 type jwtGateway struct {
 	url      string
 	upstream *upstream
+	svc      *authz.Service
 	clock    atomic.Int64 // unix ns
 }
 
@@ -140,6 +141,7 @@ routes:
   - {name: orders, path_prefix: /orders, upstream: %s, api_set: orders}
 `, httpkittest.StoreYAML(t, "embedded"), p.Issuer(), extra, g.upstream.URL))
 	_, svc := httpkittest.Core(t, cfg, g.now)
+	g.svc = svc
 	h, err := New(cfg, Options{Authenticator: svc.Verifier})
 	if err != nil {
 		t.Fatal(err)
@@ -238,6 +240,19 @@ func TestJWTOnRoutes(t *testing.T) {
 			if got[h] != want {
 				t.Errorf("upstream got %s %q, want %q", h, got[h], want)
 			}
+		}
+	})
+	t.Run("keygate's own key token beside JWTs", func(t *testing.T) {
+		if _, err := g.svc.Accounts.CreateUser(t.Context(), authz.User{Name: "bob", APISets: []string{"orders"}, Scopes: []string{"read"}}); err != nil {
+			t.Fatal(err)
+		}
+		tok, _, err := g.svc.Accounts.CreateKey(t.Context(), "bob", authz.KeySpec{Handle: "k"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := g.get(t, tok)
+		if h := echoed(t, a.body).Headers; a.status != 200 || h["X-Keygate-User"] != "bob" || h["X-Keygate-Credential-Kind"] != "key_token" {
+			t.Errorf("key token: %d, user %q, kind %q; want 200 bob key_token", a.status, h["X-Keygate-User"], h["X-Keygate-Credential-Kind"])
 		}
 	})
 	t.Run("no jti: the credential id is a digest, never the token", func(t *testing.T) {
@@ -387,6 +402,20 @@ func TestJWTKeyRotation(t *testing.T) {
 	}
 	if a := g.get(t, sign(t, newKey, with(c, gojwt.MapClaims{"jti": "d3"}))); a.status != 200 {
 		t.Errorf("held key after a failed read: %d %s, want 200", a.status, a.body)
+	}
+}
+
+// TestJWTProviderDownAtStart: keygate starts while the provider cannot be
+// reached, and its tokens get 503 (not 401) until it can.
+func TestJWTProviderDownAtStart(t *testing.T) {
+	p := newIdP(t)
+	if err := p.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	g := newJWTGateway(t, p, "")
+	a := g.get(t, sign(t, p.keypair(), g.claims(p)))
+	if a.status != 503 || !strings.Contains(a.body, "temporarily_unavailable") {
+		t.Errorf("provider down: %d %s, want 503 temporarily_unavailable", a.status, a.body)
 	}
 }
 
