@@ -115,6 +115,7 @@ type jwtGateway struct {
 	url      string
 	upstream *upstream
 	svc      *authz.Service
+	h        *Handler
 	clock    atomic.Int64 // unix ns
 }
 
@@ -123,10 +124,16 @@ func (g *jwtGateway) now() time.Time { return time.Unix(0, g.clock.Load()) }
 func (g *jwtGateway) advance(d time.Duration) { g.clock.Add(int64(d)) }
 
 func newJWTGateway(t *testing.T, p *idp, extra string) *jwtGateway {
+	return newJWTGatewayTop(t, p, "", extra)
+}
+
+// newJWTGatewayTop is newJWTGateway with more top-level config.
+func newJWTGatewayTop(t *testing.T, p *idp, top, extra string) *jwtGateway {
 	t.Helper()
 	g := &jwtGateway{upstream: newUpstream(t, "orders")}
 	g.clock.Store(time.Now().UnixNano())
 	cfg := httpkittest.Config(t, fmt.Sprintf(`
+%s
 %s
 auth:
   digest_keys: [{id: t1, secret: "a-test-digest-key-of-at-least-32-bytes"}]
@@ -139,13 +146,14 @@ auth:
 %s
 routes:
   - {name: orders, path_prefix: /orders, upstream: %s, api_set: orders}
-`, httpkittest.StoreYAML(t, "embedded"), p.Issuer(), extra, g.upstream.URL))
+`, httpkittest.StoreYAML(t, "embedded"), top, p.Issuer(), extra, g.upstream.URL))
 	_, svc := httpkittest.Core(t, cfg, g.now)
 	g.svc = svc
 	h, err := New(cfg, Options{Authenticator: svc.Verifier})
 	if err != nil {
 		t.Fatal(err)
 	}
+	g.h = h
 	srv := httptest.NewServer(h)
 	t.Cleanup(func() { srv.Close(); h.Close() })
 	g.url = srv.URL
@@ -416,6 +424,33 @@ func TestJWTProviderDownAtStart(t *testing.T) {
 	a := g.get(t, sign(t, p.keypair(), g.claims(p)))
 	if a.status != 503 || !strings.Contains(a.body, "temporarily_unavailable") {
 		t.Errorf("provider down: %d %s, want 503 temporarily_unavailable", a.status, a.body)
+	}
+}
+
+// TestJWTForwardAuth: an ingress's check of a request with a provider's
+// JWT (Handler.Check, which the forwardauth package calls with the
+// original request) gets the same decision as a proxied request, with the
+// identity headers on 200.
+func TestJWTForwardAuth(t *testing.T) {
+	p := newIdP(t)
+	g := newJWTGatewayTop(t, p, "trusted_proxies: [127.0.0.0/8]\nforward_auth: {enabled: true}", "")
+	c := g.claims(p)
+	check := func(token string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", "https://api.example/orders/7", nil)
+		req.RemoteAddr = "127.0.0.1:5000"
+		req.Header.Set("Authorization", "Bearer "+token)
+		w := httptest.NewRecorder()
+		g.h.Check(w, req)
+		return w
+	}
+	if w := check(sign(t, p.keypair(), c)); w.Code != 200 || w.Header().Get("X-Keygate-User") != "alice" || w.Header().Get("X-Keygate-Credential-Kind") != "jwt" {
+		t.Errorf("check with a valid JWT: %d %s, user %q kind %q; want 200 alice jwt", w.Code, w.Body, w.Header().Get("X-Keygate-User"), w.Header().Get("X-Keygate-Credential-Kind"))
+	}
+	if w := check(sign(t, p.keypair(), with(c, gojwt.MapClaims{"aud": "billing-api"}))); w.Code != 401 {
+		t.Errorf("check with another audience: %d %s, want 401", w.Code, w.Body)
+	}
+	if n := g.upstream.hits.Load(); n != 0 {
+		t.Errorf("a check reached the upstream %d times", n)
 	}
 }
 
