@@ -19,6 +19,7 @@ import (
 
 	"github.com/maypok86/otter/v2"
 
+	"github.com/keygate/keygate/authz/jwtauth"
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/ratelimit"
 	"github.com/keygate/keygate/store"
@@ -174,6 +175,8 @@ type Verifier struct {
 	// keyFailures counts wrong tokens per ApiKey key
 	// (auth.key_failure_limit); nil: off.
 	keyFailures *ratelimit.FailureGuard[string]
+	// jwt verifies identity providers' JWTs (auth.jwt); nil: off.
+	jwt *jwtAuth
 }
 
 // newVerifier sizes the caches and starts listening for invalidations
@@ -191,6 +194,11 @@ func newVerifier(c *core, cfg config.Auth) (*Verifier, error) {
 	var err error
 	if fl := cfg.KeyFailureLimit; fl.On() {
 		if s.keyFailures, err = ratelimit.NewKeyFailureGuard(ratelimit.Limit{Rate: fl.Rate, Per: fl.Per, Burst: fl.Burst}); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.JWT.On() {
+		if s.jwt, err = newJWTAuth(c, cfg.JWT); err != nil {
 			return nil, err
 		}
 	}
@@ -285,6 +293,9 @@ func (s *Verifier) verify(ctx context.Context, authorization []string, need *Nee
 	var now time.Time // read once, after the format checks, for the whole decision
 	if p.Scheme == SchemeBearer {
 		if !wellFormed(p.Token, prefixKey) && !wellFormed(p.Token, prefixAccess) {
+			if s.jwt != nil && jwtauth.LooksLikeJWT(p.Token) {
+				return s.verifyJWT(ctx, p.Token, need, s.now()) // jwt.go
+			}
 			return nil, resultUnknown, ErrInvalid
 		}
 		now = s.now()

@@ -228,6 +228,9 @@ type Auth struct {
 	// whatever this says. Name only those the upstream reads: it need not
 	// be told more about a credential than it uses.
 	UpstreamIdentity []string `yaml:"upstream_identity"`
+	// JWT accepts Bearer JWTs from identity providers on proxied routes
+	// (docs/federation.md). Default off.
+	JWT JWT `yaml:"jwt"`
 }
 
 // The identity headers auth.upstream_identity can name, in the order

@@ -137,6 +137,18 @@ const (
 	DefaultForwardAuthPath = "/_keygate/auth"
 )
 
+// auth.jwt.
+const (
+	DefaultJWTCacheSize           = 10000
+	DefaultJWTAlgorithm           = "RS256"
+	DefaultJWTUserClaim           = "sub"
+	DefaultJWTAPISetsClaim        = "api_sets"
+	DefaultJWTClockSkew           = 30 * time.Second
+	DefaultJWKSMinRefreshInterval = time.Minute
+	DefaultJWKSMaxAge             = time.Hour
+	DefaultJWTFetchTimeout        = 5 * time.Second
+)
+
 // cors, of routes and API sets (its allowed_methods default to the
 // route's methods: CORS.MethodsFor).
 const DefaultCORSMaxAge = 10 * time.Minute
@@ -214,6 +226,7 @@ func (c *Config) ApplyDefaults() {
 	setDur(&ac.SessionAbsoluteTimeout, DefaultSessionAbsoluteTimeout)
 
 	c.ForwardAuth.applyDefaults()
+	a.JWT.applyDefaults()
 
 	setStr(&c.Store.Driver, DefaultStoreDriver)
 	setStr(&c.Store.Embedded.Path, DefaultEmbeddedPath)

@@ -27,7 +27,7 @@ import (
 
 // typeSources are the files that declare the types of gateway.yaml.
 //
-//go:embed config.go ratelimit.go forwardauth.go cors.go
+//go:embed config.go ratelimit.go forwardauth.go cors.go jwt.go
 var typeSources embed.FS
 
 // SchemaDraft is the JSON Schema version the schema declares: draft-07,
@@ -99,6 +99,7 @@ func defaultsProbe() Config {
 	c := Config{
 		Routes:  []Route{{RateLimit: &RateLimit{}, Quota: &Quota{}}},
 		APISets: map[string]APISet{"": {RateLimit: &RateLimit{}, Quota: &Quota{}}},
+		Auth:    Auth{JWT: JWT{Issuers: []JWTIssuer{{}}}},
 	}
 	c.ApplyDefaults()
 	// The ACME defaults apply in mode acme only.
@@ -121,6 +122,9 @@ var schemaRules = map[string]rule{
 	"TLS.min_version":                      oneOf("1.2", "1.3"),
 	"ACME.challenges":                      items(oneOf(ChallengeTLSALPN01, ChallengeHTTP01)),
 	"Auth.upstream_identity":               items(oneOf(IdentityNames...)),
+	"JWTIssuer.algorithms":                 items(oneOf(JWTAlgorithms...)),
+	"JWTIssuer.issuer":                     matches(regexp.MustCompile(`^https?://`)),
+	"JWT.cache_size":                       between(100, 0),
 	"SelfService.manage_key_authority_for": items(oneOf(KeyKinds...)),
 	"DigestKey.id":                         matches(keyID),
 	"Config.api_sets":                      keys(setName),
@@ -156,11 +160,13 @@ var schemaRules = map[string]rule{
 
 // schemaRequired are the keys each type must have.
 var schemaRequired = map[string][]string{
-	"Config":    {"routes"},
-	"Route":     {"name", "path_prefix"}, // upstream: unless forward_auth is on (Validate)
-	"RateLimit": {"rate"},
-	"Quota":     {"requests"},
-	"DigestKey": {"id", "secret"},
+	"Config":      {"routes"},
+	"Route":       {"name", "path_prefix"}, // upstream: unless forward_auth is on (Validate)
+	"RateLimit":   {"rate"},
+	"Quota":       {"requests"},
+	"DigestKey":   {"id", "secret"},
+	"JWTIssuer":   {"issuer", "audiences"},
+	"JWTClaimMap": {"claim", "values"},
 }
 
 // noDefault are the fields whose default follows another field's value,

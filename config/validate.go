@@ -100,6 +100,7 @@ func (c *Config) Validate() error {
 	c.validateRoutes(&v)
 	c.validateAPISets(&v)
 	c.validateForwardAuth(&v)
+	c.validateJWT(&v)
 	return v.err()
 }
 

@@ -142,5 +142,8 @@ func restartOnly(old, cfg *config.Config) []string {
 	if old.ForwardAuth != cfg.ForwardAuth {
 		fields = append(fields, "forward_auth")
 	}
+	if !reflect.DeepEqual(old.Auth.JWT, cfg.Auth.JWT) {
+		fields = append(fields, "auth.jwt")
+	}
 	return fields
 }
