@@ -458,6 +458,12 @@ type Redis struct {
 	// another policy, keygate logs an error and keeps running. Default
 	// false: keygate only warns.
 	RequireNoeviction bool `yaml:"require_noeviction"`
+	// ReplicaWait bounds how long a record write, a delete or a void waits
+	// for one replica to confirm it (Redis WAIT), when the node written to
+	// has replicas; so that a revocation, void or new ApiKey token is not
+	// lost in a failover. Default 100ms; negative turns the wait off. Not
+	// above read_timeout.
+	ReplicaWait time.Duration `yaml:"replica_wait"`
 }
 
 // ClientTLS configures TLS for an outgoing connection.

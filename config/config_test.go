@@ -481,3 +481,23 @@ func TestMethodOverrideValidation(t *testing.T) {
 		})
 	}
 }
+
+// TestReplicaWait: store.redis.replica_wait defaults to 100ms and must stay
+// below read_timeout, since WAIT is read on the connection.
+func TestReplicaWait(t *testing.T) {
+	base := "store: {driver: redis, redis: {addrs: [\"127.0.0.1:6379\"]%s}}\nroutes: [{name: r, path_prefix: /, upstream: \"http://127.0.0.1:1\", auth: none}]\n"
+	cfg, err := Parse("g.yaml", []byte(fmt.Sprintf(base, "")), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Store.Redis.ReplicaWait != DefaultRedisReplicaWait {
+		t.Errorf("default replica_wait %s, want %s", cfg.Store.Redis.ReplicaWait, DefaultRedisReplicaWait)
+	}
+	_, err = Parse("g.yaml", []byte(fmt.Sprintf(base, ", read_timeout: 200ms, replica_wait: 300ms")), nil)
+	if err == nil || !strings.Contains(err.Error(), "store.redis.replica_wait") {
+		t.Errorf("replica_wait above read_timeout: %v, want an error naming store.redis.replica_wait", err)
+	}
+	if _, err := Parse("g.yaml", []byte(fmt.Sprintf(base, ", replica_wait: -1s")), nil); err != nil {
+		t.Errorf("replica_wait -1s (off): %v", err)
+	}
+}

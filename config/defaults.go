@@ -114,6 +114,7 @@ const (
 	DefaultRedisDialTimeout  = 5 * time.Second
 	DefaultRedisReadTimeout  = 500 * time.Millisecond
 	DefaultRedisWriteTimeout = 500 * time.Millisecond
+	DefaultRedisReplicaWait  = 100 * time.Millisecond
 )
 
 // routes, and the rate limits and quotas of routes and API sets.
@@ -235,6 +236,7 @@ func (c *Config) ApplyDefaults() {
 	setDur(&r.DialTimeout, DefaultRedisDialTimeout)
 	setDur(&r.ReadTimeout, DefaultRedisReadTimeout)
 	setDur(&r.WriteTimeout, DefaultRedisWriteTimeout)
+	setDur(&r.ReplicaWait, DefaultRedisReplicaWait)
 
 	for i := range c.Routes {
 		rt := &c.Routes[i]

@@ -259,6 +259,9 @@ func (c *Config) validateStore(v *problems) {
 		v.positive("store.redis.dial_timeout", r.DialTimeout)
 		v.positive("store.redis.read_timeout", r.ReadTimeout)
 		v.positive("store.redis.write_timeout", r.WriteTimeout)
+		if r.ReplicaWait >= r.ReadTimeout && r.ReadTimeout > 0 {
+			v.add("store.redis.replica_wait", fmt.Sprintf("must be below store.redis.read_timeout (%s): the wait is read on the connection", r.ReadTimeout))
+		}
 		if (r.TLS.CertFile == "") != (r.TLS.KeyFile == "") {
 			v.add("store.redis.tls", "cert_file and key_file go together")
 		}

@@ -169,6 +169,7 @@ func (s *Server) Stop() {
 		return
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	_ = s.cmd.Process.Signal(syscall.SIGCONT) // a paused server acts on SIGTERM only when continued
 	select {
 	case <-s.done:
 	case <-time.After(5 * time.Second):
@@ -189,6 +190,22 @@ func (s *Server) Kill() {
 	_ = s.cmd.Process.Kill()
 	<-s.done
 	s.cmd = nil
+}
+
+// Pause stops the server's process (SIGSTOP) without closing its
+// connections, as a stalled or partitioned node looks; Resume continues
+// it. The test's end resumes a paused server before stopping it.
+func (s *Server) Pause() { s.signal(syscall.SIGSTOP) }
+
+// Resume continues a paused server (SIGCONT).
+func (s *Server) Resume() { s.signal(syscall.SIGCONT) }
+
+func (s *Server) signal(sig syscall.Signal) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		_ = s.cmd.Process.Signal(sig)
+	}
 }
 
 // Restart stops the server and starts it again on the same port, empty, and

@@ -46,11 +46,7 @@ func StartSentinel(t testing.TB) *Sentinel {
 	// The replica syncs at once (a diskless sync waits 5 seconds by default
 	// for more replicas to join).
 	s.Master = Start(t, "--repl-diskless-sync-delay", "0")
-	s.Replica = Start(t, "--replicaof", "127.0.0.1", strconv.Itoa(s.Master.port))
-	waitFor(t, "replica in sync with "+s.Master.Addr(), func() (bool, error) {
-		info, err := call(t.Context(), s.Replica.Addr(), "INFO", "replication")
-		return strings.Contains(info, "master_link_status:up"), err
-	})
+	s.Replica = StartReplica(t, s.Master)
 	conf := fmt.Sprintf("sentinel monitor %[1]s 127.0.0.1 %[2]d %[3]d\n"+
 		"sentinel down-after-milliseconds %[1]s %[4]d\n"+
 		"sentinel failover-timeout %[1]s %[5]d\n"+
@@ -69,6 +65,19 @@ func StartSentinel(t testing.TB) *Sentinel {
 		})
 	}
 	return s
+}
+
+// StartReplica starts a private redis-server replicating master and
+// waits until it is in sync. Start master with "--repl-diskless-sync-delay",
+// "0", or the first sync waits 5 seconds for more replicas to join.
+func StartReplica(t testing.TB, master *Server) *Server {
+	t.Helper()
+	r := Start(t, "--replicaof", "127.0.0.1", strconv.Itoa(master.port))
+	waitFor(t, "replica in sync with "+master.Addr(), func() (bool, error) {
+		info, err := call(t.Context(), r.Addr(), "INFO", "replication")
+		return strings.Contains(info, "master_link_status:up"), err
+	})
+	return r
 }
 
 // Addrs are the sentinels' addresses, what store.redis.addrs lists in

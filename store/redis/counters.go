@@ -75,7 +75,13 @@ func (s *Store) Strike(ctx context.Context, key string, limit int64) (store.Stri
 	if len(res) != 3 {
 		return store.Strikes{}, false, s.fail(ctx, "strike", key, errGarbage)
 	}
-	return store.Strikes{Count: res[0], Tripped: res[1] == 1}, res[2] == 1, nil
+	tripped := res[2] == 1
+	if tripped {
+		// This strike voided the credential: like a revocation, it must
+		// survive a failover.
+		s.confirm(ctx, "strike", key)
+	}
+	return store.Strikes{Count: res[0], Tripped: res[1] == 1}, tripped, nil
 }
 
 // Strikes reads the state without changing it.

@@ -15,3 +15,8 @@ import (
 func NewCheckingEvery(ctx context.Context, cfg config.Redis, log *zap.Logger, reg prometheus.Registerer, interval time.Duration) (*Store, error) {
 	return newStore(ctx, cfg, log, reg, interval)
 }
+
+// UnconfirmedCounter is keygate_store_replica_unconfirmed_total{op}.
+func (s *Store) UnconfirmedCounter(op string) prometheus.Counter {
+	return s.metrics.unconfirmed.WithLabelValues(op)
+}

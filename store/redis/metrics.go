@@ -15,6 +15,9 @@ var ops = []string{
 	"publish", "subscribe", "ping",
 }
 
+// confirmedOps are the ops whose writes wait for a replica (confirm).
+var confirmedOps = []string{"create", "put", "update", "delete", "strike"}
+
 // metrics are the store's Prometheus collectors.
 type metrics struct {
 	// resubscribes counts subscriptions re-established after a lost
@@ -26,6 +29,9 @@ type metrics struct {
 	// keys, 0 when every master reports noeviction, -1 when a policy could
 	// not be read and none can evict.
 	evictionPossible prometheus.Gauge
+	// unconfirmed counts writes no replica confirmed within
+	// store.redis.replica_wait, by op.
+	unconfirmed *prometheus.CounterVec
 }
 
 // newMetrics makes the collectors and registers them on reg unless it is
@@ -45,9 +51,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "keygate_store_redis_eviction_possible",
 			Help: "1 when a Redis master's maxmemory-policy can evict keys (anything but noeviction), 0 when every master reports noeviction, -1 when a policy could not be read.",
 		}),
+		unconfirmed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keygate_store_replica_unconfirmed_total",
+			Help: "Record writes, deletes and voids that no Redis replica confirmed within store.redis.replica_wait (WAIT), by operation: a failover then could lose them.",
+		}, []string{"op"}),
 	}
 	for _, op := range ops {
 		m.errors.WithLabelValues(op)
+	}
+	for _, op := range confirmedOps {
+		m.unconfirmed.WithLabelValues(op)
 	}
 	if reg == nil {
 		return m, nil
@@ -62,6 +75,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return nil, err
 	}
 	m.evictionPossible, err = register(reg, m.evictionPossible)
+	if err != nil {
+		return nil, err
+	}
+	m.unconfirmed, err = register(reg, m.unconfirmed)
 	if err != nil {
 		return nil, err
 	}

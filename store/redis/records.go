@@ -122,6 +122,7 @@ func (s *Store) write(ctx context.Context, op, mode, key string, value []byte, v
 	if err := s.addToIndexes(ctx, key, indexes, expMs); err != nil {
 		return 0, s.fail(ctx, op, key, fmt.Errorf("record written, indexes not confirmed: %w", err))
 	}
+	s.confirm(ctx, op, key)
 	return res[1], nil
 }
 
@@ -160,6 +161,7 @@ func (s *Store) Delete(ctx context.Context, key string, version int64) error {
 	case -1:
 		return opError("delete", key, store.ErrConflict)
 	}
+	s.confirm(ctx, "delete", key)
 	return nil
 }
 

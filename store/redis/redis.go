@@ -91,6 +91,9 @@ type Store struct {
 	eviction evictionState // what the eviction policy checks found
 	recheck  chan struct{} // a reconnection asks for an eviction policy check
 
+	replicaWait time.Duration // store.redis.replica_wait; <= 0: off
+	replicas    replicaCounts // per node, how many replicas it has
+
 	tokenBase string        // unique to this Store
 	tokenSeq  atomic.Uint64 // with tokenBase, makes index membership tokens
 
@@ -131,16 +134,17 @@ func newStore(ctx context.Context, cfg config.Redis, log *zap.Logger, reg promet
 	var seed [8]byte
 	_, _ = rand.Read(seed[:]) // never fails (crypto/rand)
 	s := &Store{
-		client:    goredis.NewUniversalClient(opts),
-		prefix:    cfg.KeyPrefix,
-		addrs:     strings.Join(cfg.Addrs, ","),
-		timeout:   cfg.ReadTimeout + cfg.WriteTimeout,
-		log:       log,
-		metrics:   m,
-		tokenBase: hex.EncodeToString(seed[:]) + ".",
-		done:      make(chan struct{}),
-		nodeName:  strings.Join(cfg.Addrs, ","),
-		recheck:   make(chan struct{}, 1),
+		client:      goredis.NewUniversalClient(opts),
+		prefix:      cfg.KeyPrefix,
+		addrs:       strings.Join(cfg.Addrs, ","),
+		timeout:     cfg.ReadTimeout + cfg.WriteTimeout,
+		replicaWait: cfg.ReplicaWait,
+		log:         log,
+		metrics:     m,
+		tokenBase:   hex.EncodeToString(seed[:]) + ".",
+		done:        make(chan struct{}),
+		nodeName:    strings.Join(cfg.Addrs, ","),
+		recheck:     make(chan struct{}, 1),
 	}
 	if cfg.MasterName != "" {
 		s.nodeName = "master " + cfg.MasterName
