@@ -20,3 +20,9 @@ func NewCheckingEvery(ctx context.Context, cfg config.Redis, log *zap.Logger, re
 func (s *Store) UnconfirmedCounter(op string) prometheus.Counter {
 	return s.metrics.unconfirmed.WithLabelValues(op)
 }
+
+// CircuitCounters are keygate_store_circuit_open and
+// keygate_store_short_circuited_total.
+func (s *Store) CircuitCounters() (open prometheus.Gauge, shortCircuited prometheus.Counter) {
+	return s.metrics.circuitOpen, s.metrics.shortCircuits
+}

@@ -32,6 +32,10 @@ type metrics struct {
 	// unconfirmed counts writes no replica confirmed within
 	// store.redis.replica_wait, by op.
 	unconfirmed *prometheus.CounterVec
+	// circuitOpen is 1 while the breaker fails commands without sending
+	// them; shortCircuits counts those commands.
+	circuitOpen   prometheus.Gauge
+	shortCircuits prometheus.Counter
 }
 
 // newMetrics makes the collectors and registers them on reg unless it is
@@ -55,6 +59,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "keygate_store_replica_unconfirmed_total",
 			Help: "Record writes, deletes and voids that no Redis replica confirmed within store.redis.replica_wait (WAIT), by operation: a failover then could lose them.",
 		}, []string{"op"}),
+		circuitOpen: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "keygate_store_circuit_open",
+			Help: "1 while Redis is known to be unreachable and store calls fail at once (the circuit breaker is open), 0 otherwise.",
+		}),
+		shortCircuits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "keygate_store_short_circuited_total",
+			Help: "Redis commands (or pipelines) failed at once, without being sent, while the circuit breaker was open.",
+		}),
 	}
 	for _, op := range ops {
 		m.errors.WithLabelValues(op)
@@ -80,6 +92,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	m.unconfirmed, err = register(reg, m.unconfirmed)
 	if err != nil {
+		return nil, err
+	}
+	if m.circuitOpen, err = register(reg, m.circuitOpen); err != nil {
+		return nil, err
+	}
+	if m.shortCircuits, err = register(reg, m.shortCircuits); err != nil {
 		return nil, err
 	}
 	return m, nil

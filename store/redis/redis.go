@@ -91,6 +91,7 @@ type Store struct {
 	eviction evictionState // what the eviction policy checks found
 	recheck  chan struct{} // a reconnection asks for an eviction policy check
 
+	breaker     *breaker      // fails commands at once while Redis is down
 	replicaWait time.Duration // store.redis.replica_wait; <= 0: off
 	replicas    replicaCounts // per node, how many replicas it has
 
@@ -149,6 +150,8 @@ func newStore(ctx context.Context, cfg config.Redis, log *zap.Logger, reg promet
 	if cfg.MasterName != "" {
 		s.nodeName = "master " + cfg.MasterName
 	}
+	s.breaker = &breaker{wake: make(chan struct{}, 1), log: log, m: m}
+	s.client.AddHook(hook{s.breaker})
 	if s.timeout <= 0 {
 		s.timeout = defaultTimeout
 	}
@@ -181,8 +184,9 @@ func newStore(ctx context.Context, cfg config.Redis, log *zap.Logger, reg promet
 			return nil, err
 		}
 	}
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.watchEviction(evictionEvery, cfg.RequireNoeviction)
+	go s.probe(s.done)
 	return s, nil
 }
 
@@ -213,6 +217,19 @@ func options(cfg config.Redis) (*goredis.UniversalOptions, error) {
 		Password:         cfg.Password,
 		DB:               cfg.DB,
 		PoolSize:         cfg.PoolSize,
+		// Budgets chosen, not go-redis's defaults (3 command retries with
+		// up to 512 ms of backoff; 5 dial attempts 100 ms apart): one
+		// command retry, soon, for a pooled connection a Redis restart
+		// broke; one dial retry; a wait for a free connection no longer
+		// than a call may take. Every call also has the store's deadline,
+		// and the circuit breaker (breaker.go) stops calls while Redis is
+		// down. docs/deploy.md lists them.
+		MaxRetries:         1,
+		MinRetryBackoff:    8 * time.Millisecond,
+		MaxRetryBackoff:    64 * time.Millisecond,
+		DialerRetries:      1,
+		DialerRetryTimeout: 20 * time.Millisecond,
+		PoolTimeout:        cfg.ReadTimeout + cfg.WriteTimeout,
 		// Zero durations are go-redis's defaults.
 		DialTimeout:           cfg.DialTimeout,
 		ReadTimeout:           cfg.ReadTimeout,
