@@ -3,12 +3,10 @@ package account
 import (
 	"errors"
 	"net/http"
-	"strconv"
 
 	"go.uber.org/zap"
 
 	"github.com/keygate/keygate/authz"
-	"github.com/keygate/keygate/internal/httpkit"
 )
 
 // passwordForm is the Change password page's data.
@@ -42,22 +40,11 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request, v *visi
 		return again(http.StatusBadRequest, "The new password and its repetition differ.")
 	}
 	if _, err := h.svc.Accounts.CheckPassword(r.Context(), v.user.Name, r.PostForm.Get("current"), h.trusted.ClientAddr(r)); err != nil {
-		var problem string
-		switch {
-		case errors.Is(err, authz.ErrTooManyAttempts):
-			problem = "Too many wrong passwords. Try again later."
-		case errors.Is(err, authz.ErrSignInBusy):
-			problem = "Too many sign-ins at once. Try again in a moment."
-		case errors.Is(err, authz.ErrInvalid):
-			problem = "The current password is not right."
-		default:
+		status, ok := h.passwordRefused(w, err)
+		if !ok {
 			return err
 		}
-		e := httpkit.SignInError(err, h.retryAfter)
-		if e.RetryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
-		}
-		return again(e.Status, problem)
+		return again(status, passwordProblem(err, "The current password is not right."))
 	}
 	if err := h.svc.Accounts.SetPassword(r.Context(), v.user.Name, newPassword); err != nil {
 		var in *authz.InputError

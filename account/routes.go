@@ -156,25 +156,12 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 	name := r.PostForm.Get("username")
 	u, err := h.svc.Accounts.CheckPassword(r.Context(), name, r.PostForm.Get("password"), h.trusted.ClientAddr(r))
 	if err != nil {
-		// The status and Retry-After are the APIs' (httpkit.SignInError);
-		// the words are the page's.
-		var problem string
-		switch {
-		case errors.Is(err, authz.ErrTooManyAttempts):
-			problem = "Too many failed sign-ins. Try again later."
-		case errors.Is(err, authz.ErrSignInBusy):
-			problem = "Too many sign-ins at once. Try again in a moment."
-		case errors.Is(err, authz.ErrInvalid):
-			problem = "The user name or password is not right."
-		default:
+		status, ok := h.passwordRefused(w, err)
+		if !ok {
 			h.fail(w, r, nil, err)
 			return
 		}
-		e := httpkit.SignInError(err, h.retryAfter)
-		if e.RetryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
-		}
-		h.renderSignin(w, r, e.Status, name, problem)
+		h.renderSignin(w, r, status, name, passwordProblem(err, "The user name or password is not right."))
 		return
 	}
 	if old, err := h.loadSession(r); err == nil {
@@ -189,6 +176,32 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 	h.setSigninCookie(w, r, "", -1)
 	h.log.Info("account: signed in", zap.String("user", u.Name), zap.String("client", h.trusted.ClientAddr(r).String()))
 	http.Redirect(w, r, h.path("/profile"), http.StatusSeeOther)
+}
+
+// passwordRefused answers a refused CheckPassword as the APIs do
+// (httpkit.SignInError: its status, and Retry-After when there is one);
+// ok is false for an error that is no refusal (the store failing).
+func (h *Handler) passwordRefused(w http.ResponseWriter, err error) (status int, ok bool) {
+	if !errors.Is(err, authz.ErrTooManyAttempts) && !errors.Is(err, authz.ErrSignInBusy) && !errors.Is(err, authz.ErrInvalid) {
+		return 0, false
+	}
+	e := httpkit.SignInError(err, h.retryAfter)
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
+	return e.Status, true
+}
+
+// passwordProblem is the page's words for a refused CheckPassword;
+// wrong is what a wrong password is called.
+func passwordProblem(err error, wrong string) string {
+	switch {
+	case errors.Is(err, authz.ErrTooManyAttempts):
+		return "Too many failed attempts. Try again later."
+	case errors.Is(err, authz.ErrSignInBusy):
+		return "Too many sign-ins at once. Try again in a moment."
+	}
+	return wrong
 }
 
 // signout deletes the session record and the cookie.
