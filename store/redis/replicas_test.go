@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/internal/redistest"
 	"github.com/keygate/keygate/store"
 	"github.com/keygate/keygate/store/redis"
@@ -26,15 +27,20 @@ import (
 func TestWritesWaitForAReplica(t *testing.T) {
 	master := redistest.Start(t, "--repl-diskless-sync-delay", "0")
 	replica := redistest.StartReplica(t, master)
-	c := cfg(t, master.Addr())
-	c.ReadTimeout, c.ReplicaWait = 2*time.Second, 300*time.Millisecond
-	core, logs := observer.New(zapcore.WarnLevel)
-	reg := prometheus.NewRegistry()
-	s, err := redis.New(t.Context(), c, zap.New(core), reg)
-	if err != nil {
-		t.Fatal(err)
+	// A store that waits long enough for a replica on a loaded machine,
+	// and one that gives up soon, for the stalled replica.
+	open := func(wait time.Duration) (*redis.Store, *observer.ObservedLogs, config.Redis) {
+		c := cfg(t, master.Addr())
+		c.ReadTimeout, c.ReplicaWait = wait+2*time.Second, wait
+		core, logs := observer.New(zapcore.WarnLevel)
+		s, err := redis.New(t.Context(), c, zap.New(core), prometheus.NewRegistry())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s, logs, c
 	}
-	t.Cleanup(func() { s.Close() })
+	s, logs, c := open(5 * time.Second)
 	unconfirmed := func(op string) float64 {
 		return testutil.ToFloat64(s.UnconfirmedCounter(op))
 	}
@@ -63,6 +69,7 @@ func TestWritesWaitForAReplica(t *testing.T) {
 	}
 
 	// Stalled: the write stays, waits replica_wait, and says so.
+	s, logs, c = open(300 * time.Millisecond)
 	replica.Pause()
 	t.Cleanup(replica.Resume)
 	start := time.Now()
