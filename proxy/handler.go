@@ -318,6 +318,17 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, mode mode, refu
 	}
 	w.Header()[headerRequestID] = ex.requestID
 
+	// A ReverseProxy whose upstream abandons the body mid-way panics with
+	// http.ErrAbortHandler; the deferred call still does the books and the
+	// access line, and the panic goes on to net/http, which cuts the
+	// connection. On the normal path it is an open-coded defer: a flag test.
+	finished := false
+	defer func() {
+		if !finished {
+			h.abandoned(r, s, c, start, mode)
+		}
+	}()
+
 	e := refusal
 	if e == nil {
 		e = h.serve(rec, r, s, ex)
@@ -330,6 +341,17 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, mode mode, refu
 		h.logRefusal(r, ex, e)
 	}
 
+	finished = true
+	h.account(r, s, c, start, mode)
+	keepAuth = ex.keepAuth && e == nil
+	*c = call{}
+	calls.Put(c)
+	return keepAuth
+}
+
+// account is step 8: in-flight, request count and duration, access line.
+func (h *Handler) account(r *http.Request, s *state, c *call, start time.Time, mode mode) {
+	rec, ex := &c.rec, &c.ex
 	h.metrics.inFlight.Dec()
 	elapsed := time.Since(start)
 	rm := &h.unmatched
@@ -341,10 +363,28 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, mode mode, refu
 	if s.accessLog {
 		h.logAccess(r, ex, rec, elapsed)
 	}
-	keepAuth = ex.keepAuth && e == nil
-	*c = call{}
-	calls.Put(c)
-	return keepAuth
+}
+
+// abandoned accounts for an exchange that ended in a panic: in practice
+// http.ErrAbortHandler from the ReverseProxy when the upstream closed the
+// connection (or the client went away) in the middle of the response
+// body. It is counted as an upstream error of kind aborted. The call is
+// not returned to the pool: the panic may leave references behind.
+func (h *Handler) abandoned(r *http.Request, s *state, c *call, start time.Time, mode mode) {
+	ex := &c.ex
+	if ex.route != nil && ex.route.target != nil && !ex.upstreamStart.IsZero() {
+		if ex.upstreamErr == "" {
+			ex.upstreamErr = upstreamAborted
+			ex.route.metrics.upstreamErrors[upstreamAborted].Inc()
+			if ce := h.log.Check(zapcore.WarnLevel, "upstream error"); ce != nil {
+				ce.Write(zap.String("kind", upstreamAborted), zap.String("request_id", ex.requestID[0]), zap.String("route", ex.route.Name))
+			}
+		}
+		if ex.upstreamDur == 0 {
+			ex.upstreamDur = time.Since(ex.upstreamStart)
+		}
+	}
+	h.account(r, s, c, start, mode)
 }
 
 // call is one request's recorder and exchange, pooled: nothing keeps a
@@ -630,7 +670,8 @@ func (h *Handler) logAccess(r *http.Request, ex *exchange, rec *recorder, elapse
 	if ex.route != nil {
 		route = ex.route.Name
 	}
-	ce.Write(
+	var fields [20]zap.Field
+	f := append(fields[:0],
 		zap.String("request_id", ex.requestID[0]),
 		zap.String("route", route),
 		zap.String("method", r.Method),
@@ -642,6 +683,10 @@ func (h *Handler) logAccess(r *http.Request, ex *exchange, rec *recorder, elapse
 		zap.String("client", ex.client.String()),
 		zap.String("mode", modeLabels[ex.mode]),
 	)
+	if ex.upstreamErr != "" {
+		f = append(f, zap.String("upstream_error", ex.upstreamErr))
+	}
+	ce.Write(f...)
 }
 
 // logPath is the request path for logs: the canonical path once it was

@@ -28,6 +28,7 @@ const (
 	upstreamConnect  = "connect"
 	upstreamCanceled = "canceled"
 	upstreamOther    = "other"
+	upstreamAborted  = "aborted" // the response was cut off mid-body
 )
 
 func methodIndex(m string) int {
@@ -82,7 +83,7 @@ func newMetrics(reg prometheus.Registerer, build version.Info) (*metrics, error)
 		}, []string{"route", "mode"}),
 		upstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "keygate_upstream_errors_total",
-			Help: "Upstream exchanges that failed, by route and kind (timeout, connect, canceled, other).",
+			Help: "Upstream exchanges that failed, by route and kind (timeout, connect, canceled, aborted: cut off mid-body, other).",
 		}, []string{"route", "kind"}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "keygate_requests_in_flight",
@@ -129,8 +130,8 @@ func (m *metrics) forRoute(name string) routeMetrics {
 		}
 		rm.duration[k] = m.duration.WithLabelValues(name, mode)
 	}
-	rm.upstreamErrors = make(map[string]prometheus.Counter, 4)
-	for _, kind := range []string{upstreamTimeout, upstreamConnect, upstreamCanceled, upstreamOther} {
+	rm.upstreamErrors = make(map[string]prometheus.Counter, 5)
+	for _, kind := range []string{upstreamTimeout, upstreamConnect, upstreamCanceled, upstreamAborted, upstreamOther} {
 		rm.upstreamErrors[kind] = m.upstreamErrors.WithLabelValues(name, kind)
 	}
 	rm.limits = make(map[string]prometheus.Counter, 5)
