@@ -79,6 +79,7 @@ func (g *Gateway) reload(cfg *config.Config) error {
 	}
 	g.cfg.Store(cfg)
 	g.metrics.reloads.WithLabelValues("ok").Inc()
+	g.metrics.lastReload.SetToCurrentTime()
 	g.log.Info("config reloaded", zap.Int("routes", len(cfg.Routes)))
 	return nil
 }

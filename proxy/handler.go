@@ -359,8 +359,11 @@ func (h *Handler) account(r *http.Request, s *state, c *call, start time.Time, m
 	if ex.route != nil {
 		rm = &ex.route.metrics
 	}
-	rm.requests[mode][methodIndex(r.Method)][classIndex(rec.status)].Inc()
+	rm.request(mode, r.Method, rec.status)
 	rm.duration[mode].Observe(elapsed.Seconds())
+	if !ex.upstreamStart.IsZero() {
+		rm.upstream.Observe(ex.upstreamDur.Seconds())
+	}
 	if s.accessLog {
 		h.logAccess(r, ex, rec, elapsed)
 	}
