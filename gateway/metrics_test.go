@@ -45,6 +45,8 @@ func TestMetricsExposition(t *testing.T) {
 		`keygate_requests_total{code="401",method="GET",mode="proxy",route="private"} 1`,
 		`keygate_upstream_duration_seconds_count{route="open"} 1`,
 		`keygate_upstream_duration_seconds_count{route="private"} 0`,
+		`keygate_store_operation_duration_seconds_count{op="get"}`,
+		`keygate_store_operation_errors_total{error="unavailable",op="get"} 0`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics has no %s", want)
