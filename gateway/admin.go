@@ -86,6 +86,7 @@ type gatewayMetrics struct {
 	reloads    *prometheus.CounterVec
 	lastReload prometheus.Gauge
 	ready      prometheus.Gauge
+	certs      *certExpiry
 }
 
 func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
@@ -103,7 +104,8 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 			Help: "1 if the last readiness check passed, else 0.",
 		}),
 	}
-	reg.MustRegister(m.reloads, m.lastReload, m.ready)
+	m.certs = newCertExpiry()
+	reg.MustRegister(m.reloads, m.lastReload, m.ready, m.certs)
 	m.lastReload.SetToCurrentTime() // New is given a loaded config
 	m.reloads.WithLabelValues("ok")
 	m.reloads.WithLabelValues("error")

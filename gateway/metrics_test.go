@@ -82,6 +82,14 @@ func TestMetricsExposition(t *testing.T) {
 // gaugeValue is the value of the unlabelled series name in an exposition.
 func gaugeValue(t *testing.T, exposition, name string) float64 {
 	t.Helper()
+	return seriesValue(t, exposition, name)
+}
+
+// seriesValue is the value of the series written exactly as series (name
+// and labels in the exposition's order) in an exposition.
+func seriesValue(t *testing.T, exposition, series string) float64 {
+	t.Helper()
+	name := series
 	for _, line := range strings.Split(exposition, "\n") {
 		if v, ok := strings.CutPrefix(line, name+" "); ok {
 			f, err := strconv.ParseFloat(v, 64)
