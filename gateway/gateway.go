@@ -35,6 +35,7 @@ import (
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/forwardauth"
+	"github.com/keygate/keygate/internal/audit"
 	"github.com/keygate/keygate/internal/version"
 	"github.com/keygate/keygate/proxy"
 	"github.com/keygate/keygate/ratelimit"
@@ -136,6 +137,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		}
 		g.log, g.level = log, level
 	}
+	log, closeAudit, err := audit.Tee(g.log, cfg.Audit)
+	if err != nil {
+		return nil, err
+	}
+	g.log = log
+	g.onClose(func() { _ = closeAudit() }) // closed last: everything else may still log
 
 	raw, err := OpenStore(ctx, cfg.Store, g.log, g.reg)
 	if err != nil {

@@ -137,6 +137,9 @@ func restartOnly(old, cfg *config.Config) []string {
 	if !reflect.DeepEqual(old.SelfService, cfg.SelfService) {
 		fields = append(fields, "self_service")
 	}
+	if old.Audit != cfg.Audit {
+		fields = append(fields, "audit")
+	}
 	if old.Account != cfg.Account {
 		fields = append(fields, "account")
 	}
