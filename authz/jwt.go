@@ -59,13 +59,13 @@ func newJWTAuth(c *core, cfg config.JWT) (*jwtAuth, error) {
 // credentials, never by a provider's token.
 func (s *Verifier) verifyJWT(ctx context.Context, token string, need *Need, now time.Time) (*Identity, result, error) {
 	if need == nil {
-		return nil, resultUnknown, ErrInvalid
+		return nil, resultUnknown, refused(resultUnknown)
 	}
 	d := s.keys[0].digest(token)
 	if e, ok := s.jwt.cache.GetIfPresent(d); ok {
 		s.metrics.cacheHits.Inc()
 		if !now.Before(e.expires) {
-			return nil, resultExpired, ErrInvalid
+			return nil, resultExpired, refused(resultExpired)
 		}
 		return allow(e.identity, need)
 	}
@@ -75,12 +75,12 @@ func (s *Verifier) verifyJWT(ctx context.Context, token string, need *Need, now 
 	case errors.Is(err, jwtauth.ErrUnavailable):
 		return nil, resultStoreError, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	case errors.Is(err, jwtauth.ErrExpired):
-		return nil, resultExpired, ErrInvalid
+		return nil, resultExpired, refused(resultExpired)
 	case err != nil:
-		return nil, resultBadToken, ErrInvalid
+		return nil, resultBadToken, refused(resultBadToken)
 	}
 	if !jwtHeaderSafe(t.User) {
-		return nil, resultBadToken, ErrInvalid
+		return nil, resultBadToken, refused(resultBadToken)
 	}
 	id := &Identity{
 		User:    t.User,

@@ -296,13 +296,13 @@ func (s *Verifier) verify(ctx context.Context, authorization []string, need *Nee
 			if s.jwt != nil && jwtauth.LooksLikeJWT(p.Token) {
 				return s.verifyJWT(ctx, p.Token, need, s.now()) // jwt.go
 			}
-			return nil, resultUnknown, ErrInvalid
+			return nil, resultUnknown, refused(resultUnknown)
 		}
 		now = s.now()
 		e, res, err = s.lookup(ctx, p.Token, false, now)
 	} else {
 		if !wellFormed(p.Key, prefixAPIKey) || !wellFormed(p.Token, prefixAPITok) {
-			return nil, resultUnknown, ErrInvalid
+			return nil, resultUnknown, refused(resultUnknown)
 		}
 		if s.keyFailures != nil {
 			if wait, blocked := s.keyFailures.Blocked(p.Key); blocked {
@@ -319,16 +319,16 @@ func (s *Verifier) verify(ctx context.Context, authorization []string, need *Nee
 		if p.Scheme == SchemeAPIKey {
 			s.missedKey(p.Key, p.Token)
 		}
-		return nil, res, ErrInvalid
+		return nil, res, refused(res)
 	}
 	rec := e.rec
 	if p.Scheme == SchemeBearer && rec.Kind != KindKeyToken && rec.Kind != KindAccessToken {
-		return nil, resultUnknown, ErrInvalid // a refresh token or ApiKey key presented as Bearer
+		return nil, resultUnknown, refused(resultUnknown) // a refresh token or ApiKey key presented as Bearer
 	}
 	if p.Scheme == SchemeAPIKey {
 		if rec.Kind != KindAPIKey || e.tokenKey == nil {
 			s.missedKey(p.Key, p.Token) // no token generated yet: no token is right
-			return nil, resultUnknown, ErrInvalid
+			return nil, resultUnknown, refused(resultUnknown)
 		}
 		got := e.tokenKey.digest(p.Token)
 		if !hmac.Equal(got[:], e.tokenDigest[:]) {
@@ -338,11 +338,11 @@ func (s *Verifier) verify(ctx context.Context, authorization []string, need *Nee
 			if s.keyFailures != nil {
 				s.keyFailures.Failed(p.Key)
 			}
-			return nil, resultBadToken, ErrInvalid
+			return nil, resultBadToken, refused(resultBadToken)
 		}
 		if e, res, err = s.settle(ctx, e); err != nil || res != resultOK {
 			if err == nil {
-				err = ErrInvalid
+				err = refused(res)
 			}
 			return nil, res, err
 		}
@@ -352,15 +352,15 @@ func (s *Verifier) verify(ctx context.Context, authorization []string, need *Nee
 
 	switch {
 	case rec.Status == StatusRevoked:
-		return nil, resultRevoked, ErrInvalid
+		return nil, resultRevoked, refused(resultRevoked)
 	case rec.Status == StatusVoided || e.tripped || e.voided.Load():
-		return nil, resultVoided, ErrInvalid
+		return nil, resultVoided, refused(resultVoided)
 	case e.disabled:
-		return nil, resultRevoked, ErrInvalid
+		return nil, resultRevoked, refused(resultRevoked)
 	case rec.Status != StatusActive:
-		return nil, resultRevoked, ErrInvalid
+		return nil, resultRevoked, refused(resultRevoked)
 	case !e.expires.IsZero() && !now.Before(e.expires):
-		return nil, resultExpired, ErrInvalid
+		return nil, resultExpired, refused(resultExpired)
 	}
 	s.markUsed(e, now)
 	if need == nil {

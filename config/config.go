@@ -68,6 +68,9 @@ type Config struct {
 	// ForwardAuth serves the check endpoint for an ingress's
 	// authorization requests. Default off.
 	ForwardAuth ForwardAuth `yaml:"forward_auth"`
+	// Audit sends audit lines to a file of their own as well. Default
+	// none.
+	Audit Audit `yaml:"audit"`
 	// Routes are matched by host, then longest path prefix, then method.
 	Routes []Route `yaml:"routes"`
 	// APISets holds settings per API set, by name: limits shared by every

@@ -70,6 +70,7 @@ func (g *Gateway) buildACME(cfg *config.Config, publicPort, httpPort int) (*publ
 	if slices.Contains(a.Challenges, config.ChallengeHTTP01) {
 		plain = issuer.HTTPChallengeHandler(plain)
 	}
+	g.metrics.certs.set(acmeCerts(cache, a.Domains))
 	return &publicTLS{
 		config: magic.TLSConfig(),
 		plain:  plain,

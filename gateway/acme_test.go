@@ -182,6 +182,11 @@ routes:
 			if serialA != serialB {
 				t.Errorf("replicas serve different certificates: serial %s and %s", serialA, serialB)
 			}
+			_, metrics := getStatus(t, "http://"+a.AdminAddr().String()+"/metrics")
+			expiry := fmt.Sprintf(`keygate_tls_certificate_expiry_timestamp_seconds{certificate=%q,source="acme"}`, testDomain)
+			if got := seriesValue(t, metrics, expiry); got < float64(time.Now().Unix()) {
+				t.Errorf("%s = %v, want a time to come", expiry, got)
+			}
 			if n := p.orders.Load(); n != 1 {
 				t.Errorf("Pebble received %d orders, want 1 for two replicas", n)
 			}

@@ -83,8 +83,10 @@ func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
 
 // gatewayMetrics are the process-level metrics.
 type gatewayMetrics struct {
-	reloads *prometheus.CounterVec
-	ready   prometheus.Gauge
+	reloads    *prometheus.CounterVec
+	lastReload prometheus.Gauge
+	ready      prometheus.Gauge
+	certs      *certExpiry
 }
 
 func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
@@ -93,12 +95,18 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 			Name: "keygate_config_reloads_total",
 			Help: "Config reloads, by result (ok, error).",
 		}, []string{"result"}),
+		lastReload: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "keygate_config_last_reload_success_timestamp_seconds",
+			Help: "When the running config was loaded: at start, then at each successful reload (Unix seconds).",
+		}),
 		ready: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "keygate_ready",
 			Help: "1 if the last readiness check passed, else 0.",
 		}),
 	}
-	reg.MustRegister(m.reloads, m.ready)
+	m.certs = newCertExpiry()
+	reg.MustRegister(m.reloads, m.lastReload, m.ready, m.certs)
+	m.lastReload.SetToCurrentTime() // New is given a loaded config
 	m.reloads.WithLabelValues("ok")
 	m.reloads.WithLabelValues("error")
 	return m

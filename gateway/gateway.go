@@ -35,11 +35,13 @@ import (
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/forwardauth"
+	"github.com/keygate/keygate/internal/audit"
 	"github.com/keygate/keygate/internal/version"
 	"github.com/keygate/keygate/proxy"
 	"github.com/keygate/keygate/ratelimit"
 	"github.com/keygate/keygate/store"
 	redisstore "github.com/keygate/keygate/store/redis"
+	"github.com/keygate/keygate/store/storemetrics"
 )
 
 // Options are what a Gateway takes besides its config.
@@ -135,8 +137,19 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		}
 		g.log, g.level = log, level
 	}
+	log, closeAudit, err := audit.Tee(g.log, cfg.Audit)
+	if err != nil {
+		return nil, err
+	}
+	g.log = log
+	g.onClose(func() { _ = closeAudit() }) // closed last: everything else may still log
 
-	if g.store, err = OpenStore(ctx, cfg.Store, g.log, g.reg); err != nil {
+	raw, err := OpenStore(ctx, cfg.Store, g.log, g.reg)
+	if err != nil {
+		return nil, err
+	}
+	if g.store, err = storemetrics.Wrap(raw, g.reg); err != nil {
+		raw.Close()
 		return nil, err
 	}
 	g.onClose(func() {
@@ -149,7 +162,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	}
 	g.onClose(g.auth.Close)
 	var limiter proxy.RateLimiter // in process unless the store is shared
-	if rs, ok := g.store.(*redisstore.Store); ok {
+	if rs, ok := raw.(*redisstore.Store); ok {
 		if g.limiter, err = ratelimit.NewRedis(rs.Client(), cfg.Store.Redis.KeyPrefix, cfg.Store.Redis.ReadTimeout+cfg.Store.Redis.WriteTimeout, proxy.MaxLimitKeys); err != nil {
 			return nil, fmt.Errorf("rate limiter: %w", err)
 		}

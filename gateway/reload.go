@@ -79,6 +79,7 @@ func (g *Gateway) reload(cfg *config.Config) error {
 	}
 	g.cfg.Store(cfg)
 	g.metrics.reloads.WithLabelValues("ok").Inc()
+	g.metrics.lastReload.SetToCurrentTime()
 	g.log.Info("config reloaded", zap.Int("routes", len(cfg.Routes)))
 	return nil
 }
@@ -135,6 +136,9 @@ func restartOnly(old, cfg *config.Config) []string {
 	}
 	if !reflect.DeepEqual(old.SelfService, cfg.SelfService) {
 		fields = append(fields, "self_service")
+	}
+	if old.Audit != cfg.Audit {
+		fields = append(fields, "audit")
 	}
 	if old.Account != cfg.Account {
 		fields = append(fields, "account")

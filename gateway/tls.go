@@ -50,6 +50,7 @@ func (g *Gateway) buildTLS(cfg *config.Config, publicPort, httpPort int) (*publi
 		if err != nil {
 			return nil, fmt.Errorf("tls.cert_file: %w", err)
 		}
+		g.metrics.certs.set(filesCert(kp.Certificate))
 		p = &publicTLS{
 			config: &tls.Config{GetCertificate: kp.GetCertificate},
 			plain:  redirectToHTTPS(publicPort),

@@ -101,6 +101,12 @@ routes:
 	testkit.Eventually(t, 10*time.Second, "the rewritten certificate served", func() bool {
 		return servedSerial(t, addr, "api.keygate.test", ca.Pool()) == want
 	})
+	// The expiry gauge (issue 19.2) follows the certificate served.
+	_, metrics := getStatus(t, "http://"+g.AdminAddr().String()+"/metrics")
+	expiry := `keygate_tls_certificate_expiry_timestamp_seconds{certificate="api.keygate.test",source="files"}`
+	if got, want := seriesValue(t, metrics, expiry), float64(second.Cert.NotAfter.Unix()); got != want {
+		t.Errorf("%s = %v, want %v (the rewritten certificate's NotAfter)", expiry, got, want)
+	}
 }
 
 func TestTLSMinVersion(t *testing.T) {

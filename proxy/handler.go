@@ -243,7 +243,8 @@ type exchange struct {
 	upstreamStart time.Time
 	upstreamDur   time.Duration
 	upstreamErr   string
-	mode          mode // proxy, or a forward-auth check (see Check)
+	reason        string // why the request was refused: authz.Reason's words, rate_limited, quota_exceeded...
+	mode          mode   // proxy, or a forward-auth check (see Check)
 }
 
 type exchangeKey struct{}
@@ -318,6 +319,17 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, mode mode, refu
 	}
 	w.Header()[headerRequestID] = ex.requestID
 
+	// A ReverseProxy whose upstream abandons the body mid-way panics with
+	// http.ErrAbortHandler; the deferred call still does the books and the
+	// access line, and the panic goes on to net/http, which cuts the
+	// connection. On the normal path it is an open-coded defer: a flag test.
+	finished := false
+	defer func() {
+		if !finished {
+			h.abandoned(r, s, c, start, mode)
+		}
+	}()
+
 	e := refusal
 	if e == nil {
 		e = h.serve(rec, r, s, ex)
@@ -330,21 +342,53 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, mode mode, refu
 		h.logRefusal(r, ex, e)
 	}
 
+	finished = true
+	h.account(r, s, c, start, mode)
+	keepAuth = ex.keepAuth && e == nil
+	*c = call{}
+	calls.Put(c)
+	return keepAuth
+}
+
+// account is step 8: in-flight, request count and duration, access line.
+func (h *Handler) account(r *http.Request, s *state, c *call, start time.Time, mode mode) {
+	rec, ex := &c.rec, &c.ex
 	h.metrics.inFlight.Dec()
 	elapsed := time.Since(start)
 	rm := &h.unmatched
 	if ex.route != nil {
 		rm = &ex.route.metrics
 	}
-	rm.requests[mode][methodIndex(r.Method)][classIndex(rec.status)].Inc()
+	rm.request(mode, r.Method, rec.status)
 	rm.duration[mode].Observe(elapsed.Seconds())
+	if !ex.upstreamStart.IsZero() {
+		rm.upstream.Observe(ex.upstreamDur.Seconds())
+	}
 	if s.accessLog {
 		h.logAccess(r, ex, rec, elapsed)
 	}
-	keepAuth = ex.keepAuth && e == nil
-	*c = call{}
-	calls.Put(c)
-	return keepAuth
+}
+
+// abandoned accounts for an exchange that ended in a panic: in practice
+// http.ErrAbortHandler from the ReverseProxy when the upstream closed the
+// connection (or the client went away) in the middle of the response
+// body. It is counted as an upstream error of kind aborted. The call is
+// not returned to the pool: the panic may leave references behind.
+func (h *Handler) abandoned(r *http.Request, s *state, c *call, start time.Time, mode mode) {
+	ex := &c.ex
+	if ex.route != nil && ex.route.target != nil && !ex.upstreamStart.IsZero() {
+		if ex.upstreamErr == "" {
+			ex.upstreamErr = upstreamAborted
+			ex.route.metrics.upstreamErrors[upstreamAborted].Inc()
+			if ce := h.log.Check(zapcore.WarnLevel, "upstream error"); ce != nil {
+				ce.Write(zap.String("kind", upstreamAborted), zap.String("request_id", ex.requestID[0]), zap.String("route", ex.route.Name))
+			}
+		}
+		if ex.upstreamDur == 0 {
+			ex.upstreamDur = time.Since(ex.upstreamStart)
+		}
+	}
+	h.account(r, s, c, start, mode)
 }
 
 // call is one request's recorder and exchange, pooled: nothing keeps a
@@ -436,6 +480,7 @@ func (h *Handler) serve(w *recorder, r *http.Request, s *state, ex *exchange) *h
 	if rt.Auth != config.AuthNone {
 		if s.failures != nil && len(r.Header["Authorization"]) > 0 {
 			if e := s.failures.check(ex.client); e != nil {
+				ex.reason = reasonTooManyFailures
 				return e
 			}
 		}
@@ -452,11 +497,13 @@ func (h *Handler) serve(w *recorder, r *http.Request, s *state, ex *exchange) *h
 
 	if rt.limit != nil || rt.setLimit != nil {
 		if e := h.rateLimit(w, r, rt, ex); e != nil {
+			ex.reason = policyReason(e, reasonRateLimited)
 			return e
 		}
 	}
 	if rt.quota != nil || rt.setQuota != nil {
 		if e := h.quota(r, rt, ex); e != nil {
+			ex.reason = policyReason(e, reasonQuotaExceeded)
 			return e
 		}
 	}
@@ -483,13 +530,18 @@ func (h *Handler) authenticate(r *http.Request, rt *Route, ex *exchange) (*authz
 			return nil, nil
 		}
 		if len(r.Header["Authorization"]) == 0 {
+			ex.reason = authz.Reason(authz.ErrNoCredential)
 			return nil, httpkit.ErrNoCredential
 		}
+		ex.reason = reasonNoAuthenticator
 		return nil, httpkit.ErrInvalidToken
 	}
 	id, err := h.auth.Verify(r.Context(), r.Header["Authorization"], authz.Need{APISet: rt.APISet, Scope: rt.RequiredScope(ex.method)}, ex.client)
 	if err == nil {
 		return id, nil
+	}
+	if !(rt.Auth == config.AuthOptional && errors.Is(err, authz.ErrNoCredential)) {
+		ex.reason = authz.Reason(err)
 	}
 	var scopeErr *authz.ScopeError
 	switch {
@@ -630,18 +682,81 @@ func (h *Handler) logAccess(r *http.Request, ex *exchange, rec *recorder, elapse
 	if ex.route != nil {
 		route = ex.route.Name
 	}
-	ce.Write(
+	var fields [accessFields]zap.Field
+	f := append(fields[:0],
 		zap.String("request_id", ex.requestID[0]),
 		zap.String("route", route),
 		zap.String("method", r.Method),
+		zap.String("host", logHost(ex)),
 		zap.String("path", logPath(ex)),
 		zap.Int("status", rec.status),
 		zap.Duration("duration", elapsed),
 		zap.Int64("bytes", rec.bytes),
 		zap.Duration("upstream_duration", ex.upstreamDur),
 		zap.String("client", ex.client.String()),
+		zap.String("user_agent", userAgent(r)),
 		zap.String("mode", modeLabels[ex.mode]),
 	)
+	if id := ex.identity; id != nil {
+		f = append(f,
+			zap.String("user", id.User),
+			zap.String("credential_id", id.CredentialID),
+			zap.String("credential_kind", string(id.Kind)),
+		)
+	}
+	if ex.reason != "" {
+		f = append(f, zap.String("reason", ex.reason))
+	}
+	if ex.upstreamErr != "" {
+		f = append(f, zap.String("upstream_error", ex.upstreamErr))
+	}
+	ce.Write(f...)
+}
+
+// accessFields is the most fields an access line has.
+const accessFields = 17
+
+// Refusal reasons besides authz.Reason's, for the access line.
+const (
+	reasonRateLimited     = "rate_limited"
+	reasonQuotaExceeded   = "quota_exceeded"
+	reasonTooManyFailures = "too_many_failures" // auth.failure_limit: the address failed too many checks
+	reasonStoreError      = "store_error"
+	reasonNoAuthenticator = "unknown" // no Authenticator: no credential can be verified
+)
+
+// policyReason is the reason of a rate-limit or quota refusal: 503s say
+// the store could not be asked, 429s the limit.
+func policyReason(e *httpkit.Error, limited string) string {
+	if e.Status == http.StatusServiceUnavailable {
+		return reasonStoreError
+	}
+	return limited
+}
+
+// maxUserAgent bounds the User-Agent logged: the client chooses it.
+const maxUserAgent = 256
+
+// userAgent is the request's User-Agent for logs, cut at maxUserAgent
+// bytes.
+func userAgent(r *http.Request) string {
+	v := r.Header["User-Agent"]
+	if len(v) == 0 {
+		return ""
+	}
+	if len(v[0]) > maxUserAgent {
+		return v[0][:maxUserAgent]
+	}
+	return v[0]
+}
+
+// logHost is the normalised Host for logs, or a fixed marker when the
+// request was refused before the Host was accepted.
+func logHost(ex *exchange) string {
+	if ex.host == "" {
+		return "(refused)"
+	}
+	return ex.host
 }
 
 // logPath is the request path for logs: the canonical path once it was

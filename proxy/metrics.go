@@ -11,10 +11,10 @@ import (
 )
 
 // Label values come from small fixed sets only: route names from the
-// config, methods folded to the list below, status classes.
+// config, methods folded to the list below, status codes folded to
+// statusCodes (code.go).
 var (
 	methodLabels = [...]string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER"}
-	classLabels  = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}
 	modeLabels   = [...]string{modeProxy: "proxy", modeCheck: "forward_auth"}
 )
 
@@ -28,6 +28,7 @@ const (
 	upstreamConnect  = "connect"
 	upstreamCanceled = "canceled"
 	upstreamOther    = "other"
+	upstreamAborted  = "aborted" // the response was cut off mid-body
 )
 
 func methodIndex(m string) int {
@@ -50,18 +51,11 @@ func methodIndex(m string) int {
 	return 7
 }
 
-func classIndex(status int) int {
-	c := status/100 - 1
-	if c < 0 || c > 4 {
-		return 4
-	}
-	return c
-}
-
 // metrics are the proxy's collectors, registered once per Handler.
 type metrics struct {
 	requests       *prometheus.CounterVec
 	duration       *prometheus.HistogramVec
+	upstream       *prometheus.HistogramVec
 	upstreamErrors *prometheus.CounterVec
 	inFlight       prometheus.Gauge
 	limitDecisions *prometheus.CounterVec
@@ -73,16 +67,21 @@ func newMetrics(reg prometheus.Registerer, build version.Info) (*metrics, error)
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "keygate_requests_total",
-			Help: "Requests answered, by route, method, status class and mode (proxy, or forward_auth: a check asked by an ingress).",
+			Help: "Requests answered, by route, method, status code (a fixed list, others folded to other) and mode (proxy, or forward_auth: a check asked by an ingress).",
 		}, []string{"route", "method", "code", "mode"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "keygate_request_duration_seconds",
 			Help:    "Time from request to the end of the response, by route and mode (proxy, forward_auth).",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"route", "mode"}),
+		upstream: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "keygate_upstream_duration_seconds",
+			Help:    "Time from sending a request upstream to its response headers (or its failure), by route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"route"}),
 		upstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "keygate_upstream_errors_total",
-			Help: "Upstream exchanges that failed, by route and kind (timeout, connect, canceled, other).",
+			Help: "Upstream exchanges that failed, by route and kind (timeout, connect, canceled, aborted: cut off mid-body, other).",
 		}, []string{"route", "kind"}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "keygate_requests_in_flight",
@@ -102,7 +101,7 @@ func newMetrics(reg prometheus.Registerer, build version.Info) (*metrics, error)
 		Help: "Always 1; the labels say which keygate is running: module version, commit, whether the checkout had uncommitted changes, Go version.",
 	}, []string{"version", "revision", "modified", "goversion"})
 	buildInfo.WithLabelValues(build.Version, build.Revision, strconv.FormatBool(build.Modified), build.GoVersion).Set(1)
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.upstreamErrors, m.inFlight, m.limitDecisions, m.limitDegraded, buildInfo} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.upstream, m.upstreamErrors, m.inFlight, m.limitDecisions, m.limitDegraded, buildInfo} {
 		if err := reg.Register(c); err != nil {
 			return nil, errors.Join(errors.New("registering proxy metrics"), err)
 		}
@@ -111,26 +110,28 @@ func newMetrics(reg prometheus.Registerer, build version.Info) (*metrics, error)
 }
 
 // routeMetrics are one route's label children, resolved when the route
-// table is built so that a request costs no label look-up.
+// table is built so that a request costs no label look-up; the request
+// counters, one per mode, method and code, are resolved on their first
+// use, so that only the codes seen are exported.
 type routeMetrics struct {
-	requests       [len(modeLabels)][len(methodLabels)][len(classLabels)]prometheus.Counter
+	name           string
+	requestVec     *prometheus.CounterVec
+	requests       *[len(modeLabels)][len(methodLabels)][numCodes]atomic.Pointer[prometheus.Counter]
 	duration       [len(modeLabels)]prometheus.Observer
+	upstream       prometheus.Observer
 	upstreamErrors map[string]prometheus.Counter
 	limits         map[string]prometheus.Counter // by rate-limit result
 }
 
 func (m *metrics) forRoute(name string) routeMetrics {
-	var rm routeMetrics
+	rm := routeMetrics{name: name, requestVec: m.requests}
+	rm.requests = new([len(modeLabels)][len(methodLabels)][numCodes]atomic.Pointer[prometheus.Counter])
 	for k, mode := range modeLabels {
-		for i, method := range methodLabels {
-			for j, class := range classLabels {
-				rm.requests[k][i][j] = m.requests.WithLabelValues(name, method, class, mode)
-			}
-		}
 		rm.duration[k] = m.duration.WithLabelValues(name, mode)
 	}
-	rm.upstreamErrors = make(map[string]prometheus.Counter, 4)
-	for _, kind := range []string{upstreamTimeout, upstreamConnect, upstreamCanceled, upstreamOther} {
+	rm.upstream = m.upstream.WithLabelValues(name)
+	rm.upstreamErrors = make(map[string]prometheus.Counter, 5)
+	for _, kind := range []string{upstreamTimeout, upstreamConnect, upstreamCanceled, upstreamAborted, upstreamOther} {
 		rm.upstreamErrors[kind] = m.upstreamErrors.WithLabelValues(name, kind)
 	}
 	rm.limits = make(map[string]prometheus.Counter, 5)
@@ -138,6 +139,21 @@ func (m *metrics) forRoute(name string) routeMetrics {
 		rm.limits[res] = m.limitDecisions.WithLabelValues(name, res)
 	}
 	return rm
+}
+
+// request counts one answered request.
+func (rm *routeMetrics) request(mode mode, method string, status int) {
+	i, j := methodIndex(method), codeIndex(status)
+	p := &rm.requests[mode][i][j]
+	c := p.Load()
+	if c == nil {
+		// WithLabelValues returns the same child every time, so a race
+		// here stores the same counter twice.
+		child := rm.requestVec.WithLabelValues(rm.name, methodLabels[i], codeLabels[j], modeLabels[mode])
+		c = &child
+		p.Store(c)
+	}
+	(*c).Inc()
 }
 
 // setLimitDegraded records whether the shared rate limiter is unreachable,

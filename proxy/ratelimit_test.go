@@ -139,7 +139,7 @@ routes:
 	// The handler's request context ends once the server notices the
 	// closed connection; wait for the handler to have answered.
 	testkit.Eventually(t, 5*time.Second, "the handler finishes after the client left", func() bool {
-		return testutil.ToFloat64(gw.h.metrics.requests.WithLabelValues("open", "GET", "5xx", "proxy")) != 0
+		return testutil.ToFloat64(gw.h.metrics.requests.WithLabelValues("open", "GET", "503", "proxy")) != 0
 	})
 	if got := testutil.ToFloat64(gw.h.metrics.limitDegraded); got != 0 {
 		t.Errorf("keygate_ratelimit_degraded = %v after a client went away, want 0", got)

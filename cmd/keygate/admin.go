@@ -20,6 +20,7 @@ import (
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/gateway"
+	"github.com/keygate/keygate/internal/audit"
 	"github.com/keygate/keygate/store/embedded"
 )
 
@@ -272,9 +273,16 @@ func openService(ctx context.Context, cfg *config.Config, log *zap.Logger) (s *a
 		log.Warn(generatedKeyWarning)
 		authLog = log.WithOptions(zap.IncreaseLevel(zap.ErrorLevel))
 	}
+	// The changes a command makes are audit lines: to audit.file too.
+	authLog, closeAudit, err := audit.Tee(authLog, cfg.Audit)
+	if err != nil {
+		_ = st.Close()
+		return nil, nil, err
+	}
 	s, err = authz.New(ctx, cfg.Auth, st, authz.Options{Logger: authLog})
 	if err != nil {
 		_ = st.Close()
+		_ = closeAudit()
 		return nil, nil, fmt.Errorf("auth: %w", err)
 	}
 	return s, func() {
@@ -282,6 +290,7 @@ func openService(ctx context.Context, cfg *config.Config, log *zap.Logger) (s *a
 		if err := st.Close(); err != nil {
 			log.Warn("closing store", zap.Error(err))
 		}
+		_ = closeAudit()
 	}, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -334,5 +335,27 @@ func TestParseInterspersed(t *testing.T) {
 			t.Errorf("parseInterspersed(%q) = %q, api-sets %q, admin %v, err %v; want %q, %q, %v",
 				tc.args, pos, sets.String(), *isAdmin, err, tc.wantPos, tc.wantSets, tc.wantAdmin)
 		}
+	}
+}
+
+// TestAdminAuditFile: a change made with the CLI writes its audit line to
+// audit.file, and the secret it prints is not in it.
+func TestAdminAuditFile(t *testing.T) {
+	dir := t.TempDir()
+	path, file := filepath.Join(dir, "gateway.yaml"), filepath.Join(dir, "audit.log")
+	writeFile(t, path, fmt.Sprintf("store: {embedded: {path: %q}}\naudit: {file: %q}\nroutes:\n%s",
+		filepath.Join(dir, "k.db"), file, strings.ReplaceAll(ordersRoute, "UP", "http://127.0.0.1:1")))
+	mustKeygate(t, "users", "add", "bob", "--api-sets", "orders", "-config", path)
+	pair := strings.TrimSuffix(mustKeygate(t, "apikey", "token", "bob", "-config", path), "\n")
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), `"audit":"rotate"`) || !strings.Contains(string(data), `"owner":"bob"`) {
+		t.Errorf("audit file after apikey token:\n%s\nwant the token's audit line", data)
+	}
+	_, tok, _ := strings.Cut(strings.TrimPrefix(pair, "ApiKey "), ":")
+	if tok == "" || strings.Contains(string(data), tok) {
+		t.Errorf("the audit file holds the token (or none was printed: %q)", pair)
 	}
 }
