@@ -372,3 +372,30 @@ func TestClientAuthFailureLimit(t *testing.T) {
 		t.Error("429 without Retry-After")
 	}
 }
+
+// TestChallengeNamesGrantableScope: the 403 challenge of a proxied route
+// names in scope= only what a token request can ask for (read, write);
+// an API set the token lacks is no OAuth scope (it is the client's
+// resourceIds) and is left out of the challenge, since asking for it as a
+// scope is refused.
+func TestChallengeNamesGrantableScope(t *testing.T) {
+	e := newEnv(t, "embedded", "")
+	alice := e.user(t, "alice", []string{"orders", "billing"}, []string{"read", "write"})
+	id, secret := e.createClient(t, alice, `{"resourceIds": ["orders"]}`)
+	auth := clientBasic(id, secret)
+
+	read := e.token(t, auth, url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}})
+	r := e.call(t, "POST", "/orders/1", "Bearer "+read.AccessToken, "", "")
+	if ch := r.Header.Get("WWW-Authenticate"); r.Status != 403 || ch != `Bearer realm="keygate", error="insufficient_scope", scope="write"` {
+		t.Errorf("read-only token on POST: %d %q, want 403 naming scope=\"write\"", r.Status, ch)
+	}
+	// The challenged scope is one the client can get.
+	e.token(t, auth, url.Values{"grant_type": {"client_credentials"}, "scope": {"write"}})
+
+	full := e.token(t, auth, url.Values{"grant_type": {"client_credentials"}})
+	r = e.call(t, "GET", "/billing/1", "Bearer "+full.AccessToken, "", "")
+	if ch := r.Header.Get("WWW-Authenticate"); r.Status != 403 || ch != `Bearer realm="keygate", error="insufficient_scope"` {
+		t.Errorf("orders token on the billing route: %d %q, want 403 without a scope attribute", r.Status, ch)
+	}
+	wantError(t, "asking for an API set as a scope", e.postForm(t, "/oauth/token", auth, url.Values{"grant_type": {"client_credentials"}, "scope": {"billing"}}), 400, "invalid_scope")
+}

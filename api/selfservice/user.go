@@ -364,6 +364,9 @@ func (c *caller) mayHoldAPIKey() error {
 		return nil
 	}
 	e := httpkit.Insufficient(name)
+	if what != "scope" {
+		e = httpkit.MissingAPISet(name)
+	}
 	e.Description = fmt.Sprintf("The ApiKey key is shown, and its token generated or key rotated, only with your password or a credential that carries all of your API sets and scopes and write; the credential you authenticated with lacks the %s %q.", what, name)
 	return e
 }
