@@ -102,3 +102,34 @@ func TestDiscovery(t *testing.T) {
 		t.Errorf("introspection after revocation: %s", r)
 	}
 }
+
+// TestMetadataIssuerScheme: the issuer is https when a trusted proxy says
+// the client used https (X-Forwarded-Proto), and the same header from an
+// address that is not a trusted proxy changes nothing.
+func TestMetadataIssuerScheme(t *testing.T) {
+	for _, c := range []struct {
+		name, extra, want string
+	}{
+		{"trusted proxy", "trusted_proxies: [127.0.0.1/32]\n", "https://"},
+		{"not trusted", "", "http://"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newAPI(t, "embedded", c.extra)
+			req, _ := http.NewRequestWithContext(t.Context(), "GET", e.base+"/.well-known/oauth-authorization-server", nil)
+			req.Header.Set("X-Forwarded-Proto", "https")
+			resp, err := e.doc.Client(t).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var md metadata
+			if err := json.NewDecoder(resp.Body).Decode(&md); err != nil {
+				t.Fatal(err)
+			}
+			host := strings.TrimPrefix(e.base, "http://")
+			if md.Issuer != c.want+host || md.TokenEndpoint != c.want+host+"/oauth/token" {
+				t.Errorf("issuer %q, token endpoint %q; want %s%s", md.Issuer, md.TokenEndpoint, c.want, host)
+			}
+		})
+	}
+}
