@@ -546,15 +546,21 @@ func (s *OAuth) RefreshGrant(ctx context.Context, c *Client, refreshToken string
 }
 
 // RevokeToken revokes a token presented by its client (RFC 7009). A
-// refresh token takes its family with it. An unknown token, or one of
-// another client, is not an error: the answer must not tell.
+// refresh token takes its family with it. An unknown or invalid token is
+// not an error (§2.2); a token of another client is ErrUnauthorizedClient
+// (§2.1) and is left as it is.
 func (s *OAuth) RevokeToken(ctx context.Context, c *Client, token string) error {
 	if !wellFormed(token, prefixAccess) && !wellFormed(token, prefixRefresh) {
 		return nil
 	}
 	rec, err := s.readSecret(ctx, token)
-	if err != nil || rec == nil || rec.ClientID != c.ID {
+	if err != nil || rec == nil {
 		return err
+	}
+	if rec.ClientID != c.ID {
+		// RFC 7009 §2.1: a token issued to another client is refused
+		// (unauthorized_client), and stays valid.
+		return ErrUnauthorizedClient
 	}
 	if rec.Kind == KindRefreshToken && rec.Family != "" {
 		return s.revokeIndex(ctx, familyIndex(rec.Family))
@@ -575,6 +581,9 @@ type Introspection struct {
 	Exp       int64  `json:"exp,omitempty"`
 	Iat       int64  `json:"iat,omitempty"`
 	Sub       string `json:"sub,omitempty"`
+	// Aud are the API sets the token may be used on (its owner's, as they
+	// are now): the audiences of RFC 7662 §2.2.
+	Aud []string `json:"aud,omitempty"`
 }
 
 // Introspect tells whether a token keygate issued is active (RFC 7662).
@@ -598,13 +607,16 @@ func (s *OAuth) Introspect(ctx context.Context, token string) (*Introspection, e
 	if err != nil || u.Disabled {
 		return inactive, nil
 	}
+	// token_type is an access token type (RFC 7662 §2.2, RFC 6749 §5.1):
+	// Bearer for what is presented as one; a refresh token has none.
 	typ := "Bearer"
 	if rec.Kind == KindRefreshToken {
-		typ = "refresh_token"
+		typ = ""
 	}
 	return &Introspection{
 		Active: true, Scope: strings.Join(intersect(rec.Scopes, u.Scopes), " "), ClientID: rec.ClientID,
 		Username: rec.Owner, TokenType: typ, Exp: rec.ExpiresMs / 1000, Iat: rec.IssuedMs / 1000, Sub: rec.Owner,
+		Aud: intersect(rec.APISets, u.APISets),
 	}, nil
 }
 

@@ -289,7 +289,8 @@ func (o OAuth) RefreshTokensIssued() bool {
 // key and token) served on the public listener beside the proxied routes.
 type SelfService struct {
 	// Enabled serves /connect/register/createClientId, /oauth/*, /user,
-	// /user/keys, /user/apikey and /openapi.json on the public listener.
+	// /user/keys, /user/apikey, /openapi.json and the OAuth server metadata
+	// (/.well-known/oauth-authorization-server) on the public listener.
 	// Default false: those paths would shadow the same paths of an
 	// upstream behind a catch-all route, so turning it on is a choice, and
 	// routes may not overlap them while it is on.
@@ -356,7 +357,7 @@ func (s SelfService) On() bool { return s.Enabled }
 
 // SelfServicePaths are the path prefixes the self-service API answers on;
 // routes may not overlap them while it is enabled.
-var SelfServicePaths = []string{"/connect/register", "/oauth", "/user", "/openapi.json"}
+var SelfServicePaths = []string{"/connect/register", "/oauth", "/user", "/openapi.json", "/.well-known/oauth-authorization-server"}
 
 // Account configures the account pages (sign in; OAuth2 clients, named
 // API keys and the ApiKey key and token as screens; the administrators'

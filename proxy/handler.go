@@ -548,7 +548,7 @@ func (h *Handler) authenticate(r *http.Request, rt *Route, ex *exchange) (*authz
 	case errors.Is(err, authz.ErrNoCredential) && rt.Auth == config.AuthOptional:
 		return nil, nil
 	case errors.As(err, &scopeErr):
-		return nil, rt.scopeError(scopeErr.Scope)
+		return nil, rt.scopeError(scopeErr.Scope, scopeErr.Scope == rt.RequiredScope(ex.method))
 	}
 	return nil, httpkit.Answer(err, httpkit.ForProxy)
 }

@@ -47,13 +47,20 @@ type Route struct {
 func (rt *Route) RequiredScope(method string) string { return rt.cfg.RequiredScope(method) }
 
 // scopeError is the 403 for a credential without the API set or scope the
-// route needs (RFC 6750 §3.1 insufficient_scope).
-func (rt *Route) scopeError(scope string) *httpkit.Error {
+// route needs (RFC 6750 §3.1 insufficient_scope). The challenge's scope
+// attribute names only a scope a token request could ask for (isScope:
+// the method's read or write); a missing API set is no OAuth scope (a
+// client's API sets are its resourceIds), so it is left out.
+func (rt *Route) scopeError(missing string, isScope bool) *httpkit.Error {
+	challenge := `Bearer realm="keygate", error="insufficient_scope"`
+	if isScope {
+		challenge += `, scope="` + missing + `"`
+	}
 	return &httpkit.Error{
 		Status:      http.StatusForbidden,
 		Code:        "insufficient_scope",
 		Description: "The credential does not allow this request.",
-		Challenge:   []string{`Bearer realm="keygate", error="insufficient_scope", scope="` + scope + `"`},
+		Challenge:   []string{challenge},
 	}
 }
 

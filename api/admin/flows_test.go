@@ -204,7 +204,7 @@ func TestInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := do(t, tt.method, e.admin+tt.path, admin, tt.ctype, tt.body)
+			r := e.callWith(t, tt.method, tt.path, admin, tt.ctype, tt.body)
 			if d := wantError(t, tt.method+" "+tt.path, r, tt.status, tt.code); d != tt.description && r.Status == tt.status {
 				t.Errorf("error_description %q, want %q", d, tt.description)
 			}

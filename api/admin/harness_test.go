@@ -3,6 +3,7 @@ package admin_test
 import (
 	"fmt"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +36,9 @@ type env struct {
 	svc   *authz.Service
 	cfg   *config.Config
 	logs  *observer.ObservedLogs
+	// doc validates every call to the admin API against openapi.json
+	// (e.call): an undocumented status, field or type fails the test.
+	doc *httpkittest.OpenAPI
 }
 
 // forEachBackend runs f once per store, each with its own keygate.
@@ -104,6 +108,11 @@ func serveAdmin(t *testing.T, e *env, log *zap.Logger, token string) *env {
 	srv := httptest.NewServer(newHandler(t, e.svc, e.cfg, admin.Options{Logger: log, Token: token}))
 	t.Cleanup(srv.Close)
 	e.admin = srv.URL
+	raw, err := os.ReadFile("openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.doc = httpkittest.LoadOpenAPI(t, raw)
 	return e
 }
 
@@ -165,7 +174,7 @@ func (e *env) call(t *testing.T, method, path, authorization, body string) respo
 	if body != "" || method == "POST" || method == "PUT" || method == "PATCH" {
 		ctype = "application/json"
 	}
-	return do(t, method, e.admin+path, authorization, ctype, body)
+	return httpkittest.DoWith(t, e.doc.Client(t), method, e.admin+path, authorization, ctype, body)
 }
 
 // proxied sends GET /orders/1 through keygate's public listener and
@@ -231,4 +240,11 @@ func dump(lines []observer.LoggedEntry) string {
 		fmt.Fprintf(&b, "  %s %v\n", l.Message, l.ContextMap())
 	}
 	return b.String()
+}
+
+// callWith sends a request to the admin API with the Content-Type ctype
+// (may be empty), through the document's validator.
+func (e *env) callWith(t *testing.T, method, path, authorization, ctype, body string) response {
+	t.Helper()
+	return httpkittest.DoWith(t, e.doc.Client(t), method, e.admin+path, authorization, ctype, body)
 }

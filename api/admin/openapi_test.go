@@ -22,6 +22,11 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	// Every route is under /admin/; every $ref points at something, and
 	// it is what GET /admin/openapi.json serves, to anyone.
 	httpkittest.CheckOpenAPI(t, raw, h.Routes(), "/admin/")
+	// It is valid OpenAPI 3.0 (openapi3's Validate, examples included),
+	// has servers, and no nullable without a type.
+	if _, err := httpkittest.LintOpenAPI(raw); err != nil {
+		t.Error(err)
+	}
 	httpkittest.CheckServed(t, h, "/admin/openapi.json", raw)
 }
 

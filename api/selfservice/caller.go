@@ -61,7 +61,7 @@ func within(field string, want, have []string, c *caller) error {
 func (c *caller) covers(sets, scopes []string) error {
 	for _, s := range sets {
 		if !slices.Contains(c.apiSets(), s) {
-			return httpkit.Insufficient(s)
+			return httpkit.MissingAPISet(s)
 		}
 	}
 	for _, s := range scopes {

@@ -99,6 +99,7 @@ func New(svc *authz.Service, cfg *config.Config, opts Options) (*Handler, error)
 		ep("GET", "/user/apikey", user, h.getAPIKey),
 		ep("POST", "/user/apikey/token", user, h.newAPIKeyToken),
 		ep("POST", "/user/apikey/rotate", user, h.rotateAPIKey),
+		ep("GET", MetadataPath, httpkit.Public, h.metadata),
 		httpkit.Document[*caller]("/openapi.json", openAPIDoc),
 	})
 	return h, nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 
@@ -24,6 +25,21 @@ type env struct {
 	base string // http://127.0.0.1:port of the public listener
 	g    *gateway.Gateway
 	svc  *authz.Service
+	// doc validates every call to the self-service API against
+	// openapi.json (e.call): an undocumented status, field or type fails
+	// the test.
+	doc *httpkittest.OpenAPI
+}
+
+// loadDoc is openapi.json's validator; it fails the test unless the
+// document is valid OpenAPI.
+func loadDoc(t *testing.T) *httpkittest.OpenAPI {
+	t.Helper()
+	raw, err := os.ReadFile("openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return httpkittest.LoadOpenAPI(t, raw)
 }
 
 // forEachBackend runs f once per store, each with its own keygate.
@@ -60,7 +76,7 @@ func newAPI(t *testing.T, backend, extra string) *env {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &env{base: srv.URL, svc: svc}
+	return &env{base: srv.URL, svc: svc, doc: loadDoc(t)}
 }
 
 // newEnv starts a keygate on backend ("embedded" or "redis"); extra is
@@ -80,7 +96,7 @@ func redisStore(t *testing.T, addr string) string {
 func startEnv(t *testing.T, storeYAML, extra string) *env {
 	t.Helper()
 	g, _ := gatewaytest.Gateway(t, envYAML(storeYAML, extra, gatewaytest.Upstream(t)), nil)
-	return &env{base: "http://" + g.Addr().String(), g: g, svc: g.Auth()}
+	return &env{base: "http://" + g.Addr().String(), g: g, svc: g.Auth(), doc: loadDoc(t)}
 }
 
 // envYAML is the config of the tests: the store section storeYAML, the
@@ -135,7 +151,7 @@ func (e *env) call(t *testing.T, method, path, authorization, ctype, body string
 		(strings.HasPrefix(path, "/user") || strings.HasPrefix(path, "/connect/")) {
 		ctype = "application/json"
 	}
-	return httpkittest.Do(t, method, e.base+path, authorization, ctype, body)
+	return httpkittest.DoWith(t, e.doc.Client(t), method, e.base+path, authorization, ctype, body)
 }
 
 // postJSON sends a JSON body.

@@ -190,9 +190,12 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request, _ *caller) error
 }
 
 // revoke is POST /oauth/revoke (RFC 7009): the client is authenticated
-// first; a token that is unknown, already invalid or another client's is
-// answered 200 like any other, so the answer tells nothing. A refresh
-// token takes its family (every token obtained with it) with it.
+// first; a token that is unknown or already invalid is answered 200 like
+// any other (§2.2); a token issued to another client is refused with
+// unauthorized_client and stays valid (§2.1). A refresh token takes its
+// family (every token obtained with it) with it. The answer is {} as
+// application/json: clients that parse every answer as JSON (such as
+// simple-oauth2) refuse an empty untyped body.
 func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, _ *caller) error {
 	form, c, err := h.clientRequest(w, r)
 	if err != nil {
@@ -204,12 +207,14 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, _ *caller) erro
 	}
 	// token_type_hint is only a hint (RFC 7009 §2.1): keygate tells the
 	// kind from the token itself.
-	if err := h.svc.OAuth.RevokeToken(r.Context(), c, token); err != nil {
+	err = h.svc.OAuth.RevokeToken(r.Context(), c, token)
+	if errors.Is(err, authz.ErrUnauthorizedClient) {
+		return oauthError("unauthorized_client", "The token was issued to another client.")
+	}
+	if err != nil {
 		return err
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
-	w.WriteHeader(http.StatusOK)
+	httpkit.WriteJSON(w, http.StatusOK, struct{}{})
 	return nil
 }
 
@@ -229,7 +234,7 @@ func (h *Handler) introspect(w http.ResponseWriter, r *http.Request, _ *caller) 
 	if e != nil {
 		return e
 	}
-	owner, admin, err := h.introspectionCaller(r)
+	owner, admin, err := h.introspectionCaller(r, form)
 	if err != nil {
 		return err
 	}
@@ -250,9 +255,18 @@ func (h *Handler) introspect(w http.ResponseWriter, r *http.Request, _ *caller) 
 }
 
 // introspectionCaller authenticates the caller of the introspection
-// endpoint: with HTTP Basic, as a client and else as a user with a
-// password; otherwise with a credential of the user's own.
-func (h *Handler) introspectionCaller(r *http.Request) (owner string, admin bool, err error) {
+// endpoint: with client_id and client_secret in the form
+// (client_secret_post, as at the token and revocation endpoints); with
+// HTTP Basic, as a client and else as a user with a password; otherwise
+// with a credential of the user's own.
+func (h *Handler) introspectionCaller(r *http.Request, form url.Values) (owner string, admin bool, err error) {
+	if form.Get("client_secret") != "" {
+		c, err := h.authenticateClient(r, form)
+		if err != nil {
+			return "", false, err
+		}
+		return c.Owner, false, nil
+	}
 	values := r.Header["Authorization"]
 	if len(values) == 1 && httpkit.IsBasic(values[0]) {
 		if id, secret, ok := basicClient(r); ok {

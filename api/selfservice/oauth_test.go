@@ -298,13 +298,19 @@ func TestIntrospectAndRevoke(t *testing.T) {
 		if m["active"] != true || m["client_id"] != id || m["username"] != "alice" || m["scope"] != "read write" || m["token_type"] != "Bearer" {
 			t.Errorf("introspection: %s", r.Body)
 		}
+		// The API sets the token is good for are its audiences.
+		if aud, _ := m["aud"].([]any); len(aud) != 1 || aud[0] != "orders" {
+			t.Errorf("introspection aud = %v, want [orders]", m["aud"])
+		}
 		exp := integer(t, "exp", m["exp"])
 		if d := time.Until(time.Unix(exp, 0)); d < 11*time.Hour || d > 13*time.Hour {
 			t.Errorf("exp %d is %v away, want about 12h", exp, d)
 		}
 		r = e.postForm(t, "/oauth/introspect", alice, url.Values{"token": {tk.RefreshToken}})
-		if m := r.JSON(t); r.Status != 200 || m["active"] != true || m["token_type"] != "refresh_token" {
-			t.Errorf("introspect refresh token as the user (password): %s", r)
+		// token_type is an access token type (RFC 7662 §2.2): a refresh
+		// token has none.
+		if m := r.JSON(t); r.Status != 200 || m["active"] != true || m["token_type"] != nil {
+			t.Errorf("introspect refresh token as the user (password): %s, want active without token_type", r)
 		}
 
 		inactive := []struct{ name, authorization, token string }{
@@ -320,13 +326,25 @@ func TestIntrospectAndRevoke(t *testing.T) {
 			}
 		}
 
-		// RFC 7009: unknown and foreign tokens are answered 200 and
-		// nothing happens to them.
-		for _, tok := range []string{"kga_unknown", "garbage", bobTk.AccessToken} {
-			want(t, "revoke "+tok, e.postForm(t, "/oauth/revoke", auth, url.Values{"token": {tok}}), 200)
+		// RFC 7009 §2.2: unknown tokens are answered 200 ({} as JSON,
+		// which clients that parse every answer can read).
+		for _, tok := range []string{"kga_unknown", "garbage"} {
+			r := e.postForm(t, "/oauth/revoke", auth, url.Values{"token": {tok}})
+			if r.Status != 200 || string(r.Body) != "{}\n" || r.Header.Get("Content-Type") != "application/json" {
+				t.Errorf("revoke %s: %s (%q), want 200 application/json {}", tok, r, r.Header.Get("Content-Type"))
+			}
 		}
-		if r := e.call(t, "GET", "/orders/1", "Bearer "+bobTk.AccessToken, "", ""); r.Status != 200 {
-			t.Errorf("bob's token after alice's client tried to revoke it: %s, want 200", r)
+		// §2.1: a token issued to another client is refused, and it
+		// stays valid; so is one of the same user's other client.
+		aliceID2, aliceSecret2 := e.createClient(t, alice, "")
+		tk2 := e.token(t, clientBasic(aliceID2, aliceSecret2), url.Values{"grant_type": {"client_credentials"}})
+		for _, tok := range []string{bobTk.AccessToken, bobTk.RefreshToken, tk2.AccessToken} {
+			wantError(t, "revoke another client's token", e.postForm(t, "/oauth/revoke", auth, url.Values{"token": {tok}}), 400, "unauthorized_client")
+		}
+		for _, tok := range []string{bobTk.AccessToken, tk2.AccessToken} {
+			if r := e.call(t, "GET", "/orders/1", "Bearer "+tok, "", ""); r.Status != 200 {
+				t.Errorf("a token after another client tried to revoke it: %s, want 200", r)
+			}
 		}
 		want(t, "revoke own token", e.postForm(t, "/oauth/revoke", auth, url.Values{"token": {tk.AccessToken}}), 200)
 		r = e.postForm(t, "/oauth/introspect", auth, url.Values{"token": {tk.AccessToken}})
@@ -353,4 +371,31 @@ func TestClientAuthFailureLimit(t *testing.T) {
 	if r.Header.Get("Retry-After") == "" {
 		t.Error("429 without Retry-After")
 	}
+}
+
+// TestChallengeNamesGrantableScope: the 403 challenge of a proxied route
+// names in scope= only what a token request can ask for (read, write);
+// an API set the token lacks is no OAuth scope (it is the client's
+// resourceIds) and is left out of the challenge, since asking for it as a
+// scope is refused.
+func TestChallengeNamesGrantableScope(t *testing.T) {
+	e := newEnv(t, "embedded", "")
+	alice := e.user(t, "alice", []string{"orders", "billing"}, []string{"read", "write"})
+	id, secret := e.createClient(t, alice, `{"resourceIds": ["orders"]}`)
+	auth := clientBasic(id, secret)
+
+	read := e.token(t, auth, url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}})
+	r := e.call(t, "POST", "/orders/1", "Bearer "+read.AccessToken, "", "")
+	if ch := r.Header.Get("WWW-Authenticate"); r.Status != 403 || ch != `Bearer realm="keygate", error="insufficient_scope", scope="write"` {
+		t.Errorf("read-only token on POST: %d %q, want 403 naming scope=\"write\"", r.Status, ch)
+	}
+	// The challenged scope is one the client can get.
+	e.token(t, auth, url.Values{"grant_type": {"client_credentials"}, "scope": {"write"}})
+
+	full := e.token(t, auth, url.Values{"grant_type": {"client_credentials"}})
+	r = e.call(t, "GET", "/billing/1", "Bearer "+full.AccessToken, "", "")
+	if ch := r.Header.Get("WWW-Authenticate"); r.Status != 403 || ch != `Bearer realm="keygate", error="insufficient_scope"` {
+		t.Errorf("orders token on the billing route: %d %q, want 403 without a scope attribute", r.Status, ch)
+	}
+	wantError(t, "asking for an API set as a scope", e.postForm(t, "/oauth/token", auth, url.Values{"grant_type": {"client_credentials"}, "scope": {"billing"}}), 400, "invalid_scope")
 }

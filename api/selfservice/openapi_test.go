@@ -37,6 +37,11 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	httpkittest.CheckOpenAPI(t, raw, h.Routes(), "/")
+	// It is valid OpenAPI 3.0 (openapi3's Validate, examples included),
+	// has servers, and no nullable without a type.
+	if _, err := httpkittest.LintOpenAPI(raw); err != nil {
+		t.Error(err)
+	}
 	routes := h.Routes()
 	for _, path := range config.SelfServicePaths {
 		found := false

@@ -44,7 +44,7 @@ func TestRetrievableSecrets(t *testing.T) {
 		id, secret := e.createClient(t, alice, `{"resourceIds": ["orders"]}`)
 
 		s := e.show(t, "/user/keys/ci", alice)
-		if s.Token == nil || *s.Token != token || s.Usage == nil || *s.Usage != "Authorization: Bearer "+token {
+		if s.Token == nil || *s.Token != token || s.Usage == nil || *s.Usage != "Bearer "+token {
 			t.Errorf("show key with encryption keys: token %v usage %v; want the token made at create", s.Token, s.Usage)
 		}
 		if s := e.show(t, "/connect/register/clients/"+id, alice); s.ClientSecret == nil || *s.ClientSecret != secret {

@@ -66,17 +66,19 @@ type createKeyRequest struct {
 
 // keyCreated is POST /user/keys's answer: the only time the token is shown.
 type keyCreated struct {
-	Handle      string    `json:"handle"`
-	Alias       string    `json:"alias"`
-	Description string    `json:"description"`
-	APISets     []string  `json:"apiSets"`
-	Scopes      []string  `json:"scopes"`
-	Token       string    `json:"token"`
-	Usage       string    `json:"usage"`
-	ID          string    `json:"id"`
-	Created     time.Time `json:"created"`
-	ExpiresAt   time.Time `json:"expiresAt,omitzero"`
-	Admin       bool      `json:"admin,omitempty"`
+	Handle      string   `json:"handle"`
+	Alias       string   `json:"alias"`
+	Description string   `json:"description"`
+	APISets     []string `json:"apiSets"`
+	Scopes      []string `json:"scopes"`
+	Token       string   `json:"token"`
+	// Usage is the Authorization header's value, as for every
+	// credential (the ApiKey pair's is "ApiKey key:token").
+	Usage     string    `json:"usage"`
+	ID        string    `json:"id"`
+	Created   time.Time `json:"created"`
+	ExpiresAt time.Time `json:"expiresAt,omitzero"`
+	Admin     bool      `json:"admin,omitempty"`
 }
 
 // keyView is a named key as listed and shown. Token and Usage are only
@@ -187,7 +189,7 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, c *caller) e
 	httpkit.WriteJSON(w, http.StatusCreated, keyCreated{
 		Handle: cred.Handle, Alias: cred.Alias, Description: cred.Description,
 		APISets: httpkit.NonNil(cred.APISets), Scopes: httpkit.NonNil(cred.Scopes),
-		Token: token, Usage: "Authorization: Bearer " + token,
+		Token: token, Usage: "Bearer " + token,
 		ID: cred.ID, Created: cred.Created, ExpiresAt: cred.Expires, Admin: cred.Admin,
 	})
 	return nil
@@ -277,7 +279,7 @@ func (h *Handler) getKey(w http.ResponseWriter, r *http.Request, c *caller) erro
 			return err
 		}
 		if token != "" {
-			v.Token, v.Usage = token, "Authorization: Bearer "+token
+			v.Token, v.Usage = token, "Bearer "+token
 		}
 	}
 	httpkit.WriteJSON(w, http.StatusOK, v)
@@ -362,6 +364,9 @@ func (c *caller) mayHoldAPIKey() error {
 		return nil
 	}
 	e := httpkit.Insufficient(name)
+	if what != "scope" {
+		e = httpkit.MissingAPISet(name)
+	}
 	e.Description = fmt.Sprintf("The ApiKey key is shown, and its token generated or key rotated, only with your password or a credential that carries all of your API sets and scopes and write; the credential you authenticated with lacks the %s %q.", what, name)
 	return e
 }

@@ -35,10 +35,15 @@ func TestNamedKeys(t *testing.T) {
 			t.Fatal(err)
 		}
 		if created.Handle != "ci" || created.Alias != "CI" || created.Description != "the build" || !strings.HasPrefix(created.Token, "kgl_") ||
-			created.Usage != "Authorization: Bearer "+created.Token || !strings.HasPrefix(created.ID, "cred_") ||
+			created.Usage != "Bearer "+created.Token || !strings.HasPrefix(created.ID, "cred_") ||
 			strings.Join(created.APISets, ",") != "orders" || strings.Join(created.Scopes, ",") != "read" ||
 			created.Created.IsZero() || created.ExpiresAt.Format(time.RFC3339) != expires {
 			t.Errorf("created key: %s", r.Body)
+		}
+		// usage is the Authorization header's value, sent as it is (as
+		// the ApiKey pair's).
+		if r := e.call(t, "GET", "/orders/1", created.Usage, "", ""); r.Status != 200 {
+			t.Errorf("the key's usage as the Authorization header: %s, want 200", r)
 		}
 		token := created.Token
 		password := alice

@@ -132,13 +132,28 @@ func IsBasic(v string) bool {
 // methods.
 const ScopeWrite = "write"
 
-// Insufficient is the 403 for a credential that carries less than the
-// request needs.
+// Insufficient is the 403 for a credential that lacks the scope (read or
+// write) the request needs; the challenge names it (RFC 6750 §3), as a
+// token endpoint could grant it.
 func Insufficient(scope string) *Error {
 	return &Error{
 		Status: http.StatusForbidden, Code: "insufficient_scope",
 		Description: "The credential you authenticated with carries fewer API sets or scopes than this needs; sign in with your password or a broader credential.",
 		Challenge:   []string{fmt.Sprintf(`Bearer realm="keygate", error="insufficient_scope", scope=%q`, scope)},
+	}
+}
+
+// MissingAPISet is the 403 for a credential that lacks the API set the
+// request needs. The challenge has no scope attribute: an API set is not
+// an OAuth scope that a token request could ask for (a client's API sets
+// are its resourceIds, fixed when it is made), so naming it there would
+// send a client asking for a scope it can never get. The description names
+// it.
+func MissingAPISet(set string) *Error {
+	return &Error{
+		Status: http.StatusForbidden, Code: "insufficient_scope",
+		Description: fmt.Sprintf("The credential you authenticated with does not carry the API set %q that this needs; sign in with your password or use a credential made for it.", set),
+		Challenge:   []string{`Bearer realm="keygate", error="insufficient_scope"`},
 	}
 }
 

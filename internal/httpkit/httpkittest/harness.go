@@ -111,6 +111,12 @@ func (r Response) JSON(t *testing.T) map[string]any {
 // and body may be empty.
 func Do(t *testing.T, method, url, authorization, ctype, body string) Response {
 	t.Helper()
+	return DoWith(t, http.DefaultClient, method, url, authorization, ctype, body)
+}
+
+// DoWith is Do with client, for example an OpenAPI validator's.
+func DoWith(t *testing.T, client *http.Client, method, url, authorization, ctype, body string) Response {
+	t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -125,7 +131,7 @@ func Do(t *testing.T, method, url, authorization, ctype, body string) Response {
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}

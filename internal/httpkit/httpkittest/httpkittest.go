@@ -3,7 +3,8 @@
 // whole keygate on loopback ports for the flows that cross front ends
 // (gatewaytest.Gateway), HTTP calls and the checks of their answers (Do, Want,
 // WantError), and the checks of an API's OpenAPI document (CheckOpenAPI,
-// CheckRefs, CheckServed, CheckPlainWords).
+// CheckRefs, CheckServed, CheckPlainWords, and LoadOpenAPI, whose client
+// validates every call against the document).
 package httpkittest
 
 import (
