@@ -26,6 +26,9 @@ type metrics struct {
 	// keys, 0 when every master reports noeviction, -1 when a policy could
 	// not be read and none can evict.
 	evictionPossible prometheus.Gauge
+	// subscriptionUp is 1 while a subscription on the channel is
+	// established, 0 while it is lost and being retried.
+	subscriptionUp *prometheus.GaugeVec
 }
 
 // newMetrics makes the collectors and registers them on reg unless it is
@@ -45,6 +48,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "keygate_store_redis_eviction_possible",
 			Help: "1 when a Redis master's maxmemory-policy can evict keys (anything but noeviction), 0 when every master reports noeviction, -1 when a policy could not be read.",
 		}),
+		subscriptionUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "keygate_store_subscription_up",
+			Help: "1 while the Redis pub/sub subscription to the channel is established, 0 while it is lost (invalidations from other replicas do not arrive; the cache's effective TTL is shortened).",
+		}, []string{"channel"}),
 	}
 	for _, op := range ops {
 		m.errors.WithLabelValues(op)
@@ -62,6 +69,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return nil, err
 	}
 	m.evictionPossible, err = register(reg, m.evictionPossible)
+	if err != nil {
+		return nil, err
+	}
+	m.subscriptionUp, err = register(reg, m.subscriptionUp)
 	if err != nil {
 		return nil, err
 	}
