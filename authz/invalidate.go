@@ -21,10 +21,25 @@ import (
 // eventsChannel carries invalidations between replicas.
 const eventsChannel = "authz"
 
+// downTTLDivisor shortens the cache's effective TTL while the
+// subscription to invalidations is lost: cache_ttl/downTTLDivisor, so that
+// a revocation made on another replica still arrives within a tenth of
+// cache_ttl (by a store read) instead of the whole of it.
+const downTTLDivisor = 10
+
 // listen applies invalidations published by any replica (this one too).
+// A Down message marks the subscription lost until the next message.
 func (s *Verifier) listen(events <-chan store.Message) {
 	defer s.wg.Done()
 	for m := range events {
+		if s.subDown.Swap(m.Down) != m.Down {
+			if m.Down {
+				s.log.Warn("invalidations from other replicas are not arriving: cached credentials are re-checked after a tenth of auth.cache_ttl", zap.Duration("effective_cache_ttl", s.ttl/downTTLDivisor))
+			}
+		}
+		if m.Down {
+			continue
+		}
 		if m.Resync {
 			s.log.Warn("invalidation messages may have been lost: re-checking every cached credential")
 			s.invalidateAll()
@@ -46,9 +61,12 @@ func (s *Verifier) invalidateAll() {
 }
 
 // fresh reports whether an entry fetched at fetched may be used without
-// asking the store: younger than ttl and not older than the last
-// invalidateAll.
+// asking the store: younger than ttl (a tenth of it while invalidations
+// are not arriving) and not older than the last invalidateAll.
 func (s *Verifier) fresh(fetched time.Time, now time.Time, ttl time.Duration) bool {
+	if s.subDown.Load() {
+		ttl /= downTTLDivisor
+	}
 	return now.Sub(fetched) < ttl && fetched.UnixNano() > s.staleBefore.Load()
 }
 

@@ -168,6 +168,7 @@ type Verifier struct {
 	strikeSlots chan struct{} // bounds strikes running after their response
 	pending     sync.Map      // strikeKey → *pending: wrong tokens being recorded
 	staleBefore atomic.Int64  // unix ns: entries fetched before are not fresh
+	subDown     atomic.Bool   // the subscription to invalidations is lost
 	origin      string        // this replica's id in the events it publishes
 	usedQueue   chan string   // credential ids whose last use is to be recorded
 	cancel      context.CancelFunc

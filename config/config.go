@@ -55,6 +55,8 @@ type Config struct {
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	// Log configures the zap logger.
 	Log Log `yaml:"log"`
+	// Readiness shapes /readyz. Default: ready whatever the store's state.
+	Readiness Readiness `yaml:"readiness"`
 	// Store selects where keygate keeps its state.
 	Store Store `yaml:"store"`
 	// Auth configures credential verification.

@@ -27,7 +27,7 @@ import (
 
 // typeSources are the files that declare the types of gateway.yaml.
 //
-//go:embed config.go ratelimit.go forwardauth.go cors.go jwt.go audit.go
+//go:embed config.go ratelimit.go forwardauth.go cors.go jwt.go audit.go readiness.go
 var typeSources embed.FS
 
 // SchemaDraft is the JSON Schema version the schema declares: draft-07,

@@ -1,27 +1,21 @@
 package gateway
 
 import (
-	"context"
 	"net/http"
 	"net/http/pprof"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"go.uber.org/zap"
 
 	"github.com/keygate/keygate/api/admin"
 )
-
-// readyTimeout bounds the store check of one /readyz.
-const readyTimeout = time.Second
 
 // adminHandler serves the admin listener:
 //
 //	/metrics  Prometheus metrics
 //	/healthz  200 while the process runs (liveness)
-//	/readyz   200 when a config is loaded, the store answers and the
-//	          gateway is not shutting down; 503 otherwise (readiness)
+//	/readyz   200 when this replica can serve: a config is loaded, the
+//	          listeners are up and it is not draining (readiness.go)
 //	/admin/   the admin API (api/admin): users and credentials, for
 //	          the bootstrap admin token (Options.AdminToken) or users
 //	          with the ADMIN authority only
@@ -53,39 +47,12 @@ func (g *Gateway) adminHandler() http.Handler {
 	return mux
 }
 
-func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	reason := ""
-	switch {
-	case g.shuttingDown.Load():
-		reason = "shutting down"
-	case g.cfg.Load() == nil:
-		reason = "no config loaded"
-	default:
-		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
-		err := g.store.Ping(ctx)
-		cancel()
-		if err != nil {
-			reason = "store unreachable"
-			g.log.Warn("readiness: store unreachable", zap.Error(err))
-		}
-	}
-	if reason != "" {
-		g.metrics.ready.Set(0)
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte("not ready: " + reason + "\n"))
-		return
-	}
-	g.metrics.ready.Set(1)
-	_, _ = w.Write([]byte("ready\n"))
-}
-
 // gatewayMetrics are the process-level metrics.
 type gatewayMetrics struct {
 	reloads    *prometheus.CounterVec
 	lastReload prometheus.Gauge
 	ready      prometheus.Gauge
+	storeUp    prometheus.Gauge
 	certs      *certExpiry
 }
 
@@ -104,8 +71,12 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 			Help: "1 if the last readiness check passed, else 0.",
 		}),
 	}
+	m.storeUp = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "keygate_store_up",
+		Help: "1 if the store answered the last readiness check, else 0.",
+	})
 	m.certs = newCertExpiry()
-	reg.MustRegister(m.reloads, m.lastReload, m.ready, m.certs)
+	reg.MustRegister(m.reloads, m.lastReload, m.ready, m.storeUp, m.certs)
 	m.lastReload.SetToCurrentTime() // New is given a loaded config
 	m.reloads.WithLabelValues("ok")
 	m.reloads.WithLabelValues("error")

@@ -115,7 +115,9 @@ func TestTwoInstancesVoidAndRevoke(t *testing.T) {
 // TestRedisDownFailsClosed stops the real redis-server under a running
 // gateway: a credential verified moments ago keeps working (stale_if_error),
 // one that needs the store gets 503 with Retry-After (never 401, never
-// passed), readiness drops, and everything recovers when Redis is back.
+// passed), readiness stays (this replica still serves its cache) and
+// reports the store unreachable, and everything recovers when Redis is
+// back.
 func TestRedisDownFailsClosed(t *testing.T) {
 	srv, g, base := aliceOnRedis(t, "  cache_ttl: 100ms\n  stale_if_error: 1m")
 	admin := "http://" + g.AdminAddr().String()
@@ -137,13 +139,13 @@ func TestRedisDownFailsClosed(t *testing.T) {
 	if code, _, _ := do(t, "GET", base, ""); code != 401 {
 		t.Errorf("no credential, Redis down: %d; want 401 (nothing to verify)", code)
 	}
-	waitStatus(t, admin+"/readyz", 503)
+	waitReadyz(t, admin, 200, "ready\nstore: unreachable\n")
 	if _, _, metrics := do(t, "GET", admin+"/metrics", ""); !strings.Contains(metrics, "keygate_auth_degraded 1") || !strings.Contains(metrics, `keygate_auth_decisions_total{result="store_error"} 1`) {
 		t.Errorf("metrics do not show degraded mode:\n%s", grep(metrics, "keygate_auth"))
 	}
 
 	srv.Restart() // empty: this Redis keeps nothing on disk
-	waitStatus(t, admin+"/readyz", 200)
+	waitReadyz(t, admin, 200, "ready\nstore: ok\n")
 	newAlice(t, g.Auth())
 	fresh, _, err := g.Auth().Accounts.CreateKey(context.Background(), "alice", authz.KeySpec{Handle: "after"})
 	if err != nil {

@@ -9,39 +9,68 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/keygate/keygate/internal/redistest"
+	"github.com/keygate/keygate/internal/testkit"
 )
 
 const route = "routes:\n  - {name: r, path_prefix: /, upstream: http://127.0.0.1:1, auth: none}\n"
 
-// TestReadyzFollowsRedis stops a real redis-server under a running gateway:
-// /readyz turns 503, /healthz stays 200, and both recover when Redis is
-// back, without a restart.
+// TestReadyzFollowsRedis stops a real redis-server under a running gateway,
+// in both readiness modes. By default /readyz stays 200 (this replica can
+// still serve what it has cached) and reports the store in its body and in
+// keygate_store_up; with readiness.require_store it turns 503. /healthz
+// stays 200, and everything recovers when Redis is back, without a restart.
 func TestReadyzFollowsRedis(t *testing.T) {
-	srv := redistest.Start(t)
-	cfg := parse(t, fmt.Sprintf("listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nstore: {driver: redis, redis: {addrs: [%q], key_prefix: %q}}\n%s",
-		srv.Addr(), redistest.Prefix(t), route))
-	g, _ := start(t, cfg)
-	admin := "http://" + g.AdminAddr().String()
+	for _, tc := range []struct {
+		requireStore bool
+		downCode     int
+		downBody     string
+	}{
+		{false, 200, "ready\nstore: unreachable\n"},
+		{true, 503, "not ready: store unreachable (readiness.require_store)\nstore: unreachable\n"},
+	} {
+		t.Run(fmt.Sprintf("require_store=%t", tc.requireStore), func(t *testing.T) {
+			srv := redistest.Start(t)
+			cfg := parse(t, fmt.Sprintf("listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nstore: {driver: redis, redis: {addrs: [%q], key_prefix: %q}}\nreadiness: {require_store: %t}\n%s",
+				srv.Addr(), redistest.Prefix(t), tc.requireStore, route))
+			g, _ := start(t, cfg)
+			admin := "http://" + g.AdminAddr().String()
 
-	waitStatus(t, admin+"/readyz", 200)
-	srv.Stop()
-	waitStatus(t, admin+"/readyz", 503)
-	if code, _ := getStatus(t, admin+"/healthz"); code != 200 {
-		t.Errorf("/healthz with Redis down: %d, want 200 (alive, not ready)", code)
-	}
-	srv.Restart()
-	waitStatus(t, admin+"/readyz", 200)
+			waitReadyz(t, admin, 200, "ready\nstore: ok\n")
+			srv.Stop()
+			waitReadyz(t, admin, tc.downCode, tc.downBody)
+			if got := gaugeValue(t, g, "keygate_store_up", ""); got != 0 {
+				t.Errorf("keygate_store_up with Redis down: %v, want 0", got)
+			}
+			if code, _ := getStatus(t, admin+"/healthz"); code != 200 {
+				t.Errorf("/healthz with Redis down: %d, want 200 (alive)", code)
+			}
+			srv.Restart()
+			waitReadyz(t, admin, 200, "ready\nstore: ok\n")
 
-	_, metrics := getStatus(t, admin+"/metrics")
-	for _, want := range []string{"keygate_ready 1", "keygate_build_info{", "keygate_requests_in_flight 0", "go_goroutines"} {
-		if !strings.Contains(metrics, want) {
-			t.Errorf("/metrics has no %q", want)
-		}
+			_, metrics := getStatus(t, admin+"/metrics")
+			for _, want := range []string{"keygate_ready 1", "keygate_store_up 1", "keygate_build_info{", "keygate_requests_in_flight 0", "go_goroutines"} {
+				if !strings.Contains(metrics, want) {
+					t.Errorf("/metrics has no %q", want)
+				}
+			}
+		})
 	}
+}
+
+// waitReadyz waits up to 10s until admin's /readyz answers code with body.
+func waitReadyz(t *testing.T, admin string, code int, body string) {
+	t.Helper()
+	var gotCode int
+	var gotBody string
+	testkit.Eventually(t, 10*time.Second, fmt.Sprintf("/readyz answering %d %q", code, body), func() bool {
+		gotCode, gotBody = getStatus(t, admin+"/readyz")
+		return gotCode == code && gotBody == body
+	})
 }
 
 func TestReadyzEmbedded(t *testing.T) {

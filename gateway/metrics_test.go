@@ -55,8 +55,8 @@ func TestMetricsExposition(t *testing.T) {
 	if strings.Contains(metrics, `code="2xx"`) || strings.Contains(metrics, `code="4xx"`) {
 		t.Error("/metrics still has status classes in code")
 	}
-	last := gaugeValue(t, metrics, "keygate_config_last_reload_success_timestamp_seconds")
-	if first := gaugeValue(t, started, "keygate_config_last_reload_success_timestamp_seconds"); first <= 0 || last <= first {
+	last := exposedValue(t, metrics, "keygate_config_last_reload_success_timestamp_seconds")
+	if first := exposedValue(t, started, "keygate_config_last_reload_success_timestamp_seconds"); first <= 0 || last <= first {
 		t.Errorf("last reload timestamp %v at start, %v after a reload; want set at start and later after the reload", first, last)
 	}
 	if last < float64(before.Unix()) {
@@ -79,8 +79,8 @@ func TestMetricsExposition(t *testing.T) {
 	}
 }
 
-// gaugeValue is the value of the unlabelled series name in an exposition.
-func gaugeValue(t *testing.T, exposition, name string) float64 {
+// exposedValue is the value of the unlabelled series name in an exposition.
+func exposedValue(t *testing.T, exposition, name string) float64 {
 	t.Helper()
 	return seriesValue(t, exposition, name)
 }

@@ -80,7 +80,8 @@ func (g *Gateway) AdminAddr() net.Addr { return g.adminL.Addr() }
 // Serve serves on the bound listeners until ctx is done or a server
 // fails, then stops accepting, lets in-flight requests finish within
 // server.shutdown_timeout and closes what New built (Close). It returns
-// nil after a clean drain.
+// nil after a drain, also one whose deadline passed (the requests still in
+// flight are then cut off and counted in a warn line).
 //
 // One run group owns every goroutine of the running gateway: the public,
 // admin and tls.http_listen servers, the certificate manager, the config
@@ -121,6 +122,13 @@ func (g *Gateway) Serve(ctx context.Context) error {
 		zap.Int("routes", len(cfg.Routes)))
 
 	serveErr := grp.Wait()
+	if errors.Is(drainErr, context.DeadlineExceeded) {
+		// What an orchestrator wants: the stop it asked for happened, so
+		// the exit is clean (0); the requests cut off are named here.
+		g.log.Warn("drain deadline passed: in-flight requests cut off",
+			zap.Duration("shutdown_timeout", cfg.Server.ShutdownTimeout), zap.Int("in_flight", g.inFlight()))
+		drainErr = nil
+	}
 	g.Close()
 	if drainErr != nil {
 		return fmt.Errorf("draining: %w", drainErr)
@@ -196,4 +204,19 @@ func (g *Gateway) Run(ctx context.Context) error {
 		return err
 	}
 	return g.Serve(ctx)
+}
+
+// inFlight is keygate_requests_in_flight: the proxied requests being
+// served.
+func (g *Gateway) inFlight() int {
+	mfs, err := g.reg.Gather()
+	if err != nil {
+		return -1
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "keygate_requests_in_flight" && len(mf.GetMetric()) == 1 {
+			return int(mf.GetMetric()[0].GetGauge().GetValue())
+		}
+	}
+	return -1
 }

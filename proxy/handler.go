@@ -72,16 +72,18 @@ type RateLimiter interface {
 // Handler is the public listener's http.Handler. Its configuration can be
 // replaced while it serves with Reload.
 type Handler struct {
-	log       *zap.Logger
-	metrics   *metrics
-	auth      Authenticator
-	limiter   RateLimiter
-	quotas    QuotaCounter
-	local     *ratelimit.Local // fallback while the limiter's backend is down
-	ids       *requestIDs
-	state     atomic.Pointer[state]
-	sockets   socketMap // Unix-socket upstreams, for the Transport's dialer
-	unmatched routeMetrics
+	log *zap.Logger
+	// upstreamLines rate-limits the "upstream error" lines.
+	upstreamLines *lineLimiter
+	metrics       *metrics
+	auth          Authenticator
+	limiter       RateLimiter
+	quotas        QuotaCounter
+	local         *ratelimit.Local // fallback while the limiter's backend is down
+	ids           *requestIDs
+	state         atomic.Pointer[state]
+	sockets       socketMap // Unix-socket upstreams, for the Transport's dialer
+	unmatched     routeMetrics
 }
 
 // state is everything a Reload replaces at once.
@@ -127,13 +129,14 @@ func New(cfg *config.Config, opts Options) (*Handler, error) {
 		return nil, err
 	}
 	h := &Handler{
-		log:     log.Named("proxy"),
-		metrics: m,
-		auth:    opts.Authenticator,
-		limiter: opts.RateLimiter,
-		quotas:  opts.Quotas,
-		local:   local,
-		ids:     newRequestIDs(),
+		upstreamLines: newLineLimiter(upstreamErrorLogEvery, time.Now),
+		log:           log.Named("proxy"),
+		metrics:       m,
+		auth:          opts.Authenticator,
+		limiter:       opts.RateLimiter,
+		quotas:        opts.Quotas,
+		local:         local,
+		ids:           newRequestIDs(),
 	}
 	if h.limiter == nil {
 		h.limiter = local
@@ -654,11 +657,19 @@ func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 		}
 	}
 	if ce := h.log.Check(zapcore.WarnLevel, "upstream error"); ce != nil && kind != upstreamCanceled {
-		fields := []zap.Field{zap.String("kind", kind), zap.Error(err)}
+		route := ""
 		if ex != nil {
-			fields = append(fields, zap.String("request_id", ex.requestID[0]), zap.String("route", ex.route.Name))
+			route = ex.route.Name
 		}
-		ce.Write(fields...)
+		// One line per route and kind per upstreamErrorLogEvery: a dead
+		// upstream under load would write one per request.
+		if ok, suppressed := h.upstreamLines.allow(route, kind); ok {
+			fields := []zap.Field{zap.String("kind", kind), zap.Error(err), zap.Int("suppressed", suppressed)}
+			if ex != nil {
+				fields = append(fields, zap.String("request_id", ex.requestID[0]), zap.String("route", route))
+			}
+			ce.Write(fields...)
+		}
 	}
 	httpkit.WriteError(w, e)
 }

@@ -152,6 +152,10 @@ type Message struct {
 	// connection to the backend was re-established): anything derived from
 	// earlier messages, such as a cache, must be dropped or re-checked.
 	Resync bool
+	// Down tells the subscriber that the subscription is lost: until the
+	// next message (a Resync when it is back) nothing published arrives,
+	// so anything derived from messages goes stale unseen. Empty Payload.
+	Down bool
 }
 
 // Events is publish/subscribe between every client of the store. Channel
@@ -165,7 +169,8 @@ type Events interface {
 	// Subscribe delivers the messages published on channel after it returns
 	// until ctx is done or the store is closed, when the channel is closed.
 	// It survives reconnections to the backend and reports each one with a
-	// Resync message. A subscriber that does not keep up loses messages and
+	// Resync message; a backend that can lose the subscription for a while
+	// sends a Down message when it does. A subscriber that does not keep up loses messages and
 	// is sent a Resync; it never blocks publishers.
 	Subscribe(ctx context.Context, channel string) (<-chan Message, error)
 }

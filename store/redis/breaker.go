@@ -17,7 +17,9 @@ import (
 // credentials keygate has cached (within auth.stale_if_error) are answered
 // at cache speed and the others get 503 without a wait. It is a go-redis
 // hook, so it covers every command of the client: the store's calls and
-// the Redis rate limiter's alike.
+// the Redis rate limiter's alike. It is fed by every command's outcome
+// and by the invalidation subscription (subscription.go): a lost
+// subscription connection counts as one failure.
 const (
 	// breakerThreshold consecutive failed commands open the breaker. Any
 	// command Redis answers (a reply error included) resets the count.

@@ -36,6 +36,9 @@ type metrics struct {
 	// them; shortCircuits counts those commands.
 	circuitOpen   prometheus.Gauge
 	shortCircuits prometheus.Counter
+	// subscriptionUp is 1 while a subscription on the channel is
+	// established, 0 while it is lost and being retried.
+	subscriptionUp *prometheus.GaugeVec
 }
 
 // newMetrics makes the collectors and registers them on reg unless it is
@@ -67,6 +70,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "keygate_store_short_circuited_total",
 			Help: "Redis commands (or pipelines) failed at once, without being sent, while the circuit breaker was open.",
 		}),
+		subscriptionUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "keygate_store_subscription_up",
+			Help: "1 while the Redis pub/sub subscription to the channel is established, 0 while it is lost (invalidations from other replicas do not arrive; the cache's effective TTL is shortened).",
+		}, []string{"channel"}),
 	}
 	for _, op := range ops {
 		m.errors.WithLabelValues(op)
@@ -98,6 +105,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return nil, err
 	}
 	if m.shortCircuits, err = register(reg, m.shortCircuits); err != nil {
+		return nil, err
+	}
+	m.subscriptionUp, err = register(reg, m.subscriptionUp)
+	if err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -108,7 +108,8 @@ var _ store.Store = (*Store)(nil)
 
 // New builds the client from cfg and pings the server under ctx (with a
 // deadline of dial_timeout plus the call timeout if ctx has none). A nil
-// log discards logs; a nil reg registers no metrics.
+// log discards logs; a nil reg registers no metrics. go-redis's own log
+// lines go to log too (named "go-redis"; see routeGoRedisLog).
 //
 // It then reads the maxmemory-policy of every master (see checkEviction),
 // logs a warning if one can evict keys or hides its policy, and fails if
@@ -132,6 +133,7 @@ func newStore(ctx context.Context, cfg config.Redis, log *zap.Logger, reg promet
 	if err != nil {
 		return nil, fmt.Errorf("redis store: %w", err)
 	}
+	routeGoRedisLog(log)
 	var seed [8]byte
 	_, _ = rand.Read(seed[:]) // never fails (crypto/rand)
 	s := &Store{

@@ -33,8 +33,9 @@ func (b *Box) C() <-chan store.Message { return b.ch }
 
 // Send queues m without blocking and reports whether it was queued. When the
 // queue is full, m is dropped and the oldest queued message makes room for a
-// Resync, so the subscriber learns that it missed something. Send after
-// Close does nothing.
+// Resync, so the subscriber learns that it missed something; a Down
+// message is kept (it says more than a Resync: the Resync follows when the
+// subscription is back). Send after Close does nothing.
 func (b *Box) Send(m store.Message) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -53,7 +54,7 @@ func (b *Box) Send(m store.Message) bool {
 	default:
 	}
 	select {
-	case b.ch <- store.Message{Channel: m.Channel, Resync: true}:
+	case b.ch <- store.Message{Channel: m.Channel, Resync: !m.Down, Down: m.Down}:
 	default:
 	}
 	return false

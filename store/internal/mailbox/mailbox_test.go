@@ -85,3 +85,28 @@ func TestConcurrentSendersNeverBlock(t *testing.T) {
 		t.Errorf("queued %d messages (resync %v), want 8 with a Resync", n, resync)
 	}
 }
+
+// TestSendFullKeepsDown: a Down message sent to a full box is queued (in
+// place of a Resync), so a slow subscriber still learns that the
+// subscription is lost.
+func TestSendFullKeepsDown(t *testing.T) {
+	b := New(2)
+	b.Send(msg("a"))
+	b.Send(msg("b"))
+	b.Send(store.Message{Channel: "c", Down: true})
+	b.Close()
+	var got []string
+	for m := range b.C() {
+		switch {
+		case m.Down:
+			got = append(got, "DOWN")
+		case m.Resync:
+			got = append(got, "RESYNC")
+		default:
+			got = append(got, string(m.Payload))
+		}
+	}
+	if want := "b DOWN"; strings.Join(got, " ") != want {
+		t.Errorf("received %q, want %q", strings.Join(got, " "), want)
+	}
+}

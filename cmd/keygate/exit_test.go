@@ -1,0 +1,61 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestServeExitsZeroPastDrainDeadline holds a request open past
+// server.shutdown_timeout after SIGTERM: the process must exit 0 (the stop
+// the orchestrator asked for happened) with a warn line naming the one
+// request it cut off.
+func TestServeExitsZeroPastDrainDeadline(t *testing.T) {
+	arrived, release := make(chan struct{}, 1), make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer up.Close()
+	defer close(release)
+	_, path := servedConfig(t, up.URL, "  - {name: hang, path_prefix: /, upstream: UP, auth: none}\n", "")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, path, strings.Replace(string(b), "shutdown_timeout: 10s", "shutdown_timeout: 200ms", 1))
+	p := startServe(t, path)
+
+	go func() {
+		if resp, err := http.Get("http://" + p.addr + "/hang"); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request never reached the upstream")
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.exited:
+		if err != nil {
+			t.Errorf("keygate exited with %v after SIGTERM past the drain deadline, want exit 0", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("keygate did not exit after SIGTERM")
+	}
+	line := p.waitLog(t, "drain deadline passed: in-flight requests cut off")
+	if line["level"] != "warn" || line["in_flight"] != float64(1) {
+		t.Errorf("drain deadline line = %v, want level warn and in_flight 1", line)
+	}
+}
