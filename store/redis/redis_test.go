@@ -360,13 +360,21 @@ func TestResubscribeReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.Restart()
-	select {
-	case m := <-sub:
-		if !m.Resync || m.Channel != "events" {
-			t.Fatalf("first message after a restart: got %+v, want a Resync on events", m)
+	timeout := time.After(10 * time.Second)
+	for resynced := false; !resynced; {
+		select {
+		case m := <-sub:
+			switch {
+			case m.Down && m.Channel == "events":
+				// the loss is reported first (subscription.go)
+			case !m.Resync || m.Channel != "events":
+				t.Fatalf("message after a restart: got %+v, want Down, then a Resync on events", m)
+			default:
+				resynced = true
+			}
+		case <-timeout:
+			t.Fatal("no Resync within 10s of the restart")
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no Resync within 10s of the restart")
 	}
 	want := `
 # HELP keygate_store_pubsub_resubscribes_total Redis pub/sub subscriptions re-established after a lost connection.
@@ -376,8 +384,8 @@ keygate_store_pubsub_resubscribes_total 1
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "keygate_store_pubsub_resubscribes_total"); err != nil {
 		t.Error(err)
 	}
-	if n := logs.FilterMessage("store pubsub resubscribed").FilterField(zap.String("channel", "events")).Len(); n != 1 {
-		t.Errorf("warn log lines %q: got %d, want 1", "store pubsub resubscribed", n)
+	if n := logs.FilterMessage("store subscription lost").FilterField(zap.String("channel", "events")).Len(); n != 1 {
+		t.Errorf("warn log lines %q: got %d, want 1", "store subscription lost", n)
 	}
 }
 
