@@ -111,14 +111,16 @@ func (s *Store) pump(ctx context.Context, channel string, ps *goredis.PubSub, bo
 		if ctx.Err() != nil {
 			return
 		}
+		lost := time.Now()
+		// The gauge, the breaker and the log line come before the Down
+		// message, so whoever reads Down sees them already.
 		up.Set(0)
-		box.Send(store.Message{Channel: channel, Down: true})
 		// A dead subscription connection counts toward the circuit
 		// breaker like a failed command (one of its three); a refusal
 		// Redis answered (an ACL change) does not.
 		s.breaker.observe(ctx, err)
-		lost := time.Now()
 		s.log.Warn("store subscription lost", zap.String("channel", channel), zap.Error(err))
+		box.Send(store.Message{Channel: channel, Down: true})
 		if ps = s.resubscribe(ctx, channel, lost, err); ps == nil {
 			return
 		}
