@@ -41,6 +41,9 @@ type keygateConfig struct {
 	LimitMode string
 	// ForwardAuth turns the check endpoint on, answering 127.0.0.1.
 	ForwardAuth bool
+	// CORSOrigin, when set, puts a cors policy allowing that origin on
+	// the route.
+	CORSOrigin string
 }
 
 // yaml renders the config as keygate reads it.
@@ -77,6 +80,9 @@ func (c keygateConfig) yaml() string {
 	fmt.Fprintf(&b, "routes:\n  - name: bench\n    path_prefix: /\n    upstream: %s\n    auth: %s\n", c.Upstream, c.Auth)
 	if c.Auth == "required" {
 		b.WriteString("    api_set: bench\n")
+	}
+	if c.CORSOrigin != "" {
+		fmt.Fprintf(&b, "    cors: {allowed_origins: [%q]}\n", c.CORSOrigin)
 	}
 	if c.LimitMode != "" {
 		fmt.Fprintf(&b, "    rate_limit: {rate: 1000000, per: 1s, burst: 1000000, key: credential, mode: %s}\n", c.LimitMode)

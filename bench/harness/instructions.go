@@ -49,7 +49,11 @@ const (
 )
 
 // instrTargets are the instructions subcommand's targets, in report order.
-var instrTargets = []string{"bare", "keygate", "keygate-authheader", "keygate-bearer-none", "keygate-bearer-user", "keygate-bearer", "keygate-apikey", "nginx"}
+var instrTargets = []string{"bare", "keygate", "keygate-authheader", "keygate-bearer-none", "keygate-bearer-user", "keygate-bearer", "keygate-bearer-cors", "keygate-apikey", "nginx"}
+
+// corsOrigin is the origin keygate-bearer-cors's route allows and its
+// requests come from.
+const corsOrigin = "https://app.example.com"
 
 // instrSteps are the rows of the "added instructions" table: each target
 // against the one before it that was counted.
@@ -221,6 +225,7 @@ func (r *instrRun) setUp(ctx context.Context, keygateBin string) error {
 		"five": {Auth: "required"},
 		"user": {Auth: "required", Identity: "[user]"},
 		"zero": {Auth: "required", Identity: "[]"},
+		"cors": {Auth: "required", CORSOrigin: corsOrigin},
 	} {
 		c.Listen, c.Admin, c.StorePath, c.Upstream = addr(instrPort), addr(instrAdmin), l.path("keygate.db"), "http://"+addr(instrUpstreamPort)
 		c.Secret = secret // the none config has it too: one store, one key
@@ -260,6 +265,8 @@ func (r *instrRun) command(t string) ([]string, string) {
 		return keygate("user"), r.bearer
 	case "keygate-bearer":
 		return keygate("five"), r.bearer
+	case "keygate-bearer-cors":
+		return keygate("cors"), r.bearer
 	case "keygate-apikey":
 		return keygate("five"), r.apikey
 	}
@@ -274,6 +281,9 @@ func (r *instrRun) count(ctx context.Context, t string, run int) (int64, error) 
 	var h []string
 	if authz != "" {
 		h = append(h, "-H", "Authorization: "+authz)
+	}
+	if t == "keygate-bearer-cors" { // a browser's cross-origin request from the allowed origin
+		h = append(h, "-H", "Origin: "+corsOrigin)
 	}
 	if r.clientHeaders {
 		h = append(h, "-H", "Accept-Encoding: gzip", "-H", "Accept-Language: en-GB", "-H", "Cache-Control: no-cache", "-H", "X-Client-Version: 1.0")
