@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/keygate/keygate/config"
 )
 
 // The instructions subcommand counts the user-space instructions each
@@ -49,7 +51,7 @@ const (
 )
 
 // instrTargets are the instructions subcommand's targets, in report order.
-var instrTargets = []string{"bare", "keygate", "keygate-authheader", "keygate-bearer-none", "keygate-bearer-user", "keygate-bearer", "keygate-bearer-cors", "keygate-apikey", "nginx"}
+var instrTargets = []string{"bare", "keygate", "keygate-authheader", "keygate-bearer-none", "keygate-bearer-user", "keygate-bearer", "keygate-bearer-cors", "keygate-check", "keygate-apikey", "nginx"}
 
 // corsOrigin is the origin keygate-bearer-cors's route allows and its
 // requests come from.
@@ -221,11 +223,12 @@ func (r *instrRun) setUp(ctx context.Context, keygateBin string) error {
 	}
 	secret := newSecret()
 	for name, c := range map[string]keygateConfig{
-		"none": {Auth: "none"},
-		"five": {Auth: "required"},
-		"user": {Auth: "required", Identity: "[user]"},
-		"zero": {Auth: "required", Identity: "[]"},
-		"cors": {Auth: "required", CORSOrigin: corsOrigin},
+		"none":  {Auth: "none"},
+		"five":  {Auth: "required"},
+		"user":  {Auth: "required", Identity: "[user]"},
+		"zero":  {Auth: "required", Identity: "[]"},
+		"cors":  {Auth: "required", CORSOrigin: corsOrigin},
+		"check": {Auth: "required", ForwardAuth: true},
 	} {
 		c.Listen, c.Admin, c.StorePath, c.Upstream = addr(instrPort), addr(instrAdmin), l.path("keygate.db"), "http://"+addr(instrUpstreamPort)
 		c.Secret = secret // the none config has it too: one store, one key
@@ -267,6 +270,8 @@ func (r *instrRun) command(t string) ([]string, string) {
 		return keygate("five"), r.bearer
 	case "keygate-bearer-cors":
 		return keygate("cors"), r.bearer
+	case "keygate-check":
+		return keygate("check"), r.bearer
 	case "keygate-apikey":
 		return keygate("five"), r.apikey
 	}
@@ -282,8 +287,14 @@ func (r *instrRun) count(ctx context.Context, t string, run int) (int64, error) 
 	if authz != "" {
 		h = append(h, "-H", "Authorization: "+authz)
 	}
-	if t == "keygate-bearer-cors" { // a browser's cross-origin request from the allowed origin
+	url := fmt.Sprintf("http://%s/bench/item", addr(instrPort))
+	switch t {
+	case "keygate-bearer-cors": // a browser's cross-origin request from the allowed origin
 		h = append(h, "-H", "Origin: "+corsOrigin)
+	case "keygate-check": // what an ingress asks keygate about GET /bench/item
+		url = fmt.Sprintf("http://%s%s", addr(instrPort), config.DefaultForwardAuthPath)
+		h = append(h, "-H", "X-Forwarded-Method: GET", "-H", "X-Forwarded-Proto: http",
+			"-H", "X-Forwarded-Host: "+host, "-H", "X-Forwarded-Uri: /bench/item")
 	}
 	if r.clientHeaders {
 		h = append(h, "-H", "Accept-Encoding: gzip", "-H", "Accept-Language: en-GB", "-H", "Cache-Control: no-cache", "-H", "X-Client-Version: 1.0")
@@ -297,7 +308,6 @@ func (r *instrRun) count(ctx context.Context, t string, run int) (int64, error) 
 		_ = s.cmd.Process.Kill()
 		<-s.done
 	}()
-	url := fmt.Sprintf("http://%s/bench/item", addr(instrPort))
 	curl := func(args ...string) (string, error) {
 		cmd := exec.CommandContext(ctx, "curl", append(append([]string{"-s", "-o", "/dev/null"}, h...), args...)...)
 		b, err := cmd.Output()
