@@ -425,6 +425,15 @@ func TestNoSecretValues(t *testing.T) {
 	}
 }
 
+// grpcPort is the port of forward_auth.grpc_listen, -1 without it.
+func grpcPort(t *testing.T, cfg *config.Config) int32 {
+	t.Helper()
+	if cfg.ForwardAuth.GRPCListen == "" {
+		return -1
+	}
+	return portOf(t, "forward_auth.grpc_listen", cfg.ForwardAuth.GRPCListen)
+}
+
 func portOf(t *testing.T, what, addr string) int32 {
 	t.Helper()
 	_, p, err := net.SplitHostPort(addr)
@@ -492,9 +501,10 @@ func checkKeygatePod(t *testing.T, o *objects, p keygatePod) {
 			continue // Prometheus's, checked with its ServiceMonitor
 		}
 		n++
+		grpc := grpcPort(t, p.cfg)
 		for _, sp := range s.Spec.Ports {
-			if got := containerPort(c, sp.TargetPort); got != listen {
-				t.Errorf("Service %s port %d targets %s (%d), want keygate's listen port %d", s.Name, sp.Port, sp.TargetPort.String(), got, listen)
+			if got := containerPort(c, sp.TargetPort); got != listen && got != grpc {
+				t.Errorf("Service %s port %d targets %s (%d), want keygate's listen port %d (or forward_auth.grpc_listen's)", s.Name, sp.Port, sp.TargetPort.String(), got, listen)
 			}
 		}
 	}
@@ -509,6 +519,7 @@ func checkNetworkPolicy(t *testing.T, o *objects, p keygatePod) {
 	t.Helper()
 	admin := portOf(t, "admin_listen", p.cfg.AdminListen)
 	listen := portOf(t, "listen", p.cfg.Listen)
+	grpc := grpcPort(t, p.cfg)
 	found := false
 	for _, np := range o.netpols {
 		sel, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
@@ -525,7 +536,7 @@ func checkNetworkPolicy(t *testing.T, o *objects, p keygatePod) {
 				}
 				port := containerPort(p.container, *pp.Port)
 				switch {
-				case port == listen:
+				case port == listen || port == grpc:
 					publicOpen = true
 				case port == admin:
 					adminOpen = true
