@@ -23,7 +23,6 @@ import (
 	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
-	"sigs.k8s.io/yaml"
 
 	"github.com/keygate/keygate/config"
 )
@@ -123,7 +122,7 @@ func buildForwardAuth(t *testing.T, example string) *faBuild {
 			target = appendNew(&b.securityPolicies)
 		case "security.istio.io/v1/AuthorizationPolicy":
 			var env customResource[json.RawMessage]
-			if err := yaml.UnmarshalStrict(data, &env); err != nil {
+			if err := decodeStrict(data, &env); err != nil {
 				t.Fatalf("%s does not decode strictly: %v\n%s", where, err, data)
 			}
 			p := &customResource[*securityv1.AuthorizationPolicy]{TypeMeta: env.TypeMeta, Metadata: env.Metadata, Spec: &securityv1.AuthorizationPolicy{}}
@@ -136,7 +135,7 @@ func buildForwardAuth(t *testing.T, example string) *faBuild {
 			b.add(t, where, kind, data)
 			continue
 		}
-		if err := yaml.UnmarshalStrict(data, target); err != nil {
+		if err := decodeStrict(data, target); err != nil {
 			t.Fatalf("%s does not decode strictly: %v\n%s", where, err, data)
 		}
 	}
@@ -446,7 +445,7 @@ func TestForwardAuthIstio(t *testing.T) {
 	var values struct {
 		MeshConfig json.RawMessage `json:"meshConfig"`
 	}
-	if err := yaml.UnmarshalStrict(raw, &values); err != nil {
+	if err := decodeStrict(raw, &values); err != nil {
 		t.Fatalf("istiod-values.yaml: %v", err)
 	}
 	mesh := &meshv1alpha1.MeshConfig{}

@@ -3,6 +3,7 @@ package deploy
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -20,6 +21,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
@@ -94,9 +96,24 @@ func (o *objects) add(t *testing.T, where, kind string, data []byte) {
 	default:
 		t.Fatalf("%s: unexpected kind %s", where, kind)
 	}
-	if err := yaml.UnmarshalStrict(data, target); err != nil {
+	if err := decodeStrict(data, target); err != nil {
 		t.Fatalf("%s does not decode strictly: %v\n%s", where, err, data)
 	}
+}
+
+// decodeStrict decodes YAML as the API server does: field names are
+// case-sensitive (encoding/json's are not), an unknown or repeated field is
+// an error.
+func decodeStrict(data []byte, v any) error {
+	j, err := yaml.YAMLToJSON(data)
+	if err != nil {
+		return err
+	}
+	strict, err := kjson.UnmarshalStrict(j, v)
+	if err != nil {
+		return err
+	}
+	return errors.Join(strict...)
 }
 
 // appendNew appends a new zero T to list and returns it, for decoding into.
