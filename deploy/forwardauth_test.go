@@ -465,6 +465,11 @@ func TestForwardAuthIstio(t *testing.T) {
 		t.Errorf("provider %q: service %q needs the namespace", name, g.GetService())
 	}
 	b.checkGRPC(t, "extension provider "+name, "", g.GetService(), int32(g.GetPort()))
+	for _, sp := range b.svc.Spec.Ports {
+		if sp.Port == int32(g.GetPort()) && sp.Name != "grpc" && !strings.HasPrefix(sp.Name, "grpc-") && (sp.AppProtocol == nil || *sp.AppProtocol != "grpc") {
+			t.Errorf("Service %s port %d is named %q: Istio speaks HTTP/2 to it only when the name is grpc or grpc-* (or appProtocol grpc)", b.svc.Name, sp.Port, sp.Name)
+		}
+	}
 	if g.GetFailOpen() {
 		t.Errorf("provider %q: failOpen lets every request through while keygate is unreachable", name)
 	}
