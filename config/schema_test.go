@@ -78,7 +78,7 @@ func TestSchemaFileCurrent(t *testing.T) {
 // and the Kubernetes examples' configs validate against the schema.
 func TestSchemaAcceptsShippedConfigs(t *testing.T) {
 	s := compileSchema(t, false)
-	for _, f := range []string{"gateway.yaml", "deploy/image/gateway.yaml", "deploy/kubernetes/base/gateway.yaml", "deploy/kubernetes/standalone/gateway.yaml"} {
+	for _, f := range []string{"gateway.yaml", "deploy/image/gateway.yaml", "deploy/kubernetes/base/gateway.yaml", "deploy/kubernetes/standalone/gateway.yaml", "deploy/kubernetes/forward-auth/keygate/gateway.yaml"} {
 		t.Run(f, func(t *testing.T) {
 			b, err := os.ReadFile(filepath.Join(repoRoot, f))
 			if err != nil {

@@ -3,6 +3,7 @@ package deploy
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -20,6 +21,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
@@ -94,9 +96,24 @@ func (o *objects) add(t *testing.T, where, kind string, data []byte) {
 	default:
 		t.Fatalf("%s: unexpected kind %s", where, kind)
 	}
-	if err := yaml.UnmarshalStrict(data, target); err != nil {
+	if err := decodeStrict(data, target); err != nil {
 		t.Fatalf("%s does not decode strictly: %v\n%s", where, err, data)
 	}
+}
+
+// decodeStrict decodes YAML as the API server does: field names are
+// case-sensitive (encoding/json's are not), an unknown or repeated field is
+// an error.
+func decodeStrict(data []byte, v any) error {
+	j, err := yaml.YAMLToJSON(data)
+	if err != nil {
+		return err
+	}
+	strict, err := kjson.UnmarshalStrict(j, v)
+	if err != nil {
+		return err
+	}
+	return errors.Join(strict...)
 }
 
 // appendNew appends a new zero T to list and returns it, for decoding into.
@@ -425,6 +442,15 @@ func TestNoSecretValues(t *testing.T) {
 	}
 }
 
+// grpcPort is the port of forward_auth.grpc_listen, -1 without it.
+func grpcPort(t *testing.T, cfg *config.Config) int32 {
+	t.Helper()
+	if cfg.ForwardAuth.GRPCListen == "" {
+		return -1
+	}
+	return portOf(t, "forward_auth.grpc_listen", cfg.ForwardAuth.GRPCListen)
+}
+
 func portOf(t *testing.T, what, addr string) int32 {
 	t.Helper()
 	_, p, err := net.SplitHostPort(addr)
@@ -492,9 +518,10 @@ func checkKeygatePod(t *testing.T, o *objects, p keygatePod) {
 			continue // Prometheus's, checked with its ServiceMonitor
 		}
 		n++
+		grpc := grpcPort(t, p.cfg)
 		for _, sp := range s.Spec.Ports {
-			if got := containerPort(c, sp.TargetPort); got != listen {
-				t.Errorf("Service %s port %d targets %s (%d), want keygate's listen port %d", s.Name, sp.Port, sp.TargetPort.String(), got, listen)
+			if got := containerPort(c, sp.TargetPort); got != listen && got != grpc {
+				t.Errorf("Service %s port %d targets %s (%d), want keygate's listen port %d (or forward_auth.grpc_listen's)", s.Name, sp.Port, sp.TargetPort.String(), got, listen)
 			}
 		}
 	}
@@ -509,6 +536,7 @@ func checkNetworkPolicy(t *testing.T, o *objects, p keygatePod) {
 	t.Helper()
 	admin := portOf(t, "admin_listen", p.cfg.AdminListen)
 	listen := portOf(t, "listen", p.cfg.Listen)
+	grpc := grpcPort(t, p.cfg)
 	found := false
 	for _, np := range o.netpols {
 		sel, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
@@ -525,7 +553,7 @@ func checkNetworkPolicy(t *testing.T, o *objects, p keygatePod) {
 				}
 				port := containerPort(p.container, *pp.Port)
 				switch {
-				case port == listen:
+				case port == listen || port == grpc:
 					publicOpen = true
 				case port == admin:
 					adminOpen = true
