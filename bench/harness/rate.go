@@ -25,6 +25,7 @@ type rateRow struct {
 	target string
 	lg     loadgenResult
 	others float64
+	mem    rss
 }
 
 // ratePhases runs one rate phase per rate: -rate's, or -rate-fractions of
@@ -91,7 +92,7 @@ func (r *loadRun) ratePhase(ctx context.Context, rate int, how string) error {
 			rep.p99[t.name] = append(rep.p99[t.name], float64(lg.P99))
 			rep.p999[t.name] = append(rep.p999[t.name], float64(lg.P999))
 			r.suspect = r.suspect || lg.Failed() > 0
-			rep.rows = append(rep.rows, rateRow{round: round, target: t.name, lg: lg, others: m.others})
+			rep.rows = append(rep.rows, rateRow{round: round, target: t.name, lg: lg, others: m.others, mem: m.mem})
 			if err := sleep(ctx, o.cooldown); err != nil {
 				return err
 			}
