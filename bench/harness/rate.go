@@ -39,8 +39,8 @@ func (r *loadRun) ratePhases(ctx context.Context) error {
 			return err
 		}
 	}
-	bare := median(r.totals["bare"].rps)
 	for _, f := range r.p.fractions {
+		bare := median(r.totals["bare"].rps)
 		rate := int(bare * f)
 		if rate < 1 {
 			return fmt.Errorf("rate phase: %g of bare's median req/s %.0f is below 1; set -rate", f, bare)
