@@ -281,17 +281,6 @@ func TestStandalone(t *testing.T) {
 	if len(o.pdbs) == 0 {
 		t.Error("no PodDisruptionBudget")
 	}
-
-	// The chart's sidecar example gives keygate the same resources and
-	// runtime settings as this overlay: both come from the measured
-	// footprint (docs/benchmarks.md, "Sidecar footprint").
-	chart := theKeygatePod(t, renderChart(t, filepath.Join(chartDir, "ci", "sidecar-values.yaml")))
-	if !equality.Semantic.DeepEqual(chart.container.Resources, p.container.Resources) {
-		t.Errorf("keygate's resources: the chart's sidecar example %v, the sidecar overlay %v", chart.container.Resources, p.container.Resources)
-	}
-	if chart.cfg.Runtime != p.cfg.Runtime {
-		t.Errorf("runtime: the chart's sidecar example %+v, the sidecar overlay %+v", chart.cfg.Runtime, p.cfg.Runtime)
-	}
 }
 
 func TestRedis(t *testing.T) {
