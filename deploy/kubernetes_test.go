@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -174,6 +176,17 @@ func TestSidecar(t *testing.T) {
 	}
 	if len(o.pdbs) == 0 {
 		t.Error("no PodDisruptionBudget")
+	}
+
+	// The chart's sidecar example gives keygate the same resources and
+	// runtime settings as this overlay: both come from the measured
+	// footprint (docs/benchmarks.md, "Sidecar footprint").
+	chart := theKeygatePod(t, renderChart(t, filepath.Join(chartDir, "ci", "sidecar-values.yaml")))
+	if !equality.Semantic.DeepEqual(chart.container.Resources, p.container.Resources) {
+		t.Errorf("keygate's resources: the chart's sidecar example %v, the sidecar overlay %v", chart.container.Resources, p.container.Resources)
+	}
+	if chart.cfg.Runtime != p.cfg.Runtime {
+		t.Errorf("runtime: the chart's sidecar example %+v, the sidecar overlay %+v", chart.cfg.Runtime, p.cfg.Runtime)
 	}
 }
 
@@ -506,6 +519,12 @@ func checkKeygatePod(t *testing.T, o *objects, p keygatePod) {
 	}
 	if c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() {
 		t.Errorf("%s: keygate needs memory requests and limits", p.owner)
+	}
+	// A memory_limit_mib set in gateway.yaml (GOMEMLIMIT) must leave room
+	// under the container's limit for what the Go runtime does not count,
+	// the binary's pages among them; 0 takes 90% of the limit.
+	if m := p.cfg.Runtime.MemoryLimitMiB; m > 0 && m<<20 > c.Resources.Limits.Memory().Value()*9/10 {
+		t.Errorf("%s: runtime.memory_limit_mib %d is above 90%% of the container's memory limit %s", p.owner, m, c.Resources.Limits.Memory())
 	}
 
 	podLabels := labels.Set(p.tmpl.Labels)

@@ -10,7 +10,7 @@
 # the Go program; see docs/benchmarks.md. This script only installs, as
 # root with apt-get, what the subcommand needs and is missing: wrk (load),
 # nginx-light (when nginx is among the targets), redis-server (the
-# keygate-rl-* targets), valgrind and curl (instructions).
+# keygate-rl-* and keygate-sidecar* targets), valgrind and curl (instructions).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,7 +23,7 @@ case $sub in
 load)
 	want wrk wrk
 	[[ " $* " != *nginx* ]] || want nginx nginx-light
-	[[ " $* " != *keygate-rl-* ]] || want redis-server redis-server
+	[[ " $* " != *keygate-rl-* && " $* " != *keygate-sidecar* ]] || want redis-server redis-server
 	;;
 paired) ;;
 instructions)

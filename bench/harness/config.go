@@ -44,12 +44,21 @@ type keygateConfig struct {
 	// CORSOrigin, when set, puts a cors policy allowing that origin on
 	// the route.
 	CORSOrigin string
+	// Sidecar writes deploy/kubernetes/sidecar's log and auth settings
+	// (JSON log at info, cache_ttl 15s, stale_if_error 1m) and an
+	// encryption key, EncryptionSecret.
+	Sidecar          bool
+	EncryptionSecret string
 }
 
 // yaml renders the config as keygate reads it.
 func (c keygateConfig) yaml() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "listen: %s\nadmin_listen: %s\nlog: {level: warn, access_log: %t}\n", c.Listen, c.Admin, c.AccessLog)
+	level := "level: warn"
+	if c.Sidecar {
+		level = "level: info, format: json"
+	}
+	fmt.Fprintf(&b, "listen: %s\nadmin_listen: %s\nlog: {%s, access_log: %t}\n", c.Listen, c.Admin, level, c.AccessLog)
 	if c.RedisAddr != "" {
 		fmt.Fprintf(&b, "store: {driver: redis, redis: {addrs: [%q], key_prefix: %q}}\n", c.RedisAddr, c.Name+":")
 	} else {
@@ -66,6 +75,9 @@ func (c keygateConfig) yaml() string {
 	}
 	if c.Auth == "required" {
 		fmt.Fprintf(&b, "auth:\n  digest_keys: [{id: b1, secret: %q}]\n", c.Secret)
+		if c.Sidecar {
+			fmt.Fprintf(&b, "  encryption_keys: [{id: e1, secret: %q}]\n  cache_ttl: 15s\n  stale_if_error: 1m\n", c.EncryptionSecret)
+		}
 		// The flood comes from one address, 127.0.0.1: with the per-address
 		// failure limit on, all but its first 20 requests would get 429
 		// without a look-up. Off, every request is a look-up: the worst

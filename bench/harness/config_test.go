@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keygate/keygate/config"
 )
@@ -46,7 +47,23 @@ func TestLoadTargetConfigs(t *testing.T) {
 			if tg.identity == "[user]" && !slices.Equal(cfg.Auth.UpstreamIdentity, []string{"user"}) {
 				t.Errorf("upstream_identity %v, want [user]", cfg.Auth.UpstreamIdentity)
 			}
+			if tg.sidecar {
+				// deploy/kubernetes/sidecar's settings, and the variant's
+				// runtime section.
+				if cfg.Log.Format != "json" || cfg.Log.Level != "info" || cfg.Auth.CacheTTL != 15*time.Second ||
+					cfg.Auth.StaleIfError != time.Minute || len(cfg.Auth.EncryptionKeys) != 1 {
+					t.Errorf("log %+v, cache_ttl %v, stale_if_error %v, %d encryption keys: not the sidecar's",
+						cfg.Log, cfg.Auth.CacheTTL, cfg.Auth.StaleIfError, len(cfg.Auth.EncryptionKeys))
+				}
+				if cfg.Store.Driver != "redis" {
+					t.Errorf("store driver %q, want redis", cfg.Store.Driver)
+				}
+				if want := tg.runtime; want != "" && !strings.Contains(c.yaml(), "runtime: "+want+"\n") {
+					t.Errorf("no runtime section %s in\n%s", want, c.yaml())
+				}
+			}
 			switch {
+			case tg.sidecar:
 			case tg.limitMode == "":
 				if route.RateLimit != nil {
 					t.Errorf("a rate limit on %s", tg.name)

@@ -34,6 +34,9 @@ type loadRun struct {
 	rateRuns []rateReport
 	// upstreamRSS is the shared upstream's peak RSS, MiB.
 	upstreamRSS float64
+	// idleRSS is each target's VmRSS once it answers, before any load;
+	// peaks is each server's VmHWM before measure last reset it, MiB.
+	idleRSS, peaks map[string]float64
 }
 
 // roundRow is one measured wrk run.
@@ -43,6 +46,7 @@ type roundRow struct {
 	wrk    wrkResult
 	bad    int64 // answers of the wrong kind
 	others float64
+	mem    rss
 }
 
 // totals add up one target's runs.
@@ -68,7 +72,8 @@ func runLoad(ctx context.Context, args []string) error {
 		return err
 	}
 	r := &loadRun{o: o, p: p, lab: l, clk: clockTicks(), bins: map[string]string{}, servers: map[string]*server{},
-		auth: map[string]string{}, totals: map[string]*totals{}, started: time.Now()}
+		auth: map[string]string{}, totals: map[string]*totals{}, idleRSS: map[string]float64{}, peaks: map[string]float64{},
+		started: time.Now()}
 	r.results = o.results
 	if r.results == "" {
 		r.results = filepath.Join(l.root, "bench", "results", time.Now().Format("20060102-150405"))
@@ -82,11 +87,16 @@ func runLoad(ctx context.Context, args []string) error {
 	if err := r.setUp(ctx); err != nil {
 		return err
 	}
-	if err := r.measureRounds(ctx); err != nil {
-		return err
+	// -rate-first: the fixed rates before the maximum load, so that what
+	// the maximum load leaves on the heap is not in their memory figures.
+	phases := []func(context.Context) error{r.measureRounds, r.ratePhases}
+	if o.rateFirst {
+		phases = []func(context.Context) error{r.ratePhases, r.measureRounds}
 	}
-	if err := r.ratePhases(ctx); err != nil {
-		return err
+	for _, phase := range phases {
+		if err := phase(ctx); err != nil {
+			return err
+		}
 	}
 	return r.report()
 }
@@ -97,7 +107,7 @@ func needed(p plan) []string {
 	if p.listed("nginx") || p.listed("nginx-authreq") {
 		progs = append(progs, "nginx")
 	}
-	if p.listed("keygate-rl-fast") || p.listed("keygate-rl-exact") {
+	if p.needRedis() {
 		progs = append(progs, "redis-server")
 	}
 	return progs
@@ -148,7 +158,7 @@ func (r *loadRun) setUp(ctx context.Context) error {
 	if err := l.waitPort(up, upstreamPort); err != nil {
 		return err
 	}
-	if p.listed("keygate-rl-fast") || p.listed("keygate-rl-exact") {
+	if p.needRedis() {
 		s, err := l.start("redis", redisPort, nil, "redis-server", "--bind", host, "--port", strconv.Itoa(redisPort),
 			"--save", "", "--appendonly", "no", "--dir", l.work)
 		if err != nil {
@@ -246,6 +256,18 @@ func (r *loadRun) setUp(ctx context.Context) error {
 			return err
 		}
 	}
+	// The idle footprint: each server once it has answered its probe and
+	// settled for a second, before any load.
+	if err := sleep(ctx, time.Second); err != nil {
+		return err
+	}
+	for _, t := range p.targets {
+		m, err := readRSS(r.servers[t.name].Pid())
+		if err != nil {
+			return fmt.Errorf("%s: %w", t.name, err)
+		}
+		r.idleRSS[t.name] = m.Now
+	}
 	var pids []string
 	for _, t := range p.targets {
 		pids = append(pids, fmt.Sprintf("%s=%d", t.name, r.servers[t.name].Pid()))
@@ -288,15 +310,21 @@ func (r *loadRun) keygateConfig(t target, upstreamURL string) keygateConfig {
 	c := keygateConfig{Name: t.name, Listen: addr(t.port), Admin: addr(t.admin), AccessLog: t.accessLog,
 		StorePath: r.lab.path(t.name + ".db"), Runtime: r.o.keygateRuntime, UpstreamSection: r.o.keygateUp,
 		Upstream: upstreamURL, Auth: t.auth, FailureLimitOff: t.unknown, Identity: t.identity, LimitMode: t.limitMode,
-		ForwardAuth: t.check}
+		ForwardAuth: t.check, Sidecar: t.sidecar}
+	if t.runtime != "" {
+		c.Runtime = t.runtime
+	}
 	if t.unix {
 		c.Upstream = "unix://" + r.upSock
 	}
-	if t.limitMode != "" {
+	if t.redis() {
 		c.RedisAddr = addr(redisPort)
 	}
 	if t.auth == "required" {
 		c.Secret = newSecret()
+	}
+	if t.sidecar {
+		c.EncryptionSecret = newSecret()
 	}
 	return c
 }

@@ -43,6 +43,7 @@ type loadOptions struct {
 	rateDuration   time.Duration
 	rateWarmup     time.Duration
 	rateConns      int
+	rateFirst      bool
 	otherCPUMax    int
 	reruns         int
 	results        string
@@ -73,6 +74,7 @@ func (o *loadOptions) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.rateDuration, "rate-duration", 0, "measured length of one rate run (0: -duration)")
 	fs.DurationVar(&o.rateWarmup, "rate-warmup", time.Second, "loadgen's unmeasured lead-in per run, same rate")
 	fs.IntVar(&o.rateConns, "rate-conns", 0, "loadgen's connections, the most requests in flight (0: -conns)")
+	fs.BoolVar(&o.rateFirst, "rate-first", false, "run the rate phases (set by -rate) before the maximum-load rounds, so that their memory figures do not include what the maximum load left")
 	fs.IntVar(&o.otherCPUMax, "other-cpu-max", 0, "on a shared machine: run a measured run again when processes the harness did not start used more than this percentage of all cores meanwhile (0: never; every run's share is reported either way)")
 	fs.IntVar(&o.reruns, "reruns", 3, "at most this many reruns of one run")
 	fs.StringVar(&o.results, "results", "", "directory for raw wrk and loadgen output, server log tails, metrics and summary.md (default bench/results/YYYYmmdd-HHMMSS, git-ignored)")
@@ -99,6 +101,11 @@ func (p plan) listed(name string) bool {
 		}
 	}
 	return false
+}
+
+// needRedis says whether a target's store is the private redis-server.
+func (p plan) needRedis() bool {
+	return slices.ContainsFunc(p.targets, target.redis)
 }
 
 func (p plan) needKeygate() bool {
@@ -235,6 +242,9 @@ func (o *loadOptions) resolve() (plan, error) {
 				break
 			}
 			p.rates = append(p.rates, n)
+		}
+		if o.rateFirst && len(p.rates) == 0 {
+			bad("-rate-first needs -rate: -rate-fractions are of the rounds' figures")
 		}
 		if len(p.rates) == 0 {
 			for _, f := range strings.Fields(o.rateFractions) {

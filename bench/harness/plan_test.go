@@ -41,6 +41,11 @@ func TestResolve(t *testing.T) {
 		{name: "bad fraction", args: []string{"-targets", "bare keygate-bearer", "-rate-fractions", "1.5"}, wantErr: "-rate-fractions"},
 		{name: "nginx-authreq without keygate-check", args: []string{"-targets", "bare nginx-authreq"}, wantErr: "list keygate-check too"},
 		{name: "few unknown tokens", args: []string{"-targets", "bare keygate-unknown", "-unknown-tokens", "999"}, wantErr: "-unknown-tokens"},
+		{name: "the sidecar footprint: fixed rates first",
+			args: []string{"-targets", "bare keygate-sidecar keygate-sidecar-gc100", "-rate-targets", "bare keygate-sidecar keygate-sidecar-gc100",
+				"-rate", "500 2000", "-rate-first"},
+			targets: "bare, keygate-sidecar, keygate-sidecar-gc100", baseline: "bare", rateTargets: "bare, keygate-sidecar, keygate-sidecar-gc100"},
+		{name: "-rate-first without -rate", args: []string{"-targets", "bare keygate-bearer", "-rate-first"}, wantErr: "-rate-first needs -rate"},
 		{name: "every problem at once", args: []string{"-rounds", "0", "-path", "x"}, wantErr: "-rounds must be at least 1, got 0\n-path must start with /"},
 	}
 	for _, tt := range tests {
@@ -73,6 +78,20 @@ func TestRotate(t *testing.T) {
 	for round, want := range map[int]string{1: "a, b, c", 2: "b, c, a", 3: "c, a, b", 4: "a, b, c"} {
 		if got := targetNames(rotate(ts, round), nil); got != want {
 			t.Errorf("rotate(round %d) = %s, want %s", round, got, want)
+		}
+	}
+}
+
+// The sidecar targets and the rate-limit ones run on the private
+// redis-server; the others need none.
+func TestNeedRedis(t *testing.T) {
+	for targets, want := range map[string]bool{"bare keygate keygate-bearer": false, "bare keygate-sidecar-gc50": true, "bare keygate-rl-fast": true} {
+		_, p, err := parseLoadOptions([]string{"-targets", targets, "-rate-phase", "0"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.needRedis(); got != want {
+			t.Errorf("%s: needRedis %t, want %t", targets, got, want)
 		}
 	}
 }

@@ -119,26 +119,60 @@ func othersPercent(m0, m1 machineTimes, ours0, ours1 int64) float64 {
 }
 
 // parsePeakRSS returns VmHWM from the contents of /proc/PID/status, in MiB.
-func parsePeakRSS(status string) (float64, error) {
+func parsePeakRSS(status string) (float64, error) { return parseStatusMiB(status, "VmHWM") }
+
+// parseStatusMiB returns the field (VmRSS, VmHWM: figures in kB) from the
+// contents of /proc/PID/status, in MiB.
+func parseStatusMiB(status, field string) (float64, error) {
 	for _, line := range strings.Split(status, "\n") {
 		f := strings.Fields(line)
-		if len(f) >= 2 && f[0] == "VmHWM:" {
+		if len(f) >= 2 && f[0] == field+":" {
 			kb, err := strconv.ParseInt(f[1], 10, 64)
 			if err != nil {
-				return 0, fmt.Errorf("VmHWM: %w", err)
+				return 0, fmt.Errorf("%s: %w", field, err)
 			}
 			return float64(kb) / 1024, nil
 		}
 	}
-	return 0, errors.New("no VmHWM line")
+	return 0, fmt.Errorf("no %s line", field)
 }
 
 func readPeakRSS(pid int) (float64, error) {
+	rss, err := readRSS(pid)
+	return rss.Peak, err
+}
+
+// rss is a process's resident memory, MiB: now (VmRSS) and the most since
+// it started or since resetPeakRSS (VmHWM).
+type rss struct{ Now, Peak float64 }
+
+// parseRSS reads VmRSS and VmHWM from the contents of /proc/PID/status.
+func parseRSS(status string) (rss, error) {
+	now, err := parseStatusMiB(status, "VmRSS")
+	if err != nil {
+		return rss{}, err
+	}
+	peak, err := parseStatusMiB(status, "VmHWM")
+	return rss{Now: now, Peak: peak}, err
+}
+
+func readRSS(pid int) (rss, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, err
+		return rss{}, err
 	}
-	return parsePeakRSS(string(b))
+	m, err := parseRSS(string(b))
+	if err != nil {
+		return rss{}, fmt.Errorf("/proc/%d/status: %w", pid, err)
+	}
+	return m, nil
+}
+
+// resetPeakRSS sets pid's VmHWM back to its VmRSS (writing 5 to
+// /proc/PID/clear_refs, Linux 4.0 and later), so that the next reading is
+// the peak of what ran in between.
+func resetPeakRSS(pid int) error {
+	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
 }
 
 // clockTicks returns the kernel's clock ticks per second (getconf CLK_TCK),

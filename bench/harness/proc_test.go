@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -114,5 +115,51 @@ func TestParsePeakRSS(t *testing.T) {
 	}
 	if _, err := parsePeakRSS("Name:\tkernel thread\nVmRSS:\t0 kB\n"); err == nil {
 		t.Error("parsePeakRSS without VmHWM: no error")
+	}
+}
+
+func TestParseRSS(t *testing.T) {
+	got, err := parseRSS(readTestdata(t, "proc-pid-status.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (rss{Now: 29192.0 / 1024, Peak: 33772.0 / 1024}); got != want {
+		t.Errorf("parseRSS = %+v, want %+v", got, want)
+	}
+	if _, err := parseRSS("Name:\tx\nVmHWM:\t10 kB\n"); err == nil {
+		t.Error("parseRSS without VmRSS: no error")
+	}
+}
+
+// resetPeakRSS brings VmHWM back down to VmRSS: the test maps and touches
+// 64 MiB, unmaps it, and the peak must fall by most of it.
+func TestResetPeakRSS(t *testing.T) {
+	const size = 64 << 20
+	mem, err := syscall.Mmap(-1, 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < size; i += 4096 {
+		mem[i] = 1
+	}
+	if err := syscall.Munmap(mem); err != nil {
+		t.Fatal(err)
+	}
+	before, err := readRSS(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.Peak-before.Now < 48 {
+		t.Fatalf("peak %.1f MiB, now %.1f MiB: the 64 MiB touched are not in the peak", before.Peak, before.Now)
+	}
+	if err := resetPeakRSS(os.Getpid()); err != nil {
+		t.Fatal(err)
+	}
+	after, err := readRSS(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Peak > before.Peak-48 {
+		t.Errorf("peak after reset %.1f MiB, before %.1f MiB: not reset", after.Peak, before.Peak)
 	}
 }

@@ -25,6 +25,7 @@ type rateRow struct {
 	target string
 	lg     loadgenResult
 	others float64
+	mem    rss
 }
 
 // ratePhases runs one rate phase per rate: -rate's, or -rate-fractions of
@@ -38,8 +39,8 @@ func (r *loadRun) ratePhases(ctx context.Context) error {
 			return err
 		}
 	}
-	bare := median(r.totals["bare"].rps)
 	for _, f := range r.p.fractions {
+		bare := median(r.totals["bare"].rps)
 		rate := int(bare * f)
 		if rate < 1 {
 			return fmt.Errorf("rate phase: %g of bare's median req/s %.0f is below 1; set -rate", f, bare)
@@ -91,7 +92,7 @@ func (r *loadRun) ratePhase(ctx context.Context, rate int, how string) error {
 			rep.p99[t.name] = append(rep.p99[t.name], float64(lg.P99))
 			rep.p999[t.name] = append(rep.p999[t.name], float64(lg.P999))
 			r.suspect = r.suspect || lg.Failed() > 0
-			rep.rows = append(rep.rows, rateRow{round: round, target: t.name, lg: lg, others: m.others})
+			rep.rows = append(rep.rows, rateRow{round: round, target: t.name, lg: lg, others: m.others, mem: m.mem})
 			if err := sleep(ctx, o.cooldown); err != nil {
 				return err
 			}

@@ -196,6 +196,7 @@ func (r *loadRun) write(w io.Writer, metrics map[string]string) {
 	for _, rep := range r.rateRuns {
 		r.writeRate(w, rep)
 	}
+	r.writeMemory(w)
 	r.writeMetrics(w, metrics)
 	if r.suspect {
 		pf("\n- **some runs had socket errors, unexpected statuses or failed requests: see the tables; those figures are suspect**\n")
@@ -278,4 +279,66 @@ func (r *loadRun) writeMetrics(w io.Writer, metrics map[string]string) {
 		}
 	}
 	pf("\nkeygate-bearer and keygate-apikey must show only `auth ok`, nearly all cache hits; keygate-unknown only `auth unknown` (401 invalid_token) and 4xx, and mostly cache misses (each a store look-up). `client gone`: requests in flight when wrk stopped at the end of a run and closed its connections, which keygate counts as 5xx (`keygate_upstream_errors_total{kind=\"canceled\"}`); any other 5xx is a real failure.\n")
+}
+
+// writeMemory writes each target's resident memory: idle once it
+// answered, and the medians over rounds of VmRSS at the end of a run and of
+// the run's peak (VmHWM, reset before each run) in every rate phase and at
+// maximum load, with its median req/s; then the same as ratios to
+// keygate-sidecar when it is listed, else to the baseline.
+func (r *loadRun) writeMemory(w io.Writer) {
+	base := r.p.baseline
+	if r.p.listed("keygate-sidecar") {
+		base = "keygate-sidecar"
+	}
+	head := "| target | idle RSS |"
+	align := "|---|---:|"
+	for _, rep := range r.rateRuns {
+		head += fmt.Sprintf(" RSS at %[1]d/s | peak at %[1]d/s |", rep.rate)
+		align += "---:|---:|"
+	}
+	head += " RSS at max | peak at max | max req/s |\n"
+	align += "---:|---:|---:|\n"
+	cols := map[string][]float64{}
+	for _, t := range r.p.targets {
+		c := []float64{r.idleRSS[t.name]}
+		for _, rep := range r.rateRuns {
+			var now, peak []float64
+			for _, row := range rep.rows {
+				if row.target == t.name {
+					now, peak = append(now, row.mem.Now), append(peak, row.mem.Peak)
+				}
+			}
+			c = append(c, median(now), median(peak))
+		}
+		var now, peak []float64
+		for _, row := range r.rows {
+			if row.target == t.name {
+				now, peak = append(now, row.mem.Now), append(peak, row.mem.Peak)
+			}
+		}
+		cols[t.name] = append(c, median(now), median(peak), median(r.totals[t.name].rps))
+	}
+	pf := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
+	pf("\n#### Resident memory, MiB\n\n%s%s", head, align)
+	for _, t := range r.p.targets {
+		pf("| %s |", t.name)
+		for i, v := range cols[t.name] {
+			if i == len(cols[t.name])-1 {
+				pf(" %.0f |", v)
+			} else {
+				pf(" %.1f |", v)
+			}
+		}
+		pf("\n")
+	}
+	pf("\nAs ratios to %s:\n\n%s%s", base, head, align)
+	for _, t := range r.p.targets {
+		pf("| %s |", t.name)
+		for i, v := range cols[t.name] {
+			pf(" %s |", ratio(v, cols[base][i]))
+		}
+		pf("\n")
+	}
+	pf("\n- idle RSS: VmRSS once the server answered its probe, a second later, before any load; RSS at …: median over rounds of VmRSS at the end of a run; peak at …: median over rounds of VmHWM during a run (reset before each run); rate phases with loadgen (open loop), max with wrk\n")
 }

@@ -49,6 +49,7 @@ func (r *loadRun) runWrk(ctx context.Context, t target, d time.Duration, out str
 type measured struct {
 	cpu    int64   // clock ticks the target's server used
 	others float64 // per cent of all cores used by processes the harness did not start, rounded
+	mem    rss     // the server's resident memory at the end and its peak during the run
 }
 
 // measure runs fn (one wrk or loadgen run) and reads, from /proc, the CPU
@@ -65,10 +66,20 @@ func (r *loadRun) measure(s *server, fn func() error) (measured, error) {
 	if err != nil {
 		return measured{}, err
 	}
+	if _, err := r.peakSoFar(s); err != nil {
+		return measured{}, err
+	}
+	if err := resetPeakRSS(s.Pid()); err != nil {
+		return measured{}, err
+	}
 	if err := fn(); err != nil {
 		return measured{}, err
 	}
 	s1, err := readProcTimes(s.Pid())
+	if err != nil {
+		return measured{}, err
+	}
+	mem, err := readRSS(s.Pid())
 	if err != nil {
 		return measured{}, err
 	}
@@ -77,7 +88,18 @@ func (r *loadRun) measure(s *server, fn func() error) (measured, error) {
 	if err != nil {
 		return measured{}, err
 	}
-	return measured{cpu: s1.Own() - s0.Own(), others: math.Round(othersPercent(m0, m1, o0, o1))}, nil
+	return measured{cpu: s1.Own() - s0.Own(), others: math.Round(othersPercent(m0, m1, o0, o1)), mem: mem}, nil
+}
+
+// peakSoFar returns s's peak RSS since it started, MiB: its VmHWM now or,
+// when higher, before measure last reset it.
+func (r *loadRun) peakSoFar(s *server) (float64, error) {
+	p, err := readPeakRSS(s.Pid())
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", s.name, err)
+	}
+	r.peaks[s.name] = max(r.peaks[s.name], p)
+	return r.peaks[s.name], nil
 }
 
 // measureRepeated measures fn and runs it again, up to -reruns times, while
@@ -164,21 +186,21 @@ func (r *loadRun) measureRounds(ctx context.Context) error {
 			tot.cpu += m.cpu
 			tot.reqs += w.Requests
 			r.suspect = r.suspect || w.SocketErrors+bad > 0
-			r.rows = append(r.rows, roundRow{round: round, target: t.name, wrk: w, bad: bad, others: m.others})
+			r.rows = append(r.rows, roundRow{round: round, target: t.name, wrk: w, bad: bad, others: m.others, mem: m.mem})
 			if err := sleep(ctx, o.cooldown); err != nil {
 				return err
 			}
 		}
 	}
-	rss, err := readPeakRSS(r.servers["upstream"].Pid())
+	rss, err := r.peakSoFar(r.servers["upstream"])
 	if err != nil {
-		return fmt.Errorf("upstream: %w", err)
+		return err
 	}
 	r.upstreamRSS = rss
 	for _, t := range ts {
-		rss, err := readPeakRSS(r.servers[t.name].Pid())
+		rss, err := r.peakSoFar(r.servers[t.name])
 		if err != nil {
-			return fmt.Errorf("%s: %w", t.name, err)
+			return err
 		}
 		r.totals[t.name].peakRSS = rss
 	}

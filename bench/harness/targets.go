@@ -26,6 +26,13 @@ type target struct {
 	// check loads keygate's forward-auth check endpoint instead of the
 	// proxy: the request the ingress would send for GET -path.
 	check bool
+	// sidecar gives the target the shape of deploy/kubernetes/sidecar's
+	// gateway.yaml: JSON log at info with the access log on, the Redis
+	// store (the private redis-server), cache_ttl 15s, stale_if_error 1m,
+	// an encryption key. runtime, when set, is its runtime section (a YAML
+	// flow map) instead of -keygate-runtime's.
+	sidecar bool
+	runtime string
 	// rate says whether the target may be in the rate phase (it answers
 	// 200 to a plain load).
 	rate bool
@@ -54,6 +61,13 @@ var targets = []target{
 	{name: "keygate-rl-exact", port: 9013, admin: 9103, kind: "keygate", auth: "required", cred: credBearer, limitMode: "exact", rate: true},
 	{name: "keygate-check", port: 9015, admin: 9105, kind: "keygate", auth: "required", cred: credBearer, check: true, rate: true},
 	{name: "nginx-authreq", port: 9016, kind: "nginx-authreq", rate: true},
+	// The sidecar overlay's config at keygate's runtime defaults and with a
+	// smaller GOGC or GOMEMLIMIT: what the sidecar's memory requests and
+	// limits are set from.
+	{name: "keygate-sidecar", port: 9017, admin: 9107, kind: "keygate", auth: "required", cred: credBearer, sidecar: true, accessLog: true, rate: true},
+	{name: "keygate-sidecar-gc100", port: 9018, admin: 9108, kind: "keygate", auth: "required", cred: credBearer, sidecar: true, accessLog: true, runtime: "{gc_percent: 100}", rate: true},
+	{name: "keygate-sidecar-gc50", port: 9019, admin: 9109, kind: "keygate", auth: "required", cred: credBearer, sidecar: true, accessLog: true, runtime: "{gc_percent: 50}", rate: true},
+	{name: "keygate-sidecar-mem32", port: 9020, admin: 9110, kind: "keygate", auth: "required", cred: credBearer, sidecar: true, accessLog: true, runtime: "{memory_limit_mib: 32}", rate: true},
 }
 
 // lookupTarget returns the target called name.
@@ -77,6 +91,9 @@ func targetNames(ts []target, keep func(target) bool) string {
 	return strings.Join(names, ", ")
 }
 
+// redis says whether the target's store is the private redis-server.
+func (t target) redis() bool { return t.limitMode != "" || t.sidecar }
+
 // authenticated says whether the target's requests carry a valid
 // credential, the targets the rate phase is about.
 func (t target) authenticated() bool { return t.cred != "" }
@@ -89,4 +106,6 @@ var pairs = [][2]string{
 	{"keygate-rl-fast", "keygate-bearer"}, {"keygate-rl-exact", "keygate-bearer"},
 	{"keygate-bearer", "default"}, {"keygate", "default"},
 	{"keygate-check", "keygate-bearer"}, {"nginx-authreq", "nginx"},
+	{"keygate-sidecar", "keygate-bearer"}, {"keygate-sidecar-gc100", "keygate-sidecar"},
+	{"keygate-sidecar-gc50", "keygate-sidecar"}, {"keygate-sidecar-mem32", "keygate-sidecar"},
 }
