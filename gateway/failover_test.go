@@ -203,14 +203,13 @@ func TestFaultSentinelFailover(t *testing.T) {
 	defer l.halt()
 	get := l.get
 
-	// phase: 0 before the kill, 1 from the kill until a credential never
+	// Phases: 0 before the kill, 1 from the kill until a credential never
 	// seen before verifies, 2 after.
-	var phase atomic.Int32
 	var warmOut [3]outcomes
 	var coldOut, unknownOut, readyOut outcomes
 	var coldVerified atomic.Bool // a cold credential got 200 after the kill
 	for w := range 4 {
-		l.worker(func(i int) (string, string, *outcomes) { return url1, warm[(w+i)%len(warm)], &warmOut[phase.Load()] })
+		l.worker(func(p, i int) (string, string, *outcomes) { return url1, warm[(w+i)%len(warm)], &warmOut[p] })
 	}
 	l.wg.Go(func() { // readiness of g1, polled throughout
 		for {
@@ -219,7 +218,7 @@ func TestFaultSentinelFailover(t *testing.T) {
 				return
 			case <-time.After(20 * time.Millisecond):
 			}
-			if code, h, err := get("http://"+g1.AdminAddr().String()+"/readyz", ""); err == nil && phase.Load() == 1 {
+			if code, h, err := get("http://"+g1.AdminAddr().String()+"/readyz", ""); err == nil && l.phase.Load() == 1 {
 				readyOut.add(code, h)
 			}
 		}
@@ -227,11 +226,11 @@ func TestFaultSentinelFailover(t *testing.T) {
 	time.Sleep(testkit.Span(200*time.Millisecond, 20*time.Second)) // some load before the kill
 
 	dead := sn.Master.Addr()
+	l.advance(t)
 	killed := time.Now()
 	sn.Master.Kill()
-	phase.Store(1)
 	for w := range 4 {
-		l.worker(func(i int) (string, string, *outcomes) {
+		l.worker(func(_, i int) (string, string, *outcomes) {
 			if i%3 == 2 {
 				return url1, "Bearer " + authz.NewToken(authz.KindKeyToken), &unknownOut
 			}
@@ -263,7 +262,7 @@ func TestFaultSentinelFailover(t *testing.T) {
 		return coldVerified.Load()
 	})
 	recovered := time.Since(killed)
-	phase.Store(2)
+	l.advance(t)
 	time.Sleep(testkit.Span(200*time.Millisecond, 20*time.Second)) // some load after recovery
 	l.halt()
 

@@ -3,14 +3,17 @@ package gateway
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/internal/echo"
 	"github.com/keygate/keygate/internal/redistest"
 	"github.com/keygate/keygate/internal/testkit"
 )
@@ -31,6 +34,10 @@ type load struct {
 	errs   atomic.Int64 // requests that got no HTTP answer
 	pause  time.Duration
 	halted sync.Once
+	// phase is the test's phase (0 before the fault, then up by one for
+	// each advance); inPhase counts the requests of each in flight.
+	phase   atomic.Int32
+	inPhase [4]atomic.Int64
 }
 
 const maxPerWorker = 200_000
@@ -61,10 +68,10 @@ func (l *load) get(url, authorization string) (int, http.Header, error) {
 	return resp.StatusCode, resp.Header, err
 }
 
-// worker starts a goroutine whose request i goes to the url with the
-// authorization pick returns, its answer and latency recorded in the
-// outcomes pick returns.
-func (l *load) worker(pick func(i int) (url, authorization string, out *outcomes)) {
+// worker starts a goroutine whose request i, sent in phase p, goes to the
+// url with the authorization pick returns, its answer and latency
+// recorded in the outcomes pick returns.
+func (l *load) worker(pick func(p, i int) (url, authorization string, out *outcomes)) {
 	l.wg.Go(func() {
 		for i := range maxPerWorker {
 			select {
@@ -72,17 +79,40 @@ func (l *load) worker(pick func(i int) (url, authorization string, out *outcomes
 				return
 			default:
 			}
-			url, authorization, out := pick(i)
+			p := l.enter()
+			url, authorization, out := pick(p, i)
 			t0 := time.Now()
 			code, h, err := l.get(url, authorization)
 			if err != nil {
 				l.errs.Add(1)
-				continue
+			} else {
+				out.timed(code, h, time.Since(t0))
 			}
-			out.timed(code, h, time.Since(t0))
+			l.inPhase[p].Add(-1)
 			time.Sleep(l.pause)
 		}
 	})
+}
+
+// enter counts a request in the current phase, and returns the phase.
+func (l *load) enter() int {
+	for {
+		p := l.phase.Load()
+		l.inPhase[p].Add(1)
+		if l.phase.Load() == p {
+			return int(p)
+		}
+		l.inPhase[p].Add(-1)
+	}
+}
+
+// advance moves the load to its next phase and waits until no request of
+// the previous one is in flight, so that a fault made after it meets only
+// requests of the new phase.
+func (l *load) advance(t *testing.T) {
+	t.Helper()
+	p := l.phase.Add(1) - 1
+	testkit.Eventually(t, 20*time.Second, "the requests of the previous phase answered", func() bool { return l.inPhase[p].Load() == 0 })
 }
 
 // halt stops the workers and waits for them; halting again does nothing.
@@ -139,37 +169,36 @@ func TestFaultRedisOutage(t *testing.T) {
 		}
 	}
 
-	// phase: 0 before the kill, 1 during the outage, 2 after the restart.
+	// Phases: 0 before the kill, 1 during the outage, 2 after the restart.
 	// The same load in every phase: the workers on credentials never seen
 	// use others before the kill.
-	var phase atomic.Int32
 	var warmOut, coldOut [3]outcomes
 	var unknownOut outcomes
 	for w := range 4 {
-		l.worker(func(i int) (string, string, *outcomes) { return url, warm[(w+i)%len(warm)], &warmOut[phase.Load()] })
+		l.worker(func(p, i int) (string, string, *outcomes) { return url, warm[(w+i)%len(warm)], &warmOut[p] })
 	}
 	for w := range 2 {
-		l.worker(func(i int) (string, string, *outcomes) {
-			if p := phase.Load(); p > 0 {
+		l.worker(func(p, i int) (string, string, *outcomes) {
+			if p > 0 {
 				return url, cold[(w*20+i)%len(cold)], &coldOut[p]
 			}
 			return url, other[(w*20+i)%len(other)], &coldOut[0]
 		})
 	}
-	l.worker(func(int) (string, string, *outcomes) {
+	l.worker(func(int, int) (string, string, *outcomes) {
 		return url, "Bearer " + authz.NewToken(authz.KindKeyToken), &unknownOut
 	})
 	time.Sleep(testkit.Span(time.Second, 20*time.Second))
 
 	srv.Kill()
 	killed := time.Now()
-	phase.Store(1)
+	l.advance(t) // the requests still answered from before the kill had cached credentials
 	time.Sleep(testkit.Span(2*time.Second, 60*time.Second))
 
+	l.advance(t)
 	srv.Restart()
 	back := time.Now()
 	outage := back.Sub(killed)
-	phase.Store(2)
 	testkit.Eventually(t, 20*time.Second, "a credential never seen verifying after Redis returned", func() bool {
 		code, _, err := l.get(url, fresh)
 		return err == nil && code == 200
@@ -222,4 +251,169 @@ func TestFaultRedisOutage(t *testing.T) {
 		t.Errorf("%d requests got no HTTP answer", n)
 	}
 	guard.check(t)
+}
+
+// halfBody answers with headers promising 100 bytes, sends 50 and closes
+// the connection, as an upstream that dies mid-response.
+var halfBody = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	conn, buf, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(err)
+	}
+	defer conn.Close()
+	_, _ = buf.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + strings.Repeat("x", 50))
+	_ = buf.Flush()
+})
+
+// restartable is an upstream on a fixed port that can die (its listener
+// and every connection closed) and come back.
+type restartable struct {
+	t    *testing.T
+	addr string
+	srv  *httptest.Server
+}
+
+func newRestartable(t *testing.T) *restartable {
+	r := &restartable{t: t, srv: httptest.NewServer(echo.Handler{})}
+	r.addr = r.srv.Listener.Addr().String()
+	t.Cleanup(func() { r.srv.Close() })
+	return r
+}
+
+func (r *restartable) die() { r.srv.CloseClientConnections(); r.srv.Close() }
+
+func (r *restartable) restart() {
+	var ln net.Listener
+	testkit.Eventually(r.t, 5*time.Second, "the upstream's port free again", func() bool {
+		var err error
+		ln, err = net.Listen("tcp", r.addr)
+		return err == nil
+	})
+	r.srv = httptest.NewUnstartedServer(echo.Handler{})
+	r.srv.Listener.Close()
+	r.srv.Listener = ln
+	r.srv.Start()
+}
+
+// TestFaultUpstreams runs a steady load on four routes of one gateway:
+// one to a healthy upstream, one to an upstream that never answers
+// (route timeout 300ms), one to an upstream that closes after half the
+// body, and one to an upstream that dies and comes back on its port.
+// The healthy route answers 200 throughout; the hanging one 504; the
+// half body cuts the client's connection and is counted as an aborted
+// upstream exchange, once each; the dead upstream gets 502, then 200 once
+// it is back; and nothing stays in flight. Figures: the healthy route's
+// p50 and p99 while the others fail against before, and the time from the
+// upstream's return to its first 200.
+func TestFaultUpstreams(t *testing.T) {
+	healthy := echoUpstream(t)
+	release := make(chan struct{})
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(hang.Close)
+	t.Cleanup(func() { close(release) }) // before hang.Close, which waits for its handlers
+	half := httptest.NewServer(halfBody)
+	t.Cleanup(half.Close)
+	dies := newRestartable(t)
+	g, _ := start(t, parse(t, fmt.Sprintf(`
+listen: 127.0.0.1:0
+admin_listen: 127.0.0.1:0
+routes:
+  - {name: healthy, path_prefix: /healthy, upstream: %s, auth: none}
+  - {name: hang, path_prefix: /hang, upstream: %s, auth: none, timeout: 300ms}
+  - {name: half, path_prefix: /half, upstream: %s, auth: none}
+  - {name: dies, path_prefix: /dies, upstream: http://%s, auth: none}
+`, healthy.URL, hang.URL, half.URL, dies.addr)))
+	base := "http://" + g.Addr().String()
+	admin := "http://" + g.AdminAddr().String()
+
+	l := newLoad(2 * time.Millisecond)
+	defer l.halt()
+	// Phases: 0 before the faults, 1 during, 2 after the upstream came back.
+	var healthyOut, diesOut [3]outcomes
+	var hangOut outcomes
+	for range 2 {
+		l.worker(func(p, _ int) (string, string, *outcomes) { return base + "/healthy/x", "", &healthyOut[p] })
+	}
+	l.worker(func(p, _ int) (string, string, *outcomes) { return base + "/dies/x", "", &diesOut[p] })
+	time.Sleep(testkit.Span(time.Second, 20*time.Second))
+
+	l.advance(t)
+	dies.die()
+	for range 2 {
+		l.worker(func(int, int) (string, string, *outcomes) { return base + "/hang/x", "", &hangOut })
+	}
+	// The half bodies, each its own connection, since each is cut.
+	var halfSent, halfCut atomic.Int64
+	halfDone := make(chan struct{})
+	go func() {
+		defer close(halfDone)
+		for l.phase.Load() == 1 {
+			halfSent.Add(1)
+			resp, err := http.Get(base + "/half/x")
+			if err == nil {
+				_, err = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			if err != nil {
+				halfCut.Add(1)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	time.Sleep(testkit.Span(2*time.Second, 60*time.Second))
+
+	l.advance(t)
+	dies.restart()
+	back := time.Now()
+	<-halfDone
+	testkit.Eventually(t, 10*time.Second, "the upstream answering through keygate after it came back", func() bool {
+		return diesOut[2].count(200) > 0
+	})
+	recovered := time.Since(back)
+	time.Sleep(testkit.Span(200*time.Millisecond, 5*time.Second))
+	l.halt()
+
+	before, during := healthyOut[0].latencies(), healthyOut[1].latencies()
+	testkit.Figure(t, "healthy route p50 during/before", "%s", testkit.Ratio(testkit.Quantile(during, .5), testkit.Quantile(before, .5)))
+	testkit.Figure(t, "healthy route p99 during/before", "%s", testkit.Ratio(testkit.Quantile(during, .99), testkit.Quantile(before, .99)))
+	testkit.Figure(t, "dead upstream", "%d × 502; first 200 %s after it came back", diesOut[1].count(502), recovered.Round(time.Millisecond))
+	testkit.Figure(t, "hanging upstream", "%d × 504, p50 %s (route timeout 300ms)", hangOut.count(504), testkit.Quantile(hangOut.latencies(), .5).Round(time.Millisecond))
+	testkit.Figure(t, "half bodies", "%d of %d cut", halfCut.Load(), halfSent.Load())
+	t.Logf("outcomes: healthy %s / %s / %s; dies %s / %s / %s; hang %s; client errors %d",
+		&healthyOut[0], &healthyOut[1], &healthyOut[2], &diesOut[0], &diesOut[1], &diesOut[2], &hangOut, l.errs.Load())
+
+	for p := range healthyOut {
+		if bad := healthyOut[p].others(200); len(bad) > 0 {
+			t.Errorf("healthy route, phase %d: answers other than 200: %v", p, bad)
+		}
+	}
+	if bad := diesOut[0].others(200); len(bad) > 0 {
+		t.Errorf("upstream before it died: answers other than 200: %v", bad)
+	}
+	if bad := diesOut[1].others(502); len(bad) > 0 || diesOut[1].count(502) == 0 {
+		t.Errorf("upstream dead: answers %s, want only 502", &diesOut[1])
+	}
+	if bad := diesOut[2].others(200, 502); len(bad) > 0 {
+		t.Errorf("upstream back: answers other than 200 and 502: %v", bad)
+	}
+	if bad := hangOut.others(504); len(bad) > 0 || hangOut.count(504) == 0 {
+		t.Errorf("hanging upstream: answers %s, want only 504", &hangOut)
+	}
+	if n := l.errs.Load(); n > 0 {
+		t.Errorf("%d requests to whole upstreams got no HTTP answer", n)
+	}
+	if halfCut.Load() != halfSent.Load() || halfSent.Load() == 0 {
+		t.Errorf("half bodies: %d of %d cut, want all (and some)", halfCut.Load(), halfSent.Load())
+	}
+	testkit.Eventually(t, 5*time.Second, "keygate_requests_in_flight back to 0", func() bool {
+		return metricValues(t, admin)["keygate_requests_in_flight"] == 0
+	})
+	if got := metricValues(t, admin)[`keygate_upstream_errors_total{kind="aborted",route="half"}`]; got != float64(halfSent.Load()) {
+		t.Errorf("aborted exchanges counted: %v, want %d", got, halfSent.Load())
+	}
 }
