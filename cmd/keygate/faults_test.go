@@ -1,10 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -120,7 +122,7 @@ func TestFaultReloadsAndSIGTERM(t *testing.T) {
 	wg.Wait()
 
 	testkit.Figure(t, "through reloads", "%d requests, %d reloads in %s, every one 200", throughReloads, reloads, reloading.Round(100*time.Millisecond))
-	testkit.Figure(t, "SIGTERM under load", "exit 0 after %s; %d answered 200 after the signal, none cut off", exited.Round(time.Millisecond), after.Load())
+	testkit.Figure(t, "SIGTERM under load", "exit %v after %s; %d answered 200 after the signal, %d cut off", exitCode(exitErr), exited.Round(time.Millisecond), after.Load(), cut.Load())
 	if exitErr != nil {
 		t.Errorf("keygate exited with %v after SIGTERM, want 0", exitErr)
 	}
@@ -221,4 +223,16 @@ func TestFaultKillEmbeddedWriter(t *testing.T) {
 	if missing > 0 {
 		t.Errorf("%d of %d acknowledged users lost to SIGKILL", missing, len(acked))
 	}
+}
+
+// exitCode is the exit code in a process's Wait error (0 for nil).
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	return -1
 }
