@@ -52,11 +52,31 @@ type outcomes struct {
 	noRetryAfter int
 	first503     time.Time // observation only, for the log
 	last503      time.Time
+	lat          []time.Duration // of the answers recorded with timed
 }
 
 func (o *outcomes) add(code int, h http.Header) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.addLocked(code, h)
+}
+
+// timed is add for an answer that took d.
+func (o *outcomes) timed(code int, h http.Header, d time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.lat = append(o.lat, d)
+	o.addLocked(code, h)
+}
+
+// latencies is a copy of the latencies recorded with timed.
+func (o *outcomes) latencies() []time.Duration {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.lat)
+}
+
+func (o *outcomes) addLocked(code int, h http.Header) {
 	if o.byStatus == nil {
 		o.byStatus = map[int]int{}
 	}
@@ -124,7 +144,18 @@ func (u *guardedUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, "ok")
 }
 
-// TestSentinelFailover runs two keygate gateways on a real Sentinel setup
+// check fails the test if a request reached the upstream without a valid
+// credential.
+func (u *guardedUpstream) check(t *testing.T) {
+	t.Helper()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if len(u.bad) > 0 {
+		t.Errorf("requests reached the upstream without a valid credential: %d, first %s", len(u.bad), u.bad[0])
+	}
+}
+
+// TestFaultSentinelFailover runs two keygate gateways on a real Sentinel setup
 // (master, replica, three sentinels) under a steady load, kills the master
 // with SIGKILL and checks what every request got while the sentinels
 // promote the replica: credentials verified before the kill keep working
@@ -133,7 +164,7 @@ func (u *guardedUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // credential; and afterwards keygate works again by itself: new
 // credentials verify, writes succeed, readiness is back and a revocation
 // on one gateway reaches the other through the resubscribed channel.
-func TestSentinelFailover(t *testing.T) {
+func TestFaultSentinelFailover(t *testing.T) {
 	sn := redistest.StartSentinel(t)
 	guard := &guardedUpstream{valid: map[string]bool{}}
 	up := httptest.NewServer(guard)
@@ -168,79 +199,42 @@ func TestSentinelFailover(t *testing.T) {
 		}
 	}
 
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
-	defer client.CloseIdleConnections()
-	get := func(url, authorization string) (int, http.Header, error) {
-		req, _ := http.NewRequest("GET", url, nil)
-		req.Header.Set("Authorization", authorization)
-		resp, err := client.Do(req)
-		if err != nil {
-			return 0, nil, err
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode, resp.Header, nil
-	}
+	l := newLoad(2 * time.Millisecond)
+	defer l.halt()
+	get := l.get
 
-	// phase: 0 before the kill, 1 from the kill until a credential never
+	// Phases: 0 before the kill, 1 from the kill until a credential never
 	// seen before verifies, 2 after.
-	var phase atomic.Int32
 	var warmOut [3]outcomes
 	var coldOut, unknownOut, readyOut outcomes
-	var clientErrs atomic.Int64
 	var coldVerified atomic.Bool // a cold credential got 200 after the kill
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	const maxPerWorker = 5000 // bounds the load whatever happens
-	worker := func(pick func(i int) (authorization string, out *outcomes)) {
-		defer wg.Done()
-		for i := range maxPerWorker {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			authorization, out := pick(i)
-			code, h, err := get(url1, authorization)
-			if err != nil {
-				clientErrs.Add(1)
-				continue
-			}
-			out.add(code, h)
-			time.Sleep(2 * time.Millisecond)
-		}
-	}
 	for w := range 4 {
-		wg.Add(1)
-		go worker(func(i int) (string, *outcomes) { return warm[(w+i)%len(warm)], &warmOut[phase.Load()] })
+		l.worker(func(p, i int) (string, string, *outcomes) { return url1, warm[(w+i)%len(warm)], &warmOut[p] })
 	}
-	wg.Add(1)
-	go func() { // readiness of g1, polled throughout
-		defer wg.Done()
+	l.wg.Go(func() { // readiness of g1, polled throughout
 		for {
 			select {
-			case <-stop:
+			case <-l.stop:
 				return
 			case <-time.After(20 * time.Millisecond):
 			}
-			if code, h, err := get("http://"+g1.AdminAddr().String()+"/readyz", ""); err == nil && phase.Load() == 1 {
+			if code, h, err := get("http://"+g1.AdminAddr().String()+"/readyz", ""); err == nil && l.phase.Load() == 1 {
 				readyOut.add(code, h)
 			}
 		}
-	}()
-	time.Sleep(200 * time.Millisecond) // some load before the kill
+	})
+	time.Sleep(testkit.Span(200*time.Millisecond, 20*time.Second)) // some load before the kill
 
 	dead := sn.Master.Addr()
+	l.advance(t)
 	killed := time.Now()
 	sn.Master.Kill()
-	phase.Store(1)
 	for w := range 4 {
-		wg.Add(1)
-		go worker(func(i int) (string, *outcomes) {
+		l.worker(func(_, i int) (string, string, *outcomes) {
 			if i%3 == 2 {
-				return "Bearer " + authz.NewToken(authz.KindKeyToken), &unknownOut
+				return url1, "Bearer " + authz.NewToken(authz.KindKeyToken), &unknownOut
 			}
-			return cold[(w*10+i)%len(cold)], &coldOut
+			return url1, cold[(w*10+i)%len(cold)], &coldOut
 		})
 	}
 	// While every sentinel still names the dead master, the store cannot
@@ -268,17 +262,20 @@ func TestSentinelFailover(t *testing.T) {
 		return coldVerified.Load()
 	})
 	recovered := time.Since(killed)
-	phase.Store(2)
-	time.Sleep(200 * time.Millisecond) // some load after recovery
-	close(stop)
-	wg.Wait()
+	l.advance(t)
+	time.Sleep(testkit.Span(200*time.Millisecond, 20*time.Second)) // some load after recovery
+	l.halt()
 
-	t.Logf("failover: sentinels switched %s after the kill; first verification of an unseen credential %s after; "+
-		"503s to unseen credentials from %s to %s after the kill; /readyz during the outage %s",
-		switched.Round(time.Millisecond), recovered.Round(time.Millisecond),
-		coldOut.first503.Sub(killed).Round(time.Millisecond), coldOut.last503.Sub(killed).Round(time.Millisecond), &readyOut)
+	testkit.Figure(t, "sentinels switched", "%s after the kill (down-after %s)", switched.Round(time.Millisecond), redistest.SentinelDownAfter)
+	testkit.Figure(t, "first new verification", "%s after the kill", recovered.Round(time.Millisecond))
+	testkit.Figure(t, "unseen during failover", "%d × 503, from %s to %s after the kill", coldOut.count(503),
+		coldOut.first503.Sub(killed).Round(time.Millisecond), coldOut.last503.Sub(killed).Round(time.Millisecond))
+	before, during := warmOut[0].latencies(), warmOut[1].latencies()
+	testkit.Figure(t, "cached during failover", "%d × 200, p50 %s of before, p99 %s of before", warmOut[1].count(200),
+		testkit.Ratio(testkit.Quantile(during, .5), testkit.Quantile(before, .5)), testkit.Ratio(testkit.Quantile(during, .99), testkit.Quantile(before, .99)))
+	t.Logf("/readyz during the outage %s", &readyOut)
 	t.Logf("outcomes: warm before %s, during %s, after %s; cold %s; unknown %s; client errors %d; upstream hits %d",
-		&warmOut[0], &warmOut[1], &warmOut[2], &coldOut, &unknownOut, clientErrs.Load(), guard.hits)
+		&warmOut[0], &warmOut[1], &warmOut[2], &coldOut, &unknownOut, l.errs.Load(), guard.hits)
 
 	// Cached credentials never noticed.
 	for p := range warmOut {
@@ -304,16 +301,14 @@ func TestSentinelFailover(t *testing.T) {
 			t.Errorf("%s credentials: %d answers 503 without Retry-After", name, o.noRetryAfter)
 		}
 	}
-	if n := clientErrs.Load(); n > 0 {
+	if n := l.errs.Load(); n > 0 {
 		t.Errorf("%d requests failed at the HTTP level", n)
 	}
 	// The upstream saw exactly the 200s, each with a valid credential.
+	guard.check(t)
 	guard.mu.Lock()
-	hits, bad := guard.hits, guard.bad
+	hits := guard.hits
 	guard.mu.Unlock()
-	if len(bad) > 0 {
-		t.Errorf("requests reached the upstream without a valid credential: %d, first %s", len(bad), bad[0])
-	}
 	ok200 := coldOut.count(200) + unknownOut.count(200) + 1 // + the fresh credential's
 	for i := range warmOut {
 		ok200 += warmOut[i].count(200)
