@@ -36,6 +36,8 @@ type load struct {
 	errs   atomic.Int64 // requests that got no HTTP answer
 	pause  time.Duration
 	halted sync.Once
+	// gate holds requests back while advance changes the phase.
+	gate sync.RWMutex
 	// phase is the test's phase (0 before the fault, then up by one for
 	// each advance); inPhase counts the requests of each in flight.
 	phase   atomic.Int32
@@ -98,23 +100,26 @@ func (l *load) worker(pick func(p, i int) (url, authorization string, out *outco
 
 // enter counts a request in the current phase, and returns the phase.
 func (l *load) enter() int {
-	for {
-		p := l.phase.Load()
-		l.inPhase[p].Add(1)
-		if l.phase.Load() == p {
-			return int(p)
-		}
-		l.inPhase[p].Add(-1)
-	}
+	l.gate.RLock()
+	defer l.gate.RUnlock()
+	p := l.phase.Load()
+	l.inPhase[p].Add(1)
+	return int(p)
 }
 
 // advance moves the load to its next phase and waits until no request of
-// the previous one is in flight, so that a fault made after it meets only
-// requests of the new phase.
-func (l *load) advance(t *testing.T) {
+// the previous one is in flight, then makes the faults: no request of the
+// new phase starts before they are made, so each meets only requests of
+// its own phase.
+func (l *load) advance(t *testing.T, faults ...func()) {
 	t.Helper()
+	l.gate.Lock()
+	defer l.gate.Unlock()
 	p := l.phase.Add(1) - 1
 	testkit.Eventually(t, 20*time.Second, "the requests of the previous phase answered", func() bool { return l.inPhase[p].Load() == 0 })
+	for _, f := range faults {
+		f()
+	}
 }
 
 // halt stops the workers and waits for them; halting again does nothing.
@@ -344,8 +349,7 @@ routes:
 	l.worker(func(p, _ int) (string, string, *outcomes) { return base + "/dies/x", "", &diesOut[p] })
 	time.Sleep(testkit.Span(time.Second, 10*time.Second))
 
-	l.advance(t)
-	dies.die()
+	l.advance(t, dies.die)
 	for range 2 {
 		l.worker(func(int, int) (string, string, *outcomes) { return base + "/hang/x", "", &hangOut })
 	}
