@@ -152,6 +152,7 @@ func TestACMEWithPebble(t *testing.T) {
 			prefix := redistest.Prefix(t)
 			y := fmt.Sprintf(`listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
+health_listen: 127.0.0.1:0
 store: {driver: redis, redis: {addrs: [%q], key_prefix: %q}}
 tls:
   mode: acme
@@ -231,6 +232,7 @@ func TestACMEOnDemand(t *testing.T) {
 	p := startPebble(t)
 	g := listening(t, parse(t, fmt.Sprintf(`listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
+health_listen: 127.0.0.1:0
 store: {driver: redis, redis: {addrs: [%q], key_prefix: %q}}
 tls:
   mode: acme

@@ -86,6 +86,7 @@ func TestAdminAPIFailsClosed(t *testing.T) {
 			g, logs := startLogged(t, parse(t, fmt.Sprintf(`
 listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
+health_listen: 127.0.0.1:0
 store: {driver: embedded, embedded: {path: %q}}
 routes:
   - {name: orders, path_prefix: /orders, upstream: http://127.0.0.1:1, api_set: orders}

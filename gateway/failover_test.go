@@ -32,6 +32,7 @@ func sentinelGateway(sn *redistest.Sentinel, prefix, upstream string) string {
 	return fmt.Sprintf(`
 listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
+health_listen: 127.0.0.1:0
 store:
   driver: redis
   redis: {addrs: [%s], master_name: %q, key_prefix: %q, dial_timeout: 1s}

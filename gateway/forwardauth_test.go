@@ -23,6 +23,7 @@ func forwardAuthGateway(addr, prefix string) string {
 	return fmt.Sprintf(`
 listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
+health_listen: 127.0.0.1:0
 trusted_proxies: [127.0.0.1]
 store: {driver: redis, redis: {addrs: [%q], key_prefix: %q, dial_timeout: 1s}}
 auth:

@@ -35,7 +35,7 @@ func TestReadyzFollowsRedis(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("require_store=%t", tc.requireStore), func(t *testing.T) {
 			srv := redistest.Start(t)
-			cfg := parse(t, fmt.Sprintf("listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nstore: {driver: redis, redis: {addrs: [%q], key_prefix: %q}}\nreadiness: {require_store: %t}\n%s",
+			cfg := parse(t, fmt.Sprintf("listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nhealth_listen: 127.0.0.1:0\nstore: {driver: redis, redis: {addrs: [%q], key_prefix: %q}}\nreadiness: {require_store: %t}\n%s",
 				srv.Addr(), redistest.Prefix(t), tc.requireStore, route))
 			g, _ := start(t, cfg)
 			admin := "http://" + g.AdminAddr().String()
@@ -75,7 +75,7 @@ func waitReadyz(t *testing.T, admin string, code int, body string) {
 
 func TestReadyzEmbedded(t *testing.T) {
 	dir := t.TempDir()
-	cfg := parse(t, fmt.Sprintf("listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nstore: {embedded: {path: %q}}\n%s", filepath.Join(dir, "k.db"), route))
+	cfg := parse(t, fmt.Sprintf("listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nhealth_listen: 127.0.0.1:0\nstore: {embedded: {path: %q}}\n%s", filepath.Join(dir, "k.db"), route))
 	g, stop := start(t, cfg)
 	waitStatus(t, "http://"+g.AdminAddr().String()+"/readyz", 200)
 	stop()
@@ -86,13 +86,13 @@ func TestReadyzEmbedded(t *testing.T) {
 func TestStoreErrorsNameTheField(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "k.db")
-	cfg := parse(t, fmt.Sprintf("listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nstore: {embedded: {path: %q}}\n%s", db, route))
+	cfg := parse(t, fmt.Sprintf("listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nhealth_listen: 127.0.0.1:0\nstore: {embedded: {path: %q}}\n%s", db, route))
 	start(t, cfg) // holds the file's lock
 	if _, err := New(context.Background(), cfg, Options{Logger: zap.NewNop()}); err == nil || !strings.HasPrefix(err.Error(), "store.embedded.path:") {
 		t.Errorf("second gateway on a locked file: %v, want an error starting with store.embedded.path:", err)
 	}
 
-	unreachable := parse(t, "listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nstore: {driver: redis, redis: {addrs: [\"127.0.0.1:1\"], dial_timeout: 200ms}}\n"+route)
+	unreachable := parse(t, "listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nhealth_listen: 127.0.0.1:0\nstore: {driver: redis, redis: {addrs: [\"127.0.0.1:1\"], dial_timeout: 200ms}}\n"+route)
 	if _, err := New(context.Background(), unreachable, Options{Logger: zap.NewNop()}); err == nil || !strings.HasPrefix(err.Error(), "store.redis:") {
 		t.Errorf("unreachable Redis: %v, want an error starting with store.redis:", err)
 	}
@@ -104,7 +104,7 @@ func TestReloadKeepsListeners(t *testing.T) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "up") }))
 	defer up.Close()
 	dir := t.TempDir()
-	base := fmt.Sprintf("listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nstore: {embedded: {path: %q}}\n", filepath.Join(dir, "k.db"))
+	base := fmt.Sprintf("listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nhealth_listen: 127.0.0.1:0\nstore: {embedded: {path: %q}}\n", filepath.Join(dir, "k.db"))
 	g, _ := start(t, parse(t, base+fmt.Sprintf("routes:\n  - {name: a, path_prefix: /a, upstream: %s, auth: none}\n", up.URL)))
 	pub := "http://" + g.Addr().String()
 	if code, _ := getStatus(t, pub+"/b"); code != 404 {
@@ -128,7 +128,7 @@ func TestReloadKeepsListeners(t *testing.T) {
 func TestPprofSwitch(t *testing.T) {
 	for _, on := range []bool{false, true} {
 		dir := t.TempDir()
-		cfg := parse(t, fmt.Sprintf("listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\npprof: %v\nstore: {embedded: {path: %q}}\n%s", on, filepath.Join(dir, "k.db"), route))
+		cfg := parse(t, fmt.Sprintf("listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nhealth_listen: 127.0.0.1:0\npprof: %v\nstore: {embedded: {path: %q}}\n%s", on, filepath.Join(dir, "k.db"), route))
 		g, stop := start(t, cfg)
 		code, _ := getStatus(t, "http://"+g.AdminAddr().String()+"/debug/pprof/")
 		if want := map[bool]int{false: 404, true: 200}[on]; code != want {

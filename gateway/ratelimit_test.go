@@ -14,6 +14,7 @@ func rateLimitedGateway(addr, prefix, upstream string) string {
 	return fmt.Sprintf(`
 listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
+health_listen: 127.0.0.1:0
 store: {driver: redis, redis: {addrs: [%q], key_prefix: %q, dial_timeout: 1s, read_timeout: 200ms, write_timeout: 200ms}}
 routes:
   - {name: local, path_prefix: /local, upstream: %[3]s, auth: none, rate_limit: {rate: 1, per: 1m, burst: 2, mode: exact}}
@@ -92,6 +93,7 @@ func TestQuotaRedisDown(t *testing.T) {
 	y := fmt.Sprintf(`
 listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
+health_listen: 127.0.0.1:0
 store: {driver: redis, redis: {addrs: [%q], key_prefix: %q, dial_timeout: 1s, read_timeout: 200ms, write_timeout: 200ms}}
 auth:
   digest_keys: [{id: t1, secret: "a-test-digest-key-of-at-least-32-bytes"}]

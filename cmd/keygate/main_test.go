@@ -212,6 +212,7 @@ func serveConfig(dir, upstream, routes string) string {
 	return fmt.Sprintf(`
 listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
+health_listen: 127.0.0.1:0
 server: {shutdown_timeout: 10s}
 store: {driver: embedded, embedded: {path: %q}}
 routes:
