@@ -183,7 +183,7 @@ routes:
 			if serialA != serialB {
 				t.Errorf("replicas serve different certificates: serial %s and %s", serialA, serialB)
 			}
-			_, metrics := getStatus(t, "http://"+a.AdminAddr().String()+"/metrics")
+			_, metrics := getStatus(t, "http://"+a.HealthAddr().String()+"/metrics")
 			expiry := fmt.Sprintf(`keygate_tls_certificate_expiry_timestamp_seconds{certificate=%q,source="acme"}`, testDomain)
 			if got := seriesValue(t, metrics, expiry); got < float64(time.Now().Unix()) {
 				t.Errorf("%s = %v, want a time to come", expiry, got)

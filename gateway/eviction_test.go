@@ -20,7 +20,7 @@ func TestRedisEvictionPolicy(t *testing.T) {
 			srv.Addr(), redistest.Prefix(t), require, route)
 	}
 	g, _ := start(t, parse(t, y(false)))
-	if _, metrics := getStatus(t, "http://"+g.AdminAddr().String()+"/metrics"); !strings.Contains(metrics, "\nkeygate_store_redis_eviction_possible 1\n") {
+	if _, metrics := getStatus(t, "http://"+g.HealthAddr().String()+"/metrics"); !strings.Contains(metrics, "\nkeygate_store_redis_eviction_possible 1\n") {
 		t.Errorf("/metrics has no keygate_store_redis_eviction_possible 1")
 	}
 

@@ -173,7 +173,7 @@ func TestForwardAuthCheckEndpoint(t *testing.T) {
 		}
 	})
 	t.Run("metrics and access log tell the modes apart", func(t *testing.T) {
-		_, _, metrics := adminCall(t, f.g, "GET", "/metrics", "", "")
+		_, _, metrics := do(t, "GET", "http://"+f.g.HealthAddr().String()+"/metrics", "")
 		if !strings.Contains(metrics, `keygate_requests_total{code="200",method="GET",mode="forward_auth",route="orders"}`) {
 			t.Errorf("no forward_auth series for orders:\n%s", grep(metrics, "keygate_requests_total"))
 		}

@@ -32,12 +32,12 @@ func TestMetricsExposition(t *testing.T) {
 			t.Fatalf("GET %s: %d, want %d", path, code, want)
 		}
 	}
-	_, started := getStatus(t, "http://"+g.AdminAddr().String()+"/metrics")
+	_, started := getStatus(t, "http://"+g.HealthAddr().String()+"/metrics")
 	before := time.Now()
 	if err := g.Reload(parse(t, y)); err != nil {
 		t.Fatal(err)
 	}
-	_, metrics := getStatus(t, "http://"+g.AdminAddr().String()+"/metrics")
+	_, metrics := getStatus(t, "http://"+g.HealthAddr().String()+"/metrics")
 
 	for _, want := range []string{
 		`keygate_requests_total{code="200",method="GET",mode="proxy",route="open"} 1`,

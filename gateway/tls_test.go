@@ -103,7 +103,7 @@ routes:
 		return servedSerial(t, addr, "api.keygate.test", ca.Pool()) == want
 	})
 	// The expiry gauge (issue 19.2) follows the certificate served.
-	_, metrics := getStatus(t, "http://"+g.AdminAddr().String()+"/metrics")
+	_, metrics := getStatus(t, "http://"+g.HealthAddr().String()+"/metrics")
 	expiry := `keygate_tls_certificate_expiry_timestamp_seconds{certificate="api.keygate.test",source="files"}`
 	if got, want := seriesValue(t, metrics, expiry), float64(second.Cert.NotAfter.Unix()); got != want {
 		t.Errorf("%s = %v, want %v (the rewritten certificate's NotAfter)", expiry, got, want)
