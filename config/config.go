@@ -36,9 +36,14 @@ const (
 type Config struct {
 	// Listen is the public listener address. Default ":8080".
 	Listen string `yaml:"listen"`
-	// AdminListen serves /metrics, /healthz and /readyz. Default
-	// "127.0.0.1:9090"; keep it off the public network.
+	// AdminListen serves the admin API (/admin/) and, with pprof, Go's
+	// profiles. Default "127.0.0.1:9090": keep it on loopback (or at
+	// least off every network but the operators').
 	AdminListen string `yaml:"admin_listen"`
+	// HealthListen serves /healthz, /readyz and /metrics, for the
+	// orchestrator's probes and the metrics scraper, and nothing else.
+	// Default "127.0.0.1:9091"; in a container, "0.0.0.0:9091".
+	HealthListen string `yaml:"health_listen"`
 	// Runtime sets the Go runtime's parallelism and garbage collector.
 	Runtime Runtime `yaml:"runtime"`
 	// Pprof serves Go's /debug/pprof/ profiles on the admin listener.

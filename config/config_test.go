@@ -32,6 +32,7 @@ func TestParseDefaults(t *testing.T) {
 	}{
 		{"listen", cfg.Listen, DefaultListen},
 		{"admin_listen", cfg.AdminListen, DefaultAdminListen},
+		{"health_listen", cfg.HealthListen, DefaultHealthListen},
 		{"store.driver", cfg.Store.Driver, DriverEmbedded},
 		{"store.embedded.path", cfg.Store.Embedded.Path, DefaultEmbeddedPath},
 		{"server.max_body_bytes", cfg.Server.MaxBodyBytes, int64(DefaultMaxBodyBytes)},
@@ -152,6 +153,11 @@ routes:
 				`log.format: "xml" is not one of`,
 				`trusted_proxies[0]: "10.0.0.0/33" is not an IP address or CIDR`,
 			},
+		},
+		{
+			name: "health listener on the admin listener",
+			yaml: "admin_listen: 0.0.0.0:9090\nhealth_listen: 0.0.0.0:9090\n" + minimal,
+			want: []string{"health_listen: must differ from listen and admin_listen"},
 		},
 		{
 			name: "upstream identity names",

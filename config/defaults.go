@@ -12,8 +12,9 @@ import (
 
 // Listeners.
 const (
-	DefaultListen      = ":8080"
-	DefaultAdminListen = "127.0.0.1:9090"
+	DefaultListen       = ":8080"
+	DefaultAdminListen  = "127.0.0.1:9090"
+	DefaultHealthListen = "127.0.0.1:9091"
 )
 
 // runtime.
@@ -165,6 +166,7 @@ var (
 func (c *Config) ApplyDefaults() {
 	setStr(&c.Listen, DefaultListen)
 	setStr(&c.AdminListen, DefaultAdminListen)
+	setStr(&c.HealthListen, DefaultHealthListen)
 
 	s := &c.Server
 	setDur(&s.ReadHeaderTimeout, DefaultReadHeaderTimeout)

@@ -102,8 +102,8 @@ func (c *Config) validateForwardAuth(v *problems) {
 	}
 	if f.GRPCListen != "" {
 		v.addr("forward_auth.grpc_listen", f.GRPCListen)
-		if (f.GRPCListen == c.Listen || f.GRPCListen == c.AdminListen) && !strings.HasSuffix(f.GRPCListen, ":0") {
-			v.add("forward_auth.grpc_listen", "must differ from listen and admin_listen")
+		if (f.GRPCListen == c.Listen || f.GRPCListen == c.AdminListen || f.GRPCListen == c.HealthListen) && !strings.HasSuffix(f.GRPCListen, ":0") {
+			v.add("forward_auth.grpc_listen", "must differ from listen, admin_listen and health_listen")
 		}
 	}
 }

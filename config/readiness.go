@@ -1,6 +1,6 @@
 package config
 
-// Readiness shapes the admin listener's /readyz: whether this replica can
+// Readiness shapes the health listener's /readyz: whether this replica can
 // serve. By default it answers 200 while a config is loaded, the listeners
 // are up and the gateway is not draining, whatever the store's state: a
 // replica whose store is down still answers the credentials in its cache

@@ -38,7 +38,7 @@ func TestTLSValidation(t *testing.T) {
     email: "not an email"
     challenges: [http-01, dns-01, http-01]
 `, []string{
-			"tls.http_listen: must differ from listen and admin_listen",
+			"tls.http_listen: must differ from listen, admin_listen and health_listen",
 			`tls.acme.domains[0]: "*.example.com": a wildcard certificate needs the DNS-01 challenge`,
 			`tls.acme.domains[1]: "bad_name" is not a host name`,
 			`tls.acme.on_demand_domains[0]: "*" is not a host name`,

@@ -34,8 +34,12 @@ func (c *Config) Validate() error {
 	var v problems
 	v.addr("listen", c.Listen)
 	v.addr("admin_listen", c.AdminListen)
+	v.addr("health_listen", c.HealthListen)
 	if c.Listen == c.AdminListen && !strings.HasSuffix(c.Listen, ":0") {
 		v.add("admin_listen", "must differ from listen")
+	}
+	if (c.HealthListen == c.Listen || c.HealthListen == c.AdminListen) && !strings.HasSuffix(c.HealthListen, ":0") {
+		v.add("health_listen", "must differ from listen and admin_listen")
 	}
 
 	s := c.Server

@@ -21,8 +21,8 @@ func (c *Config) validateTLS(v *problems) {
 			v.add("tls.http_listen", "needs tls.mode files or acme (it redirects to https)")
 		}
 		v.addr("tls.http_listen", t.HTTPListen)
-		if (t.HTTPListen == c.Listen || t.HTTPListen == c.AdminListen) && !strings.HasSuffix(t.HTTPListen, ":0") {
-			v.add("tls.http_listen", "must differ from listen and admin_listen")
+		if (t.HTTPListen == c.Listen || t.HTTPListen == c.AdminListen || t.HTTPListen == c.HealthListen) && !strings.HasSuffix(t.HTTPListen, ":0") {
+			v.add("tls.http_listen", "must differ from listen, admin_listen and health_listen")
 		}
 	}
 	if t.Mode != TLSFiles {

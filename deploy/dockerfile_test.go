@@ -77,7 +77,7 @@ func TestDockerfile(t *testing.T) {
 		`-ldflags "-s -w"`,
 		"./cmd/keygate",
 		"USER 65532:65532",
-		"EXPOSE 8080 9090",
+		"EXPOSE 8080 9091",
 		"ENV KEYGATE_CONFIG=/etc/keygate/gateway.yaml",
 		"COPY deploy/image/gateway.yaml /etc/keygate/gateway.yaml",
 		`ENTRYPOINT ["/keygate"]`,
@@ -101,8 +101,9 @@ func TestDockerfile(t *testing.T) {
 }
 
 // TestImageConfig: the gateway.yaml baked into the image passes keygate's
-// validation with KEYGATE_UPSTREAM set (and names it when unset), listens on
-// 0.0.0.0 (a container's loopback is its own) and keeps the embedded store
+// validation with KEYGATE_UPSTREAM set (and names it when unset), serves
+// the public and health listeners on 0.0.0.0 (a container's loopback is its
+// own) and the admin API on loopback, and keeps the embedded store
 // in /var/lib/keygate, the image's one writable folder.
 func TestImageConfig(t *testing.T) {
 	raw, err := os.ReadFile("image/gateway.yaml")
@@ -115,10 +116,16 @@ func TestImageConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("image/gateway.yaml: %v", err)
 	}
-	for what, addr := range map[string]string{"listen": cfg.Listen, "admin_listen": cfg.AdminListen} {
+	for what, addr := range map[string]string{"listen": cfg.Listen, "health_listen": cfg.HealthListen} {
 		if h, _, _ := net.SplitHostPort(addr); h != "0.0.0.0" {
 			t.Errorf("%s %q: want 0.0.0.0 inside a container", what, addr)
 		}
+	}
+	if !isLoopback(cfg.AdminListen) {
+		t.Errorf("admin_listen %q: the admin API stays on the container's loopback", cfg.AdminListen)
+	}
+	if portOf(t, "health_listen", cfg.HealthListen) != 9091 {
+		t.Errorf("health_listen %q: want port 9091, the one the Dockerfile exposes", cfg.HealthListen)
 	}
 	if cfg.Store.Driver != config.DriverEmbedded || filepath.Dir(cfg.Store.Embedded.Path) != "/var/lib/keygate" {
 		t.Errorf("store %s at %q, want embedded under /var/lib/keygate", cfg.Store.Driver, cfg.Store.Embedded.Path)

@@ -71,8 +71,8 @@ func renderChart(t *testing.T, valuesFile string) *objects {
 // TestHelmChart renders the chart for its default values (standalone) and
 // for each example values file in ci/, and holds the rendered objects to the
 // kustomize manifests' invariants: every container non-root with a
-// read-only root filesystem, probes on the health paths of admin_listen's
-// port, memory requests and limits, gateway.yaml passing keygate's own
+// read-only root filesystem, the health listener on 0.0.0.0 as the port
+// named health with the probes on it, the admin API on loopback, memory requests and limits, gateway.yaml passing keygate's own
 // config.Parse with exactly the variables the Deployment sets from the
 // Secret, no Secret in the chart, and the monitoring objects when enabled.
 func TestHelmChart(t *testing.T) {
@@ -92,7 +92,7 @@ func TestHelmChart(t *testing.T) {
 			for _, sec := range o.secrets {
 				t.Errorf("the chart renders Secret %s; secrets are referenced, never shipped", sec.Name)
 			}
-			p := theKeygatePod(t, o)
+			p := theKeygatePod(t, o) // checkKeygatePod, checkNetworkPolicy
 
 			// In the sidecar case every route goes to the app on 127.0.0.1;
 			// standalone, none does.

@@ -84,13 +84,15 @@ type imageConfig struct {
 // on the baked config, `keygate demo -once`, then the quickstart — the first
 // user and key made by init steps on the store volume, `serve` as the image's
 // entrypoint runs it, a request through keygate to an upstream with the key
-// and one refused without it, and the admin API on the bootstrap token.
+// and one refused without it, the probes and metrics on the health port
+// (9091, on every address), and the admin API on the bootstrap token on the
+// container's loopback only (9090).
 func TestImage(t *testing.T) {
 	b := newBuildah(t)
-	for _, port := range []string{"8080", "9090"} {
+	for _, port := range []string{"8080", "9090", "9091"} {
 		l, err := net.Listen("tcp", "0.0.0.0:"+port)
 		if err != nil {
-			t.Fatalf("port %s is taken on this host: buildah run --isolation chroot shares the host's network and the image listens on 0.0.0.0:8080 and 0.0.0.0:9090: %v", port, err)
+			t.Fatalf("port %s is taken on this host: buildah run --isolation chroot shares the host's network and the image listens on 0.0.0.0:8080, 127.0.0.1:9090 and 0.0.0.0:9091: %v", port, err)
 		}
 		l.Close()
 	}
@@ -129,10 +131,13 @@ func TestImage(t *testing.T) {
 	if cfg.WorkingDir != "/var/lib/keygate" {
 		t.Errorf("working dir %q, want /var/lib/keygate", cfg.WorkingDir)
 	}
-	for _, p := range []string{"8080/tcp", "9090/tcp"} {
+	for _, p := range []string{"8080/tcp", "9091/tcp"} {
 		if _, ok := cfg.ExposedPorts[p]; !ok {
 			t.Errorf("image does not expose %s", p)
 		}
+	}
+	if _, ok := cfg.ExposedPorts["9090/tcp"]; ok {
+		t.Error("image exposes 9090/tcp, the admin API's port, which stays on the container's loopback")
 	}
 	entry := append(slices.Clone(cfg.Entrypoint), cfg.Cmd...)
 	if want := []string{"/keygate", "serve"}; !slices.Equal(entry, want) {
@@ -169,7 +174,7 @@ func TestImage(t *testing.T) {
 	if got := runIn("/keygate", "check"); !strings.Contains(got, "/etc/keygate/gateway.yaml: OK") {
 		t.Errorf("keygate check on the baked config: %q", got)
 	}
-	if got := runIn("/keygate", "demo", "-once", "-listen", "127.0.0.1:0", "-admin", "127.0.0.1:0"); !strings.Contains(got, `"X-Keygate-User": "demo"`) {
+	if got := runIn("/keygate", "demo", "-once", "-listen", "127.0.0.1:0", "-admin", "127.0.0.1:0", "-health", "127.0.0.1:0"); !strings.Contains(got, `"X-Keygate-User": "demo"`) {
 		t.Errorf("keygate demo -once: the sample request did not reach the upstream authenticated:\n%s", got)
 	}
 
@@ -209,14 +214,14 @@ func TestImage(t *testing.T) {
 			t.Logf("keygate serve in the image:\n%s", logs.String())
 		}
 	}()
-	testkit.Eventually(t, 30*time.Second, "/readyz on 9090 answering 200", func() bool {
+	testkit.Eventually(t, 30*time.Second, "/readyz on 9091 answering 200", func() bool {
 		select {
 		case err := <-done:
 			done <- err // for the deferred stop
 			t.Fatalf("keygate serve ended before it was ready: %v\n%s", err, logs.String())
 		default:
 		}
-		code, _ := get(t, "http://127.0.0.1:9090/readyz", "")
+		code, _ := get(t, "http://127.0.0.1:9091/readyz", "")
 		return code == http.StatusOK
 	})
 
@@ -226,15 +231,48 @@ func TestImage(t *testing.T) {
 	if code, _ := get(t, "http://127.0.0.1:8080/orders/1", ""); code != http.StatusUnauthorized {
 		t.Errorf("GET /orders/1 without a credential: %d, want 401", code)
 	}
+	// The admin API on the container's loopback: chroot isolation shares
+	// the host's network namespace, so 127.0.0.1 here is the container's
+	// own, as in a kubectl port-forward.
 	if code, body := get(t, "http://127.0.0.1:9090/admin/users", "Bearer "+adminToken); code != http.StatusOK || !strings.Contains(body, `"alice"`) {
 		t.Errorf("GET /admin/users with the bootstrap token: %d %s; want 200 listing alice", code, body)
 	}
 	if code, _ := get(t, "http://127.0.0.1:9090/admin/users", ""); code != http.StatusUnauthorized {
 		t.Errorf("GET /admin/users without a credential: %d, want 401", code)
 	}
-	if code, body := get(t, "http://127.0.0.1:9090/metrics", ""); code != http.StatusOK || !strings.Contains(body, "keygate_build_info") {
-		t.Errorf("GET /metrics: %d, keygate_build_info missing", code)
+	if code, body := get(t, "http://127.0.0.1:9091/metrics", ""); code != http.StatusOK || !strings.Contains(body, "keygate_build_info") {
+		t.Errorf("GET /metrics on the health port: %d, keygate_build_info missing", code)
 	}
+	if code, _ := get(t, "http://127.0.0.1:9091/admin/users", "Bearer "+adminToken); code != http.StatusNotFound {
+		t.Errorf("GET /admin/users on the health port: %d, want 404 (the admin API is not there)", code)
+	}
+	// From another address of the host (as from another machine or pod):
+	// the health port answers, the admin port is not bound there.
+	if ip := externalIPv4(t); ip != "" {
+		if code, _ := get(t, "http://"+ip+":9091/healthz", ""); code != http.StatusOK {
+			t.Errorf("GET /healthz on %s:9091: %d, want 200 (health_listen on 0.0.0.0)", ip, code)
+		}
+		if code, body := get(t, "http://"+ip+":9090/admin/users", "Bearer "+adminToken); code != 0 {
+			t.Errorf("GET /admin/users on %s:9090: %d %s; want no connection (admin_listen on loopback)", ip, code, body)
+		}
+	} else {
+		t.Log("no non-loopback IPv4 address on this host: the admin port's loopback binding is not checked from outside")
+	}
+}
+
+// externalIPv4 is a non-loopback IPv4 address of this host, "" without one.
+func externalIPv4(t *testing.T) string {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			return n.IP.String()
+		}
+	}
+	return ""
 }
 
 // get sends a GET with an optional Authorization header; a connection

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -426,7 +427,7 @@ func parseConfig(t *testing.T, o *objects, p keygatePod) *config.Config {
 }
 
 // metricsComponent labels the Service a ServiceMonitor scrapes: the one
-// Service of keygate's pods that targets the admin port.
+// Service of keygate's pods that targets the health port.
 var metricsComponent = [2]string{"app.kubernetes.io/component", "metrics"}
 
 // externalSecret is the Secret the keygate containers read their keys from.
@@ -490,15 +491,76 @@ func containerPort(c *corev1.Container, p intstr.IntOrString) int32 {
 	return -1
 }
 
-// checkKeygatePod: probes on the admin port of gateway.yaml, a Service on
-// its listen port.
+// healthPortName is the name of keygate's container port for the health
+// listener (health_listen): the probes, the metrics Service and the
+// NetworkPolicy name it.
+const healthPortName = "health"
+
+// isLoopback reports whether a listen address's host is a loopback
+// address (or localhost).
+func isLoopback(addr string) bool {
+	h, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if h == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(h)
+	return err == nil && ip.IsLoopback()
+}
+
+// checkListeners: the health listener on 0.0.0.0 (the kubelet and
+// Prometheus reach it on the pod IP) as a container port named health;
+// the admin listener (the admin API) on loopback, and no container port
+// for it (kubectl port-forward reaches it). It returns the health port.
+func checkListeners(t *testing.T, p keygatePod) int32 {
+	t.Helper()
+	c := p.container
+	health := portOf(t, "health_listen", p.cfg.HealthListen)
+	admin := portOf(t, "admin_listen", p.cfg.AdminListen)
+	if h, _, _ := net.SplitHostPort(p.cfg.HealthListen); h != "0.0.0.0" && h != "" {
+		t.Errorf("%s: health_listen %q: the kubelet cannot reach the probes on it; want 0.0.0.0:PORT", p.owner, p.cfg.HealthListen)
+	}
+	if !isLoopback(p.cfg.AdminListen) {
+		t.Errorf("%s: admin_listen %q: the admin API must stay on loopback", p.owner, p.cfg.AdminListen)
+	}
+	named := false
+	for _, cp := range c.Ports {
+		switch {
+		case cp.Name == healthPortName:
+			named = true
+			if cp.ContainerPort != health {
+				t.Errorf("%s: container port %q is %d, want health_listen's %d", p.owner, healthPortName, cp.ContainerPort, health)
+			}
+		case cp.ContainerPort == admin:
+			t.Errorf("%s: container port %q (%d) is the admin listener's, which is on loopback", p.owner, cp.Name, admin)
+		}
+	}
+	if !named {
+		t.Errorf("%s: keygate has no container port named %q (health_listen)", p.owner, healthPortName)
+	}
+	return health
+}
+
+// checkKeygatePod: the listeners (checkListeners), probes on the health
+// port by its name, a Service on the listen port.
 func checkKeygatePod(t *testing.T, o *objects, p keygatePod) {
 	t.Helper()
 	c := p.container
-	admin := portOf(t, "admin_listen", p.cfg.AdminListen)
+	health := checkListeners(t, p)
 	listen := portOf(t, "listen", p.cfg.Listen)
-	if h, _, _ := net.SplitHostPort(p.cfg.AdminListen); h != "0.0.0.0" && h != "" && !strings.Contains(h, "$") {
-		t.Errorf("%s: admin_listen %q: the kubelet cannot reach the probes on it", p.owner, p.cfg.AdminListen)
+	// A cluster-wide range (10.0.0.0/8) in trusted_proxies lets any pod
+	// in it choose its client address and step around the per-address
+	// failure limits: only the ingress's own addresses belong there.
+	trusted, err := p.cfg.TrustedPrefixes()
+	if err != nil {
+		t.Fatalf("%s: %v", p.owner, err)
+	}
+	for _, pfx := range trusted {
+		if pfx.Bits() < 16 || (pfx.Addr().Is6() && pfx.Bits() < 48) {
+			t.Errorf("%s: trusted_proxies holds %s: any pod in it could set its own X-Forwarded-For; list the ingress's addresses only", p.owner, pfx)
+		}
 	}
 	for _, pr := range []struct {
 		name  string
@@ -513,8 +575,8 @@ func checkKeygatePod(t *testing.T, o *objects, p keygatePod) {
 		if g.Path != pr.path {
 			t.Errorf("%s: %s path %s, want %s", p.owner, pr.name, g.Path, pr.path)
 		}
-		if got := containerPort(c, g.Port); got != admin {
-			t.Errorf("%s: %s port %s is %d, want admin_listen's %d", p.owner, pr.name, g.Port.String(), got, admin)
+		if g.Port.String() != healthPortName || containerPort(c, g.Port) != health {
+			t.Errorf("%s: %s port %s (%d), want the port named %s, health_listen's %d", p.owner, pr.name, g.Port.String(), containerPort(c, g.Port), healthPortName, health)
 		}
 	}
 	if c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() {
@@ -549,10 +611,12 @@ func checkKeygatePod(t *testing.T, o *objects, p keygatePod) {
 	}
 }
 
-// checkNetworkPolicy: the public port open, the admin port only from a
-// namespace or pod selector (monitoring).
+// checkNetworkPolicy: the public port open, the health port only from a
+// namespace or pod selector (monitoring), nothing else (the admin
+// listener is on loopback: no policy opens it).
 func checkNetworkPolicy(t *testing.T, o *objects, p keygatePod) {
 	t.Helper()
+	health := portOf(t, "health_listen", p.cfg.HealthListen)
 	admin := portOf(t, "admin_listen", p.cfg.AdminListen)
 	listen := portOf(t, "listen", p.cfg.Listen)
 	grpc := grpcPort(t, p.cfg)
@@ -563,7 +627,7 @@ func checkNetworkPolicy(t *testing.T, o *objects, p keygatePod) {
 			continue
 		}
 		found = true
-		publicOpen, adminOpen := false, false
+		publicOpen, healthOpen := false, false
 		for _, r := range np.Spec.Ingress {
 			for _, pp := range r.Ports {
 				if pp.Port == nil {
@@ -574,26 +638,28 @@ func checkNetworkPolicy(t *testing.T, o *objects, p keygatePod) {
 				switch {
 				case port == listen || port == grpc:
 					publicOpen = true
-				case port == admin:
-					adminOpen = true
+				case port == health:
+					healthOpen = true
 					if len(r.From) == 0 {
-						t.Errorf("NetworkPolicy %s opens the admin port %d to everyone", np.Name, admin)
+						t.Errorf("NetworkPolicy %s opens the health port %d to everyone", np.Name, health)
 					}
 					for _, f := range r.From {
 						if f.NamespaceSelector == nil && f.PodSelector == nil {
-							t.Errorf("NetworkPolicy %s: admin port %d open to an IP block", np.Name, admin)
+							t.Errorf("NetworkPolicy %s: health port %d open to an IP block", np.Name, health)
 						}
 					}
+				case port == admin:
+					t.Errorf("NetworkPolicy %s opens the admin port %d, which is on loopback", np.Name, admin)
 				default:
-					t.Errorf("NetworkPolicy %s opens port %d, which keygate does not serve", np.Name, port)
+					t.Errorf("NetworkPolicy %s opens port %d (%s), which keygate does not serve", np.Name, port, pp.Port.String())
 				}
 			}
 			if len(r.Ports) == 0 {
 				t.Errorf("NetworkPolicy %s: a rule without ports opens every port", np.Name)
 			}
 		}
-		if !publicOpen || !adminOpen {
-			t.Errorf("NetworkPolicy %s: public port open %v, admin port open to monitoring %v", np.Name, publicOpen, adminOpen)
+		if !publicOpen || !healthOpen {
+			t.Errorf("NetworkPolicy %s: public port open %v, health port open to monitoring %v", np.Name, publicOpen, healthOpen)
 		}
 	}
 	if !found {

@@ -77,7 +77,7 @@ func readRules(t *testing.T) *monitoringv1.PrometheusRuleSpec {
 
 // TestMonitoringKustomization: the PrometheusRule holds exactly the rules
 // file's groups; the ServiceMonitor selects the metrics Service, whose port
-// it names targets the admin port (/metrics) of the keygate pods.
+// it names targets the health port (/metrics) of the keygate pods.
 func TestMonitoringKustomization(t *testing.T) {
 	o := build(t, "kubernetes/monitoring")
 	if len(o.rules) != 1 || len(o.monitors) != 1 {
@@ -91,10 +91,11 @@ func TestMonitoringKustomization(t *testing.T) {
 }
 
 // checkServiceMonitor: the monitor selects a Service of o whose endpoint
-// port targets keygate's admin port and selects the keygate pods.
+// port targets keygate's health port by its name and selects the keygate
+// pods.
 func checkServiceMonitor(t *testing.T, sm *monitoringv1.ServiceMonitor, o *objects, p keygatePod) {
 	t.Helper()
-	admin := portOf(t, "admin_listen", p.cfg.AdminListen)
+	health := portOf(t, "health_listen", p.cfg.HealthListen)
 	if len(sm.Spec.Endpoints) == 0 {
 		t.Fatalf("ServiceMonitor %s has no endpoints", sm.Name)
 	}
@@ -116,8 +117,8 @@ func checkServiceMonitor(t *testing.T, sm *monitoringv1.ServiceMonitor, o *objec
 		for _, sp := range s.Spec.Ports {
 			if sp.Name == ep.Port {
 				found = true
-				if got := containerPort(p.container, sp.TargetPort); got != admin {
-					t.Errorf("Service %s port %s targets %d, want the admin port %d", s.Name, sp.Name, got, admin)
+				if got := containerPort(p.container, sp.TargetPort); got != health || sp.TargetPort.String() != healthPortName {
+					t.Errorf("Service %s port %s targets %s (%d), want the port named %s, health_listen's %d", s.Name, sp.Name, sp.TargetPort.String(), got, healthPortName, health)
 				}
 			}
 		}

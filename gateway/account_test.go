@@ -59,6 +59,7 @@ func TestAccountReloadTrustedProxies(t *testing.T) {
 		return fmt.Sprintf(`
 listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
+health_listen: 127.0.0.1:0
 store: {driver: embedded, embedded: {path: %q}}
 trusted_proxies: [%s]
 account: {enabled: true}

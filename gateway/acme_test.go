@@ -152,6 +152,7 @@ func TestACMEWithPebble(t *testing.T) {
 			prefix := redistest.Prefix(t)
 			y := fmt.Sprintf(`listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
+health_listen: 127.0.0.1:0
 store: {driver: redis, redis: {addrs: [%q], key_prefix: %q}}
 tls:
   mode: acme
@@ -182,7 +183,7 @@ routes:
 			if serialA != serialB {
 				t.Errorf("replicas serve different certificates: serial %s and %s", serialA, serialB)
 			}
-			_, metrics := getStatus(t, "http://"+a.AdminAddr().String()+"/metrics")
+			_, metrics := getStatus(t, "http://"+a.HealthAddr().String()+"/metrics")
 			expiry := fmt.Sprintf(`keygate_tls_certificate_expiry_timestamp_seconds{certificate=%q,source="acme"}`, testDomain)
 			if got := seriesValue(t, metrics, expiry); got < float64(time.Now().Unix()) {
 				t.Errorf("%s = %v, want a time to come", expiry, got)
@@ -231,6 +232,7 @@ func TestACMEOnDemand(t *testing.T) {
 	p := startPebble(t)
 	g := listening(t, parse(t, fmt.Sprintf(`listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
+health_listen: 127.0.0.1:0
 store: {driver: redis, redis: {addrs: [%q], key_prefix: %q}}
 tls:
   mode: acme

@@ -10,19 +10,16 @@ import (
 	"github.com/keygate/keygate/api/admin"
 )
 
-// adminHandler serves the admin listener:
+// adminHandler serves the admin listener (admin_listen, loopback by
+// default):
 //
-//	/metrics  Prometheus metrics
-//	/healthz  200 while the process runs (liveness)
-//	/readyz   200 when this replica can serve: a config is loaded, the
-//	          listeners are up and it is not draining (readiness.go)
-//	/admin/   the admin API (api/admin): users and credentials, for
-//	          the bootstrap admin token (Options.AdminToken) or users
-//	          with the ADMIN authority only
+//	/admin/        the admin API (api/admin): users and credentials, for
+//	               the bootstrap admin token (Options.AdminToken) or users
+//	               with the ADMIN authority only
 //	/debug/pprof/  Go profiles, only with pprof: true
 //
-// Only /admin/ asks for authentication: the others are for the
-// orchestrator and the metrics scraper, as before.
+// The probes and the metrics are on the health listener (healthHandler),
+// so that the admin API need not be opened to the orchestrator.
 func (g *Gateway) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	api, err := admin.New(g.auth, g.cfg.Load(), admin.Options{Logger: g.log, Token: g.opts.AdminToken, Quotas: g.quotaUsage})
@@ -31,12 +28,6 @@ func (g *Gateway) adminHandler() http.Handler {
 	}
 	mux.Handle("/admin/", api)
 	mux.Handle("/admin", api) // a JSON 404 rather than a redirect
-	mux.Handle("GET /metrics", promhttp.HandlerFor(g.reg, promhttp.HandlerOpts{Registry: g.reg}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("ok\n"))
-	})
-	mux.HandleFunc("GET /readyz", g.readyz)
 	if g.cfg.Load().Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -44,6 +35,26 @@ func (g *Gateway) adminHandler() http.Handler {
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
+	return mux
+}
+
+// healthHandler serves the health listener (health_listen):
+//
+//	/healthz  200 while the process runs (liveness)
+//	/readyz   200 when this replica can serve: a config is loaded, the
+//	          listeners are up and it is not draining (readiness.go)
+//	/metrics  Prometheus metrics
+//
+// None asks for authentication: they are for the orchestrator and the
+// metrics scraper, and tell nothing about credentials.
+func (g *Gateway) healthHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g.reg, promhttp.HandlerOpts{Registry: g.reg}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", g.readyz)
 	return mux
 }
 

@@ -18,7 +18,7 @@ import (
 // listener with the bootstrap token (KEYGATE_ADMIN_TOKEN); a user made
 // and a key revoked through instance 1 take effect on instance 2 (same
 // Redis) within a second; the revocation is audited with its actor; the
-// probes and metrics need no authentication.
+// probes and metrics, on the health listener, need no authentication.
 func TestAdminAPIOnTwoInstances(t *testing.T) {
 	const token = "a-bootstrap-admin-token-of-the-gateway-test-0123"
 	srv := redistest.Start(t)
@@ -62,11 +62,12 @@ func TestAdminAPIOnTwoInstances(t *testing.T) {
 		}
 	}
 
-	// Around the admin API, the admin listener is as it was.
-	admin := "http://" + g1.AdminAddr().String()
+	// The probes and metrics are on the health listener, without
+	// credentials (TestHealthListener has the rest).
+	admin, health := "http://"+g1.AdminAddr().String(), "http://"+g1.HealthAddr().String()
 	for _, p := range []string{"/metrics", "/healthz", "/readyz"} {
-		if code, _, _ := do(t, "GET", admin+p, ""); code != 200 {
-			t.Errorf("GET %s without credentials: %d, want 200", p, code)
+		if code, _, _ := do(t, "GET", health+p, ""); code != 200 {
+			t.Errorf("GET %s on the health listener without credentials: %d, want 200", p, code)
 		}
 	}
 	if code, h, body := do(t, "GET", admin+"/admin", ""); code != 404 || h.Get("Content-Type") != "application/json" {
@@ -86,6 +87,7 @@ func TestAdminAPIFailsClosed(t *testing.T) {
 			g, logs := startLogged(t, parse(t, fmt.Sprintf(`
 listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
+health_listen: 127.0.0.1:0
 store: {driver: embedded, embedded: {path: %q}}
 routes:
   - {name: orders, path_prefix: /orders, upstream: http://127.0.0.1:1, api_set: orders}

@@ -22,6 +22,7 @@ func TestAuditFile(t *testing.T) {
 	up := echoUpstream(t)
 	y := fmt.Sprintf(`listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
+health_listen: 127.0.0.1:0
 store: {embedded: {path: %q}}
 audit: {file: %q}
 routes:

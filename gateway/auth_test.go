@@ -20,6 +20,7 @@ func redisGateway(addr, prefix, upstream string, extra string) string {
 	return fmt.Sprintf(`
 listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
+health_listen: 127.0.0.1:0
 store: {driver: redis, redis: {addrs: [%q], key_prefix: %q, dial_timeout: 1s}}
 auth:
   digest_keys: [{id: t1, secret: "a-test-digest-key-of-at-least-32-bytes"}]
@@ -120,7 +121,7 @@ func TestTwoInstancesVoidAndRevoke(t *testing.T) {
 // back.
 func TestRedisDownFailsClosed(t *testing.T) {
 	srv, g, base := aliceOnRedis(t, "  cache_ttl: 100ms\n  stale_if_error: 1m")
-	admin := "http://" + g.AdminAddr().String()
+	health := "http://" + g.HealthAddr().String()
 	warm := namedKey(t, g, "alice", "warm")
 	cold := namedKey(t, g, "alice", "cold")
 	if code, _, _ := do(t, "GET", base, "Bearer "+warm); code != 200 {
@@ -139,13 +140,13 @@ func TestRedisDownFailsClosed(t *testing.T) {
 	if code, _, _ := do(t, "GET", base, ""); code != 401 {
 		t.Errorf("no credential, Redis down: %d; want 401 (nothing to verify)", code)
 	}
-	waitReadyz(t, admin, 200, "ready\nstore: unreachable\n")
-	if _, _, metrics := do(t, "GET", admin+"/metrics", ""); !strings.Contains(metrics, "keygate_auth_degraded 1") || !strings.Contains(metrics, `keygate_auth_decisions_total{result="store_error"} 1`) {
+	waitReadyz(t, health, 200, "ready\nstore: unreachable\n")
+	if _, _, metrics := do(t, "GET", health+"/metrics", ""); !strings.Contains(metrics, "keygate_auth_degraded 1") || !strings.Contains(metrics, `keygate_auth_decisions_total{result="store_error"} 1`) {
 		t.Errorf("metrics do not show degraded mode:\n%s", grep(metrics, "keygate_auth"))
 	}
 
 	srv.Restart() // empty: this Redis keeps nothing on disk
-	waitReadyz(t, admin, 200, "ready\nstore: ok\n")
+	waitReadyz(t, health, 200, "ready\nstore: ok\n")
 	newAlice(t, g.Auth())
 	fresh, _, err := g.Auth().Accounts.CreateKey(context.Background(), "alice", authz.KeySpec{Handle: "after"})
 	if err != nil {

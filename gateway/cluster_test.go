@@ -26,6 +26,7 @@ func TestClusterTwoInstances(t *testing.T) {
 	y := fmt.Sprintf(`
 listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
+health_listen: 127.0.0.1:0
 store: {driver: redis, redis: {cluster: true, addrs: [%s], key_prefix: %q, dial_timeout: 1s}}
 auth:
   digest_keys: [{id: t1, secret: "a-test-digest-key-of-at-least-32-bytes"}]

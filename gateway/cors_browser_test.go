@@ -58,6 +58,7 @@ func TestCORSInChromium(t *testing.T) {
 	g, _ := start(t, parse(t, fmt.Sprintf(`
 listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
+health_listen: 127.0.0.1:0
 log: {access_log: false}
 store: {embedded: {path: %q}}
 auth:

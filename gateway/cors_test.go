@@ -33,6 +33,7 @@ func corsConfig(dir, up, setOrigins string) string {
 	return fmt.Sprintf(`
 listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
+health_listen: 127.0.0.1:0
 log: {access_log: false}
 store: {embedded: {path: %q}}
 auth:

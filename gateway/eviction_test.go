@@ -16,11 +16,11 @@ import (
 func TestRedisEvictionPolicy(t *testing.T) {
 	srv := redistest.Start(t, "--maxmemory-policy", "allkeys-lru")
 	y := func(require bool) string {
-		return fmt.Sprintf("listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nstore: {driver: redis, redis: {addrs: [%q], key_prefix: %q, require_noeviction: %t}}\n%s",
+		return fmt.Sprintf("listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nhealth_listen: 127.0.0.1:0\nstore: {driver: redis, redis: {addrs: [%q], key_prefix: %q, require_noeviction: %t}}\n%s",
 			srv.Addr(), redistest.Prefix(t), require, route)
 	}
 	g, _ := start(t, parse(t, y(false)))
-	if _, metrics := getStatus(t, "http://"+g.AdminAddr().String()+"/metrics"); !strings.Contains(metrics, "\nkeygate_store_redis_eviction_possible 1\n") {
+	if _, metrics := getStatus(t, "http://"+g.HealthAddr().String()+"/metrics"); !strings.Contains(metrics, "\nkeygate_store_redis_eviction_possible 1\n") {
 		t.Errorf("/metrics has no keygate_store_redis_eviction_possible 1")
 	}
 

@@ -32,6 +32,7 @@ func sentinelGateway(sn *redistest.Sentinel, prefix, upstream string) string {
 	return fmt.Sprintf(`
 listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
+health_listen: 127.0.0.1:0
 store:
   driver: redis
   redis: {addrs: [%s], master_name: %q, key_prefix: %q, dial_timeout: 1s}
@@ -218,7 +219,7 @@ func TestFaultSentinelFailover(t *testing.T) {
 				return
 			case <-time.After(20 * time.Millisecond):
 			}
-			if code, h, err := get("http://"+g1.AdminAddr().String()+"/readyz", ""); err == nil && l.phase.Load() == 1 {
+			if code, h, err := get("http://"+g1.HealthAddr().String()+"/readyz", ""); err == nil && l.phase.Load() == 1 {
 				readyOut.add(code, h)
 			}
 		}
@@ -240,7 +241,7 @@ func TestFaultSentinelFailover(t *testing.T) {
 	// While every sentinel still names the dead master, the store cannot
 	// answer: readiness must say so (keygate_store_up 0) and stay ready,
 	// since the replica still serves what it has cached.
-	readyCode, _, _ := get("http://"+g1.AdminAddr().String()+"/readyz", "")
+	readyCode, _, _ := get("http://"+g1.HealthAddr().String()+"/readyz", "")
 	storeUp := gaugeValue(t, g1, "keygate_store_up", "")
 	if reported := sn.ReportedMasters(ctx); !slices.ContainsFunc(reported, func(a string) bool { return a != dead }) {
 		if readyCode != 200 || storeUp != 0 {
@@ -323,7 +324,7 @@ func TestFaultSentinelFailover(t *testing.T) {
 		// a second between attempts.
 		var m []string
 		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-			_, _, metrics := do(t, "GET", "http://"+g.AdminAddr().String()+"/metrics", "")
+			_, _, metrics := do(t, "GET", "http://"+g.HealthAddr().String()+"/metrics", "")
 			if m = regexp.MustCompile(`(?m)^keygate_store_pubsub_resubscribes_total (\d+)$`).FindStringSubmatch(metrics); m != nil && m[1] != "0" {
 				break
 			}
@@ -331,7 +332,7 @@ func TestFaultSentinelFailover(t *testing.T) {
 		if m == nil || m[1] == "0" {
 			t.Errorf("gateway %d: keygate_store_pubsub_resubscribes_total %v 10s after the failover, want at least 1", i+1, m)
 		}
-		waitStatus(t, "http://"+g.AdminAddr().String()+"/readyz", 200)
+		waitStatus(t, "http://"+g.HealthAddr().String()+"/readyz", 200)
 	}
 	// Writes work and reach the other gateway; a revocation on one reaches
 	// the other's cache through publish/subscribe (cache_ttl is a minute).

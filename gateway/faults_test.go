@@ -329,6 +329,7 @@ func TestFaultUpstreams(t *testing.T) {
 	g, _ := start(t, parse(t, fmt.Sprintf(`
 listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
+health_listen: 127.0.0.1:0
 routes:
   - {name: healthy, path_prefix: /healthy, upstream: %s, auth: none}
   - {name: hang, path_prefix: /hang, upstream: %s, auth: none, timeout: 300ms}
@@ -336,7 +337,7 @@ routes:
   - {name: dies, path_prefix: /dies, upstream: http://%s, auth: none}
 `, healthy.URL, hang.URL, half.URL, dies.addr)))
 	base := "http://" + g.Addr().String()
-	admin := "http://" + g.AdminAddr().String()
+	health := "http://" + g.HealthAddr().String()
 
 	l := newLoad(2 * time.Millisecond)
 	defer l.halt()
@@ -417,9 +418,9 @@ routes:
 		t.Errorf("half bodies: %d of %d cut, want all (and some)", halfCut.Load(), halfSent.Load())
 	}
 	testkit.Eventually(t, 5*time.Second, "keygate_requests_in_flight back to 0", func() bool {
-		return metricValues(t, admin)["keygate_requests_in_flight"] == 0
+		return metricValues(t, health)["keygate_requests_in_flight"] == 0
 	})
-	if got := metricValues(t, admin)[`keygate_upstream_errors_total{kind="aborted",route="half"}`]; got != float64(halfSent.Load()) {
+	if got := metricValues(t, health)[`keygate_upstream_errors_total{kind="aborted",route="half"}`]; got != float64(halfSent.Load()) {
 		t.Errorf("aborted exchanges counted: %v, want %d", got, halfSent.Load())
 	}
 }
@@ -435,6 +436,7 @@ func TestFaultSlowloris(t *testing.T) {
 	g, _ := start(t, parse(t, fmt.Sprintf(`
 listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
+health_listen: 127.0.0.1:0
 server: {read_header_timeout: 500ms, read_timeout: 2s}
 routes:
   - {name: open, path_prefix: /, upstream: %s, auth: none}
@@ -505,7 +507,7 @@ routes:
 // Figures: requests served, and goroutines and heap after against before.
 func TestFaultSoak(t *testing.T) {
 	_, g, url := aliceOnRedis(t, "  cache_ttl: 1s\n  failure_limit: {rate: -1}")
-	admin := "http://" + g.AdminAddr().String()
+	health := "http://" + g.HealthAddr().String()
 	var keys []string
 	for i := range 8 {
 		keys = append(keys, "Bearer "+namedKey(t, g, "alice", fmt.Sprintf("k%d", i)))
@@ -559,7 +561,7 @@ func TestFaultSoak(t *testing.T) {
 	l.halt()
 
 	testkit.Eventually(t, 5*time.Second, "keygate_requests_in_flight back to 0", func() bool {
-		return metricValues(t, admin)["keygate_requests_in_flight"] == 0
+		return metricValues(t, health)["keygate_requests_in_flight"] == 0
 	})
 	// Pooled connections come and go with the concurrency, three
 	// goroutines each (keygate's end of a client connection; the reading

@@ -26,19 +26,13 @@ func (f forwardAuthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.next.ServeHTTP(w, r)
 }
 
-// listenGRPC binds forward_auth.grpc_listen and builds the ext_authz gRPC
-// server on it; Serve serves it in the run group.
-func (g *Gateway) listenGRPC(addr string) error {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	g.onClose(func() { _ = l.Close() })
+// serveGRPCOn builds the ext_authz gRPC server on the bound
+// forward_auth.grpc_listen; Serve serves it in the run group.
+func (g *Gateway) serveGRPCOn(l net.Listener) {
 	s := grpc.NewServer()
 	authv3.RegisterAuthorizationServer(s, forwardauth.NewServer(g.proxy))
 	g.grpcL, g.grpc = l, s
 	g.onClose(s.Stop) // a no-op once drained
-	return nil
 }
 
 // GRPCAddr is the address of forward_auth.grpc_listen, nil without one.

@@ -23,6 +23,7 @@ func forwardAuthGateway(addr, prefix string) string {
 	return fmt.Sprintf(`
 listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
+health_listen: 127.0.0.1:0
 trusted_proxies: [127.0.0.1]
 store: {driver: redis, redis: {addrs: [%q], key_prefix: %q, dial_timeout: 1s}}
 auth:
@@ -172,7 +173,7 @@ func TestForwardAuthCheckEndpoint(t *testing.T) {
 		}
 	})
 	t.Run("metrics and access log tell the modes apart", func(t *testing.T) {
-		_, _, metrics := adminCall(t, f.g, "GET", "/metrics", "", "")
+		_, _, metrics := do(t, "GET", "http://"+f.g.HealthAddr().String()+"/metrics", "")
 		if !strings.Contains(metrics, `keygate_requests_total{code="200",method="GET",mode="forward_auth",route="orders"}`) {
 			t.Errorf("no forward_auth series for orders:\n%s", grep(metrics, "keygate_requests_total"))
 		}

@@ -20,6 +20,7 @@ func TestAmbiguousFramingRefused(t *testing.T) {
 	g, _ := start(t, parse(t, fmt.Sprintf(`
 listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
+health_listen: 127.0.0.1:0
 store: {driver: embedded, embedded: {path: %q}}
 self_service: {enabled: true}
 account: {enabled: true, path: /me}

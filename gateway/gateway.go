@@ -1,7 +1,7 @@
 // Package gateway is the keygate process: it builds the pieces from a
 // validated config (logger, metrics registry, store, credential service,
-// proxy, self-service API and account pages), serves the public, admin
-// and tls.http_listen listeners (TLS from files or ACME), reloads the
+// proxy, self-service API and account pages), serves the public, admin,
+// health and tls.http_listen listeners (TLS from files or ACME), reloads the
 // config in place (file changes, SIGHUP, Reload) and drains in-flight
 // requests on shutdown.
 //
@@ -62,6 +62,11 @@ type Options struct {
 	// Reload asks for a reload of ConfigFile (cmd/keygate sends SIGHUP
 	// here). Nil: only file changes and the Reload method reload.
 	Reload <-chan os.Signal
+	// Listeners, if set, are the config's listeners bound by Bind
+	// beforehand (cmd/keygate binds them before the store is opened).
+	// New takes them: Close closes them, also after New's own error.
+	// Nil: Listen binds them.
+	Listeners *Listeners
 }
 
 // Gateway is one running keygate.
@@ -78,9 +83,9 @@ type Gateway struct {
 	cfg     atomic.Pointer[config.Config]
 	metrics *gatewayMetrics
 
-	public, admin   *http.Server
-	publicL, adminL net.Listener
-	shuttingDown    atomic.Bool
+	public, admin, health    *http.Server
+	publicL, adminL, healthL net.Listener
+	shuttingDown             atomic.Bool
 
 	// tls is the public listener's TLS (nil with tls.mode off); plain
 	// and plainL serve tls.http_listen (nil without one).
@@ -125,6 +130,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 			g.Close()
 		}
 	}()
+	if ls := opts.Listeners; ls != nil {
+		g.onClose(func() { _ = ls.Close() }) // a no-op for those whose server has shut down
+	}
 	g.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	g.metrics = newGatewayMetrics(g.reg)
 
@@ -216,6 +224,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		ErrorLog:          zap.NewStdLog(g.log.Named("http")),
 	}
 	g.admin = adminLimits.server(g.adminHandler(), g.log, "admin")
+	g.health = adminLimits.server(g.healthHandler(), g.log, "health")
 	return g, nil
 }
 

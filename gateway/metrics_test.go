@@ -23,7 +23,7 @@ func TestMetricsExposition(t *testing.T) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "up") }))
 	defer up.Close()
 	dir := t.TempDir()
-	y := fmt.Sprintf("listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nstore: {embedded: {path: %q}}\nroutes:\n  - {name: open, path_prefix: /open, upstream: %s, auth: none}\n  - {name: private, path_prefix: /private, upstream: %s, api_set: orders}\n",
+	y := fmt.Sprintf("listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nhealth_listen: 127.0.0.1:0\nstore: {embedded: {path: %q}}\nroutes:\n  - {name: open, path_prefix: /open, upstream: %s, auth: none}\n  - {name: private, path_prefix: /private, upstream: %s, api_set: orders}\n",
 		filepath.Join(dir, "k.db"), up.URL, up.URL)
 	g, _ := start(t, parse(t, y))
 	pub := "http://" + g.Addr().String()
@@ -32,12 +32,12 @@ func TestMetricsExposition(t *testing.T) {
 			t.Fatalf("GET %s: %d, want %d", path, code, want)
 		}
 	}
-	_, started := getStatus(t, "http://"+g.AdminAddr().String()+"/metrics")
+	_, started := getStatus(t, "http://"+g.HealthAddr().String()+"/metrics")
 	before := time.Now()
 	if err := g.Reload(parse(t, y)); err != nil {
 		t.Fatal(err)
 	}
-	_, metrics := getStatus(t, "http://"+g.AdminAddr().String()+"/metrics")
+	_, metrics := getStatus(t, "http://"+g.HealthAddr().String()+"/metrics")
 
 	for _, want := range []string{
 		`keygate_requests_total{code="200",method="GET",mode="proxy",route="open"} 1`,

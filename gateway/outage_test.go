@@ -30,7 +30,7 @@ import (
 // closes the circuit and new credentials verify again.
 func TestOutageCostsNoWait(t *testing.T) {
 	srv, g, base := aliceOnRedis(t, "  cache_ttl: 100ms\n  stale_if_error: 1m")
-	admin := "http://" + g.AdminAddr().String()
+	health := "http://" + g.HealthAddr().String()
 	warm := namedKey(t, g, "alice", "warm")
 	cold := namedKey(t, g, "alice", "cold")
 	if code, _, _ := do(t, "GET", base, "Bearer "+warm); code != 200 {
@@ -49,7 +49,7 @@ func TestOutageCostsNoWait(t *testing.T) {
 	if code, h, _ := do(t, "GET", base, "Bearer "+cold); code != 503 || h.Get("Retry-After") == "" {
 		t.Errorf("uncached credential, Redis down: %d, want 503 with Retry-After", code)
 	}
-	m := metricValues(t, admin)
+	m := metricValues(t, health)
 	if m["keygate_store_circuit_open"] != 1 {
 		t.Errorf("keygate_store_circuit_open = %v, want 1", m["keygate_store_circuit_open"])
 	}
@@ -59,7 +59,7 @@ func TestOutageCostsNoWait(t *testing.T) {
 
 	srv.Restart()
 	waitFor(t, 10*time.Second, "the circuit to close after Redis returned", func() bool {
-		return metricValues(t, admin)["keygate_store_circuit_open"] == 0
+		return metricValues(t, health)["keygate_store_circuit_open"] == 0
 	})
 	newAlice(t, g.Auth())
 	fresh := namedKey(t, g, "alice", "after")
@@ -68,11 +68,11 @@ func TestOutageCostsNoWait(t *testing.T) {
 	}
 }
 
-// metricValues scrapes the admin listener's /metrics into name{labels} →
+// metricValues scrapes the health listener's /metrics into name{labels} →
 // value (names without labels as they are).
-func metricValues(t *testing.T, admin string) map[string]float64 {
+func metricValues(t *testing.T, health string) map[string]float64 {
 	t.Helper()
-	_, _, body := do(t, "GET", admin+"/metrics", "")
+	_, _, body := do(t, "GET", health+"/metrics", "")
 	out := map[string]float64{}
 	for _, line := range strings.Split(body, "\n") {
 		if line == "" || line[0] == '#' {

@@ -14,6 +14,7 @@ func rateLimitedGateway(addr, prefix, upstream string) string {
 	return fmt.Sprintf(`
 listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
+health_listen: 127.0.0.1:0
 store: {driver: redis, redis: {addrs: [%q], key_prefix: %q, dial_timeout: 1s, read_timeout: 200ms, write_timeout: 200ms}}
 routes:
   - {name: local, path_prefix: /local, upstream: %[3]s, auth: none, rate_limit: {rate: 1, per: 1m, burst: 2, mode: exact}}
@@ -67,7 +68,7 @@ func TestRateLimitSharedAndDegraded(t *testing.T) {
 	expectCodes(t, "Redis down, local policy", u1+"/local", 200, 200, 429)
 	expectCodes(t, "Redis down, fail_open", u1+"/open", 200, 200, 200)
 	expectRetry(t, "Redis down, fail_closed", u1+"/closed")
-	_, _, metrics := do(t, "GET", "http://"+g1.AdminAddr().String()+"/metrics", "")
+	_, _, metrics := do(t, "GET", "http://"+g1.HealthAddr().String()+"/metrics", "")
 	for _, want := range []string{
 		"keygate_ratelimit_degraded 1",
 		`keygate_ratelimit_decisions_total{result="degraded",route="local"} 2`,
@@ -92,6 +93,7 @@ func TestQuotaRedisDown(t *testing.T) {
 	y := fmt.Sprintf(`
 listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
+health_listen: 127.0.0.1:0
 store: {driver: redis, redis: {addrs: [%q], key_prefix: %q, dial_timeout: 1s, read_timeout: 200ms, write_timeout: 200ms}}
 auth:
   digest_keys: [{id: t1, secret: "a-test-digest-key-of-at-least-32-bytes"}]
@@ -153,7 +155,7 @@ func TestKeyFailureLimit(t *testing.T) {
 	if code, _, _ := do(t, "GET", url, "ApiKey "+bobKey+":"+bobToken); code != 200 {
 		t.Errorf("another key during the flood: %d, want 200", code)
 	}
-	_, _, metrics := do(t, "GET", "http://"+g.AdminAddr().String()+"/metrics", "")
+	_, _, metrics := do(t, "GET", "http://"+g.HealthAddr().String()+"/metrics", "")
 	if !strings.Contains(metrics, `keygate_auth_decisions_total{result="key_blocked"} 2`) {
 		t.Errorf("metrics lack the blocked decision:\n%s", grep(metrics, "keygate_auth_decisions"))
 	}

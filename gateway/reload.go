@@ -117,6 +117,9 @@ func restartOnly(old, cfg *config.Config) []string {
 	if old.AdminListen != cfg.AdminListen {
 		fields = append(fields, "admin_listen")
 	}
+	if old.HealthListen != cfg.HealthListen {
+		fields = append(fields, "health_listen")
+	}
 	if old.Server != cfg.Server {
 		fields = append(fields, "server")
 	}

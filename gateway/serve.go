@@ -15,39 +15,29 @@ import (
 	"github.com/keygate/keygate/proxy"
 )
 
-// Listen binds the public and admin listeners (and tls.http_listen) and
-// sets up the public listener's TLS. Addr and AdminAddr tell where they
-// are (useful with port 0). What it binds goes onto the closers: after an
-// error, Close releases it.
+// Listen takes the listeners (Options.Listeners, or binds them now: see
+// Bind) and sets up the public listener's TLS. Addr, AdminAddr and
+// HealthAddr tell where they are (useful with port 0). What it binds goes
+// onto the closers: after an error, Close releases it.
 func (g *Gateway) Listen() error {
 	cfg := g.cfg.Load()
-	listen := func(field, addr string) (net.Listener, error) {
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", field, err)
-		}
-		g.onClose(func() { _ = l.Close() }) // a no-op once its server has shut down
-		return l, nil
-	}
-	var err error
-	if g.publicL, err = listen("listen", cfg.Listen); err != nil {
-		return err
-	}
-	if g.adminL, err = listen("admin_listen", cfg.AdminListen); err != nil {
-		return err
-	}
-	httpPort := 0
-	if cfg.TLS.HTTPListen != "" {
-		if g.plainL, err = listen("tls.http_listen", cfg.TLS.HTTPListen); err != nil {
+	ls := g.opts.Listeners // New has put their Close on the closers
+	if ls == nil {
+		var err error
+		if ls, err = Bind(cfg); err != nil {
 			return err
 		}
+		g.onClose(func() { _ = ls.Close() }) // a no-op for those whose server has shut down
+	}
+	g.publicL, g.adminL, g.healthL, g.plainL = ls.public, ls.admin, ls.health, ls.http
+	httpPort := 0
+	if g.plainL != nil {
 		httpPort = portOf(g.plainL.Addr())
 	}
-	if a := cfg.ForwardAuth.GRPCListen; a != "" && cfg.ForwardAuth.On() {
-		if err := g.listenGRPC(a); err != nil {
-			return fmt.Errorf("forward_auth.grpc_listen: %w", err)
-		}
+	if ls.grpc != nil {
+		g.serveGRPCOn(ls.grpc)
 	}
+	var err error
 	if g.tls, err = g.buildTLS(cfg, portOf(g.publicL.Addr()), httpPort); err != nil {
 		return err
 	}
@@ -77,6 +67,10 @@ func (g *Gateway) Addr() net.Addr { return g.publicL.Addr() }
 // AdminAddr is the admin listener's address.
 func (g *Gateway) AdminAddr() net.Addr { return g.adminL.Addr() }
 
+// HealthAddr is the health listener's address (/healthz, /readyz,
+// /metrics).
+func (g *Gateway) HealthAddr() net.Addr { return g.healthL.Addr() }
+
 // Serve serves on the bound listeners until ctx is done or a server
 // fails, then stops accepting, lets in-flight requests finish within
 // server.shutdown_timeout and closes what New built (Close). It returns
@@ -84,7 +78,7 @@ func (g *Gateway) AdminAddr() net.Addr { return g.adminL.Addr() }
 // flight are then cut off and counted in a warn line).
 //
 // One run group owns every goroutine of the running gateway: the public,
-// admin and tls.http_listen servers, the certificate manager, the config
+// admin, health and tls.http_listen servers, the certificate manager, the config
 // file watcher and the reloader of Options.Reload, and the shutdown that
 // waits for the group's context. Close runs only once all of them have
 // returned, so no reload or request is left running on a closed store.
@@ -93,6 +87,7 @@ func (g *Gateway) Serve(ctx context.Context) error {
 	grp, gctx := errgroup.WithContext(ctx)
 	grp.Go(func() error { return serveOn(g.public, g.publicL) })
 	grp.Go(func() error { return serveOn(g.admin, g.adminL) })
+	grp.Go(func() error { return serveOn(g.health, g.healthL) })
 	if g.plain != nil {
 		grp.Go(func() error { return serveOn(g.plain, g.plainL) })
 	}
@@ -118,6 +113,7 @@ func (g *Gateway) Serve(ctx context.Context) error {
 		zap.String("listen", g.publicL.Addr().String()),
 		zap.String("tls", cfg.TLS.Mode),
 		zap.String("admin_listen", g.adminL.Addr().String()),
+		zap.String("health_listen", g.healthL.Addr().String()),
 		zap.String("store", cfg.Store.Driver),
 		zap.Int("routes", len(cfg.Routes)))
 
@@ -146,6 +142,7 @@ func (g *Gateway) shutdown(timeout time.Duration) error {
 	defer cancel()
 	err := g.public.Shutdown(sctx)
 	_ = g.admin.Shutdown(sctx)
+	_ = g.health.Shutdown(sctx)
 	if g.plain != nil {
 		_ = g.plain.Shutdown(sctx)
 	}
@@ -169,8 +166,9 @@ type serverLimits struct {
 }
 
 var (
-	// adminLimits: the admin listener's clients are the orchestrator's
-	// probes, the metrics scraper and admin API calls.
+	// adminLimits: the admin and health listeners' clients are admin API
+	// calls, profile downloads, the orchestrator's probes and the
+	// metrics scraper.
 	adminLimits = serverLimits{readHeader: 5 * time.Second, read: 10 * time.Second, write: 30 * time.Second, idle: 60 * time.Second}
 	// redirectLimits: tls.http_listen answers nothing but redirects and
 	// ACME challenges, so small requests and short timeouts.

@@ -38,6 +38,7 @@ func TestReloadDuringShutdown(t *testing.T) {
 			y := func(i int) string {
 				return fmt.Sprintf(`listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
+health_listen: 127.0.0.1:0
 store: {embedded: {path: %q}}
 log: {level: %s}
 upstream: {dial_timeout: %dms}

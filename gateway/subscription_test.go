@@ -56,6 +56,7 @@ func TestRevocationWhileSubscriptionLost(t *testing.T) {
 		return fmt.Sprintf(`
 listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
+health_listen: 127.0.0.1:0
 store: {driver: redis, redis: {addrs: [%q], key_prefix: %q, dial_timeout: 1s%s}}
 auth:
   digest_keys: [{id: t1, secret: "a-test-digest-key-of-at-least-32-bytes"}]

@@ -55,6 +55,7 @@ func TestTLSFiles(t *testing.T) {
 
 	cfg := parse(t, fmt.Sprintf(`listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
+health_listen: 127.0.0.1:0
 store: {embedded: {path: %q}}
 tls: {mode: files, cert_file: %q, key_file: %q, http_listen: "127.0.0.1:0"}
 routes:
@@ -102,7 +103,7 @@ routes:
 		return servedSerial(t, addr, "api.keygate.test", ca.Pool()) == want
 	})
 	// The expiry gauge (issue 19.2) follows the certificate served.
-	_, metrics := getStatus(t, "http://"+g.AdminAddr().String()+"/metrics")
+	_, metrics := getStatus(t, "http://"+g.HealthAddr().String()+"/metrics")
 	expiry := `keygate_tls_certificate_expiry_timestamp_seconds{certificate="api.keygate.test",source="files"}`
 	if got, want := seriesValue(t, metrics, expiry), float64(second.Cert.NotAfter.Unix()); got != want {
 		t.Errorf("%s = %v, want %v (the rewritten certificate's NotAfter)", expiry, got, want)
@@ -123,7 +124,7 @@ func TestTLSMinVersion(t *testing.T) {
 		{"1.3", tls.VersionTLS13, false},
 		{"1.2", tls.VersionTLS11, true},
 	} {
-		cfg := parse(t, fmt.Sprintf("listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nstore: {embedded: {path: %q}}\ntls: {mode: files, min_version: %q, cert_file: %q, key_file: %q}\n%s",
+		cfg := parse(t, fmt.Sprintf("listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nhealth_listen: 127.0.0.1:0\nstore: {embedded: {path: %q}}\ntls: {mode: files, min_version: %q, cert_file: %q, key_file: %q}\n%s",
 			filepath.Join(t.TempDir(), "k.db"), c.min, certFile, keyFile, route))
 		g, stop := start(t, cfg)
 		conn, err := tls.Dial("tcp", g.Addr().String(), &tls.Config{RootCAs: ca.Pool(), ServerName: "api.keygate.test", MinVersion: tls.VersionTLS10, MaxVersion: c.max})
@@ -139,7 +140,7 @@ func TestTLSMinVersion(t *testing.T) {
 
 func TestTLSFilesErrorNamesField(t *testing.T) {
 	dir := t.TempDir()
-	cfg := parse(t, fmt.Sprintf("listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nstore: {embedded: {path: %q}}\ntls: {mode: files, cert_file: %q, key_file: %q}\n%s",
+	cfg := parse(t, fmt.Sprintf("listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nhealth_listen: 127.0.0.1:0\nstore: {embedded: {path: %q}}\ntls: {mode: files, cert_file: %q, key_file: %q}\n%s",
 		filepath.Join(dir, "k.db"), filepath.Join(dir, "no.crt"), filepath.Join(dir, "no.key"), route))
 	g, err := New(t.Context(), cfg, Options{Logger: zap.NewNop()})
 	if err != nil {

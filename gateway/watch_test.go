@@ -55,7 +55,7 @@ func TestWatchConfigMapSwap(t *testing.T) {
 	k := &kubeletDir{dir: t.TempDir()}
 	db := filepath.Join(t.TempDir(), "k.db")
 	yaml := func(routes string) string {
-		return fmt.Sprintf("listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nstore: {embedded: {path: %q}}\nroutes:\n%s", db, routes)
+		return fmt.Sprintf("listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nhealth_listen: 127.0.0.1:0\nstore: {embedded: {path: %q}}\nroutes:\n%s", db, routes)
 	}
 	route := func(name string) string {
 		return fmt.Sprintf("  - {name: %s, path_prefix: /%s, upstream: %s, auth: none}\n", name, name, up.URL)

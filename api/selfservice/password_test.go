@@ -79,7 +79,7 @@ func (e *env) signIn(t *testing.T, via string, c *http.Client, user, password st
 // listener's /metrics: the sign-ins that hashed a password (ok, invalid).
 func (e *env) passwordHashes(t *testing.T) int {
 	t.Helper()
-	resp, err := http.Get("http://" + e.g.AdminAddr().String() + "/metrics")
+	resp, err := http.Get("http://" + e.g.HealthAddr().String() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

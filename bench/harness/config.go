@@ -15,8 +15,8 @@ import (
 // keygateConfig is one keygate target's configuration: one route for every
 // path to the upstream. The harness writes it as YAML (see yaml).
 type keygateConfig struct {
-	Listen, Admin string
-	AccessLog     bool
+	Listen, Health string
+	AccessLog      bool
 	// StorePath is the embedded store's file; with RedisAddr set the store
 	// is that Redis instead, under the key prefix Name + ":".
 	StorePath string
@@ -58,7 +58,7 @@ func (c keygateConfig) yaml() string {
 	if c.Sidecar {
 		level = "level: info, format: json"
 	}
-	fmt.Fprintf(&b, "listen: %s\nadmin_listen: %s\nlog: {%s, access_log: %t}\n", c.Listen, c.Admin, level, c.AccessLog)
+	fmt.Fprintf(&b, "listen: %s\nadmin_listen: 127.0.0.1:0\nhealth_listen: %s\nlog: {%s, access_log: %t}\n", c.Listen, c.Health, level, c.AccessLog)
 	if c.RedisAddr != "" {
 		fmt.Fprintf(&b, "store: {driver: redis, redis: {addrs: [%q], key_prefix: %q}}\n", c.RedisAddr, c.Name+":")
 	} else {

@@ -83,7 +83,7 @@ func TestLoadTargetConfigs(t *testing.T) {
 // The instruction counts' and the paired run's configs, and the runtime and
 // upstream sections the load flags add.
 func TestOtherConfigs(t *testing.T) {
-	base := keygateConfig{Listen: "127.0.0.1:9302", Admin: "127.0.0.1:9392", StorePath: "/tmp/k.db", Upstream: "http://127.0.0.1:9301"}
+	base := keygateConfig{Listen: "127.0.0.1:9302", Health: "127.0.0.1:9392", StorePath: "/tmp/k.db", Upstream: "http://127.0.0.1:9301"}
 	tests := []struct {
 		name   string
 		change func(*keygateConfig)

@@ -47,7 +47,7 @@ import (
 const (
 	instrUpstreamPort = 9301
 	instrPort         = 9302
-	instrAdmin        = 9392
+	instrHealth       = 9392
 )
 
 // instrTargets are the instructions subcommand's targets, in report order.
@@ -108,7 +108,7 @@ func runInstructions(ctx context.Context, args []string) error {
 	if err := requirePrograms("valgrind", "callgrind_control", "curl"); err != nil {
 		return err
 	}
-	for _, p := range []int{instrUpstreamPort, instrPort, instrAdmin} {
+	for _, p := range []int{instrUpstreamPort, instrPort, instrHealth} {
 		if portOpen(p) {
 			return fmt.Errorf("port %s is taken", addr(p))
 		}
@@ -230,7 +230,7 @@ func (r *instrRun) setUp(ctx context.Context, keygateBin string) error {
 		"cors":  {Auth: "required", CORSOrigin: corsOrigin},
 		"check": {Auth: "required", ForwardAuth: true},
 	} {
-		c.Listen, c.Admin, c.StorePath, c.Upstream = addr(instrPort), addr(instrAdmin), l.path("keygate.db"), "http://"+addr(instrUpstreamPort)
+		c.Listen, c.Health, c.StorePath, c.Upstream = addr(instrPort), addr(instrHealth), l.path("keygate.db"), "http://"+addr(instrUpstreamPort)
 		c.Secret = secret // the none config has it too: one store, one key
 		if err := c.write(l.path(name + ".yaml")); err != nil {
 			return err

@@ -193,8 +193,8 @@ func (r *loadRun) setUp(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if portOpen(t.admin) {
-				return fmt.Errorf("port %s is already in use", addr(t.admin))
+			if portOpen(t.health) {
+				return fmt.Errorf("port %s is already in use", addr(t.health))
 			}
 			argv = []string{r.bins["keygate"], "serve", "-config", cfg}
 		case "nginx", "nginx-authreq":
@@ -247,8 +247,8 @@ func (r *loadRun) setUp(ctx context.Context) error {
 		if err := l.waitPort(s, t.port); err != nil {
 			return err
 		}
-		if t.admin != 0 {
-			if err := l.waitPort(s, t.admin); err != nil {
+		if t.health != 0 {
+			if err := l.waitPort(s, t.health); err != nil {
 				return err
 			}
 		}
@@ -307,7 +307,7 @@ func (r *loadRun) keygateTarget(ctx context.Context, t target, upstreamURL strin
 // its own (random, per run) when authenticated, and a private Redis as the
 // store of the rate-limit targets.
 func (r *loadRun) keygateConfig(t target, upstreamURL string) keygateConfig {
-	c := keygateConfig{Name: t.name, Listen: addr(t.port), Admin: addr(t.admin), AccessLog: t.accessLog,
+	c := keygateConfig{Name: t.name, Listen: addr(t.port), Health: addr(t.health), AccessLog: t.accessLog,
 		StorePath: r.lab.path(t.name + ".db"), Runtime: r.o.keygateRuntime, UpstreamSection: r.o.keygateUp,
 		Upstream: upstreamURL, Auth: t.auth, FailureLimitOff: t.unknown, Identity: t.identity, LimitMode: t.limitMode,
 		ForwardAuth: t.check, Sidecar: t.sidecar}

@@ -31,9 +31,9 @@ import (
 const (
 	pairedUpstreamPort = 9401
 	pairedOffPort      = 9402
-	pairedOffAdmin     = 9492
+	pairedOffHealth    = 9492
 	pairedOnPort       = 9403
-	pairedOnAdmin      = 9493
+	pairedOnHealth     = 9493
 )
 
 // runPaired is the paired subcommand: the off and on keygates loaded at
@@ -54,7 +54,7 @@ func runPaired(ctx context.Context, args []string) error {
 	if err := wholeSeconds("duration", *duration, 1); err != nil {
 		return err
 	}
-	for _, p := range []int{pairedUpstreamPort, pairedOffPort, pairedOffAdmin, pairedOnPort, pairedOnAdmin} {
+	for _, p := range []int{pairedUpstreamPort, pairedOffPort, pairedOffHealth, pairedOnPort, pairedOnHealth} {
 		if portOpen(p) {
 			return fmt.Errorf("port %s is taken", addr(p))
 		}
@@ -73,8 +73,8 @@ func runPaired(ctx context.Context, args []string) error {
 	}
 
 	upstream := "http://" + addr(pairedUpstreamPort)
-	off := keygateConfig{Listen: addr(pairedOffPort), Admin: addr(pairedOffAdmin), StorePath: l.path("off.db"), Upstream: upstream, Auth: "none"}
-	on := keygateConfig{Listen: addr(pairedOnPort), Admin: addr(pairedOnAdmin), StorePath: l.path("on.db"), Upstream: upstream,
+	off := keygateConfig{Listen: addr(pairedOffPort), Health: addr(pairedOffHealth), StorePath: l.path("off.db"), Upstream: upstream, Auth: "none"}
+	on := keygateConfig{Listen: addr(pairedOnPort), Health: addr(pairedOnHealth), StorePath: l.path("on.db"), Upstream: upstream,
 		Auth: "required", Secret: newSecret(), Identity: *identity}
 	if err := off.write(l.path("off.yaml")); err != nil {
 		return err

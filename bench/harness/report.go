@@ -15,10 +15,10 @@ import (
 func (r *loadRun) report() error {
 	metrics := map[string]string{}
 	for _, t := range r.p.targets {
-		if t.admin == 0 {
+		if t.health == 0 {
 			continue
 		}
-		_, body, err := get(fmt.Sprintf("http://%s/metrics", addr(t.admin)), "", "")
+		_, body, err := get(fmt.Sprintf("http://%s/metrics", addr(t.health)), "", "")
 		if err == nil {
 			metrics[t.name] = body
 			_ = os.WriteFile(filepath.Join(r.results, "metrics-"+t.name+".txt"), []byte(body), 0o644)

@@ -6,8 +6,8 @@ import "strings"
 type target struct {
 	name string
 	port int
-	// admin is a keygate target's admin port (its /metrics), 0 for others.
-	admin int
+	// health is a keygate target's health port (its /metrics), 0 for others.
+	health int
 	// kind says what runs: bare, default (bench/bareproxy), keygate, nginx,
 	// nginx-authreq (nginx asking keygate-check with auth_request).
 	kind string
@@ -49,25 +49,25 @@ const (
 var targets = []target{
 	{name: "bare", port: 9002, kind: "bare", rate: true},
 	{name: "default", port: 9004, kind: "default", rate: true},
-	{name: "keygate", port: 9003, admin: 9093, kind: "keygate", auth: "none", rate: true},
-	{name: "keygate-log", port: 9005, admin: 9095, kind: "keygate", auth: "none", accessLog: true, rate: true},
-	{name: "keygate-bearer", port: 9006, admin: 9096, kind: "keygate", auth: "required", cred: credBearer, rate: true},
-	{name: "keygate-apikey", port: 9007, admin: 9097, kind: "keygate", auth: "required", cred: credAPIKey, rate: true},
-	{name: "keygate-unknown", port: 9008, admin: 9098, kind: "keygate", auth: "required", unknown: true},
+	{name: "keygate", port: 9003, health: 9093, kind: "keygate", auth: "none", rate: true},
+	{name: "keygate-log", port: 9005, health: 9095, kind: "keygate", auth: "none", accessLog: true, rate: true},
+	{name: "keygate-bearer", port: 9006, health: 9096, kind: "keygate", auth: "required", cred: credBearer, rate: true},
+	{name: "keygate-apikey", port: 9007, health: 9097, kind: "keygate", auth: "required", cred: credAPIKey, rate: true},
+	{name: "keygate-unknown", port: 9008, health: 9098, kind: "keygate", auth: "required", unknown: true},
 	{name: "nginx", port: 9009, kind: "nginx", rate: true},
-	{name: "keygate-unix", port: 9010, admin: 9100, kind: "keygate", auth: "none", unix: true, rate: true},
-	{name: "keygate-bearer-user", port: 9011, admin: 9101, kind: "keygate", auth: "required", cred: credBearer, identity: "[user]", rate: true},
-	{name: "keygate-rl-fast", port: 9012, admin: 9102, kind: "keygate", auth: "required", cred: credBearer, limitMode: "fast", rate: true},
-	{name: "keygate-rl-exact", port: 9013, admin: 9103, kind: "keygate", auth: "required", cred: credBearer, limitMode: "exact", rate: true},
-	{name: "keygate-check", port: 9015, admin: 9105, kind: "keygate", auth: "required", cred: credBearer, check: true, rate: true},
+	{name: "keygate-unix", port: 9010, health: 9100, kind: "keygate", auth: "none", unix: true, rate: true},
+	{name: "keygate-bearer-user", port: 9011, health: 9101, kind: "keygate", auth: "required", cred: credBearer, identity: "[user]", rate: true},
+	{name: "keygate-rl-fast", port: 9012, health: 9102, kind: "keygate", auth: "required", cred: credBearer, limitMode: "fast", rate: true},
+	{name: "keygate-rl-exact", port: 9013, health: 9103, kind: "keygate", auth: "required", cred: credBearer, limitMode: "exact", rate: true},
+	{name: "keygate-check", port: 9015, health: 9105, kind: "keygate", auth: "required", cred: credBearer, check: true, rate: true},
 	{name: "nginx-authreq", port: 9016, kind: "nginx-authreq", rate: true},
 	// The sidecar overlay's config at keygate's runtime defaults and with a
 	// smaller GOGC or GOMEMLIMIT: what the sidecar's memory requests and
 	// limits are set from.
-	{name: "keygate-sidecar", port: 9017, admin: 9107, kind: "keygate", auth: "required", cred: credBearer, sidecar: true, accessLog: true, rate: true},
-	{name: "keygate-sidecar-gc100", port: 9018, admin: 9108, kind: "keygate", auth: "required", cred: credBearer, sidecar: true, accessLog: true, runtime: "{gc_percent: 100}", rate: true},
-	{name: "keygate-sidecar-gc50", port: 9019, admin: 9109, kind: "keygate", auth: "required", cred: credBearer, sidecar: true, accessLog: true, runtime: "{gc_percent: 50}", rate: true},
-	{name: "keygate-sidecar-mem32", port: 9020, admin: 9110, kind: "keygate", auth: "required", cred: credBearer, sidecar: true, accessLog: true, runtime: "{memory_limit_mib: 32}", rate: true},
+	{name: "keygate-sidecar", port: 9017, health: 9107, kind: "keygate", auth: "required", cred: credBearer, sidecar: true, accessLog: true, rate: true},
+	{name: "keygate-sidecar-gc100", port: 9018, health: 9108, kind: "keygate", auth: "required", cred: credBearer, sidecar: true, accessLog: true, runtime: "{gc_percent: 100}", rate: true},
+	{name: "keygate-sidecar-gc50", port: 9019, health: 9109, kind: "keygate", auth: "required", cred: credBearer, sidecar: true, accessLog: true, runtime: "{gc_percent: 50}", rate: true},
+	{name: "keygate-sidecar-mem32", port: 9020, health: 9110, kind: "keygate", auth: "required", cred: credBearer, sidecar: true, accessLog: true, runtime: "{memory_limit_mib: 32}", rate: true},
 }
 
 // lookupTarget returns the target called name.

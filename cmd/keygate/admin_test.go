@@ -176,6 +176,7 @@ func redisOrdersConfig(t *testing.T) string {
 	writeFile(t, path, fmt.Sprintf(`
 listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
+health_listen: 127.0.0.1:0
 store: {driver: redis, redis: {addrs: [%q], key_prefix: %q}}
 routes:
 %s`, redistest.Addr(t), redistest.Prefix(t), strings.ReplaceAll(ordersRoute, "UP", up.URL)))

@@ -27,6 +27,7 @@ import (
 const demoConfig = `
 listen: %q
 admin_listen: %q
+health_listen: %q
 log: {format: console}
 store:
   driver: embedded
@@ -46,7 +47,8 @@ func demo(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:8080", "public listener `address`")
-	admin := fs.String("admin", "127.0.0.1:9090", "admin listener `address`")
+	admin := fs.String("admin", "127.0.0.1:9090", "admin listener `address` (the admin API)")
+	health := fs.String("health", "127.0.0.1:9091", "health listener `address` (/healthz, /readyz, /metrics)")
 	once := fs.Bool("once", false, "exit after showing the sample requests")
 	upstreamOnly := fs.String("upstream-only", "", "run only the sample upstream, on `address` (e.g. 127.0.0.1:9001, where gateway.yaml's routes point), until stopped")
 	if ok, code := parseFlags(fs, args); !ok {
@@ -82,7 +84,7 @@ func demo(args []string, stdout, stderr io.Writer) int {
 	}
 	defer os.RemoveAll(dir)
 
-	y := fmt.Sprintf(demoConfig, *listen, *admin, filepath.Join(dir, "keygate.db"), upURL, upURL)
+	y := fmt.Sprintf(demoConfig, *listen, *admin, *health, filepath.Join(dir, "keygate.db"), upURL, upURL)
 	cfg, err := config.Parse("demo", []byte(y), nil)
 	if err != nil {
 		printProblems(stderr, err)
@@ -95,7 +97,7 @@ func demo(args []string, stdout, stderr io.Writer) int {
 	}
 	if err := g.Listen(); err != nil {
 		g.Close()
-		fmt.Fprintf(stderr, "keygate demo: %v\n(another program uses the port? try: keygate demo -listen 127.0.0.1:18080 -admin 127.0.0.1:19090)\n", err)
+		fmt.Fprintf(stderr, "keygate demo: %v\n(another program uses the port? try: keygate demo -listen 127.0.0.1:18080 -admin 127.0.0.1:19090 -health 127.0.0.1:19091)\n", err)
 		return exitError
 	}
 	serveCtx, cancel := context.WithCancel(ctx)
@@ -120,7 +122,7 @@ func demo(args []string, stdout, stderr io.Writer) int {
 	}
 
 	base := "http://" + g.Addr().String()
-	fmt.Fprintf(stdout, "keygate demo: gateway on %s, sample upstream on %s, metrics on http://%s/metrics\n", base, upURL, g.AdminAddr())
+	fmt.Fprintf(stdout, "keygate demo: gateway on %s, sample upstream on %s, metrics on http://%s/metrics\n", base, upURL, g.HealthAddr())
 	fmt.Fprintf(stdout, "keygate demo: user \"demo\" (API set demo; scopes read, write) with a named API key \"demo\"; its token:\n  %s\n\n", token)
 	for _, r := range []struct{ path, authorization string }{
 		{"/public/hello?name=world", ""},

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -221,6 +222,34 @@ func TestServeNoStoreFileOnBadConfig(t *testing.T) {
 			}
 			if _, err := os.Stat(filepath.Join(dir, "keygate.db")); !errors.Is(err, fs.ErrNotExist) {
 				t.Errorf("keygate serve created the store file before the config was valid (stat: %v)", err)
+			}
+		})
+	}
+}
+
+// TestListenErrorBeforeStore: `serve` binds every listener before it opens
+// the store, so a port that is taken stops it with exit 1 and one line
+// naming the config field (as gateway.Bind's *ListenError does), and the
+// embedded store's file is not created.
+func TestListenErrorBeforeStore(t *testing.T) {
+	for _, field := range []string{"listen", "admin_listen", "health_listen"} {
+		t.Run(field, func(t *testing.T) {
+			taken, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer taken.Close()
+			dir := t.TempDir()
+			path := filepath.Join(dir, "gateway.yaml")
+			y := strings.Replace(serveConfig(dir, "http://127.0.0.1:1", ordersRoute), "\n"+field+": 127.0.0.1:0", "\n"+field+": "+taken.Addr().String(), 1)
+			writeFile(t, path, y)
+			_, stderr, code := keygate(t, "serve", "-config", path)
+			want := "keygate: " + field + ": listen tcp " + taken.Addr().String() + ": bind: address already in use\n"
+			if code != exitError || stderr != want {
+				t.Errorf("keygate serve with %s's port taken: exit %d, stderr %q; want exit 1 and %q", field, code, stderr, want)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "keygate.db")); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("keygate serve created the store file although %s could not be bound (stat: %v)", field, err)
 			}
 		})
 	}

@@ -41,7 +41,7 @@ Usage:
   keygate serve [-config gateway.yaml]                run the gateway
   keygate check [-config gateway.yaml]                validate a config file and print every problem
   keygate schema                                      print the JSON Schema of gateway.yaml, for editors
-  keygate demo [-listen ADDR] [-admin ADDR] [-once]   run a gateway and a sample upstream, no setup needed
+  keygate demo [-listen ADDR] [-admin ADDR] [-health ADDR] [-once]   run a gateway and a sample upstream, no setup needed
   keygate version                                     print the version
 
 Credentials, in the store the config names (every command takes -config FILE;
@@ -141,8 +141,8 @@ func check(args []string, stdout, stderr io.Writer) int {
 	if cfg == nil {
 		return code
 	}
-	fmt.Fprintf(stdout, "%s: OK: %d routes, store %s, listen %s, admin %s\n",
-		path, len(cfg.Routes), cfg.Store.Driver, cfg.Listen, cfg.AdminListen)
+	fmt.Fprintf(stdout, "%s: OK: %d routes, store %s, listen %s, admin %s, health %s\n",
+		path, len(cfg.Routes), cfg.Store.Driver, cfg.Listen, cfg.AdminListen, cfg.HealthListen)
 	return exitOK
 }
 
@@ -216,11 +216,20 @@ func serve(args []string, stderr io.Writer) int {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	// Every listener is bound before the store is opened (or created, for
+	// the embedded store): a port that is taken stops the start here,
+	// naming its config field, and leaves nothing behind.
+	ls, err := gateway.Bind(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "keygate:", err)
+		return exitError
+	}
 	g, err := gateway.New(ctx, cfg, gateway.Options{
 		Version:    version.Get(),
 		AdminToken: os.Getenv(adminapi.EnvToken),
 		ConfigFile: path,
 		Reload:     hup,
+		Listeners:  ls, // New closes them on its own error
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "keygate:", err)
@@ -230,7 +239,7 @@ func serve(args []string, stderr io.Writer) int {
 	// send it to ours.
 	goredis.SetLogger(redisLogger{g.Logger().Named("go-redis").Sugar()})
 	g.Logger().Info("go runtime", rt.Fields()...)
-	if err := g.Listen(); err != nil {
+	if err := g.Listen(); err != nil { // the TLS set-up, on the bound listeners
 		g.Close()
 		fmt.Fprintln(stderr, "keygate:", err)
 		return exitError

@@ -124,11 +124,11 @@ func TestUsage(t *testing.T) {
 
 // process is keygate serve running as a child process.
 type process struct {
-	cmd             *exec.Cmd
-	addr, adminAddr string
-	mu              sync.Mutex
-	logs            []map[string]any
-	exited          chan error
+	cmd                         *exec.Cmd
+	addr, adminAddr, healthAddr string
+	mu                          sync.Mutex
+	logs                        []map[string]any
+	exited                      chan error
 }
 
 // startServe runs `keygate serve -config path` and waits for its
@@ -162,7 +162,7 @@ func startServeBinary(t *testing.T, bin, path string) *process {
 			p.logs = append(p.logs, entry)
 			p.mu.Unlock()
 			if entry["msg"] == "keygate serving" {
-				p.addr, p.adminAddr = entry["listen"].(string), entry["admin_listen"].(string)
+				p.addr, p.adminAddr, p.healthAddr = entry["listen"].(string), entry["admin_listen"].(string), entry["health_listen"].(string)
 				close(ready)
 			}
 		}
@@ -212,6 +212,7 @@ func serveConfig(dir, upstream, routes string) string {
 	return fmt.Sprintf(`
 listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
+health_listen: 127.0.0.1:0
 server: {shutdown_timeout: 10s}
 store: {driver: embedded, embedded: {path: %q}}
 routes:
@@ -306,7 +307,7 @@ func TestServeReloadsOnSIGHUP(t *testing.T) {
 	if got := status(t, base+"/b"); got != 200 {
 		t.Errorf("/b after a refused reload: %d, want 200 (old config kept)", got)
 	}
-	if got := status(t, "http://"+p.adminAddr+"/readyz"); got != 200 {
+	if got := status(t, "http://"+p.healthAddr+"/readyz"); got != 200 {
 		t.Errorf("/readyz: %d, want 200", got)
 	}
 }

@@ -22,6 +22,7 @@ func TestPlaceholderSecretsRefused(t *testing.T) {
 	writeFile(t, path, `
 listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
+health_listen: 127.0.0.1:0
 store: {embedded: {path: `+filepath.Join(dir, "keygate.db")+`}}
 auth:
   digest_keys: [{id: k1, secret: "${KEYGATE_DIGEST_KEY}"}]

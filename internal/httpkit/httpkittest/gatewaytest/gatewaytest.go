@@ -32,7 +32,7 @@ func Upstream(t *testing.T) string {
 // rest of the config. It is stopped when the test ends.
 func Gateway(t *testing.T, y string, log *zap.Logger) (*gateway.Gateway, *config.Config) {
 	t.Helper()
-	cfg := httpkittest.Config(t, "listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nlog: {access_log: false}\n"+y)
+	cfg := httpkittest.Config(t, "listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nhealth_listen: 127.0.0.1:0\nlog: {access_log: false}\n"+y)
 	if log == nil {
 		log = zap.NewNop()
 	}
