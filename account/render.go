@@ -26,7 +26,7 @@ var staticFiles embed.FS
 
 // pageNames are the templates in templates/, each rendered inside
 // layout.html.
-var pageNames = []string{"signin", "profile", "newkey", "savekey", "apikey", "client", "users", "user", "password", "error"}
+var pageNames = []string{"signin", "profile", "newkey", "savekey", "apikey", "client", "users", "user", "password", "error", "continue"}
 
 // pages are the parsed templates, one set per page.
 type pages struct {
