@@ -345,8 +345,10 @@ func (h *Handler) oidcAccount(ctx context.Context, name string, claims map[strin
 	if err != nil {
 		return nil, err
 	}
-	h.log.Info("account: user provisioned from the identity provider", zap.String("user", u.Name),
-		zap.Strings("api_sets", u.APISets), zap.Strings("authorities", u.Authorities), zap.Bool("audit", true))
+	sub, _ := claims["sub"].(string)
+	h.log.Info("account: user provisioned from the identity provider", zap.String("audit", "provision"), zap.String("user", u.Name),
+		zap.String("actor", "oidc"), zap.String("issuer", cfg.Issuer), zap.String("subject", clip(sub, 256)),
+		zap.Strings("api_sets", u.APISets), zap.Strings("authorities", u.Authorities))
 	return u, nil
 }
 
