@@ -390,3 +390,42 @@ func TestOIDCProviderDown(t *testing.T) {
 		b.signedOut("provider down")
 	})
 }
+
+// TestOIDCOverTLS: over TLS (here account.secure_cookie) the flow cookie
+// is __Host-keygate_oidc: Secure, Path=/, no Domain; and the redirect URL
+// derived from the request is https.
+func TestOIDCOverTLS(t *testing.T) {
+	p := oidctest.Start(t)
+	e := oidcEnv(t, p, "")
+	e.h.alwaysSecure = true
+	got := e.browser(t).get("/account/oidc/start")
+	sc := got.header.Get("Set-Cookie")
+	if !strings.HasPrefix(sc, oidcCookieHost+"=") || !strings.Contains(sc, "; Path=/;") || !strings.Contains(sc, "Secure") ||
+		!strings.Contains(sc, "HttpOnly") || !strings.Contains(sc, "SameSite=Lax") || strings.Contains(sc, "Domain") {
+		t.Errorf("flow cookie over TLS: %q", sc)
+	}
+	to, _ := url.Parse(got.header.Get("Location"))
+	if r := to.Query().Get("redirect_uri"); r != "https://"+strings.TrimPrefix(e.srv.URL, "http://")+"/account/oidc/callback" {
+		t.Errorf("redirect_uri over TLS: %s", r)
+	}
+}
+
+// TestOIDCPreferredUsername: match_claim preferred_username takes the
+// claim as it is, verified email or not.
+func TestOIDCPreferredUsername(t *testing.T) {
+	p := oidctest.Start(t)
+	e := oidcEnv(t, p, "    match_claim: preferred_username")
+	e.user(t, "jane", []string{"orders"})
+	b := e.browser(t)
+	p.User(&mockoidc.MockUser{Subject: "s1", Email: "someone@example.com", PreferredUsername: "jane"})
+	if done := b.oidcSignIn(); done.status != http.StatusOK {
+		t.Fatalf("sign in: %d %s", done.status, done.body)
+	}
+	if prof := b.get("/account/profile"); prof.status != http.StatusOK || !strings.Contains(prof.body, `<span class="who">jane</span>`) {
+		t.Errorf("profile: %d", prof.status)
+	}
+	p.User(&mockoidc.MockUser{Subject: "s2", PreferredUsername: "Jane"})
+	if done := e.browser(t).oidcSignIn(); done.status != http.StatusForbidden {
+		t.Errorf("another case of the name: %d, want 403", done.status)
+	}
+}
