@@ -63,7 +63,15 @@ type provider struct {
 	mu       sync.Mutex
 	p        *oidc.Provider
 	verifier *oidc.IDTokenVerifier
+	// failed is when discovery last failed, and err why: for
+	// discoveryRetry after it, sign-ins get 503 at once instead of each
+	// waiting fetch_timeout in turn.
+	failed time.Time
+	err    error
 }
+
+// discoveryRetry is how long a failed discovery is not tried again.
+const discoveryRetry = 5 * time.Second
 
 // errProviderDown: the provider could not be reached or answered
 // nonsense; the page says so (503), never "refused".
@@ -82,11 +90,15 @@ func (p *provider) discover(ctx context.Context) (*oidc.Provider, *oidc.IDTokenV
 	if p.p != nil {
 		return p.p, p.verifier, nil
 	}
+	if !p.failed.IsZero() && time.Since(p.failed) < discoveryRetry {
+		return nil, nil, p.err
+	}
 	ctx, cancel := context.WithTimeout(oidc.ClientContext(ctx, p.client), p.cfg.FetchTimeout)
 	defer cancel()
 	op, err := oidc.NewProvider(ctx, p.cfg.Issuer)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", errProviderDown, err)
+		p.failed, p.err = time.Now(), fmt.Errorf("%w: %v", errProviderDown, err)
+		return nil, nil, p.err
 	}
 	p.p, p.verifier = op, op.Verifier(&oidc.Config{ClientID: p.cfg.ClientID})
 	return p.p, p.verifier, nil

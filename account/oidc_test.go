@@ -373,6 +373,28 @@ func TestOIDCProviderDown(t *testing.T) {
 			t.Errorf("sign-in page with the provider down: %d", s.status)
 		}
 	})
+	t.Run("comes back", func(t *testing.T) {
+		p := oidctest.Start(t)
+		e := oidcEnv(t, p, "")
+		e.user(t, "jane@example.com", nil)
+		b := e.browser(t)
+		p.Down(true)
+		if got := b.get("/account/oidc/start"); got.status != http.StatusServiceUnavailable {
+			t.Fatalf("provider answering 503: %d, want 503", got.status)
+		}
+		// Within discoveryRetry the provider is not asked again.
+		p.Down(false)
+		if got := b.get("/account/oidc/start"); got.status != http.StatusServiceUnavailable {
+			t.Errorf("right after a failure: %d, want 503 without asking", got.status)
+		}
+		e.h.oidc.mu.Lock()
+		e.h.oidc.failed = e.h.oidc.failed.Add(-discoveryRetry)
+		e.h.oidc.mu.Unlock()
+		p.User(person("jane@example.com", true))
+		if done := b.oidcSignIn(); done.status != http.StatusOK {
+			t.Errorf("the provider back: %d %s", done.status, done.body)
+		}
+	})
 	t.Run("at the token exchange", func(t *testing.T) {
 		p := oidctest.Start(t)
 		e := oidcEnv(t, p, "")

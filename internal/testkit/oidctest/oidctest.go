@@ -29,6 +29,7 @@ type IdP struct {
 	mu      sync.Mutex
 	nonce   string                     // if set, replaces the nonce sent to the authorize endpoint
 	rewrite func(claims jwt.MapClaims) // if set, changes the ID token's claims
+	down    bool                       // answer 503 to everything
 }
 
 // hostAddr is the listener's address under another host name.
@@ -74,6 +75,10 @@ func (p *IdP) User(u *mockoidc.MockUser) { p.QueueUser(u) }
 // WrongNonce makes the provider put another nonce in the next ID tokens.
 func (p *IdP) WrongNonce(nonce string) { p.mu.Lock(); p.nonce = nonce; p.mu.Unlock() }
 
+// Down makes the provider answer every request with 503 (true) or serve
+// again (false).
+func (p *IdP) Down(down bool) { p.mu.Lock(); p.down = down; p.mu.Unlock() }
+
 // Rewrite changes the claims of the ID tokens the provider issues from
 // now on (nil: no more).
 func (p *IdP) Rewrite(f func(jwt.MapClaims)) { p.mu.Lock(); p.rewrite = f; p.mu.Unlock() }
@@ -81,9 +86,12 @@ func (p *IdP) Rewrite(f func(jwt.MapClaims)) { p.mu.Lock(); p.rewrite = f; p.mu.
 func (p *IdP) bend(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
-		nonce, rewrite := p.nonce, p.rewrite
+		nonce, rewrite, down := p.nonce, p.rewrite, p.down
 		p.mu.Unlock()
 		switch {
+		case down:
+			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+			return
 		case r.URL.Path == mockoidc.AuthorizationEndpoint && nonce != "":
 			q := r.URL.Query()
 			q.Set("nonce", nonce)
