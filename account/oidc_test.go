@@ -349,8 +349,16 @@ func TestOIDCOnly(t *testing.T) {
 	if done := b.oidcSignIn(); done.status != http.StatusOK {
 		t.Fatalf("sign in with the provider: %d", done.status)
 	}
-	if prof := b.get("/account/profile"); prof.status != http.StatusOK {
+	prof := b.get("/account/profile")
+	if prof.status != http.StatusOK {
 		t.Errorf("profile: %d", prof.status)
+	}
+	// No Change password page either.
+	if strings.Contains(prof.body, `href="/account/password"`) {
+		t.Errorf("with only: the pages link to Change password")
+	}
+	if got := b.get("/account/password"); got.status != http.StatusNotFound {
+		t.Errorf("with only: Change password answers %d, want 404", got.status)
 	}
 }
 

@@ -41,8 +41,10 @@ func (h *Handler) routes() {
 	}
 	h.mux.Handle("POST "+b+"/signout", h.signedIn(h.signout, false))
 	h.mux.Handle("GET "+b+"/profile", h.signedIn(h.profile, false))
-	h.mux.Handle("GET "+b+"/password", h.signedIn(h.passwordPage, false))
-	h.mux.Handle("POST "+b+"/password", h.signedIn(h.changePassword, false))
+	if h.oidc == nil || !h.oidc.cfg.Only { // with only, passwords are not used here
+		h.mux.Handle("GET "+b+"/password", h.signedIn(h.passwordPage, false))
+		h.mux.Handle("POST "+b+"/password", h.signedIn(h.changePassword, false))
+	}
 	h.mux.Handle("GET "+b+"/keys/new", h.signedIn(h.newKeyPage, false))
 	h.mux.Handle("POST "+b+"/keys", h.signedIn(h.createKey, false))
 	h.mux.Handle("POST "+b+"/keys/{handle}/delete", h.signedIn(h.deleteKey, false))

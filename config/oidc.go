@@ -111,6 +111,9 @@ func (c *Config) validateOIDC(v *problems) {
 		return
 	}
 	const p = "account.oidc."
+	if !c.Account.On() {
+		v.add("account.oidc", "set only when account.enabled is true")
+	}
 	if strings.ContainsAny(o.Name, "\r\n\x00") || len(o.Name) > 64 {
 		v.add(p+"name", "at most 64 characters, no control characters")
 	}

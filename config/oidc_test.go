@@ -46,6 +46,12 @@ func TestOIDCConfig(t *testing.T) {
 			t.Errorf("secret from a file: %q %v", cfg.Account.OIDC.Secret(), err)
 		}
 	})
+	t.Run("pages off", func(t *testing.T) {
+		_, err := Parse("t.yaml", []byte("account:\n  oidc: {issuer: https://sso.example.com, client_id: k}\n"+routes), nil)
+		if err == nil || !strings.Contains(err.Error(), "account.oidc: set only when account.enabled is true") {
+			t.Errorf("account.oidc without the pages: %v", err)
+		}
+	})
 	for _, tt := range []struct {
 		name, oidc string
 		want       string // "" means valid
