@@ -41,6 +41,8 @@ type Handler struct {
 	// authority (self_service.manage_key_authority_for).
 	selfSvc config.SelfService
 	trusted httpkit.Trusted
+	// oidc is account.oidc (nil: no sign-in with a provider).
+	oidc *provider
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -69,6 +71,9 @@ func New(svc *authz.Service, st store.Store, cfg *config.Config, opts Options) (
 		h.now = time.Now
 	}
 	h.retryAfter = httpkit.PasswordRetryAfter(cfg)
+	if a.OIDC != nil {
+		h.oidc = newProvider(a.OIDC)
+	}
 	var err error
 	if h.pages, err = parsePages(); err != nil {
 		return nil, err

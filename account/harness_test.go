@@ -68,13 +68,17 @@ func startEnv(t *testing.T, storeYAML, extra string) *env {
 	if !strings.Contains(extra, "auth:") {
 		extra += "\nauth: {digest_keys: [{id: t1, secret: \"a-test-digest-key-of-at-least-32-bytes\"}]}"
 	}
+	account := "account: {enabled: true, session_idle_timeout: 10m, session_absolute_timeout: 1h}"
+	if strings.Contains(extra, "account:") { // the test's own
+		account = ""
+	}
 	y := fmt.Sprintf(`
 %s
-account: {enabled: true, session_idle_timeout: 10m, session_absolute_timeout: 1h}
+%s
 %s
 routes:
   - {name: orders, path_prefix: /orders, upstream: "http://127.0.0.1:1", api_set: orders}
-`, storeYAML, extra)
+`, storeYAML, account, extra)
 	cfg := httpkittest.Config(t, y)
 	ac := &ahead{}
 	st, svc := httpkittest.Core(t, cfg, ac.Now)

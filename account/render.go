@@ -26,7 +26,7 @@ var staticFiles embed.FS
 
 // pageNames are the templates in templates/, each rendered inside
 // layout.html.
-var pageNames = []string{"signin", "profile", "newkey", "savekey", "apikey", "client", "users", "user", "password", "error"}
+var pageNames = []string{"signin", "profile", "newkey", "savekey", "apikey", "client", "users", "user", "password", "error", "continue"}
 
 // pages are the parsed templates, one set per page.
 type pages struct {
@@ -68,6 +68,8 @@ type view struct {
 	CSRF string
 	// Admin: the user holds the ADMIN authority (the Users link).
 	Admin bool
+	// NoPasswords: account.oidc.only, so there is no Password page.
+	NoPasswords bool
 	// Error is a problem to show above the page's content.
 	Error string
 	// Page is the page's own data.
@@ -78,6 +80,7 @@ type view struct {
 // error is a clean 500 and never half a page.
 func (h *Handler) render(w http.ResponseWriter, status int, name string, v view) {
 	v.Base = h.base
+	v.NoPasswords = h.oidc != nil && h.oidc.cfg.Only
 	var buf bytes.Buffer
 	if err := h.pages.set[name].Execute(&buf, v); err != nil {
 		h.log.Error("rendering an account page", zap.String("page", name), zap.Error(err))

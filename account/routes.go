@@ -2,6 +2,7 @@ package account
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -34,10 +35,16 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("GET "+b, h.home)
 	h.mux.HandleFunc("GET "+b+"/signin", h.signinPage)
 	h.mux.HandleFunc("POST "+b+"/signin", h.signin)
+	if h.oidc != nil {
+		h.mux.HandleFunc("GET "+b+"/oidc/start", h.oidcStart)
+		h.mux.HandleFunc("GET "+b+"/oidc/callback", h.oidcCallback)
+	}
 	h.mux.Handle("POST "+b+"/signout", h.signedIn(h.signout, false))
 	h.mux.Handle("GET "+b+"/profile", h.signedIn(h.profile, false))
-	h.mux.Handle("GET "+b+"/password", h.signedIn(h.passwordPage, false))
-	h.mux.Handle("POST "+b+"/password", h.signedIn(h.changePassword, false))
+	if h.oidc == nil || !h.oidc.cfg.Only { // with only, passwords are not used here
+		h.mux.Handle("GET "+b+"/password", h.signedIn(h.passwordPage, false))
+		h.mux.Handle("POST "+b+"/password", h.signedIn(h.changePassword, false))
+	}
 	h.mux.Handle("GET "+b+"/keys/new", h.signedIn(h.newKeyPage, false))
 	h.mux.Handle("POST "+b+"/keys", h.signedIn(h.createKey, false))
 	h.mux.Handle("POST "+b+"/keys/{handle}/delete", h.signedIn(h.deleteKey, false))
@@ -119,6 +126,11 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
 // signinForm is the sign-in page's data.
 type signinForm struct {
 	Name string
+	// Provider is account.oidc's name ("" without it): the page offers
+	// "Sign in with <Provider>".
+	Provider string
+	// Only: the provider alone, no password form.
+	Only bool
 }
 
 // signinPage shows the sign-in form. Its CSRF token is a cookie's value
@@ -134,7 +146,11 @@ func (h *Handler) signinPage(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) renderSignin(w http.ResponseWriter, r *http.Request, status int, name, problem string) {
 	token := newToken()
 	h.setSigninCookie(w, r, token, 0)
-	h.render(w, status, "signin", view{Title: "Sign in", CSRF: token, Error: problem, Page: signinForm{Name: name}})
+	f := signinForm{Name: name}
+	if h.oidc != nil {
+		f.Provider, f.Only = h.oidc.cfg.Name, h.oidc.cfg.Only
+	}
+	h.render(w, status, "signin", view{Title: "Sign in", CSRF: token, Error: problem, Page: f})
 }
 
 // signin checks the user name and password with authz's CheckPassword,
@@ -143,6 +159,10 @@ func (h *Handler) renderSignin(w http.ResponseWriter, r *http.Request, status in
 // attempt is refused (429) whether right or wrong. So do its limits on
 // sign-ins at once: per address (429) and in the process (503).
 func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
+	if h.oidc != nil && h.oidc.cfg.Only {
+		h.renderSignin(w, r, http.StatusForbidden, "", fmt.Sprintf("Passwords are not used here: sign in with %s.", h.oidc.cfg.Name))
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		h.renderSignin(w, r, http.StatusBadRequest, "", "The form could not be read.")

@@ -55,9 +55,13 @@ func newToken() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-func sessionKey(id string) string {
-	d := sha256.Sum256([]byte(id))
-	return "account-session/" + hex.EncodeToString(d[:])
+func sessionKey(id string) string { return "account-session/" + digestHex(id) }
+
+// digestHex is the SHA-256 of a token in hex: what the store holds
+// instead of the token.
+func digestHex(token string) string {
+	d := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(d[:])
 }
 
 // validToken accepts only what newToken makes (43 base64url characters),

@@ -388,6 +388,9 @@ type Account struct {
 	// proxy with X-Forwarded-Proto: https. Set it when a TLS-terminating
 	// proxy in front of keygate is not in trusted_proxies.
 	SecureCookie bool `yaml:"secure_cookie"`
+	// OIDC, when set, offers sign-in with an OpenID Connect provider
+	// (oidc.go).
+	OIDC *OIDC `yaml:"oidc"`
 }
 
 // On reports whether the account pages are served.

@@ -103,6 +103,8 @@ const (
 // account.
 const (
 	DefaultAccountPath            = "/account"
+	DefaultOIDCName               = "single sign-on"
+	DefaultOIDCFetchTimeout       = 5 * time.Second
 	DefaultSessionIdleTimeout     = 30 * time.Minute
 	DefaultSessionAbsoluteTimeout = 12 * time.Hour
 )
@@ -227,6 +229,9 @@ func (c *Config) ApplyDefaults() {
 	}
 	setDur(&ac.SessionIdleTimeout, DefaultSessionIdleTimeout)
 	setDur(&ac.SessionAbsoluteTimeout, DefaultSessionAbsoluteTimeout)
+	if ac.OIDC != nil {
+		ac.OIDC.applyDefaults()
+	}
 
 	c.ForwardAuth.applyDefaults()
 	a.JWT.applyDefaults()

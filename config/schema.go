@@ -27,7 +27,7 @@ import (
 
 // typeSources are the files that declare the types of gateway.yaml.
 //
-//go:embed config.go ratelimit.go forwardauth.go cors.go jwt.go audit.go readiness.go
+//go:embed config.go ratelimit.go forwardauth.go cors.go jwt.go audit.go readiness.go oidc.go
 var typeSources embed.FS
 
 // SchemaDraft is the JSON Schema version the schema declares: draft-07,
@@ -100,6 +100,7 @@ func defaultsProbe() Config {
 		Routes:  []Route{{RateLimit: &RateLimit{}, Quota: &Quota{}}},
 		APISets: map[string]APISet{"": {RateLimit: &RateLimit{}, Quota: &Quota{}}},
 		Auth:    Auth{JWT: JWT{Issuers: []JWTIssuer{{}}}},
+		Account: Account{OIDC: &OIDC{}},
 	}
 	c.ApplyDefaults()
 	// The ACME defaults apply in mode acme only.
@@ -124,6 +125,8 @@ var schemaRules = map[string]rule{
 	"Auth.upstream_identity":               items(oneOf(IdentityNames...)),
 	"JWTIssuer.algorithms":                 items(oneOf(JWTAlgorithms...)),
 	"JWTIssuer.issuer":                     matches(regexp.MustCompile(`^https?://`)),
+	"OIDC.issuer":                          matches(regexp.MustCompile(`^https?://`)),
+	"OIDC.match_claim":                     oneOf(MatchEmail, MatchPreferredUsername),
 	"JWT.cache_size":                       between(100, 0),
 	"SelfService.manage_key_authority_for": items(oneOf(KeyKinds...)),
 	"DigestKey.id":                         matches(keyID),
@@ -167,6 +170,7 @@ var schemaRequired = map[string][]string{
 	"DigestKey":   {"id", "secret"},
 	"JWTIssuer":   {"issuer", "audiences"},
 	"JWTClaimMap": {"claim", "values"},
+	"OIDC":        {"issuer", "client_id"},
 }
 
 // noDefault are the fields whose default follows another field's value,

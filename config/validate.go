@@ -101,6 +101,7 @@ func (c *Config) Validate() error {
 	c.validateOAuth(&v)
 	c.validateStore(&v)
 	c.validateAccount(&v)
+	c.validateOIDC(&v)
 	c.validateRoutes(&v)
 	c.validateAPISets(&v)
 	c.validateForwardAuth(&v)

@@ -143,7 +143,7 @@ func restartOnly(old, cfg *config.Config) []string {
 	if old.Audit != cfg.Audit {
 		fields = append(fields, "audit")
 	}
-	if old.Account != cfg.Account {
+	if !reflect.DeepEqual(old.Account, cfg.Account) { // account.oidc is a pointer
 		fields = append(fields, "account")
 	}
 	if old.ForwardAuth != cfg.ForwardAuth {

@@ -19,3 +19,17 @@ func TestRestartOnlyJWT(t *testing.T) {
 		t.Errorf("restartOnly of an unchanged config = %v", got)
 	}
 }
+
+// TestRestartOnlyOIDC: account.oidc is compared by value: the same
+// section loaded again (a new pointer) is no change; another client is.
+func TestRestartOnlyOIDC(t *testing.T) {
+	load := func(client string) *config.Config {
+		return &config.Config{Account: config.Account{Enabled: true, OIDC: &config.OIDC{Issuer: "https://idp.example.com", ClientID: client}}}
+	}
+	if got := restartOnly(load("keygate"), load("keygate")); slices.Contains(got, "account") {
+		t.Errorf("restartOnly of the same account.oidc loaded twice = %v", got)
+	}
+	if got := restartOnly(load("keygate"), load("other")); !slices.Contains(got, "account") {
+		t.Errorf("restartOnly = %v, want account among them", got)
+	}
+}
