@@ -103,7 +103,9 @@ routes:
 		return func() []line { return []line{{action, "alice", "password", "self_service", kind, *target}} }
 	}
 	cl := func(action string, target *string) func() []line {
-		return func() []line { return []line{{action, "alice", "client_secret", "self_service", "credential", *target}} }
+		return func() []line {
+			return []line{{action, "alice", "client_secret", "self_service", "credential", *target}}
+		}
 	}
 	acct := func(actor, action, kind string, target *string) func() []line {
 		return func() []line { return []line{{action, actor, "session", "account", kind, *target}} }
