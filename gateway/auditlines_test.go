@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/internal/testkit"
 )
 
@@ -112,7 +113,7 @@ routes:
 	}
 	none := func() []line { return nil }
 	alc := "alice"
-	var sessionKey, accessTok string
+	var sessionKey, accessTok, pageClient, adminClient string
 
 	steps := []struct {
 		name string
@@ -227,6 +228,38 @@ routes:
 			aliceB.get("/account/password")
 			aliceB.mustPost("/account/password", url.Values{"current": {alicePW}, "new": {alicePW2}, "confirm": {alicePW2}})
 		}, acct("alice", "set_password", "user", &alc)},
+		{"account: create a client", func() {
+			aliceB.get("/account/profile")
+			if p := aliceB.post("/account/clients", url.Values{"description": {"pages"}}); p.status >= 400 {
+				t.Fatalf("create a client on the pages: %d %s", p.status, p.body)
+			}
+			cs, err := g.Auth().OAuth.Clients(t.Context(), "alice")
+			if err != nil || len(cs) != 1 {
+				t.Fatalf("alice's clients: %v %v", cs, err)
+			}
+			pageClient = cs[0].ID
+		}, acct("alice", "create_client", "client", &pageClient)},
+		{"account: a new client secret", func() {
+			aliceB.get("/account/clients/" + pageClient)
+			if p := aliceB.post("/account/clients/"+pageClient+"/secret", nil); p.status >= 400 {
+				t.Fatalf("a new client secret on the pages: %d %s", p.status, p.body)
+			}
+		}, acct("alice", "rotate_client_secret", "client", &pageClient)},
+		{"account: delete a client", func() {
+			aliceB.get("/account/clients/" + pageClient)
+			aliceB.mustPost("/account/clients/"+pageClient+"/delete", nil)
+		}, acct("alice", "delete_client", "client", &pageClient)},
+		{"admin: delete a client", func() {
+			_, c, err := g.Auth().OAuth.CreateClient(t.Context(), "alice", authz.ClientSpec{}) // a line of its own
+			if err != nil {
+				t.Fatal(err)
+			}
+			adminClient = c.ID
+			admin("DELETE", "/admin/clients/"+adminClient, "", 204)
+		}, func() []line {
+			return []line{{"create_client", "system", "system", "system", "client", adminClient},
+				{"delete_client", "<admin token>", "admin_token", "admin_api", "client", adminClient}}
+		}},
 		{"account: an administrator revokes a credential", func() {
 			rootB.signIn("root", rootPW)
 			keep(namedKey(t, g, "alice", "r1")) // a line of its own, taken below
