@@ -6,6 +6,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // TestActionsDocumented: docs/operations.md's table of actions lists
@@ -35,5 +39,39 @@ func TestActionsDocumented(t *testing.T) {
 	}
 	if !slices.Equal(documented, want) {
 		t.Errorf("docs/operations.md's actions:\n%s\nwant (internal/audit.Actions):\n%s", strings.Join(documented, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestLog: the actor a context carries (System without one), empty
+// actor fields left out, the action's message and level.
+func TestLog(t *testing.T) {
+	core, logs := observer.New(zapcore.InfoLevel)
+	log := zap.New(core).Named("audit")
+	Log(t.Context(), log, Void, Credential("cred_1", "alice"), zap.Int64("strikes", 3))
+	ctx := WithActor(t.Context(), Actor{Name: "bob", Auth: "password", Via: "self_service", Client: "10.0.0.7", RequestID: "r1"})
+	Log(ctx, log, CreateKey, Credential("cred_2", "bob"), zap.String("handle", "ci"))
+	all := logs.All()
+	if len(all) != 2 {
+		t.Fatalf("%d lines, want 2", len(all))
+	}
+	void, key := all[0], all[1]
+	if void.Level != zapcore.WarnLevel || void.Message != "credential voided after repeated wrong tokens" {
+		t.Errorf("void: %v %q", void.Level, void.Message)
+	}
+	wantMap(t, void.ContextMap(), map[string]any{"audit": "void", "actor": "system", "actor_auth": "system", "via": "system",
+		"target_kind": "credential", "target": "cred_1", "user": "alice", "strikes": int64(3)})
+	wantMap(t, key.ContextMap(), map[string]any{"audit": "create_key", "actor": "bob", "actor_auth": "password", "via": "self_service",
+		"client": "10.0.0.7", "request_id": "r1", "target_kind": "credential", "target": "cred_2", "user": "bob", "handle": "ci"})
+}
+
+func wantMap(t *testing.T, got, want map[string]any) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("fields %v, want exactly %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
 	}
 }
