@@ -7,8 +7,6 @@ import (
 	"net/url"
 	"slices"
 
-	"go.uber.org/zap"
-
 	"github.com/keygate/keygate/authz"
 )
 
@@ -85,8 +83,6 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, v *visit) error
 	if err := h.svc.Accounts.Revoke(r.Context(), id); err != nil {
 		return err
 	}
-	h.log.Info("account: credential revoked", zap.String("audit", "revoke"), zap.String("actor", v.user.Name),
-		zap.String("credential_id", id), zap.String("kind", string(c.Kind)), zap.String("user", c.Owner))
 	http.Redirect(w, r, h.path("/admin/users/"+url.PathEscape(c.Owner)), http.StatusSeeOther)
 	return nil
 }
@@ -97,7 +93,6 @@ func (h *Handler) unvoid(w http.ResponseWriter, r *http.Request, v *visit) error
 	if err := h.svc.Accounts.Unvoid(r.Context(), name); err != nil {
 		return err
 	}
-	h.log.Info("account: ApiKey token unvoided", zap.String("audit", "unvoid"), zap.String("actor", v.user.Name), zap.String("user", name))
 	http.Redirect(w, r, h.path("/admin/users/"+url.PathEscape(name)), http.StatusSeeOther)
 	return nil
 }

@@ -18,6 +18,8 @@ import (
 
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/internal/httpkit/httpkittest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // clock is a settable clock for session deadlines.
@@ -52,6 +54,8 @@ type env struct {
 	clock      *clock
 	// authzClock is svc's clock.
 	authzClock *ahead
+	// logs holds what svc logged (its audit lines among them).
+	logs *observer.ObservedLogs
 }
 
 // newEnv starts the pages on an embedded store; extra is more YAML for the
@@ -81,7 +85,8 @@ routes:
 `, storeYAML, account, extra)
 	cfg := httpkittest.Config(t, y)
 	ac := &ahead{}
-	st, svc := httpkittest.Core(t, cfg, ac.Now)
+	core, logs := observer.New(zap.InfoLevel)
+	st, svc := httpkittest.CoreLog(t, cfg, ac.Now, zap.New(core))
 	c := &clock{now: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}
 	h, err := New(svc, st, cfg, Options{Now: c.Now})
 	if err != nil {
@@ -89,7 +94,7 @@ routes:
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &env{srv: srv, svc: svc, h: h, clock: c, authzClock: ac, closeStore: func() { _ = st.Close() }}
+	return &env{srv: srv, svc: svc, h: h, clock: c, authzClock: ac, logs: logs, closeStore: func() { _ = st.Close() }}
 }
 
 // user makes a user with the password "pw-<name>-secret".

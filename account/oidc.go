@@ -19,6 +19,7 @@ import (
 
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/internal/audit"
 	"github.com/keygate/keygate/store"
 )
 
@@ -350,7 +351,9 @@ func (h *Handler) oidcAccount(ctx context.Context, name string, claims map[strin
 	if nu.APISets == nil {
 		nu.APISets = []string{}
 	}
-	u, err = h.svc.Accounts.CreateUser(ctx, nu)
+	// The person signing in is the actor of their own account's creation
+	// (create_user, written by the credential model).
+	u, err = h.svc.Accounts.CreateUser(audit.WithActor(ctx, audit.Actor{Name: name, Auth: "oidc", Via: "account"}), nu)
 	if errors.Is(err, authz.ErrUserExists) { // a sign-in at the same time made it
 		return h.oidcAccount(ctx, name, claims)
 	}
@@ -358,8 +361,8 @@ func (h *Handler) oidcAccount(ctx context.Context, name string, claims map[strin
 		return nil, err
 	}
 	sub, _ := claims["sub"].(string)
-	h.log.Info("account: user provisioned from the identity provider", zap.String("audit", "provision"), zap.String("user", u.Name),
-		zap.String("actor", "oidc"), zap.String("issuer", cfg.Issuer), zap.String("subject", clip(sub, 256)),
+	h.log.Info("account: user provisioned from the identity provider", zap.String("user", u.Name),
+		zap.String("issuer", cfg.Issuer), zap.String("subject", clip(sub, 256)),
 		zap.Strings("api_sets", u.APISets), zap.Strings("authorities", u.Authorities))
 	return u, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/oauth2-proxy/mockoidc"
+	"go.uber.org/zap"
 
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/internal/testkit/oidctest"
@@ -299,6 +300,13 @@ func TestOIDCProvision(t *testing.T) {
 	}
 	if !slices.Equal(u.APISets, []string{"orders"}) || !slices.Equal(u.Authorities, []string{"MANAGE_USER_API_KEY"}) || !slices.Equal(u.Scopes, []string{"read", "write"}) {
 		t.Errorf("provisioned user: api sets %v, authorities %v, scopes %v; want [orders], [MANAGE_USER_API_KEY], [read write]", u.APISets, u.Authorities, u.Scopes)
+	}
+	// One audit line, create_user, whose actor is the person signing in.
+	made := e.logs.FilterField(zap.String("audit", "create_user")).FilterField(zap.String("target", "new.person@example.com")).All()
+	if len(made) != 1 {
+		t.Errorf("%d create_user audit lines for the provisioned user, want 1", len(made))
+	} else if f := made[0].ContextMap(); f["actor"] != "new.person@example.com" || f["actor_auth"] != "oidc" || f["via"] != "account" {
+		t.Errorf("create_user audit line: actor %v, actor_auth %v, via %v; want the person, oidc, account", f["actor"], f["actor_auth"], f["via"])
 	}
 	prof := b.get("/account/profile")
 	if prof.status != http.StatusOK || !strings.Contains(prof.body, `id="generate-key"`) {

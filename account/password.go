@@ -4,8 +4,6 @@ import (
 	"errors"
 	"net/http"
 
-	"go.uber.org/zap"
-
 	"github.com/keygate/keygate/authz"
 )
 
@@ -63,7 +61,6 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request, v *visi
 		return err
 	}
 	h.setCookie(w, r, sessionCookie, s.id, 0)
-	h.log.Info("account: password changed", zap.String("audit", "password"), zap.String("actor", u.Name), zap.String("user", u.Name))
 	http.Redirect(w, r, h.path("/password?changed=1"), http.StatusSeeOther)
 	return nil
 }

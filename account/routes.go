@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/internal/audit"
 	"github.com/keygate/keygate/internal/httpkit"
 )
 
@@ -107,6 +108,9 @@ func (h *Handler) signedIn(page pageFunc, admin bool) http.Handler {
 			h.fail(w, r, v, errNotAdmin)
 			return
 		}
+		// What the page changes is the signed-in user's doing.
+		r = r.WithContext(audit.WithActor(r.Context(), audit.Actor{Name: u.Name, Auth: "session", Via: "account",
+			Client: h.trusted.ClientAddr(r).String()}))
 		if err := page(w, r, v); err != nil {
 			h.fail(w, r, v, err)
 		}

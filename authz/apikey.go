@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/keygate/keygate/internal/audit"
 	"github.com/keygate/keygate/store"
 )
 
@@ -25,17 +26,27 @@ var ErrNoAPIKey = fmt.Errorf("%w: no ApiKey key yet", ErrNotFound)
 // 004: the key never changes). Until NewAPIKeyToken is called it has no
 // token, so nothing authenticates with it yet.
 func (s *Accounts) APIKey(ctx context.Context, owner string) (key string, cred *Credential, err error) {
+	key, cred, created, err := s.apiKey(ctx, owner)
+	if err == nil && created {
+		s.audit(ctx, audit.CreateAPIKey, audit.Credential(cred.ID, owner))
+	}
+	return key, cred, err
+}
+
+// apiKey is APIKey without its audit line; created says it made the key.
+func (s *Accounts) apiKey(ctx context.Context, owner string) (key string, cred *Credential, created bool, err error) {
 	for {
 		id, _, err := s.db.refs.get(ctx, apiKeyKey(owner))
 		if err == nil {
-			return s.openAPIKey(ctx, *id)
+			key, cred, err := s.openAPIKey(ctx, *id)
+			return key, cred, false, err
 		}
 		if !errors.Is(err, store.ErrNotFound) {
-			return "", nil, err
+			return "", nil, false, err
 		}
 		u, err := s.GetUser(ctx, owner)
 		if err != nil {
-			return "", nil, err
+			return "", nil, false, err
 		}
 		cred := &Credential{ID: newID(), Kind: KindAPIKey, Owner: owner, APISets: slices.Clone(u.APISets),
 			Scopes: slices.Clone(u.Scopes), Status: StatusActive, Created: s.now().UTC().Truncate(time.Millisecond)}
@@ -45,15 +56,15 @@ func (s *Accounts) APIKey(ctx context.Context, owner string) (key string, cred *
 			if errors.Is(err, store.ErrConflict) {
 				continue
 			}
-			return "", nil, err
+			return "", nil, false, err
 		}
 		key = newSecret(prefixAPIKey)
 		cred.SealedKey = s.keys[0].seal(key, cred.ID)
 		if err := s.writeNew(ctx, cred, key, nil); err != nil {
 			_ = s.db.refs.delete(context.WithoutCancel(ctx), apiKeyKey(owner), 0)
-			return "", nil, err
+			return "", nil, false, err
 		}
-		return key, cred, nil
+		return key, cred, true, nil
 	}
 }
 
@@ -99,7 +110,7 @@ func (s *Accounts) openAPIKey(ctx context.Context, id string) (string, *Credenti
 // token stops working on every replica, a voided key works again with the
 // new token, and the token is returned once.
 func (s *Accounts) NewAPIKeyToken(ctx context.Context, owner string) (key, token string, err error) {
-	key, cred, err := s.APIKey(ctx, owner)
+	key, cred, created, err := s.apiKey(ctx, owner)
 	if err != nil {
 		return "", "", err
 	}
@@ -123,7 +134,11 @@ func (s *Accounts) NewAPIKeyToken(ctx context.Context, owner string) (key, token
 		return "", "", err
 	}
 	s.publish(ctx, "d:"+cred.Digest)
-	s.log.Info("ApiKey token generated", zap.String("audit", "rotate"), zap.String("credential_id", cred.ID), zap.String("owner", owner), zap.Int64("generation", gen))
+	fields := []zap.Field{zap.Int64("generation", gen)}
+	if created {
+		fields = append(fields, zap.Bool("key_created", true))
+	}
+	s.audit(ctx, audit.NewAPIKeyToken, audit.Credential(cred.ID, owner), fields...)
 	return key, token, nil
 }
 
@@ -141,7 +156,7 @@ func (s *Accounts) Unvoid(ctx context.Context, owner string) error {
 		return err
 	}
 	s.publish(ctx, "d:"+c.Digest)
-	s.log.Info("ApiKey token unvoided", zap.String("audit", "unvoid"), zap.String("credential_id", c.ID), zap.String("owner", owner))
+	s.audit(ctx, audit.Unvoid, audit.Credential(c.ID, owner))
 	return nil
 }
 
@@ -235,8 +250,7 @@ func (s *Accounts) RotateAPIKey(ctx context.Context, owner string) (key, token s
 		}
 		s.publish(ctx, "d:"+oldDigest)
 		s.publish(ctx, "d:"+digest) // a cached "unknown" for the new key must go
-		s.log.Info("ApiKey key rotated", zap.String("audit", "rotate_key"), zap.String("credential_id", id),
-			zap.String("owner", owner), zap.Int64("generation", rec.Generation))
+		s.audit(ctx, audit.RotateAPIKey, audit.Credential(id, owner), zap.Int64("generation", rec.Generation))
 		return key, token, nil
 	}
 }

@@ -52,23 +52,41 @@ func (s *core) writeNew(ctx context.Context, cred *Credential, secret string, ex
 
 // revoke takes a credential away: its secret stops working on every
 // replica (within moments; at worst auth.cache_ttl if a message is lost),
-// and the record stays, marked revoked, for audit.
-func (s *core) revoke(ctx context.Context, id string) error {
+// and the record stays, marked revoked, for audit. What it made goes with
+// it (derive.go), counted in cs. It writes no audit line: the public
+// change that called it does.
+func (s *core) revoke(ctx context.Context, id string, cs *cascade) (*Credential, error) {
 	c, err := s.db.creds.update(ctx, id, func(c *Credential) error { c.Status = StatusRevoked; return nil })
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := s.db.secrets.delete(ctx, c.Digest, 0); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
+		return c, err
 	}
 	s.publish(ctx, "d:"+c.Digest)
-	s.log.Info("credential revoked", zap.String("audit", "revoke"), zap.String("credential_id", id), zap.String("owner", c.Owner))
 	// What it made ends with it (derive.go).
-	return s.revokeChildren(ctx, c)
+	return c, s.revokeChildren(ctx, c, cs)
 }
 
-// revokeIndex revokes every credential listed under an index.
-func (s *core) revokeIndex(ctx context.Context, index string) error {
+// cascade counts what one change took away with it: credentials revoked
+// and clients deleted besides its target.
+type cascade struct{ revoked, clientsDeleted int }
+
+// fields are the audit line's cascade_revoked and
+// cascade_clients_deleted, when not zero.
+func (cs *cascade) fields(extra ...zap.Field) []zap.Field {
+	if cs.revoked > 0 {
+		extra = append(extra, zap.Int("cascade_revoked", cs.revoked))
+	}
+	if cs.clientsDeleted > 0 {
+		extra = append(extra, zap.Int("cascade_clients_deleted", cs.clientsDeleted))
+	}
+	return extra
+}
+
+// revokeIndex revokes every credential listed under an index, counting
+// them in cs.
+func (s *core) revokeIndex(ctx context.Context, index string, cs *cascade) error {
 	creds, err := s.db.creds.list(ctx, index)
 	if err != nil {
 		return err
@@ -77,17 +95,18 @@ func (s *core) revokeIndex(ctx context.Context, index string) error {
 		if c.Status == StatusRevoked {
 			continue
 		}
-		if err := s.revoke(ctx, c.ID); err != nil && !errors.Is(err, ErrNotFound) {
+		if _, err := s.revoke(ctx, c.ID, cs); err != nil && !errors.Is(err, ErrNotFound) {
 			return err
 		}
+		cs.revoked++
 	}
 	return nil
 }
 
 // deleteClient removes owner's client; every token it obtained stops
 // working on every replica, and what its access tokens made ends with it
-// (derive.go).
-func (s *core) deleteClient(ctx context.Context, owner, id string) error {
+// (derive.go); cs counts them. No audit line (see revoke).
+func (s *core) deleteClient(ctx context.Context, owner, id string, cs *cascade) error {
 	c, version, err := s.db.clients.get(ctx, id)
 	if err != nil {
 		return err
@@ -98,14 +117,10 @@ func (s *core) deleteClient(ctx context.Context, owner, id string) error {
 	if err := s.db.clients.delete(ctx, id, version); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	if err := s.revokeIndex(ctx, clientCredsIndex(id)); err != nil {
+	if err := s.revokeIndex(ctx, clientCredsIndex(id), cs); err != nil {
 		return err
 	}
-	if err := s.revokeChildrenOf(ctx, owner, id); err != nil {
-		return err
-	}
-	s.log.Info("oauth client deleted", zap.String("audit", "revoke"), zap.String("client_id", id), zap.String("owner", owner))
-	return nil
+	return s.revokeChildrenOf(ctx, owner, id, cs)
 }
 
 // restatus moves a credential's verification record, then its management

@@ -170,16 +170,17 @@ func (s *core) stillActive(ctx context.Context, parent *Parent, undo func(contex
 // revokeChildren revokes every credential made with c, and deletes every
 // OAuth client made with it (which revokes that client's tokens); each
 // revocation cascades further.
-func (s *core) revokeChildren(ctx context.Context, c *Credential) error {
+func (s *core) revokeChildren(ctx context.Context, c *Credential, cs *cascade) error {
 	if c.Kind != KindKeyToken && c.Kind != KindAPIKey {
 		return nil // an OAuth token's children are its client's
 	}
-	return s.revokeChildrenOf(ctx, c.Owner, c.ID)
+	return s.revokeChildrenOf(ctx, c.Owner, c.ID, cs)
 }
 
 // revokeChildrenOf revokes every credential of owner's made with parent
-// (a credential's or a client's id) and deletes every client made with it.
-func (s *core) revokeChildrenOf(ctx context.Context, owner, parent string) error {
+// (a credential's or a client's id) and deletes every client made with
+// it, counting them in cs.
+func (s *core) revokeChildrenOf(ctx context.Context, owner, parent string, cs *cascade) error {
 	// Revoked children are revoked again (it is idempotent): a cascade
 	// cut short by a store error reaches their own children on the retry.
 	children, err := s.db.creds.list(ctx, childrenIndex(parent))
@@ -187,8 +188,11 @@ func (s *core) revokeChildrenOf(ctx context.Context, owner, parent string) error
 		return err
 	}
 	for _, ch := range children {
-		if err := s.revoke(ctx, ch.ID); err != nil && !errors.Is(err, ErrNotFound) {
+		if _, err := s.revoke(ctx, ch.ID, cs); err != nil && !errors.Is(err, ErrNotFound) {
 			return err
+		}
+		if ch.Status != StatusRevoked {
+			cs.revoked++
 		}
 	}
 	clients, err := s.db.clients.list(ctx, clientsIndex(owner))
@@ -199,9 +203,10 @@ func (s *core) revokeChildrenOf(ctx context.Context, owner, parent string) error
 		if cl.Parent != parent {
 			continue
 		}
-		if err := s.deleteClient(ctx, cl.Owner, cl.ID); err != nil && !errors.Is(err, ErrNotFound) {
+		if err := s.deleteClient(ctx, cl.Owner, cl.ID, cs); err != nil && !errors.Is(err, ErrNotFound) {
 			return err
 		}
+		cs.clientsDeleted++
 	}
 	return nil
 }

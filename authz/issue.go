@@ -6,11 +6,15 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/internal/audit"
 	"github.com/keygate/keygate/store"
 )
 
@@ -92,6 +96,8 @@ func (s *Accounts) CreateUser(ctx context.Context, u User) (*User, error) {
 		return nil, err
 	}
 	s.publish(ctx, "u:"+u.Name) // a cached "no such user" must go
+	s.audit(ctx, audit.CreateUser, audit.User(u.Name), zap.Strings("authorities", u.Authorities),
+		zap.Strings("api_sets", u.APISets), zap.Strings("scopes", u.Scopes))
 	return &u, nil
 }
 
@@ -109,7 +115,51 @@ func (s *Accounts) ListUsers(ctx context.Context) ([]User, error) {
 // concurrent write) and tells every replica. Disabling a user stops every
 // credential of theirs and ends their sessions (a new SessionEpoch);
 // narrowing API sets or scopes narrows them.
+//
+// Its audit line is disable_user or enable_user when the change does
+// that, else update_user, and names the fields changed.
 func (s *Accounts) UpdateUser(ctx context.Context, name string, change func(*User) error) (*User, error) {
+	var before User
+	u, err := s.updateUser(ctx, name, func(u *User) error {
+		before = *u
+		return change(u)
+	})
+	if err != nil {
+		return nil, err
+	}
+	action := audit.UpdateUser
+	switch {
+	case u.Disabled && !before.Disabled:
+		action = audit.DisableUser
+	case !u.Disabled && before.Disabled:
+		action = audit.EnableUser
+	}
+	var changed []string
+	for _, f := range []struct {
+		name string
+		same bool
+	}{
+		{"disabled", u.Disabled == before.Disabled},
+		{"apiSets", slices.Equal(u.APISets, before.APISets)},
+		{"scopes", slices.Equal(u.Scopes, before.Scopes)},
+		{"authorities", slices.Equal(u.Authorities, before.Authorities)},
+		{"rateLimit", reflect.DeepEqual(u.RateLimit, before.RateLimit)},
+	} {
+		if !f.same {
+			changed = append(changed, f.name)
+		}
+	}
+	fields := []zap.Field{zap.Strings("changed", changed), zap.Bool("disabled", u.Disabled),
+		zap.Strings("authorities", u.Authorities), zap.Strings("api_sets", u.APISets), zap.Strings("scopes", u.Scopes)}
+	if l := u.RateLimit; l != nil {
+		fields = append(fields, zap.Int("rate", l.Rate), zap.String("per", l.Per), zap.Int("burst", l.Burst))
+	}
+	s.audit(ctx, action, audit.User(name), fields...)
+	return u, nil
+}
+
+// updateUser is UpdateUser without its audit line.
+func (s *Accounts) updateUser(ctx context.Context, name string, change func(*User) error) (*User, error) {
 	u, err := s.db.users.update(ctx, name, func(u *User) error {
 		wasDisabled := u.Disabled
 		if err := change(u); err != nil {
@@ -231,10 +281,24 @@ func (s *Accounts) CreateKey(ctx context.Context, owner string, spec KeySpec) (t
 		return "", nil, err
 	}
 	if parent != nil {
-		if err := s.stillActive(ctx, parent, func(ctx context.Context) error { return s.DeleteKey(ctx, owner, spec.Handle) }); err != nil {
+		if err := s.stillActive(ctx, parent, func(ctx context.Context) error {
+			_, err := s.deleteKey(ctx, owner, spec.Handle, &cascade{})
+			return err
+		}); err != nil {
 			return "", nil, err
 		}
 	}
+	fields := []zap.Field{zap.String("handle", cred.Handle), zap.Strings("api_sets", cred.APISets), zap.Strings("scopes", cred.Scopes)}
+	if cred.Admin {
+		fields = append(fields, zap.Bool("admin", true))
+	}
+	if !cred.Expires.IsZero() {
+		fields = append(fields, zap.Time("expires", cred.Expires))
+	}
+	if cred.Parent != "" {
+		fields = append(fields, zap.String("parent", cred.Parent))
+	}
+	s.audit(ctx, audit.CreateKey, audit.Credential(cred.ID, owner), fields...)
 	return token, cred, nil
 }
 
@@ -278,23 +342,44 @@ func (s *Accounts) Credentials(ctx context.Context, owner string) ([]Credential,
 // and the record stays, marked revoked, for audit. What it made ends with
 // it (derive.go).
 func (s *Accounts) Revoke(ctx context.Context, id string) error {
-	return s.revoke(ctx, id)
+	var cs cascade
+	c, err := s.revoke(ctx, id, &cs)
+	if c != nil {
+		// The credential is revoked even if its cascade was cut short.
+		fields := cs.fields(zap.String("kind", string(c.Kind)))
+		if err != nil {
+			fields = append(fields, zap.NamedError("cascade_error", err))
+		}
+		s.audit(ctx, audit.Revoke, audit.Credential(c.ID, c.Owner), fields...)
+	}
+	return err
 }
 
 // DeleteKey revokes owner's named key and frees its handle (seed 003: the
 // token works until its key is deleted).
 func (s *Accounts) DeleteKey(ctx context.Context, owner, handle string) error {
-	id, version, err := s.handle(ctx, owner, handle)
+	var cs cascade
+	id, err := s.deleteKey(ctx, owner, handle, &cs)
 	if err != nil {
 		return err
 	}
-	if err := s.revoke(ctx, *id); err != nil && !errors.Is(err, ErrNotFound) {
-		return err
+	s.audit(ctx, audit.DeleteKey, audit.Credential(id, owner), cs.fields(zap.String("handle", handle))...)
+	return nil
+}
+
+// deleteKey is DeleteKey without its audit line; it returns the key's id.
+func (s *Accounts) deleteKey(ctx context.Context, owner, handle string, cs *cascade) (string, error) {
+	id, version, err := s.handle(ctx, owner, handle)
+	if err != nil {
+		return "", err
+	}
+	if _, err := s.revoke(ctx, *id, cs); err != nil && !errors.Is(err, ErrNotFound) {
+		return "", err
 	}
 	if err := s.db.refs.delete(ctx, handleKey(owner, handle), version); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
+		return "", err
 	}
-	return nil
+	return *id, nil
 }
 
 // KeyByHandle returns owner's named key.

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/internal/audit"
 	"github.com/keygate/keygate/store"
 )
 
@@ -172,11 +173,18 @@ func (s *OAuth) CreateClient(ctx context.Context, owner string, spec ClientSpec)
 		return "", nil, fmt.Errorf("storing client: %w", err)
 	}
 	if parent != nil {
-		if err := s.stillActive(ctx, parent, func(ctx context.Context) error { return s.deleteClient(ctx, owner, c.ID) }); err != nil {
+		if err := s.stillActive(ctx, parent, func(ctx context.Context) error { return s.deleteClient(ctx, owner, c.ID, &cascade{}) }); err != nil {
 			return "", nil, err
 		}
 	}
-	s.log.Info("oauth client created", zap.String("audit", "create"), zap.String("client_id", c.ID), zap.String("owner", owner))
+	fields := []zap.Field{zap.Strings("api_sets", c.APISets), zap.Strings("scopes", c.Scopes), zap.Strings("grant_types", c.GrantTypes)}
+	if c.CreatesCredentials {
+		fields = append(fields, zap.Bool("creates_credentials", true))
+	}
+	if c.Parent != "" {
+		fields = append(fields, zap.String("parent", c.Parent))
+	}
+	s.audit(ctx, audit.CreateClient, audit.Client(c.ID, owner), fields...)
 	return secret, c, nil
 }
 
@@ -257,14 +265,23 @@ func (s *OAuth) NewClientSecret(ctx context.Context, owner, id string) (string, 
 	if err != nil {
 		return "", nil, err
 	}
-	s.log.Info("oauth client secret rotated", zap.String("audit", "rotate"), zap.String("client_id", id), zap.String("owner", owner))
+	fields := []zap.Field{}
+	if !c.PrevSecretUntil.IsZero() {
+		fields = append(fields, zap.Time("previous_secret_until", c.PrevSecretUntil))
+	}
+	s.audit(ctx, audit.RotateClientSecret, audit.Client(id, owner), fields...)
 	return secret, c, nil
 }
 
 // DeleteClient removes owner's client; every token it obtained stops
 // working on every replica.
 func (s *OAuth) DeleteClient(ctx context.Context, owner, id string) error {
-	return s.deleteClient(ctx, owner, id)
+	var cs cascade
+	if err := s.deleteClient(ctx, owner, id, &cs); err != nil {
+		return err
+	}
+	s.audit(ctx, audit.DeleteClient, audit.Client(id, owner), cs.fields()...)
+	return nil
 }
 
 // AuthenticateClient checks a client's id and secret (the current one, or
@@ -439,7 +456,7 @@ func (s *OAuth) issueTokens(ctx context.Context, c *Client, u *User, scopes, ref
 func (s *OAuth) discard(ctx context.Context, ids []string) {
 	ctx = context.WithoutCancel(ctx)
 	for _, id := range ids {
-		if err := s.revoke(ctx, id); err != nil && !errors.Is(err, ErrNotFound) {
+		if _, err := s.revoke(ctx, id, &cascade{}); err != nil && !errors.Is(err, ErrNotFound) {
 			s.log.Warn("could not revoke a token of a failed grant", zap.String("credential_id", id), zap.Error(err))
 		}
 	}
@@ -499,9 +516,15 @@ func (s *OAuth) RefreshGrant(ctx context.Context, c *Client, refreshToken string
 			return nil, ErrInvalidGrant
 		}
 		if rec.Status == StatusRotated {
-			s.log.Warn("a rotated refresh token was presented again: revoking its family",
-				zap.String("audit", "revoke"), zap.String("client_id", c.ID), zap.String("credential_id", rec.CredentialID))
-			if err := s.revokeIndex(ctx, familyIndex(rec.Family)); err != nil {
+			var cs cascade
+			err := s.revokeIndex(ctx, familyIndex(rec.Family), &cs)
+			fields := []zap.Field{zap.String("kind", string(rec.Kind)), zap.String("family", rec.Family),
+				zap.String("client_id", c.ID), zap.Int("revoked", cs.revoked)}
+			if err != nil {
+				fields = append(fields, zap.NamedError("cascade_error", err))
+			}
+			s.audit(ctx, audit.RevokeFamily, audit.Credential(rec.CredentialID, rec.Owner), cs.fields(fields...)...)
+			if err != nil {
 				return nil, err
 			}
 			return nil, ErrInvalidGrant
@@ -562,12 +585,20 @@ func (s *OAuth) RevokeToken(ctx context.Context, c *Client, token string) error 
 		// (unauthorized_client), and stays valid.
 		return ErrUnauthorizedClient
 	}
+	var cs cascade
+	fields := []zap.Field{zap.String("kind", string(rec.Kind)), zap.String("client_id", c.ID)}
 	if rec.Kind == KindRefreshToken && rec.Family != "" {
-		return s.revokeIndex(ctx, familyIndex(rec.Family))
+		// The family's count includes the token itself.
+		err = s.revokeIndex(ctx, familyIndex(rec.Family), &cs)
+		fields = append(fields, zap.String("family", rec.Family), zap.Int("revoked", cs.revoked))
+		cs.revoked = 0
+	} else if _, err = s.revoke(ctx, rec.CredentialID, &cs); errors.Is(err, ErrNotFound) {
+		err = nil
 	}
-	if err := s.revoke(ctx, rec.CredentialID); err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil {
 		return err
 	}
+	s.audit(ctx, audit.RevokeToken, audit.Credential(rec.CredentialID, rec.Owner), cs.fields(fields...)...)
 	return nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/argon2"
 
 	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/internal/audit"
 	"github.com/keygate/keygate/store"
 )
 
@@ -73,10 +74,13 @@ func (s *Accounts) SetPassword(ctx context.Context, name, password string) error
 	if err := s.db.refs.put(ctx, passwordKey(name), &hash); err != nil {
 		return err
 	}
-	if _, err := s.UpdateUser(ctx, name, func(u *User) error {
+	_, err := s.updateUser(ctx, name, func(u *User) error {
 		u.SessionEpoch = newID()
 		return nil
-	}); err != nil {
+	})
+	// The password is set whatever follows.
+	s.audit(ctx, audit.SetPassword, audit.User(name), zap.Bool("sessions_ended", err == nil))
+	if err != nil {
 		return fmt.Errorf("password set, but the user's sessions were not ended: %w", err)
 	}
 	return s.st.ResetCounter(ctx, failKey("u", name))

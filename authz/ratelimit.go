@@ -5,6 +5,10 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/keygate/keygate/internal/audit"
 )
 
 // RateLimit is a credential's or a user's own rate limit. Where a route's
@@ -61,7 +65,18 @@ func (s *Accounts) SetCredentialRateLimit(ctx context.Context, id string, l *Rat
 	if err := l.check("rateLimit"); err != nil {
 		return nil, err
 	}
-	return s.setLimits(ctx, id, func(c *Credential) { c.RateLimit = l }, func(r *secretRecord) { r.RateLimit = l })
+	c, err := s.setLimits(ctx, id, func(c *Credential) { c.RateLimit = l }, func(r *secretRecord) { r.RateLimit = l })
+	if err != nil {
+		return nil, err
+	}
+	var fields []zap.Field
+	if l != nil {
+		fields = append(fields, zap.Int("rate", l.Rate), zap.String("per", l.Per), zap.Int("burst", l.Burst))
+	} else {
+		fields = append(fields, zap.Bool("removed", true))
+	}
+	s.audit(ctx, audit.SetRateLimit, audit.Credential(c.ID, c.Owner), fields...)
+	return c, nil
 }
 
 // setLimits changes a credential's own limits in its management record
@@ -102,7 +117,16 @@ func (s *Accounts) SetCredentialQuota(ctx context.Context, id string, q *Quota) 
 	if err := q.check("quota"); err != nil {
 		return nil, err
 	}
-	return s.setLimits(ctx, id, func(c *Credential) { c.Quota = q }, func(r *secretRecord) { r.Quota = q })
+	c, err := s.setLimits(ctx, id, func(c *Credential) { c.Quota = q }, func(r *secretRecord) { r.Quota = q })
+	if err != nil {
+		return nil, err
+	}
+	field := zap.Bool("removed", true)
+	if q != nil {
+		field = zap.Int64("requests", q.Requests)
+	}
+	s.audit(ctx, audit.SetQuota, audit.Credential(c.ID, c.Owner), field)
+	return c, nil
 }
 
 // ErrKeyBlocked: an ApiKey key had too many wrong tokens lately

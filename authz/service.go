@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/internal/audit"
 	"github.com/keygate/keygate/store"
 )
 
@@ -57,6 +58,7 @@ type core struct {
 	st          store.Store
 	db          records
 	log         *zap.Logger
+	auditLog    *zap.Logger // the audit lines: the root logger named "audit"
 	keys        keyring
 	retrievable sealers // auth.encryption_keys; empty: secrets are shown once
 	now         func() time.Time
@@ -75,7 +77,7 @@ func New(ctx context.Context, cfg config.Auth, st store.Store, opts Options) (*S
 	if log == nil {
 		log = zap.NewNop()
 	}
-	c := &core{st: st, db: newRecords(st), log: log.Named("authz"), now: opts.Now}
+	c := &core{st: st, db: newRecords(st), log: log.Named("authz"), auditLog: log.Named("audit"), now: opts.Now}
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -102,6 +104,14 @@ func New(ctx context.Context, cfg config.Auth, st store.Store, opts Options) (*S
 		Accounts: &Accounts{core: c, selfSvc: selfSvc, hashing: newHashSlots(selfSvc)},
 		OAuth:    &OAuth{core: c, oauth: oauth},
 	}, nil
+}
+
+// audit writes the audit line of a change that succeeded: action on
+// target, by the actor ctx carries (see internal/audit). Every public
+// method that changes something writes exactly one; the internal ones
+// it calls write none.
+func (s *core) audit(ctx context.Context, action string, target audit.Target, fields ...zap.Field) {
+	audit.Log(ctx, s.auditLog, action, target, fields...)
 }
 
 // Close stops the invalidation listener and waits for strikes still being

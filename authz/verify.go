@@ -21,6 +21,7 @@ import (
 
 	"github.com/keygate/keygate/authz/jwtauth"
 	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/internal/audit"
 	"github.com/keygate/keygate/ratelimit"
 	"github.com/keygate/keygate/store"
 )
@@ -664,12 +665,14 @@ func (s *Verifier) strike(e *entry, client netip.Addr) {
 			s.log.Error("marking credential voided", zap.String("credential_id", rec.CredentialID), zap.Error(err))
 		}
 		s.metrics.voided.Inc()
-		s.log.Warn("credential voided after repeated wrong tokens",
-			zap.String("audit", "void"),
-			zap.String("credential_id", rec.CredentialID),
-			zap.String("owner", rec.Owner),
-			zap.Int64("strikes", st.Count),
-			zap.Stringer("client", client))
+		// keygate voids it, on behalf of nobody; the address that sent
+		// the last wrong token is the actor's.
+		actor := audit.System
+		if client.IsValid() {
+			actor.Client = client.String()
+		}
+		s.audit(audit.WithActor(ctx, actor), audit.Void, audit.Credential(rec.CredentialID, rec.Owner),
+			zap.Int64("strikes", st.Count), zap.Int64("generation", rec.Generation))
 		s.publish(ctx, "v:"+rec.digestHint+"#"+strconv.FormatInt(rec.Generation, 10))
 		return
 	}

@@ -64,9 +64,9 @@ routes:
 		if m["audit"] == nil {
 			t.Errorf("a line without an audit field in the audit file: %s", l)
 		}
-		if m["audit"] == "revoke" && m["logger"] == "adminapi" {
+		if m["audit"] == "revoke" && m["via"] == "admin_api" {
 			revokes++
-			if m["actor"] != "<admin token>" || m["credential_id"] != id {
+			if m["actor"] != "<admin token>" || m["target"] != id || m["logger"] != "audit" {
 				t.Errorf("revocation's audit line: %s", l)
 			}
 		}
@@ -77,7 +77,7 @@ routes:
 	if strings.Contains(string(data), kt) || strings.Contains(string(data), token) {
 		t.Errorf("the audit file holds a secret:\n%s", data)
 	}
-	if n := logs.FilterField(zap.String("audit", "revoke")).FilterLoggerName("adminapi").Len(); n != 1 {
+	if n := logs.FilterField(zap.String("audit", "revoke")).FilterField(zap.String("via", "admin_api")).Len(); n != 1 {
 		t.Errorf("%d revocation audit lines in the main log, want 1 (the file is in addition)", n)
 	}
 	if logs.FilterMessage("request").Len() == 0 {

@@ -152,7 +152,7 @@ func TestNotAdmin(t *testing.T) {
 	if u, err := e.svc.Accounts.GetUser(t.Context(), "alice"); err != nil || slices.Contains(u.Authorities, "ADMIN") {
 		t.Errorf("alice after the refused requests: %+v, %v", u, err)
 	}
-	if n := e.logs.FilterLoggerName("adminapi").FilterFieldKey("audit").Len(); n != 0 {
+	if n := e.adminAudit().Len(); n != 0 {
 		t.Errorf("%d audit lines after refused requests, want none", n)
 	}
 }

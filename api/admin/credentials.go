@@ -9,8 +9,6 @@ import (
 	"slices"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/internal/httpkit"
 	"github.com/keygate/keygate/ratelimit"
@@ -143,14 +141,12 @@ func (h *Handler) credentials(w http.ResponseWriter, r *http.Request, _ *actor) 
 // error.
 func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, a *actor) error {
 	id := r.PathValue("id")
-	c, err := h.svc.Accounts.Credential(r.Context(), id)
-	if err != nil {
+	if _, err := h.svc.Accounts.Credential(r.Context(), id); err != nil {
 		return err
 	}
 	if err := h.svc.Accounts.Revoke(r.Context(), id); err != nil {
 		return err
 	}
-	h.audit(w, r, a, "revoke", "admin: credential revoked", zap.String("credential_id", id), zap.String("kind", string(c.Kind)), zap.String("user", c.Owner))
 	httpkit.WriteNoContent(w)
 	return nil
 }
@@ -167,7 +163,6 @@ func (h *Handler) deleteClient(w http.ResponseWriter, r *http.Request, a *actor)
 	if err := h.svc.OAuth.DeleteClient(r.Context(), c.Owner, id); err != nil {
 		return err
 	}
-	h.audit(w, r, a, "delete_client", "admin: oauth client deleted", zap.String("client_id", id), zap.String("user", c.Owner))
 	httpkit.WriteNoContent(w)
 	return nil
 }
@@ -194,7 +189,6 @@ func (h *Handler) unvoid(w http.ResponseWriter, r *http.Request, a *actor) error
 	if err := h.svc.Accounts.Unvoid(ctx, name); err != nil {
 		return err
 	}
-	h.audit(w, r, a, "unvoid", "admin: ApiKey token unvoided", zap.String("credential_id", creds[i].ID), zap.String("user", name))
 	httpkit.WriteNoContent(w)
 	return nil
 }
@@ -240,21 +234,11 @@ func (h *Handler) updateCredential(w http.ResponseWriter, r *http.Request, a *ac
 		if c, err = h.svc.Accounts.SetCredentialRateLimit(r.Context(), id, l); err != nil {
 			return err
 		}
-		fields := []zap.Field{zap.String("credential_id", id), zap.String("user", c.Owner)}
-		if l != nil {
-			fields = append(fields, zap.Int("rate", l.Rate), zap.String("per", l.Per), zap.Int("burst", l.Burst))
-		}
-		h.audit(w, r, a, "set_rate_limit", "admin: credential rate limit changed", fields...)
 	}
 	if req.Quota != nil {
 		if c, err = h.svc.Accounts.SetCredentialQuota(r.Context(), id, q); err != nil {
 			return err
 		}
-		fields := []zap.Field{zap.String("credential_id", id), zap.String("user", c.Owner)}
-		if q != nil {
-			fields = append(fields, zap.Int64("requests", q.Requests))
-		}
-		h.audit(w, r, a, "set_quota", "admin: credential quota changed", fields...)
 	}
 	v := ViewCredential(c)
 	if h.quotas != nil && c.Status == authz.StatusActive {

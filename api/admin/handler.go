@@ -14,6 +14,7 @@ import (
 
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/internal/audit"
 	"github.com/keygate/keygate/internal/httpkit"
 	"github.com/keygate/keygate/ratelimit"
 )
@@ -92,7 +93,7 @@ func New(svc *authz.Service, cfg *config.Config, opts Options) (*Handler, error)
 	const admin = httpkit.Signed
 	ep := httpkit.Endpoint[*actor]
 	h.API = httpkit.NewAPI(httpkit.Spec[*actor]{
-		Name: "admin", CallerKey: "actor", PathChars: pathChars, Log: h.log,
+		Name: "admin", Via: "admin_api", CallerKey: "actor", PathChars: pathChars, Log: h.log,
 		ClientAddr: peerAddr, Authenticate: h.authenticate,
 	}, []httpkit.Route[*actor]{
 		ep("GET", "/admin/users", admin, h.listUsers),
@@ -143,10 +144,11 @@ type actor struct {
 
 // tokenActor names the bootstrap admin token in audit lines: not a
 // possible user name, so the two are never confused.
-const tokenActor = "<admin token>"
+const tokenActor = audit.AdminToken
 
 func (a *actor) Who() string                 { return a.name }
 func (a *actor) Credential() *authz.Identity { return a.identity }
+func (a *actor) AuthMethod() string          { return a.auth }
 
 var (
 	// errNoAdmin: nothing that could authenticate an administrator.
@@ -204,21 +206,6 @@ func (h *Handler) authenticate(r *http.Request) (*actor, error) {
 		a.apiSets, a.scopes = c.Identity.APISets, c.Identity.Scopes
 	}
 	return a, nil
-}
-
-// audit writes the audit line of a change: the action, who did it and
-// how, the request, and fields naming what was changed. Never a secret.
-func (h *Handler) audit(w http.ResponseWriter, r *http.Request, a *actor, action, msg string, fields ...zap.Field) {
-	fs := make([]zap.Field, 0, 6+len(fields))
-	fs = append(fs, zap.String("audit", action), zap.String("actor", a.name), zap.String("actor_auth", a.auth))
-	if a.identity != nil {
-		fs = append(fs, zap.String("actor_credential_id", a.identity.CredentialID))
-	}
-	fs = append(fs, fields...)
-	fs = append(fs,
-		zap.String("request_id", w.Header().Get("X-Request-Id")),
-		zap.String("client", peerAddr(r).String()))
-	h.log.Info(msg, fs...)
 }
 
 // grantable refuses, naming the field, API sets, scopes or authorities

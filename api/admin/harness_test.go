@@ -67,8 +67,8 @@ func eachBackend(t *testing.T, start func(t *testing.T, backend, token string) *
 func newAPI(t *testing.T, backend, token string) *env {
 	t.Helper()
 	cfg := httpkittest.Config(t, envYAML(httpkittest.StoreYAML(t, backend), "http://127.0.0.1:1"))
-	_, svc := httpkittest.Core(t, cfg, nil)
 	core, logs := observer.New(zapcore.InfoLevel)
+	_, svc := httpkittest.CoreLog(t, cfg, nil, zap.New(core))
 	return serveAdmin(t, &env{svc: svc, cfg: cfg, logs: logs}, zap.New(core), token)
 }
 
@@ -198,15 +198,21 @@ var (
 	wantError = httpkittest.WantError
 )
 
-// audit returns the admin API's audit lines with action, failing the
-// test unless there are n of them.
+// audit returns the audit lines with action, failing the test unless
+// there are n of them.
 func (e *env) audit(t *testing.T, action string, n int) []observer.LoggedEntry {
 	t.Helper()
-	lines := e.logs.FilterLoggerName("adminapi").FilterField(zap.String("audit", action)).All()
+	lines := e.adminAudit().FilterField(zap.String("audit", action)).All()
 	if len(lines) != n {
-		t.Fatalf("%d audit lines %q, want %d; the admin API logged:\n%s", len(lines), action, n, dump(e.logs.FilterLoggerName("adminapi").All()))
+		t.Fatalf("%d audit lines %q, want %d; the audit lines:\n%s", len(lines), action, n, dump(e.logs.FilterLoggerName("audit").All()))
 	}
 	return lines
+}
+
+// adminAudit are the audit lines of changes made through the admin API
+// (not those the test made on the service directly).
+func (e *env) adminAudit() *observer.ObservedLogs {
+	return e.logs.FilterLoggerName("audit").FilterField(zap.String("via", "admin_api"))
 }
 
 // wantFields fails the test unless the log line has these string fields.

@@ -9,8 +9,6 @@ import (
 	"slices"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/internal/httpkit"
 )
@@ -104,15 +102,12 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, a *actor) e
 	if err != nil {
 		return err
 	}
-	h.audit(w, r, a, "create_user", "admin: user created", zap.String("user", u.Name),
-		zap.Strings("authorities", u.Authorities), zap.Strings("api_sets", u.APISets), zap.Strings("scopes", u.Scopes))
 	if req.Password != nil {
 		if err := h.svc.Accounts.SetPassword(r.Context(), u.Name, *req.Password); err != nil {
 			e := *httpkit.FromAuthz(err)
 			e.Description = fmt.Sprintf("The user was created, but their password was not set (%s) Set it with PUT /admin/users/%s/password.", e.Description, u.Name)
 			return &e
 		}
-		h.audit(w, r, a, "set_password", "admin: password set", zap.String("user", u.Name))
 	}
 	w.Header().Set("Location", "/admin/users/"+u.Name)
 	httpkit.WriteJSON(w, http.StatusCreated, ViewUser(u))
@@ -174,10 +169,8 @@ func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request, a *actor) e
 		return httpkit.BadRequest("The request changes nothing: give disabled, apiSets, scopes, authorities or rateLimit.")
 	}
 	name := r.PathValue("name")
-	var wasDisabled bool
 	u, err := h.svc.Accounts.UpdateUser(r.Context(), name, func(u *authz.User) error {
 		old := *u
-		wasDisabled = u.Disabled
 		if req.Disabled != nil {
 			u.Disabled = *req.Disabled
 		}
@@ -200,15 +193,6 @@ func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request, a *actor) e
 	if err != nil {
 		return err
 	}
-	action, msg := "update_user", "admin: user changed"
-	switch {
-	case u.Disabled && !wasDisabled:
-		action, msg = "disable_user", "admin: user disabled"
-	case !u.Disabled && wasDisabled:
-		action, msg = "enable_user", "admin: user enabled"
-	}
-	h.audit(w, r, a, action, msg, zap.String("user", u.Name), zap.Strings("changed", changed), zap.Bool("disabled", u.Disabled),
-		zap.Strings("authorities", u.Authorities), zap.Strings("api_sets", u.APISets), zap.Strings("scopes", u.Scopes))
 	httpkit.WriteJSON(w, http.StatusOK, ViewUser(u))
 	return nil
 }
@@ -244,7 +228,6 @@ func (h *Handler) setPassword(w http.ResponseWriter, r *http.Request, a *actor) 
 	if err := h.svc.Accounts.SetPassword(r.Context(), name, req.Password); err != nil {
 		return err
 	}
-	h.audit(w, r, a, "set_password", "admin: password set", zap.String("user", name))
 	httpkit.WriteNoContent(w)
 	return nil
 }

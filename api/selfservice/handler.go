@@ -80,7 +80,7 @@ func New(svc *authz.Service, cfg *config.Config, opts Options) (*Handler, error)
 	const user, client = httpkit.Signed, httpkit.Self
 	ep := httpkit.Endpoint[*caller]
 	h.API = httpkit.NewAPI(httpkit.Spec[*caller]{
-		Name: "self-service", CallerKey: "user", Log: h.log,
+		Name: "self-service", Via: "self_service", CallerKey: "user", Log: h.log,
 		ClientAddr: h.trusted.ClientAddr, Authenticate: h.authenticate,
 	}, []httpkit.Route[*caller]{
 		ep("POST", "/connect/register/createClientId", user, h.createClient),

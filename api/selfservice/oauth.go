@@ -1,6 +1,7 @@
 package selfservice
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/internal/audit"
 	"github.com/keygate/keygate/internal/httpkit"
 )
 
@@ -99,6 +101,14 @@ func (h *Handler) authenticateClient(r *http.Request, form url.Values) (*authz.C
 	return c, nil
 }
 
+// asClient is ctx with the client as the actor of what its request
+// changes (a revocation, a family revoked on a refresh token's reuse).
+func asClient(ctx context.Context, c *authz.Client) context.Context {
+	a := audit.ActorFrom(ctx)
+	a.Name, a.Auth, a.ClientID = c.Owner, "client_secret", c.ID
+	return audit.WithActor(ctx, a)
+}
+
 // basicClient reads a client id and secret from HTTP Basic: both are
 // form-urlencoded before they are joined (RFC 6749 §2.3.1).
 func basicClient(r *http.Request) (id, secret string, ok bool) {
@@ -165,7 +175,7 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request, _ *caller) error
 		if rt == "" {
 			return oauthError("invalid_request", "refresh_token is required.")
 		}
-		resp, err = h.svc.OAuth.RefreshGrant(r.Context(), c, rt, scope)
+		resp, err = h.svc.OAuth.RefreshGrant(asClient(r.Context(), c), c, rt, scope)
 	default:
 		return oauthError("unsupported_grant_type", "grant_type must be client_credentials or refresh_token.")
 	}
@@ -207,7 +217,7 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, _ *caller) erro
 	}
 	// token_type_hint is only a hint (RFC 7009 §2.1): keygate tells the
 	// kind from the token itself.
-	err = h.svc.OAuth.RevokeToken(r.Context(), c, token)
+	err = h.svc.OAuth.RevokeToken(asClient(r.Context(), c), c, token)
 	if errors.Is(err, authz.ErrUnauthorizedClient) {
 		return oauthError("unauthorized_client", "The token was issued to another client.")
 	}

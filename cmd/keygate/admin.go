@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"os/user"
 	"strings"
 	"syscall"
 
@@ -159,6 +160,7 @@ func (c adminCommand) execute(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	ctx = audit.WithActor(ctx, cliActor())
 	log := cliLogger(stderr)
 	defer func() { _ = log.Sync() }()
 	goredis.SetLogger(redisLogger{log.Named("go-redis").Sugar()})
@@ -172,6 +174,18 @@ func (c adminCommand) execute(args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	return exitOK
+}
+
+// cliActor is the actor of the changes a command makes: "cli", run by
+// the operating system user (when it can be told).
+func cliActor() audit.Actor {
+	a := audit.Actor{Name: "cli", Auth: "cli", Via: "cli"}
+	if u, err := user.Current(); err == nil {
+		a.OSUser = u.Username
+	} else {
+		a.OSUser = os.Getenv("USER")
+	}
+	return a
 }
 
 // stdin is where commands read a line from (a variable for tests).

@@ -352,7 +352,7 @@ func TestAdminAuditFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(data), `"audit":"rotate"`) || !strings.Contains(string(data), `"owner":"bob"`) {
+	if !strings.Contains(string(data), `"audit":"new_apikey_token"`) || !strings.Contains(string(data), `"user":"bob"`) {
 		t.Errorf("audit file after apikey token:\n%s\nwant the token's audit line", data)
 	}
 	_, tok, _ := strings.Cut(strings.TrimPrefix(pair, "ApiKey "), ":")

@@ -18,6 +18,7 @@ import (
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/gateway"
+	"github.com/keygate/keygate/internal/audit"
 	"github.com/keygate/keygate/internal/echo"
 	"github.com/keygate/keygate/internal/version"
 )
@@ -113,6 +114,7 @@ func demo(args []string, stdout, stderr io.Writer) int {
 
 	// What `keygate users add demo --api-sets demo` and `keygate keys
 	// create demo --handle demo` do, in this process.
+	ctx = audit.WithActor(ctx, cliActor())
 	if _, err := g.Auth().Accounts.CreateUser(ctx, authz.User{Name: "demo", APISets: []string{"demo"}, Scopes: []string{"read", "write"}}); err != nil {
 		return fail(err)
 	}

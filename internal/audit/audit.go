@@ -1,8 +1,10 @@
-// Package audit sends audit lines to a sink of their own: a log entry
-// with an "audit" field (the action: create, revoke, rotate, unvoid,
-// void...) is written to the main log as before and, when audit.file is
-// set, to that file too, so that audit lines can be shipped apart from
-// access logs.
+// Package audit writes audit lines and sends them to a sink of their
+// own. The credential model writes one line per change (Log), with the
+// actor its front end put in the context (WithActor); a log entry with an
+// "audit" field (the action, one of Actions) is written to the main log
+// and, when audit.file is set, to that file too (Tee), so that audit
+// lines can be shipped apart from access logs. docs/operations.md lists
+// the fields and the actions.
 package audit
 
 import (

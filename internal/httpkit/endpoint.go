@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/internal/audit"
 )
 
 // Access is who may call a route.
@@ -36,6 +37,10 @@ type Principal interface {
 	Credential() *authz.Identity
 }
 
+// A Principal may have an AuthMethod() string method naming how it
+// authenticated in audit lines; without one it is the kind of its
+// Credential, or "password".
+
 // Route is one endpoint of an API: the method and ServeMux pattern, who
 // may call it and what serves it. Serve's error is answered through
 // FromAuthz (an *Error as it is).
@@ -59,6 +64,8 @@ type Spec[C Principal] struct {
 	// Name names the API in its log lines: "<Name> request" (the access
 	// log) and "<Name> request failed" (a 5xx's cause).
 	Name string
+	// Via names the API in audit lines ("admin_api", "self_service").
+	Via string
 	// CallerKey is the access log's field for the caller ("user").
 	CallerKey string
 	// PathChars are the characters the API's paths may hold besides
@@ -147,6 +154,7 @@ func (a *API[C]) endpoint(rt Route[C]) http.Handler {
 		st := stateOf(r.Context())
 		st.pattern = rt.Method + " " + rt.Pattern
 		var c C
+		actor := audit.Actor{Via: a.spec.Via, Client: a.spec.ClientAddr(r).String(), RequestID: w.Header().Get("X-Request-Id")}
 		if rt.Access == Signed {
 			var err error
 			if c, err = a.spec.Authenticate(r); err != nil {
@@ -154,11 +162,21 @@ func (a *API[C]) endpoint(rt Route[C]) http.Handler {
 				return
 			}
 			st.caller = c.Who()
+			actor.Name, actor.Auth = c.Who(), "password"
+			if id := c.Credential(); id != nil {
+				actor.Auth, actor.CredentialID = string(id.Kind), id.CredentialID
+			}
+			if m, ok := any(c).(interface{ AuthMethod() string }); ok {
+				actor.Auth = m.AuthMethod()
+			}
 			if id := c.Credential(); rt.Method != http.MethodGet && id != nil && !slices.Contains(id.Scopes, ScopeWrite) {
 				a.Fail(w, r, Insufficient(ScopeWrite))
 				return
 			}
 		}
+		// The changes the route makes are the caller's in audit lines; a
+		// Self route names its caller with audit.WithActor itself.
+		r = r.WithContext(audit.WithActor(r.Context(), actor))
 		if err := rt.Serve(w, r, c); err != nil {
 			a.Fail(w, r, err)
 		}

@@ -60,6 +60,13 @@ func Config(t *testing.T, y string) *config.Config {
 // nil, is the service's clock. Both are closed when the test ends.
 func Core(t *testing.T, cfg *config.Config, now func() time.Time) (store.Store, *authz.Service) {
 	t.Helper()
+	return CoreLog(t, cfg, now, nil)
+}
+
+// CoreLog is Core with the service logging to log (its audit lines among
+// them); nil discards.
+func CoreLog(t *testing.T, cfg *config.Config, now func() time.Time, log *zap.Logger) (store.Store, *authz.Service) {
+	t.Helper()
 	var st store.Store
 	var err error
 	if cfg.Store.Driver == config.DriverRedis {
@@ -70,7 +77,7 @@ func Core(t *testing.T, cfg *config.Config, now func() time.Time) (store.Store, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := authz.New(context.Background(), cfg.Auth, st, authz.Options{OAuth: cfg.OAuth, SelfService: cfg.SelfService, Now: now})
+	svc, err := authz.New(context.Background(), cfg.Auth, st, authz.Options{Logger: log, OAuth: cfg.OAuth, SelfService: cfg.SelfService, Now: now})
 	if err != nil {
 		_ = st.Close()
 		t.Fatal(err)
