@@ -1,8 +1,9 @@
 // Package tracing builds keygate's OpenTelemetry tracer from the tracing
 // section: a TracerProvider with a parent-based ratio sampler, a batch
-// span processor with a bounded queue and an OTLP/HTTP exporter, and the
-// W3C trace context. The gateway builds one at start and shuts
-// it down (flushing the queue) when it closes; the proxy makes the spans.
+// span processor with a bounded queue and an OTLP/HTTP exporter. The
+// gateway builds one at start and shuts it down (flushing the queue) when
+// it closes; the proxy makes the spans and carries their W3C trace
+// context in and out of requests.
 package tracing
 
 import (
