@@ -9,8 +9,8 @@ import (
 	"sync"
 	"testing"
 
-	"go.uber.org/zap/zaptest/observer"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/internal/otlptest"
@@ -40,7 +40,7 @@ func clientTraceparent(sampled bool) string {
 // tracestate of every request ("" when absent).
 type traceUpstream struct {
 	*httptest.Server
-	mu                 sync.Mutex
+	mu                  sync.Mutex
 	parents, tracestate []string
 }
 
