@@ -171,7 +171,7 @@ func wantChild(t *testing.T, s, parent otlptest.Span) {
 // with the route, the user and the decision; the access line carries the
 // trace id. A refused request starts a trace of its own, with the reason.
 // A forward-auth check gets its request span too. No span or resource
-// attribute holds a token.
+// attribute holds a token, the query string or a cookie.
 func TestTracingEndToEnd(t *testing.T) {
 	rcv := otlptest.Start(t)
 	up := newTraceUpstream(t)
@@ -188,7 +188,7 @@ func TestTracingEndToEnd(t *testing.T) {
 	base := "http://" + g.Addr().String()
 
 	for i := range 2 {
-		if code := get(t, base+"/orders/1?secret=q", "Authorization", "Bearer "+token, "Traceparent", clientTraceparent(true), "Tracestate", "vendor=opaque"); code != 200 {
+		if code := get(t, base+"/orders/1?secret=q", "Authorization", "Bearer "+token, "Traceparent", clientTraceparent(true), "Tracestate", "vendor=opaque", "Cookie", "session=cookie-secret"); code != 200 {
 			t.Fatalf("request %d: status %d", i, code)
 		}
 	}
@@ -300,7 +300,7 @@ func TestTracingEndToEnd(t *testing.T) {
 	for _, s := range rcv.Spans() {
 		for _, m := range []map[string]string{s.Attrs, s.Resource} {
 			for k, v := range m {
-				for _, secret := range []string{token, wrong, "secret=q"} {
+				for _, secret := range []string{token, wrong, "secret=q", "cookie-secret"} {
 					if strings.Contains(v, secret) {
 						t.Errorf("span %s: attribute %s holds a secret: %q", s.Name, k, v)
 					}

@@ -40,6 +40,9 @@ type Span struct {
 type Receiver struct {
 	srv *httptest.Server
 
+	// discard: count the exports, keep nothing (StartDiscarding).
+	discard bool
+
 	mu       sync.Mutex
 	spans    []Span
 	requests int
@@ -50,6 +53,17 @@ type Receiver struct {
 func Start(t testing.TB) *Receiver {
 	t.Helper()
 	r := &Receiver{}
+	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+// StartDiscarding runs a Receiver that reads and counts the exports but
+// neither decodes nor keeps them: for benchmarks, whose allocations it
+// would otherwise add to the exporter's.
+func StartDiscarding(t testing.TB) *Receiver {
+	t.Helper()
+	r := &Receiver{discard: true}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
 	t.Cleanup(r.srv.Close)
 	return r
@@ -97,6 +111,14 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	if ct := req.Header.Get("Content-Type"); ct != "application/x-protobuf" {
 		http.Error(w, "content type "+ct+" is not application/x-protobuf", http.StatusUnsupportedMediaType)
+		return
+	}
+	if r.discard {
+		_, _ = io.Copy(io.Discard, req.Body)
+		r.mu.Lock()
+		r.requests++
+		r.mu.Unlock()
+		w.Header().Set("Content-Type", "application/x-protobuf")
 		return
 	}
 	var body io.Reader = req.Body
