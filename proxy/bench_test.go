@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"net/url"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -54,15 +53,6 @@ func runProxyBench(b *testing.B, h http.Handler) {
 		}
 	}
 	reportCPU(b, cpu)
-}
-
-// processCPU is the CPU time the process has used, user and system.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // reportCPU reports cpu-ns/op: the process's CPU time (every goroutine:
