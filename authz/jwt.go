@@ -64,12 +64,14 @@ func (s *Verifier) verifyJWT(ctx context.Context, token string, need *Need, now 
 	d := s.keys[0].digest(token)
 	if e, ok := s.jwt.cache.GetIfPresent(d); ok {
 		s.metrics.cacheHits.Inc()
+		s.noteSource(ctx, sourceCache)
 		if !now.Before(e.expires) {
 			return nil, resultExpired, refused(resultExpired)
 		}
 		return allow(e.identity, need)
 	}
 	s.metrics.cacheMisses.Inc()
+	s.noteSource(ctx, sourceJWT)
 	t, err := s.jwt.v.Verify(ctx, token)
 	switch {
 	case errors.Is(err, jwtauth.ErrUnavailable):

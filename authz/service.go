@@ -32,6 +32,11 @@ type Options struct {
 	// sign-in; zero values take the config defaults.
 	OAuth       config.OAuth
 	SelfService config.SelfService
+	// Traced makes Verify note on the span of its context, when it
+	// records, where the credential was found: the attribute
+	// keygate.auth.source (cache, store, stale or jwt). False: Verify
+	// never looks for a span.
+	Traced bool
 }
 
 // Service is the credential model's three parts, built on one store with
@@ -64,6 +69,7 @@ type core struct {
 	now         func() time.Time
 	metrics     *metrics
 	verifier    *Verifier // publish goes through its cache
+	traced      bool      // Options.Traced
 }
 
 // New builds the Service on an open store: it loads the digest keys (or
@@ -77,7 +83,7 @@ func New(ctx context.Context, cfg config.Auth, st store.Store, opts Options) (*S
 	if log == nil {
 		log = zap.NewNop()
 	}
-	c := &core{st: st, db: newRecords(st), log: log.Named("authz"), auditLog: log.Named("audit"), now: opts.Now}
+	c := &core{st: st, db: newRecords(st), log: log.Named("authz"), auditLog: log.Named("audit"), now: opts.Now, traced: opts.Traced}
 	if c.now == nil {
 		c.now = time.Now
 	}

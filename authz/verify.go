@@ -406,6 +406,7 @@ func (s *Verifier) lookup(ctx context.Context, secret string, apiKey bool, now t
 		if e, ok := s.creds.GetIfPresent(ck); ok {
 			if e.rec != nil && s.fresh(e.fetched, now, s.ttl) || e.rec == nil && s.fresh(e.fetched, now, negTTL) {
 				s.metrics.cacheHits.Inc()
+				s.noteSource(ctx, sourceCache)
 				if e.rec == nil {
 					continue // unknown under this key; maybe under an older one
 				}
@@ -437,6 +438,7 @@ func (s *Verifier) lookup(ctx context.Context, secret string, apiKey bool, now t
 		s.metrics.storeError()
 		if stale != nil && now.Sub(stale.fetched) < s.stale {
 			s.metrics.staleServed.Inc()
+			s.noteSource(ctx, sourceStale)
 			return stale, resultOK, nil
 		}
 		return nil, resultStoreError, fmt.Errorf("%w: %w", ErrUnavailable, storeErr)
@@ -450,6 +452,7 @@ func (s *Verifier) lookup(ctx context.Context, secret string, apiKey bool, now t
 // the owner and the strikes too (settle, for a right token). A store error
 // is returned and never cached.
 func (s *Verifier) fetch(ctx context.Context, k *digestKey, ck cacheKey, apiKey, full bool) (*entry, error) {
+	s.noteSource(ctx, sourceStore)
 	fetched := s.now()
 	digest := k.recordKey(ck.d)
 	rec, _, err := s.db.secrets.get(ctx, digest)

@@ -78,6 +78,8 @@ type Config struct {
 	// Audit sends audit lines to a file of their own as well. Default
 	// none.
 	Audit Audit `yaml:"audit"`
+	// Tracing exports OpenTelemetry traces over OTLP/HTTP. Default off.
+	Tracing Tracing `yaml:"tracing"`
 	// Routes are matched by host, then longest path prefix, then method.
 	Routes []Route `yaml:"routes"`
 	// APISets holds settings per API set, by name: limits shared by every

@@ -109,6 +109,18 @@ const (
 	DefaultSessionAbsoluteTimeout = 12 * time.Hour
 )
 
+// tracing.
+const (
+	// DefaultTracingSampleRatio records every trace keygate starts: the
+	// OpenTelemetry SDK's own default (parent-based, always on).
+	DefaultTracingSampleRatio = 1.0
+	DefaultTracingServiceName = "keygate"
+	DefaultTracingTimeout     = 10 * time.Second
+	DefaultTracingQueueSize   = 2048
+	// MaxTracingQueueSize bounds tracing.queue_size: the queue is memory.
+	MaxTracingQueueSize = 1 << 20
+)
+
 // store.
 const (
 	DefaultStoreDriver       = DriverEmbedded
@@ -234,6 +246,7 @@ func (c *Config) ApplyDefaults() {
 	}
 
 	c.ForwardAuth.applyDefaults()
+	c.Tracing.applyDefaults()
 	a.JWT.applyDefaults()
 
 	setStr(&c.Store.Driver, DefaultStoreDriver)

@@ -27,7 +27,7 @@ import (
 
 // typeSources are the files that declare the types of gateway.yaml.
 //
-//go:embed config.go ratelimit.go forwardauth.go cors.go jwt.go audit.go readiness.go oidc.go
+//go:embed config.go ratelimit.go forwardauth.go cors.go jwt.go audit.go readiness.go oidc.go tracing.go
 var typeSources embed.FS
 
 // SchemaDraft is the JSON Schema version the schema declares: draft-07,
@@ -159,6 +159,9 @@ var schemaRules = map[string]rule{
 	"Runtime.memory_limit_mib":             between(0, 0),
 	"Redis.db":                             between(0, 0),
 	"Redis.pool_size":                      between(0, 0),
+	"Tracing.sample_ratio":                 ratio,
+	"Tracing.endpoint":                     matches(regexp.MustCompile(`^https?://`)),
+	"Tracing.queue_size":                   between(1, MaxTracingQueueSize),
 }
 
 // schemaRequired are the keys each type must have.
@@ -186,6 +189,7 @@ var pointerDefaults = map[string]any{
 	"Log.access_log":             DefaultAccessLog,
 	"OAuth.issue_refresh_tokens": DefaultIssueRefreshTokens,
 	"RateLimit.headers":          DefaultRateLimitHeaders,
+	"Tracing.sample_ratio":       DefaultTracingSampleRatio,
 }
 
 // methodNames are the methods a route may name, in their usual order.
@@ -374,6 +378,11 @@ func between(lo, hi int) rule {
 			s.Maximum = json.Number(strconv.Itoa(hi))
 		}
 	}
+}
+
+// ratio is a number from 0 to 1.
+func ratio(s *jsonschema.Schema) {
+	s.Minimum, s.Maximum = json.Number("0"), json.Number("1")
 }
 
 func matches(re *regexp.Regexp) rule {

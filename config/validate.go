@@ -106,6 +106,7 @@ func (c *Config) Validate() error {
 	c.validateAPISets(&v)
 	c.validateForwardAuth(&v)
 	c.validateJWT(&v)
+	c.validateTracing(&v)
 	return v.err()
 }
 

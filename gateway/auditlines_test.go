@@ -35,6 +35,7 @@ func TestAuditLines(t *testing.T) {
 	up := echoUpstream(t)
 	y := fmt.Sprintf(`listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
+health_listen: 127.0.0.1:0
 store: {embedded: {path: %q}}
 auth: {lockout_threshold: 3}
 oauth: {issue_refresh_tokens: true}

@@ -36,6 +36,7 @@ import (
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/forwardauth"
 	"github.com/keygate/keygate/internal/audit"
+	"github.com/keygate/keygate/internal/tracing"
 	"github.com/keygate/keygate/internal/version"
 	"github.com/keygate/keygate/proxy"
 	"github.com/keygate/keygate/ratelimit"
@@ -82,6 +83,8 @@ type Gateway struct {
 	quotas  *ratelimit.Quotas
 	cfg     atomic.Pointer[config.Config]
 	metrics *gatewayMetrics
+	// tracing exports the spans of requests; nil with tracing off.
+	tracing *tracing.Tracing
 
 	public, admin, health    *http.Server
 	publicL, adminL, healthL net.Listener
@@ -151,6 +154,23 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 	}
 	g.log = log
 	g.onClose(func() { _ = closeAudit() }) // closed last: everything else may still log
+	if cfg.Tracing.On() {
+		v := opts.Version
+		if v == (version.Info{}) {
+			v = version.Get()
+		}
+		if g.tracing, err = tracing.New(cfg.Tracing, v, g.log); err != nil {
+			return nil, err
+		}
+		// Flushed after the servers have drained and the proxy has
+		// closed: every request's spans have ended by then.
+		g.onClose(func() {
+			if err := g.tracing.Shutdown(); err != nil {
+				g.log.Warn("tracing: spans still queued at shutdown were not all exported", zap.Error(err))
+			}
+		})
+		g.log.Info("tracing on", zap.String("endpoint", cfg.Tracing.TracesURL()), zap.Float64("sample_ratio", cfg.Tracing.Ratio()))
+	}
 
 	raw, err := OpenStore(ctx, cfg.Store, g.log, g.reg)
 	if err != nil {
@@ -165,7 +185,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 			g.log.Warn("closing store", zap.Error(err))
 		}
 	})
-	if g.auth, err = authz.New(ctx, cfg.Auth, g.store, authz.Options{Logger: g.log, Registerer: g.reg, OAuth: cfg.OAuth, SelfService: cfg.SelfService}); err != nil {
+	if g.auth, err = authz.New(ctx, cfg.Auth, g.store, authz.Options{Logger: g.log, Registerer: g.reg, OAuth: cfg.OAuth, SelfService: cfg.SelfService, Traced: g.tracing != nil}); err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	g.onClose(g.auth.Close)
@@ -178,7 +198,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Gateway, err
 		limiter = g.limiter
 	}
 	g.quotas = ratelimit.NewQuotas(g.store, nil)
-	if g.proxy, err = proxy.New(cfg, proxy.Options{Logger: g.log, Registerer: g.reg, Version: opts.Version, Authenticator: g.auth.Verifier, RateLimiter: limiter, Quotas: g.quotas}); err != nil {
+	popts := proxy.Options{Logger: g.log, Registerer: g.reg, Version: opts.Version, Authenticator: g.auth.Verifier, RateLimiter: limiter, Quotas: g.quotas}
+	if g.tracing != nil {
+		popts.Tracer = g.tracing.Tracer
+	}
+	if g.proxy, err = proxy.New(cfg, popts); err != nil {
 		return nil, fmt.Errorf("building proxy: %w", err)
 	}
 	g.onClose(g.proxy.Close)

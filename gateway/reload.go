@@ -52,8 +52,8 @@ func (g *Gateway) ReloadFile(path string) error {
 
 // Reload applies a validated config to the running gateway. Routes,
 // upstream settings, trusted proxies, body limit, log level and access
-// log switch over atomically; listeners, server timeouts, log format and
-// the store stay as they started (changing them needs a restart, and a
+// log switch over atomically; listeners, server timeouts, log format,
+// tracing and the store stay as they started (changing them needs a restart, and a
 // warning says so). Once the Gateway is closed it returns ErrClosed.
 func (g *Gateway) Reload(cfg *config.Config) error {
 	g.reloadMu.Lock()
@@ -151,6 +151,10 @@ func restartOnly(old, cfg *config.Config) []string {
 	}
 	if !reflect.DeepEqual(old.Auth.JWT, cfg.Auth.JWT) {
 		fields = append(fields, "auth.jwt")
+	}
+	// The tracer is built at start; its spans' exporter flushes at exit.
+	if !reflect.DeepEqual(old.Tracing, cfg.Tracing) {
+		fields = append(fields, "tracing")
 	}
 	return fields
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/keygate/keygate/internal/httpkit"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -61,6 +62,9 @@ type Options struct {
 	// such requests are answered 503 (fail_closed) or let through
 	// (fail_open).
 	Quotas QuotaCounter
+	// Tracer makes the spans of requests (see trace.go). Nil: tracing is
+	// off, and the request path makes no span.
+	Tracer trace.Tracer
 }
 
 // RateLimiter decides under a limit; *ratelimit.Redis and
@@ -79,6 +83,7 @@ type Handler struct {
 	auth          Authenticator
 	limiter       RateLimiter
 	quotas        QuotaCounter
+	tracer        trace.Tracer     // nil: tracing off
 	local         *ratelimit.Local // fallback while the limiter's backend is down
 	ids           *requestIDs
 	state         atomic.Pointer[state]
@@ -135,6 +140,7 @@ func New(cfg *config.Config, opts Options) (*Handler, error) {
 		auth:          opts.Authenticator,
 		limiter:       opts.RateLimiter,
 		quotas:        opts.Quotas,
+		tracer:        opts.Tracer,
 		local:         local,
 		ids:           newRequestIDs(),
 	}
@@ -248,6 +254,11 @@ type exchange struct {
 	upstreamErr   string
 	reason        string // why the request was refused: authz.Reason's words, rate_limited, quota_exceeded...
 	mode          mode   // proxy, or a forward-auth check (see Check)
+	refused       bool   // keygate answered with an error of its own
+	// Tracing (trace.go); nil with tracing off. traceCtx holds the
+	// innermost span: the request's, then the upstream call's.
+	span, upstreamSpan trace.Span
+	traceCtx           context.Context
 }
 
 type exchangeKey struct{}
@@ -274,7 +285,8 @@ func exchangeOf(r *http.Request) *exchange {
 // ServeHTTP runs a request through keygate, in this order:
 //
 //  1. request id: the client's X-Request-Id if well-formed, else a new one;
-//     echoed in the response;
+//     echoed in the response; with tracing on, the request span starts,
+//     continuing the client's traceparent;
 //  2. path: canonicalised once (see canonicalPath); refused forms get 400;
 //     so does a Host that is not a name or IP literal with an optional
 //     port (see parseHost);
@@ -297,8 +309,9 @@ func exchangeOf(r *http.Request) *exchange {
 //     bound the exchange); its Rewrite sets
 //     the upstream URL, X-Forwarded-*, X-Request-Id and the identity
 //     headers, after the proxy has removed hop-by-hop headers, so a
-//     "Connection: X-Keygate-User" from the client cannot remove them;
-//  8. metrics and the access log line.
+//     "Connection: X-Keygate-User" from the client cannot remove them,
+//     and with tracing on the traceparent of the upstream call's span;
+//  8. metrics, the end of the spans and the access log line.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.handle(w, r, modeProxy, nil)
 }
@@ -314,6 +327,7 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, mode mode, refu
 	rec, ex := &c.rec, &c.ex
 	rec.ResponseWriter, rec.status = w, http.StatusOK
 	ex.mode = mode
+	h.startRequest(r, ex)
 
 	if ids := r.Header[headerRequestID]; len(ids) == 1 && httpkit.ValidRequestID(ids[0]) {
 		ex.requestID = ids
@@ -341,6 +355,7 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, mode mode, refu
 		ex.client = ex.peer
 	}
 	if e != nil {
+		ex.refused = true
 		httpkit.WriteError(rec, e)
 		h.logRefusal(r, ex, e)
 	}
@@ -353,7 +368,8 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, mode mode, refu
 	return keepAuth
 }
 
-// account is step 8: in-flight, request count and duration, access line.
+// account is step 8: in-flight, request count and duration, spans,
+// access line.
 func (h *Handler) account(r *http.Request, s *state, c *call, start time.Time, mode mode) {
 	rec, ex := &c.rec, &c.ex
 	h.metrics.inFlight.Dec()
@@ -367,6 +383,7 @@ func (h *Handler) account(r *http.Request, s *state, c *call, start time.Time, m
 	if !ex.upstreamStart.IsZero() {
 		rm.upstream.Observe(ex.upstreamDur.Seconds())
 	}
+	h.endRequest(r, ex, rec.status)
 	if s.accessLog {
 		h.logAccess(r, ex, rec, elapsed)
 	}
@@ -487,7 +504,7 @@ func (h *Handler) serve(w *recorder, r *http.Request, s *state, ex *exchange) *h
 				return e
 			}
 		}
-		id, e := h.authenticate(r, rt, ex)
+		id, e := h.tracedAuthenticate(r, rt, ex)
 		if e != nil {
 			if s.failures != nil && (e == httpkit.ErrInvalidToken || e == httpkit.ErrMalformed) {
 				s.failures.failed(ex.client)
@@ -499,13 +516,13 @@ func (h *Handler) serve(w *recorder, r *http.Request, s *state, ex *exchange) *h
 	ex.keepAuth = rt.cfg.ForwardAuthorization
 
 	if rt.limit != nil || rt.setLimit != nil {
-		if e := h.rateLimit(w, r, rt, ex); e != nil {
+		if e := h.tracedRateLimit(w, r, rt, ex); e != nil {
 			ex.reason = policyReason(e, reasonRateLimited)
 			return e
 		}
 	}
 	if rt.quota != nil || rt.setQuota != nil {
-		if e := h.quota(r, rt, ex); e != nil {
+		if e := h.tracedQuota(r, rt, ex); e != nil {
 			ex.reason = policyReason(e, reasonQuotaExceeded)
 			return e
 		}
@@ -521,13 +538,15 @@ func (h *Handler) serve(w *recorder, r *http.Request, s *state, ex *exchange) *h
 		ctx, cancel = context.WithTimeout(ctx, rt.timeout)
 		defer cancel()
 	}
+	h.startUpstream(r, ex)
 	rt.proxy.ServeHTTP(w, r.WithContext(exchangeCtx{ctx, ex}))
 	return nil
 }
 
 // authenticate is step 6: it returns the identity, nil for an anonymous
-// request on an optional route, or the error to answer.
-func (h *Handler) authenticate(r *http.Request, rt *Route, ex *exchange) (*authz.Identity, *httpkit.Error) {
+// request on an optional route, or the error to answer. ctx is r's, or
+// its span's with tracing on.
+func (h *Handler) authenticate(ctx context.Context, r *http.Request, rt *Route, ex *exchange) (*authz.Identity, *httpkit.Error) {
 	if h.auth == nil {
 		if rt.Auth == config.AuthOptional && len(r.Header["Authorization"]) == 0 {
 			return nil, nil
@@ -539,7 +558,7 @@ func (h *Handler) authenticate(r *http.Request, rt *Route, ex *exchange) (*authz
 		ex.reason = reasonNoAuthenticator
 		return nil, httpkit.ErrInvalidToken
 	}
-	id, err := h.auth.Verify(r.Context(), r.Header["Authorization"], authz.Need{APISet: rt.APISet, Scope: rt.RequiredScope(ex.method)}, ex.client)
+	id, err := h.auth.Verify(ctx, r.Header["Authorization"], authz.Need{APISet: rt.APISet, Scope: rt.RequiredScope(ex.method)}, ex.client)
 	if err == nil {
 		return id, nil
 	}
@@ -616,6 +635,9 @@ func (rt *Route) rewrite(pr *httputil.ProxyRequest) {
 	if id := ex.identity; id != nil {
 		rt.identity.set(h, id.HeaderValues())
 	}
+	if ex.span != nil {
+		injectTrace(h, ex)
+	}
 	ex.upstreamStart = time.Now()
 }
 
@@ -629,6 +651,7 @@ var (
 func markUpstreamResponse(resp *http.Response) error {
 	if ex := exchangeOf(resp.Request); ex != nil {
 		ex.upstreamDur = time.Since(ex.upstreamStart)
+		traceUpstreamResponse(ex, resp.StatusCode)
 	}
 	return nil
 }
@@ -721,11 +744,14 @@ func (h *Handler) logAccess(r *http.Request, ex *exchange, rec *recorder, elapse
 	if ex.upstreamErr != "" {
 		f = append(f, zap.String("upstream_error", ex.upstreamErr))
 	}
+	if ex.span != nil {
+		f = append(f, zap.String("trace_id", traceID(ex)))
+	}
 	ce.Write(f...)
 }
 
 // accessFields is the most fields an access line has.
-const accessFields = 17
+const accessFields = 18
 
 // Refusal reasons besides authz.Reason's, for the access line.
 const (
