@@ -18,6 +18,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/authz/jwtauth"
 	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/internal/audit"
 	"github.com/keygate/keygate/store"
@@ -195,16 +196,9 @@ func (h *Handler) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, nil, err)
 		return
 	}
-	if old, err := h.loadSession(r); err == nil {
-		_ = h.endSession(r.Context(), old)
-	}
-	s, err := h.startSession(r.Context(), u)
-	if err != nil {
-		h.fail(w, r, nil, err)
+	if !h.signIn(w, r, u, "oidc") {
 		return
 	}
-	h.setCookie(w, r, sessionCookie, s.id, 0)
-	h.log.Info("account: signed in", zap.String("user", u.Name), zap.String("with", "oidc"), zap.String("client", h.trusted.ClientAddr(r).String()))
 	// The provider's redirect made this a cross-site navigation, and a
 	// redirect from here would still be one: the SameSite=Strict session
 	// cookie would not go along. A page of our own that moves on is a
@@ -374,7 +368,7 @@ func mapped(m *config.JWTClaimMap, claims map[string]any) []string {
 		return nil
 	}
 	var out []string
-	for _, val := range claimNames(lookupClaim(claims, m.Claim)) {
+	for _, val := range jwtauth.ClaimNames(claims, m.Claim) {
 		for _, g := range m.Values[val] {
 			if !slices.Contains(out, g) {
 				out = append(out, g)
@@ -383,37 +377,6 @@ func mapped(m *config.JWTClaimMap, claims map[string]any) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-func lookupClaim(claims map[string]any, name string) any {
-	if v, ok := claims[name]; ok {
-		return v
-	}
-	var cur any = claims
-	for part := range strings.SplitSeq(name, ".") {
-		obj, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = obj[part]
-	}
-	return cur
-}
-
-func claimNames(v any) []string {
-	switch v := v.(type) {
-	case string:
-		return strings.Fields(v)
-	case []any:
-		out := make([]string, 0, len(v))
-		for _, x := range v {
-			if s, ok := x.(string); ok && s != "" {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	return nil
 }
 
 // clip shortens what a provider or a URL said before it is shown or

@@ -188,18 +188,28 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		h.renderSignin(w, r, status, name, passwordProblem(err, "The user name or password is not right."))
 		return
 	}
+	if !h.signIn(w, r, u, "password") {
+		return
+	}
+	h.setSigninCookie(w, r, "", -1)
+	http.Redirect(w, r, h.path("/profile"), http.StatusSeeOther)
+}
+
+// signIn ends the browser's old session, if any, and starts u's, as a
+// password and a provider's sign-in both do; false when it could not (the
+// answer is written).
+func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, u *authz.User, with string) bool {
 	if old, err := h.loadSession(r); err == nil {
 		_ = h.endSession(r.Context(), old)
 	}
 	s, err := h.startSession(r.Context(), u)
 	if err != nil {
 		h.fail(w, r, nil, err)
-		return
+		return false
 	}
 	h.setCookie(w, r, sessionCookie, s.id, 0)
-	h.setSigninCookie(w, r, "", -1)
-	h.log.Info("account: signed in", zap.String("user", u.Name), zap.String("client", h.trusted.ClientAddr(r).String()))
-	http.Redirect(w, r, h.path("/profile"), http.StatusSeeOther)
+	h.log.Info("account: signed in", zap.String("user", u.Name), zap.String("with", with), zap.String("client", h.trusted.ClientAddr(r).String()))
+	return true
 }
 
 // passwordRefused answers a refused CheckPassword as the APIs do

@@ -209,7 +209,7 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Token, error) {
 		t.Scopes = names(claims["scp"])
 	}
 	if m := c.APISetMap; m != nil {
-		for _, val := range names(lookup(claims, m.Claim)) {
+		for _, val := range ClaimNames(claims, m.Claim) {
 			for _, set := range m.Values[val] {
 				if !slices.Contains(t.APISets, set) {
 					t.APISets = append(t.APISets, set)
@@ -220,6 +220,13 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Token, error) {
 		t.APISets = names(claims[c.APISetsClaim])
 	}
 	return t, nil
+}
+
+// ClaimNames is the names a claim holds (see names), the claim found by
+// name or dotted path (see lookup): what a mapping from a claim's values
+// reads, here and for the account pages' OpenID Connect sign-in.
+func ClaimNames(claims map[string]any, name string) []string {
+	return names(lookup(claims, name))
 }
 
 // lookup returns a claim by name, or by a dotted path into objects
