@@ -8,7 +8,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	goredis "github.com/redis/go-redis/v9"
-	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
@@ -76,13 +75,9 @@ func healing(t *testing.T) (sub <-chan store.Message, admin *goredis.Client, pub
 	t.Cleanup(func() { _ = pub.Close() })
 	c.Username, c.Password = "kg", "kg-password"
 	reg = prometheus.NewRegistry()
-	var core zapcore.Core
-	core, logs = observer.New(zapcore.InfoLevel)
-	s, err := redis.New(ctx, c, zap.New(core), reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	var s *redis.Store
+	s, logs = observedStore(t, c, zapcore.InfoLevel, reg)
+	var err error
 	if sub, err = s.Subscribe(ctx, "events"); err != nil {
 		t.Fatal(err)
 	}
