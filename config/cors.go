@@ -102,7 +102,7 @@ func (p *CORS) applyDefaults() {
 	if p.ExposedHeaders == nil {
 		p.ExposedHeaders = append([]string(nil), DefaultCORSExposedHeaders...)
 	}
-	setDur(&p.MaxAge, DefaultCORSMaxAge)
+	setDefault(&p.MaxAge, DefaultCORSMaxAge)
 }
 
 // check adds the policy's problems under path.

@@ -178,69 +178,69 @@ var (
 // value and brings names to their canonical case. It is the only place
 // defaults are applied; Load and Parse call it.
 func (c *Config) ApplyDefaults() {
-	setStr(&c.Listen, DefaultListen)
-	setStr(&c.AdminListen, DefaultAdminListen)
-	setStr(&c.HealthListen, DefaultHealthListen)
+	setDefault(&c.Listen, DefaultListen)
+	setDefault(&c.AdminListen, DefaultAdminListen)
+	setDefault(&c.HealthListen, DefaultHealthListen)
 
 	s := &c.Server
-	setDur(&s.ReadHeaderTimeout, DefaultReadHeaderTimeout)
-	setDur(&s.ReadTimeout, DefaultReadTimeout)
-	setDur(&s.WriteTimeout, DefaultWriteTimeout)
-	setDur(&s.IdleTimeout, DefaultIdleTimeout)
-	setDur(&s.ShutdownTimeout, DefaultShutdownTimeout)
-	setInt(&s.MaxHeaderBytes, DefaultMaxHeaderBytes)
-	setInt(&s.MaxBodyBytes, DefaultMaxBodyBytes)
+	setDefault(&s.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	setDefault(&s.ReadTimeout, DefaultReadTimeout)
+	setDefault(&s.WriteTimeout, DefaultWriteTimeout)
+	setDefault(&s.IdleTimeout, DefaultIdleTimeout)
+	setDefault(&s.ShutdownTimeout, DefaultShutdownTimeout)
+	setDefault(&s.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	setDefault(&s.MaxBodyBytes, DefaultMaxBodyBytes)
 
 	u := &c.Upstream
-	setDur(&u.DialTimeout, DefaultUpstreamDialTimeout)
-	setDur(&u.TLSHandshakeTimeout, DefaultUpstreamTLSHandshakeTimeout)
-	setDur(&u.ResponseHeaderTimeout, DefaultUpstreamResponseHeaderTimeout)
-	setDur(&u.IdleConnTimeout, DefaultUpstreamIdleConnTimeout)
-	setInt(&u.MaxIdleConnsPerHost, DefaultUpstreamMaxIdleConnsPerHost)
+	setDefault(&u.DialTimeout, DefaultUpstreamDialTimeout)
+	setDefault(&u.TLSHandshakeTimeout, DefaultUpstreamTLSHandshakeTimeout)
+	setDefault(&u.ResponseHeaderTimeout, DefaultUpstreamResponseHeaderTimeout)
+	setDefault(&u.IdleConnTimeout, DefaultUpstreamIdleConnTimeout)
+	setDefault(&u.MaxIdleConnsPerHost, DefaultUpstreamMaxIdleConnsPerHost)
 
 	c.TLS.applyDefaults()
 
-	setStr(&c.Log.Level, DefaultLogLevel)
-	setStr(&c.Log.Format, DefaultLogFormat)
+	setDefault(&c.Log.Level, DefaultLogLevel)
+	setDefault(&c.Log.Format, DefaultLogFormat)
 
-	setInt(&c.Runtime.GCPercent, DefaultGCPercent)
+	setDefault(&c.Runtime.GCPercent, DefaultGCPercent)
 
 	a := &c.Auth
-	setInt(&a.LockoutThreshold, DefaultLockoutThreshold)
-	setDur(&a.CacheTTL, DefaultCacheTTL)
-	setDur(&a.NegativeCacheTTL, DefaultNegativeCacheTTL)
-	setDur(&a.StaleIfError, DefaultStaleIfError)
+	setDefault(&a.LockoutThreshold, DefaultLockoutThreshold)
+	setDefault(&a.CacheTTL, DefaultCacheTTL)
+	setDefault(&a.NegativeCacheTTL, DefaultNegativeCacheTTL)
+	setDefault(&a.StaleIfError, DefaultStaleIfError)
 	a.FailureLimit.applyDefaults(DefaultFailureLimitRate, DefaultFailureLimitPer, 1)
 	a.KeyFailureLimit.applyDefaults(DefaultKeyFailureLimitRate, DefaultKeyFailureLimitPer, a.LockoutThreshold)
-	setInt(&a.CacheSize, DefaultCacheSize)
+	setDefault(&a.CacheSize, DefaultCacheSize)
 	if a.UpstreamIdentity == nil { // [] is a choice: none
 		a.UpstreamIdentity = slices.Clone(IdentityNames)
 	}
 
 	o := &c.OAuth
-	setDur(&o.AccessTokenValidity, DefaultAccessTokenValidity)
-	setDur(&o.RefreshTokenValidity, DefaultRefreshTokenValidity)
-	setDur(&o.MaxAccessTokenValidity, DefaultMaxAccessTokenValidity)
-	setDur(&o.MaxRefreshTokenValidity, DefaultMaxRefreshTokenValidity)
+	setDefault(&o.AccessTokenValidity, DefaultAccessTokenValidity)
+	setDefault(&o.RefreshTokenValidity, DefaultRefreshTokenValidity)
+	setDefault(&o.MaxAccessTokenValidity, DefaultMaxAccessTokenValidity)
+	setDefault(&o.MaxRefreshTokenValidity, DefaultMaxRefreshTokenValidity)
 
 	ss := &c.SelfService
-	setInt(&ss.MaxPasswordFailuresPerUser, DefaultMaxPasswordFailuresUser)
-	setInt(&ss.MaxPasswordFailuresPerAddress, DefaultMaxPasswordFailuresAddr)
-	setDur(&ss.PasswordFailureWindow, DefaultPasswordFailureWindow)
-	setInt(&ss.MaxConcurrentPasswordChecks, DefaultMaxConcurrentPasswordChecks)
-	setInt(&ss.MaxConcurrentPasswordChecksPerAddress, DefaultMaxConcurrentPasswordChecksPerAddr)
-	setDur(&ss.PasswordCheckQueueTimeout, DefaultPasswordCheckQueueTimeout)
+	setDefault(&ss.MaxPasswordFailuresPerUser, DefaultMaxPasswordFailuresUser)
+	setDefault(&ss.MaxPasswordFailuresPerAddress, DefaultMaxPasswordFailuresAddr)
+	setDefault(&ss.PasswordFailureWindow, DefaultPasswordFailureWindow)
+	setDefault(&ss.MaxConcurrentPasswordChecks, DefaultMaxConcurrentPasswordChecks)
+	setDefault(&ss.MaxConcurrentPasswordChecksPerAddress, DefaultMaxConcurrentPasswordChecksPerAddr)
+	setDefault(&ss.PasswordCheckQueueTimeout, DefaultPasswordCheckQueueTimeout)
 	if ss.ManageKeyAuthorityFor == nil { // [] is a choice: none
 		ss.ManageKeyAuthorityFor = []string{DefaultManageKeyAuthorityFor}
 	}
 
 	ac := &c.Account
-	setStr(&ac.Path, DefaultAccountPath)
+	setDefault(&ac.Path, DefaultAccountPath)
 	if len(ac.Path) > 1 {
 		ac.Path = strings.TrimSuffix(ac.Path, "/")
 	}
-	setDur(&ac.SessionIdleTimeout, DefaultSessionIdleTimeout)
-	setDur(&ac.SessionAbsoluteTimeout, DefaultSessionAbsoluteTimeout)
+	setDefault(&ac.SessionIdleTimeout, DefaultSessionIdleTimeout)
+	setDefault(&ac.SessionAbsoluteTimeout, DefaultSessionAbsoluteTimeout)
 	if ac.OIDC != nil {
 		ac.OIDC.applyDefaults()
 	}
@@ -249,14 +249,14 @@ func (c *Config) ApplyDefaults() {
 	c.Tracing.applyDefaults()
 	a.JWT.applyDefaults()
 
-	setStr(&c.Store.Driver, DefaultStoreDriver)
-	setStr(&c.Store.Embedded.Path, DefaultEmbeddedPath)
+	setDefault(&c.Store.Driver, DefaultStoreDriver)
+	setDefault(&c.Store.Embedded.Path, DefaultEmbeddedPath)
 	r := &c.Store.Redis
-	setStr(&r.KeyPrefix, DefaultRedisKeyPrefix)
-	setDur(&r.DialTimeout, DefaultRedisDialTimeout)
-	setDur(&r.ReadTimeout, DefaultRedisReadTimeout)
-	setDur(&r.WriteTimeout, DefaultRedisWriteTimeout)
-	setDur(&r.ReplicaWait, DefaultRedisReplicaWait)
+	setDefault(&r.KeyPrefix, DefaultRedisKeyPrefix)
+	setDefault(&r.DialTimeout, DefaultRedisDialTimeout)
+	setDefault(&r.ReadTimeout, DefaultRedisReadTimeout)
+	setDefault(&r.WriteTimeout, DefaultRedisWriteTimeout)
+	setDefault(&r.ReplicaWait, DefaultRedisReplicaWait)
 
 	for i := range c.Routes {
 		rt := &c.Routes[i]
@@ -279,7 +279,7 @@ func (c *Config) ApplyDefaults() {
 			}
 			rt.Scopes = up
 		}
-		setStr(&rt.Auth, DefaultRouteAuth)
+		setDefault(&rt.Auth, DefaultRouteAuth)
 		if rt.RateLimit != nil {
 			rt.RateLimit.applyDefaults(rt.Auth == AuthNone)
 		}
@@ -308,13 +308,13 @@ func (c *Config) ApplyDefaults() {
 // mode acme, so that an acme section left under another mode is reported
 // rather than hidden behind defaults.
 func (t *TLS) applyDefaults() {
-	setStr(&t.Mode, DefaultTLSMode)
-	setStr(&t.MinVersion, DefaultTLSMinVersion)
+	setDefault(&t.Mode, DefaultTLSMode)
+	setDefault(&t.MinVersion, DefaultTLSMinVersion)
 	if t.Mode != TLSACME {
 		return
 	}
 	a := &t.ACME
-	setStr(&a.CA, DefaultACMEDirectory)
+	setDefault(&a.CA, DefaultACMEDirectory)
 	for i, d := range a.Domains {
 		a.Domains[i] = strings.ToLower(strings.TrimSuffix(d, "."))
 	}
@@ -332,44 +332,34 @@ func (t *TLS) applyDefaults() {
 // applyDefaults fills a failure limit: rate and per, and a burst of the
 // rate, at least minBurst.
 func (f *FailureLimit) applyDefaults(rate int, per time.Duration, minBurst int) {
-	setInt(&f.Rate, rate)
-	setDur(&f.Per, per)
-	setInt(&f.Burst, max(f.Rate, minBurst, 1))
+	setDefault(&f.Rate, rate)
+	setDefault(&f.Per, per)
+	setDefault(&f.Burst, max(f.Rate, minBurst, 1))
 }
 
 // applyDefaults fills a rate limit's empty fields; authNone: the limit is
 // on a route that looks at no credential.
 func (rl *RateLimit) applyDefaults(authNone bool) {
-	setDur(&rl.Per, DefaultRateLimitPer)
-	setInt(&rl.Burst, rl.Rate)
+	setDefault(&rl.Per, DefaultRateLimitPer)
+	setDefault(&rl.Burst, rl.Rate)
 	if authNone {
-		setStr(&rl.Key, DefaultRateLimitKeyAuthNone)
+		setDefault(&rl.Key, DefaultRateLimitKeyAuthNone)
 	} else {
-		setStr(&rl.Key, DefaultRateLimitKey)
+		setDefault(&rl.Key, DefaultRateLimitKey)
 	}
-	setStr(&rl.OnStoreError, DefaultRateLimitOnStoreError)
-	setStr(&rl.Mode, DefaultRateLimitMode)
+	setDefault(&rl.OnStoreError, DefaultRateLimitOnStoreError)
+	setDefault(&rl.Mode, DefaultRateLimitMode)
 }
 
 func (q *Quota) applyDefaults() {
-	setStr(&q.Per, DefaultQuotaPer)
-	setStr(&q.OnStoreError, DefaultQuotaOnStoreError)
+	setDefault(&q.Per, DefaultQuotaPer)
+	setDefault(&q.OnStoreError, DefaultQuotaOnStoreError)
 }
 
-func setStr(p *string, def string) {
-	if *p == "" {
-		*p = def
-	}
-}
-
-func setDur(p *time.Duration, def time.Duration) {
-	if *p == 0 {
-		*p = def
-	}
-}
-
-func setInt[T int | int64](p *T, def T) {
-	if *p == 0 {
+// setDefault sets *p to def if it is the zero value (empty, 0).
+func setDefault[T comparable](p *T, def T) {
+	var zero T
+	if *p == zero {
 		*p = def
 	}
 }

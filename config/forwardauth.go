@@ -42,7 +42,7 @@ func (f ForwardAuth) On() bool { return f.Enabled }
 
 // applyDefaults fills the forward_auth section.
 func (f *ForwardAuth) applyDefaults() {
-	setStr(&f.Path, DefaultForwardAuthPath)
+	setDefault(&f.Path, DefaultForwardAuthPath)
 	if len(f.Path) > 1 {
 		f.Path = strings.TrimSuffix(f.Path, "/")
 	}

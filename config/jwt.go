@@ -90,18 +90,18 @@ func (j JWT) On() bool { return len(j.Issuers) > 0 }
 
 // applyDefaults fills the auth.jwt section.
 func (j *JWT) applyDefaults() {
-	setInt(&j.CacheSize, DefaultJWTCacheSize)
+	setDefault(&j.CacheSize, DefaultJWTCacheSize)
 	for i := range j.Issuers {
 		is := &j.Issuers[i]
 		if len(is.Algorithms) == 0 {
 			is.Algorithms = []string{DefaultJWTAlgorithm}
 		}
-		setStr(&is.UserClaim, DefaultJWTUserClaim)
-		setStr(&is.APISetsClaim, DefaultJWTAPISetsClaim)
-		setDur(&is.ClockSkew, DefaultJWTClockSkew)
-		setDur(&is.JWKSMinRefreshInterval, DefaultJWKSMinRefreshInterval)
-		setDur(&is.JWKSMaxAge, DefaultJWKSMaxAge)
-		setDur(&is.FetchTimeout, DefaultJWTFetchTimeout)
+		setDefault(&is.UserClaim, DefaultJWTUserClaim)
+		setDefault(&is.APISetsClaim, DefaultJWTAPISetsClaim)
+		setDefault(&is.ClockSkew, DefaultJWTClockSkew)
+		setDefault(&is.JWKSMinRefreshInterval, DefaultJWKSMinRefreshInterval)
+		setDefault(&is.JWKSMaxAge, DefaultJWKSMaxAge)
+		setDefault(&is.FetchTimeout, DefaultJWTFetchTimeout)
 	}
 }
 

@@ -92,15 +92,15 @@ func (o *OIDC) Secret() string { return o.secret }
 
 // applyDefaults fills account.oidc.
 func (o *OIDC) applyDefaults() {
-	setStr(&o.Name, DefaultOIDCName)
+	setDefault(&o.Name, DefaultOIDCName)
 	if len(o.Scopes) == 0 {
 		o.Scopes = []string{"openid", "email", "profile"}
 	}
-	setStr(&o.MatchClaim, MatchEmail)
+	setDefault(&o.MatchClaim, MatchEmail)
 	if o.ProvisionScopes == nil {
 		o.ProvisionScopes = []string{"read", "write"}
 	}
-	setDur(&o.FetchTimeout, DefaultOIDCFetchTimeout)
+	setDefault(&o.FetchTimeout, DefaultOIDCFetchTimeout)
 }
 
 // validateOIDC checks account.oidc (when it is set), and reads

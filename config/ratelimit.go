@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 )
 
@@ -56,12 +57,7 @@ func (rl *RateLimit) check(v *problems, path string, authNone bool) {
 }
 
 func (c *Config) validateAPISets(v *problems) {
-	names := make([]string, 0, len(c.APISets))
-	for name := range c.APISets {
-		names = append(names, name)
-	}
-	slices.Sort(names) // problems in a stable order
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(c.APISets)) { // problems in a stable order
 		path := "api_sets." + name
 		if !setName.MatchString(name) {
 			v.add(path, "not an API set name: use 1 to 64 of A-Z, a-z, 0-9, _, . and -")

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"net/url"
 	"slices"
@@ -73,9 +74,9 @@ const TracesPath = "/v1/traces"
 
 // applyDefaults fills the tracing section.
 func (t *Tracing) applyDefaults() {
-	setStr(&t.ServiceName, DefaultTracingServiceName)
-	setDur(&t.Timeout, DefaultTracingTimeout)
-	setInt(&t.QueueSize, DefaultTracingQueueSize)
+	setDefault(&t.ServiceName, DefaultTracingServiceName)
+	setDefault(&t.Timeout, DefaultTracingTimeout)
+	setDefault(&t.QueueSize, DefaultTracingQueueSize)
 }
 
 // validateTracing checks the tracing section; the endpoint is required
@@ -110,12 +111,7 @@ func (c *Config) validateTracing(v *problems) {
 	if t.QueueSize < 1 || t.QueueSize > MaxTracingQueueSize {
 		v.add("tracing.queue_size", fmt.Sprintf("must be between 1 and %d", MaxTracingQueueSize))
 	}
-	names := make([]string, 0, len(t.Headers))
-	for name := range t.Headers {
-		names = append(names, name)
-	}
-	slices.Sort(names) // problems in a stable order
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(t.Headers)) { // problems in a stable order
 		path := "tracing.headers." + name
 		if !headerName.MatchString(name) {
 			v.add(path, "not an HTTP header name")

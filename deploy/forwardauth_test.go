@@ -21,8 +21,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
-	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/keygate/keygate/config"
 )
@@ -92,20 +90,8 @@ type faBuild struct {
 func buildForwardAuth(t *testing.T, example string) *faBuild {
 	t.Helper()
 	dir := faDir + example
-	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
-	rm, err := k.Run(filesys.MakeFsOnDisk(), dir)
-	if err != nil {
-		t.Fatalf("kustomize build %s: %v", dir, err)
-	}
 	b := &faBuild{objects: &objects{}, dir: dir}
-	for _, r := range rm.Resources() {
-		data, err := r.AsYAML()
-		if err != nil {
-			t.Fatalf("%s: %v", r.CurId(), err)
-		}
-		gvk := r.GetGvk()
-		kind := gvk.ApiVersion() + "/" + gvk.Kind
-		where := dir + ": " + r.CurId().String()
+	kustomize(t, dir, func(where, kind string, data []byte) {
 		var target any
 		switch kind {
 		case "networking.k8s.io/v1/Ingress":
@@ -122,23 +108,19 @@ func buildForwardAuth(t *testing.T, example string) *faBuild {
 			target = appendNew(&b.securityPolicies)
 		case "security.istio.io/v1/AuthorizationPolicy":
 			var env customResource[json.RawMessage]
-			if err := decodeStrict(data, &env); err != nil {
-				t.Fatalf("%s does not decode strictly: %v\n%s", where, err, data)
-			}
+			mustDecodeStrict(t, where, data, &env)
 			p := &customResource[*securityv1.AuthorizationPolicy]{TypeMeta: env.TypeMeta, Metadata: env.Metadata, Spec: &securityv1.AuthorizationPolicy{}}
 			if err := protojson.Unmarshal(env.Spec, p.Spec); err != nil {
 				t.Fatalf("%s: spec does not decode strictly into istio.io/api: %v\n%s", where, err, data)
 			}
 			b.authzPolicies = append(b.authzPolicies, p)
-			continue
+			return
 		default:
 			b.add(t, where, kind, data)
-			continue
+			return
 		}
-		if err := decodeStrict(data, target); err != nil {
-			t.Fatalf("%s does not decode strictly: %v\n%s", where, err, data)
-		}
-	}
+		mustDecodeStrict(t, where, data, target)
+	})
 	checkWorkloads(t, b.objects)
 	checkPDBs(t, b.objects)
 	b.keygate = theKeygatePod(t, b.objects)

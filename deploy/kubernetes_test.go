@@ -52,21 +52,28 @@ type objects struct {
 // field, a wrong type or an unexpected kind fails the test.
 func build(t *testing.T, dir string) *objects {
 	t.Helper()
+	o := &objects{}
+	kustomize(t, dir, func(where, kind string, data []byte) { o.add(t, where, kind, data) })
+	return o
+}
+
+// kustomize runs kustomize on dir and gives each object to add as YAML,
+// with where it comes from and its kind (apiVersion/Kind).
+func kustomize(t *testing.T, dir string, add func(where, kind string, data []byte)) {
+	t.Helper()
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
 	rm, err := k.Run(filesys.MakeFsOnDisk(), dir)
 	if err != nil {
 		t.Fatalf("kustomize build %s: %v", dir, err)
 	}
-	o := &objects{}
 	for _, r := range rm.Resources() {
 		data, err := r.AsYAML()
 		if err != nil {
 			t.Fatalf("%s: %v", r.CurId(), err)
 		}
 		gvk := r.GetGvk()
-		o.add(t, dir+": "+r.CurId().String(), gvk.ApiVersion()+"/"+gvk.Kind, data)
+		add(dir+": "+r.CurId().String(), gvk.ApiVersion()+"/"+gvk.Kind, data)
 	}
-	return o
 }
 
 // add decodes one object strictly into its k8s.io/api (or Prometheus
@@ -99,7 +106,14 @@ func (o *objects) add(t *testing.T, where, kind string, data []byte) {
 	default:
 		t.Fatalf("%s: unexpected kind %s", where, kind)
 	}
-	if err := decodeStrict(data, target); err != nil {
+	mustDecodeStrict(t, where, data, target)
+}
+
+// mustDecodeStrict decodes data into v with decodeStrict, failing the test
+// with where the object comes from if it does not decode.
+func mustDecodeStrict(t *testing.T, where string, data []byte, v any) {
+	t.Helper()
+	if err := decodeStrict(data, v); err != nil {
 		t.Fatalf("%s does not decode strictly: %v\n%s", where, err, data)
 	}
 }

@@ -249,33 +249,31 @@ func (r *instrRun) setUp(ctx context.Context, keygateBin string) error {
 	return writeNginxConfig(l.path("nginx"), addr(instrPort), addr(instrUpstreamPort), r.bearer)
 }
 
+// instrKeygate are the keygate targets: the config each serves and the
+// credential its requests send (credBearer, credAPIKey, or "" for none).
+var instrKeygate = map[string]struct{ config, cred string }{
+	"keygate":             {"none", ""},
+	"keygate-authheader":  {"none", credBearer},
+	"keygate-bearer-none": {"zero", credBearer},
+	"keygate-bearer-user": {"user", credBearer},
+	"keygate-bearer":      {"five", credBearer},
+	"keygate-bearer-cors": {"cors", credBearer},
+	"keygate-check":       {"check", credBearer},
+	"keygate-apikey":      {"five", credAPIKey},
+}
+
 // command returns target t's command line and the Authorization header its
 // requests send.
 func (r *instrRun) command(t string) ([]string, string) {
-	keygate := func(cfg string) []string {
-		return []string{r.bins["keygate"], "serve", "-config", r.lab.path(cfg + ".yaml")}
-	}
-	switch t {
-	case "bare":
+	if t == "bare" {
 		return []string{r.bins["bareproxy"], "-addr", addr(instrPort), "-upstream", "http://" + addr(instrUpstreamPort)}, ""
-	case "keygate":
-		return keygate("none"), ""
-	case "keygate-authheader":
-		return keygate("none"), r.bearer
-	case "keygate-bearer-none":
-		return keygate("zero"), r.bearer
-	case "keygate-bearer-user":
-		return keygate("user"), r.bearer
-	case "keygate-bearer":
-		return keygate("five"), r.bearer
-	case "keygate-bearer-cors":
-		return keygate("cors"), r.bearer
-	case "keygate-check":
-		return keygate("check"), r.bearer
-	case "keygate-apikey":
-		return keygate("five"), r.apikey
 	}
-	return nginxArgs(r.lab.path("nginx")), r.bearer
+	k, ok := instrKeygate[t]
+	if !ok {
+		return nginxArgs(r.lab.path("nginx")), r.bearer
+	}
+	authz := map[string]string{credBearer: r.bearer, credAPIKey: r.apikey}[k.cred]
+	return []string{r.bins["keygate"], "serve", "-config", r.lab.path(k.config + ".yaml")}, authz
 }
 
 // count runs t under callgrind once and returns its instructions per

@@ -317,8 +317,8 @@ func runTo(ctx context.Context, out string, argv ...string) error {
 	return cmd.Run()
 }
 
-// parseFile parses the file at path (a wrk or loadgen output) with parse,
-// naming the file in the error.
+// parseFile parses the file at path (a wrk or loadgen output, a /proc file)
+// with parse, naming the file in the error.
 func parseFile[T any](path string, parse func(string) (T, error)) (T, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {

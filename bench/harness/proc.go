@@ -48,15 +48,7 @@ func parseProcStat(stat string) (procTimes, error) {
 
 // readProcTimes reads /proc/PID/stat of pid.
 func readProcTimes(pid int) (procTimes, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return procTimes{}, err
-	}
-	t, err := parseProcStat(string(b))
-	if err != nil {
-		return procTimes{}, fmt.Errorf("/proc/%d/stat: %w", pid, err)
-	}
-	return t, nil
+	return parseFile(fmt.Sprintf("/proc/%d/stat", pid), parseProcStat)
 }
 
 // machineTimes is the machine's CPU time from /proc/stat, in clock ticks
@@ -95,15 +87,7 @@ func parseMachineStat(stat string) (machineTimes, error) {
 }
 
 func readMachineTimes() (machineTimes, error) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return machineTimes{}, err
-	}
-	t, err := parseMachineStat(string(b))
-	if err != nil {
-		return machineTimes{}, fmt.Errorf("/proc/stat: %w", err)
-	}
-	return t, nil
+	return parseFile("/proc/stat", parseMachineStat)
 }
 
 // othersPercent is the share of all cores, in per cent, that processes the
@@ -153,19 +137,14 @@ func parseRSS(status string) (rss, error) {
 		return rss{}, err
 	}
 	peak, err := parseStatusMiB(status, "VmHWM")
-	return rss{Now: now, Peak: peak}, err
-}
-
-func readRSS(pid int) (rss, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return rss{}, err
 	}
-	m, err := parseRSS(string(b))
-	if err != nil {
-		return rss{}, fmt.Errorf("/proc/%d/status: %w", pid, err)
-	}
-	return m, nil
+	return rss{Now: now, Peak: peak}, nil
+}
+
+func readRSS(pid int) (rss, error) {
+	return parseFile(fmt.Sprintf("/proc/%d/status", pid), parseRSS)
 }
 
 // resetPeakRSS sets pid's VmHWM back to its VmRSS (writing 5 to

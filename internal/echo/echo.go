@@ -6,8 +6,9 @@ package echo
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -30,12 +31,7 @@ type Handler struct {
 func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path, query, _ := strings.Cut(r.RequestURI, "?")
 	out := Request{Method: r.Method, Path: path, Query: query, Host: r.Host, Headers: map[string]string{}}
-	names := make([]string, 0, len(r.Header))
-	for name := range r.Header {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(r.Header)) {
 		l := strings.ToLower(name)
 		if h.All || strings.HasPrefix(l, "x-forwarded-") || strings.HasPrefix(l, "x-keygate") || l == "x-request-id" || l == "authorization" {
 			out.Headers[name] = strings.Join(r.Header[name], ", ")

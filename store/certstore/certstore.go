@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -228,12 +229,7 @@ func (s *Storage) List(ctx context.Context, prefix string, recursive bool) ([]st
 			seen[base+strings.Join(parts[:i+1], "/")] = true
 		}
 	}
-	keys := make([]string, 0, len(seen))
-	for k := range seen {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys, nil
+	return slices.Sorted(maps.Keys(seen)), nil
 }
 
 // checkKey refuses keys CertMagic never writes: empty, with a leading or

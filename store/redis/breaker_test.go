@@ -7,13 +7,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/keygate/keygate/internal/redistest"
 	"github.com/keygate/keygate/store"
-	"github.com/keygate/keygate/store/redis"
 )
 
 // TestCircuitBreaker: with Redis gone (killed, or stalled so that calls
@@ -25,12 +22,7 @@ func TestCircuitBreaker(t *testing.T) {
 	for _, how := range []string{"killed", "stalled"} {
 		t.Run(how, func(t *testing.T) {
 			srv := redistest.Start(t)
-			core, logs := observer.New(zapcore.InfoLevel)
-			s, err := redis.New(t.Context(), cfg(t, srv.Addr()), zap.New(core), prometheus.NewRegistry())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
+			s, logs := observedStore(t, cfg(t, srv.Addr()), zapcore.InfoLevel, prometheus.NewRegistry())
 			open, shorted := s.CircuitCounters()
 			ctx := t.Context()
 			if _, err := s.Put(ctx, "cred/a", []byte("v"), store.WriteOptions{}); err != nil {

@@ -49,15 +49,7 @@ func (s *Store) Counter(ctx context.Context, key string) (int64, error) {
 
 // ResetCounter removes the counter.
 func (s *Store) ResetCounter(ctx context.Context, key string) error {
-	if err := s.check(ctx, "reset_counter", key); err != nil {
-		return err
-	}
-	ctx, cancel := s.opContext(ctx)
-	defer cancel()
-	if err := s.client.Del(ctx, s.counterKey(key)).Err(); err != nil {
-		return s.fail(ctx, "reset_counter", key, err)
-	}
-	return nil
+	return s.del(ctx, "reset_counter", key, s.counterKey(key))
 }
 
 // Strike records one failure in one script on one key, so exactly one call
@@ -123,13 +115,18 @@ func (s *Store) ResetStrikes(ctx context.Context, key string) error {
 
 // ClearStrikes removes count and trip flag.
 func (s *Store) ClearStrikes(ctx context.Context, key string) error {
-	if err := s.check(ctx, "clear_strikes", key); err != nil {
+	return s.del(ctx, "clear_strikes", key, s.strikesKey(key))
+}
+
+// del is op on key, which removes the Redis key redisKey.
+func (s *Store) del(ctx context.Context, op, key, redisKey string) error {
+	if err := s.check(ctx, op, key); err != nil {
 		return err
 	}
 	ctx, cancel := s.opContext(ctx)
 	defer cancel()
-	if err := s.client.Del(ctx, s.strikesKey(key)).Err(); err != nil {
-		return s.fail(ctx, "clear_strikes", key, err)
+	if err := s.client.Del(ctx, redisKey).Err(); err != nil {
+		return s.fail(ctx, op, key, err)
 	}
 	return nil
 }

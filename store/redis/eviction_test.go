@@ -33,17 +33,11 @@ var hidden = []string{"--user", "keygate", "on", ">secret", "~*", "&*", "+@all",
 // gauge is the value of keygate_store_redis_eviction_possible in reg.
 func gauge(t *testing.T, reg *prometheus.Registry) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
+	v, ok := metric(reg, evictionGauge)
+	if !ok {
+		t.Fatalf("%s not registered", evictionGauge)
 	}
-	for _, mf := range mfs {
-		if mf.GetName() == evictionGauge {
-			return mf.GetMetric()[0].GetGauge().GetValue()
-		}
-	}
-	t.Fatalf("%s not registered", evictionGauge)
-	return 0
+	return v
 }
 
 // observed is a store on c whose logs at level and above are kept in logs

@@ -6,14 +6,11 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/keygate/keygate/internal/redistest"
 	"github.com/keygate/keygate/internal/testkit"
 	"github.com/keygate/keygate/store"
-	"github.com/keygate/keygate/store/redis"
 )
 
 // TestGoRedisLogsThroughZap stops a real redis-server under a Store: the
@@ -22,12 +19,7 @@ import (
 // plain text on stderr.
 func TestGoRedisLogsThroughZap(t *testing.T) {
 	srv := redistest.Start(t)
-	core, logs := observer.New(zapcore.DebugLevel)
-	s, err := redis.New(t.Context(), cfg(t, srv.Addr()), zap.New(core), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, logs := observedStore(t, cfg(t, srv.Addr()), zapcore.DebugLevel, nil)
 	srv.Stop()
 	testkit.Eventually(t, 20*time.Second, "a go-redis line through zap", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -46,34 +46,20 @@ type metrics struct {
 // shared.
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
-		resubscribes: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "keygate_store_pubsub_resubscribes_total",
-			Help: "Redis pub/sub subscriptions re-established after a lost connection.",
-		}),
-		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "keygate_store_errors_total",
-			Help: "Store calls that failed because Redis was unavailable, by operation.",
-		}, []string{"op"}),
-		evictionPossible: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "keygate_store_redis_eviction_possible",
-			Help: "1 when a Redis master's maxmemory-policy can evict keys (anything but noeviction), 0 when every master reports noeviction, -1 when a policy could not be read.",
-		}),
-		unconfirmed: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "keygate_store_replica_unconfirmed_total",
-			Help: "Record writes, deletes and voids that no Redis replica confirmed within store.redis.replica_wait (WAIT), by operation: a failover then could lose them.",
-		}, []string{"op"}),
-		circuitOpen: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "keygate_store_circuit_open",
-			Help: "1 while Redis is known to be unreachable and store calls fail at once (the circuit breaker is open), 0 otherwise.",
-		}),
-		shortCircuits: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "keygate_store_short_circuited_total",
-			Help: "Redis commands (or pipelines) failed at once, without being sent, while the circuit breaker was open.",
-		}),
-		subscriptionUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "keygate_store_subscription_up",
-			Help: "1 while the Redis pub/sub subscription to the channel is established, 0 while it is lost (invalidations from other replicas do not arrive; the cache's effective TTL is shortened).",
-		}, []string{"channel"}),
+		resubscribes: prometheus.NewCounter(prometheus.CounterOpts{Name: "keygate_store_pubsub_resubscribes_total",
+			Help: "Redis pub/sub subscriptions re-established after a lost connection."}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "keygate_store_errors_total",
+			Help: "Store calls that failed because Redis was unavailable, by operation."}, []string{"op"}),
+		evictionPossible: prometheus.NewGauge(prometheus.GaugeOpts{Name: "keygate_store_redis_eviction_possible",
+			Help: "1 when a Redis master's maxmemory-policy can evict keys (anything but noeviction), 0 when every master reports noeviction, -1 when a policy could not be read."}),
+		unconfirmed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "keygate_store_replica_unconfirmed_total",
+			Help: "Record writes, deletes and voids that no Redis replica confirmed within store.redis.replica_wait (WAIT), by operation: a failover then could lose them."}, []string{"op"}),
+		circuitOpen: prometheus.NewGauge(prometheus.GaugeOpts{Name: "keygate_store_circuit_open",
+			Help: "1 while Redis is known to be unreachable and store calls fail at once (the circuit breaker is open), 0 otherwise."}),
+		shortCircuits: prometheus.NewCounter(prometheus.CounterOpts{Name: "keygate_store_short_circuited_total",
+			Help: "Redis commands (or pipelines) failed at once, without being sent, while the circuit breaker was open."}),
+		subscriptionUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "keygate_store_subscription_up",
+			Help: "1 while the Redis pub/sub subscription to the channel is established, 0 while it is lost (invalidations from other replicas do not arrive; the cache's effective TTL is shortened)."}, []string{"channel"}),
 	}
 	for _, op := range ops {
 		m.errors.WithLabelValues(op)
@@ -84,34 +70,31 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	var err error
-	m.resubscribes, err = register(reg, m.resubscribes)
-	if err != nil {
-		return nil, err
-	}
-	m.errors, err = register(reg, m.errors)
-	if err != nil {
-		return nil, err
-	}
-	m.evictionPossible, err = register(reg, m.evictionPossible)
-	if err != nil {
-		return nil, err
-	}
-	m.unconfirmed, err = register(reg, m.unconfirmed)
-	if err != nil {
-		return nil, err
-	}
-	if m.circuitOpen, err = register(reg, m.circuitOpen); err != nil {
-		return nil, err
-	}
-	if m.shortCircuits, err = register(reg, m.shortCircuits); err != nil {
-		return nil, err
-	}
-	m.subscriptionUp, err = register(reg, m.subscriptionUp)
-	if err != nil {
-		return nil, err
+	for _, f := range []field{
+		fieldOf(&m.resubscribes), fieldOf(&m.errors), fieldOf(&m.evictionPossible), fieldOf(&m.unconfirmed),
+		fieldOf(&m.circuitOpen), fieldOf(&m.shortCircuits), fieldOf(&m.subscriptionUp),
+	} {
+		if err := f.register(reg); err != nil {
+			return nil, err
+		}
 	}
 	return m, nil
+}
+
+// field is one of the metrics' collectors, registered in place.
+type field interface {
+	register(reg prometheus.Registerer) error
+}
+
+type collectorField[C prometheus.Collector] struct{ p *C }
+
+func fieldOf[C prometheus.Collector](p *C) field { return collectorField[C]{p} }
+
+// register registers the collector, or puts the equal one already
+// registered in its place.
+func (f collectorField[C]) register(reg prometheus.Registerer) (err error) {
+	*f.p, err = register(reg, *f.p)
+	return err
 }
 
 // register registers c, or returns the equal collector already registered.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -182,11 +183,7 @@ func (s *Store) List(ctx context.Context, index string) ([]store.Record, error) 
 	if len(members) == 0 {
 		return nil, nil
 	}
-	keys := make([]string, 0, len(members))
-	for k := range members {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := slices.Sorted(maps.Keys(members))
 	cmds := make([]*goredis.SliceCmd, len(keys))
 	_, err = s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for i, k := range keys {

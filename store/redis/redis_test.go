@@ -42,6 +42,20 @@ func newStore(t *testing.T, c config.Redis) *redis.Store {
 	return s
 }
 
+// observedStore opens a Store on c whose log lines at level and above are
+// observed and whose metrics are on reg (nil: none), and closes it when the
+// test ends.
+func observedStore(t *testing.T, c config.Redis, level zapcore.Level, reg prometheus.Registerer) (*redis.Store, *observer.ObservedLogs) {
+	t.Helper()
+	core, logs := observer.New(level)
+	s, err := redis.New(t.Context(), c, zap.New(core), reg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s, logs
+}
+
 // setup is a Redis deployment the suite runs against: its addresses and
 // mode (as store.redis configures them), and how to start another one of
 // the same kind that the Restart test may restart.
@@ -349,12 +363,7 @@ func TestNewUnreachable(t *testing.T) {
 func TestResubscribeReported(t *testing.T) {
 	srv := redistest.Start(t)
 	reg := prometheus.NewRegistry()
-	core, logs := observer.New(zapcore.WarnLevel)
-	s, err := redis.New(t.Context(), cfg(t, srv.Addr()), zap.New(core), reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, logs := observedStore(t, cfg(t, srv.Addr()), zapcore.WarnLevel, reg)
 	sub, err := s.Subscribe(t.Context(), "events")
 	if err != nil {
 		t.Fatal(err)

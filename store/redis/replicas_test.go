@@ -7,7 +7,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	goredis "github.com/redis/go-redis/v9"
-	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
@@ -32,12 +31,7 @@ func TestWritesWaitForAReplica(t *testing.T) {
 	open := func(wait time.Duration) (*redis.Store, *observer.ObservedLogs, config.Redis) {
 		c := cfg(t, master.Addr())
 		c.ReadTimeout, c.ReplicaWait = wait+2*time.Second, wait
-		core, logs := observer.New(zapcore.WarnLevel)
-		s, err := redis.New(t.Context(), c, zap.New(core), prometheus.NewRegistry())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
+		s, logs := observedStore(t, c, zapcore.WarnLevel, prometheus.NewRegistry())
 		return s, logs, c
 	}
 	s, logs, c := open(5 * time.Second)
@@ -110,12 +104,7 @@ func TestWritesWaitForAReplica(t *testing.T) {
 	cl := redistest.StartCluster(t, 3)
 	cc := cfg(t, cl.Addrs()[0])
 	cc.Addrs, cc.Cluster, cc.ReadTimeout, cc.ReplicaWait = cl.Addrs(), true, 2*time.Second, 300*time.Millisecond
-	ccore, clogs := observer.New(zapcore.WarnLevel)
-	cs, err := redis.New(t.Context(), cc, zap.New(ccore), prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cs.Close() })
+	cs, clogs := observedStore(t, cc, zapcore.WarnLevel, prometheus.NewRegistry())
 	for _, key := range []string{"cred/a", "cred/b", "cred/c", "cred/d"} {
 		if _, err := cs.Put(ctx, key, []byte("v"), store.WriteOptions{}); err != nil {
 			t.Fatal(err)
@@ -129,12 +118,7 @@ func TestWritesWaitForAReplica(t *testing.T) {
 	lone := redistest.Start(t)
 	lc := cfg(t, lone.Addr())
 	lc.ReadTimeout, lc.ReplicaWait = 2*time.Second, 300*time.Millisecond
-	lcore, llogs := observer.New(zapcore.WarnLevel)
-	ls, err := redis.New(t.Context(), lc, zap.New(lcore), prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ls.Close() })
+	ls, llogs := observedStore(t, lc, zapcore.WarnLevel, prometheus.NewRegistry())
 	if _, err := ls.Put(ctx, "cred/x", []byte("v"), store.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -2,13 +2,12 @@ package redis_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	goredis "github.com/redis/go-redis/v9"
-	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
@@ -42,21 +41,39 @@ func subscriptionUp(reg *prometheus.Registry) float64 {
 // metricValue reads the value of the metric name whose one label has the value
 // label (a gauge or a counter); -1 if there is none.
 func metricValue(reg *prometheus.Registry, name, label string) float64 {
-	mfs, _ := reg.Gather()
+	v, ok := metric(reg, name, label)
+	if !ok {
+		return -1
+	}
+	return v
+}
+
+// metric reads the value of the gauge or counter name whose label values
+// are labels (none: the metric has no labels), and whether there is one.
+func metric(reg *prometheus.Registry, name string, labels ...string) (float64, bool) {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return 0, false
+	}
 	for _, mf := range mfs {
 		if mf.GetName() != name {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
-			if len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == label {
-				if m.GetGauge() != nil {
-					return m.GetGauge().GetValue()
-				}
-				return m.GetCounter().GetValue()
+			values := make([]string, 0, len(m.GetLabel()))
+			for _, l := range m.GetLabel() {
+				values = append(values, l.GetValue())
 			}
+			if !slices.Equal(values, labels) {
+				continue
+			}
+			if m.GetGauge() != nil {
+				return m.GetGauge().GetValue(), true
+			}
+			return m.GetCounter().GetValue(), true
 		}
 	}
-	return -1
+	return 0, false
 }
 
 // healing subscribes to "events" on a private redis-server as user kg
@@ -76,13 +93,9 @@ func healing(t *testing.T) (sub <-chan store.Message, admin *goredis.Client, pub
 	t.Cleanup(func() { _ = pub.Close() })
 	c.Username, c.Password = "kg", "kg-password"
 	reg = prometheus.NewRegistry()
-	var core zapcore.Core
-	core, logs = observer.New(zapcore.InfoLevel)
-	s, err := redis.New(ctx, c, zap.New(core), reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	var s *redis.Store
+	s, logs = observedStore(t, c, zapcore.InfoLevel, reg)
+	var err error
 	if sub, err = s.Subscribe(ctx, "events"); err != nil {
 		t.Fatal(err)
 	}
@@ -122,27 +135,9 @@ func healed(t *testing.T, sub <-chan store.Message, pub *redis.Store, reg *prome
 	if m := next(t, sub, "a message after healing"); string(m.Payload) != "after" {
 		t.Errorf("message after healing = %+v, want payload %q", m, "after")
 	}
-	if got := testutil.ToFloat64(counter(t, reg, "keygate_store_pubsub_resubscribes_total")); got != 1 {
+	if got, ok := metric(reg, "keygate_store_pubsub_resubscribes_total"); !ok || got != 1 {
 		t.Errorf("keygate_store_pubsub_resubscribes_total = %v, want 1", got)
 	}
-}
-
-// counter finds a registered counter by name.
-func counter(t *testing.T, reg *prometheus.Registry, name string) prometheus.Collector {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: name}, func() float64 {
-				return mf.GetMetric()[0].GetCounter().GetValue()
-			})
-		}
-	}
-	t.Fatalf("%s not registered", name)
-	return nil
 }
 
 // TestSubscriptionHealsAfterACLWithdrawsChannel withdraws the channel

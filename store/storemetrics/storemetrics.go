@@ -119,124 +119,94 @@ func Wrap(next store.Store, reg prometheus.Registerer) (*Store, error) {
 // Unwrap returns the measured store.
 func (s *Store) Unwrap() store.Store { return s.next }
 
-func (s *Store) done(o op, start time.Time, err error) {
+// done measures op o, started at start, which returned *err: deferred by
+// each method with its named error result.
+func (s *Store) done(o op, start time.Time, err *error) {
 	s.duration[o].Observe(time.Since(start).Seconds())
-	if err != nil {
-		s.errs[o][kindOf(err)].Inc()
+	if *err != nil {
+		s.errs[o][kindOf(*err)].Inc()
 	}
 }
 
-func (s *Store) Get(ctx context.Context, key string) (store.Record, error) {
-	start := time.Now()
-	r, err := s.next.Get(ctx, key)
-	s.done(opGet, start, err)
-	return r, err
+func (s *Store) Get(ctx context.Context, key string) (r store.Record, err error) {
+	defer s.done(opGet, time.Now(), &err)
+	return s.next.Get(ctx, key)
 }
 
-func (s *Store) Create(ctx context.Context, key string, value []byte, opts store.WriteOptions) (int64, error) {
-	start := time.Now()
-	v, err := s.next.Create(ctx, key, value, opts)
-	s.done(opCreate, start, err)
-	return v, err
+func (s *Store) Create(ctx context.Context, key string, value []byte, opts store.WriteOptions) (v int64, err error) {
+	defer s.done(opCreate, time.Now(), &err)
+	return s.next.Create(ctx, key, value, opts)
 }
 
-func (s *Store) Put(ctx context.Context, key string, value []byte, opts store.WriteOptions) (int64, error) {
-	start := time.Now()
-	v, err := s.next.Put(ctx, key, value, opts)
-	s.done(opPut, start, err)
-	return v, err
+func (s *Store) Put(ctx context.Context, key string, value []byte, opts store.WriteOptions) (v int64, err error) {
+	defer s.done(opPut, time.Now(), &err)
+	return s.next.Put(ctx, key, value, opts)
 }
 
-func (s *Store) Update(ctx context.Context, key string, value []byte, version int64, opts store.WriteOptions) (int64, error) {
-	start := time.Now()
-	v, err := s.next.Update(ctx, key, value, version, opts)
-	s.done(opUpdate, start, err)
-	return v, err
+func (s *Store) Update(ctx context.Context, key string, value []byte, version int64, opts store.WriteOptions) (v int64, err error) {
+	defer s.done(opUpdate, time.Now(), &err)
+	return s.next.Update(ctx, key, value, version, opts)
 }
 
-func (s *Store) Delete(ctx context.Context, key string, version int64) error {
-	start := time.Now()
-	err := s.next.Delete(ctx, key, version)
-	s.done(opDelete, start, err)
-	return err
+func (s *Store) Delete(ctx context.Context, key string, version int64) (err error) {
+	defer s.done(opDelete, time.Now(), &err)
+	return s.next.Delete(ctx, key, version)
 }
 
-func (s *Store) List(ctx context.Context, index string) ([]store.Record, error) {
-	start := time.Now()
-	r, err := s.next.List(ctx, index)
-	s.done(opList, start, err)
-	return r, err
+func (s *Store) List(ctx context.Context, index string) (r []store.Record, err error) {
+	defer s.done(opList, time.Now(), &err)
+	return s.next.List(ctx, index)
 }
 
-func (s *Store) Incr(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error) {
-	start := time.Now()
-	v, err := s.next.Incr(ctx, key, delta, ttl)
-	s.done(opIncr, start, err)
-	return v, err
+func (s *Store) Incr(ctx context.Context, key string, delta int64, ttl time.Duration) (v int64, err error) {
+	defer s.done(opIncr, time.Now(), &err)
+	return s.next.Incr(ctx, key, delta, ttl)
 }
 
-func (s *Store) Counter(ctx context.Context, key string) (int64, error) {
-	start := time.Now()
-	v, err := s.next.Counter(ctx, key)
-	s.done(opCounter, start, err)
-	return v, err
+func (s *Store) Counter(ctx context.Context, key string) (v int64, err error) {
+	defer s.done(opCounter, time.Now(), &err)
+	return s.next.Counter(ctx, key)
 }
 
-func (s *Store) ResetCounter(ctx context.Context, key string) error {
-	start := time.Now()
-	err := s.next.ResetCounter(ctx, key)
-	s.done(opResetCounter, start, err)
-	return err
+func (s *Store) ResetCounter(ctx context.Context, key string) (err error) {
+	defer s.done(opResetCounter, time.Now(), &err)
+	return s.next.ResetCounter(ctx, key)
 }
 
-func (s *Store) Strike(ctx context.Context, key string, limit int64) (store.Strikes, bool, error) {
-	start := time.Now()
-	st, tripped, err := s.next.Strike(ctx, key, limit)
-	s.done(opStrike, start, err)
-	return st, tripped, err
+func (s *Store) Strike(ctx context.Context, key string, limit int64) (st store.Strikes, tripped bool, err error) {
+	defer s.done(opStrike, time.Now(), &err)
+	return s.next.Strike(ctx, key, limit)
 }
 
-func (s *Store) Strikes(ctx context.Context, key string) (store.Strikes, error) {
-	start := time.Now()
-	st, err := s.next.Strikes(ctx, key)
-	s.done(opStrikes, start, err)
-	return st, err
+func (s *Store) Strikes(ctx context.Context, key string) (st store.Strikes, err error) {
+	defer s.done(opStrikes, time.Now(), &err)
+	return s.next.Strikes(ctx, key)
 }
 
-func (s *Store) ResetStrikes(ctx context.Context, key string) error {
-	start := time.Now()
-	err := s.next.ResetStrikes(ctx, key)
-	s.done(opResetStrikes, start, err)
-	return err
+func (s *Store) ResetStrikes(ctx context.Context, key string) (err error) {
+	defer s.done(opResetStrikes, time.Now(), &err)
+	return s.next.ResetStrikes(ctx, key)
 }
 
-func (s *Store) ClearStrikes(ctx context.Context, key string) error {
-	start := time.Now()
-	err := s.next.ClearStrikes(ctx, key)
-	s.done(opClearStrikes, start, err)
-	return err
+func (s *Store) ClearStrikes(ctx context.Context, key string) (err error) {
+	defer s.done(opClearStrikes, time.Now(), &err)
+	return s.next.ClearStrikes(ctx, key)
 }
 
-func (s *Store) Publish(ctx context.Context, channel string, payload []byte) error {
-	start := time.Now()
-	err := s.next.Publish(ctx, channel, payload)
-	s.done(opPublish, start, err)
-	return err
+func (s *Store) Publish(ctx context.Context, channel string, payload []byte) (err error) {
+	defer s.done(opPublish, time.Now(), &err)
+	return s.next.Publish(ctx, channel, payload)
 }
 
 // Subscribe measures setting up the subscription, not its messages.
-func (s *Store) Subscribe(ctx context.Context, channel string) (<-chan store.Message, error) {
-	start := time.Now()
-	ch, err := s.next.Subscribe(ctx, channel)
-	s.done(opSubscribe, start, err)
-	return ch, err
+func (s *Store) Subscribe(ctx context.Context, channel string) (ch <-chan store.Message, err error) {
+	defer s.done(opSubscribe, time.Now(), &err)
+	return s.next.Subscribe(ctx, channel)
 }
 
-func (s *Store) Ping(ctx context.Context) error {
-	start := time.Now()
-	err := s.next.Ping(ctx)
-	s.done(opPing, start, err)
-	return err
+func (s *Store) Ping(ctx context.Context) (err error) {
+	defer s.done(opPing, time.Now(), &err)
+	return s.next.Ping(ctx)
 }
 
 // Close closes the wrapped store; it is not measured.

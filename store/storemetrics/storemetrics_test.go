@@ -92,44 +92,42 @@ func TestOperationMetrics(t *testing.T) {
 
 func histogramCount(t *testing.T, reg *prometheus.Registry, op string) uint64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != "keygate_store_operation_duration_seconds" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if m.GetLabel()[0].GetValue() == op {
-				return m.GetHistogram().GetSampleCount()
-			}
-		}
-	}
-	t.Fatalf("no histogram for op %s", op)
-	return 0
+	_, n := sample(t, reg, "keygate_store_operation_duration_seconds", map[string]string{"op": op})
+	return n
 }
 
 func counter(t *testing.T, reg *prometheus.Registry, op, kind string) float64 {
+	t.Helper()
+	v, _ := sample(t, reg, "keygate_store_operation_errors_total", map[string]string{"op": op, "error": kind})
+	return v
+}
+
+// sample finds the sample of the metric name whose labels include want and
+// returns its value if it is a counter, its count if it is a histogram.
+func sample(t *testing.T, reg *prometheus.Registry, name string, want map[string]string) (value float64, count uint64) {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, mf := range mfs {
-		if mf.GetName() != "keygate_store_operation_errors_total" {
+		if mf.GetName() != name {
 			continue
 		}
+	samples:
 		for _, m := range mf.GetMetric() {
 			l := map[string]string{}
 			for _, p := range m.GetLabel() {
 				l[p.GetName()] = p.GetValue()
 			}
-			if l["op"] == op && l["error"] == kind {
-				return m.GetCounter().GetValue()
+			for k, v := range want {
+				if l[k] != v {
+					continue samples
+				}
 			}
+			return m.GetCounter().GetValue(), m.GetHistogram().GetSampleCount()
 		}
 	}
-	t.Fatalf("no error counter for op %s, error %s", op, kind)
-	return 0
+	t.Fatalf("no %s with labels %v", name, want)
+	return 0, 0
 }
