@@ -43,6 +43,20 @@ func aliceOnRedis(t *testing.T, authExtra string) (*redistest.Server, *Gateway, 
 	return srv, g, "http://" + g.Addr().String() + "/orders/1"
 }
 
+// warmOnRedis is aliceOnRedis with cache_ttl 100ms and stale_if_error 1m,
+// and two named keys of alice's: warm, sent once through the gateway (its
+// verification is cached), and cold, never sent.
+func warmOnRedis(t *testing.T) (srv *redistest.Server, g *Gateway, base, warm, cold string) {
+	t.Helper()
+	srv, g, base = aliceOnRedis(t, "  cache_ttl: 100ms\n  stale_if_error: 1m")
+	warm = namedKey(t, g, "alice", "warm")
+	cold = namedKey(t, g, "alice", "cold")
+	if code, _, _ := do(t, "GET", base, "Bearer "+warm); code != 200 {
+		t.Fatalf("warm-up: %d", code)
+	}
+	return srv, g, base, warm, cold
+}
+
 func echoUpstream(t *testing.T) *httptest.Server {
 	up := httptest.NewServer(echo.Handler{})
 	t.Cleanup(up.Close)
@@ -120,13 +134,8 @@ func TestTwoInstancesVoidAndRevoke(t *testing.T) {
 // reports the store unreachable, and everything recovers when Redis is
 // back.
 func TestRedisDownFailsClosed(t *testing.T) {
-	srv, g, base := aliceOnRedis(t, "  cache_ttl: 100ms\n  stale_if_error: 1m")
+	srv, g, base, warm, cold := warmOnRedis(t)
 	health := "http://" + g.HealthAddr().String()
-	warm := namedKey(t, g, "alice", "warm")
-	cold := namedKey(t, g, "alice", "cold")
-	if code, _, _ := do(t, "GET", base, "Bearer "+warm); code != 200 {
-		t.Fatalf("warm-up: %d", code)
-	}
 
 	srv.Stop()
 	time.Sleep(150 * time.Millisecond) // past cache_ttl: the store is asked, and fails

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -55,19 +54,8 @@ func TestCORSInChromium(t *testing.T) {
 	other := httptest.NewServer(page) // another port: another origin
 	t.Cleanup(other.Close)
 
-	g, _ := start(t, parse(t, fmt.Sprintf(`
-listen: 127.0.0.1:0
-admin_listen: 127.0.0.1:0
-health_listen: 127.0.0.1:0
-log: {access_log: false}
-store: {embedded: {path: %q}}
-auth:
-  digest_keys: [{id: t1, secret: "a-test-digest-key-of-at-least-32-bytes"}]
-routes:
-  - {name: orders, path_prefix: /orders, upstream: %s, api_set: orders, methods: [GET, POST]}
-api_sets:
-  orders: {cors: {allowed_origins: [%q]}}
-`, filepath.Join(t.TempDir(), "k.db"), up.URL, allowed.URL)))
+	// The CORS tests' gateway; the set orders allows only the page's origin.
+	g, _ := start(t, parse(t, corsConfig(t.TempDir(), up.URL, fmt.Sprintf("%q", allowed.URL))))
 	if _, err := g.Auth().Accounts.CreateUser(t.Context(), authz.User{Name: "alice", APISets: []string{"orders"}, Scopes: []string{"read", "write"}}); err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -51,25 +50,6 @@ routes:
 api_sets:
   orders: {cors: {allowed_origins: [%[3]s]}}
 `, filepath.Join(dir, "k.db"), up, setOrigins)
-}
-
-// corsCall sends a request with the given headers (name, value, ...).
-func corsCall(t *testing.T, method, url string, headers ...string) (int, http.Header, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, string(b)
 }
 
 // allowHeaders are the response headers a browser reads to allow a call.
@@ -132,7 +112,7 @@ func TestCORS(t *testing.T) {
 			if tt.headers != "" {
 				h = append(h, "Access-Control-Request-Headers", tt.headers)
 			}
-			code, got, body := corsCall(t, "OPTIONS", base+tt.path, h...)
+			code, got, body := call(t, "OPTIONS", base+tt.path, h...)
 			if code != http.StatusNoContent || body != "" {
 				t.Errorf("status %d %q, want 204 and no body", code, body)
 			}
@@ -168,7 +148,7 @@ func TestCORS(t *testing.T) {
 	}
 
 	t.Run("preflight on a route with its own policy and credentials", func(t *testing.T) {
-		code, h, _ := corsCall(t, "OPTIONS", base+"/admin/x", "Origin", "https://admin.example.com", "Access-Control-Request-Method", "PUT", "Access-Control-Request-Headers", "authorization")
+		code, h, _ := call(t, "OPTIONS", base+"/admin/x", "Origin", "https://admin.example.com", "Access-Control-Request-Method", "PUT", "Access-Control-Request-Headers", "authorization")
 		if code != 204 || h.Get("Access-Control-Allow-Origin") != "https://admin.example.com" || h.Get("Access-Control-Allow-Credentials") != "true" || h.Get("Access-Control-Max-Age") != "3600" {
 			t.Errorf("%d %v, want 204 allowing https://admin.example.com with credentials for 3600s", code, h)
 		}
@@ -196,7 +176,7 @@ func TestCORS(t *testing.T) {
 			if tt.auth != "" {
 				h = append(h, "Authorization", tt.auth)
 			}
-			code, got, body := corsCall(t, "GET", base+tt.path, h...)
+			code, got, body := call(t, "GET", base+tt.path, h...)
 			if code != tt.status {
 				t.Fatalf("status %d %s, want %d", code, body, tt.status)
 			}
@@ -226,7 +206,7 @@ func TestCORS(t *testing.T) {
 		var code int
 		var h http.Header
 		for range 2 {
-			code, h, _ = corsCall(t, "GET", base+"/limited", "Origin", app, "Authorization", tok)
+			code, h, _ = call(t, "GET", base+"/limited", "Origin", app, "Authorization", tok)
 		}
 		if code != 429 || h.Get("Access-Control-Allow-Origin") != app || h.Get("Retry-After") == "" {
 			t.Errorf("second request past rate 1: %d, Access-Control-Allow-Origin %q, Retry-After %q; want 429 allowing %s", code, h.Get("Access-Control-Allow-Origin"), h.Get("Retry-After"), app)
@@ -235,7 +215,7 @@ func TestCORS(t *testing.T) {
 
 	t.Run("OPTIONS with a credential is no preflight", func(t *testing.T) {
 		before := hits.Load()
-		code, h, _ := corsCall(t, "OPTIONS", base+"/limited", "Origin", app, "Access-Control-Request-Method", "GET", "Authorization", "Bearer kgl_nope")
+		code, h, _ := call(t, "OPTIONS", base+"/limited", "Origin", app, "Access-Control-Request-Method", "GET", "Authorization", "Bearer kgl_nope")
 		if code != 401 || hits.Load() != before {
 			t.Errorf("%d, want 401 from authentication, not proxied", code)
 		}
@@ -248,9 +228,9 @@ func TestCORS(t *testing.T) {
 		if err := g.Reload(parse(t, corsConfig(dir, up, `"https://new.example.com"`))); err != nil {
 			t.Fatal(err)
 		}
-		_, h, _ := corsCall(t, "OPTIONS", base+"/orders", "Origin", app, "Access-Control-Request-Method", "GET")
+		_, h, _ := call(t, "OPTIONS", base+"/orders", "Origin", app, "Access-Control-Request-Method", "GET")
 		noAllowHeaders(t, "the old origin after reload", h)
-		_, h, _ = corsCall(t, "OPTIONS", base+"/orders", "Origin", "https://new.example.com", "Access-Control-Request-Method", "GET")
+		_, h, _ = call(t, "OPTIONS", base+"/orders", "Origin", "https://new.example.com", "Access-Control-Request-Method", "GET")
 		if h.Get("Access-Control-Allow-Origin") != "https://new.example.com" {
 			t.Errorf("the new origin after reload: %v", h)
 		}
@@ -267,19 +247,19 @@ func TestCORSNoPolicy(t *testing.T) {
 	base := "http://" + g.Addr().String()
 	pre := []string{"Origin", "https://app.example.com", "Access-Control-Request-Method", "GET"}
 
-	code, h, _ := corsCall(t, "OPTIONS", base+"/plain", pre...)
+	code, h, _ := call(t, "OPTIONS", base+"/plain", pre...)
 	if code != 401 || h.Get("Access-Control-Allow-Origin") != "" || varies(h, "Origin") {
 		t.Errorf("preflight on a required route without a policy: %d %v, want a bare 401", code, h)
 	}
 	before := hits.Load()
-	code, h, body := corsCall(t, "OPTIONS", base+"/open", pre...)
+	code, h, body := call(t, "OPTIONS", base+"/open", pre...)
 	if code != 200 || hits.Load() != before+1 || body != `{"method":"OPTIONS"}` {
 		t.Errorf("preflight on an auth none route without a policy: %d %q, want it proxied", code, body)
 	}
 	if v := h.Values("Access-Control-Allow-Origin"); !slices.Equal(v, []string{"https://upstream.example"}) || varies(h, "Origin") {
 		t.Errorf("upstream's CORS headers: %q, Vary %q; want them as the upstream sent them", v, h.Values("Vary"))
 	}
-	code, h, _ = corsCall(t, "GET", base+"/open", "Origin", "https://app.example.com")
+	code, h, _ = call(t, "GET", base+"/open", "Origin", "https://app.example.com")
 	if code != 200 || h.Get("Access-Control-Allow-Origin") != "https://upstream.example" || varies(h, "Origin") {
 		t.Errorf("GET on a route without a policy: %d %v", code, h)
 	}

@@ -123,15 +123,32 @@ func startLogged(t *testing.T, cfg *config.Config, opts Options) (*Gateway, *obs
 // left out when empty.
 func send(t *testing.T, method, url, authorization, body string) (int, http.Header, string) {
 	t.Helper()
+	var headers []string
+	if authorization != "" {
+		headers = append(headers, "Authorization", authorization)
+	}
+	if body != "" {
+		headers = append(headers, "Content-Type", "application/json")
+	}
+	return callBody(t, method, url, body, headers...)
+}
+
+// call sends a request with the given headers (name, value, ...): the
+// answer's status, headers and body.
+func call(t *testing.T, method, url string, headers ...string) (int, http.Header, string) {
+	t.Helper()
+	return callBody(t, method, url, "", headers...)
+}
+
+// callBody is call with a request body.
+func callBody(t *testing.T, method, url, body string, headers ...string) (int, http.Header, string) {
+	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if authorization != "" {
-		req.Header.Set("Authorization", authorization)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

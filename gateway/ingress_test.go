@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -143,8 +142,7 @@ func ingressCases(t *testing.T, f *fwdFixture, base string) {
 func TestForwardAuthNginx(t *testing.T) {
 	bin := ingressBinary(t, "nginx", "nginx-light")
 	f := newFwdFixture(t)
-	up := httptest.NewServer(echo.Handler{})
-	t.Cleanup(up.Close)
+	up := echoUpstream(t)
 	dir := t.TempDir()
 	addr := freeAddr(t)
 	conf := fmt.Sprintf(nginxConf, dir, addr, f.g.Addr().String(), strings.TrimPrefix(up.URL, "http://"))
@@ -227,8 +225,7 @@ http {
 func TestForwardAuthCaddy(t *testing.T) {
 	bin := ingressBinary(t, "caddy", "caddy")
 	f := newFwdFixture(t)
-	up := httptest.NewServer(echo.Handler{})
-	t.Cleanup(up.Close)
+	up := echoUpstream(t)
 	dir := t.TempDir()
 	addr := freeAddr(t)
 	conf := fmt.Sprintf(caddyfile, addr, f.g.Addr().String(), up.URL)

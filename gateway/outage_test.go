@@ -29,13 +29,8 @@ import (
 // way; the metrics show the open circuit. When Redis returns, the probe
 // closes the circuit and new credentials verify again.
 func TestOutageCostsNoWait(t *testing.T) {
-	srv, g, base := aliceOnRedis(t, "  cache_ttl: 100ms\n  stale_if_error: 1m")
+	srv, g, base, warm, cold := warmOnRedis(t)
 	health := "http://" + g.HealthAddr().String()
-	warm := namedKey(t, g, "alice", "warm")
-	cold := namedKey(t, g, "alice", "cold")
-	if code, _, _ := do(t, "GET", base, "Bearer "+warm); code != 200 {
-		t.Fatalf("warm-up: %d", code)
-	}
 	srv.Kill()
 	time.Sleep(150 * time.Millisecond) // past cache_ttl: every check wants the store
 

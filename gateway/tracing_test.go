@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/internal/otlptest"
 )
 
@@ -94,22 +95,26 @@ routes:
 `, filepath.Join(t.TempDir(), "k.db"), tracing, upstream)
 }
 
+// bootAlice boots cfg with an observed logger and gives alice (API set
+// orders, scope read) a named key with the handle given: the gateway, its
+// stop, the log lines and the key's token.
+func bootAlice(t *testing.T, cfg *config.Config, handle string) (*Gateway, func(), *observer.ObservedLogs, string) {
+	t.Helper()
+	var logs *observer.ObservedLogs
+	opts := Options{}
+	opts.Logger, logs = observed()
+	g, stop := boot(t, cfg, opts)
+	if _, err := g.Auth().Accounts.CreateUser(t.Context(), authz.User{Name: "alice", APISets: []string{"orders"}, Scopes: []string{"read"}}); err != nil {
+		t.Fatal(err)
+	}
+	return g, stop, logs, namedKey(t, g, "alice", handle)
+}
+
 // get sends GET url with headers (name, value pairs): the status.
 func get(t *testing.T, url string, headers ...string) int {
 	t.Helper()
-	req, err := http.NewRequest("GET", url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
+	code, _, _ := call(t, "GET", url, headers...)
+	return code
 }
 
 // parseTraceparent splits a version 00 traceparent: trace id, parent id,
@@ -177,14 +182,7 @@ func TestTracingEndToEnd(t *testing.T) {
 	rcv := otlptest.Start(t)
 	up := newTraceUpstream(t)
 	cfg := parse(t, tracedGateway(t, up.URL, "  enabled: true\n  endpoint: "+rcv.Endpoint()))
-	var logs *observer.ObservedLogs
-	opts := Options{}
-	opts.Logger, logs = observed()
-	g, stop := boot(t, cfg, opts)
-	if _, err := g.Auth().Accounts.CreateUser(t.Context(), authz.User{Name: "alice", APISets: []string{"orders"}, Scopes: []string{"read"}}); err != nil {
-		t.Fatal(err)
-	}
-	token := namedKey(t, g, "alice", "traced")
+	g, stop, logs, token := bootAlice(t, cfg, "traced")
 	wrong := authz.NewToken(authz.KindKeyToken)
 	base := "http://" + g.Addr().String()
 
@@ -318,14 +316,7 @@ func TestTracingOff(t *testing.T) {
 	rcv := otlptest.Start(t)
 	up := newTraceUpstream(t)
 	cfg := parse(t, tracedGateway(t, up.URL, "  enabled: false\n  endpoint: "+rcv.Endpoint()))
-	var logs *observer.ObservedLogs
-	opts := Options{}
-	opts.Logger, logs = observed()
-	g, stop := boot(t, cfg, opts)
-	if _, err := g.Auth().Accounts.CreateUser(t.Context(), authz.User{Name: "alice", APISets: []string{"orders"}, Scopes: []string{"read"}}); err != nil {
-		t.Fatal(err)
-	}
-	token := namedKey(t, g, "alice", "untraced")
+	g, stop, logs, token := bootAlice(t, cfg, "untraced")
 	url := "http://" + g.Addr().String() + "/orders/1"
 	if code := get(t, url, "Authorization", "Bearer "+token); code != 200 {
 		t.Fatalf("status %d", code)
@@ -358,14 +349,7 @@ func TestTracingSampleRatioZero(t *testing.T) {
 	rcv := otlptest.Start(t)
 	up := newTraceUpstream(t)
 	cfg := parse(t, tracedGateway(t, up.URL, "  enabled: true\n  sample_ratio: 0\n  endpoint: "+rcv.Endpoint()))
-	var logs *observer.ObservedLogs
-	opts := Options{}
-	opts.Logger, logs = observed()
-	g, stop := boot(t, cfg, opts)
-	if _, err := g.Auth().Accounts.CreateUser(t.Context(), authz.User{Name: "alice", APISets: []string{"orders"}, Scopes: []string{"read"}}); err != nil {
-		t.Fatal(err)
-	}
-	token := namedKey(t, g, "alice", "sampled")
+	g, stop, logs, token := bootAlice(t, cfg, "sampled")
 	url := "http://" + g.Addr().String() + "/orders/1"
 	if code := get(t, url, "Authorization", "Bearer "+token); code != 200 {
 		t.Fatalf("status %d", code)
@@ -402,14 +386,7 @@ func TestTracingReloadNeedsRestart(t *testing.T) {
 	first, second := otlptest.Start(t), otlptest.Start(t)
 	up := newTraceUpstream(t)
 	y := tracedGateway(t, up.URL, "  enabled: true\n  endpoint: "+first.Endpoint())
-	var logs *observer.ObservedLogs
-	opts := Options{}
-	opts.Logger, logs = observed()
-	g, stop := boot(t, parse(t, y), opts)
-	if _, err := g.Auth().Accounts.CreateUser(t.Context(), authz.User{Name: "alice", APISets: []string{"orders"}, Scopes: []string{"read"}}); err != nil {
-		t.Fatal(err)
-	}
-	token := namedKey(t, g, "alice", "reload")
+	g, stop, logs, token := bootAlice(t, parse(t, y), "reload")
 	for _, change := range []string{
 		"  enabled: true\n  endpoint: " + second.Endpoint(),
 		"  enabled: false",

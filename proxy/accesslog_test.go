@@ -7,11 +7,11 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/config"
+	"github.com/keygate/keygate/internal/testkit"
 	"github.com/keygate/keygate/store/embedded"
 )
 
@@ -59,7 +59,7 @@ routes:
 	}
 	unknown := authz.NewToken(authz.KindKeyToken)
 
-	var buf syncBuffer
+	var buf testkit.Buffer
 	gw := newGateway(t, yaml, Options{Logger: benchLogger(&buf), Authenticator: svc.Verifier})
 	const ua = "orders-client/1.2"
 	send := func(method, path, authorization string) int {
@@ -126,28 +126,4 @@ routes:
 			}
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.buf.Bytes())
-}
-
-func (b *syncBuffer) Reset() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.Reset()
 }

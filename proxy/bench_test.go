@@ -39,6 +39,78 @@ func benchUpstream(b *testing.B) *httptest.Server {
 	return up
 }
 
+// benchConfig parses the config format (with args, as fmt.Sprintf) for a
+// benchmark.
+func benchConfig(b *testing.B, format string, args ...any) *config.Config {
+	b.Helper()
+	cfg, err := config.Parse("b.yaml", []byte(fmt.Sprintf(format, args...)), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return cfg
+}
+
+// benchHandler is New(cfg, opts), closed when b ends.
+func benchHandler(b *testing.B, cfg *config.Config, opts Options) *Handler {
+	b.Helper()
+	h, err := New(cfg, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(h.Close)
+	return h
+}
+
+// benchService is an authz service for cfg's auth section on an embedded
+// store in a temporary folder, with a user "bench" (scopes read and write
+// on apiSets) holding a named key (handle bench): the service and the
+// key's token. Both are closed when b ends.
+func benchService(b *testing.B, cfg *config.Config, apiSets ...string) (*authz.Service, string) {
+	b.Helper()
+	st, err := embedded.Open(b.Context(), config.Embedded{Path: filepath.Join(b.TempDir(), "k.db")}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	svc, err := authz.New(b.Context(), cfg.Auth, st, authz.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(svc.Close)
+	if _, err := svc.Accounts.CreateUser(b.Context(), authz.User{Name: "bench", APISets: apiSets, Scopes: []string{"read", "write"}}); err != nil {
+		b.Fatal(err)
+	}
+	tok, _, err := svc.Accounts.CreateKey(b.Context(), "bench", authz.KeySpec{Handle: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return svc, tok
+}
+
+// benchRequest is a request from 192.0.2.10 for url with the headers
+// given (name, value, ...).
+func benchRequest(method, url string, headers ...string) *http.Request {
+	req := httptest.NewRequest(method, url, nil)
+	req.RemoteAddr = "192.0.2.10:1234"
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return req
+}
+
+// benchStatus runs serve in the benchmark loop, on a new recorder each
+// time, and fails on any status but want.
+func benchStatus(b *testing.B, want int, serve func(*httptest.ResponseRecorder)) {
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		serve(w)
+		if w.Code != want {
+			b.Fatalf("status %d, want %d: %s", w.Code, want, w.Body)
+		}
+	}
+}
+
 func runProxyBench(b *testing.B, h http.Handler) {
 	req := httptest.NewRequest("GET", "http://gw.test/api/v1/items/42", nil)
 	req.RemoteAddr = "192.0.2.10:1234"
@@ -90,16 +162,8 @@ func BenchmarkKeygateProxy(b *testing.B) {
 	for _, accessLog := range []bool{false, true} {
 		b.Run(fmt.Sprintf("access_log=%v", accessLog), func(b *testing.B) {
 			up := benchUpstream(b)
-			cfg, err := config.Parse("b.yaml", []byte(fmt.Sprintf("log: {access_log: %v}\nroutes:\n  - {name: api, path_prefix: /api, upstream: %s, auth: none}\n", accessLog, up.URL)), nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			h, err := New(cfg, Options{Logger: benchLogger(io.Discard)})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer h.Close()
-			runProxyBench(b, h)
+			cfg := benchConfig(b, "log: {access_log: %v}\nroutes:\n  - {name: api, path_prefix: /api, upstream: %s, auth: none}\n", accessLog, up.URL)
+			runProxyBench(b, benchHandler(b, cfg, Options{Logger: benchLogger(io.Discard)}))
 		})
 	}
 }
@@ -139,12 +203,7 @@ func BenchmarkRouteMatch(b *testing.B) {
 // BenchmarkBareProxy from the same run.
 func BenchmarkKeygateProxyAuth(b *testing.B) {
 	up := benchUpstream(b)
-	st, err := embedded.Open(b.Context(), config.Embedded{Path: filepath.Join(b.TempDir(), "k.db")}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	cfg, err := config.Parse("b.yaml", []byte(fmt.Sprintf(`
+	cfg := benchConfig(b, `
 log: {access_log: false}
 auth:
   digest_keys: [{id: b1, secret: "benchmark-digest-key-of-32-bytes-or-more"}]
@@ -153,22 +212,8 @@ auth:
   key_failure_limit: {rate: -1}
 routes:
   - {name: api, path_prefix: /api, upstream: %s, api_set: orders}
-`, up.URL)), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	svc, err := authz.New(b.Context(), cfg.Auth, st, authz.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer svc.Close()
-	if _, err := svc.Accounts.CreateUser(b.Context(), authz.User{Name: "bench", APISets: []string{"orders"}, Scopes: []string{"read", "write"}}); err != nil {
-		b.Fatal(err)
-	}
-	keyTok, _, err := svc.Accounts.CreateKey(b.Context(), "bench", authz.KeySpec{Handle: "bench"})
-	if err != nil {
-		b.Fatal(err)
-	}
+`, up.URL)
+	svc, keyTok := benchService(b, cfg, "orders")
 	key, apiTok, err := svc.Accounts.NewAPIKeyToken(b.Context(), "bench")
 	if err != nil {
 		b.Fatal(err)
@@ -191,11 +236,7 @@ routes:
 		return err != nil
 	})
 
-	h, err := New(cfg, Options{Authenticator: svc.Verifier})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer h.Close()
+	h := benchHandler(b, cfg, Options{Authenticator: svc.Verifier})
 	for _, c := range []struct {
 		name, authorization string
 		status              int
@@ -208,17 +249,8 @@ routes:
 		{"apikey-wrong-on-void", wrong, 401},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			req := httptest.NewRequest("GET", "http://gw.test/api/v1/items/42", nil)
-			req.RemoteAddr = "192.0.2.10:1234"
-			req.Header.Set("Authorization", c.authorization)
-			b.ReportAllocs()
-			for b.Loop() {
-				w := httptest.NewRecorder()
-				h.ServeHTTP(w, req)
-				if w.Code != c.status {
-					b.Fatalf("status %d, want %d: %s", w.Code, c.status, w.Body)
-				}
-			}
+			req := benchRequest("GET", "http://gw.test/api/v1/items/42", "Authorization", c.authorization)
+			benchStatus(b, c.status, func(w *httptest.ResponseRecorder) { h.ServeHTTP(w, req) })
 		})
 	}
 }
@@ -233,10 +265,7 @@ func BenchmarkKeygateProxyTracing(b *testing.B) {
 	for _, ratio := range []string{"off", "0.1", "1"} {
 		b.Run("tracing="+ratio, func(b *testing.B) {
 			up := benchUpstream(b)
-			cfg, err := config.Parse("b.yaml", []byte(fmt.Sprintf("log: {access_log: false}\nroutes:\n  - {name: api, path_prefix: /api, upstream: %s, auth: none}\n", up.URL)), nil)
-			if err != nil {
-				b.Fatal(err)
-			}
+			cfg := benchConfig(b, "log: {access_log: false}\nroutes:\n  - {name: api, path_prefix: /api, upstream: %s, auth: none}\n", up.URL)
 			opts := Options{Logger: benchLogger(io.Discard)}
 			if ratio != "off" {
 				rcv := otlptest.StartDiscarding(b)
@@ -248,15 +277,10 @@ func BenchmarkKeygateProxyTracing(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				defer tr.Shutdown()
+				b.Cleanup(func() { tr.Shutdown() }) // after the handler's Close
 				opts.Tracer = tr.Tracer
 			}
-			h, err := New(cfg, opts)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer h.Close()
-			runProxyBench(b, h)
+			runProxyBench(b, benchHandler(b, cfg, opts))
 		})
 	}
 }

@@ -4,12 +4,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 
-	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/config"
-	"github.com/keygate/keygate/store/embedded"
 )
 
 // BenchmarkKeygateCORS measures what a cors policy costs on the request
@@ -20,12 +17,7 @@ import (
 // counts, not absolute figures.
 func BenchmarkKeygateCORS(b *testing.B) {
 	up := benchUpstream(b)
-	st, err := embedded.Open(b.Context(), config.Embedded{Path: filepath.Join(b.TempDir(), "k.db")}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	cfg, err := config.Parse("b.yaml", []byte(fmt.Sprintf(`
+	cfg := benchConfig(b, `
 log: {access_log: false}
 auth:
   digest_keys: [{id: b1, secret: "benchmark-digest-key-of-32-bytes-or-more"}]
@@ -35,27 +27,9 @@ routes:
   - {name: spa, path_prefix: /spa, upstream: %[1]s, api_set: spa}
 api_sets:
   spa: {cors: {allowed_origins: ["https://app.example.com", "https://*.example.org"]}}
-`, up.URL)), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	svc, err := authz.New(b.Context(), cfg.Auth, st, authz.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer svc.Close()
-	if _, err := svc.Accounts.CreateUser(b.Context(), authz.User{Name: "bench", APISets: []string{"orders", "spa"}, Scopes: []string{"read", "write"}}); err != nil {
-		b.Fatal(err)
-	}
-	tok, _, err := svc.Accounts.CreateKey(b.Context(), "bench", authz.KeySpec{Handle: "bench"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	h, err := New(cfg, Options{Authenticator: svc.Verifier})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer h.Close()
+`, up.URL)
+	svc, tok := benchService(b, cfg, "orders", "spa")
+	h := benchHandler(b, cfg, Options{Authenticator: svc.Verifier})
 	const origin = "https://app.example.com"
 	for _, c := range []struct {
 		name, method, path string
@@ -70,19 +44,8 @@ api_sets:
 		{"policy/preflight", "OPTIONS", "/spa/v1/items/42", []string{"Origin", origin, "Access-Control-Request-Method", "GET", "Access-Control-Request-Headers", "authorization"}, 204},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			req := httptest.NewRequest(c.method, "http://gw.test"+c.path, nil)
-			req.RemoteAddr = "192.0.2.10:1234"
-			for i := 0; i < len(c.headers); i += 2 {
-				req.Header.Set(c.headers[i], c.headers[i+1])
-			}
-			b.ReportAllocs()
-			for b.Loop() {
-				w := httptest.NewRecorder()
-				h.ServeHTTP(w, req)
-				if w.Code != c.status {
-					b.Fatalf("status %d, want %d: %s", w.Code, c.status, w.Body)
-				}
-			}
+			req := benchRequest(c.method, "http://gw.test"+c.path, c.headers...)
+			benchStatus(b, c.status, func(w *httptest.ResponseRecorder) { h.ServeHTTP(w, req) })
 		})
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,9 +22,7 @@ import (
 	"github.com/oauth2-proxy/mockoidc"
 
 	"github.com/keygate/keygate/authz"
-	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/internal/httpkit/httpkittest"
-	"github.com/keygate/keygate/store/embedded"
 )
 
 // idp is a real OpenID Connect provider in the test process
@@ -495,36 +492,16 @@ func BenchmarkJWTVerify(b *testing.B) {
 	}
 	defer m.Shutdown()
 	up := benchUpstream(b)
-	cfg, err := config.Parse("b.yaml", []byte(fmt.Sprintf(`
+	cfg := benchConfig(b, `
 log: {access_log: false}
-store: {driver: embedded, embedded: {path: %q}}
 auth:
   digest_keys: [{id: b1, secret: "benchmark-digest-key-of-32-bytes-or-more"}]
   failure_limit: {rate: -1}
   jwt: {issuers: [{issuer: %s, audiences: [orders-api]}]}
 routes:
   - {name: api, path_prefix: /api, upstream: %s, api_set: orders}
-`, filepath.Join(b.TempDir(), "k.db"), m.Issuer(), up.URL)), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	st, err := embedded.Open(b.Context(), cfg.Store.Embedded, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	svc, err := authz.New(b.Context(), cfg.Auth, st, authz.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer svc.Close()
-	if _, err := svc.Accounts.CreateUser(b.Context(), authz.User{Name: "bench", APISets: []string{"orders"}, Scopes: []string{"read", "write"}}); err != nil {
-		b.Fatal(err)
-	}
-	keyTok, _, err := svc.Accounts.CreateKey(b.Context(), "bench", authz.KeySpec{Handle: "bench"})
-	if err != nil {
-		b.Fatal(err)
-	}
+`, m.Issuer(), up.URL)
+	svc, keyTok := benchService(b, cfg, "orders")
 	now := time.Now()
 	jwtTok, err := m.Keypair.SignJWT(gojwt.MapClaims{
 		"iss": m.Issuer(), "aud": "orders-api", "sub": "alice", "jti": "bench-1",
@@ -534,11 +511,7 @@ routes:
 	if err != nil {
 		b.Fatal(err)
 	}
-	h, err := New(cfg, Options{Authenticator: svc.Verifier})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer h.Close()
+	h := benchHandler(b, cfg, Options{Authenticator: svc.Verifier})
 	need := authz.Need{APISet: "orders", Scope: "read"}
 	for _, c := range []struct{ name, token string }{{"key_token", keyTok}, {"jwt_cache_hit", jwtTok}} {
 		authorization := []string{"Bearer " + c.token}
@@ -554,17 +527,8 @@ routes:
 			}
 		})
 		b.Run("proxy/"+c.name, func(b *testing.B) {
-			req := httptest.NewRequest("GET", "http://gw.test/api/v1/items/42", nil)
-			req.RemoteAddr = "192.0.2.10:1234"
-			req.Header.Set("Authorization", authorization[0])
-			b.ReportAllocs()
-			for b.Loop() {
-				w := httptest.NewRecorder()
-				h.ServeHTTP(w, req)
-				if w.Code != 200 {
-					b.Fatalf("status %d: %s", w.Code, w.Body)
-				}
-			}
+			req := benchRequest("GET", "http://gw.test/api/v1/items/42", "Authorization", authorization[0])
+			benchStatus(b, 200, func(w *httptest.ResponseRecorder) { h.ServeHTTP(w, req) })
 		})
 	}
 }

@@ -94,16 +94,8 @@ func BenchmarkUpstreamNetwork(b *testing.B) {
 	sock := unixUpstream(b, tcp.Config.Handler) // the same handler on both
 	for name, upstream := range map[string]string{"tcp": tcp.URL, "unix": "unix://" + sock} {
 		b.Run(name, func(b *testing.B) {
-			cfg, err := config.Parse("b.yaml", []byte(fmt.Sprintf("log: {access_log: false}\nroutes:\n  - {name: api, path_prefix: /api, upstream: %q, auth: none}\n", upstream)), nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			h, err := New(cfg, Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer h.Close()
-			runProxyBench(b, h)
+			cfg := benchConfig(b, "log: {access_log: false}\nroutes:\n  - {name: api, path_prefix: /api, upstream: %q, auth: none}\n", upstream)
+			runProxyBench(b, benchHandler(b, cfg, Options{}))
 		})
 	}
 }

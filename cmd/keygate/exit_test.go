@@ -5,9 +5,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 )
 
 // TestServeExitsZeroPastDrainDeadline holds a request open past
@@ -38,22 +36,8 @@ func TestServeExitsZeroPastDrainDeadline(t *testing.T) {
 			resp.Body.Close()
 		}
 	}()
-	select {
-	case <-arrived:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the request never reached the upstream")
-	}
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-p.exited:
-		if err != nil {
-			t.Errorf("keygate exited with %v after SIGTERM past the drain deadline, want exit 0", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("keygate did not exit after SIGTERM")
-	}
+	p.termOnArrival(t, arrived, "the request")
+	p.wantExitZero(t, " past the drain deadline")
 	line := p.waitLog(t, "drain deadline passed: in-flight requests cut off")
 	if line["level"] != "warn" || line["in_flight"] != float64(1) {
 		t.Errorf("drain deadline line = %v, want level warn and in_flight 1", line)

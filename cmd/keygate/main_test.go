@@ -179,6 +179,34 @@ func startServeBinary(t *testing.T, bin, path string) *process {
 	return p
 }
 
+// termOnArrival waits (10s at most) until the upstream tells, on
+// arrived, that what (a request) reached it, then sends keygate SIGTERM.
+func (p *process) termOnArrival(t *testing.T, arrived <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s never reached the upstream", what)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wantExitZero waits (15s at most) for keygate to exit after SIGTERM and
+// fails unless it exited 0; why says what the exit followed.
+func (p *process) wantExitZero(t *testing.T, why string) {
+	t.Helper()
+	select {
+	case err := <-p.exited:
+		if err != nil {
+			t.Errorf("keygate exited with %v after SIGTERM%s, want exit 0", err, why)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("keygate did not exit after SIGTERM")
+	}
+}
+
 // waitLog waits for a log line with msg and returns it.
 func (p *process) waitLog(t *testing.T, msg string) map[string]any {
 	t.Helper()
@@ -248,26 +276,12 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 		resp.Body.Close()
 		res <- result{status: resp.StatusCode, body: string(b)}
 	}()
-	select {
-	case <-arrived:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the slow request never reached the upstream")
-	}
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
+	p.termOnArrival(t, arrived, "the slow request")
 	r := <-res
 	if r.err != nil || r.status != 200 || r.body != "slow answer" {
 		t.Errorf("in-flight request across SIGTERM: status %d body %q err %v; want 200 \"slow answer\"", r.status, r.body, r.err)
 	}
-	select {
-	case err := <-p.exited:
-		if err != nil {
-			t.Errorf("keygate exited with %v after SIGTERM, want a clean exit", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("keygate did not exit after SIGTERM")
-	}
+	p.wantExitZero(t, "")
 	if _, err := http.Get("http://" + p.addr + "/slow"); err == nil {
 		t.Error("keygate still accepts requests after exiting")
 	}

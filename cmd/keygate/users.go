@@ -96,27 +96,27 @@ func usersPassword(*flag.FlagSet) action {
 	}
 }
 
-func apikeyToken(*flag.FlagSet) action {
-	return func(ctx context.Context, s *authz.Service, args []string, stdout, stderr io.Writer) error {
-		key, token, err := s.Accounts.NewAPIKeyToken(ctx, args[0])
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "ApiKey %s:%s\n", key, token)
-		fmt.Fprintf(stderr, "keygate: a new ApiKey token for %s; earlier tokens no longer work. Send the line above as the Authorization header. The token is shown only once.\n", args[0])
-		return nil
-	}
-}
+// apikeyToken and apikeyRotate print a user's new ApiKey pair on stdout
+// (the token, or the key and the token, are new), and on stderr what
+// the new pair replaced.
+var (
+	apikeyToken  = apikeyIssue((*authz.Accounts).NewAPIKeyToken, "a new ApiKey token for %s; earlier tokens no longer work")
+	apikeyRotate = apikeyIssue((*authz.Accounts).RotateAPIKey, "a new ApiKey key and token for %s; the old pair no longer works")
+)
 
-func apikeyRotate(*flag.FlagSet) action {
-	return func(ctx context.Context, s *authz.Service, args []string, stdout, stderr io.Writer) error {
-		key, token, err := s.Accounts.RotateAPIKey(ctx, args[0])
-		if err != nil {
-			return err
+// apikeyIssue returns the setup of a command that makes a user's ApiKey
+// pair with issue and prints it, with note (naming the user) on stderr.
+func apikeyIssue(issue func(*authz.Accounts, context.Context, string) (string, string, error), note string) func(*flag.FlagSet) action {
+	return func(*flag.FlagSet) action {
+		return func(ctx context.Context, s *authz.Service, args []string, stdout, stderr io.Writer) error {
+			key, token, err := issue(s.Accounts, ctx, args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "ApiKey %s:%s\n", key, token)
+			fmt.Fprintf(stderr, "keygate: "+note+". Send the line above as the Authorization header. The token is shown only once.\n", args[0])
+			return nil
 		}
-		fmt.Fprintf(stdout, "ApiKey %s:%s\n", key, token)
-		fmt.Fprintf(stderr, "keygate: a new ApiKey key and token for %s; the old pair no longer works. Send the line above as the Authorization header. The token is shown only once.\n", args[0])
-		return nil
 	}
 }
 
