@@ -155,9 +155,7 @@ func TestSignInLimitedLikeTheAPI(t *testing.T) {
 
 func TestCSRFRefused(t *testing.T) {
 	e := newEnv(t, "")
-	e.user(t, "alice", []string{"orders"}, authz.AuthorityManageUserAPIKey)
-	b := e.browser(t)
-	b.signIn("alice")
+	b := e.signedIn(t, "alice", []string{"orders"}, authz.AuthorityManageUserAPIKey)
 	for _, tc := range []struct {
 		name string
 		form url.Values
@@ -192,9 +190,7 @@ func TestCSRFRefused(t *testing.T) {
 
 func TestGenerateKeyNeedsAuthority(t *testing.T) {
 	e := newEnv(t, "")
-	e.user(t, "bob", []string{"orders"})
-	b := e.browser(t)
-	b.signIn("bob")
+	b := e.signedIn(t, "bob", []string{"orders"})
 	p := b.get("/account/profile")
 	if strings.Contains(p.body, "Generate key") || strings.Contains(p.body, "/account/keys/new") {
 		t.Errorf("profile without MANAGE_USER_API_KEY shows the Generate key button")
@@ -209,9 +205,7 @@ func TestGenerateKeyNeedsAuthority(t *testing.T) {
 		t.Errorf("the refused post created a key")
 	}
 	// ADMIN holds every authority (authz.User.Has), as on the API.
-	e.user(t, "root", []string{"orders"}, authz.AuthorityAdmin)
-	a := e.browser(t)
-	a.signIn("root")
+	a := e.signedIn(t, "root", []string{"orders"}, authz.AuthorityAdmin)
 	if p := a.get("/account/profile"); !strings.Contains(p.body, `id="generate-key"`) {
 		t.Errorf("ADMIN does not see Generate key")
 	}
@@ -219,9 +213,7 @@ func TestGenerateKeyNeedsAuthority(t *testing.T) {
 
 func TestMarkupIsEscaped(t *testing.T) {
 	e := newEnv(t, "")
-	e.user(t, "alice", []string{"orders"}, authz.AuthorityManageUserAPIKey)
-	b := e.browser(t)
-	b.signIn("alice")
+	b := e.signedIn(t, "alice", []string{"orders"}, authz.AuthorityManageUserAPIKey)
 	evil := `<script>alert("x")</script><img src=x onerror=alert(1)>`
 	p := b.post("/account/keys", url.Values{"handle": {"k1"}, "description": {evil}, "apiSets": {"orders"}})
 	if p.status != http.StatusCreated {

@@ -13,9 +13,7 @@ import (
 
 func TestAdminPagesNeedAdmin(t *testing.T) {
 	e := newEnv(t, "")
-	e.user(t, "bob", []string{"orders"}, authz.AuthorityManageUserAPIKey)
-	b := e.browser(t)
-	b.signIn("bob")
+	b := e.signedIn(t, "bob", []string{"orders"}, authz.AuthorityManageUserAPIKey)
 	if strings.Contains(b.get("/account/profile").body, "/account/admin/users") {
 		t.Errorf("a user without ADMIN sees the Users link")
 	}
@@ -101,9 +99,7 @@ func TestAdminRevokeAndUnvoid(t *testing.T) {
 // never "signed out" and never a page without a session check.
 func TestStoreDownFailsClosed(t *testing.T) {
 	e := newEnv(t, "")
-	e.user(t, "alice", []string{"orders"})
-	b := e.browser(t)
-	b.signIn("alice")
+	b := e.signedIn(t, "alice", []string{"orders"})
 	e.closeStore()
 	p := b.get("/account/profile")
 	if p.status != http.StatusServiceUnavailable || p.header.Get("Retry-After") == "" || !strings.Contains(p.body, "cannot be reached") {

@@ -1,6 +1,7 @@
 package account
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -65,37 +66,37 @@ func (h *Handler) apiKeyData(r *http.Request, v *visit) (apiKeyData, error) {
 // A password session carries all of the user's API sets and scopes, as
 // the pair does.
 func (h *Handler) newAPIKeyToken(w http.ResponseWriter, r *http.Request, v *visit) error {
-	if err := h.mayCreate(v, config.KeyKindAPIKey); err != nil {
-		return err
-	}
-	if done, err := h.sentAgain(w, r, v); done || err != nil {
-		return err
-	}
-	key, token, err := h.svc.Accounts.NewAPIKeyToken(r.Context(), v.user.Name)
-	if err != nil {
-		return err
-	}
-	return h.showPair(w, r, v, key, token, false)
+	return h.makePair(w, r, v, h.svc.Accounts.NewAPIKeyToken, false)
 }
 
 // rotateAPIKey is Rotate Key: authz's RotateAPIKey replaces the key and
 // the token (the old pair stops working everywhere) and the page shows
 // the new pair this once.
 func (h *Handler) rotateAPIKey(w http.ResponseWriter, r *http.Request, v *visit) error {
+	return h.makePair(w, r, v, func(ctx context.Context, user string) (string, string, error) {
+		key, token, err := h.svc.Accounts.RotateAPIKey(ctx, user)
+		if errors.Is(err, authz.ErrNoAPIKey) {
+			err = errNoAPIKey
+		}
+		return key, token, err
+	}, true)
+}
+
+// makePair answers a Generate Token or Rotate Key form (rotated): where
+// the user may create the pair and the form is not sent again, newPair
+// makes the key and token the page then shows this once.
+func (h *Handler) makePair(w http.ResponseWriter, r *http.Request, v *visit, newPair func(ctx context.Context, user string) (key, token string, err error), rotated bool) error {
 	if err := h.mayCreate(v, config.KeyKindAPIKey); err != nil {
 		return err
 	}
 	if done, err := h.sentAgain(w, r, v); done || err != nil {
 		return err
 	}
-	key, token, err := h.svc.Accounts.RotateAPIKey(r.Context(), v.user.Name)
-	if errors.Is(err, authz.ErrNoAPIKey) {
-		return errNoAPIKey
-	}
+	key, token, err := newPair(r.Context(), v.user.Name)
 	if err != nil {
 		return err
 	}
-	return h.showPair(w, r, v, key, token, true)
+	return h.showPair(w, r, v, key, token, rotated)
 }
 
 // errSentAgain is said when a Generate Token or Rotate Key form comes a

@@ -16,9 +16,7 @@ import (
 // page shows the new pair once. Without the CSRF token nothing changes.
 func TestApiKeyRotateButton(t *testing.T) {
 	e := newEnv(t, "")
-	e.user(t, "alice", []string{"orders"})
-	b := e.browser(t)
-	b.signIn("alice")
+	b := e.signedIn(t, "alice", []string{"orders"})
 	keyRe := regexp.MustCompile(`id="key" readonly value="(kgk_[^"]+)"`)
 	usageRe := regexp.MustCompile(`id="usage" readonly value="([^"]+)"`)
 	b.get("/account/apikey")
@@ -65,9 +63,7 @@ func TestApiKeyRotateButton(t *testing.T) {
 // and makes nothing, so the token or secret just shown keeps working.
 func TestFormsSentAgainMakeNothing(t *testing.T) {
 	e := newEnv(t, "")
-	e.user(t, "alice", []string{"orders"}, authz.AuthorityManageUserAPIKey)
-	b := e.browser(t)
-	b.signIn("alice")
+	b := e.signedIn(t, "alice", []string{"orders"}, authz.AuthorityManageUserAPIKey)
 	usageRe := regexp.MustCompile(`id="usage" readonly value="([^"]+)"`)
 	genRe := regexp.MustCompile(`name="generation" value="(\d+)"`)
 

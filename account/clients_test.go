@@ -21,9 +21,7 @@ var (
 // retrievable secrets); New secret replaces the secret; Delete removes it.
 func TestOAuthClients(t *testing.T) {
 	e := newEnv(t, "")
-	e.user(t, "alice", []string{"orders"})
-	b := e.browser(t)
-	b.signIn("alice")
+	b := e.signedIn(t, "alice", []string{"orders"})
 	created := b.post("/account/clients", url.Values{"description": {"layar"}})
 	id, secret := clientIDRe.FindStringSubmatch(created.body), clientSecretRe.FindStringSubmatch(created.body)
 	if created.status != http.StatusCreated || id == nil || secret == nil || !strings.Contains(created.body, "shown only this once") {
@@ -53,9 +51,7 @@ func TestOAuthClients(t *testing.T) {
 		t.Errorf("the new secret: %v", err)
 	}
 	// Someone else's client is not found, and not changed.
-	e.user(t, "mallory", []string{"orders"})
-	m := e.browser(t)
-	m.signIn("mallory")
+	m := e.signedIn(t, "mallory", []string{"orders"})
 	if p := m.get("/account/clients/" + id[1]); p.status != http.StatusNotFound {
 		t.Errorf("another user's client: %d, want 404", p.status)
 	}
@@ -77,9 +73,7 @@ func TestOAuthClients(t *testing.T) {
 // keys shows the current secret again (authz's ClientSecret).
 func TestRetrievableClientSecret(t *testing.T) {
 	e := newEnv(t, `auth: {digest_keys: [{id: t1, secret: "a-test-digest-key-of-at-least-32-bytes"}], encryption_keys: [{id: e1, secret: "an-encryption-key-of-at-least-32-bytes!"}]}`)
-	e.user(t, "alice", []string{"orders"})
-	b := e.browser(t)
-	b.signIn("alice")
+	b := e.signedIn(t, "alice", []string{"orders"})
 	created := b.post("/account/clients", nil)
 	id, secret := clientIDRe.FindStringSubmatch(created.body), clientSecretRe.FindStringSubmatch(created.body)
 	if id == nil || secret == nil {
@@ -95,9 +89,7 @@ func TestRetrievableClientSecret(t *testing.T) {
 // keeps what was typed when authz refuses it, and creates nothing.
 func TestNamedKeyFlow(t *testing.T) {
 	e := newEnv(t, "")
-	e.user(t, "alice", []string{"orders", "billing"}, authz.AuthorityManageUserAPIKey)
-	b := e.browser(t)
-	b.signIn("alice")
+	b := e.signedIn(t, "alice", []string{"orders", "billing"}, authz.AuthorityManageUserAPIKey)
 	win := b.get("/account/keys/new")
 	if !strings.Contains(win.body, `<option value="orders">orders</option>`) || !strings.Contains(win.body, `<option value="billing">billing</option>`) {
 		t.Errorf("New API Key window does not list the user's API sets as Available API")
@@ -144,9 +136,7 @@ func TestNamedKeyFlow(t *testing.T) {
 // Showing the screen makes no key: the first token does.
 func TestApiKeyScreen(t *testing.T) {
 	e := newEnv(t, "")
-	e.user(t, "alice", []string{"orders"})
-	b := e.browser(t)
-	b.signIn("alice")
+	b := e.signedIn(t, "alice", []string{"orders"})
 	keyRe := regexp.MustCompile(`id="key" readonly value="(kgk_[^"]+)"`)
 	usageRe := regexp.MustCompile(`id="usage" readonly value="([^"]+)"`)
 	first := b.get("/account/apikey")
@@ -182,9 +172,7 @@ func TestApiKeyScreen(t *testing.T) {
 // the field, and makes nothing.
 func TestClientCreatesCredentials(t *testing.T) {
 	e := newEnv(t, "")
-	e.user(t, "alice", []string{"orders"})
-	b := e.browser(t)
-	b.signIn("alice")
+	b := e.signedIn(t, "alice", []string{"orders"})
 	if p := b.get("/account/profile"); !strings.Contains(p.body, `name="createsCredentials"`) {
 		t.Fatalf("profile: the new-client form has no createsCredentials box")
 	}

@@ -108,6 +108,16 @@ func (e *env) user(t *testing.T, name string, sets []string, authorities ...stri
 	}
 }
 
+// signedIn creates the user (as user does) and returns a browser signed
+// in as them.
+func (e *env) signedIn(t *testing.T, name string, sets []string, authorities ...string) *browser {
+	t.Helper()
+	e.user(t, name, sets, authorities...)
+	b := e.browser(t)
+	b.signIn(name)
+	return b
+}
+
 // browser is a client with a cookie jar that does not follow redirects
 // (tests look at them).
 type browser struct {

@@ -84,9 +84,7 @@ func TestChangePassword(t *testing.T) {
 // password faster than the sign-in page allows.
 func TestChangePasswordLimited(t *testing.T) {
 	e := newEnv(t, "self_service: {max_password_failures_per_user: 2}")
-	e.user(t, "alice", []string{"orders"})
-	b := e.browser(t)
-	b.signIn("alice")
+	b := e.signedIn(t, "alice", []string{"orders"})
 	for range 2 {
 		b.get("/account/password")
 		b.post("/account/password", url.Values{"current": {"guess-guess"}, "new": {"a-new-password"}, "confirm": {"a-new-password"}})

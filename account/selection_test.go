@@ -14,9 +14,7 @@ import (
 // does not mean "all my API sets".
 func TestNewKeyNeedsSelectedAPI(t *testing.T) {
 	e := newEnv(t, "")
-	e.user(t, "alice", []string{"orders", "billing"}, authz.AuthorityManageUserAPIKey)
-	b := e.browser(t)
-	b.signIn("alice")
+	b := e.signedIn(t, "alice", []string{"orders", "billing"}, authz.AuthorityManageUserAPIKey)
 	if p := b.get("/account/keys/new"); !strings.Contains(p.body, "Move at least one API set to Selected API") {
 		t.Errorf("the New API Key window does not say a choice is needed")
 	}
@@ -38,9 +36,7 @@ func TestNewKeyNeedsSelectedAPI(t *testing.T) {
 // an ApiKey token, but (named keys not listed) a named key.
 func TestPagesKeyAuthoritySetting(t *testing.T) {
 	e := newEnv(t, "self_service: {manage_key_authority_for: [oauth_clients, apikey]}")
-	e.user(t, "bob", []string{"orders"})
-	b := e.browser(t)
-	b.signIn("bob")
+	b := e.signedIn(t, "bob", []string{"orders"})
 	if p := b.get("/account/profile"); !strings.Contains(p.body, `id="no-client-authority"`) || strings.Contains(p.body, `action="/account/clients"`) {
 		t.Errorf("profile without the authority: want no new-client form and the reason")
 	}

@@ -26,9 +26,7 @@ func showForm(handle string) string { return `action="/account/keys/` + handle +
 // unexpired (authz's KeyToken rule); what it shows is escaped.
 func TestShowKey(t *testing.T) {
 	e := newEnv(t, retrievable)
-	e.user(t, "alice", []string{"orders", "billing"}, authz.AuthorityManageUserAPIKey)
-	b := e.browser(t)
-	b.signIn("alice")
+	b := e.signedIn(t, "alice", []string{"orders", "billing"}, authz.AuthorityManageUserAPIKey)
 	saved := b.post("/account/keys", url.Values{"handle": {"ci"}, "description": {"<b>nightly</b>"}, "apiSets": {"billing"}})
 	made := tokenRe.FindStringSubmatch(saved.body)
 	if saved.status != http.StatusCreated || made == nil {
@@ -72,9 +70,7 @@ func TestShowKey(t *testing.T) {
 		t.Errorf("Show key for a handle with markup: %d; want 404 without the markup", p.status)
 	}
 	// Another user's key is not found.
-	e.user(t, "mallory", []string{"orders", "billing"}, authz.AuthorityManageUserAPIKey)
-	m := e.browser(t)
-	m.signIn("mallory")
+	m := e.signedIn(t, "mallory", []string{"orders", "billing"}, authz.AuthorityManageUserAPIKey)
 	if p := m.post("/account/keys/ci/show", nil); p.status != http.StatusNotFound || strings.Contains(p.body, made[1]) {
 		t.Errorf("mallory's Show key on alice's ci: %d; want 404 and no token", p.status)
 	}
@@ -115,9 +111,7 @@ func TestShowKey(t *testing.T) {
 // refused with authz's reason and no token.
 func TestShowKeyNotRetrievable(t *testing.T) {
 	e := newEnv(t, "")
-	e.user(t, "alice", []string{"orders"}, authz.AuthorityManageUserAPIKey)
-	b := e.browser(t)
-	b.signIn("alice")
+	b := e.signedIn(t, "alice", []string{"orders"}, authz.AuthorityManageUserAPIKey)
 	made := tokenRe.FindStringSubmatch(b.post("/account/keys", url.Values{"handle": {"ci"}, "apiSets": {"orders"}}).body)
 	if made == nil {
 		t.Fatal("Generate key: no token")

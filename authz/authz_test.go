@@ -122,6 +122,17 @@ func mustUser(t *testing.T, s *Service, name string, sets, scopes []string) {
 	}
 }
 
+// mustKey creates a named key for owner, failing the test if it cannot,
+// and returns its token and credential.
+func mustKey(ctx context.Context, t *testing.T, s *Service, owner string, spec KeySpec) (string, *Credential) {
+	t.Helper()
+	tok, cred, err := s.Accounts.CreateKey(ctx, owner, spec)
+	if err != nil {
+		t.Fatalf("CreateKey: %v", err)
+	}
+	return tok, cred
+}
+
 func bearer(tok string) []string      { return []string{"Bearer " + tok} }
 func apiKey(key, tok string) []string { return []string{"ApiKey " + key + ":" + tok} }
 
@@ -146,10 +157,7 @@ func TestKeyTokenLifecycle(t *testing.T) {
 		ctx := t.Context()
 		mustUser(t, s, "alice", []string{"orders", "billing"}, []string{"read", "write"})
 
-		tok, cred, err := s.Accounts.CreateKey(ctx, "alice", KeySpec{Handle: "ci", APISets: []string{"orders"}, Scopes: []string{"read"}})
-		if err != nil {
-			t.Fatalf("CreateKey: %v", err)
-		}
+		tok, cred := mustKey(ctx, t, s, "alice", KeySpec{Handle: "ci", APISets: []string{"orders"}, Scopes: []string{"read"}})
 		id, err := s.Verifier.Verify(ctx, bearer(tok), readOrders, client)
 		if err != nil {
 			t.Fatalf("Verify: %v", err)
@@ -195,10 +203,7 @@ func TestNeverMoreThanOwner(t *testing.T) {
 		if _, _, err := s.Accounts.CreateKey(ctx, "bob", KeySpec{Handle: "bad handle"}); err == nil || err.Error() != "invalid input: handle: required: 1 to 64 of letters, digits, _ . -" {
 			t.Errorf("bad handle: %v", err)
 		}
-		tok, _, err := s.Accounts.CreateKey(ctx, "bob", KeySpec{Handle: "k"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		tok, _ := mustKey(ctx, t, s, "bob", KeySpec{Handle: "k"})
 		if _, err := s.Verifier.Verify(ctx, bearer(tok), readOrders, client); err != nil {
 			t.Fatalf("Verify: %v", err)
 		}
@@ -255,10 +260,7 @@ func TestStoreTraffic(t *testing.T) {
 		sp := &spy{Store: st}
 		s := newService(t, sp, authConfig(), nil)
 		mustUser(t, s, "dave", []string{"orders"}, []string{"read"})
-		tok, _, err := s.Accounts.CreateKey(ctx, "dave", KeySpec{Handle: "k"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		tok, _ := mustKey(ctx, t, s, "dave", KeySpec{Handle: "k"})
 		count := func(name string, values []string, n int) int64 {
 			before := sp.gets.Load()
 			for range n {
@@ -291,10 +293,7 @@ func TestStoreTraffic(t *testing.T) {
 			t.Errorf("store down, uncached: %v, want ErrUnavailable", err)
 		}
 		sp.failGets.Store(false)
-		tok2, _, err := s.Accounts.CreateKey(ctx, "dave", KeySpec{Handle: "k2"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		tok2, _ := mustKey(ctx, t, s, "dave", KeySpec{Handle: "k2"})
 		sp.failGets.Store(true)
 		if _, err := s.Verifier.Verify(ctx, bearer(tok2), readOrders, client); !errors.Is(err, ErrUnavailable) {
 			t.Errorf("store down: %v, want ErrUnavailable", err)
@@ -322,10 +321,7 @@ func TestVerifyCacheHitAllocatesNothing(t *testing.T) {
 	ctx := t.Context()
 	s := newService(t, backends["embedded"](t), authConfig(), nil)
 	mustUser(t, s, "erin", []string{"orders"}, []string{"read"})
-	tok, _, err := s.Accounts.CreateKey(ctx, "erin", KeySpec{Handle: "k"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok, _ := mustKey(ctx, t, s, "erin", KeySpec{Handle: "k"})
 	key, apiTok, err := s.Accounts.NewAPIKeyToken(ctx, "erin")
 	if err != nil {
 		t.Fatal(err)
@@ -549,10 +545,7 @@ func TestRevocationAcrossReplicas(t *testing.T) {
 	ctx := t.Context()
 	a, b := replicas(t, authConfig()) // cache_ttl 1m: only the event can make b refuse in time
 	mustUser(t, a, "ivy", []string{"orders"}, []string{"read"})
-	tok, cred, err := a.Accounts.CreateKey(ctx, "ivy", KeySpec{Handle: "k"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok, cred := mustKey(ctx, t, a, "ivy", KeySpec{Handle: "k"})
 	key, apiTok, err := a.Accounts.NewAPIKeyToken(ctx, "ivy")
 	if err != nil {
 		t.Fatal(err)
@@ -593,10 +586,7 @@ func TestStalenessCapWithoutMessages(t *testing.T) {
 	}
 	t.Cleanup(deaf.Close)
 	mustUser(t, a, "jack", []string{"orders"}, []string{"read"})
-	tok, cred, err := a.Accounts.CreateKey(ctx, "jack", KeySpec{Handle: "k"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok, cred := mustKey(ctx, t, a, "jack", KeySpec{Handle: "k"})
 	if _, err := deaf.Verifier.Verify(ctx, bearer(tok), readOrders, client); err != nil {
 		t.Fatal(err)
 	}
@@ -623,14 +613,8 @@ func TestStaleIfError(t *testing.T) {
 	}
 	t.Cleanup(s.Close)
 	mustUser(t, s, "kim", []string{"orders"}, []string{"read"})
-	tok, _, err := s.Accounts.CreateKey(ctx, "kim", KeySpec{Handle: "k"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, _, err := s.Accounts.CreateKey(ctx, "kim", KeySpec{Handle: "k2"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok, _ := mustKey(ctx, t, s, "kim", KeySpec{Handle: "k"})
+	other, _ := mustKey(ctx, t, s, "kim", KeySpec{Handle: "k2"})
 	if _, err := s.Verifier.Verify(ctx, bearer(tok), readOrders, client); err != nil {
 		t.Fatal(err)
 	}
@@ -654,10 +638,7 @@ func TestGeneratedDigestKeyIsShared(t *testing.T) {
 	a := newService(t, openRedis(t, rc), cfg, nil)
 	b := newService(t, openRedis(t, rc), cfg, nil)
 	mustUser(t, a, "lee", []string{"orders"}, []string{"read"})
-	tok, _, err := a.Accounts.CreateKey(t.Context(), "lee", KeySpec{Handle: "k"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok, _ := mustKey(t.Context(), t, a, "lee", KeySpec{Handle: "k"})
 	if _, err := b.Verifier.Verify(t.Context(), bearer(tok), readOrders, client); err != nil {
 		t.Errorf("a token issued by one replica with a generated key: the other says %v", err)
 	}
@@ -668,10 +649,7 @@ func TestDigestKeyRotation(t *testing.T) {
 	old := authConfig()
 	s := newService(t, st, old, nil)
 	mustUser(t, s, "max", []string{"orders"}, []string{"read"})
-	tok, _, err := s.Accounts.CreateKey(t.Context(), "max", KeySpec{Handle: "k"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok, _ := mustKey(t.Context(), t, s, "max", KeySpec{Handle: "k"})
 	s.Close()
 	rotated := authConfig()
 	rotated.DigestKeys = append([]config.DigestKey{{ID: "k2", Secret: "another-secret-of-at-least-32-bytes!!"}}, old.DigestKeys...)
@@ -679,10 +657,7 @@ func TestDigestKeyRotation(t *testing.T) {
 	if _, err := s2.Verifier.Verify(t.Context(), bearer(tok), readOrders, client); err != nil {
 		t.Errorf("token digested with the previous key after rotation: %v", err)
 	}
-	tok2, cred2, err := s2.Accounts.CreateKey(t.Context(), "max", KeySpec{Handle: "k2"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok2, cred2 := mustKey(t.Context(), t, s2, "max", KeySpec{Handle: "k2"})
 	if cred2.Digest[:len("dig/k2/")] != "dig/k2/" {
 		t.Errorf("new credential digested under %q, want the first key k2", cred2.Digest)
 	}

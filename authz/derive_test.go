@@ -16,15 +16,9 @@ func TestDerive(t *testing.T) {
 		ctx := t.Context()
 		mustUser(t, s, "alice", []string{"orders", "billing"}, []string{"read", "write"})
 		exp := time.Now().Add(time.Hour).UTC().Truncate(time.Millisecond)
-		_, parent, err := s.Accounts.CreateKey(ctx, "alice", KeySpec{Handle: "parent", APISets: []string{"orders"}, Scopes: []string{"read"}, Expires: exp})
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, parent := mustKey(ctx, t, s, "alice", KeySpec{Handle: "parent", APISets: []string{"orders"}, Scopes: []string{"read"}, Expires: exp})
 
-		_, k, err := s.Accounts.CreateKey(ctx, "alice", KeySpec{Handle: "child", CreatedBy: parent.ID})
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, k := mustKey(ctx, t, s, "alice", KeySpec{Handle: "child", CreatedBy: parent.ID})
 		if !slices.Equal(k.APISets, []string{"orders"}) || !slices.Equal(k.Scopes, []string{"read"}) || !k.Expires.Equal(exp) || k.Parent != parent.ID {
 			t.Errorf("child key: sets %v scopes %v expires %v parent %q; want the parent's and its id", k.APISets, k.Scopes, k.Expires, k.Parent)
 		}
@@ -133,10 +127,7 @@ func TestDeriveFromClient(t *testing.T) {
 		if err != nil || p == nil || p.ID != prov.ID || !p.Client || !p.Expires.IsZero() || !slices.Equal(p.Scopes, []string{"read"}) {
 			t.Fatalf("Creator of the read-only token: %+v, %v; want the client %q, no expiry, scopes [read]", p, err, prov.ID)
 		}
-		_, k, err := s.Accounts.CreateKey(ctx, "alice", KeySpec{Handle: "made", CreatedBy: readOnly})
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, k := mustKey(ctx, t, s, "alice", KeySpec{Handle: "made", CreatedBy: readOnly})
 		if k.Parent != prov.ID || !k.Expires.IsZero() || !slices.Equal(k.Scopes, []string{"read"}) || !slices.Equal(k.APISets, []string{"orders", "billing"}) {
 			t.Errorf("key: parent %q expires %v scopes %v sets %v; want the client, none, [read], [orders billing]", k.Parent, k.Expires, k.Scopes, k.APISets)
 		}

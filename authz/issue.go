@@ -241,10 +241,10 @@ func (s *Accounts) CreateKey(ctx context.Context, owner string, spec KeySpec) (t
 	if parent != nil {
 		// Empty means all of the creator's, not all of the owner's.
 		if len(spec.APISets) == 0 {
-			spec.APISets = intersect(parent.APISets, u.APISets)
+			spec.APISets = Intersect(parent.APISets, u.APISets)
 		}
 		if len(spec.Scopes) == 0 {
-			spec.Scopes = intersect(parent.Scopes, u.Scopes)
+			spec.Scopes = Intersect(parent.Scopes, u.Scopes)
 		}
 	}
 	sets, scopes, err := narrow(u, spec.APISets, spec.Scopes)

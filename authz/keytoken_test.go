@@ -27,14 +27,8 @@ func TestKeyTokenShown(t *testing.T) {
 	defer s.Close()
 	mustUser(t, s, "uma", []string{"orders"}, []string{"read"})
 	mustUser(t, s, "vic", []string{"orders"}, []string{"read"})
-	kept, _, err := s.Accounts.CreateKey(ctx, "uma", KeySpec{Handle: "kept"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	brief, _, err := s.Accounts.CreateKey(ctx, "uma", KeySpec{Handle: "brief", Expires: t0.Add(time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kept, _ := mustKey(ctx, t, s, "uma", KeySpec{Handle: "kept"})
+	brief, _ := mustKey(ctx, t, s, "uma", KeySpec{Handle: "brief", Expires: t0.Add(time.Hour)})
 	check := func(label, owner, handle, token string, want error) {
 		t.Helper()
 		got, c, err := s.Accounts.KeyToken(ctx, owner, handle)

@@ -175,8 +175,8 @@ func within(field string, want, have []string) error {
 	return nil
 }
 
-// intersect returns the names of a that are also in b, in a's order.
-func intersect(a, b []string) []string {
+// Intersect returns the names of a that are also in b, in a's order.
+func Intersect(a, b []string) []string {
 	out := make([]string, 0, len(a))
 	for _, x := range a {
 		if slices.Contains(b, x) {

@@ -124,13 +124,13 @@ func (s *OAuth) CreateClient(ctx context.Context, owner string, spec ClientSpec)
 	}
 	scopes, sets := spec.Scopes, spec.APISets
 	if len(scopes) == 0 {
-		scopes = intersect([]string{"read", "write"}, u.Scopes)
+		scopes = Intersect([]string{"read", "write"}, u.Scopes)
 		if parent != nil {
-			scopes = intersect(scopes, parent.Scopes)
+			scopes = Intersect(scopes, parent.Scopes)
 		}
 	}
 	if len(sets) == 0 && parent != nil {
-		sets = intersect(parent.APISets, u.APISets) // all of the creator's, not of the owner's
+		sets = Intersect(parent.APISets, u.APISets) // all of the creator's, not of the owner's
 	}
 	sets, scopes, err = narrow(u, sets, scopes)
 	if err != nil {
@@ -412,8 +412,8 @@ func (s *OAuth) clientOwner(ctx context.Context, c *Client) (*User, error) {
 // leaves nothing that works.
 func (s *OAuth) issueTokens(ctx context.Context, c *Client, u *User, scopes, refreshScopes []string, narrowed bool, family string) (*TokenResponse, []string, error) {
 	now := s.now().UTC().Truncate(time.Millisecond)
-	sets := intersect(c.APISets, u.APISets)
-	scopes = intersect(scopes, u.Scopes)
+	sets := Intersect(c.APISets, u.APISets)
+	scopes = Intersect(scopes, u.Scopes)
 	if refreshScopes == nil {
 		refreshScopes = scopes
 	}
@@ -645,9 +645,9 @@ func (s *OAuth) Introspect(ctx context.Context, token string) (*Introspection, e
 		typ = ""
 	}
 	return &Introspection{
-		Active: true, Scope: strings.Join(intersect(rec.Scopes, u.Scopes), " "), ClientID: rec.ClientID,
+		Active: true, Scope: strings.Join(Intersect(rec.Scopes, u.Scopes), " "), ClientID: rec.ClientID,
 		Username: rec.Owner, TokenType: typ, Exp: rec.ExpiresMs / 1000, Iat: rec.IssuedMs / 1000, Sub: rec.Owner,
-		Aud: intersect(rec.APISets, u.APISets),
+		Aud: Intersect(rec.APISets, u.APISets),
 	}, nil
 }
 

@@ -242,10 +242,7 @@ func TestLastUsed(t *testing.T) {
 	}
 	defer s.Close()
 	mustUser(t, s, "tia", []string{"orders"}, []string{"read"})
-	tok, cred, err := s.Accounts.CreateKey(ctx, "tia", KeySpec{Handle: "k"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok, cred := mustKey(ctx, t, s, "tia", KeySpec{Handle: "k"})
 	waitLastUsed := func(want time.Time) {
 		t.Helper()
 		testkit.Eventually(t, 5*time.Second, "lastUsed = "+want.UTC().String(), func() bool {
@@ -287,10 +284,7 @@ func TestRetrievableSecrets(t *testing.T) {
 	cfg := authConfig()
 	cfg.EncryptionKeys = []config.DigestKey{{ID: "e1", Secret: "an-encryption-key-of-at-least-32-bytes"}}
 	s := newService(t, st, cfg, nil)
-	tok, _, err := s.Accounts.CreateKey(ctx, "uma", KeySpec{Handle: "kept"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok, _ := mustKey(ctx, t, s, "uma", KeySpec{Handle: "kept"})
 	if got, _, err := s.Accounts.KeyToken(ctx, "uma", "kept"); err != nil || got != tok {
 		t.Errorf("KeyToken = %q, %v; want the token", got, err)
 	}

@@ -31,15 +31,9 @@ func TestReason(t *testing.T) {
 	}
 	t.Cleanup(s.Close)
 	mustUser(t, s, "rita", []string{"orders"}, []string{"read"})
-	tok, _, err := s.Accounts.CreateKey(ctx, "rita", KeySpec{Handle: "k"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok, _ := mustKey(ctx, t, s, "rita", KeySpec{Handle: "k"})
 	mustUser(t, s, "gone", []string{"orders"}, []string{"read"})
-	gone, _, err := s.Accounts.CreateKey(ctx, "gone", KeySpec{Handle: "k"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	gone, _ := mustKey(ctx, t, s, "gone", KeySpec{Handle: "k"})
 	if _, err := s.Accounts.UpdateUser(ctx, "gone", func(u *User) error { u.Disabled = true; return nil }); err != nil {
 		t.Fatal(err)
 	}

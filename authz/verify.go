@@ -488,8 +488,8 @@ func (s *Verifier) fetch(ctx context.Context, k *digestKey, ck cacheKey, apiKey,
 	if u == nil || u.Disabled {
 		e.disabled = true
 	} else {
-		e.identity.APISets = intersect(rec.APISets, u.APISets)
-		e.identity.Scopes = intersect(rec.Scopes, u.Scopes)
+		e.identity.APISets = Intersect(rec.APISets, u.APISets)
+		e.identity.Scopes = Intersect(rec.Scopes, u.Scopes)
 		e.identity.UserRate = u.RateLimit.rate()
 		e.identity.CredentialRate = rec.RateLimit.rate()
 		if e.identity.CredentialRate == nil {

@@ -18,17 +18,12 @@ import (
 // `keygate keys list -o json` prints it): never a secret, nor where its
 // digest is stored.
 type CredentialView struct {
-	ID          string    `json:"id"`
-	Kind        string    `json:"kind"`
-	Handle      string    `json:"handle,omitempty"`
-	Alias       string    `json:"alias,omitempty"`
-	Description string    `json:"description,omitempty"`
-	APISets     []string  `json:"apiSets"`
-	Scopes      []string  `json:"scopes"`
-	Status      string    `json:"status"`
-	Created     time.Time `json:"created"`
-	ExpiresAt   time.Time `json:"expiresAt,omitzero"`
-	LastUsed    time.Time `json:"lastUsed,omitzero"`
+	ID          string `json:"id"`
+	Kind        string `json:"kind"`
+	Handle      string `json:"handle,omitempty"`
+	Alias       string `json:"alias,omitempty"`
+	Description string `json:"description,omitempty"`
+	httpkit.CredentialState
 	// Parent: the credential this one was made with (revoked with it).
 	Parent string `json:"parent,omitempty"`
 	// Admin: a named key made for the admin API.
@@ -50,9 +45,8 @@ type CredentialView struct {
 func ViewCredential(c *authz.Credential) CredentialView {
 	return CredentialView{
 		ID: c.ID, Kind: string(c.Kind), Handle: c.Handle, Alias: c.Alias, Description: c.Description,
-		APISets: httpkit.NonNil(c.APISets), Scopes: httpkit.NonNil(c.Scopes), Status: string(c.Status),
-		Created: c.Created, ExpiresAt: c.Expires, LastUsed: c.LastUsed, Parent: c.Parent, Admin: c.Admin, ClientID: c.ClientID,
-		RateLimit: c.RateLimit, Quota: c.Quota,
+		Parent: c.Parent, Admin: c.Admin, ClientID: c.ClientID, RateLimit: c.RateLimit, Quota: c.Quota,
+		CredentialState: httpkit.ViewCredentialState(c),
 	}
 }
 

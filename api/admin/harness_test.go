@@ -53,12 +53,7 @@ func forEachAPIBackend(t *testing.T, f func(t *testing.T, e *env)) {
 }
 
 func eachBackend(t *testing.T, start func(t *testing.T, backend, token string) *env, f func(t *testing.T, e *env)) {
-	for _, b := range httpkittest.Backends {
-		t.Run(b, func(t *testing.T) {
-			t.Parallel() // each has its own keygate and store
-			f(t, start(t, b, adminToken))
-		})
-	}
+	httpkittest.EachBackend(t, func(t *testing.T, b string) *env { return start(t, b, adminToken) }, f)
 }
 
 // newAPI starts the admin API alone on backend: admin.New on

@@ -131,7 +131,7 @@ func (h *Handler) createClient(w http.ResponseWriter, r *http.Request, c *caller
 			}
 		}
 		if len(spec.Scopes) == 0 {
-			spec.Scopes = intersect([]string{"read", "write"}, c.scopes())
+			spec.Scopes = authz.Intersect([]string{"read", "write"}, c.scopes())
 			if len(spec.Scopes) == 0 {
 				spec.Scopes = slices.Clone(c.scopes())
 			}
@@ -168,17 +168,6 @@ func validity(field string, secs *int64, limit time.Duration) (time.Duration, er
 	return time.Duration(*secs) * time.Second, nil
 }
 
-// intersect returns the names of a that are also in b, in a's order.
-func intersect(a, b []string) []string {
-	out := make([]string, 0, len(a))
-	for _, x := range a {
-		if slices.Contains(b, x) {
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
 // listClients is GET /connect/register/clients ("Get existing keys"):
 // the caller's clients, oldest first, without secrets.
 func (h *Handler) listClients(w http.ResponseWriter, r *http.Request, c *caller) error {
@@ -211,15 +200,11 @@ func (h *Handler) getClient(w http.ResponseWriter, r *http.Request, c *caller) e
 	if err != nil {
 		return err
 	}
-	secret := ""
-	ok, err := h.mayRetrieve(r.Context(), c, client.APISets, client.Scopes, client.Expires)
+	secret, err := h.retrieve(r, c, client.APISets, client.Scopes, client.Expires, func(ctx context.Context) (string, error) {
+		return h.svc.OAuth.ClientSecret(ctx, c.user.Name, id)
+	})
 	if err != nil {
 		return err
-	}
-	if ok {
-		if secret, err = h.retrieve(r, func(ctx context.Context) (string, error) { return h.svc.OAuth.ClientSecret(ctx, c.user.Name, id) }); err != nil {
-			return err
-		}
 	}
 	httpkit.WriteJSON(w, http.StatusOK, h.registration(client, secret))
 	return nil

@@ -54,12 +54,7 @@ func forEachAPIBackend(t *testing.T, extra string, f func(t *testing.T, e *env))
 }
 
 func eachBackend(t *testing.T, extra string, start func(t *testing.T, backend, extra string) *env, f func(t *testing.T, e *env)) {
-	for _, b := range httpkittest.Backends {
-		t.Run(b, func(t *testing.T) {
-			t.Parallel() // each has its own keygate and store
-			f(t, start(t, b, extra))
-		})
-	}
+	httpkittest.EachBackend(t, func(t *testing.T, b string) *env { return start(t, b, extra) }, f)
 }
 
 // newAPI starts the self-service API alone on backend: selfservice.New on

@@ -85,18 +85,13 @@ type keyCreated struct {
 // ever in the answer of GET /user/keys/{handle}, and only where the token
 // is retrievable (see getKey).
 type keyView struct {
-	ID          string    `json:"id"`
-	Handle      string    `json:"handle"`
-	Alias       string    `json:"alias"`
-	Description string    `json:"description"`
-	APISets     []string  `json:"apiSets"`
-	Scopes      []string  `json:"scopes"`
-	Status      string    `json:"status"`
-	Created     time.Time `json:"created"`
-	ExpiresAt   time.Time `json:"expiresAt,omitzero"`
-	LastUsed    time.Time `json:"lastUsed,omitzero"`
-	Token       string    `json:"token,omitempty"`
-	Usage       string    `json:"usage,omitempty"`
+	ID          string `json:"id"`
+	Handle      string `json:"handle"`
+	Alias       string `json:"alias"`
+	Description string `json:"description"`
+	httpkit.CredentialState
+	Token string `json:"token,omitempty"`
+	Usage string `json:"usage,omitempty"`
 	// RateLimit is the key's own rate limit, set by an administrator.
 	RateLimit *authz.RateLimit `json:"rateLimit,omitempty"`
 	// Quotas are the key's quotas and what it has used (details only).
@@ -106,8 +101,7 @@ type keyView struct {
 func viewKey(c *authz.Credential) keyView {
 	return keyView{
 		ID: c.ID, Handle: c.Handle, Alias: c.Alias, Description: c.Description,
-		APISets: httpkit.NonNil(c.APISets), Scopes: httpkit.NonNil(c.Scopes), Status: string(c.Status),
-		Created: c.Created, ExpiresAt: c.Expires, LastUsed: c.LastUsed, RateLimit: c.RateLimit,
+		CredentialState: httpkit.ViewCredentialState(c), RateLimit: c.RateLimit,
 	}
 }
 
@@ -266,32 +260,31 @@ func (h *Handler) getKey(w http.ResponseWriter, r *http.Request, c *caller) erro
 			return err
 		}
 	}
-	ok, err := h.mayRetrieve(r.Context(), c, cred.APISets, cred.Scopes, cred.Expires)
+	token, err := h.retrieve(r, c, cred.APISets, cred.Scopes, cred.Expires, func(ctx context.Context) (string, error) {
+		token, _, err := h.svc.Accounts.KeyToken(ctx, c.user.Name, handle)
+		return token, err
+	})
 	if err != nil {
 		return err
 	}
-	if ok {
-		token, err := h.retrieve(r, func(ctx context.Context) (string, error) {
-			token, _, err := h.svc.Accounts.KeyToken(ctx, c.user.Name, handle)
-			return token, err
-		})
-		if err != nil {
-			return err
-		}
-		if token != "" {
-			v.Token, v.Usage = token, "Bearer "+token
-		}
+	if token != "" {
+		v.Token, v.Usage = token, "Bearer "+token
 	}
 	httpkit.WriteJSON(w, http.StatusOK, v)
 	return nil
 }
 
 // retrieve gets a secret again with get (authz's KeyToken or
-// ClientSecret): "" when it is not retrievable, not to be shown (a
-// revoked or expired key), or cannot be opened (sealed under an
-// encryption key that is no longer configured: logged, not an error to
-// the caller). Store trouble and a resource gone meanwhile are errors.
-func (h *Handler) retrieve(r *http.Request, get func(context.Context) (string, error)) (string, error) {
+// ClientSecret) for a caller mayRetrieve lets see one of a credential
+// with these API sets, scopes and expiry: "" when it may not, when the
+// secret is not retrievable, not to be shown (a revoked or expired key),
+// or cannot be opened (sealed under an encryption key that is no longer
+// configured: logged, not an error to the caller). Store trouble and a
+// resource gone meanwhile are errors.
+func (h *Handler) retrieve(r *http.Request, c *caller, sets, scopes []string, expires time.Time, get func(context.Context) (string, error)) (string, error) {
+	if ok, err := h.mayRetrieve(r.Context(), c, sets, scopes, expires); err != nil || !ok {
+		return "", err
+	}
 	secret, err := get(r.Context())
 	switch {
 	case err == nil:
@@ -441,33 +434,32 @@ func (h *Handler) mayMakeAPIKeyPair(ctx context.Context, c *caller) error {
 // newAPIKeyToken is POST /user/apikey/token (seed 004's Generate Token):
 // every earlier token stops working; the key is made the first time.
 func (h *Handler) newAPIKeyToken(w http.ResponseWriter, r *http.Request, c *caller) error {
-	if e := httpkit.DecodeJSON(w, r, &struct{}{}, false); e != nil {
-		return e
-	}
-	if err := h.mayMakeAPIKeyPair(r.Context(), c); err != nil {
-		return err
-	}
-	key, token, err := h.svc.Accounts.NewAPIKeyToken(r.Context(), c.user.Name)
-	if err != nil {
-		return err
-	}
-	httpkit.WriteJSON(w, http.StatusOK, apiKeyToken{Key: key, Token: token, Usage: "ApiKey " + key + ":" + token})
-	return nil
+	return h.makeAPIKeyPair(w, r, c, h.svc.Accounts.NewAPIKeyToken)
 }
 
 // rotateAPIKey is POST /user/apikey/rotate: a new key and a new token;
 // the old pair stops working on every replica.
 func (h *Handler) rotateAPIKey(w http.ResponseWriter, r *http.Request, c *caller) error {
+	return h.makeAPIKeyPair(w, r, c, func(ctx context.Context, user string) (string, string, error) {
+		key, token, err := h.svc.Accounts.RotateAPIKey(ctx, user)
+		if errors.Is(err, authz.ErrNoAPIKey) {
+			err = errNoAPIKey
+		}
+		return key, token, err
+	})
+}
+
+// makeAPIKeyPair answers a request that makes an ApiKey pair (its empty
+// body, mayMakeAPIKeyPair) with the key and the token newPair returns for the
+// caller, shown once.
+func (h *Handler) makeAPIKeyPair(w http.ResponseWriter, r *http.Request, c *caller, newPair func(ctx context.Context, user string) (key, token string, err error)) error {
 	if e := httpkit.DecodeJSON(w, r, &struct{}{}, false); e != nil {
 		return e
 	}
 	if err := h.mayMakeAPIKeyPair(r.Context(), c); err != nil {
 		return err
 	}
-	key, token, err := h.svc.Accounts.RotateAPIKey(r.Context(), c.user.Name)
-	if errors.Is(err, authz.ErrNoAPIKey) {
-		return errNoAPIKey
-	}
+	key, token, err := newPair(r.Context(), c.user.Name)
 	if err != nil {
 		return err
 	}

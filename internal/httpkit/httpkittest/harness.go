@@ -30,6 +30,17 @@ const DigestKey = `auth: {digest_keys: [{id: t1, secret: "a-test-digest-key-of-a
 // store in a temporary directory and a real redis-server.
 var Backends = []string{"embedded", "redis"}
 
+// EachBackend runs f once per store of Backends, as a parallel subtest
+// named after it, on what start builds on that store (each its own).
+func EachBackend[E any](t *testing.T, start func(t *testing.T, backend string) E, f func(t *testing.T, e E)) {
+	for _, b := range Backends {
+		t.Run(b, func(t *testing.T) {
+			t.Parallel() // each has its own store and front end
+			f(t, start(t, b))
+		})
+	}
+}
+
 // StoreYAML is the store section of a config for backend ("embedded" or
 // "redis"), each test with a store of its own.
 func StoreYAML(t *testing.T, backend string) string {
