@@ -13,6 +13,7 @@ import (
 
 	"github.com/keygate/keygate/api/admin"
 	"github.com/keygate/keygate/internal/redistest"
+	"github.com/keygate/keygate/internal/testkit"
 )
 
 // adminToken is the bootstrap admin token of the admin API in these tests.
@@ -146,8 +147,8 @@ func TestSignInCookieOverTLS(t *testing.T) {
 		t.Errorf("sign-in cookie over TLS: %q Secure=%v Path=%q Domain=%q HttpOnly=%v SameSite=%v; want __Host-keygate_signin, Secure, Path=/, no Domain, HttpOnly, SameSite=Strict",
 			got.Name, got.Secure, got.Path, got.Domain, got.HttpOnly, got.SameSite)
 	}
-	m := csrfRe.FindSubmatch(body)
-	if m == nil {
+	csrf := testkit.CSRF(string(body), "")
+	if csrf == "" {
 		t.Fatal("no CSRF token in the sign-in form")
 	}
 
@@ -174,7 +175,7 @@ func TestSignInCookieOverTLS(t *testing.T) {
 	}
 	// The form's own token signs in, and the cookie is removed under its
 	// name and path.
-	resp = post(got, string(m[1]))
+	resp = post(got, csrf)
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("sign-in over TLS: %d, want 303", resp.StatusCode)
 	}

@@ -2,14 +2,12 @@ package account
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/keygate/keygate/authz"
 	"github.com/keygate/keygate/internal/httpkit/httpkittest"
+	"github.com/keygate/keygate/internal/testkit"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 )
@@ -138,28 +137,11 @@ type page struct {
 	body   string
 }
 
-var csrfRe = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-
 func (b *browser) do(method, path string, form url.Values) page {
 	b.t.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, _ := http.NewRequest(method, b.e.srv.URL+path, body)
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	resp, err := b.c.Do(req)
-	if err != nil {
-		b.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	p := page{resp.StatusCode, resp.Header, string(raw)}
-	if m := csrfRe.FindStringSubmatch(p.body); m != nil {
-		b.csrf = m[1]
-	}
+	var p page
+	p.status, p.header, p.body = testkit.SendForm(b.t, b.c, method, b.e.srv.URL+path, form)
+	b.csrf = testkit.CSRF(p.body, b.csrf)
 	return p
 }
 
@@ -167,13 +149,7 @@ func (b *browser) get(path string) page { return b.do("GET", path, nil) }
 
 // post sends a form with the last page's CSRF token.
 func (b *browser) post(path string, form url.Values) page {
-	if form == nil {
-		form = url.Values{}
-	}
-	if form.Get("csrf") == "" {
-		form.Set("csrf", b.csrf)
-	}
-	return b.do("POST", path, form)
+	return b.do("POST", path, testkit.WithCSRF(form, b.csrf))
 }
 
 // signIn signs in as name with their password and checks it worked.

@@ -9,7 +9,6 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -425,41 +424,18 @@ type page struct {
 	body   string
 }
 
-var csrfRe = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-
 func (b *pages) do(method, path string, form url.Values) page {
 	b.t.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, _ := http.NewRequest(method, b.base+path, body)
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	resp, err := b.c.Do(req)
-	if err != nil {
-		b.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	p := page{resp.StatusCode, string(raw)}
-	if m := csrfRe.FindStringSubmatch(p.body); m != nil {
-		b.csrf = m[1]
-	}
+	var p page
+	p.status, _, p.body = testkit.SendForm(b.t, b.c, method, b.base+path, form)
+	b.csrf = testkit.CSRF(p.body, b.csrf)
 	return p
 }
 
 func (b *pages) get(path string) page { return b.do("GET", path, nil) }
 
 func (b *pages) post(path string, form url.Values) page {
-	if form == nil {
-		form = url.Values{}
-	}
-	if form.Get("csrf") == "" {
-		form.Set("csrf", b.csrf)
-	}
-	return b.do("POST", path, form)
+	return b.do("POST", path, testkit.WithCSRF(form, b.csrf))
 }
 
 // mustPost posts a form and fails the test unless the page redirects
