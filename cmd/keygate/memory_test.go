@@ -64,10 +64,18 @@ func basicFrom(t *testing.T, base string, n int, user, password string) int {
 
 // TestPasswordSignInMemory: 40 password sign-ins arriving at once, for 40
 // users from 40 addresses, grow a real `keygate serve` (built without
-// -race, default settings) by less than 200 MiB of resident memory at its
-// peak. Each argon2id hash takes 19 MiB while it runs; unbounded, 40 at
-// once take 760 MiB and more.
+// -race, default settings) by less than maxSignInGrowthMiB of resident
+// memory at its peak. Each argon2id hash takes 19 MiB while it runs;
+// unbounded, 40 at once hold 760 MiB and more.
+//
+// The bound is not 2 × 19 MiB: each hash leaves its 19 MiB as garbage, the
+// collector lets the heap reach twice what is live before it collects,
+// and on a loaded machine its concurrent mark falls behind argon2's
+// allocations (measured: +173 MiB on a quiet machine, +249 MiB on a CI
+// machine running the whole suite beside it). Half of the unbounded
+// figure still tells the two apart.
 func TestPasswordSignInMemory(t *testing.T) {
+	const maxSignInGrowthMiB = 380
 	bin, err := plainBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -103,8 +111,8 @@ func TestPasswordSignInMemory(t *testing.T) {
 	}
 	growth := float64(peak-before) / 1024
 	t.Logf("40 sign-ins at once: answers %v; resident memory %.0f MiB before, peak %.0f MiB (+%.0f MiB)", counts, float64(before)/1024, float64(peak)/1024, growth)
-	if growth >= 200 {
-		t.Errorf("resident memory grew by %.0f MiB at its peak, want less than 200", growth)
+	if growth >= maxSignInGrowthMiB {
+		t.Errorf("resident memory grew by %.0f MiB at its peak, want less than %d", growth, maxSignInGrowthMiB)
 	}
 	if counts[http.StatusUnauthorized]+counts[http.StatusServiceUnavailable] != 40 {
 		t.Errorf("answers %v, want 401 (hashed) or 503 (no turn in time) only", counts)
