@@ -136,6 +136,24 @@ func mustKey(ctx context.Context, t *testing.T, s *Service, owner string, spec K
 func bearer(tok string) []string      { return []string{"Bearer " + tok} }
 func apiKey(key, tok string) []string { return []string{"ApiKey " + key + ":" + tok} }
 
+// stepClock is a clock a test moves by hand.
+type stepClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *stepClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *stepClock) add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
 var readOrders = Need{APISet: "orders", Scope: "read"}
 
 func forEachBackend(t *testing.T, f func(t *testing.T, st store.Store)) {
@@ -227,10 +245,8 @@ func TestNeverMoreThanOwner(t *testing.T) {
 func TestAccessTokenExpires(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, st store.Store) {
 		ctx := t.Context()
-		var now atomic.Pointer[time.Time]
-		t0 := time.Now()
-		now.Store(&t0)
-		s, err := New(ctx, authConfig(), st, Options{Now: func() time.Time { return *now.Load() }})
+		clk := &stepClock{now: time.Now()}
+		s, err := New(ctx, authConfig(), st, Options{Now: clk.Now})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -243,8 +259,7 @@ func TestAccessTokenExpires(t *testing.T) {
 		if _, err := s.Verifier.Verify(ctx, bearer(tok), readOrders, client); err != nil {
 			t.Fatalf("fresh access token: %v", err)
 		}
-		later := t0.Add(time.Hour + time.Second)
-		now.Store(&later)
+		clk.add(time.Hour + time.Second)
 		if _, err := s.Verifier.Verify(ctx, bearer(tok), readOrders, client); !errors.Is(err, ErrInvalid) {
 			t.Errorf("expired access token: %v, want ErrInvalid", err)
 		}

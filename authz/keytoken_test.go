@@ -2,7 +2,6 @@ package authz
 
 import (
 	"errors"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,12 +14,11 @@ import (
 // KeyTokenShown, the rule without I/O, agrees with KeyToken each time.
 func TestKeyTokenShown(t *testing.T) {
 	ctx := t.Context()
-	var now atomic.Pointer[time.Time]
 	t0 := time.Now()
-	now.Store(&t0)
+	clk := &stepClock{now: t0}
 	cfg := authConfig()
 	cfg.EncryptionKeys = []config.DigestKey{{ID: "e1", Secret: "an-encryption-key-of-at-least-32-bytes"}}
-	s, err := New(ctx, cfg, backends["embedded"](t), Options{Now: func() time.Time { return *now.Load() }})
+	s, err := New(ctx, cfg, backends["embedded"](t), Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,8 +43,7 @@ func TestKeyTokenShown(t *testing.T) {
 	check("a key before its expiry", "uma", "brief", brief, nil)
 	check("another user's handle", "vic", "kept", "", ErrNotFound)
 
-	later := t0.Add(time.Hour)
-	now.Store(&later)
+	clk.add(time.Hour)
 	check("a key at its expiry", "uma", "brief", "", ErrKeyInactive)
 	check("a key without expiry, later", "uma", "kept", kept, nil)
 

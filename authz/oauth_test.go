@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/netip"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -129,11 +128,9 @@ func TestOAuthClientFlow(t *testing.T) {
 
 func TestClientSecretRotation(t *testing.T) {
 	ctx := t.Context()
-	var now atomic.Pointer[time.Time]
-	t0 := time.Now()
-	now.Store(&t0)
+	clk := &stepClock{now: time.Now()}
 	st := backends["embedded"](t)
-	s, err := New(ctx, authConfig(), st, Options{Now: func() time.Time { return *now.Load() }, OAuth: config.OAuth{SecretGrace: time.Hour}})
+	s, err := New(ctx, authConfig(), st, Options{Now: clk.Now, OAuth: config.OAuth{SecretGrace: time.Hour}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,8 +154,7 @@ func TestClientSecretRotation(t *testing.T) {
 			}
 		})
 	}
-	later := t0.Add(time.Hour + time.Second)
-	now.Store(&later)
+	clk.add(time.Hour + time.Second)
 	if _, err := s.OAuth.AuthenticateClient(ctx, c.ID, old); !errors.Is(err, ErrInvalidClient) {
 		t.Errorf("old secret after the grace period: %v", err)
 	}
@@ -233,10 +229,9 @@ func TestAPIKeyStatus(t *testing.T) {
 // request path, at most once a minute per replica.
 func TestLastUsed(t *testing.T) {
 	ctx := t.Context()
-	var now atomic.Pointer[time.Time]
 	t0 := time.Now().Truncate(time.Second)
-	now.Store(&t0)
-	s, err := New(ctx, authConfig(), backends["embedded"](t), Options{Now: func() time.Time { return *now.Load() }})
+	clk := &stepClock{now: t0}
+	s, err := New(ctx, authConfig(), backends["embedded"](t), Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,15 +252,13 @@ func TestLastUsed(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitLastUsed(t0)
-	t30 := t0.Add(30 * time.Second)
-	now.Store(&t30)
+	clk.add(30 * time.Second)
 	s.Verifier.Verify(ctx, bearer(tok), readOrders, client)
 	time.Sleep(50 * time.Millisecond)
 	waitLastUsed(t0) // not again within a minute
-	t61 := t0.Add(61 * time.Second)
-	now.Store(&t61)
+	clk.add(31 * time.Second)
 	s.Verifier.Verify(ctx, bearer(tok), readOrders, client)
-	waitLastUsed(t61)
+	waitLastUsed(clk.Now())
 }
 
 func TestRetrievableSecrets(t *testing.T) {

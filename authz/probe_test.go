@@ -110,24 +110,6 @@ func (c *tally) Publish(ctx context.Context, channel string, payload []byte) err
 	return c.Store.Publish(ctx, channel, payload)
 }
 
-// stepClock is a clock a test moves by hand.
-type stepClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *stepClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *stepClock) add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // drain waits until every wrong token this replica answered has been
 // recorded, so that what follows sees its effects (as a later request
 // would).

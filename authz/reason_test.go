@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,10 +21,8 @@ func TestReason(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	var now atomic.Pointer[time.Time]
-	t0 := time.Now()
-	now.Store(&t0)
-	s, err := New(ctx, authConfig(), st, Options{Now: func() time.Time { return *now.Load() }})
+	clk := &stepClock{now: time.Now()}
+	s, err := New(ctx, authConfig(), st, Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,8 +62,7 @@ func TestReason(t *testing.T) {
 		{"wrong ApiKey token 3", func() error { return verify(apiKey(key, wrong), readOrders) }, "bad_token", ErrInvalid},
 		{"voided ApiKey", func() error { return verify(apiKey(key, apiTok), readOrders) }, "voided", ErrInvalid},
 		{"expired access token", func() error {
-			later := t0.Add(2 * time.Minute)
-			now.Store(&later)
+			clk.add(2 * time.Minute)
 			return verify(bearer(access), readOrders)
 		}, "expired", ErrInvalid},
 		{"password sign-in", func() error { return ErrInvalid }, "invalid", ErrInvalid},
