@@ -65,24 +65,18 @@ func (s *Accounts) SetCredentialRateLimit(ctx context.Context, id string, l *Rat
 	if err := l.check("rateLimit"); err != nil {
 		return nil, err
 	}
-	c, err := s.setLimits(ctx, id, func(c *Credential) { c.RateLimit = l }, func(r *secretRecord) { r.RateLimit = l })
-	if err != nil {
-		return nil, err
-	}
-	var fields []zap.Field
+	fields := []zap.Field{zap.Bool("removed", true)}
 	if l != nil {
-		fields = append(fields, zap.Int("rate", l.Rate), zap.String("per", l.Per), zap.Int("burst", l.Burst))
-	} else {
-		fields = append(fields, zap.Bool("removed", true))
+		fields = []zap.Field{zap.Int("rate", l.Rate), zap.String("per", l.Per), zap.Int("burst", l.Burst)}
 	}
-	s.audit(ctx, audit.SetRateLimit, audit.Credential(c.ID, c.Owner), fields...)
-	return c, nil
+	return s.setLimits(ctx, id, func(c *Credential) { c.RateLimit = l }, func(r *secretRecord) { r.RateLimit = l }, audit.SetRateLimit, fields...)
 }
 
 // setLimits changes a credential's own limits in its management record
 // (cred) and, while the credential can still verify, in its verification
-// record (secret), and tells every replica.
-func (s *Accounts) setLimits(ctx context.Context, id string, cred func(*Credential), secret func(*secretRecord)) (*Credential, error) {
+// record (secret), tells every replica, and records action with fields
+// in the audit log.
+func (s *Accounts) setLimits(ctx context.Context, id string, cred func(*Credential), secret func(*secretRecord), action string, fields ...zap.Field) (*Credential, error) {
 	c, err := s.db.creds.update(ctx, id, func(c *Credential) error { cred(c); return nil })
 	if err != nil {
 		return nil, err
@@ -93,6 +87,7 @@ func (s *Accounts) setLimits(ctx context.Context, id string, cred func(*Credenti
 		}
 	}
 	s.publish(ctx, "d:"+c.Digest)
+	s.audit(ctx, action, audit.Credential(c.ID, c.Owner), fields...)
 	return c, nil
 }
 
@@ -117,16 +112,11 @@ func (s *Accounts) SetCredentialQuota(ctx context.Context, id string, q *Quota) 
 	if err := q.check("quota"); err != nil {
 		return nil, err
 	}
-	c, err := s.setLimits(ctx, id, func(c *Credential) { c.Quota = q }, func(r *secretRecord) { r.Quota = q })
-	if err != nil {
-		return nil, err
-	}
 	field := zap.Bool("removed", true)
 	if q != nil {
 		field = zap.Int64("requests", q.Requests)
 	}
-	s.audit(ctx, audit.SetQuota, audit.Credential(c.ID, c.Owner), field)
-	return c, nil
+	return s.setLimits(ctx, id, func(c *Credential) { c.Quota = q }, func(r *secretRecord) { r.Quota = q }, audit.SetQuota, field)
 }
 
 // ErrKeyBlocked: an ApiKey key had too many wrong tokens lately
