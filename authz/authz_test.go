@@ -105,7 +105,7 @@ func (s *spy) Subscribe(ctx context.Context, channel string) (<-chan store.Messa
 	return s.Store.Subscribe(ctx, channel)
 }
 
-func newService(t *testing.T, st store.Store, cfg config.Auth, reg prometheus.Registerer) *Service {
+func newService(t testing.TB, st store.Store, cfg config.Auth, reg prometheus.Registerer) *Service {
 	t.Helper()
 	s, err := New(t.Context(), cfg, st, Options{Registerer: reg})
 	if err != nil {

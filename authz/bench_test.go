@@ -33,11 +33,7 @@ func benchSetup(b *testing.B) (*Service, []string) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
-	s, err := New(b.Context(), authConfig(), st, Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(s.Close)
+	s := newService(b, st, authConfig(), nil)
 	if _, err := s.Accounts.CreateUser(b.Context(), User{Name: "u", APISets: []string{"orders"}, Scopes: []string{"read"}}); err != nil {
 		b.Fatal(err)
 	}
@@ -63,11 +59,7 @@ func BenchmarkVerifyMissRedis(b *testing.B) {
 	st := openRedis(b, rc)
 	cfg := authConfig()
 	cfg.CacheSize = n + 1000
-	issuer, err := New(b.Context(), cfg, st, Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer issuer.Close()
+	issuer := newService(b, st, cfg, nil)
 	if _, err := issuer.Accounts.CreateUser(b.Context(), User{Name: "u", APISets: []string{"orders"}, Scopes: []string{"read"}}); err != nil {
 		b.Fatal(err)
 	}
@@ -93,11 +85,7 @@ func BenchmarkVerifyMissRedis(b *testing.B) {
 		b.Fatalf("%d credentials could not be created", failed.Load())
 	}
 	st2 := openRedis(b, rc)
-	replica, err := New(b.Context(), cfg, st2, Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer replica.Close()
+	replica := newService(b, st2, cfg, nil)
 	ctx := b.Context()
 	lat := make([]time.Duration, 0, b.N)
 	b.ReportAllocs()
@@ -137,11 +125,7 @@ func BenchmarkProbes(b *testing.B) {
 	st := openRedis(b, rc)
 	cfg := authConfig()
 	cfg.LockoutThreshold = 1 << 30
-	s, err := New(b.Context(), cfg, st, Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := newService(b, st, cfg, nil)
 	if _, err := s.Accounts.CreateUser(b.Context(), User{Name: "u", APISets: []string{"orders"}, Scopes: []string{"read"}}); err != nil {
 		b.Fatal(err)
 	}
