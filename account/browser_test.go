@@ -64,7 +64,7 @@ func (s *site) user(t *testing.T, name string, sets []string, authorities ...str
 	if _, err := s.svc.Accounts.CreateUser(t.Context(), authz.User{Name: name, APISets: sets, Scopes: []string{"read", "write"}, Authorities: authorities}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.svc.Accounts.SetPassword(t.Context(), name, "pw-"+name+"-secret"); err != nil {
+	if err := s.svc.Passwords.SetPassword(t.Context(), name, "pw-"+name+"-secret"); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -61,7 +61,7 @@ func TestSessionEndsWhenCredentialsChange(t *testing.T) {
 			adminCall(t, admin, "PUT", "/admin/users/alice/password", `{"password": "a-new-password-for-alice"}`)
 		}, true},
 		{"password set as keygate users password does", func(t *testing.T, e *env, _ *httptest.Server) {
-			if err := e.svc.Accounts.SetPassword(t.Context(), "alice", "a-new-password-for-alice"); err != nil {
+			if err := e.svc.Passwords.SetPassword(t.Context(), "alice", "a-new-password-for-alice"); err != nil {
 				t.Fatal(err)
 			}
 		}, true},

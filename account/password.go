@@ -37,14 +37,14 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request, v *visi
 	if newPassword != r.PostForm.Get("confirm") {
 		return again(http.StatusBadRequest, "The new password and its repetition differ.")
 	}
-	if _, err := h.svc.Accounts.CheckPassword(r.Context(), v.user.Name, r.PostForm.Get("current"), h.trusted.ClientAddr(r)); err != nil {
+	if _, err := h.svc.Passwords.CheckPassword(r.Context(), v.user.Name, r.PostForm.Get("current"), h.trusted.ClientAddr(r)); err != nil {
 		status, ok := h.passwordRefused(w, err)
 		if !ok {
 			return err
 		}
 		return again(status, passwordProblem(err, "The current password is not right."))
 	}
-	if err := h.svc.Accounts.SetPassword(r.Context(), v.user.Name, newPassword); err != nil {
+	if err := h.svc.Passwords.SetPassword(r.Context(), v.user.Name, newPassword); err != nil {
 		var in *authz.InputError
 		if errors.As(err, &in) {
 			return again(http.StatusBadRequest, "The new password must be 8 to 256 characters.")

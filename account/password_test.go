@@ -30,7 +30,7 @@ func TestChangePassword(t *testing.T) {
 		if p.status != status || !strings.Contains(p.body, says) {
 			t.Errorf("%s: %d, want %d saying %q\n%s", what, p.status, status, says, p.body)
 		}
-		if _, err := e.svc.Accounts.CheckPassword(t.Context(), "alice", "pw-alice-secret", netip.MustParseAddr("192.0.2.1")); err != nil {
+		if _, err := e.svc.Passwords.CheckPassword(t.Context(), "alice", "pw-alice-secret", netip.MustParseAddr("192.0.2.1")); err != nil {
 			t.Errorf("%s: the old password no longer works: %v", what, err)
 		}
 		if q := elsewhere.get("/account/profile"); q.status != http.StatusOK {
@@ -71,10 +71,10 @@ func TestChangePassword(t *testing.T) {
 	if q := replay.get("/account/profile"); q.status != http.StatusSeeOther {
 		t.Errorf("the old session cookie: %d, want 303 to sign-in", q.status)
 	}
-	if _, err := e.svc.Accounts.CheckPassword(t.Context(), "alice", "pw-alice-secret", netip.MustParseAddr("192.0.2.1")); err == nil {
+	if _, err := e.svc.Passwords.CheckPassword(t.Context(), "alice", "pw-alice-secret", netip.MustParseAddr("192.0.2.1")); err == nil {
 		t.Error("the old password still signs in")
 	}
-	if _, err := e.svc.Accounts.CheckPassword(t.Context(), "alice", "a-new-password", netip.MustParseAddr("192.0.2.1")); err != nil {
+	if _, err := e.svc.Passwords.CheckPassword(t.Context(), "alice", "a-new-password", netip.MustParseAddr("192.0.2.1")); err != nil {
 		t.Errorf("the new password: %v", err)
 	}
 }
@@ -94,7 +94,7 @@ func TestChangePasswordLimited(t *testing.T) {
 	if p.status != http.StatusTooManyRequests || p.header.Get("Retry-After") == "" {
 		t.Errorf("right password past the limit: %d Retry-After %q, want 429 with Retry-After", p.status, p.header.Get("Retry-After"))
 	}
-	if _, err := e.svc.Accounts.CheckPassword(t.Context(), "alice", "a-new-password", netip.MustParseAddr("192.0.2.1")); err == nil {
+	if _, err := e.svc.Passwords.CheckPassword(t.Context(), "alice", "a-new-password", netip.MustParseAddr("192.0.2.1")); err == nil {
 		t.Error("the password changed past the limit")
 	}
 }

@@ -178,7 +178,7 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PostForm.Get("username")
-	u, err := h.svc.Accounts.CheckPassword(r.Context(), name, r.PostForm.Get("password"), h.trusted.ClientAddr(r))
+	u, err := h.svc.Passwords.CheckPassword(r.Context(), name, r.PostForm.Get("password"), h.trusted.ClientAddr(r))
 	if err != nil {
 		status, ok := h.passwordRefused(w, err)
 		if !ok {

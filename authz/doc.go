@@ -7,7 +7,7 @@
 //
 // # Parts
 //
-// [New] builds a [Service]: three parts on one store, sharing one keyring
+// [New] builds a [Service]: four parts on one store, sharing one keyring
 // (the digest keys, auth.digest_keys) and one set of repositories.
 //
 //   - [Verifier] is the request path: [Verifier.Verify] checks a request's
@@ -18,14 +18,16 @@
 //     listens for the invalidations other replicas publish (invalidate.go).
 //     A cached credential verifies without a store round trip or an
 //     allocation.
-//   - [Accounts] keeps users (issue.go), passwords and password sign-in
-//     (password.go), named keys and their retrievable tokens (issue.go,
-//     keytoken.go), the ApiKey pair (apikey.go), per-credential limits
-//     (ratelimit.go) and credentials made by credentials (derive.go).
+//   - [Accounts] keeps users (issue.go), named keys and their retrievable
+//     tokens (issue.go, keytoken.go), the ApiKey pair (apikey.go),
+//     per-credential limits (ratelimit.go) and credentials made by
+//     credentials (derive.go).
+//   - [Passwords] sets users' passwords and signs users in with them,
+//     within the limits on failures and on hashes at once (password.go).
 //   - [OAuth] keeps OAuth2 clients and runs the client-credentials and
 //     refresh grants, revocation and introspection (oauth.go).
 //
-// Accounts and OAuth change what the Verifier caches: every change is
+// Accounts, Passwords and OAuth change what the Verifier caches: every change is
 // published on the store's events, and every replica's Verifier drops or
 // marks its entry. Consumers hold the part they need, or declare an
 // interface of the methods they call (proxy's Authenticator is the

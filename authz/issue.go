@@ -13,7 +13,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/keygate/keygate/config"
 	"github.com/keygate/keygate/internal/audit"
 	"github.com/keygate/keygate/store"
 )
@@ -61,14 +60,11 @@ func newID() string {
 	return "cred_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
 }
 
-// Accounts keeps users and their passwords, named keys, the ApiKey pair,
-// and credentials made by credentials (derive.go). It is safe for
-// concurrent use.
+// Accounts keeps users, named keys, the ApiKey pair, and credentials
+// made by credentials (derive.go); [Passwords] keeps the users'
+// passwords. It is safe for concurrent use.
 type Accounts struct {
 	*core
-	selfSvc config.SelfService
-	// hashing bounds password checks running at once (self_service).
-	hashing *hashSlots
 }
 
 // CreateUser adds a user. API sets and scopes are what the user's

@@ -172,35 +172,35 @@ func TestPasswords(t *testing.T) {
 		}
 		defer s.Close()
 		mustUser(t, s, "quinn", []string{"orders"}, []string{"read"})
-		if err := s.Accounts.SetPassword(ctx, "quinn", "short"); !errors.Is(err, ErrInvalidInput) {
+		if err := s.Passwords.SetPassword(ctx, "quinn", "short"); !errors.Is(err, ErrInvalidInput) {
 			t.Errorf("short password: %v", err)
 		}
-		if err := s.Accounts.SetPassword(ctx, "quinn", "correct horse battery"); err != nil {
+		if err := s.Passwords.SetPassword(ctx, "quinn", "correct horse battery"); err != nil {
 			t.Fatal(err)
 		}
 		a, b := netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr("198.51.100.2")
-		if u, err := s.Accounts.CheckPassword(ctx, "quinn", "correct horse battery", a); err != nil || u.Name != "quinn" {
+		if u, err := s.Passwords.CheckPassword(ctx, "quinn", "correct horse battery", a); err != nil || u.Name != "quinn" {
 			t.Fatalf("right password: %v", err)
 		}
 		for _, c := range []struct{ name, pw string }{{"quinn", "wrong password"}, {"nobody", "correct horse battery"}} {
 			t.Run(c.name+" "+c.pw, func(t *testing.T) {
-				if _, err := s.Accounts.CheckPassword(ctx, c.name, c.pw, a); !errors.Is(err, ErrInvalid) {
+				if _, err := s.Passwords.CheckPassword(ctx, c.name, c.pw, a); !errors.Is(err, ErrInvalid) {
 					t.Errorf("CheckPassword(%s, %s): %v, want ErrInvalid", c.name, c.pw, err)
 				}
 			})
 		}
 		// Per user: 3 failures, then even the right password is refused.
-		s.Accounts.CheckPassword(ctx, "quinn", "wrong", b)
-		s.Accounts.CheckPassword(ctx, "quinn", "wrong", b)
-		if _, err := s.Accounts.CheckPassword(ctx, "quinn", "correct horse battery", b); !errors.Is(err, ErrTooManyAttempts) {
+		s.Passwords.CheckPassword(ctx, "quinn", "wrong", b)
+		s.Passwords.CheckPassword(ctx, "quinn", "wrong", b)
+		if _, err := s.Passwords.CheckPassword(ctx, "quinn", "correct horse battery", b); !errors.Is(err, ErrTooManyAttempts) {
 			t.Errorf("after 3 failures for the user: %v, want ErrTooManyAttempts", err)
 		}
 		// Per address: a's 2 failures + 3 more = 5, for any user.
 		mustUser(t, s, "rita", []string{"orders"}, []string{"read"})
 		for _, name := range []string{"n1", "n2", "n3"} {
-			s.Accounts.CheckPassword(ctx, name, "x", a)
+			s.Passwords.CheckPassword(ctx, name, "x", a)
 		}
-		if _, err := s.Accounts.CheckPassword(ctx, "rita", "whatever1", a); !errors.Is(err, ErrTooManyAttempts) {
+		if _, err := s.Passwords.CheckPassword(ctx, "rita", "whatever1", a); !errors.Is(err, ErrTooManyAttempts) {
 			t.Errorf("after 5 failures from one address: %v, want ErrTooManyAttempts", err)
 		}
 	})

@@ -57,24 +57,37 @@ const (
 
 func passwordKey(name string) string { return "password/" + name }
 
+// Passwords sets users' passwords and signs users in with them, within
+// the self-service limits on failures and on hashes running at once. It
+// is safe for concurrent use.
+type Passwords struct {
+	*core
+	// accounts holds the users: read before a hash, given a new
+	// SessionEpoch after a password is set.
+	accounts *Accounts
+	selfSvc  config.SelfService
+	// hashing bounds password checks running at once (self_service).
+	hashing *hashSlots
+}
+
 // SetPassword sets a user's password, stored as an argon2id hash in a
 // record of its own, and ends the user's account-page sessions: the hash
 // is written first, then a new SessionEpoch, so that a sign-in that
 // checked the old password (CheckPassword reads the user before the hash)
 // holds the old epoch. If the second write fails, the error says so and
 // setting the password again ends the sessions.
-func (s *Accounts) SetPassword(ctx context.Context, name, password string) error {
+func (s *Passwords) SetPassword(ctx context.Context, name, password string) error {
 	if len(password) < 8 || len(password) > 256 {
 		return invalid("password", "must be 8 to 256 bytes")
 	}
-	if _, err := s.GetUser(ctx, name); err != nil {
+	if _, err := s.accounts.GetUser(ctx, name); err != nil {
 		return err
 	}
 	hash := hashPassword(password)
 	if err := s.db.refs.put(ctx, passwordKey(name), &hash); err != nil {
 		return err
 	}
-	_, err := s.updateUser(ctx, name, func(u *User) error {
+	_, err := s.accounts.updateUser(ctx, name, func(u *User) error {
 		u.SessionEpoch = newID()
 		return nil
 	})
@@ -143,7 +156,7 @@ func failKey(kind, who string) string { return "pwfail/" + kind + "/" + who }
 // user's count and gives the address's back. Attempts refused before the
 // hash are given back too: the counters hold failures and attempts in
 // progress, nothing else.
-func (s *Accounts) CheckPassword(ctx context.Context, name, password string, client netip.Addr) (*User, error) {
+func (s *Passwords) CheckPassword(ctx context.Context, name, password string, client netip.Addr) (*User, error) {
 	if !nameRe.MatchString(name) {
 		name = "_invalid" // still counted and timed like any other name
 	}
@@ -178,7 +191,7 @@ func (s *Accounts) CheckPassword(ctx context.Context, name, password string, cli
 // reserveAttempt counts one attempt on the address's counter, then the
 // user's: a count past its limit is given back (with those taken before)
 // and the attempt refused.
-func (s *Accounts) reserveAttempt(ctx context.Context, addrKey, userKey string) error {
+func (s *Passwords) reserveAttempt(ctx context.Context, addrKey, userKey string) error {
 	ss := s.selfSvc
 	limits := [2]int64{int64(ss.MaxPasswordFailuresPerAddress), int64(ss.MaxPasswordFailuresPerUser)}
 	for i, key := range [2]string{addrKey, userKey} {
@@ -202,7 +215,7 @@ func (s *Accounts) reserveAttempt(ctx context.Context, addrKey, userKey string) 
 // giveBack takes back one counted attempt from each key. It runs even
 // when the request was cancelled; a failure leaves a count too high until
 // the window ends, which errs on the side of refusing.
-func (s *Accounts) giveBack(ctx context.Context, keys ...string) {
+func (s *Passwords) giveBack(ctx context.Context, keys ...string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	for _, key := range keys {
@@ -218,8 +231,8 @@ func (s *Accounts) giveBack(ctx context.Context, keys ...string) {
 // then the user's SessionEpoch) never pairs the old password with the new
 // epoch. ok is false for an unknown user, a wrong password or a disabled
 // user, who all cost one hash.
-func (s *Accounts) checkPassword(ctx context.Context, name, password string) (u *User, ok bool, err error) {
-	u, err = s.GetUser(ctx, name)
+func (s *Passwords) checkPassword(ctx context.Context, name, password string) (u *User, ok bool, err error) {
+	u, err = s.accounts.GetUser(ctx, name)
 	if err != nil && !errors.Is(err, ErrUserNotFound) {
 		s.metrics.passwords[pwStoreError].Inc()
 		return nil, false, fmt.Errorf("%w: %w", ErrUnavailable, err)

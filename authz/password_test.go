@@ -58,7 +58,7 @@ func TestPasswordAttemptsReservedBeforeHashing(t *testing.T) {
 			ss := config.SelfService{MaxPasswordFailuresPerUser: limit, MaxPasswordFailuresPerAddress: 1000, PasswordCheckQueueTimeout: time.Minute}
 			svcs := passwordReplicas(t, backend, ss)
 			mustUser(t, svcs[0], "quinn", []string{"orders"}, []string{"read"})
-			if err := svcs[0].Accounts.SetPassword(t.Context(), "quinn", "correct horse battery"); err != nil {
+			if err := svcs[0].Passwords.SetPassword(t.Context(), "quinn", "correct horse battery"); err != nil {
 				t.Fatal(err)
 			}
 
@@ -68,7 +68,7 @@ func TestPasswordAttemptsReservedBeforeHashing(t *testing.T) {
 			for i := range errs {
 				wg.Go(func() {
 					<-start
-					_, errs[i] = svcs[i%len(svcs)].Accounts.CheckPassword(t.Context(), "quinn", fmt.Sprintf("wrong password %d", i), addr(i))
+					_, errs[i] = svcs[i%len(svcs)].Passwords.CheckPassword(t.Context(), "quinn", fmt.Sprintf("wrong password %d", i), addr(i))
 				})
 			}
 			close(start)
@@ -91,7 +91,7 @@ func TestPasswordAttemptsReservedBeforeHashing(t *testing.T) {
 			if invalid > limit || total > limit || invalid+refused != 40 {
 				t.Errorf("40 wrong passwords at once: %d wrong, %d refused, %d hashed; want at most %d wrong and hashed, the rest refused", invalid, refused, total, limit)
 			}
-			_, err := svcs[len(svcs)-1].Accounts.CheckPassword(t.Context(), "quinn", "correct horse battery", addr(99))
+			_, err := svcs[len(svcs)-1].Passwords.CheckPassword(t.Context(), "quinn", "correct horse battery", addr(99))
 			var re *RetryError
 			if !errors.As(err, &re) || !errors.Is(err, ErrTooManyAttempts) || re.Wait != config.DefaultPasswordFailureWindow {
 				t.Errorf("right password afterwards: %v, want a RetryError wrapping ErrTooManyAttempts, wait %s", err, config.DefaultPasswordFailureWindow)
@@ -115,33 +115,33 @@ func TestPasswordChecksAtOnce(t *testing.T) {
 		want error
 	}{
 		{"process at its limit", func(s *Service) func() {
-			s.Accounts.hashing.all <- struct{}{}
-			s.Accounts.hashing.all <- struct{}{}
-			return func() { s.Accounts.hashing.release(); s.Accounts.hashing.release() }
+			s.Passwords.hashing.all <- struct{}{}
+			s.Passwords.hashing.all <- struct{}{}
+			return func() { s.Passwords.hashing.release(); s.Passwords.hashing.release() }
 		}, addr(1), ErrSignInBusy},
 		{"address at its limit", func(s *Service) func() {
-			s.Accounts.hashing.enter(addr(1))
-			s.Accounts.hashing.enter(addr(1))
-			return func() { s.Accounts.hashing.leave(addr(1)); s.Accounts.hashing.leave(addr(1)) }
+			s.Passwords.hashing.enter(addr(1))
+			s.Passwords.hashing.enter(addr(1))
+			return func() { s.Passwords.hashing.leave(addr(1)); s.Passwords.hashing.leave(addr(1)) }
 		}, addr(1), ErrTooManyAttempts},
 		{"another address at its limit", func(s *Service) func() {
-			s.Accounts.hashing.enter(addr(2))
-			s.Accounts.hashing.enter(addr(2))
-			return func() { s.Accounts.hashing.leave(addr(2)); s.Accounts.hashing.leave(addr(2)) }
+			s.Passwords.hashing.enter(addr(2))
+			s.Passwords.hashing.enter(addr(2))
+			return func() { s.Passwords.hashing.leave(addr(2)); s.Passwords.hashing.leave(addr(2)) }
 		}, addr(1), nil},
 		{"one turn of the process left", func(s *Service) func() {
-			s.Accounts.hashing.all <- struct{}{}
-			return s.Accounts.hashing.release
+			s.Passwords.hashing.all <- struct{}{}
+			return s.Passwords.hashing.release
 		}, addr(1), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := passwordReplicas(t, "embedded", ss)[0]
 			mustUser(t, s, "quinn", []string{"orders"}, []string{"read"})
-			if err := s.Accounts.SetPassword(t.Context(), "quinn", "correct horse battery"); err != nil {
+			if err := s.Passwords.SetPassword(t.Context(), "quinn", "correct horse battery"); err != nil {
 				t.Fatal(err)
 			}
 			release := tc.hold(s)
-			_, err := s.Accounts.CheckPassword(t.Context(), "quinn", "correct horse battery", tc.from)
+			_, err := s.Passwords.CheckPassword(t.Context(), "quinn", "correct horse battery", tc.from)
 			release()
 			if tc.want == nil {
 				if err != nil {
@@ -161,7 +161,7 @@ func TestPasswordChecksAtOnce(t *testing.T) {
 					t.Errorf("counter %s: %d, want 0 (the attempt given back)", key, n)
 				}
 			}
-			if _, err := s.Accounts.CheckPassword(t.Context(), "quinn", "correct horse battery", tc.from); err != nil {
+			if _, err := s.Passwords.CheckPassword(t.Context(), "quinn", "correct horse battery", tc.from); err != nil {
 				t.Errorf("right password once the checks are done: %v", err)
 			}
 		})

@@ -39,7 +39,7 @@ type Options struct {
 	Traced bool
 }
 
-// Service is the credential model's three parts, built on one store with
+// Service is the credential model's four parts, built on one store with
 // one keyring (the digest keys) and one set of repositories. Each part
 // is safe for concurrent use. A consumer takes the part it needs, or
 // declares an interface of the few methods it calls (proxy's
@@ -48,15 +48,17 @@ type Service struct {
 	// Verifier answers "who is this, and may they?" on the request path:
 	// the cache, strikes and invalidations between replicas.
 	Verifier *Verifier
-	// Accounts keeps users, passwords, named keys, the ApiKey pair and
-	// credentials derived from credentials.
+	// Accounts keeps users, named keys, the ApiKey pair and credentials
+	// derived from credentials.
 	Accounts *Accounts
+	// Passwords sets users' passwords and signs users in with them.
+	Passwords *Passwords
 	// OAuth keeps OAuth clients and issues, refreshes, revokes and
 	// introspects their tokens.
 	OAuth *OAuth
 }
 
-// core is what the three parts share: the store and its typed
+// core is what the four parts share: the store and its typed
 // repositories, the keyring, the clock, the metrics, and the way to tell
 // every replica's Verifier to forget a credential (publish).
 type core struct {
@@ -75,8 +77,8 @@ type core struct {
 // New builds the Service on an open store: it loads the digest keys (or
 // the generated one, creating it at first start), sizes the caches and
 // starts listening for invalidations from other replicas. One
-// constructor builds all three parts because they must share the keyring
-// and the Verifier's cache (which Accounts and OAuth invalidate): parts
+// constructor builds all four parts because they must share the keyring
+// and the Verifier's cache (which the others invalidate): parts
 // built apart could disagree on both.
 func New(ctx context.Context, cfg config.Auth, st store.Store, opts Options) (*Service, error) {
 	log := opts.Logger
@@ -105,10 +107,12 @@ func New(ctx context.Context, cfg config.Auth, st store.Store, opts Options) (*S
 	if c.verifier, err = newVerifier(c, cfg); err != nil {
 		return nil, err
 	}
+	accounts := &Accounts{core: c}
 	return &Service{
-		Verifier: c.verifier,
-		Accounts: &Accounts{core: c, selfSvc: selfSvc, hashing: newHashSlots(selfSvc)},
-		OAuth:    &OAuth{core: c, oauth: oauth},
+		Verifier:  c.verifier,
+		Accounts:  accounts,
+		Passwords: &Passwords{core: c, accounts: accounts, selfSvc: selfSvc, hashing: newHashSlots(selfSvc)},
+		OAuth:     &OAuth{core: c, oauth: oauth},
 	}, nil
 }
 

@@ -101,7 +101,7 @@ func TestAdminCredential(t *testing.T) {
 		// self-service and admin APIs alike; he is no administrator.
 		want(t, "set bob's password", e.call(t, "PUT", "/admin/users/bob/password", key, `{"password": "bob-password-1"}`), 204)
 		wantFields(t, e.audit(t, "set_password", 1)[0], map[string]string{"actor": "root", "user": "bob"})
-		if _, err := e.svc.Accounts.CheckPassword(t.Context(), "bob", "bob-password-1", netipLoopback); err != nil {
+		if _, err := e.svc.Passwords.CheckPassword(t.Context(), "bob", "bob-password-1", netipLoopback); err != nil {
 			t.Errorf("bob's password does not work: %v", err)
 		}
 		wantError(t, "bob's password on the admin API", e.call(t, "GET", "/admin/users", basic("bob", "bob-password-1"), ""), 403, "forbidden")

@@ -15,7 +15,7 @@ import (
 func TestNarrowKeyIsNotRoot(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		e.user(t, "root", []string{"orders", "billing"}, "ADMIN")
-		if err := e.svc.Accounts.SetPassword(t.Context(), "root", "root-password-1"); err != nil {
+		if err := e.svc.Passwords.SetPassword(t.Context(), "root", "root-password-1"); err != nil {
 			t.Fatal(err)
 		}
 		tok, _, err := e.svc.Accounts.CreateKey(t.Context(), "root", authz.KeySpec{Handle: "billing", APISets: []string{"billing"}})
@@ -47,7 +47,7 @@ func TestNarrowKeyIsNotRoot(t *testing.T) {
 func TestGrantOnlyWhatYouHold(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		e.user(t, "ordersadmin", []string{"orders"}, "ADMIN")
-		if err := e.svc.Accounts.SetPassword(t.Context(), "ordersadmin", "orders-password-1"); err != nil {
+		if err := e.svc.Passwords.SetPassword(t.Context(), "ordersadmin", "orders-password-1"); err != nil {
 			t.Fatal(err)
 		}
 		e.user(t, "root", []string{"orders", "billing"}, "ADMIN")

@@ -178,7 +178,7 @@ func (h *Handler) authenticate(r *http.Request) (*actor, error) {
 			}
 		}
 	}
-	c, err := httpkit.Authenticate(r, h.svc.Accounts, h.svc.Verifier, httpkit.PeerAddr(r.RemoteAddr), h.retryAfter)
+	c, err := httpkit.Authenticate(r, h.svc.Passwords, h.svc.Accounts, h.svc.Verifier, httpkit.PeerAddr(r.RemoteAddr), h.retryAfter)
 	switch {
 	case errors.Is(err, httpkit.ErrNoCaller):
 		return nil, errNoAdmin

@@ -87,7 +87,7 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, a *actor) e
 		return err
 	}
 	// Checked before anything is made: a request that fails creates
-	// nothing. (authz.SetPassword applies the same rule.)
+	// nothing. (authz.Passwords.SetPassword applies the same rule.)
 	if req.Password != nil && (len(*req.Password) < minPassword || len(*req.Password) > maxPassword) {
 		return httpkit.BadRequest("password: must be %d to %d bytes", minPassword, maxPassword)
 	}
@@ -103,7 +103,7 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, a *actor) e
 		return err
 	}
 	if req.Password != nil {
-		if err := h.svc.Accounts.SetPassword(r.Context(), u.Name, *req.Password); err != nil {
+		if err := h.svc.Passwords.SetPassword(r.Context(), u.Name, *req.Password); err != nil {
 			e := *httpkit.FromAuthz(err)
 			e.Description = fmt.Sprintf("The user was created, but their password was not set (%s) Set it with PUT /admin/users/%s/password.", e.Description, u.Name)
 			return &e
@@ -114,8 +114,8 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, a *actor) e
 	return nil
 }
 
-// The password rule of authz.SetPassword, checked before a user is
-// created with one.
+// The password rule of authz.Passwords.SetPassword, checked before a
+// user is created with one.
 const (
 	minPassword = 8
 	maxPassword = 256
@@ -225,7 +225,7 @@ func (h *Handler) setPassword(w http.ResponseWriter, r *http.Request, a *actor) 
 		return httpkit.BadRequest("password: required")
 	}
 	name := r.PathValue("name")
-	if err := h.svc.Accounts.SetPassword(r.Context(), name, req.Password); err != nil {
+	if err := h.svc.Passwords.SetPassword(r.Context(), name, req.Password); err != nil {
 		return err
 	}
 	httpkit.WriteNoContent(w)

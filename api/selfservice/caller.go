@@ -139,7 +139,7 @@ func (h *Handler) creator(ctx context.Context, c *caller) (by string, p *authz.P
 // or a credential of their own (Bearer key token or access token, or an
 // ApiKey pair), whatever its API sets.
 func (h *Handler) authenticate(r *http.Request) (*caller, error) {
-	c, err := httpkit.Authenticate(r, h.svc.Accounts, h.svc.Verifier, h.trusted.ClientAddr(r), h.retryAfter)
+	c, err := httpkit.Authenticate(r, h.svc.Passwords, h.svc.Accounts, h.svc.Verifier, h.trusted.ClientAddr(r), h.retryAfter)
 	if err != nil {
 		return nil, err
 	}

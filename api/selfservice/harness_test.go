@@ -119,7 +119,7 @@ func (e *env) user(t *testing.T, name string, sets, scopes []string, authorities
 	if _, err := e.svc.Accounts.CreateUser(t.Context(), authz.User{Name: name, APISets: sets, Scopes: scopes, Authorities: authorities}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.svc.Accounts.SetPassword(t.Context(), name, "pw-"+name+"-secret"); err != nil {
+	if err := e.svc.Passwords.SetPassword(t.Context(), name, "pw-"+name+"-secret"); err != nil {
 		t.Fatal(err)
 	}
 	return basic(name, "pw-"+name+"-secret")

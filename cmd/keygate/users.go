@@ -88,7 +88,7 @@ func usersDisable(disable bool) func(*flag.FlagSet) action {
 // standard input after the name.
 func usersPassword(*flag.FlagSet) action {
 	return func(ctx context.Context, s *authz.Service, args []string, stdout, _ io.Writer) error {
-		if err := s.Accounts.SetPassword(ctx, args[0], args[1]); err != nil {
+		if err := s.Passwords.SetPassword(ctx, args[0], args[1]); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "password of %s set\n", args[0])

@@ -55,10 +55,15 @@ type Caller struct {
 	Identity *authz.Identity
 }
 
-// Users is what Authenticate asks of the accounts: a password check and a
-// user by name. *authz.Accounts has them.
-type Users interface {
+// Passwords is what Authenticate asks of password sign-in: a password
+// check. *authz.Passwords has it.
+type Passwords interface {
 	CheckPassword(ctx context.Context, name, password string, client netip.Addr) (*authz.User, error)
+}
+
+// Users is what Authenticate asks of the accounts: a user by name.
+// *authz.Accounts has it.
+type Users interface {
 	GetUser(ctx context.Context, name string) (*authz.User, error)
 }
 
@@ -69,6 +74,7 @@ type Credentials interface {
 }
 
 var (
+	_ Passwords   = (*authz.Passwords)(nil)
 	_ Users       = (*authz.Accounts)(nil)
 	_ Credentials = (*authz.Verifier)(nil)
 )
@@ -81,7 +87,7 @@ var (
 // credential of their own (Bearer key token or access token, or an ApiKey
 // pair), whatever its API sets. A disabled user is refused either way.
 // Errors are *Error values (see Answer).
-func Authenticate(r *http.Request, users Users, creds Credentials, client netip.Addr, retryAfter int) (*Caller, error) {
+func Authenticate(r *http.Request, passwords Passwords, users Users, creds Credentials, client netip.Addr, retryAfter int) (*Caller, error) {
 	ctx := r.Context()
 	values := r.Header["Authorization"]
 	if len(values) == 1 && IsBasic(values[0]) {
@@ -89,7 +95,7 @@ func Authenticate(r *http.Request, users Users, creds Credentials, client netip.
 		if !ok {
 			return nil, ErrMalformedAuth
 		}
-		u, err := users.CheckPassword(ctx, name, password, client)
+		u, err := passwords.CheckPassword(ctx, name, password, client)
 		if err != nil {
 			return nil, SignInError(err, retryAfter)
 		}
