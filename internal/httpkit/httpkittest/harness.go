@@ -114,6 +114,19 @@ func User(t *testing.T, svc *authz.Service, name string, sets, scopes []string, 
 	return password
 }
 
+// RevokeKey revokes owner's named key handle as an administrator does
+// (authz's Revoke): the record stays, marked revoked.
+func RevokeKey(t *testing.T, svc *authz.Service, owner, handle string) {
+	t.Helper()
+	cred, err := svc.Accounts.KeyByHandle(t.Context(), owner, handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Accounts.Revoke(t.Context(), cred.ID); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Basic is an HTTP Basic Authorization value.
 func Basic(user, password string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
