@@ -61,12 +61,7 @@ routes:
 
 func (s *site) user(t *testing.T, name string, sets []string, authorities ...string) {
 	t.Helper()
-	if _, err := s.svc.Accounts.CreateUser(t.Context(), authz.User{Name: name, APISets: sets, Scopes: []string{"read", "write"}, Authorities: authorities}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.svc.Passwords.SetPassword(t.Context(), name, "pw-"+name+"-secret"); err != nil {
-		t.Fatal(err)
-	}
+	httpkittest.User(t, s.svc, name, sets, []string{"read", "write"}, authorities...)
 }
 
 // call sends a request through keygate's proxy with an Authorization

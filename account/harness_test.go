@@ -99,12 +99,7 @@ routes:
 // user makes a user with the password "pw-<name>-secret".
 func (e *env) user(t *testing.T, name string, sets []string, authorities ...string) {
 	t.Helper()
-	if _, err := e.svc.Accounts.CreateUser(t.Context(), authz.User{Name: name, APISets: sets, Scopes: []string{"read", "write"}, Authorities: authorities}); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.svc.Passwords.SetPassword(t.Context(), name, "pw-"+name+"-secret"); err != nil {
-		t.Fatal(err)
-	}
+	httpkittest.User(t, e.svc, name, sets, []string{"read", "write"}, authorities...)
 }
 
 // signedIn creates the user (as user does) and returns a browser signed

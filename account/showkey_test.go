@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/authz"
+	"github.com/keygate/keygate/internal/httpkit/httpkittest"
 )
 
 // retrievable is the auth section that turns retrievable secrets on.
@@ -91,13 +92,7 @@ func TestShowKey(t *testing.T) {
 	}
 
 	// A revoked key (an administrator's Revoke keeps it listed): likewise.
-	cred, err := e.svc.Accounts.KeyByHandle(t.Context(), "alice", "ci")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.svc.Accounts.Revoke(t.Context(), cred.ID); err != nil {
-		t.Fatal(err)
-	}
+	httpkittest.RevokeKey(t, e.svc, "alice", "ci")
 	if p := b.get("/account/profile"); !strings.Contains(p.body, `class="handle">ci<`) || strings.Contains(p.body, showForm("ci")) {
 		t.Errorf("Profile: want the revoked ci listed without Show key")
 	}

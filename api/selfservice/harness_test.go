@@ -116,13 +116,7 @@ routes:
 // user creates a user with a password ("pw-" and the name).
 func (e *env) user(t *testing.T, name string, sets, scopes []string, authorities ...string) string {
 	t.Helper()
-	if _, err := e.svc.Accounts.CreateUser(t.Context(), authz.User{Name: name, APISets: sets, Scopes: scopes, Authorities: authorities}); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.svc.Passwords.SetPassword(t.Context(), name, "pw-"+name+"-secret"); err != nil {
-		t.Fatal(err)
-	}
-	return basic(name, "pw-"+name+"-secret")
+	return basic(name, httpkittest.User(t, e.svc, name, sets, scopes, authorities...))
 }
 
 func basic(user, password string) string { return httpkittest.Basic(user, password) }

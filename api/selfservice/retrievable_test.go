@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keygate/keygate/internal/httpkit/httpkittest"
 )
 
 // encryptionKeys turns retrievable secrets on (issue 5 point 4).
@@ -85,13 +87,7 @@ func TestRetrievableSecrets(t *testing.T) {
 		}
 
 		// A revoked key keeps its handle but shows no token.
-		cred, err := e.svc.Accounts.KeyByHandle(t.Context(), "alice", "ci")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := e.svc.Accounts.Revoke(t.Context(), cred.ID); err != nil {
-			t.Fatal(err)
-		}
+		httpkittest.RevokeKey(t, e.svc, "alice", "ci")
 		if s := e.show(t, "/user/keys/ci", alice); s.Token != nil || s.Usage != nil {
 			t.Errorf("a revoked key shows its token")
 		}

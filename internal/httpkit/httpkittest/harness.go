@@ -100,6 +100,33 @@ func CoreLog(t *testing.T, cfg *config.Config, now func() time.Time, log *zap.Lo
 	return st, svc
 }
 
+// User makes a user on svc with these API sets, scopes and authorities
+// and the password "pw-<name>-secret", which it returns.
+func User(t *testing.T, svc *authz.Service, name string, sets, scopes []string, authorities ...string) string {
+	t.Helper()
+	if _, err := svc.Accounts.CreateUser(t.Context(), authz.User{Name: name, APISets: sets, Scopes: scopes, Authorities: authorities}); err != nil {
+		t.Fatal(err)
+	}
+	password := "pw-" + name + "-secret"
+	if err := svc.Passwords.SetPassword(t.Context(), name, password); err != nil {
+		t.Fatal(err)
+	}
+	return password
+}
+
+// RevokeKey revokes owner's named key handle as an administrator does
+// (authz's Revoke): the record stays, marked revoked.
+func RevokeKey(t *testing.T, svc *authz.Service, owner, handle string) {
+	t.Helper()
+	cred, err := svc.Accounts.KeyByHandle(t.Context(), owner, handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Accounts.Revoke(t.Context(), cred.ID); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Basic is an HTTP Basic Authorization value.
 func Basic(user, password string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))

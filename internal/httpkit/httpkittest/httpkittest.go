@@ -2,8 +2,8 @@
 // the credential service on a real store built from a config (Core), a
 // whole keygate on loopback ports for the flows that cross front ends
 // (gatewaytest.Gateway), HTTP calls and the checks of their answers (Do, Want,
-// WantError), and the checks of an API's OpenAPI document (CheckOpenAPI,
-// CheckRefs, CheckServed, CheckPlainWords, and LoadOpenAPI, whose client
+// WantError), and the checks of an API's OpenAPI document (CheckDocument,
+// CheckOpenAPI, CheckRefs, CheckServed, CheckPlainWords, and LoadOpenAPI, whose client
 // validates every call against the document).
 package httpkittest
 
@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -56,6 +57,32 @@ func CheckOpenAPI(t *testing.T, raw []byte, routes []string, prefix string) {
 		}
 	}
 	CheckRefs(t, raw)
+}
+
+// Routed is an API that lists its routes ("METHOD pattern"), as
+// httpkit.API does.
+type Routed interface {
+	http.Handler
+	Routes() []string
+}
+
+// CheckDocument holds an API's OpenAPI document, read from file, against
+// the API h: CheckOpenAPI with its routes and prefix; valid OpenAPI 3.0
+// (LintOpenAPI: openapi3's Validate, examples included, servers, no
+// nullable without a type); and CheckServed at servedAt, to anyone. It
+// returns the document.
+func CheckDocument(t *testing.T, file string, h Routed, prefix, servedAt string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	CheckOpenAPI(t, raw, h.Routes(), prefix)
+	if _, err := LintOpenAPI(raw); err != nil {
+		t.Error(err)
+	}
+	CheckServed(t, h, servedAt, raw)
+	return raw
 }
 
 // CheckRefs fails the test for every $ref in the JSON document raw that
