@@ -49,6 +49,17 @@ func TestParseDefaults(t *testing.T) {
 	}
 }
 
+// readTestdata returns testdata/name, a config shared with other
+// packages' tests (cmd/keygate's check reads three-mistakes.yaml too).
+func readTestdata(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 func TestParseReportsEveryProblem(t *testing.T) {
 	tests := []struct {
 		name string
@@ -57,20 +68,7 @@ func TestParseReportsEveryProblem(t *testing.T) {
 	}{
 		{
 			name: "three mistakes",
-			yaml: `
-listen: ":8080"
-store:
-  driver: redis
-routes:
-  - name: a
-    path_prefix: /a
-    upstream: ftp://example.com
-    api_set: s
-  - name: b
-    path_prefix: /b
-    upstream: http://127.0.0.1:1
-    auth: sometimes
-`,
+			yaml: readTestdata(t, "three-mistakes.yaml"),
 			want: []string{
 				"store.redis.addrs: required when store.driver is redis",
 				"routes[0].upstream: scheme must be http, https or unix",
