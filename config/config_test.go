@@ -13,6 +13,22 @@ func env(vars map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
 }
 
+// checkProblem fails the test unless err, Parse's answer, is as want
+// says: "" means valid (no error), anything else a problem the error must
+// contain. It reports whether err was as wanted.
+func checkProblem(t *testing.T, err error, want string) bool {
+	t.Helper()
+	switch {
+	case want == "" && err != nil:
+		t.Errorf("got %v, want valid", err)
+		return false
+	case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+		t.Errorf("got error %v, want one containing %q", err, want)
+		return false
+	}
+	return true
+}
+
 const minimal = `
 routes:
   - name: api
