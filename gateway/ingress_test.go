@@ -135,6 +135,16 @@ func ingressCases(t *testing.T, f *fwdFixture, base string) {
 	})
 }
 
+// writeIngressConfig writes an ingress's config to dir/name: its path.
+func writeIngressConfig(t *testing.T, dir, name, conf string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // TestForwardAuthNginx: Debian's nginx with auth_request in front of an
 // upstream, configured as docs/forward-auth.md says, error_page lines
 // included (nginx passes only 401 and 403 of the check through and makes
@@ -145,11 +155,8 @@ func TestForwardAuthNginx(t *testing.T) {
 	up := echoUpstream(t)
 	dir := t.TempDir()
 	addr := freeAddr(t)
-	conf := fmt.Sprintf(nginxConf, dir, addr, f.g.Addr().String(), strings.TrimPrefix(up.URL, "http://"))
-	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	runIngress(t, exec.Command(bin, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", filepath.Join(dir, "nginx.conf")), addr)
+	conf := writeIngressConfig(t, dir, "nginx.conf", fmt.Sprintf(nginxConf, dir, addr, f.g.Addr().String(), strings.TrimPrefix(up.URL, "http://")))
+	runIngress(t, exec.Command(bin, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", conf), addr)
 	ingressCases(t, f, "http://"+addr)
 }
 
@@ -228,11 +235,8 @@ func TestForwardAuthCaddy(t *testing.T) {
 	up := echoUpstream(t)
 	dir := t.TempDir()
 	addr := freeAddr(t)
-	conf := fmt.Sprintf(caddyfile, addr, f.g.Addr().String(), up.URL)
-	if err := os.WriteFile(filepath.Join(dir, "Caddyfile"), []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "run", "--adapter", "caddyfile", "--config", filepath.Join(dir, "Caddyfile"))
+	conf := writeIngressConfig(t, dir, "Caddyfile", fmt.Sprintf(caddyfile, addr, f.g.Addr().String(), up.URL))
+	cmd := exec.Command(bin, "run", "--adapter", "caddyfile", "--config", conf)
 	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
 	runIngress(t, cmd, addr)
 	ingressCases(t, f, "http://"+addr)
