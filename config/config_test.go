@@ -65,18 +65,12 @@ func TestParseDefaults(t *testing.T) {
 	}
 }
 
-// readTestdata returns testdata/name, a config shared with other
-// packages' tests (cmd/keygate's check reads three-mistakes.yaml too).
-func readTestdata(t *testing.T, name string) string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
+func TestParseReportsEveryProblem(t *testing.T) {
+	// cmd/keygate's test of check reads the same file.
+	threeMistakes, err := os.ReadFile(filepath.Join("testdata", "three-mistakes.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(b)
-}
-
-func TestParseReportsEveryProblem(t *testing.T) {
 	tests := []struct {
 		name string
 		yaml string
@@ -84,7 +78,7 @@ func TestParseReportsEveryProblem(t *testing.T) {
 	}{
 		{
 			name: "three mistakes",
-			yaml: readTestdata(t, "three-mistakes.yaml"),
+			yaml: string(threeMistakes),
 			want: []string{
 				"store.redis.addrs: required when store.driver is redis",
 				"routes[0].upstream: scheme must be http, https or unix",
