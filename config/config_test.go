@@ -13,6 +13,22 @@ func env(vars map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
 }
 
+// checkProblem fails the test unless err, Parse's answer, is as want
+// says: "" means valid (no error), anything else a problem the error must
+// contain. It reports whether err was as wanted.
+func checkProblem(t *testing.T, err error, want string) bool {
+	t.Helper()
+	switch {
+	case want == "" && err != nil:
+		t.Errorf("got %v, want valid", err)
+		return false
+	case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+		t.Errorf("got error %v, want one containing %q", err, want)
+		return false
+	}
+	return true
+}
+
 const minimal = `
 routes:
   - name: api
@@ -50,6 +66,11 @@ func TestParseDefaults(t *testing.T) {
 }
 
 func TestParseReportsEveryProblem(t *testing.T) {
+	// cmd/keygate's test of check reads the same file.
+	threeMistakes, err := os.ReadFile(filepath.Join("testdata", "three-mistakes.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		yaml string
@@ -57,20 +78,7 @@ func TestParseReportsEveryProblem(t *testing.T) {
 	}{
 		{
 			name: "three mistakes",
-			yaml: `
-listen: ":8080"
-store:
-  driver: redis
-routes:
-  - name: a
-    path_prefix: /a
-    upstream: ftp://example.com
-    api_set: s
-  - name: b
-    path_prefix: /b
-    upstream: http://127.0.0.1:1
-    auth: sometimes
-`,
+			yaml: string(threeMistakes),
 			want: []string{
 				"store.redis.addrs: required when store.driver is redis",
 				"routes[0].upstream: scheme must be http, https or unix",

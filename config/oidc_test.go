@@ -78,12 +78,7 @@ func TestOIDCConfig(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Parse("t.yaml", []byte(oidc(tt.oidc)), env)
-			switch {
-			case tt.want == "" && err != nil:
-				t.Errorf("got %v, want valid", err)
-			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-				t.Errorf("got error %v, want one containing %q", err, tt.want)
-			}
+			checkProblem(t, err, tt.want)
 		})
 	}
 }

@@ -316,10 +316,7 @@ func TestForwardAuthKeygate(t *testing.T) {
 
 func TestForwardAuthIngressNginx(t *testing.T) {
 	b := buildForwardAuth(t, "ingress-nginx")
-	if len(b.ingresses) != 1 {
-		t.Fatalf("want one Ingress, got %d", len(b.ingresses))
-	}
-	ing := b.ingresses[0]
+	ing := only(t, "Ingress", b.ingresses)
 	where := "Ingress " + ing.Namespace + "/" + ing.Name
 	if ing.Spec.IngressClassName == nil || *ing.Spec.IngressClassName != "nginx" {
 		t.Errorf("%s: ingressClassName %v, want nginx", where, ing.Spec.IngressClassName)
@@ -356,10 +353,7 @@ func checkIngressPaths(t *testing.T, b *faBuild, ing *networkingv1.Ingress) {
 
 func TestForwardAuthTraefik(t *testing.T) {
 	b := buildForwardAuth(t, "traefik")
-	if len(b.ingresses) != 1 {
-		t.Fatalf("want one Ingress, got %d", len(b.ingresses))
-	}
-	ing := b.ingresses[0]
+	ing := only(t, "Ingress", b.ingresses)
 	if ing.Spec.IngressClassName == nil || *ing.Spec.IngressClassName != "traefik" {
 		t.Errorf("Ingress %s: ingressClassName %v, want traefik", ing.Name, ing.Spec.IngressClassName)
 	}
@@ -405,10 +399,7 @@ func TestForwardAuthTraefik(t *testing.T) {
 
 func TestForwardAuthIstio(t *testing.T) {
 	b := buildForwardAuth(t, "istio")
-	if len(b.authzPolicies) != 1 {
-		t.Fatalf("want one AuthorizationPolicy, got %d", len(b.authzPolicies))
-	}
-	ap := b.authzPolicies[0]
+	ap := only(t, "AuthorizationPolicy", b.authzPolicies)
 	where := "AuthorizationPolicy " + ap.Metadata.Namespace + "/" + ap.Metadata.Name
 	if ap.Spec.GetAction() != securityv1.AuthorizationPolicy_CUSTOM {
 		t.Errorf("%s: action %s, want CUSTOM", where, ap.Spec.GetAction())
@@ -465,10 +456,7 @@ func TestForwardAuthIstio(t *testing.T) {
 
 func TestForwardAuthEnvoyGateway(t *testing.T) {
 	b := buildForwardAuth(t, "envoy-gateway")
-	if len(b.securityPolicies) != 1 {
-		t.Fatalf("want one SecurityPolicy, got %d", len(b.securityPolicies))
-	}
-	sp := b.securityPolicies[0]
+	sp := only(t, "SecurityPolicy", b.securityPolicies)
 	ns := sp.Metadata.Namespace
 	where := "SecurityPolicy " + ns + "/" + sp.Metadata.Name
 	if len(sp.Spec.TargetRefs) == 0 {

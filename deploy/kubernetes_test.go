@@ -140,6 +140,16 @@ func appendNew[T any](list *[]*T) *T {
 	return v
 }
 
+// only returns the one object of list, the build's objects of kind, and
+// fails the test if there is not exactly one.
+func only[T any](t *testing.T, kind string, list []*T) *T {
+	t.Helper()
+	if len(list) != 1 {
+		t.Fatalf("want one %s, got %d", kind, len(list))
+	}
+	return list[0]
+}
+
 // keygatePod is a keygate container with everything the checks need.
 type keygatePod struct {
 	owner     string
@@ -287,10 +297,7 @@ func TestStandalone(t *testing.T) {
 	}
 	checkRedisAddrs(t, o, p.cfg)
 
-	if len(o.hpas) != 1 {
-		t.Fatalf("want one HorizontalPodAutoscaler, got %d", len(o.hpas))
-	}
-	h := o.hpas[0]
+	h := only(t, "HorizontalPodAutoscaler", o.hpas)
 	ref := h.Spec.ScaleTargetRef
 	if ref.Kind != "Deployment" || ref.Name != d.Name || ref.APIVersion != "apps/v1" {
 		t.Errorf("HPA %s targets %+v, want apps/v1 Deployment %s", h.Name, ref, d.Name)

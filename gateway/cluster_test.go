@@ -54,14 +54,7 @@ routes:
 	// The strike is recorded right after the answer.
 	waitCode(t, 5*time.Second, "right ApiKey token on gateway 2 after a wrong one on gateway 1 (threshold 1) refused (401, voided)", u2+"/orders/1", "ApiKey "+key+":"+tok, 401)
 
-	for i, c := range []struct {
-		url  string
-		want int
-	}{{u1, 200}, {u2, 200}, {u1, 429}, {u2, 429}} {
-		if code, _, _ := do(t, "GET", c.url+"/limited", ""); code != c.want {
-			t.Errorf("shared rate limit, request %d: %d, want %d", i+1, code, c.want)
-		}
-	}
+	sharedBurstOfTwo(t, "shared rate limit", u1, u2, "/limited")
 
 	if err := g1.Auth().Accounts.DeleteKey(ctx, "alice", "ci"); err != nil {
 		t.Fatal(err)

@@ -135,22 +135,40 @@ func ingressCases(t *testing.T, f *fwdFixture, base string) {
 	})
 }
 
+// testIngress runs ingressCases through the ingress binary name (Debian
+// package pkg) in front of a keygate fixture and an echo upstream.
+// command writes the ingress's config to dir (its folder) for the listen
+// address addr, keygate's address and the upstream's URL, and returns the
+// command that runs the ingress with it.
+func testIngress(t *testing.T, name, pkg string, command func(bin, dir, addr, keygate, upstream string) *exec.Cmd) {
+	t.Helper()
+	bin := ingressBinary(t, name, pkg)
+	f := newFwdFixture(t)
+	up := echoUpstream(t)
+	addr := freeAddr(t)
+	runIngress(t, command(bin, t.TempDir(), addr, f.g.Addr().String(), up.URL), addr)
+	ingressCases(t, f, "http://"+addr)
+}
+
+// writeIngressConfig writes an ingress's config to dir/name: its path.
+func writeIngressConfig(t *testing.T, dir, name, conf string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // TestForwardAuthNginx: Debian's nginx with auth_request in front of an
 // upstream, configured as docs/forward-auth.md says, error_page lines
 // included (nginx passes only 401 and 403 of the check through and makes
 // anything else a 500).
 func TestForwardAuthNginx(t *testing.T) {
-	bin := ingressBinary(t, "nginx", "nginx-light")
-	f := newFwdFixture(t)
-	up := echoUpstream(t)
-	dir := t.TempDir()
-	addr := freeAddr(t)
-	conf := fmt.Sprintf(nginxConf, dir, addr, f.g.Addr().String(), strings.TrimPrefix(up.URL, "http://"))
-	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	runIngress(t, exec.Command(bin, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", filepath.Join(dir, "nginx.conf")), addr)
-	ingressCases(t, f, "http://"+addr)
+	testIngress(t, "nginx", "nginx-light", func(bin, dir, addr, keygate, upstream string) *exec.Cmd {
+		conf := writeIngressConfig(t, dir, "nginx.conf", fmt.Sprintf(nginxConf, dir, addr, keygate, strings.TrimPrefix(upstream, "http://")))
+		return exec.Command(bin, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", conf)
+	})
 }
 
 // nginxConf is docs/forward-auth.md's nginx example as a whole file:
@@ -223,19 +241,12 @@ http {
 // upstream, configured as docs/forward-auth.md says. Caddy passes every
 // refusal of the check through as it is.
 func TestForwardAuthCaddy(t *testing.T) {
-	bin := ingressBinary(t, "caddy", "caddy")
-	f := newFwdFixture(t)
-	up := echoUpstream(t)
-	dir := t.TempDir()
-	addr := freeAddr(t)
-	conf := fmt.Sprintf(caddyfile, addr, f.g.Addr().String(), up.URL)
-	if err := os.WriteFile(filepath.Join(dir, "Caddyfile"), []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "run", "--adapter", "caddyfile", "--config", filepath.Join(dir, "Caddyfile"))
-	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
-	runIngress(t, cmd, addr)
-	ingressCases(t, f, "http://"+addr)
+	testIngress(t, "caddy", "caddy", func(bin, dir, addr, keygate, upstream string) *exec.Cmd {
+		conf := writeIngressConfig(t, dir, "Caddyfile", fmt.Sprintf(caddyfile, addr, keygate, upstream))
+		cmd := exec.Command(bin, "run", "--adapter", "caddyfile", "--config", conf)
+		cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
+		return cmd
+	})
 }
 
 // caddyfile is docs/forward-auth.md's Caddy example: listen address,

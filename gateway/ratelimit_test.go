@@ -27,6 +27,21 @@ routes:
 `, addr, prefix, upstream)
 }
 
+// sharedBurstOfTwo asks path on gateway u1, u2, u1, u2 (base URLs) with
+// no credential, where path has a limit of burst 2 shared by both: the
+// first two are allowed and the others refused (429).
+func sharedBurstOfTwo(t *testing.T, what, u1, u2, path string) {
+	t.Helper()
+	for i, c := range []struct {
+		url  string
+		want int
+	}{{u1, 200}, {u2, 200}, {u1, 429}, {u2, 429}} {
+		if code, _, _ := do(t, "GET", c.url+path, ""); code != c.want {
+			t.Errorf("%s, request %d: %d, want %d", what, i+1, code, c.want)
+		}
+	}
+}
+
 // TestRateLimitSharedAndDegraded: two gateways on one real Redis share a
 // limit exactly; with Redis stopped each route follows its on_store_error
 // policy, and the degradation shows in a metric.
@@ -39,14 +54,7 @@ func TestRateLimitSharedAndDegraded(t *testing.T) {
 	u1, u2 := "http://"+g1.Addr().String(), "http://"+g2.Addr().String()
 
 	// Shared: burst 2 across both instances.
-	for i, c := range []struct {
-		url  string
-		want int
-	}{{u1, 200}, {u2, 200}, {u1, 429}, {u2, 429}} {
-		if code, _, _ := do(t, "GET", c.url+"/local", ""); code != c.want {
-			t.Errorf("shared limit, request %d: %d, want %d", i+1, code, c.want)
-		}
-	}
+	sharedBurstOfTwo(t, "shared limit", u1, u2, "/local")
 
 	// Fast mode: g1 leases 8 (the whole burst) and spends one; g2 is
 	// refused while g1 holds the rest.

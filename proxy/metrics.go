@@ -18,6 +18,10 @@ var (
 	modeLabels   = [...]string{modeProxy: "proxy", modeCheck: "forward_auth"}
 )
 
+// durationBuckets are the buckets of the request and upstream duration
+// histograms (seconds), the same so that the two can be compared.
+var durationBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+
 // unmatchedRoute is the route label of requests that matched no route or
 // were refused before matching.
 const unmatchedRoute = "unmatched"
@@ -72,12 +76,12 @@ func newMetrics(reg prometheus.Registerer, build version.Info) (*metrics, error)
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "keygate_request_duration_seconds",
 			Help:    "Time from request to the end of the response, by route and mode (proxy, forward_auth).",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+			Buckets: durationBuckets,
 		}, []string{"route", "mode"}),
 		upstream: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "keygate_upstream_duration_seconds",
 			Help:    "Time from sending a request upstream to its response headers (or its failure), by route.",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+			Buckets: durationBuckets,
 		}, []string{"route"}),
 		upstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "keygate_upstream_errors_total",

@@ -53,12 +53,7 @@ func TestFastRedisDown(t *testing.T) {
 // TestFastExpiredLeaseGoesBack: tokens a replica leased and did not spend
 // within leaseLife go back to the bucket for the other replicas.
 func TestFastExpiredLeaseGoesBack(t *testing.T) {
-	addr, prefix := redistest.Addr(t), redistest.Prefix(t)
-	lim := fast(Limit{Rate: 1, Per: time.Hour, Burst: 4, Batch: 4})
-	a, b := redisLimiter(t, addr, prefix), redisLimiter(t, addr, prefix)
-	if d, err := a.Allow(t.Context(), "k", lim); err != nil || !d.Allowed {
-		t.Fatalf("first request: %+v, %v", d, err)
-	}
+	_, b, lim := leasedByA(t, 4)
 	// b is refused while a holds 3; within about leaseLife and a sweep, a
 	// gives them back and b's next ask (at most leaseLife after its
 	// refusal) gets them.

@@ -175,12 +175,7 @@ func TestFastRoundTrips(t *testing.T) {
 // TestFastGivesBack: Close returns a replica's unspent lease, so another
 // replica can use it.
 func TestFastGivesBack(t *testing.T) {
-	addr, prefix := redistest.Addr(t), redistest.Prefix(t)
-	lim := fast(Limit{Rate: 1, Per: time.Hour, Burst: 8, Batch: 8})
-	a, b := redisLimiter(t, addr, prefix), redisLimiter(t, addr, prefix)
-	if d, err := a.Allow(t.Context(), "k", lim); err != nil || !d.Allowed {
-		t.Fatalf("first request: %+v, %v", d, err)
-	}
+	a, b, lim := leasedByA(t, 8)
 	waitIdle(t, a, "k")
 	if d, _ := b.Allow(t.Context(), "k", lim); d.Allowed || d.RetryAfter < 59*time.Minute {
 		t.Fatalf("b while a holds the other 7 of the burst: %+v, want refused for about an hour", d)
@@ -195,6 +190,20 @@ func TestFastGivesBack(t *testing.T) {
 	if d, _ := b.Allow(t.Context(), "k", lim); d.Allowed {
 		t.Errorf("b was allowed past the burst: %+v", d)
 	}
+}
+
+// leasedByA returns two replicas a and b of one Redis limiter and a fast
+// limit of one an hour with burst and batch n, after a's first request
+// on "k", allowed, which leased a batch.
+func leasedByA(t *testing.T, n int) (a, b *Redis, lim Limit) {
+	t.Helper()
+	addr, prefix := redistest.Addr(t), redistest.Prefix(t)
+	lim = fast(Limit{Rate: 1, Per: time.Hour, Burst: n, Batch: n})
+	a, b = redisLimiter(t, addr, prefix), redisLimiter(t, addr, prefix)
+	if d, err := a.Allow(t.Context(), "k", lim); err != nil || !d.Allowed {
+		t.Fatalf("first request: %+v, %v", d, err)
+	}
+	return a, b, lim
 }
 
 // waitIdle waits until r's lease for key has no refill in flight.

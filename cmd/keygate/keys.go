@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"text/tabwriter"
 	"time"
 
 	adminapi "github.com/keygate/keygate/api/admin"
@@ -55,28 +54,19 @@ func keysList(fs *flag.FlagSet) action {
 		if err != nil {
 			return err
 		}
-		if *output == "json" {
-			views := make([]adminapi.CredentialView, 0, len(creds))
-			for i := range creds {
-				views = append(views, adminapi.ViewCredential(&creds[i]))
-			}
-			return writeJSON(stdout, views)
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tKIND\tHANDLE\tSTATUS\tAPI SETS\tSCOPES\tCREATED\tEXPIRES")
-		for _, c := range creds {
-			expires := "never"
-			if !c.Expires.IsZero() {
-				expires = c.Expires.UTC().Format(time.RFC3339)
-			}
-			handle := c.Handle
-			if handle == "" {
-				handle = "-"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Kind, handle, c.Status,
-				column(c.APISets), column(c.Scopes), c.Created.UTC().Format(time.RFC3339), expires)
-		}
-		return tw.Flush()
+		return writeList(stdout, *output, creds, adminapi.ViewCredential,
+			"ID\tKIND\tHANDLE\tSTATUS\tAPI SETS\tSCOPES\tCREATED\tEXPIRES", func(c *authz.Credential) []string {
+				expires := "never"
+				if !c.Expires.IsZero() {
+					expires = c.Expires.UTC().Format(time.RFC3339)
+				}
+				handle := c.Handle
+				if handle == "" {
+					handle = "-"
+				}
+				return []string{c.ID, string(c.Kind), handle, string(c.Status),
+					column(c.APISets), column(c.Scopes), c.Created.UTC().Format(time.RFC3339), expires}
+			})
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
+	"text/tabwriter"
 )
 
 // outputFlag is the -o flag of the list commands: "text" (a table, the
@@ -33,4 +35,23 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// writeList writes a list command's items as -o says: for "json" an array
+// of view(item), for "text" a table of header and one row(item) each,
+// columns separated by tabs.
+func writeList[T, V any](w io.Writer, o outputFlag, items []T, view func(*T) V, header string, row func(*T) []string) error {
+	if o == "json" {
+		views := make([]V, 0, len(items))
+		for i := range items {
+			views = append(views, view(&items[i]))
+		}
+		return writeJSON(w, views)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for i := range items {
+		fmt.Fprintln(tw, strings.Join(row(&items[i]), "\t"))
+	}
+	return tw.Flush()
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 
 	adminapi "github.com/keygate/keygate/api/admin"
 	"github.com/keygate/keygate/authz"
@@ -47,19 +46,10 @@ func usersList(fs *flag.FlagSet) action {
 		if err != nil {
 			return err
 		}
-		if *output == "json" {
-			views := make([]adminapi.UserView, 0, len(users))
-			for i := range users {
-				views = append(views, adminapi.ViewUser(&users[i]))
-			}
-			return writeJSON(stdout, views)
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tAUTHORITIES\tAPI SETS\tSCOPES\tDISABLED")
-		for _, u := range users {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Name, column(u.Authorities), column(u.APISets), column(u.Scopes), yesNo(u.Disabled))
-		}
-		return tw.Flush()
+		return writeList(stdout, *output, users, adminapi.ViewUser,
+			"NAME\tAUTHORITIES\tAPI SETS\tSCOPES\tDISABLED", func(u *authz.User) []string {
+				return []string{u.Name, column(u.Authorities), column(u.APISets), column(u.Scopes), yesNo(u.Disabled)}
+			})
 	}
 }
 

@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -85,22 +84,14 @@ func testIncrConcurrent(t *testing.T, h Harness) {
 	r := replica(t, h, s)
 	ctx := t.Context()
 	const workers, each = 50, 20
-	var wg sync.WaitGroup
 	var failed atomic.Int64
-	for i := range workers {
-		c := s
-		if i%2 == 1 {
-			c = r
-		}
-		wg.Go(func() {
-			for range each {
-				if _, err := c.Incr(ctx, "hits", 1, time.Minute); err != nil {
-					failed.Add(1)
-				}
+	onBoth(s, r, workers, func(c store.Store) {
+		for range each {
+			if _, err := c.Incr(ctx, "hits", 1, time.Minute); err != nil {
+				failed.Add(1)
 			}
-		})
-	}
-	wg.Wait()
+		}
+	})
 	if n := failed.Load(); n > 0 {
 		t.Fatalf("%d increments failed", n)
 	}
@@ -169,29 +160,21 @@ func testStrikeConcurrent(t *testing.T, h Harness) {
 	r := replica(t, h, s)
 	ctx := t.Context()
 	const workers, limit = 50, 10
-	var wg sync.WaitGroup
 	var transitions, failed atomic.Int64
-	for i := range workers {
-		c := s
-		if i%2 == 1 {
-			c = r
-		}
-		wg.Go(func() {
-			st, tripped, err := c.Strike(ctx, "token/x", limit)
-			switch {
-			case err != nil:
-				failed.Add(1)
-			case tripped:
-				transitions.Add(1)
-				if st.Count != limit || !st.Tripped {
-					t.Errorf("the tripping Strike returned %+v, want count %d, tripped", st, limit)
-				}
-			case (st.Count >= limit) != st.Tripped:
-				t.Errorf("Strike returned %+v: tripped must be set exactly from count %d on", st, limit)
+	onBoth(s, r, workers, func(c store.Store) {
+		st, tripped, err := c.Strike(ctx, "token/x", limit)
+		switch {
+		case err != nil:
+			failed.Add(1)
+		case tripped:
+			transitions.Add(1)
+			if st.Count != limit || !st.Tripped {
+				t.Errorf("the tripping Strike returned %+v, want count %d, tripped", st, limit)
 			}
-		})
-	}
-	wg.Wait()
+		case (st.Count >= limit) != st.Tripped:
+			t.Errorf("Strike returned %+v: tripped must be set exactly from count %d on", st, limit)
+		}
+	})
 	if n := failed.Load(); n > 0 {
 		t.Fatalf("%d strikes failed", n)
 	}

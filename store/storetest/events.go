@@ -13,14 +13,8 @@ func testPubSub(t *testing.T, h Harness) {
 	s := open(t, h)
 	r := replica(t, h, s)
 	ctx := t.Context()
-	a, err := s.Subscribe(ctx, "events")
-	if err != nil {
-		t.Fatalf("Subscribe: %v", err)
-	}
-	b, err := r.Subscribe(ctx, "events")
-	if err != nil {
-		t.Fatalf("Subscribe on the replica: %v", err)
-	}
+	a := subscribe(t, ctx, s, "events")
+	b := subscribe(t, ctx, r, "events")
 	payload := []byte("one")
 	if err := s.Publish(ctx, "events", payload); err != nil {
 		t.Fatalf("Publish: %v", err)
@@ -45,10 +39,7 @@ func testPubSub(t *testing.T, h Harness) {
 func testPubSubSeparateChannels(t *testing.T, h Harness) {
 	s := open(t, h)
 	ctx := t.Context()
-	x, err := s.Subscribe(ctx, "x")
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := subscribe(t, ctx, s, "x")
 	for _, ch := range []string{"y", "x/y", "x"} {
 		if err := s.Publish(ctx, ch, []byte("on "+ch)); err != nil {
 			t.Fatal(err)
@@ -63,14 +54,8 @@ func testUnsubscribe(t *testing.T, h Harness) {
 	s := open(t, h)
 	ctx := t.Context()
 	subCtx, cancel := context.WithCancel(ctx)
-	gone, err := s.Subscribe(subCtx, "c")
-	if err != nil {
-		t.Fatal(err)
-	}
-	stays, err := s.Subscribe(ctx, "c")
-	if err != nil {
-		t.Fatal(err)
-	}
+	gone := subscribe(t, subCtx, s, "c")
+	stays := subscribe(t, ctx, s, "c")
 	cancel()
 	waitClosed(t, gone, "channel", "its context was cancelled")
 	if err := s.Publish(ctx, "c", []byte("after")); err != nil {
@@ -84,10 +69,7 @@ func testUnsubscribe(t *testing.T, h Harness) {
 func testSlowSubscriber(t *testing.T, h Harness) {
 	s := open(t, h)
 	ctx := t.Context()
-	slow, err := s.Subscribe(ctx, "busy")
-	if err != nil {
-		t.Fatal(err)
-	}
+	slow := subscribe(t, ctx, s, "busy")
 	const n = 600
 	start := time.Now()
 	for i := range n {

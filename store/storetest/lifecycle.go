@@ -72,10 +72,7 @@ func testPing(t *testing.T, h Harness) {
 
 func testClose(t *testing.T, h Harness) {
 	s := h.New(t)
-	sub, err := s.Subscribe(t.Context(), "c")
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub := subscribe(t, t.Context(), s, "c")
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -142,10 +139,7 @@ func testRestart(t *testing.T, h Harness) {
 	s, restart := h.Restartable(t)
 	t.Cleanup(func() { _ = s.Close() })
 	ctx := t.Context()
-	sub, err := s.Subscribe(ctx, "events")
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub := subscribe(t, ctx, s, "events")
 	if _, err := s.Put(ctx, "before", []byte("v"), store.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}

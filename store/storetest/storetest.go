@@ -12,6 +12,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -97,6 +98,31 @@ func replica(t *testing.T, h Harness, s store.Store) store.Store {
 	r := h.Replica(t, s)
 	t.Cleanup(func() { _ = r.Close() })
 	return r
+}
+
+// subscribe subscribes s to channel for ctx's lifetime, failing the test
+// if it cannot.
+func subscribe(t *testing.T, ctx context.Context, s store.Store, channel string) <-chan store.Message {
+	t.Helper()
+	ch, err := s.Subscribe(ctx, channel)
+	if err != nil {
+		t.Fatalf("Subscribe(%q): %v", channel, err)
+	}
+	return ch
+}
+
+// onBoth runs work in workers goroutines at once, the even ones on s and
+// the odd ones on r (its replica), and waits for them all.
+func onBoth(s, r store.Store, workers int, work func(c store.Store)) {
+	var wg sync.WaitGroup
+	for i := range workers {
+		c := s
+		if i%2 == 1 {
+			c = r
+		}
+		wg.Go(func() { work(c) })
+	}
+	wg.Wait()
 }
 
 // waitClosed drains ch until it is closed, failing the test with
