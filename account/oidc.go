@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -151,16 +152,44 @@ func (h *Handler) oidcStart(w http.ResponseWriter, r *http.Request) {
 		h.providerDown(w, r, err)
 		return
 	}
+	if !h.mayStartOIDC(w, r) {
+		return
+	}
 	flow := oidcFlow{State: newToken(), Nonce: newToken(), Verifier: oauth2.GenerateVerifier(), RedirectURL: h.redirectURL(r)}
 	token := newToken()
 	b, _ := json.Marshal(flow)
 	if _, err := h.sessions.Put(r.Context(), oidcFlowKey(token), b, store.WriteOptions{TTL: oidcFlowTTL}); err != nil {
-		h.fail(w, r, nil, fmt.Errorf("storing the sign-in: %w", err))
+		h.fail(w, r, nil, fmt.Errorf("%w: storing the sign-in: %w", authz.ErrUnavailable, err))
 		return
 	}
 	h.setOIDCCookie(w, r, token, int(oidcFlowTTL/time.Second))
 	to := h.oidc.oauth2(op, flow.RedirectURL).AuthCodeURL(flow.State, oidc.Nonce(flow.Nonce), oauth2.S256ChallengeOption(flow.Verifier))
 	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// mayStartOIDC counts a start for the client address, in the store, in
+// windows of oidcFlowTTL (the window is fixed when its first start comes,
+// so a client that keeps trying does not extend it). Past
+// max_starts_per_address it answers 429 with the rest of the window as
+// Retry-After, and the caller stores nothing; a store that cannot count
+// fails closed.
+func (h *Handler) mayStartOIDC(w http.ResponseWriter, r *http.Request) bool {
+	client := h.trusted.ClientAddr(r)
+	window := h.now().Unix() / int64(oidcFlowTTL/time.Second)
+	key := fmt.Sprintf("account-oidc-starts/%s/%d", client, window)
+	n, err := h.sessions.Incr(r.Context(), key, 1, oidcFlowTTL)
+	if err != nil {
+		h.fail(w, r, nil, fmt.Errorf("%w: counting the sign-in: %w", authz.ErrUnavailable, err))
+		return false
+	}
+	if n <= int64(h.oidc.cfg.MaxStartsPerAddress) {
+		return true
+	}
+	h.log.Warn("account: too many sign-ins with the identity provider started", zap.String("client", client.String()), zap.Int64("started", n))
+	left := (window+1)*int64(oidcFlowTTL/time.Second) - h.now().Unix()
+	w.Header().Set("Retry-After", strconv.FormatInt(max(left, 1), 10))
+	h.renderSignin(w, r, http.StatusTooManyRequests, "", "Too many sign-ins were started from your address. Please try again later.")
+	return false
 }
 
 // oidcRefused is a sign-in the callback refuses: status and the words of

@@ -467,3 +467,39 @@ func TestOIDCPreferredUsername(t *testing.T) {
 		t.Errorf("another case of the name: %d, want 403", done.status)
 	}
 }
+
+// TestOIDCStartsPerAddress: /oidc/start stores a record for every start
+// and needs no credential, so one address may start only
+// max_starts_per_address sign-ins in a window of the flow's lifetime; past
+// it a 429 with Retry-After, no flow cookie and no record; the next window
+// starts again; a store that cannot count answers 503.
+func TestOIDCStartsPerAddress(t *testing.T) {
+	p := oidctest.Start(t)
+	e := oidcEnv(t, p, "    max_starts_per_address: 3\n")
+	e.clock.Add(-time.Duration(e.clock.Now().Unix()%int64(oidcFlowTTL/time.Second)) * time.Second) // the start of a window
+	for i := range 3 {
+		if got := e.browser(t).get("/account/oidc/start"); got.status != http.StatusSeeOther {
+			t.Fatalf("start %d: %d, want 303", i+1, got.status)
+		}
+	}
+	e.clock.Add(4 * time.Minute)
+	got := e.browser(t).get("/account/oidc/start")
+	if got.status != http.StatusTooManyRequests || got.header.Get("Retry-After") != "360" ||
+		!strings.Contains(got.body, "Too many sign-ins were started from your address.") {
+		t.Errorf("fourth start: %d Retry-After %q, want 429 and 360\n%s", got.status, got.header.Get("Retry-After"), got.body)
+	}
+	if c := got.header.Values("Set-Cookie"); slices.ContainsFunc(c, func(s string) bool { return strings.Contains(s, "oidc") }) {
+		t.Errorf("a refused start set the flow cookie: %q", c)
+	}
+	if n, err := e.h.sessions.Incr(t.Context(), "account-oidc-starts/127.0.0.1/"+fmt.Sprint(e.clock.Now().Unix()/int64(oidcFlowTTL/time.Second)), 0, 0); err != nil || n != 4 {
+		t.Errorf("counted starts: %d, %v; want 4", n, err)
+	}
+	e.clock.Add(6 * time.Minute)
+	if got := e.browser(t).get("/account/oidc/start"); got.status != http.StatusSeeOther {
+		t.Errorf("a start in the next window: %d, want 303", got.status)
+	}
+	e.closeStore()
+	if got := e.browser(t).get("/account/oidc/start"); got.status != http.StatusServiceUnavailable || got.header.Get("Retry-After") == "" {
+		t.Errorf("store closed: %d Retry-After %q, want 503 with Retry-After", got.status, got.header.Get("Retry-After"))
+	}
+}

@@ -32,6 +32,7 @@ type sessionStore interface {
 	Get(ctx context.Context, key string) (store.Record, error)
 	Put(ctx context.Context, key string, value []byte, opts store.WriteOptions) (int64, error)
 	Delete(ctx context.Context, key string, version int64) error
+	Incr(ctx context.Context, key string, delta int64, ttl time.Duration) (int64, error)
 }
 
 // session is one signed-in browser. Its record is stored under the digest

@@ -102,11 +102,12 @@ const (
 
 // account.
 const (
-	DefaultAccountPath            = "/account"
-	DefaultOIDCName               = "single sign-on"
-	DefaultOIDCFetchTimeout       = 5 * time.Second
-	DefaultSessionIdleTimeout     = 30 * time.Minute
-	DefaultSessionAbsoluteTimeout = 12 * time.Hour
+	DefaultAccountPath             = "/account"
+	DefaultOIDCName                = "single sign-on"
+	DefaultOIDCFetchTimeout        = 5 * time.Second
+	DefaultOIDCMaxStartsPerAddress = 60
+	DefaultSessionIdleTimeout      = 30 * time.Minute
+	DefaultSessionAbsoluteTimeout  = 12 * time.Hour
 )
 
 // tracing.

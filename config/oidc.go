@@ -60,6 +60,13 @@ type OIDC struct {
 	// FetchTimeout bounds each request to the provider (discovery, keys,
 	// the token exchange). Default 5s.
 	FetchTimeout time.Duration `yaml:"fetch_timeout"`
+	// MaxStartsPerAddress bounds the sign-ins one client address may
+	// start (/oidc/start) within 10 minutes, the lifetime of a started
+	// sign-in: each start stores a small record, and the page needs no
+	// credential, so without a bound anyone could fill the store. Past
+	// it, /oidc/start answers 429 with Retry-After and stores nothing.
+	// Counted in the store, so across replicas. Default 60.
+	MaxStartsPerAddress int `yaml:"max_starts_per_address"`
 
 	// secret is ClientSecret or the content of ClientSecretFile.
 	secret string
@@ -101,6 +108,7 @@ func (o *OIDC) applyDefaults() {
 		o.ProvisionScopes = []string{"read", "write"}
 	}
 	setDefault(&o.FetchTimeout, DefaultOIDCFetchTimeout)
+	setDefault(&o.MaxStartsPerAddress, DefaultOIDCMaxStartsPerAddress)
 }
 
 // validateOIDC checks account.oidc (when it is set), and reads
@@ -192,6 +200,9 @@ func (c *Config) validateOIDC(v *problems) {
 		v.add(p+"claims", "only used with provision: true")
 	}
 	v.positive(p+"fetch_timeout", o.FetchTimeout)
+	if o.MaxStartsPerAddress < 1 {
+		v.add(p+"max_starts_per_address", "must be at least 1")
+	}
 }
 
 // claimMap checks a claim map whose granted values bad judges.

@@ -56,7 +56,7 @@ func TestOIDCConfig(t *testing.T) {
 		name, oidc string
 		want       string // "" means valid
 	}{
-		{"full", "{name: Keycloak, issuer: https://sso.example.com/realms/acme, client_id: keygate, client_secret_file: " + secretFile + ", redirect_url: https://gw.example.com/account/oidc/callback, scopes: [openid, email, profile, groups], match_claim: preferred_username, provision: true, provision_scopes: [read], claims: {api_sets: {claim: realm_access.roles, values: {clerks: [orders]}}, authorities: {claim: groups, values: {admins: [ADMIN], makers: [MANAGE_USER_API_KEY]}}}, only: true, fetch_timeout: 3s}", ""},
+		{"full", "{name: Keycloak, issuer: https://sso.example.com/realms/acme, client_id: keygate, client_secret_file: " + secretFile + ", redirect_url: https://gw.example.com/account/oidc/callback, scopes: [openid, email, profile, groups], match_claim: preferred_username, provision: true, provision_scopes: [read], claims: {api_sets: {claim: realm_access.roles, values: {clerks: [orders]}}, authorities: {claim: groups, values: {admins: [ADMIN], makers: [MANAGE_USER_API_KEY]}}}, only: true, fetch_timeout: 3s, max_starts_per_address: 20}", ""},
 		{"public client", "{issuer: http://127.0.0.1:8080/oidc, client_id: k}", ""},
 		{"no issuer", "{client_id: k}", "account.oidc.issuer: required"},
 		{"http remote", "{issuer: http://sso.example.com, client_id: k}", "account.oidc.issuer: \"http://sso.example.com\": http only on a loopback address"},
@@ -68,6 +68,7 @@ func TestOIDCConfig(t *testing.T) {
 		{"redirect not a URL", "{issuer: https://sso.example.com, client_id: k, redirect_url: /account/oidc/callback}", "account.oidc.redirect_url: \"/account/oidc/callback\" is not an absolute"},
 		{"match claim", "{issuer: https://sso.example.com, client_id: k, match_claim: sub}", "account.oidc.match_claim: \"sub\" is not one of email, preferred_username"},
 		{"email without its scope", "{issuer: https://sso.example.com, client_id: k, scopes: [openid, profile]}", "account.oidc.scopes: must include email when match_claim is email"},
+		{"starts per address", "{issuer: https://sso.example.com, client_id: k, max_starts_per_address: -1}", "account.oidc.max_starts_per_address: must be at least 1"},
 		{"bad scope", "{issuer: https://sso.example.com, client_id: k, scopes: [openid, email, 'a b']}", "account.oidc.scopes[2]: \"a b\" is not a scope name"},
 		{"bad provision scope", "{issuer: https://sso.example.com, client_id: k, provision: true, provision_scopes: [Read]}", "account.oidc.provision_scopes[0]: \"Read\" is not a valid scope name"},
 		{"bad API set", "{issuer: https://sso.example.com, client_id: k, provision: true, claims: {api_sets: {claim: groups, values: {g: ['no good']}}}}", `account.oidc.claims.api_sets.values["g"][0]: "no good" is not a valid API set name`},
