@@ -110,6 +110,30 @@ func bootAlice(t *testing.T, cfg *config.Config, handle string) (*Gateway, func(
 	return g, stop, logs, namedKey(t, g, "alice", handle)
 }
 
+// tracedRig is one test's traced gateway (bootAlice on tracedGateway):
+// the OTLP receiver its tracing section names, the upstream, the config
+// as YAML, and what bootAlice returns.
+type tracedRig struct {
+	rcv   *otlptest.Receiver
+	up    *traceUpstream
+	yaml  string
+	g     *Gateway
+	stop  func()
+	logs  *observer.ObservedLogs
+	token string
+}
+
+// bootTraced starts a receiver and an upstream and boots tracedGateway
+// with the tracing lines given followed by the receiver's endpoint, alice
+// holding a key with the handle given.
+func bootTraced(t *testing.T, tracing, handle string) *tracedRig {
+	t.Helper()
+	r := &tracedRig{rcv: otlptest.Start(t), up: newTraceUpstream(t)}
+	r.yaml = tracedGateway(t, r.up.URL, tracing+"\n  endpoint: "+r.rcv.Endpoint())
+	r.g, r.stop, r.logs, r.token = bootAlice(t, parse(t, r.yaml), handle)
+	return r
+}
+
 // get sends GET url with headers (name, value pairs): the status.
 func get(t *testing.T, url string, headers ...string) int {
 	t.Helper()
@@ -179,10 +203,8 @@ func wantChild(t *testing.T, s, parent otlptest.Span) {
 // A forward-auth check gets its request span too. No span or resource
 // attribute holds a token, the query string or a cookie.
 func TestTracingEndToEnd(t *testing.T) {
-	rcv := otlptest.Start(t)
-	up := newTraceUpstream(t)
-	cfg := parse(t, tracedGateway(t, up.URL, "  enabled: true\n  endpoint: "+rcv.Endpoint()))
-	g, stop, logs, token := bootAlice(t, cfg, "traced")
+	r := bootTraced(t, "  enabled: true", "traced")
+	rcv, up, g, stop, logs, token := r.rcv, r.up, r.g, r.stop, r.logs, r.token
 	wrong := authz.NewToken(authz.KindKeyToken)
 	base := "http://" + g.Addr().String()
 
@@ -313,10 +335,8 @@ func TestTracingEndToEnd(t *testing.T) {
 // traceparent is made up for the upstream, a client's passes through as
 // it came, the access lines have no trace_id, and nothing is exported.
 func TestTracingOff(t *testing.T) {
-	rcv := otlptest.Start(t)
-	up := newTraceUpstream(t)
-	cfg := parse(t, tracedGateway(t, up.URL, "  enabled: false\n  endpoint: "+rcv.Endpoint()))
-	g, stop, logs, token := bootAlice(t, cfg, "untraced")
+	r := bootTraced(t, "  enabled: false", "untraced")
+	rcv, up, g, stop, logs, token := r.rcv, r.up, r.g, r.stop, r.logs, r.token
 	url := "http://" + g.Addr().String() + "/orders/1"
 	if code := get(t, url, "Authorization", "Bearer "+token); code != 200 {
 		t.Fatalf("status %d", code)
@@ -346,10 +366,8 @@ func TestTracingOff(t *testing.T) {
 // its trace id into the access line; a client's sampled traceparent is
 // followed (parent-based sampling), so that trace is exported.
 func TestTracingSampleRatioZero(t *testing.T) {
-	rcv := otlptest.Start(t)
-	up := newTraceUpstream(t)
-	cfg := parse(t, tracedGateway(t, up.URL, "  enabled: true\n  sample_ratio: 0\n  endpoint: "+rcv.Endpoint()))
-	g, stop, logs, token := bootAlice(t, cfg, "sampled")
+	r := bootTraced(t, "  enabled: true\n  sample_ratio: 0", "sampled")
+	rcv, up, g, stop, logs, token := r.rcv, r.up, r.g, r.stop, r.logs, r.token
 	url := "http://" + g.Addr().String() + "/orders/1"
 	if code := get(t, url, "Authorization", "Bearer "+token); code != 200 {
 		t.Fatalf("status %d", code)
@@ -383,10 +401,9 @@ func TestTracingSampleRatioZero(t *testing.T) {
 // restart, and the tracer of the start stays: spans still go to the
 // first endpoint, none to the new one.
 func TestTracingReloadNeedsRestart(t *testing.T) {
-	first, second := otlptest.Start(t), otlptest.Start(t)
-	up := newTraceUpstream(t)
-	y := tracedGateway(t, up.URL, "  enabled: true\n  endpoint: "+first.Endpoint())
-	g, stop, logs, token := bootAlice(t, parse(t, y), "reload")
+	r := bootTraced(t, "  enabled: true", "reload")
+	first, second := r.rcv, otlptest.Start(t)
+	up, y, g, stop, logs, token := r.up, r.yaml, r.g, r.stop, r.logs, r.token
 	for _, change := range []string{
 		"  enabled: true\n  endpoint: " + second.Endpoint(),
 		"  enabled: false",
