@@ -166,14 +166,39 @@ func writeIngressConfig(t *testing.T, dir, name, conf string) string {
 // anything else a 500).
 func TestForwardAuthNginx(t *testing.T) {
 	testIngress(t, "nginx", "nginx-light", func(bin, dir, addr, keygate, upstream string) *exec.Cmd {
-		conf := writeIngressConfig(t, dir, "nginx.conf", fmt.Sprintf(nginxConf, dir, addr, keygate, strings.TrimPrefix(upstream, "http://")))
+		conf := writeIngressConfig(t, dir, "nginx.conf", nginxConf(t, dir, addr, keygate, strings.TrimPrefix(upstream, "http://")))
 		return exec.Command(bin, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", conf)
 	})
 }
 
-// nginxConf is docs/forward-auth.md's nginx example as a whole file:
-// prefix dir, listen address, keygate, upstream.
-const nginxConf = `
+// nginxConf is docs/forward-auth.md's nginx example as a whole file, so
+// that the test runs the configuration the page shows: its server block
+// inside an http block with the temporary paths under dir, listening on
+// addr, with keygate (host:port) as upstream keygate and upstream
+// (host:port) as the proxied application.
+func nginxConf(t *testing.T, dir, addr, keygate, upstream string) string {
+	t.Helper()
+	doc, err := os.ReadFile("../docs/forward-auth.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, example, _ := strings.Cut(string(doc), "## nginx (`auth_request`)")
+	_, example, _ = strings.Cut(example, "```text\n")
+	example, _, found := strings.Cut(example, "```")
+	if !found {
+		t.Fatal("docs/forward-auth.md: no nginx example under ## nginx (`auth_request`)")
+	}
+	for _, r := range [][2]string{
+		{"server keygate:8080;", "server " + keygate + ";"},
+		{"listen 80;", "listen " + addr + ";"},
+		{"proxy_pass http://app:8080;", "proxy_pass http://" + upstream + ";"},
+	} {
+		if strings.Count(example, r[0]) != 1 {
+			t.Fatalf("docs/forward-auth.md's nginx example has %q %d times, want once", r[0], strings.Count(example, r[0]))
+		}
+		example = strings.Replace(example, r[0], r[1], 1)
+	}
+	return fmt.Sprintf(`
 daemon off;
 master_process off;
 worker_processes 1;
@@ -187,55 +212,9 @@ http {
   uwsgi_temp_path %[1]s/uwsgi;
   scgi_temp_path %[1]s/scgi;
 
-  upstream keygate { server %[3]s; keepalive 16; }
-
-  server {
-    listen %[2]s;
-
-    location = /_keygate/auth {
-      internal;
-      proxy_pass http://keygate;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_pass_request_body off;
-      proxy_set_header Content-Length "";
-      proxy_set_header X-Original-Method $request_method;
-      proxy_set_header X-Original-URI $request_uri;
-      proxy_set_header X-Forwarded-Host $host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-    }
-
-    location / {
-      auth_request /_keygate/auth;
-      auth_request_set $keygate_user $upstream_http_x_keygate_user;
-      auth_request_set $keygate_scopes $upstream_http_x_keygate_scopes;
-      auth_request_set $keygate_status $upstream_status;
-      auth_request_set $keygate_retry_after $upstream_http_retry_after;
-      error_page 500 = @keygate_refused;
-      proxy_set_header X-Keygate-User $keygate_user;
-      proxy_set_header X-Keygate-Scopes $keygate_scopes;
-      proxy_set_header Authorization "";
-      proxy_pass http://%[4]s;
-    }
-
-    # auth_request passes 401 and 403 through and turns every other status
-    # of the check into 500: give 404, 429 and 503 back their status.
-    location @keygate_refused {
-      default_type application/json;
-      if ($keygate_status = 404) { return 404 '{"error":"not_found"}\n'; }
-      if ($keygate_status = 429) {
-        add_header Retry-After $keygate_retry_after always;
-        return 429 '{"error":"rate_limited"}\n';
-      }
-      if ($keygate_status = 503) {
-        add_header Retry-After $keygate_retry_after always;
-        return 503 '{"error":"temporarily_unavailable"}\n';
-      }
-      return 500 '{"error":"server_error"}\n';
-    }
-  }
+%[2]s}
+`, dir, example)
 }
-`
 
 // TestForwardAuthCaddy: Debian's Caddy with forward_auth in front of an
 // upstream, configured as docs/forward-auth.md says. Caddy passes every
