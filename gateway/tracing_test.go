@@ -134,6 +134,15 @@ func bootTraced(t *testing.T, tracing, handle string) *tracedRig {
 	return r
 }
 
+// order sends GET /orders/1 with alice's token and the other headers
+// given (name, value pairs), and fails the test unless it is answered 200.
+func (r *tracedRig) order(t *testing.T, headers ...string) {
+	t.Helper()
+	if code := get(t, "http://"+r.g.Addr().String()+"/orders/1", append([]string{"Authorization", "Bearer " + r.token}, headers...)...); code != 200 {
+		t.Fatalf("status %d", code)
+	}
+}
+
 // get sends GET url with headers (name, value pairs): the status.
 func get(t *testing.T, url string, headers ...string) int {
 	t.Helper()
@@ -336,17 +345,12 @@ func TestTracingEndToEnd(t *testing.T) {
 // it came, the access lines have no trace_id, and nothing is exported.
 func TestTracingOff(t *testing.T) {
 	r := bootTraced(t, "  enabled: false", "untraced")
-	rcv, up, g, stop, logs, token := r.rcv, r.up, r.g, r.stop, r.logs, r.token
-	url := "http://" + g.Addr().String() + "/orders/1"
-	if code := get(t, url, "Authorization", "Bearer "+token); code != 200 {
-		t.Fatalf("status %d", code)
-	}
+	rcv, up, stop, logs := r.rcv, r.up, r.stop, r.logs
+	r.order(t)
 	if tp, ts := up.last(t); tp != "" || ts != "" {
 		t.Errorf("upstream got traceparent %q tracestate %q with tracing off", tp, ts)
 	}
-	if code := get(t, url, "Authorization", "Bearer "+token, "Traceparent", clientTraceparent(true), "Tracestate", "vendor=opaque"); code != 200 {
-		t.Fatalf("status %d", code)
-	}
+	r.order(t, "Traceparent", clientTraceparent(true), "Tracestate", "vendor=opaque")
 	if tp, ts := up.last(t); tp != clientTraceparent(true) || ts != "vendor=opaque" {
 		t.Errorf("upstream got traceparent %q tracestate %q, want the client's as sent", tp, ts)
 	}
@@ -367,19 +371,14 @@ func TestTracingOff(t *testing.T) {
 // followed (parent-based sampling), so that trace is exported.
 func TestTracingSampleRatioZero(t *testing.T) {
 	r := bootTraced(t, "  enabled: true\n  sample_ratio: 0", "sampled")
-	rcv, up, g, stop, logs, token := r.rcv, r.up, r.g, r.stop, r.logs, r.token
-	url := "http://" + g.Addr().String() + "/orders/1"
-	if code := get(t, url, "Authorization", "Bearer "+token); code != 200 {
-		t.Fatalf("status %d", code)
-	}
+	rcv, up, stop, logs := r.rcv, r.up, r.stop, r.logs
+	r.order(t)
 	tp, _ := up.last(t)
 	started, _, flags := parseTraceparent(t, tp)
 	if flags != "00" {
 		t.Errorf("unsampled trace sent upstream with flags %s", flags)
 	}
-	if code := get(t, url, "Authorization", "Bearer "+token, "Traceparent", clientTraceparent(true)); code != 200 {
-		t.Fatalf("status %d", code)
-	}
+	r.order(t, "Traceparent", clientTraceparent(true))
 	if tp, _ := up.last(t); !strings.HasPrefix(tp, "00-"+clientTraceID+"-") || !strings.HasSuffix(tp, "-01") {
 		t.Errorf("upstream traceparent %q, want the client's sampled trace", tp)
 	}
@@ -403,7 +402,7 @@ func TestTracingSampleRatioZero(t *testing.T) {
 func TestTracingReloadNeedsRestart(t *testing.T) {
 	r := bootTraced(t, "  enabled: true", "reload")
 	first, second := r.rcv, otlptest.Start(t)
-	up, y, g, stop, logs, token := r.up, r.yaml, r.g, r.stop, r.logs, r.token
+	up, y, g, stop, logs := r.up, r.yaml, r.g, r.stop, r.logs
 	for _, change := range []string{
 		"  enabled: true\n  endpoint: " + second.Endpoint(),
 		"  enabled: false",
@@ -423,9 +422,7 @@ func TestTracingReloadNeedsRestart(t *testing.T) {
 		if !warned {
 			t.Errorf("reload to %q: no restart warning naming tracing", change)
 		}
-		if code := get(t, "http://"+g.Addr().String()+"/orders/1", "Authorization", "Bearer "+token); code != 200 {
-			t.Fatalf("status %d", code)
-		}
+		r.order(t)
 		if tp, _ := up.last(t); tp == "" {
 			t.Errorf("after the reload to %q the upstream got no traceparent: the tracer of the start must stay", change)
 		}
