@@ -178,26 +178,10 @@ func TestForwardAuthNginx(t *testing.T) {
 // (host:port) as the proxied application.
 func nginxConf(t *testing.T, dir, addr, keygate, upstream string) string {
 	t.Helper()
-	doc, err := os.ReadFile("../docs/forward-auth.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, example, _ := strings.Cut(string(doc), "## nginx (`auth_request`)")
-	_, example, _ = strings.Cut(example, "```text\n")
-	example, _, found := strings.Cut(example, "```")
-	if !found {
-		t.Fatal("docs/forward-auth.md: no nginx example under ## nginx (`auth_request`)")
-	}
-	for _, r := range [][2]string{
-		{"server keygate:8080;", "server " + keygate + ";"},
-		{"listen 80;", "listen " + addr + ";"},
-		{"proxy_pass http://app:8080;", "proxy_pass http://" + upstream + ";"},
-	} {
-		if strings.Count(example, r[0]) != 1 {
-			t.Fatalf("docs/forward-auth.md's nginx example has %q %d times, want once", r[0], strings.Count(example, r[0]))
-		}
-		example = strings.Replace(example, r[0], r[1], 1)
-	}
+	example := forwardAuthExample(t, "## nginx (`auth_request`)",
+		"server keygate:8080;", "server "+keygate+";",
+		"listen 80;", "listen "+addr+";",
+		"proxy_pass http://app:8080;", "proxy_pass http://"+upstream+";")
 	return fmt.Sprintf(`
 daemon off;
 master_process off;
@@ -221,27 +205,44 @@ http {
 // refusal of the check through as it is.
 func TestForwardAuthCaddy(t *testing.T) {
 	testIngress(t, "caddy", "caddy", func(bin, dir, addr, keygate, upstream string) *exec.Cmd {
-		conf := writeIngressConfig(t, dir, "Caddyfile", fmt.Sprintf(caddyfile, addr, keygate, upstream))
+		conf := writeIngressConfig(t, dir, "Caddyfile", caddyfile(t, addr, keygate, upstream))
 		cmd := exec.Command(bin, "run", "--adapter", "caddyfile", "--config", conf)
 		cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
 		return cmd
 	})
 }
 
-// caddyfile is docs/forward-auth.md's Caddy example: listen address,
-// keygate, upstream.
-const caddyfile = `{
-	admin off
-	auto_https off
+// caddyfile is docs/forward-auth.md's Caddy example as a whole
+// Caddyfile (admin endpoint and automatic HTTPS off): listening on addr,
+// with keygate (host:port) as the check and upstream (a URL) as the
+// proxied application.
+func caddyfile(t *testing.T, addr, keygate, upstream string) string {
+	return "{\n\tadmin off\n\tauto_https off\n}\n\n" + forwardAuthExample(t, "## Caddy (`forward_auth`)",
+		"api.example.com {", "http://"+addr+" {",
+		"forward_auth keygate:8080 {", "forward_auth "+keygate+" {",
+		"reverse_proxy app:8080 {", "reverse_proxy "+upstream+" {")
 }
 
-http://%[1]s {
-	forward_auth %[2]s {
-		uri /_keygate/auth
-		copy_headers X-Keygate-User X-Keygate-Scopes
+// forwardAuthExample is the first text block under heading in
+// docs/forward-auth.md, with each of the old, new pairs of oldnew
+// replaced; each old must be there exactly once.
+func forwardAuthExample(t *testing.T, heading string, oldnew ...string) string {
+	t.Helper()
+	doc, err := os.ReadFile("../docs/forward-auth.md")
+	if err != nil {
+		t.Fatal(err)
 	}
-	reverse_proxy %[3]s {
-		header_up -Authorization
+	_, example, _ := strings.Cut(string(doc), heading+"\n")
+	_, example, _ = strings.Cut(example, "```text\n")
+	example, _, found := strings.Cut(example, "```")
+	if !found {
+		t.Fatalf("docs/forward-auth.md: no text block under %s", heading)
 	}
+	for i := 0; i+1 < len(oldnew); i += 2 {
+		if n := strings.Count(example, oldnew[i]); n != 1 {
+			t.Fatalf("docs/forward-auth.md's example under %s has %q %d times, want once", heading, oldnew[i], n)
+		}
+		example = strings.Replace(example, oldnew[i], oldnew[i+1], 1)
+	}
+	return example
 }
-`
