@@ -29,6 +29,9 @@ func checkProblem(t *testing.T, err error, want string) bool {
 	return true
 }
 
+// oneRoute is the smallest valid routes section, for tests about another section.
+const oneRoute = "routes:\n  - {name: api, path_prefix: /api, upstream: http://127.0.0.1:9000, api_set: s}\n"
+
 const minimal = `
 routes:
   - name: api

@@ -8,7 +8,6 @@ import (
 // trusted_proxies, the endpoints that may not overlap routes or the front
 // ends, and routes without an upstream only while it is on.
 func TestForwardAuthConfig(t *testing.T) {
-	const routes = "routes:\n  - {name: api, path_prefix: /api, upstream: http://127.0.0.1:9000, api_set: s}\n"
 	const noUpstream = "routes:\n  - {name: api, path_prefix: /api, api_set: s}\n"
 	const trusted = "trusted_proxies: [10.0.0.0/8]\n"
 	t.Run("defaults", func(t *testing.T) {
@@ -27,17 +26,17 @@ func TestForwardAuthConfig(t *testing.T) {
 		name, yaml string
 		want       string // "" means valid
 	}{
-		{"on", trusted + "forward_auth: {enabled: true, path: /auth/, envoy_prefix: /envoy, grpc_listen: 127.0.0.1:9191}\n" + routes, ""},
+		{"on", trusted + "forward_auth: {enabled: true, path: /auth/, envoy_prefix: /envoy, grpc_listen: 127.0.0.1:9191}\n" + oneRoute, ""},
 		{"no upstream while off", noUpstream, "routes[0].upstream: required"},
-		{"no trusted proxies", "forward_auth: {enabled: true}\n" + routes, "forward_auth.enabled: needs trusted_proxies"},
-		{"path overlaps a route", trusted + "forward_auth: {enabled: true, path: /api/auth}\n" + routes, `forward_auth.path: "/api/auth" overlaps routes[0].path_prefix "/api"`},
-		{"path is /", trusted + "forward_auth: {enabled: true, path: /}\n" + routes, `forward_auth.path: must not be "/"`},
-		{"path relative", trusted + "forward_auth: {enabled: true, path: auth}\n" + routes, `forward_auth.path: "auth" must start with /`},
-		{"envoy prefix overlaps the path", trusted + "forward_auth: {enabled: true, envoy_prefix: /_keygate}\n" + routes, `forward_auth.envoy_prefix: "/_keygate" overlaps forward_auth.path`},
-		{"self-service", trusted + "self_service: {enabled: true}\nforward_auth: {enabled: true, envoy_prefix: /oauth/check}\n" + routes, "forward_auth.envoy_prefix: \"/oauth/check\" overlaps the self-service API"},
-		{"grpc not host:port", trusted + "forward_auth: {enabled: true, grpc_listen: nine}\n" + routes, `forward_auth.grpc_listen: "nine" is not host:port`},
-		{"grpc while off", "forward_auth: {grpc_listen: 127.0.0.1:9191}\n" + routes, "forward_auth.grpc_listen: needs forward_auth.enabled: true"},
-		{"unknown field", "forward_auth: {enable: true}\n" + routes, "unknown field"},
+		{"no trusted proxies", "forward_auth: {enabled: true}\n" + oneRoute, "forward_auth.enabled: needs trusted_proxies"},
+		{"path overlaps a route", trusted + "forward_auth: {enabled: true, path: /api/auth}\n" + oneRoute, `forward_auth.path: "/api/auth" overlaps routes[0].path_prefix "/api"`},
+		{"path is /", trusted + "forward_auth: {enabled: true, path: /}\n" + oneRoute, `forward_auth.path: must not be "/"`},
+		{"path relative", trusted + "forward_auth: {enabled: true, path: auth}\n" + oneRoute, `forward_auth.path: "auth" must start with /`},
+		{"envoy prefix overlaps the path", trusted + "forward_auth: {enabled: true, envoy_prefix: /_keygate}\n" + oneRoute, `forward_auth.envoy_prefix: "/_keygate" overlaps forward_auth.path`},
+		{"self-service", trusted + "self_service: {enabled: true}\nforward_auth: {enabled: true, envoy_prefix: /oauth/check}\n" + oneRoute, "forward_auth.envoy_prefix: \"/oauth/check\" overlaps the self-service API"},
+		{"grpc not host:port", trusted + "forward_auth: {enabled: true, grpc_listen: nine}\n" + oneRoute, `forward_auth.grpc_listen: "nine" is not host:port`},
+		{"grpc while off", "forward_auth: {grpc_listen: 127.0.0.1:9191}\n" + oneRoute, "forward_auth.grpc_listen: needs forward_auth.enabled: true"},
+		{"unknown field", "forward_auth: {enable: true}\n" + oneRoute, "unknown field"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Parse("t.yaml", []byte(tt.yaml), nil)

@@ -11,8 +11,7 @@ import (
 // loopback address), the audiences, the algorithm allow-list (never none
 // or HS*), the skew and the claim map.
 func TestJWTConfig(t *testing.T) {
-	const routes = "routes:\n  - {name: api, path_prefix: /api, upstream: http://127.0.0.1:9000, api_set: s}\n"
-	jwt := func(issuer string) string { return "auth:\n  jwt:\n    issuers:\n      - " + issuer + "\n" + routes }
+	jwt := func(issuer string) string { return "auth:\n  jwt:\n    issuers:\n      - " + issuer + "\n" + oneRoute }
 	t.Run("defaults", func(t *testing.T) {
 		cfg, err := Parse("t.yaml", []byte(jwt("{issuer: https://idp.example.com/realms/acme, audiences: [keygate]}")), nil)
 		if err != nil {
@@ -25,7 +24,7 @@ func TestJWTConfig(t *testing.T) {
 			is.JWKSMaxAge != time.Hour || is.FetchTimeout != 5*time.Second || is.JWKSURL != "" || is.APISetMap != nil {
 			t.Errorf("got %+v %+v, want the documented defaults", j, is)
 		}
-		off, err := Parse("t.yaml", []byte(routes), nil)
+		off, err := Parse("t.yaml", []byte(oneRoute), nil)
 		if err != nil || off.Auth.JWT.On() {
 			t.Errorf("without auth.jwt: On %v, err %v; want off", off.Auth.JWT.On(), err)
 		}

@@ -12,8 +12,7 @@ import (
 // TestOIDCConfig: account.oidc's defaults, the client secret from the
 // environment or a file, and every checked field refused with its path.
 func TestOIDCConfig(t *testing.T) {
-	const routes = "routes:\n  - {name: api, path_prefix: /api, upstream: http://127.0.0.1:9000, api_set: s}\n"
-	oidc := func(o string) string { return "account:\n  enabled: true\n  oidc: " + o + "\n" + routes }
+	oidc := func(o string) string { return "account:\n  enabled: true\n  oidc: " + o + "\n" + oneRoute }
 	env := func(name string) (string, bool) {
 		if name == "OIDC_SECRET" {
 			return "k3y-from-the-provider-Zq81xWv", true
@@ -35,7 +34,7 @@ func TestOIDCConfig(t *testing.T) {
 			o.RedirectURL != "" || o.Secret() != "k3y-from-the-provider-Zq81xWv" {
 			t.Errorf("got %+v, want the documented defaults", o)
 		}
-		off, err := Parse("t.yaml", []byte(routes), nil)
+		off, err := Parse("t.yaml", []byte(oneRoute), nil)
 		if err != nil || off.Account.OIDC != nil {
 			t.Errorf("without account.oidc: %v %v", off.Account.OIDC, err)
 		}
@@ -47,7 +46,7 @@ func TestOIDCConfig(t *testing.T) {
 		}
 	})
 	t.Run("pages off", func(t *testing.T) {
-		_, err := Parse("t.yaml", []byte("account:\n  oidc: {issuer: https://sso.example.com, client_id: k}\n"+routes), nil)
+		_, err := Parse("t.yaml", []byte("account:\n  oidc: {issuer: https://sso.example.com, client_id: k}\n"+oneRoute), nil)
 		if err == nil || !strings.Contains(err.Error(), "account.oidc: set only when account.enabled is true") {
 			t.Errorf("account.oidc without the pages: %v", err)
 		}

@@ -9,9 +9,8 @@ import (
 // TestTracingConfig: tracing's defaults, the URL spans are sent to, and
 // every problem named by its field path; a header's value is never shown.
 func TestTracingConfig(t *testing.T) {
-	const routes = "routes:\n  - {name: api, path_prefix: /api, upstream: http://127.0.0.1:9000, api_set: s}\n"
 	t.Run("defaults", func(t *testing.T) {
-		cfg, err := Parse("t.yaml", []byte("tracing: {enabled: true, endpoint: http://collector:4318}\n"+routes), nil)
+		cfg, err := Parse("t.yaml", []byte("tracing: {enabled: true, endpoint: http://collector:4318}\n"+oneRoute), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -24,7 +23,7 @@ func TestTracingConfig(t *testing.T) {
 		}
 	})
 	t.Run("off by default", func(t *testing.T) {
-		cfg, err := Parse("t.yaml", []byte(routes), nil)
+		cfg, err := Parse("t.yaml", []byte(oneRoute), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -63,7 +62,7 @@ func TestTracingConfig(t *testing.T) {
 		{"unknown field", "tracing: {enabled: true, endpoint: http://c:4318, sampler: always}\n", "unknown field"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse("t.yaml", []byte(tt.yaml+routes), nil)
+			_, err := Parse("t.yaml", []byte(tt.yaml+oneRoute), nil)
 			if checkProblem(t, err, tt.want) && err != nil && strings.Contains(err.Error(), "sec") {
 				t.Errorf("the error shows a header's value: %v", err)
 			}
