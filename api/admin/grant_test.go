@@ -15,13 +15,8 @@ import (
 func TestNarrowKeyIsNotRoot(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		e.user(t, "root", []string{"orders", "billing"}, "ADMIN")
-		if err := e.svc.Passwords.SetPassword(t.Context(), "root", "root-password-1"); err != nil {
-			t.Fatal(err)
-		}
-		tok, _, err := e.svc.Accounts.CreateKey(t.Context(), "root", authz.KeySpec{Handle: "billing", APISets: []string{"billing"}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		password := e.password(t, "root", "root-password-1")
+		tok, _ := e.createKey(t, "root", authz.KeySpec{Handle: "billing", APISets: []string{"billing"}})
 		billing := bearer(tok)
 		body := `{"name": "evil", "authorities": ["ADMIN"], "apiSets": ["orders", "billing"]}`
 		for _, c := range []struct{ name, method, path, body string }{
@@ -35,7 +30,7 @@ func TestNarrowKeyIsNotRoot(t *testing.T) {
 		}
 		wantError(t, "evil was not created", e.call(t, "GET", "/admin/users/evil", bearer(adminToken), ""), 404, "not_found")
 
-		want(t, "create with the password", e.call(t, "POST", "/admin/users", basic("root", "root-password-1"), body), 201)
+		want(t, "create with the password", e.call(t, "POST", "/admin/users", password, body), 201)
 		want(t, "create with a key made for administration", e.call(t, "POST", "/admin/users", e.adminKey(t, "root", "ops"),
 			`{"name": "ops-made", "apiSets": ["orders"]}`), 201)
 	})
@@ -47,17 +42,12 @@ func TestNarrowKeyIsNotRoot(t *testing.T) {
 func TestGrantOnlyWhatYouHold(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		e.user(t, "ordersadmin", []string{"orders"}, "ADMIN")
-		if err := e.svc.Passwords.SetPassword(t.Context(), "ordersadmin", "orders-password-1"); err != nil {
-			t.Fatal(err)
-		}
+		password := e.password(t, "ordersadmin", "orders-password-1")
 		e.user(t, "root", []string{"orders", "billing"}, "ADMIN")
 		e.user(t, "alice", []string{"orders"})
-		narrowKey, _, err := e.svc.Accounts.CreateKey(t.Context(), "root", authz.KeySpec{Handle: "orders-admin", APISets: []string{"orders"}, Admin: true})
-		if err != nil {
-			t.Fatal(err)
-		}
+		narrowKey, _ := e.createKey(t, "root", authz.KeySpec{Handle: "orders-admin", APISets: []string{"orders"}, Admin: true})
 		for _, a := range []struct{ name, authorization string }{
-			{"password of an admin without billing", basic("ordersadmin", "orders-password-1")},
+			{"password of an admin without billing", password},
 			{"admin key narrowed to orders", bearer(narrowKey)},
 		} {
 			t.Run(a.name, func(t *testing.T) {
@@ -99,14 +89,8 @@ func TestRevokeCascades(t *testing.T) {
 		e.user(t, "root", []string{"orders"}, "ADMIN")
 		e.user(t, "alice", []string{"orders"}, "MANAGE_USER_API_KEY")
 		ops := e.adminKey(t, "root", "ops")
-		_, parent, err := e.svc.Accounts.CreateKey(t.Context(), "alice", authz.KeySpec{Handle: "parent"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		childTok, child, err := e.svc.Accounts.CreateKey(t.Context(), "alice", authz.KeySpec{Handle: "child", CreatedBy: parent.ID})
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, parent := e.createKey(t, "alice", authz.KeySpec{Handle: "parent"})
+		childTok, child := e.createKey(t, "alice", authz.KeySpec{Handle: "child", CreatedBy: parent.ID})
 		if got := e.proxied(t, bearer(childTok)); got != 200 {
 			t.Fatalf("child before: %d", got)
 		}
@@ -155,10 +139,7 @@ func TestDeleteClientCascades(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		keyTok, _, err := e.svc.Accounts.CreateKey(ctx, "alice", authz.KeySpec{Handle: "made", CreatedBy: access})
-		if err != nil {
-			t.Fatal(err)
-		}
+		keyTok, _ := e.createKey(t, "alice", authz.KeySpec{Handle: "made", CreatedBy: access})
 		r := e.call(t, "GET", "/admin/users/alice/credentials", ops, "")
 		for _, s := range []string{`"clientId":"` + prov.ID + `"`, `"createsCredentials":true`, `"parent":"` + prov.ID + `"`} {
 			if !strings.Contains(string(r.Body), s) {

@@ -129,25 +129,40 @@ func (e *env) user(t *testing.T, name string, sets []string, authorities ...stri
 	}
 }
 
-// key makes a named key for owner and returns "Bearer <token>".
-func (e *env) key(t *testing.T, owner, handle string, scopes ...string) string {
+// password sets name's password directly in the credential service and
+// returns it as HTTP Basic.
+func (e *env) password(t *testing.T, name, password string) string {
 	t.Helper()
-	tok, _, err := e.svc.Accounts.CreateKey(t.Context(), owner, authz.KeySpec{Handle: handle, Scopes: scopes})
+	if err := e.svc.Passwords.SetPassword(t.Context(), name, password); err != nil {
+		t.Fatal(err)
+	}
+	return basic(name, password)
+}
+
+// createKey makes a named key for owner directly in the credential
+// service and returns its token and credential.
+func (e *env) createKey(t *testing.T, owner string, spec authz.KeySpec) (string, *authz.Credential) {
+	t.Helper()
+	tok, cred, err := e.svc.Accounts.CreateKey(t.Context(), owner, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return "Bearer " + tok
+	return tok, cred
+}
+
+// key makes a named key for owner and returns "Bearer <token>".
+func (e *env) key(t *testing.T, owner, handle string, scopes ...string) string {
+	t.Helper()
+	tok, _ := e.createKey(t, owner, authz.KeySpec{Handle: handle, Scopes: scopes})
+	return bearer(tok)
 }
 
 // adminKey makes a named key for the admin API (as `keygate keys create
 // --admin` does) and returns its Authorization value.
 func (e *env) adminKey(t *testing.T, owner, handle string, scopes ...string) string {
 	t.Helper()
-	tok, _, err := e.svc.Accounts.CreateKey(t.Context(), owner, authz.KeySpec{Handle: handle, Scopes: scopes, Admin: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return "Bearer " + tok
+	tok, _ := e.createKey(t, owner, authz.KeySpec{Handle: handle, Scopes: scopes, Admin: true})
+	return bearer(tok)
 }
 
 func bearer(token string) string { return "Bearer " + token }

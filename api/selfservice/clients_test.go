@@ -20,8 +20,6 @@ var seed001Fields = []string{
 	"registeredRedirectUri", "resourceIds", "scope", "scoped", "secretRequired",
 }
 
-// integer fails unless v is a JSON number with an integral value, and
-// returns it.
 // wantCreateClientFields fails the test unless the createClientId
 // answer m has exactly seed001Fields.
 func wantCreateClientFields(t *testing.T, m map[string]any) {
@@ -31,6 +29,20 @@ func wantCreateClientFields(t *testing.T, m map[string]any) {
 	}
 }
 
+// wantValues fails the test for each field of want whose value in the
+// decoded JSON object m differs from it, types included: a JSON number is
+// a float64, an array an []any, an object a map[string]any, null nil.
+func wantValues(t *testing.T, m, want map[string]any) {
+	t.Helper()
+	for _, f := range slices.Sorted(maps.Keys(want)) {
+		if !reflect.DeepEqual(m[f], want[f]) {
+			t.Errorf("%s = %#v, want %#v", f, m[f], want[f])
+		}
+	}
+}
+
+// integer fails unless v is a JSON number with an integral value, and
+// returns it.
 func integer(t *testing.T, field string, v any) int64 {
 	t.Helper()
 	f, ok := v.(float64)
@@ -39,24 +51,6 @@ func integer(t *testing.T, field string, v any) int64 {
 		return 0
 	}
 	return int64(f)
-}
-
-func strs(t *testing.T, field string, v any) []string {
-	t.Helper()
-	list, ok := v.([]any)
-	if !ok {
-		t.Errorf("%s = %#v (%T), want an array", field, v, v)
-		return nil
-	}
-	out := []string{}
-	for i, x := range list {
-		s, ok := x.(string)
-		if !ok {
-			t.Errorf("%s[%d] = %#v, want a string", field, i, x)
-		}
-		out = append(out, s)
-	}
-	return out
 }
 
 // TestCreateClientIdSeed001 checks createClientId's answer against seed
@@ -75,12 +69,18 @@ func TestCreateClientIdSeed001(t *testing.T) {
 		}
 		m := r.JSON(t)
 		wantCreateClientFields(t, m)
-		if got := integer(t, "accessTokenValiditySeconds", m["accessTokenValiditySeconds"]); got != 43200 {
-			t.Errorf("accessTokenValiditySeconds = %d, want 43200", got)
-		}
-		if got := integer(t, "refreshTokenValiditySeconds", m["refreshTokenValiditySeconds"]); got != 2592000 {
-			t.Errorf("refreshTokenValiditySeconds = %d, want 2592000", got)
-		}
+		wantValues(t, m, map[string]any{
+			"accessTokenValiditySeconds":  43200.0,
+			"refreshTokenValiditySeconds": 2592000.0,
+			"authorities":                 []any{map[string]any{"authority": "ROLE_CLIENT"}},
+			"authorizedGrantTypes":        []any{"refresh_token", "client_credentials"},
+			"autoApproveScopes":           nil,
+			"registeredRedirectUri":       nil,
+			"resourceIds":                 []any{"cortex", "orders"}, // the user's API sets
+			"scope":                       []any{"read", "write"},
+			"scoped":                      true,
+			"secretRequired":              true,
+		})
 		info, ok := m["additionalInformation"].(map[string]any)
 		if !ok {
 			t.Fatalf("additionalInformation = %#v, want an object", m["additionalInformation"])
@@ -97,31 +97,9 @@ func TestCreateClientIdSeed001(t *testing.T) {
 		if d, present := info["description"]; !present || d != nil {
 			t.Errorf("additionalInformation.description = %#v (present %v), want null", d, present)
 		}
-		if got := m["authorities"]; !reflect.DeepEqual(got, []any{map[string]any{"authority": "ROLE_CLIENT"}}) {
-			t.Errorf("authorities = %#v, want [{authority: ROLE_CLIENT}]", got)
-		}
-		if got := strs(t, "authorizedGrantTypes", m["authorizedGrantTypes"]); !slices.Equal(got, []string{"refresh_token", "client_credentials"}) {
-			t.Errorf("authorizedGrantTypes = %v, want [refresh_token client_credentials]", got)
-		}
-		for _, f := range []string{"autoApproveScopes", "registeredRedirectUri"} {
-			if m[f] != nil {
-				t.Errorf("%s = %#v, want null", f, m[f])
-			}
-		}
 		for _, f := range []string{"clientId", "clientSecret"} {
 			if s, ok := m[f].(string); !ok || s == "" {
 				t.Errorf("%s = %#v, want a non-empty string", f, m[f])
-			}
-		}
-		if got := strs(t, "resourceIds", m["resourceIds"]); !slices.Equal(got, []string{"cortex", "orders"}) {
-			t.Errorf("resourceIds = %v, want the user's API sets [cortex orders]", got)
-		}
-		if got := strs(t, "scope", m["scope"]); !slices.Equal(got, []string{"read", "write"}) {
-			t.Errorf("scope = %v, want [read write]", got)
-		}
-		for _, f := range []string{"scoped", "secretRequired"} {
-			if m[f] != true {
-				t.Errorf("%s = %#v, want true", f, m[f])
 			}
 		}
 
@@ -135,15 +113,11 @@ func TestCreateClientIdSeed001(t *testing.T) {
 		if d := m["additionalInformation"].(map[string]any)["description"]; d != "layar" {
 			t.Errorf("description = %#v, want \"layar\"", d)
 		}
-		if got := strs(t, "resourceIds", m["resourceIds"]); !slices.Equal(got, []string{"cortex"}) {
-			t.Errorf("resourceIds = %v, want the key's API sets only [cortex]", got)
-		}
-		if got := strs(t, "scope", m["scope"]); !slices.Equal(got, []string{"read"}) {
-			t.Errorf("scope = %v, want [read]", got)
-		}
-		if got := integer(t, "accessTokenValiditySeconds", m["accessTokenValiditySeconds"]); got != 600 {
-			t.Errorf("accessTokenValiditySeconds = %d, want 600", got)
-		}
+		wantValues(t, m, map[string]any{
+			"resourceIds":                []any{"cortex"}, // the key's API sets only
+			"scope":                      []any{"read"},
+			"accessTokenValiditySeconds": 600.0,
+		})
 		// The key carries cortex only: it cannot make a client for orders.
 		r = e.postJSON(t, "/connect/register/createClientId", "Bearer "+token, `{"resourceIds": ["orders"]}`)
 		if d := wantError(t, "client broader than the calling key", r, 400, "invalid_request"); d != `resourceIds[0]: "orders" is not carried by the credential you authenticated with` {

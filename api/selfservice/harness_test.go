@@ -195,6 +195,16 @@ func (e *env) token(t *testing.T, authorization string, form url.Values) tokens 
 	return tk
 }
 
+// wrongTokens calls a proxied route three times with the ApiKey key and
+// a token that is not its own: as many strikes as void the key
+// (auth.lockout_threshold's default).
+func (e *env) wrongTokens(t *testing.T, key, token string) {
+	t.Helper()
+	for range 3 {
+		e.call(t, "GET", "/orders/1", "ApiKey "+key+":"+token, "", "")
+	}
+}
+
 // createKey makes a named key over HTTP and returns its token.
 func (e *env) createKey(t *testing.T, authorization, body string) string {
 	t.Helper()

@@ -40,15 +40,11 @@ func TestCreatesCredentialsClient(t *testing.T) {
 		want(t, "createClientId with an access token of a client made to create credentials", r, 200)
 		m := r.JSON(t)
 		wantCreateClientFields(t, m)
-		if got := integer(t, "accessTokenValiditySeconds", m["accessTokenValiditySeconds"]); got != 43200 {
-			t.Errorf("accessTokenValiditySeconds = %d, want 43200", got)
-		}
-		if got := strs(t, "resourceIds", m["resourceIds"]); !slices.Equal(got, []string{"cortex", "orders"}) {
-			t.Errorf("resourceIds = %v, want the token's [cortex orders]", got)
-		}
-		if got := strs(t, "scope", m["scope"]); !slices.Equal(got, []string{"read", "write"}) {
-			t.Errorf("scope = %v, want [read write]", got)
-		}
+		wantValues(t, m, map[string]any{
+			"accessTokenValiditySeconds": 43200.0,
+			"resourceIds":                []any{"cortex", "orders"}, // the token's
+			"scope":                      []any{"read", "write"},
+		})
 		childID, childSecret := m["clientId"].(string), m["clientSecret"].(string)
 		childToken := e.clientToken(t, childID, childSecret)
 		if r := e.call(t, "GET", "/orders/1", "Bearer "+childToken, "", ""); r.Status != 200 {
