@@ -19,11 +19,12 @@ import (
 	"github.com/keygate/keygate/internal/testkit/oidctest"
 )
 
-// oidcEnv is the pages with account.oidc on the provider p; more is YAML
-// for account.oidc, indented by four spaces.
-func oidcEnv(t *testing.T, p *oidctest.IdP, more string) *env {
+// oidcEnv starts a provider and serves the pages with account.oidc on it;
+// more is YAML for account.oidc, indented by four spaces.
+func oidcEnv(t *testing.T, more string) (*oidctest.IdP, *env) {
 	t.Helper()
-	return newEnv(t, fmt.Sprintf(`
+	p := oidctest.Start(t)
+	return p, newEnv(t, fmt.Sprintf(`
 account:
   enabled: true
   session_idle_timeout: 10m
@@ -93,8 +94,7 @@ func (b *browser) sessionID() string {
 }
 
 func TestOIDCSignIn(t *testing.T) {
-	p := oidctest.Start(t)
-	e := oidcEnv(t, p, "")
+	p, e := oidcEnv(t, "")
 	e.user(t, "jane@example.com", []string{"orders"})
 	b := e.browser(t)
 
@@ -165,8 +165,7 @@ func mustURL(s string) *url.URL {
 // TestOIDCRefused: every sign-in that must not happen gets a page that
 // says why (and nothing more), and no session.
 func TestOIDCRefused(t *testing.T) {
-	p := oidctest.Start(t)
-	e := oidcEnv(t, p, "")
+	p, e := oidcEnv(t, "")
 	e.user(t, "jane@example.com", []string{"orders"})
 	e.user(t, "dora@example.com", []string{"orders"})
 	if _, err := e.svc.Accounts.UpdateUser(t.Context(), "dora@example.com", func(u *authz.User) error { u.Disabled = true; return nil }); err != nil {
@@ -278,8 +277,7 @@ func TestOIDCRefused(t *testing.T) {
 }
 
 func TestOIDCProvision(t *testing.T) {
-	p := oidctest.Start(t)
-	e := oidcEnv(t, p, `    scopes: [openid, email, profile, groups]
+	p, e := oidcEnv(t, `    scopes: [openid, email, profile, groups]
     provision: true
     claims:
       api_sets: {claim: groups, values: {engineering: [orders], finance: [billing, orders]}}
@@ -339,8 +337,7 @@ func TestOIDCProvision(t *testing.T) {
 }
 
 func TestOIDCOnly(t *testing.T) {
-	p := oidctest.Start(t)
-	e := oidcEnv(t, p, "    only: true")
+	p, e := oidcEnv(t, "    only: true")
 	e.user(t, "jane@example.com", []string{"orders"})
 	b := e.browser(t)
 	signin := b.get("/account/signin")
@@ -390,8 +387,7 @@ func TestOIDCProviderDown(t *testing.T) {
 		}
 	})
 	t.Run("comes back", func(t *testing.T) {
-		p := oidctest.Start(t)
-		e := oidcEnv(t, p, "")
+		p, e := oidcEnv(t, "")
 		e.user(t, "jane@example.com", nil)
 		b := e.browser(t)
 		p.Down(true)
@@ -412,8 +408,7 @@ func TestOIDCProviderDown(t *testing.T) {
 		}
 	})
 	t.Run("at the token exchange", func(t *testing.T) {
-		p := oidctest.Start(t)
-		e := oidcEnv(t, p, "")
+		p, e := oidcEnv(t, "")
 		e.user(t, "jane@example.com", nil)
 		b := e.browser(t)
 		p.User(person("jane@example.com", true))
@@ -433,8 +428,7 @@ func TestOIDCProviderDown(t *testing.T) {
 // is __Host-keygate_oidc: Secure, Path=/, no Domain; and the redirect URL
 // derived from the request is https.
 func TestOIDCOverTLS(t *testing.T) {
-	p := oidctest.Start(t)
-	e := oidcEnv(t, p, "")
+	_, e := oidcEnv(t, "")
 	e.h.alwaysSecure = true
 	got := e.browser(t).get("/account/oidc/start")
 	sc := got.header.Get("Set-Cookie")
@@ -451,8 +445,7 @@ func TestOIDCOverTLS(t *testing.T) {
 // TestOIDCPreferredUsername: match_claim preferred_username takes the
 // claim as it is, verified email or not.
 func TestOIDCPreferredUsername(t *testing.T) {
-	p := oidctest.Start(t)
-	e := oidcEnv(t, p, "    match_claim: preferred_username")
+	p, e := oidcEnv(t, "    match_claim: preferred_username")
 	e.user(t, "jane", []string{"orders"})
 	b := e.browser(t)
 	p.User(&mockoidc.MockUser{Subject: "s1", Email: "someone@example.com", PreferredUsername: "jane"})
@@ -474,8 +467,7 @@ func TestOIDCPreferredUsername(t *testing.T) {
 // it a 429 with Retry-After, no flow cookie and no record; the next window
 // starts again; a store that cannot count answers 503.
 func TestOIDCStartsPerAddress(t *testing.T) {
-	p := oidctest.Start(t)
-	e := oidcEnv(t, p, "    max_starts_per_address: 3\n")
+	_, e := oidcEnv(t, "    max_starts_per_address: 3\n")
 	e.clock.Add(-time.Duration(e.clock.Now().Unix()%int64(oidcFlowTTL/time.Second)) * time.Second) // the start of a window
 	for i := range 3 {
 		if got := e.browser(t).get("/account/oidc/start"); got.status != http.StatusSeeOther {
