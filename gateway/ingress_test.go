@@ -217,6 +217,7 @@ func TestForwardAuthCaddy(t *testing.T) {
 // with keygate (host:port) as the check and upstream (a URL) as the
 // proxied application.
 func caddyfile(t *testing.T, addr, keygate, upstream string) string {
+	t.Helper()
 	return "{\n\tadmin off\n\tauto_https off\n}\n\n" + forwardAuthExample(t, "## Caddy (`forward_auth`)",
 		"api.example.com {", "http://"+addr+" {",
 		"forward_auth keygate:8080 {", "forward_auth "+keygate+" {",

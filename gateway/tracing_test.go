@@ -345,22 +345,21 @@ func TestTracingEndToEnd(t *testing.T) {
 // it came, the access lines have no trace_id, and nothing is exported.
 func TestTracingOff(t *testing.T) {
 	r := bootTraced(t, "  enabled: false", "untraced")
-	rcv, up, stop, logs := r.rcv, r.up, r.stop, r.logs
 	r.order(t)
-	if tp, ts := up.last(t); tp != "" || ts != "" {
+	if tp, ts := r.up.last(t); tp != "" || ts != "" {
 		t.Errorf("upstream got traceparent %q tracestate %q with tracing off", tp, ts)
 	}
 	r.order(t, "Traceparent", clientTraceparent(true), "Tracestate", "vendor=opaque")
-	if tp, ts := up.last(t); tp != clientTraceparent(true) || ts != "vendor=opaque" {
+	if tp, ts := r.up.last(t); tp != clientTraceparent(true) || ts != "vendor=opaque" {
 		t.Errorf("upstream got traceparent %q tracestate %q, want the client's as sent", tp, ts)
 	}
-	for _, e := range logs.FilterMessage("request").All() {
+	for _, e := range r.logs.FilterMessage("request").All() {
 		if _, ok := e.ContextMap()["trace_id"]; ok {
 			t.Errorf("access line with trace_id while tracing is off: %v", e.ContextMap())
 		}
 	}
-	stop()
-	if n := rcv.Requests(); n != 0 {
+	r.stop()
+	if n := r.rcv.Requests(); n != 0 {
 		t.Errorf("%d exports with tracing off", n)
 	}
 }
@@ -371,26 +370,25 @@ func TestTracingOff(t *testing.T) {
 // followed (parent-based sampling), so that trace is exported.
 func TestTracingSampleRatioZero(t *testing.T) {
 	r := bootTraced(t, "  enabled: true\n  sample_ratio: 0", "sampled")
-	rcv, up, stop, logs := r.rcv, r.up, r.stop, r.logs
 	r.order(t)
-	tp, _ := up.last(t)
+	tp, _ := r.up.last(t)
 	started, _, flags := parseTraceparent(t, tp)
 	if flags != "00" {
 		t.Errorf("unsampled trace sent upstream with flags %s", flags)
 	}
 	r.order(t, "Traceparent", clientTraceparent(true))
-	if tp, _ := up.last(t); !strings.HasPrefix(tp, "00-"+clientTraceID+"-") || !strings.HasSuffix(tp, "-01") {
+	if tp, _ := r.up.last(t); !strings.HasPrefix(tp, "00-"+clientTraceID+"-") || !strings.HasSuffix(tp, "-01") {
 		t.Errorf("upstream traceparent %q, want the client's sampled trace", tp)
 	}
-	ids := accessTraceIDs(logs)
-	stop()
+	ids := accessTraceIDs(r.logs)
+	r.stop()
 	if len(ids) != 2 || ids[0] != started || ids[1] != clientTraceID {
 		t.Errorf("access lines' trace_id = %q, want %s then %s", ids, started, clientTraceID)
 	}
-	if n := len(rcv.Trace(started)); n != 0 {
+	if n := len(r.rcv.Trace(started)); n != 0 {
 		t.Errorf("%d spans exported of an unsampled trace", n)
 	}
-	if n := len(rcv.Trace(clientTraceID)); n != 5 {
+	if n := len(r.rcv.Trace(clientTraceID)); n != 5 {
 		t.Errorf("%d spans of the client's sampled trace, want 5", n)
 	}
 }
